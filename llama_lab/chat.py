@@ -1,0 +1,110 @@
+"""The Llama-2-chat format: how a dialog becomes token ids, exactly as Meta's `chat_completion` builds them.
+
+A dialog is a list of {"role": "system" | "user" | "assistant", "content": str}. An optional system message
+comes first and is folded into the first user message between <<SYS>> tags. Each finished exchange is
+`<s>[INST] user [/INST] answer </s>`; the last user message is left open for the model to answer:
+
+    <s>[INST] <<SYS>>\\n{system}\\n<</SYS>>\\n\\n{user 1} [/INST] {answer 1} </s><s>[INST] {user 2} [/INST]
+
+Every message is stripped of surrounding whitespace. Messages that contain the tags themselves are reported
+(Meta answers them with UNSAFE_ERROR rather than letting a user forge a system prompt).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+B_INST, E_INST = "[INST]", "[/INST]"
+B_SYS, E_SYS = "<<SYS>>\n", "\n<</SYS>>\n\n"
+SPECIAL_TAGS = [B_INST, E_INST, "<<SYS>>", "<</SYS>>"]
+UNSAFE_ERROR = "Error: special tags are not allowed as part of the prompt."
+
+
+def _check_messages(dialog: Sequence[dict]) -> None:
+    if not dialog:
+        raise ValueError("the dialog is empty: give at least one {'role': 'user', 'content': ...} message")
+    for i, message in enumerate(dialog):
+        if not isinstance(message, dict) or "role" not in message or "content" not in message:
+            raise ValueError(f"message {i} is {message!r}: each message is a dict with 'role' and 'content'")
+        if message["role"] not in ("system", "user", "assistant"):
+            raise ValueError(f"message {i} has role {message['role']!r}: use 'system', 'user' or 'assistant'")
+        if not isinstance(message["content"], str):
+            raise ValueError(f"message {i}'s content is a {type(message['content']).__name__}, not a str")
+
+
+def special_tags_in(dialog: Sequence[dict]) -> list[str]:
+    """The special tags ([INST], <<SYS>>, ...) that appear inside any message's content."""
+    return [tag for tag in SPECIAL_TAGS if any(tag in message["content"] for message in dialog)]
+
+
+def fold_system_prompt(dialog: Sequence[dict]) -> list[dict]:
+    """Merge a leading system message into the first user message, and check the roles alternate."""
+    _check_messages(dialog)
+    dialog = list(dialog)
+    if dialog[0]["role"] == "system":
+        if len(dialog) < 2:
+            raise ValueError("a system message must be followed by a user message")
+        dialog = [{"role": dialog[1]["role"],
+                   "content": B_SYS + dialog[0]["content"] + E_SYS + dialog[1]["content"]}] + dialog[2:]
+    for i, message in enumerate(dialog):
+        expected = "user" if i % 2 == 0 else "assistant"
+        if message["role"] != expected:
+            raise ValueError(f"roles must alternate user/assistant (after an optional first system message): "
+                             f"message {i} (after folding the system prompt) is {message['role']!r}, "
+                             f"expected {expected!r}")
+    return dialog
+
+
+def encode_dialog(tokenizer, dialog: Sequence[dict]) -> list[int]:
+    """Token ids of a dialog that ends on a user message, ready for the model to write the assistant's reply."""
+    dialog = fold_system_prompt(dialog)
+    if dialog[-1]["role"] != "user":
+        raise ValueError("the dialog must end with a user message: the model writes the assistant's reply")
+    ids: list[int] = []
+    for prompt, answer in zip(dialog[:-1:2], dialog[1::2]):
+        ids += tokenizer.encode(f"{B_INST} {prompt['content'].strip()} {E_INST} {answer['content'].strip()} ",
+                                bos=True, eos=True)
+    ids += tokenizer.encode(f"{B_INST} {dialog[-1]['content'].strip()} {E_INST}", bos=True, eos=False)
+    return ids
+
+
+def encode_dialog_for_training(tokenizer, dialog: Sequence[dict]) -> tuple[list[int], list[bool]]:
+    """Ids of a dialog that ends on an assistant message, and a mask that is True on the assistant's tokens.
+
+    The mask marks the tokens the model should learn to produce (each answer and its closing EOS), so chat
+    fine-tuning puts its loss on the assistant alone. The ids equal `encode_dialog` of the dialog up to
+    its last user message, followed by the reply and EOS.
+    """
+    dialog = fold_system_prompt(dialog)
+    if dialog[-1]["role"] != "assistant":
+        raise ValueError("a training dialog must end with the assistant's reply")
+    ids: list[int] = []
+    is_answer: list[bool] = []
+    for prompt, answer in zip(dialog[::2], dialog[1::2]):
+        question = tokenizer.encode(f"{B_INST} {prompt['content'].strip()} {E_INST}", bos=True, eos=False)
+        # Encoding the exchange as one string (as encode_dialog does) and as two halves gives the same ids
+        # because SentencePiece starts the reply with "▁": check it rather than assume it.
+        whole = tokenizer.encode(f"{B_INST} {prompt['content'].strip()} {E_INST} {answer['content'].strip()} ",
+                                 bos=True, eos=True)
+        if whole[:len(question)] != question:
+            raise ValueError(f"the prompt's ids change when its answer follows: {prompt['content']!r}")
+        ids += whole
+        is_answer += [False] * len(question) + [True] * (len(whole) - len(question))
+    return ids, is_answer
+
+
+def chat(model, tokenizer, dialog: Sequence[dict], max_new_tokens: int = 256, temperature: float = 0.6,
+         top_p: float = 0.9, **options) -> str:
+    """The assistant's reply to a dialog that ends with a user message.
+
+    As in Meta's `chat_completion`, a dialog whose messages contain the special tags gets UNSAFE_ERROR
+    instead of a reply.
+    """
+    from .generate import generate_tokens  # the format sits above the sampler: import it only when chatting
+
+    if special_tags_in(dialog):
+        return UNSAFE_ERROR
+    prompt = encode_dialog(tokenizer, dialog)
+    options.setdefault("eos_id", tokenizer.eos_id)
+    [reply] = generate_tokens(model, [prompt], max_new_tokens, temperature=temperature, top_p=top_p, **options)
+    return tokenizer.decode(reply).strip()

@@ -1,0 +1,225 @@
+"""From logits to text: the sampler (temperature, top-k, top-p) and the decode loop with a KV cache.
+
+The decode loop is Meta's: prompts of different lengths sit left-aligned in one (B, total_len) grid; the loop
+runs from the shortest prompt's end, and at each position a row either copies its own next prompt token
+(still reading) or takes the sampled one (writing). Every row thus sees exactly its own tokens at their own
+positions, so a batch gives what each prompt gives alone.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+# ----------------------------------------------------------------------------------------------- the sampler
+
+def check_sampling_args(temperature: float, top_p: float, top_k: int | None,
+                        repetition_penalty: float = 1.0) -> None:
+    if not temperature >= 0:
+        raise ValueError(f"temperature={temperature} must be >= 0 (0 means greedy: always the likeliest token)")
+    if not 0 < top_p <= 1:
+        raise ValueError(f"top_p={top_p} must be in (0, 1]: it is the probability mass kept (1 keeps all)")
+    if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
+        raise ValueError(f"top_k={top_k!r} must be a positive int, or None to keep every token")
+    if not repetition_penalty > 0:
+        raise ValueError(f"repetition_penalty={repetition_penalty} must be > 0 (1 means no penalty)")
+
+
+def top_k_filter(probs: torch.Tensor, k: int) -> torch.Tensor:
+    """Keep the k likeliest tokens of each row of probs (..., V) and renormalise."""
+    kth_largest = torch.topk(probs, min(k, probs.shape[-1]), dim=-1).values[..., -1:]
+    kept = torch.where(probs >= kth_largest, probs, torch.zeros_like(probs))
+    return kept / kept.sum(-1, keepdim=True)
+
+
+def top_p_filter(probs: torch.Tensor, p: float) -> torch.Tensor:
+    """Nucleus filtering as Meta's `sample_top_p`: keep the likeliest tokens until their mass reaches p.
+
+    A token is dropped when the tokens ranked above it already hold more than p, so the token whose
+    probability carries the running total across p is kept. Example: probs [0.5, 0.3, 0.2], p=0.6 keeps
+    0.5 and 0.3 (0.5 alone is below 0.6) and renormalises to [0.625, 0.375, 0].
+    """
+    sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
+    mass_before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs
+    sorted_probs = sorted_probs.masked_fill(mass_before > p, 0.0)
+    kept = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
+    return kept / kept.sum(-1, keepdim=True)
+
+
+def apply_repetition_penalty(logits: torch.Tensor, seen: torch.Tensor, penalty: float) -> torch.Tensor:
+    """CTRL's penalty (as in Hugging Face): tokens already seen get logit/penalty if positive, else *penalty.
+
+    logits (B, V); seen (B, V) bool, True for tokens already in the row's prompt or output.
+    """
+    penalised = torch.where(logits > 0, logits / penalty, logits * penalty)
+    return torch.where(seen, penalised, logits)
+
+
+def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+                     top_p: float = 1.0) -> torch.Tensor:
+    """The distribution the sampler draws from: softmax(logits / T), then top-k, then top-p. (..., V).
+
+    Temperature 0 is the limit T -> 0: all mass on the likeliest token.
+    """
+    check_sampling_args(temperature, top_p, top_k)
+    logits = logits.float()
+    if temperature == 0:
+        return F.one_hot(logits.argmax(-1), logits.shape[-1]).float()
+    probs = F.softmax(logits / temperature, dim=-1)
+    if top_k is not None:
+        probs = top_k_filter(probs, top_k)
+    if top_p < 1.0:
+        probs = top_p_filter(probs, top_p)
+    return probs
+
+
+def sample_next_token(logits: torch.Tensor, temperature: float = 0.6, top_k: int | None = None,
+                      top_p: float = 0.9, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One token per row of logits (B, V) -> (B,). Greedy (argmax) when temperature is 0."""
+    if temperature == 0:
+        return logits.argmax(-1)
+    probs = next_token_probs(logits, temperature, top_k, top_p)
+    return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(-1)
+
+
+# ------------------------------------------------------------------------------------------ the decode loop
+
+def _check_prompts(prompt_tokens: Sequence[Sequence[int]], max_seq_len: int, vocab_size: int) -> None:
+    if isinstance(prompt_tokens, torch.Tensor) or not isinstance(prompt_tokens, (list, tuple)):
+        raise ValueError("prompt_tokens must be a list of token-id lists, one per prompt, e.g. [[1, 450, 4799]]")
+    if not prompt_tokens:
+        raise ValueError("prompt_tokens is empty: give at least one prompt")
+    for i, prompt in enumerate(prompt_tokens):
+        if isinstance(prompt, int) or not len(prompt):
+            raise ValueError(f"prompt {i} is {prompt!r}: each prompt is a non-empty list of token ids "
+                             "(start it with the BOS id)")
+        if len(prompt) >= max_seq_len:
+            raise ValueError(f"prompt {i} has {len(prompt)} tokens but the model's context is {max_seq_len}: "
+                             "shorten it to leave room for at least one new token")
+        bad = [t for t in prompt if not 0 <= int(t) < vocab_size]
+        if bad:
+            raise ValueError(f"prompt {i} holds ids {bad[:5]} outside the vocabulary 0..{vocab_size - 1}")
+
+
+def iter_generate(model, prompt_tokens: Sequence[Sequence[int]], max_new_tokens: int, temperature: float = 0.6,
+                  top_p: float = 0.9, top_k: int | None = None, seed: int | None = None,
+                  stop_ids: Sequence[int] | None = None, eos_id: int | None = 2,
+                  repetition_penalty: float = 1.0) -> Iterator[list[tuple[int, float] | None]]:
+    """Decode step by step; each step yields, per prompt, (new token id, its log-probability) or None.
+
+    None means the row is still reading its prompt or has already stopped. A row stops after `max_new_tokens`
+    tokens or on a stop id (EOS or one of `stop_ids`); the stop token itself is yielded, and generate_tokens
+    leaves it out. The log-probability is that of the chosen token under the model's own distribution
+    (softmax of the raw logits, before temperature or filtering).
+    """
+    check_sampling_args(temperature, top_p, top_k, repetition_penalty)
+    if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens={max_new_tokens!r} must be an int >= 0")
+    args = model.args
+    _check_prompts(prompt_tokens, args.max_seq_len, args.vocab_size)
+    if max_new_tokens == 0:
+        return
+    device = model.tok_embeddings.weight.device
+    stops = torch.tensor(sorted({*(stop_ids or []), *([eos_id] if eos_id is not None else [])}) or [-1],
+                         device=device)
+    generator = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
+
+    B = len(prompt_tokens)
+    lengths = torch.tensor([len(p) for p in prompt_tokens], device=device)  # (B,)
+    total_len = min(args.max_seq_len, int(lengths.max()) + max_new_tokens)
+    tokens = torch.full((B, total_len), -1, dtype=torch.long, device=device)  # -1 marks "not written yet"
+    for row, prompt in enumerate(prompt_tokens):
+        tokens[row, :len(prompt)] = torch.tensor(prompt, dtype=torch.long)
+    is_prompt = tokens >= 0  # (B, total_len)
+    seen = None
+    if repetition_penalty != 1.0:
+        seen = torch.zeros(B, args.vocab_size, dtype=torch.bool, device=device)  # (B, V)
+        for row, prompt in enumerate(prompt_tokens):
+            seen[row, list(prompt)] = True
+
+    cache = model.new_cache(B, total_len)
+    done = torch.zeros(B, dtype=torch.bool, device=device)
+    prev_pos = 0
+    with torch.inference_mode():
+        for cur_pos in range(int(lengths.min()), total_len):
+            logits = model(tokens[:, prev_pos:cur_pos], start_pos=prev_pos, cache=cache)[:, -1]  # (B, V)
+            if seen is not None:
+                logits = apply_repetition_penalty(logits, seen, repetition_penalty)
+            next_token = sample_next_token(logits, temperature, top_k, top_p, generator)  # (B,)
+            writing = ~is_prompt[:, cur_pos] & ~done
+            next_token = torch.where(is_prompt[:, cur_pos], tokens[:, cur_pos], next_token)
+            tokens[:, cur_pos] = next_token
+            if seen is not None:
+                seen[torch.arange(B, device=device), next_token] = True
+            logprob = F.log_softmax(logits.float(), dim=-1).gather(-1, next_token[:, None]).squeeze(-1)
+            written = (cur_pos + 1 - lengths)  # new tokens so far in each row (after this one)
+            stopping = writing & (torch.isin(next_token, stops) | (written >= max_new_tokens))
+            step = [(int(t), float(lp)) if w else None
+                    for t, lp, w in zip(next_token.tolist(), logprob.tolist(), writing.tolist())]
+            done |= stopping
+            yield step
+            prev_pos = cur_pos
+            if bool(done.all()):
+                break
+
+
+def generate_tokens(model, prompt_tokens: Sequence[Sequence[int]], max_new_tokens: int,
+                    temperature: float = 0.6, top_p: float = 0.9, top_k: int | None = None,
+                    seed: int | None = None, stop_ids: Sequence[int] | None = None, eos_id: int | None = 2,
+                    repetition_penalty: float = 1.0, return_logprobs: bool = False):
+    """New token ids for each prompt (a list of lists), without the stop token.
+
+    `temperature=0` is greedy. With `return_logprobs=True`, returns (tokens, logprobs) where logprobs[i][j]
+    is the model's log-probability of tokens[i][j].
+    """
+    stop_set = {*(stop_ids or []), *([eos_id] if eos_id is not None else [])}
+    out_tokens = [[] for _ in prompt_tokens]
+    out_logprobs = [[] for _ in prompt_tokens]
+    for step in iter_generate(model, prompt_tokens, max_new_tokens, temperature, top_p, top_k, seed,
+                              stop_ids, eos_id, repetition_penalty):
+        for row, item in enumerate(step):
+            if item is not None and item[0] not in stop_set:
+                out_tokens[row].append(item[0])
+                out_logprobs[row].append(item[1])
+    return (out_tokens, out_logprobs) if return_logprobs else out_tokens
+
+
+def stream_tokens(model, prompt: Sequence[int], max_new_tokens: int, **options) -> Iterator[int]:
+    """Yield one prompt's new token ids as they are produced (the stop token is not yielded)."""
+    eos_id = options.get("eos_id", 2)
+    stop_set = {*(options.get("stop_ids") or []), *([eos_id] if eos_id is not None else [])}
+    for step in iter_generate(model, [list(prompt)], max_new_tokens, **options):
+        if step[0] is not None and step[0][0] not in stop_set:
+            yield step[0][0]
+
+
+def stream(model, tokenizer, prompt: str, max_new_tokens: int = 128, bos: bool = True, **options) -> Iterator[str]:
+    """Yield the continuation of `prompt` as text pieces, as soon as each is complete.
+
+    A piece is the text that a new token adds to the decoded output; a byte-fallback character split over
+    several tokens appears once all its bytes are in.
+    """
+    options.setdefault("eos_id", tokenizer.eos_id)
+    new_ids: list[int] = []
+    shown = ""
+    for token in stream_tokens(model, tokenizer.encode(prompt, bos=bos), max_new_tokens, **options):
+        new_ids.append(token)
+        text = tokenizer.decode(new_ids)
+        if text.endswith("\ufffd"):  # an unfinished UTF-8 character: wait for its remaining bytes
+            continue
+        yield text[len(shown):]
+        shown = text
+
+
+def generate(model, tokenizer, prompts: Sequence[str], max_new_tokens: int = 128, bos: bool = True,
+             **options) -> list[str]:
+    """Continue each prompt; returns the new text of each (the prompt itself is not repeated)."""
+    if isinstance(prompts, str):
+        raise ValueError("prompts must be a list of strings: wrap a single prompt as [prompt]")
+    options.setdefault("eos_id", tokenizer.eos_id)
+    prompt_tokens = [tokenizer.encode(p, bos=bos) for p in prompts]
+    new_tokens = generate_tokens(model, prompt_tokens, max_new_tokens, **options)
+    return [tokenizer.decode(t) for t in new_tokens]

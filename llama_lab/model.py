@@ -1,0 +1,345 @@
+"""The Llama 2 model, readable top to bottom.
+
+References:
+1) "Llama 2: Open Foundation and Fine-Tuned Chat Models", Touvron et al. 2023 (the model card's numbers).
+2) Meta's reference implementation (llama/model.py): the parameter names below are exactly its names, so the
+   keys of a real checkpoint (`layers.0.attention.wq.weight`, ...) map one to one onto this code.
+3) RoFormer (Su et al. 2021) for rotary embeddings, GQA (Ainslie et al. 2023) for grouped-query attention,
+   GLU Variants Improve Transformer (Shazeer 2020) for SwiGLU, RMSNorm (Zhang & Sennrich 2019).
+
+Shapes in comments use: B batch, T new tokens, S keys attended to (cache + new), D model dim,
+H query heads, Hkv key/value heads, hd head dim, V vocabulary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ModelArgs:
+    """Hyper-parameters, named as in Meta's `params.json`."""
+
+    dim: int = 4096
+    n_layers: int = 32
+    n_heads: int = 32
+    n_kv_heads: int | None = None  # None means n_heads (plain multi-head attention)
+    vocab_size: int = 32000
+    multiple_of: int = 256  # the SwiGLU hidden size is rounded up to a multiple of this
+    ffn_dim_multiplier: float | None = None
+    norm_eps: float = 1e-5
+    rope_theta: float = 10000.0
+    max_seq_len: int = 4096
+
+    def __post_init__(self):
+        problems = []
+        if self.dim % self.n_heads:
+            problems.append(f"dim={self.dim} is not divisible by n_heads={self.n_heads}")
+        elif (self.dim // self.n_heads) % 2:
+            problems.append(f"head dim {self.dim // self.n_heads} must be even for rotary embeddings")
+        if self.n_heads % self.kv_heads:
+            problems.append(f"n_heads={self.n_heads} is not a multiple of n_kv_heads={self.kv_heads}")
+        if self.vocab_size <= 0:
+            problems.append(f"vocab_size={self.vocab_size} must be positive (Meta's params.json says -1: "
+                            "pass the tokenizer's n_words)")
+        if problems:
+            raise ValueError("invalid ModelArgs: " + "; ".join(problems))
+
+    @property
+    def kv_heads(self) -> int:
+        return self.n_heads if self.n_kv_heads is None else self.n_kv_heads
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.n_heads
+
+    @property
+    def hidden_dim(self) -> int:
+        """SwiGLU hidden size, Meta's rule: 2/3 of 4*dim, scaled, rounded up to `multiple_of`."""
+        hidden = int(2 * (4 * self.dim) / 3)
+        if self.ffn_dim_multiplier is not None:
+            hidden = int(self.ffn_dim_multiplier * hidden)
+        return self.multiple_of * ((hidden + self.multiple_of - 1) // self.multiple_of)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, params: dict, **overrides) -> "ModelArgs":
+        """Build from a `params.json` dict; keys this class does not know (e.g. `use_scaled_rope`) are ignored."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in {**params, **overrides}.items() if k in known}
+        return cls(**values)
+
+    def with_(self, **changes) -> "ModelArgs":
+        return replace(self, **changes)
+
+
+# The model card's three sizes, with the params.json Meta ships (vocab_size there is -1: the tokenizer's 32000).
+LLAMA2_7B = ModelArgs(dim=4096, n_layers=32, n_heads=32, multiple_of=256)
+LLAMA2_13B = ModelArgs(dim=5120, n_layers=40, n_heads=40, multiple_of=256)
+LLAMA2_70B = ModelArgs(dim=8192, n_layers=80, n_heads=64, n_kv_heads=8, multiple_of=4096, ffn_dim_multiplier=1.3)
+
+
+class RMSNorm(nn.Module):
+    """x / sqrt(mean(x^2) + eps) * weight, computed in float32 whatever the input dtype."""
+
+    def __init__(self, dim: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x32 = x.float()
+        normed = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        return normed.type_as(x) * self.weight
+
+
+def rope_tables(head_dim: int, max_seq_len: int, theta: float = 10000.0, device=None):
+    """cos and sin of the rotation angle m * theta^(-2i/hd), each (max_seq_len, hd/2), in float32."""
+    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, device=device, dtype=torch.float32) / head_dim))
+    positions = torch.arange(max_seq_len, device=device, dtype=torch.float32)
+    angles = torch.outer(positions, inv_freq)  # (max_seq_len, hd/2)
+    return angles.cos(), angles.sin()
+
+
+def apply_rotary_emb(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate each interleaved pair (x[2i], x[2i+1]) of every head by its position's angle.
+
+    This is Meta's layout (it views the pairs as complex numbers); Hugging Face permutes wq/wk so that it can
+    rotate halves instead, and `checkpoint.py` undoes that permutation on load.
+    x: (B, T, nh, hd); cos, sin: (T, hd/2).
+    """
+    pairs = x.float().unflatten(-1, (-1, 2))  # (B, T, nh, hd/2, 2)
+    x_even, x_odd = pairs[..., 0], pairs[..., 1]  # (B, T, nh, hd/2) each
+    cos, sin = cos[:, None, :], sin[:, None, :]  # (T, 1, hd/2): broadcast over heads
+    rotated = torch.stack((x_even * cos - x_odd * sin, x_even * sin + x_odd * cos), dim=-1)
+    return rotated.flatten(-2).type_as(x)  # (B, T, nh, hd)
+
+
+def repeat_kv(x: torch.Tensor, n_rep: int) -> torch.Tensor:
+    """Share each key/value head among n_rep query heads: (B, Hkv, S, hd) -> (B, Hkv * n_rep, S, hd)."""
+    if n_rep == 1:
+        return x
+    return x.repeat_interleave(n_rep, dim=1)
+
+
+class KVCache:
+    """Keys and values of every layer, preallocated for `max_seq_len` positions.
+
+    Decoding one token at a time then costs one new key/value per layer instead of recomputing the prefix.
+    k, v: (n_layers, B, Hkv, max_seq_len, hd). Positions are written in place by `update`.
+    """
+
+    def __init__(self, args: ModelArgs, batch_size: int, max_seq_len: int, device=None, dtype=torch.float32):
+        shape = (args.n_layers, batch_size, args.kv_heads, max_seq_len, args.head_dim)
+        self.k = torch.zeros(shape, device=device, dtype=dtype)
+        self.v = torch.zeros(shape, device=device, dtype=dtype)
+
+    @property
+    def max_seq_len(self) -> int:
+        return self.k.shape[3]
+
+    def update(self, layer: int, start_pos: int, k: torch.Tensor, v: torch.Tensor):
+        """Store k, v (B, Hkv, T, hd) at positions start_pos.. and return all keys/values so far (B, Hkv, S, hd)."""
+        end = start_pos + k.shape[2]
+        self.k[layer, :, :, start_pos:end] = k
+        self.v[layer, :, :, start_pos:end] = v
+        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
+
+
+class Attention(nn.Module):
+    """Causal self-attention with rotary embeddings and grouped-query heads (Hkv <= H)."""
+
+    def __init__(self, args: ModelArgs, layer_id: int):
+        super().__init__()
+        self.layer_id = layer_id
+        self.n_heads, self.n_kv_heads, self.head_dim = args.n_heads, args.kv_heads, args.head_dim
+        self.n_rep = self.n_heads // self.n_kv_heads  # query heads per key/value head
+        self.wq = nn.Linear(args.dim, self.n_heads * self.head_dim, bias=False)
+        self.wk = nn.Linear(args.dim, self.n_kv_heads * self.head_dim, bias=False)
+        self.wv = nn.Linear(args.dim, self.n_kv_heads * self.head_dim, bias=False)
+        self.wo = nn.Linear(self.n_heads * self.head_dim, args.dim, bias=False)
+
+    def forward(self, x, cos, sin, start_pos=0, cache: KVCache | None = None, need_weights=False):
+        B, T, _ = x.shape
+        q = self.wq(x).view(B, T, self.n_heads, self.head_dim)  # (B, T, H, hd)
+        k = self.wk(x).view(B, T, self.n_kv_heads, self.head_dim)  # (B, T, Hkv, hd)
+        v = self.wv(x).view(B, T, self.n_kv_heads, self.head_dim)  # (B, T, Hkv, hd)
+        q, k = apply_rotary_emb(q, cos, sin), apply_rotary_emb(k, cos, sin)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # heads first: (B, nh, T, hd)
+        if cache is not None:
+            k, v = cache.update(self.layer_id, start_pos, k, v)  # (B, Hkv, S, hd), S = start_pos + T
+        k, v = repeat_kv(k, self.n_rep), repeat_kv(v, self.n_rep)  # (B, H, S, hd)
+
+        S = k.shape[2]
+        # Query i sits at position start_pos + i and may see keys 0..start_pos + i. One new token sees everything.
+        mask = None
+        if T > 1:
+            mask = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(diagonal=S - T)  # (T, S)
+
+        if need_weights:  # the explicit path: every step written out, and the probabilities handed back
+            scores = (q.float() @ k.float().transpose(-2, -1)) / math.sqrt(self.head_dim)  # (B, H, T, S)
+            if mask is not None:
+                scores = scores.masked_fill(~mask, float("-inf"))
+            probs = F.softmax(scores, dim=-1)  # each row sums to 1 over the keys it may see
+            out = (probs @ v.float()).type_as(q)  # (B, H, T, hd)
+        else:  # the fused path: same numbers, one kernel (flash / memory-efficient where available)
+            probs = None
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, T, hd)
+        out = out.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim)  # (B, T, H * hd)
+        return self.wo(out), probs
+
+
+class FeedForward(nn.Module):
+    """SwiGLU: w2(silu(w1 x) * w3 x)."""
+
+    def __init__(self, dim: int, hidden_dim: int):
+        super().__init__()
+        self.w1 = nn.Linear(dim, hidden_dim, bias=False)  # gate
+        self.w2 = nn.Linear(hidden_dim, dim, bias=False)  # down
+        self.w3 = nn.Linear(dim, hidden_dim, bias=False)  # up
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.w2(F.silu(self.w1(x)) * self.w3(x))
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm residual block: h = x + attn(norm(x)); out = h + ffn(norm(h))."""
+
+    def __init__(self, args: ModelArgs, layer_id: int):
+        super().__init__()
+        self.layer_id = layer_id
+        self.attention = Attention(args, layer_id)
+        self.feed_forward = FeedForward(args.dim, args.hidden_dim)
+        self.attention_norm = RMSNorm(args.dim, eps=args.norm_eps)
+        self.ffn_norm = RMSNorm(args.dim, eps=args.norm_eps)
+
+    def forward(self, x, cos, sin, start_pos=0, cache=None, need_weights=False):
+        attn_out, probs = self.attention(self.attention_norm(x), cos, sin, start_pos, cache, need_weights)
+        h = x + attn_out
+        out = h + self.feed_forward(self.ffn_norm(h))
+        return out, probs
+
+
+class Llama(nn.Module):
+    """Token ids (B, T) -> logits (B, T, V).
+
+    `model(tokens)` runs the whole sequence with no cache. For incremental decoding pass a `KVCache` from
+    `model.new_cache(...)` and the position of the first token: `model(tokens, start_pos=p, cache=cache)`.
+    `return_attention=True` takes the explicit attention path and also returns each layer's probabilities.
+    """
+
+    def __init__(self, args: ModelArgs):
+        super().__init__()
+        self.args = args
+        self.tok_embeddings = nn.Embedding(args.vocab_size, args.dim)
+        self.layers = nn.ModuleList(TransformerBlock(args, i) for i in range(args.n_layers))
+        self.norm = RMSNorm(args.dim, eps=args.norm_eps)
+        self.output = nn.Linear(args.dim, args.vocab_size, bias=False)
+        self.init_rope()
+
+    def init_rope(self, device=None):
+        """(Re)compute the rotary tables; needed after a model built on the meta device gets its weights."""
+        if device is None:
+            device = self.tok_embeddings.weight.device
+        cos, sin = rope_tables(self.args.head_dim, self.args.max_seq_len, self.args.rope_theta, device=device)
+        self.register_buffer("rope_cos", cos, persistent=False)  # (max_seq_len, hd/2)
+        self.register_buffer("rope_sin", sin, persistent=False)
+
+    def new_cache(self, batch_size: int, max_seq_len: int | None = None, dtype=None) -> KVCache:
+        weight = self.tok_embeddings.weight
+        max_seq_len = self.args.max_seq_len if max_seq_len is None else max_seq_len
+        return KVCache(self.args, batch_size, max_seq_len, device=weight.device, dtype=dtype or weight.dtype)
+
+    def forward(self, tokens: torch.Tensor, start_pos: int = 0, cache: KVCache | None = None,
+                return_attention: bool = False):
+        B, T = tokens.shape
+        end = start_pos + T
+        limit = cache.max_seq_len if cache is not None else self.args.max_seq_len
+        if end > limit:
+            raise ValueError(f"positions {start_pos}..{end - 1} do not fit: the {'cache' if cache else 'model'} "
+                             f"holds {limit} positions. Shorten the input or raise max_seq_len.")
+        cos, sin = self.rope_cos[start_pos:end], self.rope_sin[start_pos:end]  # (T, hd/2)
+        h = self.tok_embeddings(tokens)  # (B, T, D)
+        attentions = []
+        for layer in self.layers:
+            h, probs = layer(h, cos, sin, start_pos, cache, need_weights=return_attention)
+            attentions.append(probs)
+        logits = self.output(self.norm(h)).float()  # (B, T, V)
+        return (logits, attentions) if return_attention else logits
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def build_model(args: ModelArgs, device=None, dtype=None) -> Llama:
+    """Build a Llama; on device="meta" nothing is allocated, so even 70B's parameters can be counted."""
+    with torch.device(device or "cpu"):
+        model = Llama(args)
+    if dtype is not None:
+        model = model.to(dtype)
+    return model
+
+
+def init_weights(model: Llama, std: float = 0.02, seed: int | None = None) -> Llama:
+    """Random normal weights (std 0.02, as GPT-2 and most Llama reproductions), norms at 1. For training."""
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("norm.weight"):
+                p.fill_(1.0)
+            else:
+                p.copy_(torch.randn(p.shape, generator=generator) * std)
+    return model
+
+
+@contextlib.contextmanager
+def capture_residual_stream(model: Llama) -> Iterator[dict[int, torch.Tensor]]:
+    """Record the residual stream after every block, without touching the model's code.
+
+    Inside the `with`, each forward pass fills the dict: key -1 is the embeddings (the stream entering block 0),
+    key i the stream leaving block i, each (B, T, D), detached. Forward hooks are removed on exit.
+
+    Example:
+        with capture_residual_stream(model) as resid:
+            model(tokens)
+        resid[3].shape  # (B, T, D)
+    """
+    captured: dict[int, torch.Tensor] = {}
+    handles = [model.tok_embeddings.register_forward_hook(lambda m, i, out: captured.__setitem__(-1, out.detach()))]
+    for layer in model.layers:
+        def hook(module, inputs, output, i=layer.layer_id):
+            captured[i] = output[0].detach()
+        handles.append(layer.register_forward_hook(hook))
+    try:
+        yield captured
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+@contextlib.contextmanager
+def edit_residual_stream(model: Llama, edit, layers=None):
+    """Change the residual stream as it leaves the given blocks: `edit(layer_index, h) -> new h` (B, T, D).
+
+    The tool behind activation steering: add a direction, or project one out, while the model runs.
+    """
+    layers = range(len(model.layers)) if layers is None else layers
+    handles = []
+    for i in layers:
+        def hook(module, inputs, output, i=i):
+            return (edit(i, output[0]), output[1])
+        handles.append(model.layers[i].register_forward_hook(hook))
+    try:
+        yield model
+    finally:
+        for handle in handles:
+            handle.remove()

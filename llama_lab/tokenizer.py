@@ -1,0 +1,125 @@
+"""Llama 2's tokenizer: SentencePiece BPE with byte fallback, wrapped with Meta's semantics.
+
+`Tokenizer(path)` loads any SentencePiece model: Llama 2's own `tokenizer.model` (32000 pieces, BOS 1, EOS 2,
+no pad) or the kit's (`data/tokenizer.model`). `train_tokenizer(...)` trains a new one with Llama 2's recipe.
+
+Example (Llama 2's tokenizer):
+    tok.encode("Hello world", bos=False)  -> [15043, 3186]     ("▁Hello", "▁world")
+    tok.encode(" Hello world", bos=False) -> [29871, 15043, 3186]   (a leading space becomes its own "▁")
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+import sentencepiece as spm
+
+
+class Tokenizer:
+    """Text <-> token ids, as Meta's `llama/tokenizer.py`: encode(s, bos, eos), decode(ids), bos/eos/pad ids."""
+
+    def __init__(self, model_path: str | os.PathLike):
+        path = Path(model_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no tokenizer model at {path}: pass the path of a SentencePiece "
+                                    "`tokenizer.model` (the kit's own is data/tokenizer.model)")
+        self.sp_model = spm.SentencePieceProcessor()
+        try:
+            self.sp_model.Load(str(path))
+        except (OSError, RuntimeError) as error:
+            raise ValueError(f"{path} is not a SentencePiece model ({error})") from error
+        self.path = path
+        self.n_words: int = self.sp_model.vocab_size()
+        self.bos_id: int = self.sp_model.bos_id()
+        self.eos_id: int = self.sp_model.eos_id()
+        self.pad_id: int = self.sp_model.pad_id()  # -1 for Llama 2: it has no pad token
+
+    def encode(self, s: str, bos: bool = True, eos: bool = False) -> list[int]:
+        if not isinstance(s, str):
+            raise TypeError(f"encode takes a str, got {type(s).__name__}")
+        ids = self.sp_model.encode(s)
+        if bos:
+            ids = [self.bos_id] + ids
+        if eos:
+            ids = ids + [self.eos_id]
+        return ids
+
+    def decode(self, ids: Iterable[int]) -> str:
+        ids = [int(i) for i in ids]
+        bad = [i for i in ids if not 0 <= i < self.n_words]
+        if bad:
+            raise ValueError(f"token ids {bad[:5]} are outside this tokenizer's range 0..{self.n_words - 1}")
+        return self.sp_model.decode(ids)
+
+    # What learners look at: the pieces themselves.
+    def id_to_piece(self, i: int) -> str:
+        return self.sp_model.id_to_piece(int(i))
+
+    def piece_to_id(self, piece: str) -> int:
+        return self.sp_model.piece_to_id(piece)
+
+    def pieces(self, s: str) -> list[str]:
+        return self.sp_model.encode(s, out_type=str)
+
+    def is_byte(self, i: int) -> bool:
+        """True for the 256 byte-fallback pieces <0x00>..<0xFF> used for characters not in the vocabulary."""
+        return self.sp_model.is_byte(int(i))
+
+    def is_control(self, i: int) -> bool:
+        return self.sp_model.is_control(int(i))
+
+    def score(self, i: int) -> float:
+        return self.sp_model.get_score(int(i))
+
+    def __len__(self) -> int:
+        return self.n_words
+
+    def __repr__(self) -> str:
+        return f"Tokenizer({self.path.name!r}, n_words={self.n_words}, bos={self.bos_id}, eos={self.eos_id})"
+
+
+def train_tokenizer(input_files: str | os.PathLike | Iterable[str | os.PathLike], model_prefix: str | os.PathLike,
+                    vocab_size: int = 4096, *, input_sentence_size: int = 0, num_threads: int | None = None,
+                    seed_sentencepiece_size: int = 1_000_000, max_sentence_length: int = 4192) -> Tokenizer:
+    """Train a SentencePiece tokenizer with Llama 2's recipe and return it (writes `<model_prefix>.model`).
+
+    The recipe, read off the trainer spec inside Llama 2's `tokenizer.model`: BPE; byte fallback (any character
+    outside the vocabulary becomes its UTF-8 bytes, so nothing is ever unknown); digits split one by one;
+    identity normalisation (text is kept exactly, no NFKC); whitespace-only pieces allowed; extra whitespace
+    kept; a dummy prefix space; ids unk 0, bos 1, eos 2 and no pad.
+    """
+    files = [input_files] if isinstance(input_files, (str, os.PathLike)) else list(input_files)
+    missing = [str(f) for f in files if not Path(f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"training text not found: {missing}")
+    if vocab_size < 260:
+        raise ValueError(f"vocab_size={vocab_size} is too small: byte fallback alone needs 256 pieces + 3 specials")
+    Path(model_prefix).parent.mkdir(parents=True, exist_ok=True)
+    spm.SentencePieceTrainer.train(
+        input=",".join(str(f) for f in files),
+        model_prefix=str(model_prefix),
+        model_type="bpe",
+        vocab_size=vocab_size,
+        character_coverage=0.99995,
+        byte_fallback=True,
+        split_digits=True,
+        split_by_unicode_script=True,
+        split_by_number=True,
+        split_by_whitespace=True,
+        treat_whitespace_as_suffix=False,
+        allow_whitespace_only_pieces=True,
+        normalization_rule_name="identity",
+        remove_extra_whitespaces=False,
+        add_dummy_prefix=True,
+        max_sentencepiece_length=16,
+        max_sentence_length=max_sentence_length,
+        input_sentence_size=input_sentence_size,
+        shuffle_input_sentence=True,
+        seed_sentencepiece_size=seed_sentencepiece_size,
+        unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
+        num_threads=num_threads or os.cpu_count() or 1,
+        minloglevel=2,
+    )
+    return Tokenizer(f"{model_prefix}.model")
