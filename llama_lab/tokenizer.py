@@ -97,6 +97,20 @@ def train_tokenizer(input_files: str | os.PathLike | Iterable[str | os.PathLike]
     if vocab_size < 260:
         raise ValueError(f"vocab_size={vocab_size} is too small: byte fallback alone needs 256 pieces + 3 specials")
     Path(model_prefix).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _train(files, model_prefix, vocab_size, input_sentence_size, num_threads, seed_sentencepiece_size,
+               max_sentence_length)
+    except RuntimeError as error:
+        if "Vocabulary size too high" in str(error):
+            raise ValueError(f"vocab_size={vocab_size} is more than this text can fill "
+                             f"(SentencePiece says: {str(error).split('. ')[-1]}): use a smaller vocabulary "
+                             "or more text") from error
+        raise
+    return Tokenizer(f"{model_prefix}.model")
+
+
+def _train(files, model_prefix, vocab_size, input_sentence_size, num_threads, seed_sentencepiece_size,
+           max_sentence_length):
     spm.SentencePieceTrainer.train(
         input=",".join(str(f) for f in files),
         model_prefix=str(model_prefix),
@@ -122,4 +136,3 @@ def train_tokenizer(input_files: str | os.PathLike | Iterable[str | os.PathLike]
         num_threads=num_threads or os.cpu_count() or 1,
         minloglevel=2,
     )
-    return Tokenizer(f"{model_prefix}.model")

@@ -1,0 +1,162 @@
+"""The family's numbers against hand computation and against the model card's own rows."""
+
+import math
+import sys
+import types
+
+import matplotlib
+import pytest
+import torch
+
+matplotlib.use("Agg")
+
+from conftest import LLAMA2_TOKENIZER, small_model  # noqa: E402
+from llama_lab import LLAMA2_13B, LLAMA2_70B, LLAMA2_7B, save_model  # noqa: E402
+from llama_lab.course import choose_model  # noqa: E402
+from llama_lab.family import (PRESETS, card_rows, carbon_intensity, emissions_tco2eq, energy_mwh,  # noqa: E402
+                              format_table, implied_utilisation, kv_cache_bytes, kv_cache_bytes_per_token,
+                              load_card, parameter_breakdown, parameter_count, plot_academic_benchmarks,
+                              plot_kv_cache, plot_safety, training_flops, weight_bytes)
+
+
+@pytest.fixture(scope="module")
+def card():
+    return load_card()
+
+
+@pytest.mark.parametrize("args, expected", [(LLAMA2_7B, 6_738_415_616), (LLAMA2_13B, 13_015_864_320),
+                                            (LLAMA2_70B, 68_976_648_192)])
+def test_parameter_counts(args, expected):
+    assert parameter_count(args) == expected
+    assert sum(parameter_breakdown(args).values()) == expected
+
+
+def test_parameter_breakdown_by_hand():
+    # 7B: V=32000, D=4096, L=32, SwiGLU hidden 11008, every head its own K and V
+    assert parameter_breakdown(LLAMA2_7B) == {
+        "embeddings": 32000 * 4096, "attention": 32 * 4 * 4096 * 4096, "feed_forward": 32 * 3 * 4096 * 11008,
+        "norms": (2 * 32 + 1) * 4096, "output": 32000 * 4096}
+    # 70B: wk and wv are 8192 x (8 KV heads * 128), wq and wo 8192 x 8192; hidden 28672
+    breakdown = parameter_breakdown(LLAMA2_70B)
+    assert breakdown["attention"] == 80 * (2 * 8192 * 8192 + 2 * 8192 * 1024) == 12_079_595_520
+    assert breakdown["feed_forward"] == 80 * 3 * 8192 * 28672 == 56_371_445_760
+
+
+def test_weight_bytes():
+    assert weight_bytes(6_738_415_616, "fp32") == 26_953_662_464
+    assert weight_bytes(6_738_415_616, "bf16") == 13_476_831_232
+    assert weight_bytes(6_738_415_616, "int8") == 6_738_415_616
+    with pytest.raises(ValueError, match="use one of"):
+        weight_bytes(10, "fp8")
+
+
+def test_kv_cache_by_hand():
+    assert kv_cache_bytes_per_token(LLAMA2_7B) == 2 * 32 * 32 * 128 * 2 == 524_288
+    assert kv_cache_bytes_per_token(LLAMA2_7B, bytes_per_value=4) == 1_048_576
+    assert kv_cache_bytes_per_token(LLAMA2_13B) == 2 * 40 * 40 * 128 * 2 == 819_200
+    assert kv_cache_bytes_per_token(LLAMA2_70B) == 2 * 80 * 8 * 128 * 2 == 327_680
+    assert kv_cache_bytes_per_token(LLAMA2_70B, gqa=False) == 2 * 80 * 64 * 128 * 2 == 2_621_440
+    # GQA changes nothing where there is one KV head per query head
+    assert kv_cache_bytes_per_token(LLAMA2_7B, gqa=False) == kv_cache_bytes_per_token(LLAMA2_7B)
+    # the full 4k context: 2 GiB for 7B; 70B 1.25 GiB with GQA, 10 GiB without
+    assert kv_cache_bytes(LLAMA2_7B) == 524_288 * 4096 == 2 * 2**30
+    assert kv_cache_bytes(LLAMA2_70B) == 1_342_177_280
+    assert kv_cache_bytes(LLAMA2_70B, gqa=False) == 10 * 2**30
+    assert kv_cache_bytes(LLAMA2_7B, seq_len=100, batch_size=3) == 524_288 * 300
+
+
+def test_kv_cache_matches_the_model_cache():
+    model = small_model(n_kv_heads=2)  # 3 layers, 2 KV heads of dim 8
+    cache = model.new_cache(batch_size=1, max_seq_len=10, dtype=torch.bfloat16)
+    held = cache.k.numel() * cache.k.element_size() + cache.v.numel() * cache.v.element_size()
+    assert kv_cache_bytes(model.args, seq_len=10) == held == 2 * 3 * 2 * 8 * 2 * 10
+
+
+def test_training_flops_and_utilisation_by_hand():
+    assert training_flops(6_738_415_616, 2 * 10**12) == 6 * 6_738_415_616 * 2 * 10**12 == 80_860_987_392 * 10**12
+    # 7B: 8.086e22 FLOPs / (184320 h * 3600 s/h * 312e12 FLOP/s = 2.0703e23 FLOPs) = 0.3906
+    assert implied_utilisation(8.0860987392e22, 184_320) == pytest.approx(0.39058, abs=1e-5)
+    assert implied_utilisation(312e12 * 3600, 1) == pytest.approx(1.0)
+
+
+def test_utilisation_per_size(card):
+    hours = {row["size"]: row["gpu_hours"] for row in card["emissions"]["rows"]}
+    tokens = card["models"]["rows"][0]["pretraining_tokens"]
+    utilisation = {size: implied_utilisation(training_flops(parameter_count(args), tokens), hours[size])
+                   for size, args in PRESETS.items()}
+    assert utilisation == pytest.approx({"7B": 0.3906, "13B": 0.3772, "70B": 0.4284}, abs=1e-4)
+
+
+def test_energy_and_intensity_by_hand():
+    assert energy_mwh(184_320, 400) == pytest.approx(73.728)  # 73,728,000 Wh
+    rows = [{"gpu_hours": 1000, "power_w": 500, "tco2eq": 0.2}, {"gpu_hours": 1000, "power_w": 500, "tco2eq": 0.3}]
+    assert carbon_intensity(rows) == pytest.approx(0.5)  # 0.5 t over 1 MWh
+
+
+def test_emissions_reproduce_the_card(card):
+    rows = card["emissions"]["rows"]
+    intensity = carbon_intensity(rows)
+    assert intensity == pytest.approx(385.08 / 909.312)  # about 0.4235 tCO2eq per MWh
+    for row in rows + [card["unreleased_34b"]]:  # the paper's 34B row ran at 350 W and still fits
+        computed = emissions_tco2eq(row["gpu_hours"], row["power_w"], intensity)
+        assert computed == pytest.approx(row["tco2eq"], abs=0.01)  # the card rounds to 0.01 t
+    # the card's Total is its three rows plus the unreleased 34B model
+    everything = rows + [card["unreleased_34b"]]
+    assert sum(row["gpu_hours"] for row in everything) == card["emissions"]["total"]["gpu_hours"]
+    # the four published rows add up to 538.98: Meta summed before rounding each row
+    assert sum(row["tco2eq"] for row in everything) == pytest.approx(card["emissions"]["total"]["tco2eq"], abs=0.03)
+
+
+def test_card_is_complete_and_sourced(card):
+    for name, section in card.items():
+        if isinstance(section, dict):
+            assert "source" in section, f"{name} has no source"
+    assert [r["size"] for r in card["models"]["rows"]] == ["7B", "13B", "70B"]
+    assert [r["gqa"] for r in card["models"]["rows"]] == [False, False, True]
+    assert [r["learning_rate"] for r in card["models"]["rows"]] == [3.0e-4, 3.0e-4, 1.5e-4]
+    for section in ("academic_benchmarks", "safety_pretrained", "safety_chat"):
+        assert all(len(r["scores"]) == len(card[section]["columns"]) for r in card[section]["rows"])
+    assert len(card["academic_benchmarks"]["rows"]) == 7 and len(card["safety_chat"]["rows"]) == 3
+    assert card_rows(card["academic_benchmarks"])[-1]["MMLU"] == 68.9
+
+
+def test_format_table():
+    table = format_table([{"model": "7B", "GiB": 12.5512}, {"model": "70B", "GiB": 128.47}], {"GiB": ".1f"})
+    assert table.splitlines() == ["model    GiB", "7B      12.6", "70B    128.5"]
+
+
+def test_plots_have_titles_and_labelled_axes(card):
+    for fig in (plot_academic_benchmarks(card), plot_safety(card), plot_kv_cache()):
+        for ax in fig.axes:
+            assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+        matplotlib.pyplot.close(fig)
+
+
+def test_choose_model_falls_back_to_the_tiny_model(monkeypatch):
+    tiny = types.ModuleType("llama_lab.tiny")
+    tiny.load_tiny = lambda variant: (small_model(), f"tokenizer for {variant}")
+    monkeypatch.setitem(sys.modules, "llama_lab.tiny", tiny)
+    monkeypatch.delenv("LLAMA2_DIR", raising=False)
+    model, tokenizer, description = choose_model("chat")
+    assert tokenizer == "tokenizer for chat"
+    assert description.startswith("the kit's tiny model (chat):") and f"{model.num_parameters():,}" in description
+
+
+def test_choose_model_loads_llama2_dir(monkeypatch, tmp_path):
+    if not LLAMA2_TOKENIZER.is_file():
+        pytest.skip(f"Llama 2's tokenizer.model is not at {LLAMA2_TOKENIZER}")
+    weights = save_model(small_model(), tmp_path / "llama-2-tiny", format="kit")
+    monkeypatch.setenv("LLAMA2_DIR", str(weights))
+    with pytest.raises(FileNotFoundError, match="no tokenizer.model"):
+        choose_model(device="cpu")
+    (tmp_path / "tokenizer.model").symlink_to(LLAMA2_TOKENIZER)  # Meta's layout: beside the weights' directory
+    model, tokenizer, description = choose_model(device="cpu")
+    assert tokenizer.n_words == 32000 and model.args.dim == 64
+    assert description.startswith(f"Llama 2 from {weights}:") and "on cpu" in description
+    assert not math.isnan(model(torch.tensor([[1, 2, 3]])).sum().item())
+
+
+def test_choose_model_explains_a_wrong_llama2_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("LLAMA2_DIR", str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match="not a directory"):
+        choose_model()

@@ -1,0 +1,134 @@
+"""The sampler and the decode loop: hand-worked distributions, batching, seeds, streaming, bad arguments."""
+
+import math
+
+import pytest
+import torch
+
+from conftest import small_model
+from llama_lab import generate_tokens
+from llama_lab.generate import (apply_repetition_penalty, iter_generate, next_token_probs, sample_next_token,
+                                stream_tokens, top_k_filter, top_p_filter)
+
+
+def test_top_p_keeps_the_token_that_crosses_p():
+    probs = torch.tensor([[0.5, 0.3, 0.2]])
+    torch.testing.assert_close(top_p_filter(probs, 0.6), torch.tensor([[0.625, 0.375, 0.0]]))
+    torch.testing.assert_close(top_p_filter(probs, 0.45), torch.tensor([[1.0, 0.0, 0.0]]))
+    # Meta's test is strict (mass before > p): at p = 0.5 exactly the second token still gets in
+    torch.testing.assert_close(top_p_filter(probs, 0.5), torch.tensor([[0.625, 0.375, 0.0]]))
+    torch.testing.assert_close(top_p_filter(probs, 0.81), torch.tensor([[0.5, 0.3, 0.2]]))
+    # unsorted input: the filter works on ranks, not positions
+    torch.testing.assert_close(top_p_filter(torch.tensor([[0.2, 0.5, 0.3]]), 0.6),
+                               torch.tensor([[0.0, 0.625, 0.375]]))
+
+
+def test_top_k_leaves_exactly_k():
+    probs = torch.tensor([[0.1, 0.4, 0.2, 0.3]])
+    torch.testing.assert_close(top_k_filter(probs, 2), torch.tensor([[0.0, 4 / 7, 0.0, 3 / 7]]))
+
+
+def test_temperature_by_hand():
+    logits = torch.tensor([[2.0, 1.0, 0.0]])
+    probs = next_token_probs(logits, temperature=0.5)
+    e = [math.exp(4.0), math.exp(2.0), 1.0]
+    torch.testing.assert_close(probs, torch.tensor([[x / sum(e) for x in e]]))
+    assert torch.equal(next_token_probs(logits, temperature=0), torch.tensor([[1.0, 0.0, 0.0]]))
+    sharp, flat = next_token_probs(logits, 0.3), next_token_probs(logits, 3.0)
+    assert sharp[0, 0] > probs[0, 0] > flat[0, 0]
+
+
+def test_repetition_penalty_as_ctrl():
+    logits = torch.tensor([[2.0, -2.0, 1.0]])
+    seen = torch.tensor([[True, True, False]])
+    torch.testing.assert_close(apply_repetition_penalty(logits, seen, 2.0), torch.tensor([[1.0, -4.0, 1.0]]))
+
+
+def test_sampling_follows_the_distribution():
+    logits = torch.log(torch.tensor([[0.7, 0.2, 0.1]])).expand(20000, 3)
+    draws = sample_next_token(logits, temperature=1.0, top_p=1.0, generator=torch.Generator().manual_seed(0))
+    freq = torch.bincount(draws, minlength=3).float() / 20000
+    torch.testing.assert_close(freq, torch.tensor([0.7, 0.2, 0.1]), atol=0.015, rtol=0)
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(temperature=-0.1), "temperature"), (dict(top_p=0.0), "top_p"), (dict(top_p=1.5), "top_p"),
+    (dict(top_k=0), "top_k"), (dict(repetition_penalty=0), "repetition_penalty"),
+    (dict(max_new_tokens=-1), "max_new_tokens"),
+])
+def test_bad_arguments_say_which(model, options, message):
+    options = {"max_new_tokens": 5, **options}
+    with pytest.raises(ValueError, match=message):
+        generate_tokens(model, [[1, 2, 3]], **options)
+
+
+def test_prompt_longer_than_context(model):
+    with pytest.raises(ValueError, match="context is 96"):
+        generate_tokens(model, [[1] * 96], max_new_tokens=1)
+    with pytest.raises(ValueError, match="list of token-id lists"):
+        generate_tokens(model, torch.tensor([[1, 2]]), max_new_tokens=1)
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        generate_tokens(model, [[1, 500]], max_new_tokens=1)
+
+
+def test_batch_of_different_lengths_gives_what_each_gives_alone(model):
+    prompts = [[1, 5, 9], [1, 7, 3, 8, 20, 11, 4], [1, 40]]
+    alone = [generate_tokens(model, [p], max_new_tokens=12, temperature=0, eos_id=None)[0] for p in prompts]
+    together = generate_tokens(model, prompts, max_new_tokens=12, temperature=0, eos_id=None)
+    assert together == alone
+    assert all(len(t) == 12 for t in together)
+
+
+def test_greedy_equals_argmax_of_full_recompute(model):
+    prompt = [1, 17, 33, 8]
+    new = generate_tokens(model, [prompt], max_new_tokens=10, temperature=0, eos_id=None)[0]
+    sequence = list(prompt)
+    for _ in range(10):
+        sequence.append(int(model(torch.tensor([sequence]))[0, -1].argmax()))
+    assert new == sequence[len(prompt):]
+
+
+def test_seed_makes_sampling_reproducible(model):
+    a = generate_tokens(model, [[1, 2, 3]], max_new_tokens=20, temperature=1.0, top_p=1.0, seed=7, eos_id=None)
+    b = generate_tokens(model, [[1, 2, 3]], max_new_tokens=20, temperature=1.0, top_p=1.0, seed=7, eos_id=None)
+    c = generate_tokens(model, [[1, 2, 3]], max_new_tokens=20, temperature=1.0, top_p=1.0, seed=8, eos_id=None)
+    assert a == b and a != c
+
+
+def test_stops_at_eos_and_stop_ids(model):
+    prompt = [[1, 17, 33, 8]]
+    free = generate_tokens(model, prompt, max_new_tokens=10, temperature=0, eos_id=None)[0]
+    stop = free[4]
+    cut = generate_tokens(model, prompt, max_new_tokens=10, temperature=0, eos_id=None, stop_ids=[stop])[0]
+    assert cut == free[:free.index(stop)]
+    assert generate_tokens(model, prompt, max_new_tokens=10, temperature=0, eos_id=stop)[0] == cut
+
+
+def test_logprobs_are_the_models_own(model):
+    prompt = [1, 4, 9]
+    tokens, logprobs = generate_tokens(model, [prompt], max_new_tokens=5, temperature=1.0, seed=1, eos_id=None,
+                                       return_logprobs=True)
+    with torch.no_grad():
+        full = torch.log_softmax(model(torch.tensor([prompt + tokens[0]])), dim=-1)[0]
+    expected = [float(full[len(prompt) - 1 + j, t]) for j, t in enumerate(tokens[0])]
+    assert logprobs[0] == pytest.approx(expected, abs=1e-4)
+
+
+def test_streaming_yields_the_same_tokens(model):
+    streamed = list(stream_tokens(model, [1, 2, 3], 15, temperature=0.8, seed=3, eos_id=None))
+    assert streamed == generate_tokens(model, [[1, 2, 3]], 15, temperature=0.8, seed=3, eos_id=None)[0]
+    steps = iter_generate(model, [[1, 2, 3]], 15, temperature=0, eos_id=None)
+    first = next(steps)
+    steps.close()  # a consumer can stop early (the playground's Stop button)
+    assert first[0] is not None
+
+
+def test_text_generation_with_a_real_tokenizer(llama2_tokenizer):
+    from llama_lab import generate
+    from llama_lab.generate import stream
+    model = small_model(vocab_size=32000)
+    [text] = generate(model, llama2_tokenizer, ["Once upon a time"], max_new_tokens=8, temperature=0)
+    pieces = list(stream(model, llama2_tokenizer, "Once upon a time", max_new_tokens=8, temperature=0))
+    assert "".join(pieces) == text
+    with pytest.raises(ValueError, match="list of strings"):
+        generate(model, llama2_tokenizer, "Once upon a time")
