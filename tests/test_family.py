@@ -134,7 +134,7 @@ def test_plots_have_titles_and_labelled_axes(card):
 
 def test_choose_model_falls_back_to_the_tiny_model(monkeypatch):
     tiny = types.ModuleType("llama_lab.tiny")
-    tiny.load_tiny = lambda variant: (small_model(), f"tokenizer for {variant}")
+    tiny.load_tiny = lambda variant, device=None: (small_model(), f"tokenizer for {variant}")
     monkeypatch.setitem(sys.modules, "llama_lab.tiny", tiny)
     monkeypatch.delenv("LLAMA2_DIR", raising=False)
     model, tokenizer, description = choose_model("chat")

@@ -1,0 +1,62 @@
+"""Which model the course runs on: the kit's tiny Llama by default, real Llama 2 weights when you have them.
+
+Every notebook starts from `choose_model()`, so one environment variable switches the whole course:
+
+    export LLAMA2_DIR=/path/to/llama-2-7b    # Meta's download or a Hugging Face directory
+    jupyter lab notebooks/
+
+Without LLAMA2_DIR the notebooks use the tiny model that ships with the kit (`llama_lab.tiny.load_tiny`), which
+runs anywhere in seconds. With it, the weights are loaded onto a GPU when there is one (in bf16), else the CPU.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from .checkpoint import load_model
+from .tokenizer import Tokenizer
+
+
+def describe(model, name: str) -> str:
+    """One line about a model: its name, size, shape and where it runs."""
+    args, weight = model.args, model.tok_embeddings.weight
+    return (f"{name}: {model.num_parameters():,} parameters, {args.n_layers} layers, dim {args.dim}, "
+            f"{args.n_heads} heads ({args.kv_heads} KV), context {args.max_seq_len}, "
+            f"{str(weight.dtype).removeprefix('torch.')} on {weight.device.type}")
+
+
+def _llama2_tokenizer(directory: Path) -> Tokenizer:
+    # Hugging Face directories hold tokenizer.model; Meta's download keeps it one level up, beside llama-2-7b/
+    for candidate in (directory / "tokenizer.model", directory.parent / "tokenizer.model"):
+        if candidate.is_file():
+            return Tokenizer(candidate)
+    raise FileNotFoundError(f"LLAMA2_DIR={directory} has weights but no tokenizer.model, neither in it nor in "
+                            f"{directory.parent}: copy Llama 2's tokenizer.model into {directory}")
+
+
+def choose_model(variant: str = "base", device: str | None = None):
+    """(model, tokenizer, description) for the course.
+
+    With the environment variable LLAMA2_DIR set: the Llama 2 checkpoint in that directory (whatever it holds;
+    `variant` is not used), on `device` or else on the GPU if there is one. Otherwise: the kit's tiny model,
+    `variant` "base" or "chat".
+    """
+    llama2_dir = os.environ.get("LLAMA2_DIR")
+    if llama2_dir:
+        directory = Path(llama2_dir).expanduser()
+        if not directory.is_dir():
+            raise FileNotFoundError(f"LLAMA2_DIR={llama2_dir} is not a directory: point it at a Llama 2 "
+                                    "checkpoint (Meta's or Hugging Face's), or unset it to use the tiny model")
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        dtype = torch.bfloat16 if device != "cpu" else None  # on the CPU keep the checkpoint's own dtype
+        model = load_model(directory, device=device, dtype=dtype)
+        tokenizer = _llama2_tokenizer(directory)
+        return model, tokenizer, describe(model, f"Llama 2 from {directory}")
+
+    from .tiny import load_tiny  # imported here: the tiny model is only needed when it is the one chosen
+
+    model, tokenizer = load_tiny(variant, device=device)
+    return model, tokenizer, describe(model, f"the kit's tiny model ({variant})")

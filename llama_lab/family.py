@@ -1,0 +1,217 @@
+"""The Llama 2 family as numbers: the model card's facts, and what follows from them.
+
+The card (data/model_card.json, each fact with its source) says *what* Meta reported; the functions here
+recompute what can be recomputed, with arithmetic a learner can redo on paper:
+
+- parameters: counted on the presets of `model.py`, built on the meta device (no memory is allocated);
+- weight memory: parameters x bytes per parameter (fp32 4, bf16 2, int8 1);
+- KV cache: 2 (a key and a value) x n_layers x n_kv_heads x head_dim x bytes, for every token kept;
+- training compute: 6 N D FLOPs (Kaplan et al. 2020: about 2 N per token forward and 4 N backward),
+  set against the card's GPU hours at the A100's dense bf16 peak;
+- emissions: GPU hours x power per GPU x a carbon intensity (tCO2eq per MWh) derived from the card's own rows.
+
+Example: kv_cache_bytes_per_token(LLAMA2_7B) -> 2 * 32 * 32 * 128 * 2 = 524288 bytes (bf16).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .model import LLAMA2_13B, LLAMA2_70B, LLAMA2_7B, ModelArgs, build_model
+
+CARD_PATH = Path(__file__).resolve().parent.parent / "data" / "model_card.json"
+PRESETS = {"7B": LLAMA2_7B, "13B": LLAMA2_13B, "70B": LLAMA2_70B}
+BYTES_PER_PARAM = {"fp32": 4, "bf16": 2, "int8": 1}
+GIB = 2**30  # memory is quoted in GiB, as GPU memory is ("80GB" on an A100 means 80 GiB)
+A100_BF16_PEAK_FLOPS = 312e12  # dense, no sparsity: NVIDIA's A100 datasheet
+
+
+def load_card(path: str | Path = CARD_PATH) -> dict:
+    """The model card's facts as a dict (see data/model_card.json: every section has a "source")."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model card data at {path}: it ships with the kit as data/model_card.json")
+    return json.loads(path.read_text())
+
+
+def card_rows(section: dict) -> list[dict]:
+    """A score table of the card as one dict per model: {"model": "Llama 2 7B", "Code": 16.8, ...}."""
+    return [{"model": f"{row['family']} {row['size']}", **dict(zip(section["columns"], row["scores"]))}
+            for row in section["rows"]]
+
+
+# ---------------------------------------------------------------------------------------------- parameters
+
+def parameter_count(args: ModelArgs) -> int:
+    """Parameters of a model with these hyper-parameters, counted without allocating any memory."""
+    return build_model(args, device="meta").num_parameters()
+
+
+def _component(name: str) -> str:
+    if name.startswith("tok_embeddings."):
+        return "embeddings"
+    if name.endswith("norm.weight"):  # attention_norm, ffn_norm and the final norm
+        return "norms"
+    if ".attention." in name:
+        return "attention"
+    if ".feed_forward." in name:
+        return "feed_forward"
+    if name.startswith("output."):
+        return "output"
+    raise ValueError(f"parameter {name!r} belongs to no known component")
+
+
+def parameter_breakdown(args: ModelArgs) -> dict[str, int]:
+    """Parameters per component: embeddings, attention (wq wk wv wo), feed_forward (w1 w2 w3), norms, output."""
+    counts = dict.fromkeys(["embeddings", "attention", "feed_forward", "norms", "output"], 0)
+    for name, p in build_model(args, device="meta").named_parameters():
+        counts[_component(name)] += p.numel()
+    return counts
+
+
+def weight_bytes(n_params: int, dtype: str = "bf16") -> int:
+    """Memory of the weights alone (no activations, no cache, no optimizer state)."""
+    if dtype not in BYTES_PER_PARAM:
+        raise ValueError(f"dtype={dtype!r}: use one of {sorted(BYTES_PER_PARAM)}")
+    return n_params * BYTES_PER_PARAM[dtype]
+
+
+# ---------------------------------------------------------------------------------------------- KV cache
+
+def kv_cache_bytes_per_token(args: ModelArgs, bytes_per_value: int = 2, gqa: bool = True) -> int:
+    """Bytes of keys and values one token leaves in the cache, over all layers.
+
+    gqa=False asks what the cache would hold if every query head had its own key/value head.
+    """
+    kv_heads = args.kv_heads if gqa else args.n_heads
+    return 2 * args.n_layers * kv_heads * args.head_dim * bytes_per_value
+
+
+def kv_cache_bytes(args: ModelArgs, seq_len: int | None = None, batch_size: int = 1, bytes_per_value: int = 2,
+                   gqa: bool = True) -> int:
+    """Bytes of the cache for `batch_size` sequences of `seq_len` tokens (default: the full 4k context)."""
+    seq_len = args.max_seq_len if seq_len is None else seq_len
+    return kv_cache_bytes_per_token(args, bytes_per_value, gqa) * seq_len * batch_size
+
+
+# ---------------------------------------------------------------------------------------------- compute
+
+def training_flops(n_params: int, tokens: int | float) -> int | float:
+    """6 N D: the usual estimate of the FLOPs to train N parameters on D tokens (attention's own FLOPs left out)."""
+    return 6 * n_params * tokens
+
+
+def implied_utilisation(flops: float, gpu_hours: float, peak_flops: float = A100_BF16_PEAK_FLOPS) -> float:
+    """The fraction of the GPUs' peak that `flops` in `gpu_hours` would have used (model FLOPs utilisation)."""
+    return flops / (gpu_hours * 3600 * peak_flops)
+
+
+# ---------------------------------------------------------------------------------------------- emissions
+
+def energy_mwh(gpu_hours: float, power_w: float) -> float:
+    """Energy in MWh: GPU hours x watts per GPU, over 1e6 Wh per MWh."""
+    return gpu_hours * power_w / 1e6
+
+
+def carbon_intensity(rows: list[dict]) -> float:
+    """tCO2eq per MWh implied by the rows: their total emissions over their total energy."""
+    tonnes = sum(row["tco2eq"] for row in rows)
+    mwh = sum(energy_mwh(row["gpu_hours"], row["power_w"]) for row in rows)
+    return tonnes / mwh
+
+
+def emissions_tco2eq(gpu_hours: float, power_w: float, intensity: float) -> float:
+    """tCO2eq of a training run: its energy (MWh) times the carbon intensity (tCO2eq per MWh)."""
+    return energy_mwh(gpu_hours, power_w) * intensity
+
+
+# ---------------------------------------------------------------------------------------------- printing
+
+def format_table(rows: list[dict], formats: dict[str, str] | None = None) -> str:
+    """Rows of dicts as an aligned text table; `formats` maps a column to a format spec (e.g. ",.0f")."""
+    formats = formats or {}
+    columns = list(rows[0])
+    cells = [columns] + [[format(row[c], formats.get(c, "")) for c in columns] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+
+    def align(i, text):  # the first column (names) to the left, numbers to the right
+        return text.ljust(widths[i]) if i == 0 else text.rjust(widths[i])
+
+    return "\n".join("  ".join(align(i, text) for i, text in enumerate(line)) for line in cells)
+
+
+# ---------------------------------------------------------------------------------------------- plots
+
+def _family_colors(rows: list[dict]) -> list:
+    """Llama 1 in blues, Llama 2 in oranges, Llama-2-Chat in greens; the bigger the model, the darker."""
+    maps = {"Llama 1": plt.cm.Blues, "Llama 2": plt.cm.Oranges, "Llama-2-Chat": plt.cm.Greens}
+    totals = Counter(row["family"] for row in rows)
+    seen = Counter()
+    colors = []
+    for row in rows:
+        family = row["family"]
+        colors.append(maps[family](0.4 + 0.45 * seen[family] / max(totals[family] - 1, 1)))
+        seen[family] += 1
+    return colors
+
+
+def plot_academic_benchmarks(card: dict):
+    """Grouped bars: one group per benchmark, one bar per model, Llama 1 beside Llama 2."""
+    section = card["academic_benchmarks"]
+    rows, columns = section["rows"], section["columns"]
+    fig, ax = plt.subplots(figsize=(12, 4.5))
+    width = 0.8 / len(rows)
+    x = np.arange(len(columns))
+    for i, (row, color) in enumerate(zip(rows, _family_colors(rows))):
+        ax.bar(x + (i - (len(rows) - 1) / 2) * width, row["scores"], width, color=color,
+               label=f"{row['family']} {row['size']}")
+    ax.set_xticks(x, [name.replace(" ", "\n", 1) for name in columns])  # "Commonsense\nReasoning"
+    ax.set_ylim(0, 90)
+    ax.set_ylabel("score (%), higher is better")
+    ax.set_xlabel("benchmark group")
+    ax.set_title("Llama 1 vs Llama 2 on grouped academic benchmarks (model card)")
+    ax.legend(ncol=4, fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_safety(card: dict):
+    """TruthfulQA and ToxiGen side by side: pretrained Llama 1, Llama 2, and Llama-2-Chat."""
+    rows = card["safety_pretrained"]["rows"] + card["safety_chat"]["rows"]
+    labels = [f"{row['family'].replace('Llama-2-', '')}\n{row['size']}" for row in rows]  # "Chat\n7B"
+    colors = _family_colors(rows)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    titles = ["TruthfulQA: truthful and informative (higher is better)",
+              "ToxiGen: toxic generations (lower is better)"]
+    for k, (ax, title) in enumerate(zip(axes, titles)):
+        bars = ax.bar(range(len(rows)), [row["scores"][k] for row in rows], color=colors)
+        ax.bar_label(bars, fmt="%.2f", fontsize=7)  # the chat models' ToxiGen bars are too small to see
+        ax.set_xticks(range(len(rows)), labels, fontsize=8)
+        ax.margins(y=0.12)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("model")
+        ax.set_ylabel("generations (%)")
+    fig.suptitle("Automatic safety benchmarks: pretrained Llama 1 and Llama 2 vs Llama-2-Chat (model card)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_kv_cache(seq_lens=(512, 1024, 2048, 4096), bytes_per_value: int = 2):
+    """KV-cache GiB of one sequence against its length, each preset, and 70B as it would be without GQA."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for size, args in PRESETS.items():
+        ax.plot(seq_lens, [kv_cache_bytes(args, n, bytes_per_value=bytes_per_value) / GIB for n in seq_lens],
+                marker="o", label=f"{size}" + (" (GQA, 8 KV heads)" if args.kv_heads < args.n_heads else ""))
+    ax.plot(seq_lens, [kv_cache_bytes(LLAMA2_70B, n, bytes_per_value=bytes_per_value, gqa=False) / GIB
+                       for n in seq_lens], marker="o", linestyle="--", label="70B without GQA (64 KV heads)")
+    ax.set_xlabel("sequence length (tokens)")
+    ax.set_ylabel(f"KV cache (GiB, {8 * bytes_per_value}-bit values)")
+    ax.set_title("KV-cache memory of one sequence")
+    ax.legend()
+    fig.tight_layout()
+    return fig
