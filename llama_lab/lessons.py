@@ -1,6 +1,7 @@
-"""Small tools the course notebooks call: measurements (head scores, entropy, repetition, speed) and plots.
+"""Small tools the course notebooks call: measurements (head scores, repetition, speed) and two plots.
 
 The notebooks explain; these functions compute, so that each can be tested against a case worked by hand.
+Drawing of single attention patterns lives in `viz.py`.
 Attention probabilities come from `model(tokens, return_attention=True)`: one (B, H, T, S) tensor per layer.
 
 Example (a hand-made pattern in which every query looks only at the token before it):
@@ -18,6 +19,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from .model import apply_rotary_emb, rope_tables
+from .viz import MODEL_COLOUR, SAMPLER_COLOUR, piece_label
 
 
 # --------------------------------------------------------------------------------------------- tokenization
@@ -95,12 +97,6 @@ def rotary_score(q: torch.Tensor, k: torch.Tensor, m: int, n: int, theta: float 
 
 # -------------------------------------------------------------------------------------------------- sampling
 
-def entropy_bits(probs: torch.Tensor) -> torch.Tensor:
-    """Shannon entropy in bits of each distribution along the last dimension (0 log 0 counts as 0)."""
-    probs = probs.float()
-    return -(probs * torch.log2(probs.clamp_min(1e-30))).sum(-1)
-
-
 def distinct_ngram_fraction(ids: Sequence[int], n: int = 3) -> float:
     """Distinct n-grams / all n-grams of a sequence: 1.0 never repeats itself, near 0 loops.
 
@@ -139,17 +135,6 @@ def tokens_per_second(decode, n_tokens: int, repeats: int = 3) -> float:
 
 # ------------------------------------------------------------------------------------------------------ plots
 
-def plot_attention(probs: torch.Tensor, labels: Sequence[str], title: str, ax=None):
-    """Heat map of one head's attention (T, S): rows are queries, columns the keys they look at."""
-    ax = ax or plt.subplots(figsize=(5, 4.5))[1]
-    image = ax.imshow(probs.float().cpu().numpy(), cmap="viridis", vmin=0, vmax=1)
-    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
-    ax.set_yticks(range(len(labels)), labels, fontsize=7)
-    ax.set(title=title, xlabel="key (attended-to token)", ylabel="query (attending token)")
-    ax.figure.colorbar(image, ax=ax, label="attention probability")
-    return ax
-
-
 def plot_head_scores(scores: torch.Tensor, title: str, ax=None, label: str = "score"):
     """Heat map of an (L, H) table of per-head scores, each cell annotated."""
     ax = ax or plt.subplots(figsize=(1.0 + 0.7 * scores.shape[1], 1.0 + 0.6 * scores.shape[0]))[1]
@@ -166,13 +151,27 @@ def plot_head_scores(scores: torch.Tensor, title: str, ax=None, label: str = "sc
     return ax
 
 
-def plot_next_token(probs: torch.Tensor, tokenizer, title: str, k: int = 12, ax=None):
-    """Bar chart of the k likeliest next tokens of one distribution (V,), labelled with their pieces."""
-    ax = ax or plt.subplots(figsize=(6, 3))[1]
-    values, ids = torch.topk(probs.float().cpu(), k)
-    ax.bar(range(k), values.numpy())
-    ax.set_xticks(range(k), [repr(tokenizer.id_to_piece(i))[1:-1] for i in ids.tolist()], rotation=60,
-                  fontsize=8)
-    ax.set(title=title, xlabel="next token (piece)", ylabel="probability", ylim=(0, 1))
-    return ax
+def plot_samplers(model_probs: torch.Tensor, samplers: dict[str, torch.Tensor], tokenizer, k: int = 10):
+    """One panel per sampler, all on the same next-token distribution; returns the figure.
 
+    Each panel shows, for the model's k likeliest candidates, the model's own probability (grey) beside the
+    probability the sampler draws with (blue). `samplers` maps a panel title to a (V,) distribution.
+    """
+    model_probs = model_probs.float().cpu()
+    top = torch.topk(model_probs, k).indices  # the candidates, ranked by the model
+    labels = [piece_label(tokenizer.id_to_piece(i)) for i in top.tolist()]
+    cols = min(3, len(samplers))
+    rows = math.ceil(len(samplers) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.3 * cols, 3.1 * rows), squeeze=False, sharey=True)
+    x = torch.arange(k).numpy()
+    for ax, (name, probs) in zip(axes.flat, samplers.items()):
+        ax.bar(x - 0.2, model_probs[top].numpy(), 0.4, color=MODEL_COLOUR, label="model (T = 1)")
+        ax.bar(x + 0.2, probs.float().cpu()[top].numpy(), 0.4, color=SAMPLER_COLOUR, label="sampler")
+        ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=8)
+        ax.set(title=name, xlabel="candidate next token", ylabel="probability", ylim=(0, 1.05))
+    for ax in list(axes.flat)[len(samplers):]:
+        ax.set_axis_off()
+    axes.flat[0].legend(fontsize=8)
+    fig.suptitle("One next-token distribution, different samplers")
+    fig.tight_layout()
+    return fig

@@ -8,9 +8,9 @@ import torch
 
 from conftest import small_model
 from llama_lab.generate import generate_tokens
-from llama_lab.lessons import (distinct_ngram_fraction, entropy_bits, greedy_without_cache, induction_scores,
-                               plot_attention, plot_head_scores, plot_next_token, previous_token_scores,
-                               repeated_random_tokens, rotary_score, tokens_per_second, tokens_per_word, top_heads)
+from llama_lab.lessons import (distinct_ngram_fraction, greedy_without_cache, induction_scores, plot_head_scores,
+                               plot_samplers, previous_token_scores, repeated_random_tokens, rotary_score, tokens_per_second,
+                               tokens_per_word, top_heads)
 
 matplotlib.use("Agg")
 
@@ -91,11 +91,6 @@ def test_rotary_score_depends_only_on_offset():
     assert not math.isclose(rotary_score(q, k, 5, 2), rotary_score(q, k, 5, 4), rel_tol=1e-3)
 
 
-def test_entropy_bits():
-    assert torch.allclose(entropy_bits(torch.tensor([[0.25] * 4, [1.0, 0, 0, 0]])), torch.tensor([2.0, 0.0]))
-    assert math.isclose(float(entropy_bits(torch.tensor([0.5, 0.5]))), 1.0)
-
-
 def test_distinct_ngram_fraction():
     assert distinct_ngram_fraction([5, 6, 5, 6, 5, 6], n=2) == 2 / 5
     assert distinct_ngram_fraction([1, 2, 3, 4], n=2) == 1.0
@@ -125,13 +120,22 @@ def test_tokens_per_word():
         tokens_per_word(Chars(), ["  "])
 
 
-def test_plots_have_titles_and_labels():
+def test_plot_head_scores_has_title_and_labels():
+    ax = plot_head_scores(torch.rand(2, 3), "scores", label="mean attention")
+    assert ax.get_title() == "scores" and ax.get_xlabel() == "head" and ax.get_ylabel() == "layer"
+    assert len(ax.texts) == 6  # every cell annotated
+    matplotlib.pyplot.close("all")
+
+
+def test_plot_samplers_draws_one_panel_per_sampler():
     class Pieces:
         def id_to_piece(self, i):
             return f"p{i}"
-    axes = [plot_attention(_uniform_causal(4), list("abcd"), "a head"),
-            plot_head_scores(torch.rand(2, 3), "scores"),
-            plot_next_token(torch.softmax(torch.randn(20), -1), Pieces(), "next", k=5)]
-    for ax in axes:
-        assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+    probs = torch.softmax(torch.randn(30), -1)
+    fig = plot_samplers(probs, {"T = 1": probs, "greedy": torch.nn.functional.one_hot(probs.argmax(), 30)},
+                        Pieces(), k=5)
+    visible = [ax for ax in fig.axes if ax.axison]
+    assert [ax.get_title() for ax in visible] == ["T = 1", "greedy"]
+    assert all(ax.get_xlabel() and ax.get_ylabel() for ax in visible)
+    assert visible[0].get_xticklabels()[0].get_text() == f"p{int(probs.argmax())}"
     matplotlib.pyplot.close("all")
