@@ -1,0 +1,335 @@
+"""The explorers, driven headless as a learner drives them: type, move sliders, press buttons, read the numbers.
+
+Setting a control's `.value` fires its observers synchronously and `button.click()` runs its handlers, so
+no browser is needed. The numbers each explorer exposes are checked against the engine itself: the model's
+own attention and logits, `next_token_probs`, `generate_tokens`, and the tokenizer's own ids.
+"""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import small_model
+from llama_lab.chat import encode_dialog
+from llama_lab.generate import generate_tokens, next_token_probs
+from llama_lab.model import capture_residual_stream
+from llama_lab.tokenizer import train_tokenizer
+from llama_lab.widgets import (AttentionExplorer, LogitLens, SamplingPlayground, TokenizerExplorer, _Detokenizer,
+                               attention_patterns)
+
+WORDS = ("the cat sat on a mat and the dog ran to the park while a bird sang over green hills near the river "
+         "in town people read books write letters cook soup paint walls build boats count stars tell stories "
+         "[INST] <<SYS>> <</SYS>> [/INST] yes no maybe because small large quick slow").split()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """The models here are tiny: one thread is faster than two that wait for each other on a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tok(tmp_path_factory):
+    """A small SentencePiece tokenizer trained with Llama 2's recipe, so these tests need no downloaded file."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path_factory.mktemp("tokenizer")
+    lines = [" ".join(rng.choice(WORDS, size=12)) + f" {rng.integers(0, 1000)}." for _ in range(400)]
+    (folder / "text.txt").write_text("\n".join(lines) + "\nnaïve café\n")
+    return train_tokenizer(folder / "text.txt", folder / "tok", vocab_size=400, num_threads=1)
+
+
+@pytest.fixture(scope="module")
+def lm(tok):
+    """A random GQA Llama (8 query heads, 2 KV heads, 3 layers) over that tokenizer's vocabulary."""
+    return small_model(vocab_size=tok.n_words)
+
+
+def playground(lm, tok, **options):
+    return SamplingPlayground(lm, tok, **{"prompt": "the cat sat on", "threaded": False, **options})
+
+
+def forward(model, ids):
+    with torch.inference_mode():
+        return model(torch.tensor([ids]))[0]
+
+
+# ------------------------------------------------------------------------------------------------ sampling
+
+def test_distribution_is_the_models_and_lower_temperature_sharpens_it(lm, tok):
+    pg = playground(lm, tok, temperature=1.0, top_p=1.0)
+    assert pg.error is None
+    logits = forward(lm, tok.encode("the cat sat on"))[-1]
+    d = pg.distribution
+    torch.testing.assert_close(d.model, F.softmax(logits, -1))
+    torch.testing.assert_close(d.final, next_token_probs(logits, 1.0))
+
+    pg.temperature.value = 0.5
+    sharp = pg.distribution
+    torch.testing.assert_close(sharp.final, next_token_probs(logits, 0.5))
+    assert sharp.entropy_final < d.entropy_final
+    assert sharp.final.max() > d.final.max()
+    assert "0.5" in pg.figure.axes[0].get_title()
+
+    pg.temperature.value = 0.0  # greedy: everything on the likeliest token
+    assert pg.distribution.kept == 1 and pg.distribution.final[logits.argmax()] == 1.0
+
+
+def test_top_k_leaves_exactly_k_and_the_figure_marks_the_cut(lm, tok):
+    pg = playground(lm, tok, temperature=1.0, top_p=1.0)
+    pg.top_k.value = 7
+    d = pg.distribution
+    assert d.kept == 7 and d.top_k_kept == 7
+    assert set(torch.nonzero(d.final).flatten().tolist()) == set(d.ranked(7))
+    cut_lines = [line.get_xdata()[0] for line in pg.figure.axes[0].lines]
+    assert cut_lines == [6.5]  # between the 7th and the 8th bar
+
+
+def test_top_p_cuts_where_the_cumulative_probability_crosses_p(lm, tok):
+    pg = playground(lm, tok, temperature=0.4, top_p=0.5)
+    d = pg.distribution
+    cumulative = torch.cumsum(d.tempered.sort(descending=True).values, 0)
+    n = d.kept
+    assert cumulative[n - 1] > 0.5  # the kept tokens reach p ...
+    assert n == 1 or cumulative[n - 2] <= 0.5  # ... and without the last one they did not
+    assert set(torch.nonzero(d.final).flatten().tolist()) == set(d.ranked(n))
+    if n < pg.n_bars:
+        assert [line.get_xdata()[0] for line in pg.figure.axes[0].lines] == [n - 0.5]
+
+
+def test_generate_streams_the_samplers_tokens_and_each_position_shows_its_distribution(lm, tok):
+    pg = playground(lm, tok, temperature=0.9, top_k=50, top_p=0.95, seed=3)
+    pg.max_new_tokens.value = 12
+    seen = []
+    pg.on_token = seen.append
+    pg.generate_button.click()
+    result = pg.result
+    assert pg.error is None and result is not None
+    assert seen == list(range(1, len(result.tokens) + 1))  # one update per token: it streamed
+
+    ids = tok.encode("the cat sat on")
+    [expected], [logprobs] = generate_tokens(lm, [ids], 12, temperature=0.9, top_k=50, top_p=0.95, seed=3,
+                                             eos_id=tok.eos_id, return_logprobs=True)
+    assert [t for t in result.tokens if t != tok.eos_id] == expected
+    np.testing.assert_allclose(result.probs[:len(expected)], np.exp(logprobs), rtol=1e-5)
+    assert result.stopped_by in ("eos", "max new tokens")
+    assert pg.output.value.count("<span title=") == len(result.tokens)  # one coloured span per token
+
+    pg.position.value = 2
+    d = pg.distribution
+    assert d.chosen == result.tokens[2]
+    logits = forward(lm, ids + result.tokens)[len(ids) - 1 + 2]
+    torch.testing.assert_close(d.final, next_token_probs(logits, 0.9, 50, 0.95))
+    assert d.final[d.chosen] > 0  # the drawn token was one the sampler could draw
+    assert "token #2" in pg.figure.axes[0].get_title()
+
+
+def test_generate_in_the_background_gives_the_same_tokens(lm, tok):
+    settings = dict(temperature=0.7, seed=11, max_new_tokens=8)
+    sync = playground(lm, tok, **settings).generate()
+    pg = playground(lm, tok, **{**settings, "threaded": True})
+    pg.generate_button.click()
+    assert pg.wait(timeout=60) is not None
+    assert pg.result.tokens == sync.tokens
+    assert not pg.generate_button.disabled and pg.stop_button.disabled
+
+
+def test_stop_button_ends_generation(lm, tok):
+    pg = playground(lm, tok, max_new_tokens=30, temperature=1.0, top_p=1.0, seed=1)
+    pg.on_token = lambda n: pg.stop_button.click() if n == 3 else None
+    pg.generate_button.click()
+    assert len(pg.result.tokens) == 3 and pg.result.stopped_by == "Stop button"
+    assert "Stop button" in pg.status.value
+
+
+def test_chat_mode_uses_the_chat_format(lm, tok):
+    pg = playground(lm, tok, chat=True, system="be brief")
+    assert pg.prompt_ids() == encode_dialog(tok, [{"role": "system", "content": "be brief"},
+                                                  {"role": "user", "content": "the cat sat on"}])
+    assert pg.system.layout.display is None
+    pg.mode.value = "plain"
+    assert pg.system.layout.display == "none" and pg.prompt_ids() == tok.encode("the cat sat on")
+
+
+@pytest.mark.parametrize("change, words", [
+    (dict(prompt=""), "prompt is empty"),
+    (dict(top_p=0.0), "top_p"),
+    (dict(prompt="the cat " * 100), "context holds 96"),
+    (dict(mode="chat", prompt="[INST] hi"), "[INST]"),
+])
+def test_mistakes_become_messages(lm, tok, change, words):
+    pg = playground(lm, tok)
+    for name, value in change.items():
+        getattr(pg, name).value = value
+    assert pg.error is not None and words in pg.error
+    assert words.split()[0] in pg.message.value
+    pg.generate_button.click()  # still a message, never an exception
+    assert pg.error is not None and pg.result is None
+
+
+def test_a_character_split_into_bytes_appears_with_its_last_byte(tok):
+    ids = tok.encode("cat 🙂 sat", bos=False)
+    detokenizer = _Detokenizer(tok)
+    texts = [detokenizer.add(i) for i in ids]
+    assert "".join(texts) == " cat 🙂 sat"
+    emoji_bytes = [i for i in ids if tok.is_byte(i)]
+    assert len(emoji_bytes) == 4 and texts[ids.index(emoji_bytes[-1])].endswith("🙂")
+    assert [texts[ids.index(b)] for b in emoji_bytes[:3]] == ["", "", ""]  # waiting for the rest
+
+
+def test_save_png(lm, tok, tmp_path):
+    pg = playground(lm, tok)
+    assert pg.save_png(tmp_path / "sampling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    pg.save_path.value = str(tmp_path / "button.png")
+    pg.save_button.click()
+    assert (tmp_path / "button.png").is_file() and "saved" in pg.message.value
+    assert "application/vnd.jupyter.widget-view+json" in pg._repr_mimebundle_()
+
+
+# ------------------------------------------------------------------------------------------------ attention
+
+TEXT = "the dog ran to the park while a bird sang"
+
+
+def test_heatmap_is_the_models_own_attention(lm, tok):
+    ae = AttentionExplorer(lm, tok, text=TEXT)
+    ids = tok.encode(TEXT)
+    with torch.inference_mode():
+        _, attentions = lm(torch.tensor([ids]), return_attention=True)
+    for layer, head in [(0, 0), (2, 5), (1, 3)]:
+        ae.layer.value, ae.head.value = layer, head
+        torch.testing.assert_close(ae.attention, attentions[layer][0, head])
+        drawn = ae.figure.axes[0].images[0].get_array()
+        np.testing.assert_allclose(drawn.filled(0.0), attentions[layer][0, head].numpy(), rtol=1e-6)
+        assert drawn.mask[0, 1] and not drawn.mask[1, 0]  # the future is masked, the past is shown
+        assert f"Layer {layer}, head {head}" in ae.figure.axes[0].get_title()
+    labels = [t.get_text() for t in ae.figure.axes[0].get_xticklabels()]
+    assert len(labels) == len(ids) and labels[0] == "<s>"  # tokens on both axes
+    assert ae.error is None
+
+
+def test_gqa_groups_and_their_average(lm, tok):
+    ae = AttentionExplorer(lm, tok, text=TEXT)
+    assert ae.groups == [[0, 1, 2, 3], [4, 5, 6, 7]]  # repeat_kv: query head h reads KV head h // 4
+    assert "2 key/value heads" in ae.gqa_info.value
+    ae.layer.value, ae.head.value = 1, 6
+    ae.average_group.value = True
+    assert ae.heads_shown() == [4, 5, 6, 7]
+    torch.testing.assert_close(ae.attention, ae.patterns[1][4:8].mean(0))
+    assert "averaged" in ae.figure.axes[0].get_title()
+    # the grid: every head once, one row per KV head, the chosen head framed
+    thumbnails = [ax for ax in ae.grid_figure.axes if ax.images]
+    assert len(thumbnails) == 8
+    assert [ax.get_ylabel() for ax in ae.grid_figure.axes if ax.get_ylabel()] == ["KV head 0", "KV head 1"]
+    for h, ax in enumerate(thumbnails):
+        np.testing.assert_allclose(ax.images[0].get_array(), ae.patterns[1][h].numpy(), rtol=1e-6)
+
+
+def test_multi_head_attention_has_no_groups_to_average(tok):
+    mha = small_model(n_kv_heads=None, vocab_size=tok.n_words)
+    ae = AttentionExplorer(mha, tok, text=TEXT)
+    assert ae.average_group.disabled and len(ae.groups) == 8 and "multi-head" in ae.gqa_info.value
+
+
+def test_token_row_and_colour_scale(lm, tok):
+    ae = AttentionExplorer(lm, tok, text=TEXT)
+    ae.token.value = 4
+    torch.testing.assert_close(ae.row, ae.attention[4])
+    assert float(ae.row.sum()) == pytest.approx(1.0, abs=1e-5) and ae.row[5:].sum() == 0  # causal
+    frames = [p for p in ae.figure.axes[0].patches if p.get_y() == 3.5]
+    assert len(frames) == 1  # the row is outlined
+    assert tok.id_to_piece(ae.tokens[4]) in ae.row_info.value
+    assert ae.figure.axes[0].images[0].get_clim() == (0.0, 1.0)
+    ae.scale.value = "per head"
+    assert ae.figure.axes[0].images[0].get_clim()[1] == pytest.approx(float(ae.attention.max()))
+
+
+def test_limits_on_tokens_and_layers(lm, tok):
+    long_text = " ".join(["the cat sat on a mat"] * 20)
+    ae = AttentionExplorer(lm, tok, text=long_text, max_tokens=16, max_layers=2)
+    assert len(ae.tokens) == 16 and ae.attention.shape == (16, 16)
+    assert sorted(ae.patterns) == [0, 1] and ae.layer.max == 1
+    assert ae.error is None and "showing the first 16" in ae.message.value
+    full = attention_patterns(lm, ae.tokens)
+    torch.testing.assert_close(ae.patterns[1], full[1])  # stopping early changes nothing before the stop
+
+
+def test_attention_mistakes_become_messages(lm, tok, tmp_path):
+    ae = AttentionExplorer(lm, tok, text=TEXT)
+    ae.text.value = "   "
+    assert "empty" in ae.error and "empty" in ae.message.value
+    ae.text.value = TEXT
+    assert ae.error is None and ae.save_png(tmp_path / "a.png").stat().st_size > 0
+
+
+# ------------------------------------------------------------------------------------------------ tokenizer
+
+def test_tokenizer_explorer_shows_pieces_ids_bytes_and_counts(tok, tmp_path):
+    text = "the cat sat 🙂"
+    te = TokenizerExplorer(tok, text=text, names=("kit",))
+    r = te.results["kit"]
+    assert r.ids == tok.encode(text, bos=False)
+    assert r.pieces == [tok.id_to_piece(i) for i in r.ids]
+    assert r.n_byte_pieces == 4 and r.is_byte[-4:] == [True] * 4  # the emoji is not in the vocabulary: 4 bytes
+    assert (r.n_chars, r.n_words) == (len(text), 4)
+    assert r.tokens_per_word == pytest.approx(r.n_tokens / 4)
+    assert all(str(i) in te.views[0].value for i in r.ids) and "dashed" in te.views[0].value
+    assert f"<td {'style'}" in te.counts.value and str(r.n_tokens) in te.counts.value
+    assert te.save_png(tmp_path / "t.png").stat().st_size > 0
+
+
+def test_two_tokenizers_side_by_side(tok, llama2_tokenizer):
+    te = TokenizerExplorer(tok, llama2_tokenizer, names=("kit", "Llama 2"), text="Hello world")
+    assert te.results["Llama 2"].ids == [15043, 3186]  # Llama 2's own ids (see ../shared/llama2/README.md)
+    assert te.results["kit"].ids == tok.encode("Hello world", bos=False)
+    assert "15043" in te.views[1].value and "Llama 2" in te.counts.value
+    te.text.value = "x" * 3000
+    assert "3,000 characters" in te.error
+    te.text.value = ""
+    assert "empty" in te.error
+
+
+# ----------------------------------------------------------------------------------------------- logit lens
+
+def test_logit_lens_reads_each_layer_through_the_final_norm_and_head(lm, tok):
+    text = "the dog ran to the park"
+    lens = LogitLens(lm, tok, text=text)
+    ids = tok.encode(text)
+    p = len(ids) - 1
+    assert lens.position.value == p and len(lens.rows) == len(lm.layers) + 1
+    logits = forward(lm, ids)
+    torch.testing.assert_close(lens.logits[-1], logits[p], rtol=1e-4, atol=1e-4)  # the last layer is the model
+    with capture_residual_stream(lm) as stream, torch.inference_mode():
+        lm(torch.tensor([ids]))
+        embeddings = lm.output(lm.norm(stream[-1][0, p]))
+    torch.testing.assert_close(lens.logits[0], embeddings)
+    # at the last position the default target is the model's own top token: rank 1 at the last layer
+    assert lens.target_id == int(logits[p].argmax()) and lens.rows[-1].target_rank == 1
+    assert lens.rows[-1].top_ids[0] == lens.target_id
+
+    lens.position.value = 2  # inside the text: the target is the token that follows
+    assert lens.target_id == ids[3]
+    for row, layer_logits in zip(lens.rows, lens.logits):
+        assert row.target_rank == int((layer_logits > layer_logits[ids[3]]).sum()) + 1
+        assert row.top_probs[0] == pytest.approx(float(F.softmax(layer_logits, -1).max()))
+    assert len(lens.figure.axes[0].texts) == len(lens.rows) * 5
+
+
+def test_logit_lens_targets_and_mistakes(lm, tok):
+    lens = LogitLens(lm, tok, text="the dog ran to the park")
+    lens.target.value = "cat"  # a word: its first piece, with the word-start marker
+    assert lens.target_id == tok.encode("cat", bos=False)[0]
+    word_start = next(i for i in range(3, tok.n_words) if tok.id_to_piece(i).startswith("\u2581the"))
+    lens.target.value = tok.id_to_piece(word_start)  # a piece as the vocabulary writes it
+    assert lens.target_id == word_start
+    lens.target.value = "<0x0A>"  # a byte piece: the newline
+    assert lens.target_id == tok.piece_to_id("<0x0A>") and tok.is_byte(lens.target_id)
+    lens.target.value = "cat sat"  # several tokens: the lens follows the first and says so
+    assert lens.target_id == tok.encode("cat", bos=False)[0] and "several tokens" in lens.message.value
+    lens.text.value = ""
+    assert "empty" in lens.error
+    lens2 = LogitLens(lm, tok, text="the cat " * 80, max_tokens=32)
+    assert "up to 32" in lens2.error and lens2.rows == []
