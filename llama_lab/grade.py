@@ -1,0 +1,383 @@
+"""The autograder: run a handed-in assignment notebook in a fresh kernel and score each part with the package's tests.
+
+    python -m llama_lab.grade notebooks/assignments/student/01_rmsnorm_swiglu.ipynb
+    python -m llama_lab.grade submissions/ --json > grades.json     # every notebook in a folder
+
+How one notebook is graded:
+1. The grader builds every case of every part (llama_lab/grading/) and computes, in its own process, the right
+   answer and what each known mistake would answer. Nothing the notebook does can change these.
+2. A fresh Jupyter kernel (nbclient) runs the notebook's code cells in order, except nbgrader's test cells (the
+   tests are the package's, so a student cannot edit them away). A cell that raises is noted and the next one
+   runs; a cell still running after `cell_timeout` seconds is stopped: the kernel is killed, a new one replays
+   the cells before it, and grading goes on without it. A watchdog kills the kernel once the notebook has used
+   `time_limit` seconds in all, whatever it is doing.
+3. In that kernel, for each part, the harness (llama_lab/grading/harness.py) restores the libraries the notebook
+   may have patched, runs the part's cases on the student's function with an alarm per case, and saves the
+   outputs; the grader reads them back with torch.load(weights_only=True) and judges them. Each part is graded
+   alone: the other parts' functions are the reference ones while it runs, so one part's bug costs that part only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+import torch
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from . import grading
+from .grading.checks import PartResult, format_part, judge, prepare
+from .grading.harness import one_thread
+
+
+@dataclass
+class Limits:
+    """Seconds a notebook may take in all, one cell, and one graded case."""
+
+    time_limit: float = 300.0
+    cell_timeout: float = 60.0
+    case_timeout: float = 20.0
+
+
+@dataclass
+class NotebookGrade:
+    path: str
+    assignment: str | None
+    title: str
+    points: float
+    max_points: float
+    parts: list[PartResult] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # what went wrong outside the graded parts
+    seconds: float = 0.0
+    error: str | None = None  # set when the notebook could not be graded at all
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class GradingError(Exception):
+    """The notebook cannot be graded (not an assignment, unreadable, no kernel)."""
+
+
+# ------------------------------------------------------------------------------------------------ grading
+
+def grade_notebook(path: str | os.PathLike, limits: Limits | None = None) -> NotebookGrade:
+    """Grade one notebook; never raises for anything the notebook does (see the module's docstring)."""
+    limits = limits or Limits()
+    path = Path(path)
+    start = time.monotonic()
+    try:
+        nb = _read(path)
+        assignment = assignment_of(nb, path)
+        module = grading.load(assignment)
+    except GradingError as error:
+        return NotebookGrade(str(path), None, "", 0.0, 0.0, error=str(error))
+    with one_thread():
+        prepared = {part.name: prepare(part) for part in module.PARTS}
+    grade = NotebookGrade(str(path), assignment, module.TITLE, 0.0, 0.0)
+    with tempfile.TemporaryDirectory(prefix="llama-lab-grade-") as tmp:
+        steps = [_Step("setup", "setup", f"import llama_lab.grading.harness as _llama_lab_grader\n"
+                                         f"_llama_lab_grader.snapshot({assignment!r})\n")]
+        steps += [_Step("cell", _cell_label(i, cell), cell.source) for i, cell in enumerate(nb.cells)
+                  if cell.cell_type == "code" and cell.source.strip() and not _is_test_cell(cell)]
+        for part in module.PARTS:
+            inputs, outputs = Path(tmp, f"{part.name}.in.pt"), Path(tmp, f"{part.name}.out.pt")
+            torch.save([item.case.inputs for item in prepared[part.name]], inputs)
+            steps.append(_Step("part", part.name, f"_llama_lab_grader.collect({assignment!r}, {part.name!r}, "
+                                                  f"{str(inputs)!r}, {str(outputs)!r}, globals(), "
+                                                  f"{limits.case_timeout!r})", cases=len(prepared[part.name])))
+        try:
+            _execute(steps, path.parent, limits)
+        except GradingError as error:
+            grade.error = str(error)
+        by_name = {step.label: step for step in steps if step.kind == "part"}
+        with one_thread():
+            for part in module.PARTS:
+                outcomes = _outcomes(Path(tmp, f"{part.name}.out.pt"), by_name[part.name], prepared[part.name],
+                                     limits)
+                grade.parts.append(judge(part, prepared[part.name], outcomes))
+    grade.problems = [step.problem(limits) for step in steps if step.kind == "cell" and step.problem(limits)]
+    grade.points = sum(p.points for p in grade.parts)
+    grade.max_points = sum(p.max_points for p in grade.parts)
+    grade.seconds = round(time.monotonic() - start, 1)
+    return grade
+
+
+def grade_path(path: str | os.PathLike, limits: Limits | None = None, jobs: int = 1) -> list[NotebookGrade]:
+    """Grade a notebook, or every notebook under a folder (in `jobs` kernels at once), in name order."""
+    path = Path(path)
+    if path.is_dir():
+        notebooks = sorted(p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    elif path.is_file():
+        notebooks = [path]
+    else:
+        raise FileNotFoundError(f"{path} does not exist: give a notebook (.ipynb) or a folder of them")
+    if not notebooks:
+        raise FileNotFoundError(f"no notebooks (.ipynb) under {path}")
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return list(pool.map(lambda p: grade_notebook(p, limits), notebooks))
+
+
+def assignment_of(nb, path: Path) -> str:
+    """The assignment a notebook belongs to: its metadata says so; else its file name starts with the name."""
+    name = nb.metadata.get("llama_lab", {}).get("assignment")
+    if name in grading.ASSIGNMENTS:
+        return name
+    for known in grading.ASSIGNMENTS:
+        if path.stem.startswith(known) or path.stem.startswith(known[:2] + "_"):
+            return known
+    raise GradingError(f"{path.name} is not one of the assignments ({', '.join(grading.ASSIGNMENTS)}): its "
+                       "metadata has no llama_lab.assignment and its name does not start with an assignment's")
+
+
+def _read(path: Path):
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as error:  # not JSON, not a notebook, unreadable
+        raise GradingError(f"{path.name} could not be read as a notebook ({type(error).__name__}: {error})")
+
+
+def _is_test_cell(cell) -> bool:
+    """nbgrader's autograder tests: graded, not a solution. The package runs its own tests instead."""
+    meta = cell.metadata.get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution")
+
+
+def _cell_label(index: int, cell) -> str:
+    first = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
+    return f"cell {index + 1} (`{first[:50]}{'...' if len(first) > 50 else ''}`)"
+
+
+def _outcomes(path: Path, step: "_Step", prepared: list, limits: Limits) -> list[dict]:
+    """What the kernel saved for a part, completed with the reason for every case it did not reach."""
+    try:
+        outcomes = torch.load(path, weights_only=True) if path.is_file() else []
+    except Exception:
+        outcomes = []
+    if not isinstance(outcomes, list) or not all(isinstance(o, dict) and ("value" in o or "error" in o)
+                                                 for o in outcomes):
+        outcomes = []  # not what the harness writes: something in the kernel wrote this file
+    outcomes = outcomes[:len(prepared)]
+    if len(outcomes) < len(prepared):
+        reason = {"timeout": f"stopped: this case was still running long after its {limits.case_timeout:g} s "
+                             "(an endless loop that catches the alarm?)",
+                  "died": "the kernel died on this case (a crash, or the code ended the process)",
+                  "skipped": f"not graded: the notebook used up its time limit ({limits.time_limit:g} s)",
+                  "error": f"the grader could not run this part: {step.error}"}.get(
+            step.status, f"the grader could not run this part ({step.status})")
+        outcomes.append({"error": reason})
+        after = "not run: an earlier case of this part stopped the kernel" if step.status in ("timeout", "died") \
+            else reason
+        outcomes += [{"error": after}] * (len(prepared) - len(outcomes))
+    return outcomes
+
+
+# -------------------------------------------------------------------------------- running the notebook
+
+@dataclass
+class _Step:
+    kind: str  # "setup" (the harness), "cell" (the notebook's), "part" (grading one part)
+    label: str
+    code: str
+    status: str = "pending"  # ok, error, timeout, died, skipped
+    error: str = ""
+    cases: int = 0  # for a part: how many cases it runs
+
+    def problem(self, limits: Limits) -> str:
+        """A line for the report about a notebook cell that did not run cleanly ('' if it did)."""
+        if self.status == "error" and not self.error.startswith("NotImplementedError"):
+            return f"{self.label} raised {self.error}"
+        if self.status == "timeout":
+            return f"{self.label} was still running after {limits.cell_timeout:g} s: it was stopped and skipped"
+        if self.status == "died":
+            return f"{self.label} killed the kernel (a crash, or it ended the process): it was skipped"
+        if self.status == "skipped":
+            return f"{self.label} did not run: the notebook used up its time limit ({limits.time_limit:g} s)"
+        return ""
+
+
+class _Client(NotebookClient):
+    """nbclient's client, keeping at most `max_output_chars` of output per cell: a cell that prints megabytes
+    costs the grader nothing but time (errors are always kept: they say how the cell ended)."""
+
+    max_output_chars = 20_000
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._output_used: dict[int, int] = {}
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        size = len(str(content.get("text", ""))) + sum(len(str(v)) for v in content.get("data", {}).values())
+        used = self._output_used.get(cell_index, 0) + size
+        self._output_used[cell_index] = used
+        if used > self.max_output_chars and msg.get("msg_type") != "error":
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def _kernel_env() -> dict:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg",
+            "TQDM_DISABLE": "1", "LLAMA_LAB_GRADING": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+
+
+def _execute(steps: list[_Step], cwd: Path, limits: Limits) -> None:
+    """Run the steps in kernels, one after another, until all have run or the time limit is reached.
+
+    A step that times out or kills its kernel is marked so and dropped; the next kernel replays the setup and
+    the notebook cells that had run (not the parts already graded) and carries on from the step after it.
+    """
+    deadline = time.monotonic() + limits.time_limit
+    todo, ran = list(steps), []  # ran: setup and cells, replayed in each new kernel
+    while todo and time.monotonic() < deadline:
+        client = _Client(nbformat.v4.new_notebook(), timeout_func=lambda cell: cell.metadata["seconds"],
+                         kernel_name="python3", allow_errors=True, shutdown_kernel="immediate",
+                         interrupt_on_timeout=False, startup_timeout=120, iopub_timeout=10)
+        current, replaying = None, False
+        try:
+            # the kernel's own log lines (stderr) are not the notebook's output: they go nowhere
+            with client.setup_kernel(env=_kernel_env(), cwd=str(cwd), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL):
+                pid = _kernel_pid(client)
+                watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _kill_group, [pid])
+                watchdog.daemon = True
+                watchdog.start()
+                try:
+                    replaying = True
+                    for current in list(ran):
+                        _run_step(client, current, len(steps) + ran.index(current), limits)
+                    replaying = False
+                    while todo:
+                        current = todo[0]
+                        _run_step(client, current, steps.index(current), limits)
+                        if current.kind == "setup" and current.status != "ok":
+                            raise GradingError(f"the grader's harness did not start in the kernel: {current.error}"
+                                               " (is llama_lab installed in the kernel's Python?)")
+                        todo.pop(0)
+                        if current.kind != "part":
+                            ran.append(current)
+                finally:
+                    watchdog.cancel()
+                    _kill_group(pid)
+        except GradingError:
+            raise
+        except (CellTimeoutError, DeadKernelError, RuntimeError, OSError, TimeoutError) as error:
+            out_of_time = time.monotonic() >= deadline - 0.5
+            if current is None:  # the kernel did not start
+                raise GradingError(f"no Jupyter kernel could be started ({type(error).__name__}: {error})")
+            if current.kind == "setup":
+                raise GradingError(f"the kernel stopped while the grader's harness started ({error})")
+            if replaying:  # a cell that ran before does not finish now: drop it as well
+                ran.remove(current)
+            else:
+                todo.remove(current)
+            current.status = "skipped" if out_of_time else (
+                "timeout" if isinstance(error, CellTimeoutError) else "died")
+    for step in todo:
+        step.status = "skipped"
+
+
+def _run_step(client: _Client, step: _Step, index: int, limits: Limits) -> None:
+    cell = nbformat.v4.new_code_cell(step.code)
+    # a notebook cell gets cell_timeout; the harness's setup imports torch (slow on a busy machine); a part runs
+    # each of its cases under its own alarm, so it gets all of theirs
+    cell.metadata["seconds"] = int(max(1, {"cell": limits.cell_timeout, "setup": max(limits.cell_timeout, 120),
+                                           "part": step.cases * limits.case_timeout + 60}[step.kind]))
+    client._output_used[index] = 0
+    while len(client.nb.cells) <= index:  # nbclient stores each executed cell at its index
+        client.nb.cells.append(nbformat.v4.new_code_cell(""))
+    client.execute_cell(cell, index, store_history=False)
+    errors = [o for o in cell.outputs if o.get("output_type") == "error"]
+    if errors:
+        step.status, step.error = "error", f"{errors[0].get('ename', 'Error')}: {errors[0].get('evalue', '')}"[:300]
+    else:
+        step.status, step.error = "ok", ""
+
+
+def _kernel_pid(client: NotebookClient) -> int | None:
+    process = getattr(getattr(client.km, "provisioner", None), "process", None)
+    return getattr(process, "pid", None)
+
+
+def _kill_group(pid: int | None) -> None:
+    """Kill the kernel and whatever it started (the kernel leads its own process group)."""
+    if pid is None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+        if os.getpgid(pid) == pid and pid != os.getpgid(0):
+            os.killpg(pid, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
+
+
+# ------------------------------------------------------------------------------------------------ reports
+
+def format_grade(grade: NotebookGrade) -> str:
+    head = f"{grade.path}: "
+    if grade.error and not grade.parts:
+        return head + f"not graded: {grade.error}"
+    lines = [head + f"{grade.points:g}/{grade.max_points:g} points  ({grade.title}; {grade.seconds:g} s)"]
+    lines += [format_part(part, indent="  ") for part in grade.parts]
+    if grade.error:
+        lines.append(f"  grading stopped early: {grade.error}")
+    if grade.problems:
+        lines.append("  notebook cells that did not run cleanly:")
+        lines += [f"    - {problem}" for problem in grade.problems]
+    return "\n".join(lines)
+
+
+def format_summary(grades: list[NotebookGrade]) -> str:
+    width = max(len(g.path) for g in grades)
+    lines = [f"{'notebook':<{width}}  points"]
+    for g in grades:
+        lines.append(f"{g.path:<{width}}  " + (f"{g.points:g}/{g.max_points:g}" if not g.error or g.parts
+                                               else "not graded"))
+    lines.append(f"{'total':<{width}}  {sum(g.points for g in grades):g}/{sum(g.max_points for g in grades):g}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m llama_lab.grade", description=(
+        "Grade llama-lab assignment notebooks: each runs in a fresh kernel and every part is scored by the "
+        "package's tests, with a message naming what is wrong."))
+    parser.add_argument("path", help="a notebook (.ipynb) or a folder of them (searched recursively)")
+    parser.add_argument("--json", action="store_true", help="print the grades as JSON instead of text")
+    parser.add_argument("--time-limit", type=float, default=Limits.time_limit,
+                        help="seconds one notebook may take in all (default %(default)s)")
+    parser.add_argument("--cell-timeout", type=float, default=Limits.cell_timeout,
+                        help="seconds one cell may run (default %(default)s)")
+    parser.add_argument("--case-timeout", type=float, default=Limits.case_timeout,
+                        help="seconds one graded case may run (default %(default)s)")
+    parser.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default 1)")
+    args = parser.parse_args(argv)
+    try:
+        grades = grade_path(args.path, Limits(args.time_limit, args.cell_timeout, args.case_timeout), args.jobs)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        total, best = sum(g.points for g in grades), sum(g.max_points for g in grades)
+        print(json.dumps({"points": total, "max_points": best, "notebooks": [g.to_dict() for g in grades]},
+                         indent=2))
+    else:
+        print("\n\n".join(format_grade(g) for g in grades))
+        if len(grades) > 1:
+            print("\n" + format_summary(grades))
+    return 1 if any(g.error and not g.parts for g in grades) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
