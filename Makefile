@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 # torch is pinned through constraints.txt so that no dependency can swap in another build
 INSTALL := $(PIP) install -q -c constraints.txt
 
-.PHONY: lab test test-fast data bench browser-deps clean
+.PHONY: venv lab test test-fast data bench clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
@@ -20,8 +20,9 @@ venv: $(VENV)/.installed
 lab: $(VENV)/.installed
 	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-# Every test: unit tests, nbval on every notebook, the browser test.
+# Every test: unit tests, nbval on every notebook, the browser test (Debian's Chromium, installed if missing).
 test: $(VENV)/.installed
+	bash scripts/install_browser.sh
 	$(PY) -m pytest tests/ notebooks/ --nbval -p no:cacheprovider \
 		--nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env
 
