@@ -176,7 +176,8 @@ def _outcomes(path: Path, step: "_Step", prepared: list, limits: Limits) -> list
                              "(an endless loop that catches the alarm?)",
                   "died": "the kernel died on this case (a crash, or the code ended the process)",
                   "skipped": f"not graded: the notebook used up its time limit ({limits.time_limit:g} s)",
-                  "error": f"the grader could not run this part: {step.error}"}.get(
+                  "error": f"the grader could not run this part: {step.error}",
+                  "pending": "not graded: grading stopped before this part (see the error above)"}.get(
             step.status, f"the grader could not run this part ({step.status})")
         outcomes.append({"error": reason})
         after = "not run: an earlier case of this part stopped the kernel" if step.status in ("timeout", "died") \
