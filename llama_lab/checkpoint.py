@@ -265,8 +265,8 @@ def hf_to_meta_names(state: dict[str, torch.Tensor], args: ModelArgs) -> dict[st
         elif name.endswith("attention.wk.weight") and tensor.dim() == 2:
             tensor = _rotary_unpermute(tensor, args.kv_heads)
         out[name] = tensor
-    if "output.weight" not in out and "tok_embeddings.weight" in out:
-        out["output.weight"] = out["tok_embeddings.weight"]  # tied embeddings
+    if "output.weight" not in out and "tok_embeddings.weight" in out:  # tied embeddings: the kit's are two
+        out["output.weight"] = out["tok_embeddings.weight"].clone()  # (the head is rearranged in place on load)
     return out
 
 
@@ -351,6 +351,7 @@ def load_model(path: str | os.PathLike, device=None, dtype=None, max_seq_len: in
     for key in list(state):  # convert one tensor at a time so that memory never holds two copies
         state[key] = state[key].to(device=device, dtype=dtype or state[key].dtype)
     model.load_state_dict(state, assign=True)
+    model.store_output_by_columns()
     model.init_rope(device)
     return model.eval()
 

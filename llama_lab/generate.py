@@ -4,10 +4,16 @@ The decode loop is Meta's: prompts of different lengths sit left-aligned in one 
 runs from the shortest prompt's end, and at each position a row either copies its own next prompt token
 (still reading) or takes the sampled one (writing). Every row thus sees exactly its own tokens at their own
 positions, so a batch gives what each prompt gives alone.
+
+Speed comes from the design, as in gpt-fast: the KV cache is allocated once, and after the prompt every step
+feeds one token per row. With `compile=True` that step is `torch.compile`d (on a GPU with CUDA graphs): the
+position is passed as a tensor, so each step has the same shapes and one compiled graph serves them all.
 """
 
 from __future__ import annotations
 
+import functools
+import weakref
 from typing import Iterator, Sequence
 
 import torch
@@ -104,16 +110,65 @@ def _check_prompts(prompt_tokens: Sequence[Sequence[int]], max_seq_len: int, voc
             raise ValueError(f"prompt {i} holds ids {bad[:5]} outside the vocabulary 0..{vocab_size - 1}")
 
 
+def decode_one_token(model, tokens: torch.Tensor, position: torch.Tensor, cache) -> torch.Tensor:
+    """One decoding step with static shapes: tokens (B, 1) at `position` (a 1-element tensor) -> logits (B, V)."""
+    return model(tokens, start_pos=position, cache=cache)[:, -1]
+
+
+@functools.lru_cache(maxsize=None)
+def compiled_decode_step(backend: str = "inductor", mode: str | None = None):
+    """`decode_one_token` compiled once per (backend, mode) and reused by every later generation call.
+
+    mode="reduce-overhead" records the step as a CUDA graph: one launch per token instead of hundreds of kernels.
+    """
+    return torch.compile(decode_one_token, backend=backend, mode=mode, fullgraph=True, dynamic=False)
+
+
+def _compiled_step_for(compile: bool | str, device: torch.device):
+    """None for the eager path, else the compiled step: compile=True means inductor (with CUDA graphs on a
+    GPU); a string names another torch.compile backend ("aot_eager" compiles in seconds, for tests)."""
+    if compile is False or compile is None:
+        return None
+    if compile is True:
+        return compiled_decode_step("inductor", "reduce-overhead" if device.type == "cuda" else None)
+    if not isinstance(compile, str):
+        raise ValueError(f"compile={compile!r}: use False, True, or a torch.compile backend name such as "
+                         "'inductor' or 'aot_eager'")
+    return compiled_decode_step(compile)
+
+
+# The compiled path's caches, kept per model and shape. A CUDA graph replays on fixed addresses, so every call of
+# the same shape reuses the same buffers; what an earlier call left there sits past the current position, where
+# the attention mask hides it.
+_static_caches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def static_cache(model, batch_size: int, max_seq_len: int):
+    """The model's cache of this shape for the compiled path, made on first use and at a fixed address."""
+    caches = _static_caches.setdefault(model, {})
+    weight = model.tok_embeddings.weight
+    key = (batch_size, max_seq_len, weight.device, weight.dtype)
+    if key not in caches:
+        cache = model.new_cache(batch_size, max_seq_len)
+        torch._dynamo.mark_static_address(cache.k)
+        torch._dynamo.mark_static_address(cache.v)
+        caches[key] = cache
+    return caches[key]
+
+
 def iter_generate(model, prompt_tokens: Sequence[Sequence[int]], max_new_tokens: int, temperature: float = 0.6,
                   top_p: float = 0.9, top_k: int | None = None, seed: int | None = None,
                   stop_ids: Sequence[int] | None = None, eos_id: int | None = 2,
-                  repetition_penalty: float = 1.0) -> Iterator[list[tuple[int, float] | None]]:
+                  repetition_penalty: float = 1.0, compile: bool | str = False
+                  ) -> Iterator[list[tuple[int, float] | None]]:
     """Decode step by step; each step yields, per prompt, (new token id, its log-probability) or None.
 
     None means the row is still reading its prompt or has already stopped. A row stops after `max_new_tokens`
     tokens or on a stop id (EOS or one of `stop_ids`); the stop token itself is yielded, and generate_tokens
     leaves it out. The log-probability is that of the chosen token under the model's own distribution
     (softmax of the raw logits, before temperature or filtering).
+    compile=True runs each one-token step through `torch.compile` (worth it on a GPU, where it also records a
+    CUDA graph; the first call compiles, which takes a while); a string names the backend ("aot_eager", ...).
     """
     check_sampling_args(temperature, top_p, top_k, repetition_penalty)
     if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
@@ -123,6 +178,7 @@ def iter_generate(model, prompt_tokens: Sequence[Sequence[int]], max_new_tokens:
     if max_new_tokens == 0:
         return
     device = model.tok_embeddings.weight.device
+    compiled_step = _compiled_step_for(compile, device)
     stops = torch.tensor(sorted({*(stop_ids or []), *([eos_id] if eos_id is not None else [])}) or [-1],
                          device=device)
     generator = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
@@ -140,12 +196,21 @@ def iter_generate(model, prompt_tokens: Sequence[Sequence[int]], max_new_tokens:
         for row, prompt in enumerate(prompt_tokens):
             seen[row, list(prompt)] = True
 
-    cache = model.new_cache(B, total_len)
+    if compiled_step is None:
+        cache = model.new_cache(B, total_len)
+    else:  # one graph per cache length: round it up so that requests of similar lengths share one
+        cache = static_cache(model, B, min(args.max_seq_len, -(-total_len // 128) * 128))
     done = torch.zeros(B, dtype=torch.bool, device=device)
     prev_pos = 0
     with torch.inference_mode():
         for cur_pos in range(int(lengths.min()), total_len):
-            logits = model(tokens[:, prev_pos:cur_pos], start_pos=prev_pos, cache=cache)[:, -1]  # (B, V)
+            if compiled_step is not None and cur_pos == prev_pos + 1:  # one token per row: compiled
+                if device.type == "cuda":
+                    torch.compiler.cudagraph_mark_step_begin()  # the last step's outputs are no longer needed
+                position = torch.tensor([prev_pos], device=device)
+                logits = compiled_step(model, tokens[:, prev_pos:cur_pos], position, cache)  # (B, V)
+            else:  # the prompt (or the part all rows share), and every step of the eager path
+                logits = model(tokens[:, prev_pos:cur_pos], start_pos=prev_pos, cache=cache)[:, -1]  # (B, V)
             if seen is not None:
                 logits = apply_repetition_penalty(logits, seen, repetition_penalty)
             next_token = sample_next_token(logits, temperature, top_k, top_p, generator)  # (B,)
@@ -154,7 +219,9 @@ def iter_generate(model, prompt_tokens: Sequence[Sequence[int]], max_new_tokens:
             tokens[:, cur_pos] = next_token
             if seen is not None:
                 seen[torch.arange(B, device=device), next_token] = True
-            logprob = F.log_softmax(logits.float(), dim=-1).gather(-1, next_token[:, None]).squeeze(-1)
+            # log p(token) = logit - logsumexp(logits): the same number as log_softmax, without writing all V
+            logits = logits.float()
+            logprob = logits.gather(-1, next_token[:, None]).squeeze(-1) - logits.logsumexp(-1)  # (B,)
             written = (cur_pos + 1 - lengths)  # new tokens so far in each row (after this one)
             stopping = writing & (torch.isin(next_token, stops) | (written >= max_new_tokens))
             step = [(int(t), float(lp)) if w else None
@@ -169,17 +236,17 @@ def iter_generate(model, prompt_tokens: Sequence[Sequence[int]], max_new_tokens:
 def generate_tokens(model, prompt_tokens: Sequence[Sequence[int]], max_new_tokens: int,
                     temperature: float = 0.6, top_p: float = 0.9, top_k: int | None = None,
                     seed: int | None = None, stop_ids: Sequence[int] | None = None, eos_id: int | None = 2,
-                    repetition_penalty: float = 1.0, return_logprobs: bool = False):
+                    repetition_penalty: float = 1.0, return_logprobs: bool = False, compile: bool | str = False):
     """New token ids for each prompt (a list of lists), without the stop token.
 
     `temperature=0` is greedy. With `return_logprobs=True`, returns (tokens, logprobs) where logprobs[i][j]
-    is the model's log-probability of tokens[i][j].
+    is the model's log-probability of tokens[i][j]. `compile=True`: see `iter_generate`.
     """
     stop_set = {*(stop_ids or []), *([eos_id] if eos_id is not None else [])}
     out_tokens = [[] for _ in prompt_tokens]
     out_logprobs = [[] for _ in prompt_tokens]
     for step in iter_generate(model, prompt_tokens, max_new_tokens, temperature, top_p, top_k, seed,
-                              stop_ids, eos_id, repetition_penalty):
+                              stop_ids, eos_id, repetition_penalty, compile):
         for row, item in enumerate(step):
             if item is not None and item[0] not in stop_set:
                 out_tokens[row].append(item[0])

@@ -97,8 +97,8 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x32 = x.float()
-        normed = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        # F.rms_norm is that formula (x * rsqrt(mean(x^2) + eps)) as one call instead of five
+        normed = F.rms_norm(x.float(), (x.shape[-1],), eps=self.eps)
         return normed.type_as(x) * self.weight
 
 
@@ -114,12 +114,12 @@ def apply_rotary_emb(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> t
     """Rotate each interleaved pair (x[2i], x[2i+1]) of every head by its position's angle.
 
     This is Meta's layout (it views the pairs as complex numbers); Hugging Face permutes wq/wk so that it can
-    rotate halves instead, and `checkpoint.py` undoes that permutation on load.
+    rotate halves instead, and `checkpoint.py` undoes that permutation on load. Real arithmetic rather than
+    complex numbers lets torch.compile fuse the rotation into neighbouring kernels.
     x: (B, T, nh, hd); cos, sin: (T, hd/2).
     """
-    pairs = x.float().unflatten(-1, (-1, 2))  # (B, T, nh, hd/2, 2)
-    x_even, x_odd = pairs[..., 0], pairs[..., 1]  # (B, T, nh, hd/2) each
-    cos, sin = cos[:, None, :], sin[:, None, :]  # (T, 1, hd/2): broadcast over heads
+    x_even, x_odd = x.float().unflatten(-1, (-1, 2)).unbind(-1)  # (B, T, nh, hd/2) each
+    cos, sin = cos.unsqueeze(-2), sin.unsqueeze(-2)  # (T, 1, hd/2): broadcast over heads
     rotated = torch.stack((x_even * cos - x_odd * sin, x_even * sin + x_odd * cos), dim=-1)
     return rotated.flatten(-2).type_as(x)  # (B, T, nh, hd)
 
@@ -147,8 +147,18 @@ class KVCache:
     def max_seq_len(self) -> int:
         return self.k.shape[3]
 
-    def update(self, layer: int, start_pos: int, k: torch.Tensor, v: torch.Tensor):
-        """Store k, v (B, Hkv, T, hd) at positions start_pos.. and return all keys/values so far (B, Hkv, S, hd)."""
+    def update(self, layer: int, start_pos: int | torch.Tensor, k: torch.Tensor, v: torch.Tensor):
+        """Store k, v (B, Hkv, T, hd) at positions start_pos.. and return the keys/values to attend to.
+
+        With an int start_pos: those so far, (B, Hkv, S, hd) with S = start_pos + T (views, no copy).
+        With a tensor start_pos (the compiled decode step): the whole cache, (B, Hkv, max_seq_len, hd), so that
+        every step has the same shapes; the attention mask hides the positions not written yet.
+        """
+        if isinstance(start_pos, torch.Tensor):
+            positions = start_pos + torch.arange(k.shape[2], device=k.device)  # (T,)
+            self.k[layer, :, :, positions] = k
+            self.v[layer, :, :, positions] = v
+            return self.k[layer], self.v[layer]
         end = start_pos + k.shape[2]
         self.k[layer, :, :, start_pos:end] = k
         self.v[layer, :, :, start_pos:end] = v
@@ -168,7 +178,8 @@ class Attention(nn.Module):
         self.wv = nn.Linear(args.dim, self.n_kv_heads * self.head_dim, bias=False)
         self.wo = nn.Linear(self.n_heads * self.head_dim, args.dim, bias=False)
 
-    def forward(self, x, cos, sin, start_pos=0, cache: KVCache | None = None, need_weights=False):
+    def forward(self, x, cos, sin, mask=None, start_pos=0, cache: KVCache | None = None, need_weights=False):
+        """x (B, T, D); cos, sin (T, hd/2); mask (T, S) bool, True where a query may see a key, or None: all."""
         B, T, _ = x.shape
         q = self.wq(x).view(B, T, self.n_heads, self.head_dim)  # (B, T, H, hd)
         k = self.wk(x).view(B, T, self.n_kv_heads, self.head_dim)  # (B, T, Hkv, hd)
@@ -176,24 +187,24 @@ class Attention(nn.Module):
         q, k = apply_rotary_emb(q, cos, sin), apply_rotary_emb(k, cos, sin)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # heads first: (B, nh, T, hd)
         if cache is not None:
-            k, v = cache.update(self.layer_id, start_pos, k, v)  # (B, Hkv, S, hd), S = start_pos + T
-        k, v = repeat_kv(k, self.n_rep), repeat_kv(v, self.n_rep)  # (B, H, S, hd)
-
-        S = k.shape[2]
-        # Query i sits at position start_pos + i and may see keys 0..start_pos + i. One new token sees everything.
-        mask = None
-        if T > 1:
-            mask = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(diagonal=S - T)  # (T, S)
+            k, v = cache.update(self.layer_id, start_pos, k, v)  # (B, Hkv, S, hd)
 
         if need_weights:  # the explicit path: every step written out, and the probabilities handed back
+            k, v = repeat_kv(k, self.n_rep), repeat_kv(v, self.n_rep)  # (B, H, S, hd)
             scores = (q.float() @ k.float().transpose(-2, -1)) / math.sqrt(self.head_dim)  # (B, H, T, S)
             if mask is not None:
                 scores = scores.masked_fill(~mask, float("-inf"))
             probs = F.softmax(scores, dim=-1)  # each row sums to 1 over the keys it may see
             out = (probs @ v.float()).type_as(q)  # (B, H, T, hd)
-        else:  # the fused path: same numbers, one kernel (flash / memory-efficient where available)
+        elif T == 1:  # one new token: the fused kernel, and GQA by a reshape instead of copies of the cache
+            # The n_rep query heads that share a key/value head become n_rep queries to that one head.
             probs = None
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, T, hd)
+            q = q.view(B, self.n_kv_heads, self.n_rep, self.head_dim)  # (B, Hkv, n_rep, hd)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, Hkv, n_rep, hd)
+            out = out.view(B, self.n_heads, 1, self.head_dim)  # (B, H, 1, hd)
+        else:  # the fused path: same numbers, one kernel (flash attention), key/value heads shared in place
+            probs = None
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=True)  # (B, H, T, hd)
         out = out.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim)  # (B, T, H * hd)
         return self.wo(out), probs
 
@@ -222,8 +233,8 @@ class TransformerBlock(nn.Module):
         self.attention_norm = RMSNorm(args.dim, eps=args.norm_eps)
         self.ffn_norm = RMSNorm(args.dim, eps=args.norm_eps)
 
-    def forward(self, x, cos, sin, start_pos=0, cache=None, need_weights=False):
-        attn_out, probs = self.attention(self.attention_norm(x), cos, sin, start_pos, cache, need_weights)
+    def forward(self, x, cos, sin, mask=None, start_pos=0, cache=None, need_weights=False):
+        attn_out, probs = self.attention(self.attention_norm(x), cos, sin, mask, start_pos, cache, need_weights)
         h = x + attn_out
         out = h + self.feed_forward(self.ffn_norm(h))
         return out, probs
@@ -244,7 +255,23 @@ class Llama(nn.Module):
         self.layers = nn.ModuleList(TransformerBlock(args, i) for i in range(args.n_layers))
         self.norm = RMSNorm(args.dim, eps=args.norm_eps)
         self.output = nn.Linear(args.dim, args.vocab_size, bias=False)
+        self.store_output_by_columns()
         self.init_rope()
+
+    def store_output_by_columns(self):
+        """Keep the output head (V, D) in memory column by column: same shape, values and state dict.
+
+        Each decoding step multiplies one vector by this matrix, the largest of a small model (16M of 50M
+        parameters with a 32000-word vocabulary). Stored (V, D) row by row its rows are only D long, and on CPUs
+        the matrix-vector product reads such short rows 1.4-2x slower than the rows of the (D, V) layout (MKL,
+        measured with llama_lab/bench.py's models). `load_model` calls this again after loading.
+        """
+        weight = self.output.weight.detach()  # (V, D)
+        if weight.stride() != (1, weight.shape[0]):  # not yet by columns
+            by_columns = weight.t().contiguous()  # (D, V): a temporary copy
+            # written back into the weight's own memory, so that a memory-mapped checkpoint is not held twice
+            weight = weight.view(by_columns.shape).copy_(by_columns).t()  # (V, D), strides (1, V)
+        self.output.weight = nn.Parameter(weight, requires_grad=self.output.weight.requires_grad)
 
     def init_rope(self, device=None):
         """(Re)compute the rotary tables; needed after a model built on the meta device gets its weights."""
@@ -259,19 +286,33 @@ class Llama(nn.Module):
         max_seq_len = self.args.max_seq_len if max_seq_len is None else max_seq_len
         return KVCache(self.args, batch_size, max_seq_len, device=weight.device, dtype=dtype or weight.dtype)
 
-    def forward(self, tokens: torch.Tensor, start_pos: int = 0, cache: KVCache | None = None,
+    def forward(self, tokens: torch.Tensor, start_pos: int | torch.Tensor = 0, cache: KVCache | None = None,
                 return_attention: bool = False):
         B, T = tokens.shape
-        end = start_pos + T
-        limit = cache.max_seq_len if cache is not None else self.args.max_seq_len
-        if end > limit:
-            raise ValueError(f"positions {start_pos}..{end - 1} do not fit: the {'cache' if cache else 'model'} "
-                             f"holds {limit} positions. Shorten the input or raise max_seq_len.")
-        cos, sin = self.rope_cos[start_pos:end], self.rope_sin[start_pos:end]  # (T, hd/2)
+        device = tokens.device
+        if isinstance(start_pos, torch.Tensor):
+            # The compiled decode step (generate.py) passes the position as a tensor, so that no step differs
+            # from the next in shape: it attends to every slot of the cache, and the mask hides those not written.
+            queries = start_pos + torch.arange(T, device=device)  # (T,) positions of the new tokens
+            keys = torch.arange(cache.max_seq_len, device=device)  # (S,)
+            mask = keys <= queries[:, None]  # (T, S)
+        else:
+            end = start_pos + T
+            limit = cache.max_seq_len if cache is not None else self.args.max_seq_len
+            if end > limit:
+                raise ValueError(f"positions {start_pos}..{end - 1} do not fit: the "
+                                 f"{'cache' if cache else 'model'} holds {limit} positions. "
+                                 "Shorten the input or raise max_seq_len.")
+            queries = torch.arange(start_pos, end, device=device)  # (T,)
+            keys = torch.arange(0 if cache is not None else start_pos, end, device=device)  # (S,)
+            # Causal attention, indexed by position: the query at position i sees the keys at positions <= i.
+            # One new token sees every key there is, and needs no mask at all.
+            mask = keys <= queries[:, None] if T > 1 else None  # (T, S)
+        cos, sin = self.rope_cos[queries], self.rope_sin[queries]  # (T, hd/2)
         h = self.tok_embeddings(tokens)  # (B, T, D)
         attentions = []
         for layer in self.layers:
-            h, probs = layer(h, cos, sin, start_pos, cache, need_weights=return_attention)
+            h, probs = layer(h, cos, sin, mask, start_pos, cache, need_weights=return_attention)
             attentions.append(probs)
         logits = self.output(self.norm(h)).float()  # (B, T, V)
         return (logits, attentions) if return_attention else logits

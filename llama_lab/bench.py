@@ -1,0 +1,519 @@
+"""Speed, memory and scale, measured side by side: the kit against Hugging Face transformers.
+
+    python -m llama_lab.bench                      # the whole suite (about ten minutes on a 2-core CPU)
+    python -m llama_lab.bench --quick              # a toy model and one repeat: checks that everything runs
+    python -m llama_lab.bench --json results.json  # also write every figure (and every sample) as JSON
+
+Both sides run the same configuration with the same weights: the kit's `Llama`, and a `LlamaForCausalLM` built
+from the same `ModelArgs` (checkpoint.args_to_hf_config) with the kit's state dict copied in. Every figure is a
+median over repeats, and the two take turns (kit, transformers, kit, transformers, ...) so that whatever else the
+machine does slows both alike. A ratio is kit / transformers: above 1 the kit is faster (or, for memory, uses
+more).
+
+The memory-bandwidth bound of decoding: each step reads every weight once (of the embedding table, one row per
+token), so a batch of B rows can never produce more than B * bandwidth / (weight bytes) tokens per second. The
+bandwidth is measured here, on the same machine, with a matrix-vector product too large for the caches.
+On a GPU the suite also runs the compiled decode step (generate_tokens(..., compile=True): static cache,
+torch.compile, CUDA graphs) in bfloat16, and a model of Llama 2 7B's shape with random weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .checkpoint import args_to_hf_config, meta_to_hf_names, save_model
+from .generate import generate_tokens
+from .model import LLAMA2_7B, Llama, ModelArgs, build_model, init_weights
+
+# The shipped tiny model's shape (llama_lab/tiny.py); random weights stand in until data/tiny-base/ is built.
+TINY = ModelArgs(dim=256, n_layers=6, n_heads=8, n_kv_heads=2, vocab_size=4096, max_seq_len=256)
+# About 50M parameters with Llama 2's 32000-token vocabulary: the output head alone is 16M of them.
+SMALL_50M = ModelArgs(dim=512, n_layers=6, n_heads=8, vocab_size=32000, max_seq_len=1024)
+# Small enough for a test to run the whole suite in seconds.
+TOY = ModelArgs(dim=64, n_layers=2, n_heads=4, n_kv_heads=2, vocab_size=512, multiple_of=32, max_seq_len=128)
+SIZES = {"tiny": TINY, "50m": SMALL_50M, "7b": LLAMA2_7B.with_(max_seq_len=1024), "toy": TOY}
+
+
+@dataclass
+class Settings:
+    """How much to measure: the defaults are the issue's figures; --quick shrinks everything."""
+
+    sizes: tuple[str, ...] = ("tiny", "50m")
+    repeats: int = 5
+    prompt_len: int = 16
+    new_tokens: int = 128
+    batches: tuple[int, ...] = (1, 8)
+    prefill_len: int = 512
+    train_batch: int = 8
+    train_seq: int = 256
+    measure: tuple[str, ...] = ("decode", "prefill", "train", "load")
+    bandwidth_mib: int = 256  # the matrix of the bandwidth probe, well above the CPU's caches
+
+
+QUICK = Settings(sizes=("toy",), repeats=1, new_tokens=8, batches=(1, 2), prefill_len=64, train_batch=2,
+                 train_seq=32, bandwidth_mib=32)
+MEASUREMENTS = Settings().measure
+
+
+# ------------------------------------------------------------------------------------------------ timing
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def seconds(fn, device: torch.device) -> float:
+    """Wall-clock time of one call, waiting for the GPU to finish."""
+    _sync(device)
+    start = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def take_turns(contenders: dict, repeats: int, device: torch.device) -> dict[str, list[float]]:
+    """Time each contender `repeats` times, in turns (a, b, a, b, ...), after one untimed warm-up each."""
+    for fn in contenders.values():
+        fn()
+    times = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, fn in contenders.items():
+            times[name].append(seconds(fn, device))
+    return times
+
+
+# --------------------------------------------------------------------------------------------- the models
+
+def random_model(args: ModelArgs, device: torch.device, dtype: torch.dtype, seed: int = 0) -> Llama:
+    """A Llama with random normal weights (norms at 1), made on `device` directly: no 7B detour through the CPU."""
+    if device.type == "cpu":
+        return init_weights(build_model(args, dtype=dtype), seed=seed).eval()
+    model = build_model(args, device="meta").to(dtype).to_empty(device=device)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("norm.weight"):
+                p.fill_(1.0)
+            else:
+                p.normal_(0.0, 0.02, generator=generator)
+    model.init_rope(device)
+    return model.eval()
+
+
+def kit_model(size: str, device: torch.device, dtype: torch.dtype) -> tuple[Llama, str]:
+    """The model of a size, and where its weights come from."""
+    if size == "tiny":
+        try:
+            from .tiny import load_tiny
+            model, _ = load_tiny("base", device=device)
+            return model.to(dtype).eval(), "the trained tiny model (data/tiny-base)"
+        except (ImportError, FileNotFoundError):
+            pass
+    return random_model(SIZES[size], device, dtype), "random weights"
+
+
+def transformers_twin(model: Llama):
+    """transformers' LlamaForCausalLM with the same configuration and the same weights as `model`."""
+    import transformers
+
+    weight = model.tok_embeddings.weight
+    config = transformers.LlamaConfig(**args_to_hf_config(model.args, weight.dtype))
+    with torch.device(weight.device):
+        twin = transformers.LlamaForCausalLM._from_config(config, dtype=weight.dtype)
+    twin.load_state_dict(meta_to_hf_names(model.state_dict(), model.args))
+    twin.generation_config.pad_token_id = 0
+    return twin.eval()
+
+
+def weight_bytes_per_step(model: Llama) -> int:
+    """Bytes of weights one decoding step reads: all of them but the embedding table (a row per token)."""
+    everything = sum(p.numel() * p.element_size() for p in model.parameters())
+    return everything - model.tok_embeddings.weight.numel() * model.tok_embeddings.weight.element_size()
+
+
+def bandwidth(device: torch.device, dtype: torch.dtype, mib: int, repeats: int = 7) -> float:
+    """Bytes per second a large matrix-vector product streams from memory (the decode's inner loop)."""
+    n = int((mib * 2**20 / torch.finfo(dtype).bits * 8) ** 0.5)
+    matrix = torch.randn(n, n, device=device).to(dtype)
+    vector = torch.randn(1, n, device=device).to(dtype)
+    calls = 20 if device.type == "cuda" else 3  # several per timing, so that a GPU launch is not what is timed
+
+    def products():
+        for _ in range(calls):
+            F.linear(vector, matrix)
+
+    products()
+    times = [seconds(products, device) / calls for _ in range(repeats)]
+    return matrix.numel() * matrix.element_size() / statistics.median(times)
+
+
+# ---------------------------------------------------------------------------------------- measurements
+
+def row(size, metric, unit, kit_samples, hf_samples, higher_is_better=True, **extra) -> dict:
+    kit = statistics.median(kit_samples)
+    hf = statistics.median(hf_samples) if hf_samples else None
+    ratio = (kit / hf if higher_is_better else hf / kit) if hf else None
+    return {"size": size, "metric": metric, "unit": unit, "kit": kit, "transformers": hf, "ratio": ratio,
+            "samples": {"kit": list(kit_samples), "transformers": list(hf_samples or [])}, **extra}
+
+
+def measure_decode(size, kit, twin, batch, cfg: Settings, bytes_per_step, bytes_per_second, compile=False):
+    """Greedy decoding tokens/s: `batch` prompts of cfg.prompt_len tokens, cfg.new_tokens new tokens each."""
+    device = kit.tok_embeddings.weight.device
+    prompts = torch.randint(3, kit.args.vocab_size, (batch, cfg.prompt_len),
+                            generator=torch.Generator().manual_seed(batch)).to(device)
+    outputs = {}
+
+    def run_kit():
+        outputs["kit"] = generate_tokens(kit, prompts.tolist(), cfg.new_tokens, temperature=0, eos_id=None,
+                                         compile=compile)
+
+    def run_hf():
+        with torch.inference_mode():
+            out = twin.generate(prompts, attention_mask=torch.ones_like(prompts), do_sample=False,
+                                max_new_tokens=cfg.new_tokens, min_new_tokens=cfg.new_tokens)
+        outputs["transformers"] = out[:, cfg.prompt_len:].tolist()
+
+    times = take_turns({"kit": run_kit, "transformers": run_hf}, cfg.repeats, device)
+    tokens = batch * cfg.new_tokens
+    result = row(size, f"decode, batch {batch}" + (", compiled" if compile else ""), "tokens/s",
+                 [tokens / t for t in times["kit"]], [tokens / t for t in times["transformers"]])
+    result["bound"] = batch * bytes_per_second / bytes_per_step
+    result["share"] = result["kit"] / result["bound"]
+    result["share_transformers"] = result["transformers"] / result["bound"]
+    result["same_tokens"] = outputs["kit"] == outputs["transformers"]
+    return result, outputs["kit"]
+
+
+def measure_prefill(size, kit, twin, cfg: Settings):
+    """Tokens/s of one forward pass over a prompt, filling the cache (both compute every position's logits)."""
+    device = kit.tok_embeddings.weight.device
+    length = min(cfg.prefill_len, kit.args.max_seq_len)
+    prompt = torch.randint(3, kit.args.vocab_size, (1, length), generator=torch.Generator().manual_seed(0))
+    prompt = prompt.to(device)
+
+    def run_kit():
+        with torch.inference_mode():
+            kit(prompt, cache=kit.new_cache(1, length))
+
+    def run_hf():
+        with torch.inference_mode():
+            twin(prompt, use_cache=True)
+
+    times = take_turns({"kit": run_kit, "transformers": run_hf}, cfg.repeats, device)
+    return row(size, f"prefill, {length} tokens", "tokens/s",
+               [length / t for t in times["kit"]], [length / t for t in times["transformers"]])
+
+
+def measure_training(size, kit, twin, cfg: Settings):
+    """Tokens/s of a training step: forward, cross-entropy, backward, AdamW (fresh copies of both models)."""
+    import copy
+
+    device = kit.tok_embeddings.weight.device
+    seq = min(cfg.train_seq, kit.args.max_seq_len)
+    batch = torch.randint(0, kit.args.vocab_size, (cfg.train_batch, seq + 1),
+                          generator=torch.Generator().manual_seed(0)).to(device)
+    inputs, targets = batch[:, :-1], batch[:, 1:]
+    kit, twin = copy.deepcopy(kit).train(), copy.deepcopy(twin).train()
+    kit_opt = torch.optim.AdamW(kit.parameters(), lr=1e-4)
+    hf_opt = torch.optim.AdamW(twin.parameters(), lr=1e-4)
+
+    def step(logits_of, optimizer):
+        logits = logits_of(inputs)
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    times = take_turns({"kit": lambda: step(kit, kit_opt),
+                        "transformers": lambda: step(lambda x: twin(x).logits, hf_opt)}, cfg.repeats, device)
+    tokens = cfg.train_batch * seq
+    return row(size, f"training step, {cfg.train_batch}x{seq} tokens", "tokens/s",
+               [tokens / t for t in times["kit"]], [tokens / t for t in times["transformers"]])
+
+
+# -------------------------------------------------------------------------------------------- loading
+
+def _rss_bytes(field: str) -> int:
+    """VmRSS (now) or VmHWM (the peak) of this process, from /proc/self/status."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise OSError(f"{field} not in /proc/self/status")
+
+
+class PeakRSS:
+    """The peak resident memory of this process while the `with` block runs.
+
+    Linux lets a process reset its own high-water mark (write "5" to /proc/self/clear_refs); where that is
+    refused, a thread samples the resident size every millisecond instead.
+    """
+
+    def __enter__(self):
+        self.before = _rss_bytes("VmRSS")
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+            self.sampler = None
+        except OSError:
+            self.samples, self.running = [self.before], True
+            self.sampler = threading.Thread(target=self._sample, daemon=True)
+            self.sampler.start()
+        return self
+
+    def _sample(self):
+        while self.running:
+            self.samples.append(_rss_bytes("VmRSS"))
+            time.sleep(0.001)
+
+    def __exit__(self, *exc):
+        if self.sampler is None:
+            self.peak = _rss_bytes("VmHWM")
+        else:
+            self.running = False
+            self.sampler.join()
+            self.peak = max(self.samples + [_rss_bytes("VmRSS")])
+        self.added = self.peak - self.before
+
+
+def probe_load(loader: str, path: str, warm_up_path: str) -> dict:
+    """Run in a fresh interpreter: load a checkpoint, read every weight once, report the time and peak memory.
+
+    A toy checkpoint of the same format is loaded first, so that what is counted is the checkpoint itself and
+    not the libraries that loading imports or initialises on first use. Reading every weight counts what a
+    memory-mapped load leaves on disk until first use: both loaders are measured to the same point, a model
+    whose weights are all in memory.
+    """
+    if loader == "transformers":
+        import transformers
+
+        def load(where):
+            return transformers.LlamaForCausalLM.from_pretrained(where, dtype=torch.float32)
+    else:
+        from .checkpoint import load_model
+
+        def load(where):
+            return load_model(where)
+
+    def load_and_read(where):
+        model = load(where)
+        with torch.no_grad():
+            return model, sum(float(p.float().sum()) for p in model.parameters())
+
+    load_and_read(warm_up_path)  # and dropped at once
+    with PeakRSS() as memory:
+        start = time.perf_counter()
+        model, checksum = load_and_read(path)
+        elapsed = time.perf_counter() - start
+    return {"seconds": elapsed, "peak_added_bytes": memory.added, "checksum": checksum}
+
+
+def _run_probe(loader: str, path: Path, warm_up_path: Path) -> dict:
+    command = [sys.executable, "-m", "llama_lab.bench", "--probe-load", loader, str(path), str(warm_up_path)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)
+    if done.returncode:
+        raise RuntimeError(f"load probe {loader} {path} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def disk_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.iterdir() if f.suffix in (".pth", ".safetensors", ".bin"))
+
+
+def measure_loading(size, model: Llama, cfg: Settings) -> list[dict]:
+    """Load time and peak RSS for Meta .pth and safetensors checkpoints, each in a fresh process.
+
+    Safetensors: the same Hugging Face directory for both (the kit converts names and the rotary layout on
+    the way in); the kit's own format (Meta's layout in safetensors) is measured too.
+    """
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="llama-lab-bench-") as tmp:
+        toy = random_model(TOY, torch.device("cpu"), torch.float32)
+        cases = [("Meta .pth", "meta", False), ("safetensors (HF layout)", "hf", True),
+                 ("safetensors (kit layout)", "kit", False)]
+        for label, fmt, with_transformers in cases:
+            path = save_model(model, Path(tmp) / fmt, format=fmt, dtype=torch.float32)
+            warm_up = save_model(toy, Path(tmp) / f"toy-{fmt}", format=fmt)
+            runs = {"kit": [], "transformers": []}
+            for _ in range(cfg.repeats):
+                runs["kit"].append(_run_probe("kit", path, warm_up))
+                if with_transformers:
+                    runs["transformers"].append(_run_probe("transformers", path, warm_up))
+            size_on_disk = disk_bytes(path)
+            rows.append(row(size, f"load, {label}", "s", [r["seconds"] for r in runs["kit"]],
+                            [r["seconds"] for r in runs["transformers"]], higher_is_better=False,
+                            disk_bytes=size_on_disk))
+            rows.append(row(size, f"load peak RSS / size on disk, {label}", "x",
+                            [r["peak_added_bytes"] / size_on_disk for r in runs["kit"]],
+                            [r["peak_added_bytes"] / size_on_disk for r in runs["transformers"]],
+                            higher_is_better=False, disk_bytes=size_on_disk))
+    return rows
+
+
+# ------------------------------------------------------------------------------------------- the suite
+
+def machine(device: torch.device, dtype: torch.dtype) -> dict:
+    import transformers
+
+    info = {"python": platform.python_version(), "torch": torch.__version__,
+            "transformers": transformers.__version__, "device": device.type, "dtype": str(dtype).removeprefix(
+                "torch."), "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+            "cpu": platform.processor() or platform.machine()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def run_suite(cfg: Settings, device: torch.device, dtype: torch.dtype, log=print) -> dict:
+    results = {"machine": machine(device, dtype), "settings": cfg.__dict__, "rows": []}
+    bytes_per_second = bandwidth(device, dtype, cfg.bandwidth_mib)
+    results["bandwidth_bytes_per_s"] = bytes_per_second
+    log(f"memory bandwidth (matrix-vector product, {cfg.bandwidth_mib} MiB): {bytes_per_second / 1e9:.1f} GB/s")
+    for size in cfg.sizes:
+        if size == "7b" and device.type != "cuda":
+            log("skipping 7b: it runs on a GPU only")
+            continue
+        model, origin = kit_model(size, device, dtype)
+        twin = transformers_twin(model)
+        per_step = weight_bytes_per_step(model)
+        log(f"{size}: {model.num_parameters() / 1e6:.1f}M parameters ({origin}), "
+            f"{per_step / 2**20:.1f} MiB of weights read per decoding step")
+        rows = []
+        for batch in cfg.batches if "decode" in cfg.measure else ():
+            result, eager_tokens = measure_decode(size, model, twin, batch, cfg, per_step, bytes_per_second)
+            rows.append(result)
+            if device.type == "cuda":  # the compiled step: static cache, torch.compile, CUDA graphs
+                compiled, compiled_tokens = measure_decode(size, model, twin, batch, cfg, per_step,
+                                                           bytes_per_second, compile=True)
+                compiled["same_tokens_as_eager"] = compiled_tokens == eager_tokens
+                rows.append(compiled)
+        if "prefill" in cfg.measure:
+            rows.append(measure_prefill(size, model, twin, cfg))
+        if "train" in cfg.measure and size in ("tiny", "toy"):  # the training step at the tiny model's size
+            rows.append(measure_training(size, model, twin, cfg))
+        if "load" in cfg.measure and size != "7b":
+            rows.extend(measure_loading(size, model, cfg))
+        for r in rows:
+            log(format_row(r))
+        results["rows"].extend(rows)
+        del model, twin
+        gc.collect()
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    return results
+
+
+# ------------------------------------------------------------------------------------------- reporting
+
+def _number(x) -> str:
+    if x is None:
+        return "-"
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+COLUMNS = ("size", "measurement", "kit", "transformers", "kit vs HF", "bound", "share")
+
+
+def format_row(r: dict) -> str:
+    ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}x"
+    bound = _number(r.get("bound"))
+    share = "-" if r.get("share") is None else f"{100 * r['share']:.0f}%"
+    notes = []
+    if "same_tokens" in r:
+        notes.append("same tokens as HF" if r["same_tokens"] else "tokens differ from HF")
+    if "same_tokens_as_eager" in r:
+        notes.append("same tokens as eager" if r["same_tokens_as_eager"] else "tokens differ from eager")
+    cells = (r["size"], f"{r['metric']} ({r['unit']})", _number(r["kit"]), _number(r["transformers"]), ratio,
+             bound, share)
+    return "| " + " | ".join(cells) + " |" + (f" {'; '.join(notes)}" if notes else "")
+
+
+def format_table(results: dict) -> str:
+    m = results["machine"]
+    where = m.get("gpu") or f"{m['cpu']}, {m['cpu_count']} cores, {m['torch_threads']} torch threads"
+    lines = [f"{where}; torch {m['torch']}, transformers {m['transformers']}, {m['dtype']}; "
+             f"bandwidth {results['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s (matrix-vector product)", "",
+             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += [format_row(r) for r in results["rows"]]
+    lines += ["", "kit vs HF: speed ratio kit/transformers (above 1: the kit is faster); for load rows "
+              "transformers/kit (above 1: the kit is faster or leaner). bound: tokens/s if every weight "
+              "were read once per step at the measured bandwidth; share: the kit's fraction of it."]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> dict | None:
+    parser = argparse.ArgumentParser(prog="python -m llama_lab.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a toy model, few tokens, one repeat")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--sizes", help="comma-separated, from: " + ", ".join(SIZES))
+    parser.add_argument("--repeats", type=int, help="timed runs per figure (the median is reported)")
+    parser.add_argument("--new-tokens", type=int, help="tokens to generate per decode run")
+    parser.add_argument("--measure", help="comma-separated, from: " + ", ".join(MEASUREMENTS) + " (default: all)")
+    parser.add_argument("--batches", help="comma-separated decode batch sizes (default: 1,8)")
+    parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--dtype", help="float32 or bfloat16 (default: float32 on CPU, bfloat16 on GPU)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
+    parser.add_argument("--probe-load", nargs=3, metavar=("LOADER", "PATH", "WARM_UP_PATH"), help=argparse.SUPPRESS)
+    options = parser.parse_args(argv)
+
+    if options.probe_load:
+        print(json.dumps(probe_load(*options.probe_load)))
+        return None
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    device = torch.device(options.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, None: None}[options.dtype]
+    dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
+    cfg = replace(QUICK) if options.quick else Settings()
+    if device.type == "cuda" and not options.quick:
+        cfg.sizes, cfg.bandwidth_mib = ("tiny", "50m", "7b"), 2048
+    if options.sizes:
+        cfg.sizes = tuple(s.strip() for s in options.sizes.split(","))
+        unknown = set(cfg.sizes) - set(SIZES)
+        if unknown:
+            parser.error(f"unknown sizes {sorted(unknown)}: choose from {', '.join(SIZES)}")
+    if options.repeats:
+        cfg.repeats = options.repeats
+    if options.new_tokens:
+        cfg.new_tokens = options.new_tokens
+    if options.measure:
+        cfg.measure = tuple(m.strip() for m in options.measure.split(","))
+        unknown = set(cfg.measure) - set(MEASUREMENTS)
+        if unknown:
+            parser.error(f"unknown measurements {sorted(unknown)}: choose from {', '.join(MEASUREMENTS)}")
+    if options.batches:
+        cfg.batches = tuple(int(b) for b in options.batches.split(","))
+
+    results = run_suite(cfg, device, dtype)
+    print()
+    print(format_table(results))
+    if options.json:
+        Path(options.json).write_text(json.dumps(results, indent=2))
+        print(f"\nwritten: {options.json}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""The benchmark suite (run small: every row there, every number sane; never a timing assertion) and the fast
+paths it measures: the static cache and the compiled decode step must give exactly what the eager path gives."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import REPO, small_model
+from llama_lab import generate_tokens, load_model, save_model
+from llama_lab.bench import TOY, PeakRSS, random_model, weight_bytes_per_step
+
+pytest.importorskip("transformers")
+
+PROMPTS = [[1, 5, 9], [1, 7, 3, 8, 20, 11, 4], [1, 40]]  # different lengths: rows read and write in one step
+
+
+# ------------------------------------------------------------------------------------------- the suite
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "results.json"
+    done = subprocess.run([sys.executable, "-m", "llama_lab.bench", "--quick", "--threads", "1", "--json", str(out)],
+                          capture_output=True, text=True, cwd=REPO, timeout=900,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout, json.loads(out.read_text())
+
+
+def positive(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
+
+
+def test_quick_bench_has_every_row(quick_run):
+    stdout, results = quick_run
+    metrics = [r["metric"] for r in results["rows"]]
+    assert metrics == [
+        "decode, batch 1", "decode, batch 2", "prefill, 64 tokens", "training step, 2x32 tokens",
+        "load, Meta .pth", "load peak RSS / size on disk, Meta .pth",
+        "load, safetensors (HF layout)", "load peak RSS / size on disk, safetensors (HF layout)",
+        "load, safetensors (kit layout)", "load peak RSS / size on disk, safetensors (kit layout)"]
+    for metric in metrics:  # the table on screen carries every row too
+        assert f"| toy | {metric} (" in stdout
+    assert positive(results["bandwidth_bytes_per_s"])
+    assert results["machine"]["torch_threads"] == 1 and results["machine"]["dtype"] == "float32"
+
+
+def test_quick_bench_numbers_are_sane(quick_run):
+    _, results = quick_run
+    for r in results["rows"]:
+        assert positive(r["kit"]), r
+        assert all(positive(x) for x in r["samples"]["kit"]), r
+        compared = r["metric"].startswith(("decode", "prefill", "training")) or "HF layout" in r["metric"]
+        if compared:  # the kit against transformers: both measured, and the ratio is theirs
+            assert positive(r["transformers"]) and positive(r["ratio"]), r
+            expected = (r["kit"] / r["transformers"] if r["unit"] == "tokens/s"
+                        else r["transformers"] / r["kit"])
+            assert r["ratio"] == pytest.approx(expected)
+        else:  # transformers cannot read Meta's .pth, and the kit's own layout is the kit's
+            assert r["transformers"] is None and r["ratio"] is None
+        if r["metric"].startswith("decode"):
+            assert positive(r["bound"]) and r["share"] == pytest.approx(r["kit"] / r["bound"])
+            assert r["same_tokens"]  # the same weights, greedy: the same continuation as transformers
+        if r["metric"].startswith("load peak RSS"):
+            assert r["disk_bytes"] > 0
+
+
+def test_weight_bytes_per_step_by_hand():
+    model = random_model(TOY, torch.device("cpu"), torch.float32)
+    d, v, hidden, layers = 64, 512, TOY.hidden_dim, 2
+    per_layer = d * d * 2 + d * 32 * 2 + 3 * d * hidden + 2 * d  # wq wo, wk wv (2 KV heads of 16), SwiGLU, norms
+    assert weight_bytes_per_step(model) == 4 * (layers * per_layer + d + v * d)  # no embedding table
+
+
+def test_peak_rss_sees_an_allocation():
+    with PeakRSS() as memory:
+        block = torch.ones(64 * 2**20 // 4)  # 64 MiB, written so that every page is resident
+        del block
+    assert memory.added >= 48 * 2**20
+
+
+# ------------------------------------------------------------------------- static cache, compiled step
+
+def test_static_shape_step_equals_the_eager_step():
+    """Position as a tensor: attention over the whole cache, unwritten slots masked; same logits."""
+    model = small_model()
+    tokens = torch.randint(0, 101, (2, 14), generator=torch.Generator().manual_seed(0))
+    eager, static = model.new_cache(2, 32), model.new_cache(2, 32)
+    with torch.inference_mode():
+        torch.testing.assert_close(model(tokens[:, :6], cache=static), model(tokens[:, :6], cache=eager))
+        for pos in range(6, 14):
+            step = tokens[:, pos:pos + 1]
+            expected = model(step, start_pos=pos, cache=eager)
+            got = model(step, start_pos=torch.tensor([pos]), cache=static)
+            torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(static.k[:, :, :, :14], eager.k[:, :, :, :14])
+
+
+@pytest.mark.parametrize("n_kv_heads", [2, 8])
+def test_compiled_generation_equals_eager(n_kv_heads):
+    model = small_model(n_kv_heads=n_kv_heads)
+    expected, expected_lp = generate_tokens(model, PROMPTS, 15, temperature=0, eos_id=None, return_logprobs=True)
+    got, got_lp = generate_tokens(model, PROMPTS, 15, temperature=0, eos_id=None, return_logprobs=True,
+                                  compile="aot_eager")
+    assert got == expected
+    for a, b in zip(got_lp, expected_lp):
+        assert a == pytest.approx(b, abs=1e-4)
+    # sampling too: the same seed draws the same tokens from the same distributions
+    sampled = dict(temperature=0.9, top_p=0.95, seed=3, eos_id=None)
+    assert generate_tokens(model, PROMPTS, 12, compile="aot_eager", **sampled) == \
+        generate_tokens(model, PROMPTS, 12, **sampled)
+
+
+def test_compiled_generation_reuses_its_cache_cleanly():
+    """A second call of the same shape reuses the static cache; what the first left there must not leak in."""
+    model = small_model()
+    first = [[1, 60, 61, 62], [1, 70], [1, 80, 81]]
+    generate_tokens(model, first, 10, temperature=0, eos_id=None, compile="aot_eager")
+    second = generate_tokens(model, PROMPTS, 10, temperature=0, eos_id=None, compile="aot_eager")
+    assert second == generate_tokens(model, PROMPTS, 10, temperature=0, eos_id=None)
+    stopped = generate_tokens(model, PROMPTS, 10, temperature=0, eos_id=second[0][3], compile="aot_eager")
+    assert stopped[0] == second[0][:3]  # stopping works on the compiled path as on the eager one
+
+
+def test_compile_argument_is_checked():
+    with pytest.raises(ValueError, match="compile"):
+        generate_tokens(small_model(), [[1, 2]], 3, compile=3)
+
+
+def test_inductor_compiled_generation_equals_eager():
+    """The real compiler, as on a GPU (there with CUDA graphs): one small model, a few tokens."""
+    model = small_model(n_layers=1)
+    expected = generate_tokens(model, PROMPTS, 6, temperature=0, eos_id=None)
+    assert generate_tokens(model, PROMPTS, 6, temperature=0, eos_id=None, compile=True) == expected
+
+
+# -------------------------------------------------------------------------------- the output head layout
+
+def test_output_head_layout_is_invisible(tmp_path):
+    """The head is stored column by column for speed: shapes, state dict and checkpoints are unchanged."""
+    model = small_model()
+    assert model.output.weight.shape == (101, 64) and model.output.weight.stride() == (1, 101)
+    state = model.state_dict()
+    assert state["output.weight"].shape == (101, 64)
+    for fmt in ("meta", "hf", "kit"):
+        loaded = load_model(save_model(model, tmp_path / fmt, format=fmt))
+        assert loaded.output.weight.stride() == (1, 101)
+        torch.testing.assert_close(loaded.output.weight, model.output.weight, atol=0, rtol=0)
