@@ -66,7 +66,7 @@ def entropy_bits(probs) -> float:
     """Shannon entropy of a distribution in bits: 0 for a sure thing, log2(n) for n equally likely tokens."""
     p = np.asarray(probs, dtype=np.float64)
     p = p[p > 0]
-    return float(-(p * np.log2(p)).sum())
+    return max(0.0, float(-(p * np.log2(p)).sum()))  # max: a sure thing is 0 bits, not -0.0
 
 
 # --------------------------------------------------------------------------------------------------- HTML

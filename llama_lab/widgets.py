@@ -432,7 +432,7 @@ class SamplingPlayground(Explorer):
         sampler = f"T = {d.temperature:g}" + (f", top-k {d.top_k}" if d.top_k else "") + \
                   (f", top-p {d.top_p:g}" if d.top_p < 1 else "")
         title = (f"Distribution of {where}: model {d.entropy_model:.2f} bits; "
-                 f"sampler ({sampler}) {d.entropy_final:.2f} bits, {d.kept:,} tokens kept")
+                 f"sampler ({sampler}) {d.entropy_final:.2f} bits, {d.kept:,} token{'s' * (d.kept != 1)} kept")
         self.figure = plot_distribution(labels, d.model[ranked].tolist(), d.final[ranked].tolist(), cutoffs,
                                         chosen, title, legend=("model (T = 1)", f"sampler ({sampler})"))
         self._show(self.figure)
@@ -521,6 +521,7 @@ class AttentionExplorer(Explorer):
         self.layer.add_class("llama-lab-layer")
         self.head.add_class("llama-lab-head")
         self.image.add_class("llama-lab-main-figure")
+        self.grid_image.add_class("llama-lab-grid-figure")
         self.gqa_info = widgets.HTML(self._gqa_text())
         self.row_info = widgets.HTML()
 
@@ -590,6 +591,7 @@ class AttentionExplorer(Explorer):
             what = f"heads {heads[0]}-{heads[-1]} averaged (they share KV head {kv})"
         else:
             what = f"head {heads[0]}" + (f" (KV head {kv})" if len(self.groups) < self.model.args.n_heads else "")
+        self.row_info.value = self._row_text(f"layer {layer}, {what}") if self.row is not None else ""
         per_head = self.scale.value == "per head"
         vmax = max(float(self.attention.max()), 1e-6) if per_head else 1.0
         self.figure = plot_attention(self.attention.numpy(), self.labels, self.labels,
@@ -600,14 +602,13 @@ class AttentionExplorer(Explorer):
             self.grid_figure = plot_head_grid(layer_patterns.numpy(), self.groups, limits,
                                               title=f"Layer {layer}: every head ({self.scale.value} colour scale)")
             self._show(self.grid_figure, self.grid_image)
-        self.row_info.value = self._row_text() if self.row is not None else ""
         self._note(self._text_note)
 
-    def _row_text(self) -> str:
+    def _row_text(self, where: str) -> str:
         token = self.token.value
         order = self.row.argsort(descending=True)[:5].tolist()
         parts = ", ".join(f"{self.labels[j]!r} {float(self.row[j]):.2f}" for j in order if self.row[j] > 0)
-        return html.escape(f"token {token} {self.labels[token]!r} attends most to: {parts}")
+        return html.escape(f"{where}: token {token} {self.labels[token]!r} attends most to {parts}")
 
 
 # ------------------------------------------------------------------------------------------------ tokenizer
