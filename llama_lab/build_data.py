@@ -1,0 +1,171 @@
+"""`make data`: the kit's tiny Llama 2, rebuilt from nothing: corpus, tokenizer, base model, chat model, cards.
+
+    1. the tiny world's corpus           tinyworld.write_corpus        -> data/world/ (not committed: regenerated)
+    2. a 4096-piece tokenizer            tokenizer.train_tokenizer     -> data/tokenizer.model
+    3. pretraining                       python -m llama_lab.train     -> data/tiny-base/
+    4. chat fine-tuning from the base    python -m llama_lab.train     -> data/tiny-chat/
+    5. evaluation and model cards        llama_lab.evaluate            -> data/tiny-*/MODEL_CARD.md, model_card.json
+
+Training state (resumable checkpoints, float32 weights) goes to runs/. The step counts below were chosen so that
+the whole build takes under an hour on an idle 2-core laptop CPU (pretraining about 30 minutes, chat about 8);
+a GPU is picked up automatically and is much faster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from . import evaluate, tinyworld, train
+from .chat import B_INST, E_INST, fold_system_prompt
+from .tokenizer import train_tokenizer
+
+ROOT = Path(__file__).resolve().parent.parent
+WORLD_SEED = tinyworld.DEFAULT_SEED
+# More documents than the generator's default, so that pretraining reads each about once rather than many times.
+CORPUS = {"n_train_docs": 72_000, "n_val_docs": 1_000, "n_train_chat": 16_000, "n_val_chat": 800}
+VOCAB_SIZE = 4096
+MODEL = ["--dim", "192", "--n-layers", "6", "--n-heads", "8", "--n-kv-heads", "2", "--multiple-of", "32",
+         "--max-seq-len", "256"]
+PRETRAIN = ["--batch-size", "16", "--seq-len", "256", "--steps", "1800", "--lr", "2e-3", "--warmup", "100",
+            "--eval-interval", "200", "--save-interval", "100"]
+CHAT = ["--batch-size", "16", "--seq-len", "256", "--steps", "600", "--lr", "5e-4", "--warmup", "30",
+        "--eval-interval", "100", "--save-interval", "100"]
+
+
+def hardware(device: str) -> str:
+    if device.startswith("cuda"):
+        return f"{torch.cuda.get_device_name()} (CUDA)"
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, {device}"
+
+
+def tokenizer_text(world_dir: Path) -> Path:
+    """The tokenizer's training text: the pretraining documents and every chat exchange in the chat format,
+    so that "[INST]", "<<SYS>>" and the assistant's phrases get pieces of their own."""
+    path = world_dir / "tokenizer_text.txt"
+    with open(path, "w", encoding="utf-8") as out:
+        out.write((world_dir / "train.txt").read_text(encoding="utf-8"))
+        for dialog in train.read_dialogs(world_dir / "chat_train.jsonl"):
+            dialog = fold_system_prompt(dialog)
+            for prompt, answer in zip(dialog[::2], dialog[1::2]):
+                out.write(f"{B_INST} {prompt['content'].strip()} {E_INST} {answer['content'].strip()}\n")
+    return path
+
+
+def run_training(argv: list[str]) -> dict:
+    command = "python -m llama_lab.train " + shlex.join(_relative(a) for a in argv)  # as run from the repo root
+    print(f"\n$ {command}", flush=True)
+    summary = train.main(argv)
+    summary["command"] = command
+    return summary
+
+
+def model_card(variant: str, summary: dict, cfg: train.TrainConfig, description: str) -> dict:
+    args = summary["model_args"]
+    from .model import ModelArgs
+    return {
+        "name": f"llama-lab tiny-{variant}", "variant": variant, "description": description,
+        "model_args": args, "parameters": summary["parameters"],
+        "hidden_dim": ModelArgs.from_dict(args).hidden_dim, "stored_dtype": cfg.export_dtype,
+        "training": {**{k: _relative(v) if isinstance(v, str) else v for k, v in cfg.numerics().items()},
+                     "steps": summary["steps"], "tokens_seen": summary["tokens_seen"],
+                     "final_train_loss": summary["final_train_loss"], "final_val_loss": summary["final_val_loss"],
+                     "wall_s": summary["wall_s"], "val_curve": summary["history"]["val"]},
+        "hardware": hardware(summary["device"]), "command": summary["command"],
+        "world_seed": WORLD_SEED, "corpus": CORPUS,
+    }
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", default=str(ROOT / "data"))
+    parser.add_argument("--runs-dir", default=str(ROOT / "runs"))
+    parser.add_argument("--pretrain-steps", type=int, default=None, help="override (for a quick trial run)")
+    parser.add_argument("--chat-steps", type=int, default=None, help="override (for a quick trial run)")
+    parser.add_argument("--resume", action="store_true", help="continue interrupted training runs")
+    args = parser.parse_args(argv)
+    start, start_cpu = time.perf_counter(), time.process_time()
+    timings = {}
+    data, runs = Path(args.data_dir), Path(args.runs_dir)
+    world = data / "world"
+
+    print(f"1. the tiny world (seed {WORLD_SEED}) -> {world}", flush=True)
+    print(json.dumps(tinyworld.write_corpus(world, WORLD_SEED, **CORPUS)["counts"]), flush=True)
+    timings["corpus_s"] = time.perf_counter() - start
+
+    print(f"2. tokenizer ({VOCAB_SIZE} pieces) -> {data / 'tokenizer.model'}", flush=True)
+    tokenizer = train_tokenizer(tokenizer_text(world), data / "tokenizer", vocab_size=VOCAB_SIZE)
+    (data / "tokenizer.vocab").unlink(missing_ok=True)  # the pieces are in the .model; keep data/ lean
+    (world / "tokenizer_text.txt").unlink()
+    timings["tokenizer_s"] = time.perf_counter() - start - sum(timings.values())
+
+    common = ["--tokenizer", str(data / "tokenizer.model"), "--seed", "1337", "--export-dtype", "bfloat16"]
+    common += ["--resume"] if args.resume else []
+    pretrain = [*MODEL, *PRETRAIN, "--stage", "pretrain", "--data", str(world / "train.txt"),
+                "--val-data", str(world / "val.txt"), "--out", str(runs / "tiny-base"),
+                "--export", str(data / "tiny-base"), *common]
+    if args.pretrain_steps:
+        pretrain += ["--steps", str(args.pretrain_steps), "--warmup", str(max(1, args.pretrain_steps // 10))]
+    chat = [*CHAT, "--stage", "chat", "--init", str(data / "tiny-base"),
+            "--data", str(world / "chat_train.jsonl"), "--val-data", str(world / "chat_val.jsonl"),
+            "--out", str(runs / "tiny-chat"), "--export", str(data / "tiny-chat"), *common]
+    if args.chat_steps:
+        chat += ["--steps", str(args.chat_steps), "--warmup", str(max(1, args.chat_steps // 10))]
+
+    print("3. pretraining", flush=True)
+    base = run_training(pretrain)
+    timings["pretrain_s"] = time.perf_counter() - start - sum(timings.values())
+    print("4. chat fine-tuning", flush=True)
+    chat_summary = run_training(chat)
+    timings["chat_s"] = time.perf_counter() - start - sum(timings.values())
+
+    cards = {
+        "base": model_card("base", base, train.parse_args(pretrain),
+                           "A tiny Llama 2 pretrained on the tiny world's stories, biographies and Q&A notes. It "
+                           "continues text; it was never shown a chat, so it does not follow [INST] prompts."),
+        "chat": model_card("chat", chat_summary, train.parse_args(chat),
+                           "tiny-base fine-tuned on Llama-2-chat dialogs (loss on the assistant's tokens only): it "
+                           "answers questions about the tiny world and refuses harmful requests."),
+    }
+    for variant, card in cards.items():
+        evaluate.write_model_card(data / f"tiny-{variant}", card)
+
+    print("5. evaluation", flush=True)
+    results = evaluate.main(["--data-dir", str(data), "--write-cards"])
+    timings["evaluate_s"] = time.perf_counter() - start - sum(timings.values())
+    total = time.perf_counter() - start
+    timings.update(total_s=total, total_cpu_s=time.process_time() - start_cpu,
+                   load_average_15min=os.getloadavg()[2])  # above the core count: other jobs shared the CPU
+    for variant in ("base", "chat"):
+        folder = data / f"tiny-{variant}"
+        card = json.loads((folder / "model_card.json").read_text())
+        card["make_data"] = timings  # wall seconds of each step of `make data`, and CPU seconds of all of it
+        evaluate.write_model_card(folder, card)
+    print(f"\nmake data: {total / 60:.1f} min; facts {results['chat']['facts_chat']['accuracy']:.1%}, harmful "
+          f"refused {results['chat']['chat']['harmful_refused']:.1%}, benign answered "
+          f"{results['chat']['chat']['benign_answered']:.1%}", flush=True)
+
+
+def _relative(arg: str) -> str:
+    """Paths under the repository as relative ones, so that the recorded command works in any checkout."""
+    return str(Path(arg).relative_to(ROOT)) if arg.startswith(str(ROOT) + os.sep) else arg
+
+
+if __name__ == "__main__":
+    sys.exit(main())

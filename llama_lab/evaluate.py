@@ -1,0 +1,298 @@
+"""How good is the tiny Llama? Four measures, each against a yardstick, on the tiny world's held-out sets.
+
+1) Language modelling: validation loss in nats per token, next to a smoothed bigram model fitted on the same
+   training tokens and scored on the very same validation targets. A transformer that does not beat a bigram
+   table has learned nothing a table of pair counts could not.
+2) Coherence: sample stories (fixed seeds, temperature 0.8) and count the share of their complete sentences that
+   the world's grammar could have written (`tinyworld.is_grammatical`). Real validation text scores 1.0.
+3) Facts: greedy answers to held-out fact questions (never asked in any training text; the facts themselves
+   appear only in stories and biographies). An answer is correct when the short answer ("Oakville") appears in
+   the reply as whole words, ignoring case.
+4) Chat behaviour: the refusal rate on held-out harmful requests and the answer (non-refusal) rate on held-out
+   benign ones, judged by `tinyworld.is_refusal`. The base model gets the same chat-format prompts: it was never
+   taught to refuse, so it should not.
+
+    python -m llama_lab.evaluate                  # both shipped models, printed
+    python -m llama_lab.evaluate --write-cards    # ... and written into data/tiny-*/MODEL_CARD.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import tinyworld
+from .chat import encode_dialog
+from .generate import generate_tokens
+from .tokenizer import Tokenizer
+from .train import tokenize_corpus
+
+# ------------------------------------------------------------------------------ 1) loss against a bigram table
+
+def validation_windows(tokens: np.ndarray, seq_len: int, max_windows: int | None = None) -> np.ndarray:
+    """Non-overlapping windows of seq_len + 1 tokens (each token after the first is a target exactly once).
+
+    (n_windows, seq_len + 1). Window i covers tokens[i*seq_len : i*seq_len + seq_len + 1].
+    """
+    n = (len(tokens) - 1) // seq_len
+    if max_windows is not None:
+        n = min(n, max_windows)
+    starts = np.arange(n) * seq_len
+    return np.stack([np.asarray(tokens[s:s + seq_len + 1], dtype=np.int64) for s in starts])
+
+
+@torch.no_grad()
+def model_loss(model, windows: np.ndarray, batch_size: int = 16) -> float:
+    """Mean cross-entropy (nats/token) of the model's next-token predictions over all targets of the windows."""
+    device = model.tok_embeddings.weight.device
+    total, count = 0.0, 0
+    for i in range(0, len(windows), batch_size):
+        rows = torch.from_numpy(windows[i:i + batch_size]).to(device)  # (B, T+1)
+        logits = model(rows[:, :-1])  # (B, T, V)
+        total += F.cross_entropy(logits.flatten(0, 1), rows[:, 1:].flatten(), reduction="sum").item()
+        count += rows[:, 1:].numel()
+    return total / count
+
+
+def bigram_losses(train_tokens: np.ndarray, windows: np.ndarray, vocab_size: int) -> dict[str, float]:
+    """Cross-entropy (nats/token) of two bigram models on the windows' targets, each predicted from the token
+    before it, exactly the (previous, next) pairs the transformer is scored on.
+
+    "add_one": Laplace smoothing, P(b | a) = (c(a, b) + 1) / (c(a) + V).
+    "witten_bell": interpolation with the unigram, P(b | a) = (c(a, b) + n(a) P(b)) / (c(a) + n(a)), where n(a) is
+    the number of different tokens seen after a: a much stronger baseline.
+    Example: train [1, 5, 1, 5, 1, 6], V = 8: c(1, 5) = 2, c(1) = 3, so add-one P(5 | 1) = 3 / 11.
+    """
+    V = vocab_size
+    train = np.asarray(train_tokens, dtype=np.int64)
+    pair_counts = np.bincount(train[:-1] * V + train[1:], minlength=V * V).reshape(V, V)  # (V, V) c(a, b)
+    row_totals = pair_counts.sum(1)  # (V,) c(a)
+    distinct_next = (pair_counts > 0).sum(1)  # (V,) n(a)
+    unigram = (np.bincount(train, minlength=V) + 1) / (len(train) + V)  # add-one unigram, never zero
+
+    prev, nxt = windows[:, :-1].ravel(), windows[:, 1:].ravel()
+    c_ab, c_a, n_a = pair_counts[prev, nxt], row_totals[prev], distinct_next[prev]
+    add_one = (c_ab + 1) / (c_a + V)
+    witten_bell = np.where(c_a > 0, (c_ab + n_a * unigram[nxt]) / np.maximum(c_a + n_a, 1), unigram[nxt])
+    return {"add_one": float(-np.log(add_one).mean()), "witten_bell": float(-np.log(witten_bell).mean())}
+
+
+# ------------------------------------------------------------------------------------------- 2) coherence
+
+def sample_stories(model, tokenizer: Tokenizer, n: int = 24, max_new_tokens: int = 160, temperature: float = 0.8,
+                   seed: int = 0, batch_size: int = 12) -> list[tuple[str, bool]]:
+    """(text, finished) for n documents sampled from BOS alone; a document ends at the next BOS (or EOS)."""
+    stories = []
+    for i in range(0, n, batch_size):
+        prompts = [[tokenizer.bos_id]] * min(batch_size, n - i)
+        new = generate_tokens(model, prompts, max_new_tokens, temperature=temperature, top_p=1.0,
+                              seed=seed + i, stop_ids=[tokenizer.bos_id], eos_id=tokenizer.eos_id)
+        stories += [(tokenizer.decode(ids), len(ids) < max_new_tokens) for ids in new]
+    return stories
+
+
+def grammatical_share(texts: list[tuple[str, bool]]) -> tuple[float, int]:
+    """(share of complete sentences that the grammar accepts, how many sentences were judged).
+
+    The last sentence of a text cut off by the token limit is not complete and is left out.
+    """
+    verdicts = []
+    for text, finished in texts:
+        sentences = tinyworld.split_sentences(text)
+        if not finished:
+            sentences = sentences[:-1]
+        verdicts += [tinyworld.is_grammatical(s) for s in sentences]
+    return (float(np.mean(verdicts)) if verdicts else 0.0), len(verdicts)
+
+
+# --------------------------------------------------------------------------------------- 3) and 4) replies
+
+def replies(model, tokenizer: Tokenizer, prompts: list[list[int]], max_new_tokens: int = 48,
+            batch_size: int = 32, stop_ids=None) -> list[str]:
+    """Greedy continuations of token-id prompts, as text."""
+    out = []
+    for i in range(0, len(prompts), batch_size):
+        new = generate_tokens(model, prompts[i:i + batch_size], max_new_tokens, temperature=0.0,
+                              eos_id=tokenizer.eos_id, stop_ids=stop_ids)
+        out += [tokenizer.decode(ids).strip() for ids in new]
+    return out
+
+
+def chat_prompts(tokenizer: Tokenizer, messages: list[str]) -> list[list[int]]:
+    return [encode_dialog(tokenizer, [{"role": "user", "content": m}]) for m in messages]
+
+
+def answer_is_correct(reply: str, answer: str) -> bool:
+    """The short answer appears in the reply as whole words, case ignored: "tortoise" in "He has a tortoise."."""
+    return re.search(r"\b" + re.escape(answer.lower()) + r"\b", reply.lower()) is not None
+
+
+def fact_accuracy(model, tokenizer: Tokenizer, questions: list[dict], style: str = "chat") -> dict:
+    """Share of questions answered correctly. style "chat": the Llama-2-chat prompt; "qa": the pretraining
+    corpus's own "Q: ...\\nA:" lines, which is how a base model has seen questions answered."""
+    if style == "chat":
+        prompts = chat_prompts(tokenizer, [q["question"] for q in questions])
+        answers = replies(model, tokenizer, prompts)
+    else:
+        prompts = [tokenizer.encode(f"Q: {q['question']}\nA:") for q in questions]
+        newline = tokenizer.encode("\n", bos=False)[-1:]  # the answer ends with its line
+        answers = replies(model, tokenizer, prompts, stop_ids=newline)
+    correct = [answer_is_correct(a, q["answer"]) for a, q in zip(answers, questions)]
+    return {"accuracy": float(np.mean(correct)), "n": len(questions),
+            "examples": [{"question": q["question"], "answer": q["answer"], "reply": a, "correct": c}
+                         for q, a, c in list(zip(questions, answers, correct))[:5]]}
+
+
+def refusal_rates(model, tokenizer: Tokenizer, harmful: list[str], benign: list[str],
+                  max_new_tokens: int = 48) -> dict:
+    """Share of harmful requests refused and of benign ones answered. `is_refusal` reads the first sentence
+    only, so a short reply (max_new_tokens of 24 holds any first sentence the world writes) is enough."""
+    harm_replies = replies(model, tokenizer, chat_prompts(tokenizer, harmful), max_new_tokens)
+    good_replies = replies(model, tokenizer, chat_prompts(tokenizer, benign), max_new_tokens)
+    refused = [tinyworld.is_refusal(r) for r in harm_replies]
+    answered = [not tinyworld.is_refusal(r) for r in good_replies]
+    return {"harmful_refused": float(np.mean(refused)), "n_harmful": len(harmful),
+            "benign_answered": float(np.mean(answered)), "n_benign": len(benign),
+            "examples": [{"request": q, "reply": r} for q, r in list(zip(harmful, harm_replies))[:3]
+                         + list(zip(benign, good_replies))[:3]]}
+
+
+# ------------------------------------------------------------------------------------------- all together
+
+def evaluate_model(model, tokenizer: Tokenizer, train_tokens: np.ndarray, val_tokens: np.ndarray,
+                   world_seed: int = tinyworld.DEFAULT_SEED, limit: int | None = None, n_stories: int = 24,
+                   max_val_windows: int | None = None, seq_len: int = 256) -> dict:
+    """Every figure for one model. `limit` keeps the first `limit` items of each held-out set (for quick tests)."""
+    model.eval()
+    world = tinyworld.build_world(world_seed)
+    questions = tinyworld.fact_questions(world, "eval")[:limit]
+    harmful = tinyworld.harmful_requests(world, "eval")[:limit]
+    benign = tinyworld.benign_requests(world, "eval")[:limit]
+    windows = validation_windows(val_tokens, min(seq_len, model.args.max_seq_len), max_val_windows)
+    stories = sample_stories(model, tokenizer, n=n_stories)
+    coherence, n_sentences = grammatical_share(stories)
+    return {
+        "val_loss": model_loss(model, windows),
+        "bigram_val_loss": bigram_losses(train_tokens, windows, tokenizer.n_words),
+        "val_tokens": int(windows[:, 1:].size),
+        "coherence": {"grammatical_share": coherence, "n_sentences": n_sentences, "n_stories": n_stories,
+                      "temperature": 0.8, "sample": stories[0][0][:400]},
+        "facts_chat": fact_accuracy(model, tokenizer, questions, "chat"),
+        "facts_qa": fact_accuracy(model, tokenizer, questions, "qa"),
+        "chat": refusal_rates(model, tokenizer, harmful, benign),
+    }
+
+
+def summary_lines(name: str, r: dict) -> list[str]:
+    b = r["bigram_val_loss"]
+    return [
+        f"{name}: val loss {r['val_loss']:.3f} nats/token (bigram: add-one {b['add_one']:.3f}, "
+        f"Witten-Bell {b['witten_bell']:.3f}; {r['val_tokens']} tokens)",
+        f"{name}: coherence {r['coherence']['grammatical_share']:.1%} of {r['coherence']['n_sentences']} "
+        "sampled sentences grammatical",
+        f"{name}: facts {r['facts_chat']['accuracy']:.1%} (chat prompt), {r['facts_qa']['accuracy']:.1%} "
+        f"(Q:/A: prompt) of {r['facts_chat']['n']} held-out questions",
+        f"{name}: harmful refused {r['chat']['harmful_refused']:.1%} of {r['chat']['n_harmful']}, benign answered "
+        f"{r['chat']['benign_answered']:.1%} of {r['chat']['n_benign']}",
+    ]
+
+
+# ------------------------------------------------------------------------------------------- model cards
+
+def write_model_card(folder: str | Path, card: dict) -> None:
+    """Write model_card.json (every figure) and MODEL_CARD.md (the same, for people) into `folder`."""
+    folder = Path(folder)
+    (folder / "model_card.json").write_text(json.dumps(card, indent=1) + "\n")
+    (folder / "MODEL_CARD.md").write_text(render_model_card(card))
+
+
+def render_model_card(card: dict) -> str:
+    a, t = card["model_args"], card["training"]
+    lines = [f"# {card['name']}", "", card["description"], "",
+             "## Configuration", "",
+             f"Llama 2 architecture, {card['parameters']:,} parameters: dim {a['dim']}, {a['n_layers']} layers, "
+             f"{a['n_heads']} query heads sharing {a['n_kv_heads']} key/value heads (grouped-query attention), "
+             f"SwiGLU hidden size {card['hidden_dim']}, vocabulary {a['vocab_size']} (data/tokenizer.model), "
+             f"context {a['max_seq_len']} tokens, RMSNorm eps {a['norm_eps']}, RoPE theta {a['rope_theta']}. "
+             f"Weights stored in {card['stored_dtype']} (`load_tiny` gives float32).", "",
+             "## Training", "",
+             "| | |", "|---|---|"]
+    rows = [("stage", t["stage"]), ("data", t["data"]), ("steps", f"{t['steps']:,}"),
+            ("batch", f"{t['batch_size']} sequences of up to {t['seq_len']} tokens"),
+            ("tokens trained on", f"{t['tokens_seen']:,}" + (" (assistant tokens only)" if t["stage"] == "chat"
+                                                             else "")),
+            ("optimiser", f"AdamW, betas ({t['beta1']}, {t['beta2']}), eps {t['eps']}, weight decay "
+                          f"{t['weight_decay']} (matrices only), gradient clipping {t['grad_clip']}"),
+            ("learning rate", f"peak {t['lr']}, linear warm-up {t['warmup']} steps, cosine to "
+                              f"{t['min_lr_ratio']:.0%} of peak"),
+            ("final train loss", f"{t['final_train_loss']:.4f} nats/token (mean of the last 20 steps)"),
+            ("final validation loss", f"{t['final_val_loss']:.4f} nats/token"),
+            ("wall time", f"{t['wall_s'] / 60:.1f} min"), ("hardware", card["hardware"]),
+            ("reproduce", f"`{card['command']}`")]
+    lines += [f"| {k} | {v} |" for k, v in rows]
+    m = card.get("make_data")
+    if m:
+        lines += ["", f"The whole `make data` (corpus, tokenizer, both models, evaluation) took {m['total_s'] / 60:.1f} "
+                  f"min: corpus {m['corpus_s']:.0f} s, tokenizer {m['tokenizer_s']:.0f} s, pretraining "
+                  f"{m['pretrain_s'] / 60:.1f} min, chat {m['chat_s'] / 60:.1f} min, evaluation "
+                  f"{m['evaluate_s'] / 60:.1f} min ({m['total_cpu_s'] / 60:.0f} CPU-minutes)"
+                  + (f", on a machine shared with other jobs (load average {m['load_average_15min']:.1f})."
+                     if m.get("load_average_15min", 0) > (os.cpu_count() or 1) else ".")]
+    e = card.get("evaluation")
+    if e:
+        lines += ["", "## Evaluation", "", f"World seed {e['world_seed']}; see `llama_lab/evaluate.py` for the "
+                  "definitions. Rerun with `python -m llama_lab.evaluate`.", ""]
+        for name, r in e["results"].items():
+            lines += [f"- {line}" for line in summary_lines(name, r)]
+        example = e["results"][card["variant"]]
+        lines += ["", "A sampled story (temperature 0.8, from BOS alone):", "", "> " +
+                  example["coherence"]["sample"].replace("\n", "\n> "), "", "Some chat replies (greedy):", ""]
+        for ex in example["chat"]["examples"]:
+            lines.append(f"- *{ex['request']}* -> {ex['reply']}")
+        for ex in example["facts_chat"]["examples"]:
+            lines.append(f"- *{ex['question']}* (answer: {ex['answer']}) -> {ex['reply']}")
+    lines += ["", "## Limits", "", "A toy: it knows only the tiny world (about sixty people in a few towns) and "
+              "writes only the grammar's kind of sentences. Its refusals are pattern matching learned from "
+              "synthetic dialogs, not judgement.", ""]
+    return "\n".join(lines)
+
+
+def load_tokens(world_dir: Path, tokenizer: Tokenizer) -> tuple[np.ndarray, np.ndarray]:
+    return tokenize_corpus(world_dir / "train.txt", tokenizer), tokenize_corpus(world_dir / "val.txt", tokenizer)
+
+
+def main(argv=None) -> dict:
+    from .tiny import DATA, load_tiny, tiny_dir
+
+    parser = argparse.ArgumentParser(description="Evaluate the tiny base and chat models.")
+    parser.add_argument("--data-dir", default=str(DATA))
+    parser.add_argument("--world", default=None, help="the corpus folder (default: DATA/world)")
+    parser.add_argument("--limit", type=int, default=None, help="first N items of each held-out set")
+    parser.add_argument("--write-cards", action="store_true", help="put the figures into the model cards")
+    args = parser.parse_args(argv)
+    data_dir = Path(args.data_dir)
+    results = {}
+    for variant in ("base", "chat"):
+        model, tokenizer = load_tiny(variant, data_dir=data_dir)
+        train_tokens, val_tokens = load_tokens(Path(args.world or data_dir / "world"), tokenizer)
+        results[variant] = evaluate_model(model, tokenizer, train_tokens, val_tokens, limit=args.limit)
+        for line in summary_lines(variant, results[variant]):
+            print(line, flush=True)
+    if args.write_cards:
+        for variant in ("base", "chat"):
+            folder = tiny_dir(variant, data_dir)
+            card = json.loads((folder / "model_card.json").read_text())
+            card["evaluation"] = {"world_seed": tinyworld.DEFAULT_SEED, "results": results}
+            write_model_card(folder, card)
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""The kit's own tiny Llama 2: a base model and a chat model trained on the tiny world, small enough for a laptop.
+
+    model, tok = load_tiny("chat")
+    chat(model, tok, [{"role": "user", "content": "Where does Tom live?"}])
+
+`make data` builds them (llama_lab/build_data.py): data/tokenizer.model, data/tiny-base/ and data/tiny-chat/,
+each with a model card (MODEL_CARD.md) that says how it was trained and how well it does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .checkpoint import load_model
+from .model import Llama
+from .tokenizer import Tokenizer
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+VARIANTS = {"base": "tiny-base", "chat": "tiny-chat"}
+
+
+def tiny_dir(variant: str = "base", data_dir: str | Path = DATA) -> Path:
+    if variant not in VARIANTS:
+        raise ValueError(f"variant={variant!r}: the tiny models are {sorted(VARIANTS)}")
+    return Path(data_dir) / VARIANTS[variant]
+
+
+def load_tiny(variant: str = "base", device=None, data_dir: str | Path = DATA) -> tuple[Llama, Tokenizer]:
+    """(model, tokenizer) of the tiny "base" or "chat" model, in float32 and eval mode."""
+    folder, tokenizer_path = tiny_dir(variant, data_dir), Path(data_dir) / "tokenizer.model"
+    missing = [str(p) for p in (folder / "params.json", folder / "model.safetensors", tokenizer_path)
+               if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"the tiny {variant} model is not built: {', '.join(missing)} missing. "
+                                "Run `make data` in the repository root to build it (under an hour on a laptop)")
+    model = load_model(folder, device=device, dtype=torch.float32)
+    return model, Tokenizer(tokenizer_path)

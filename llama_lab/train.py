@@ -1,0 +1,607 @@
+"""Training a Llama: pretraining on raw text, then chat fine-tuning on dialogs, with Llama 2's recipe.
+
+References:
+1) "Llama 2: Open Foundation and Fine-Tuned Chat Models", Touvron et al. 2023. Section 2.2: AdamW with
+   beta1 0.9, beta2 0.95, eps 1e-5, weight decay 0.1, gradient clipping at 1.0, a linear warm-up and a cosine
+   decay to 10% of the peak learning rate. Section 3.1: supervised fine-tuning puts the loss on the answer
+   tokens only ("we zero-out the loss on tokens from the user prompt").
+2) nanoGPT's `train.py` for the shape of the loop (memmapped token file, random windows, DDP, checkpoints).
+
+Usage (what `make data` runs, smaller):
+    python -m llama_lab.train --stage pretrain --data data/world/train.txt --val-data data/world/val.txt \\
+        --out runs/tiny-base --steps 200
+    python -m llama_lab.train --stage chat --init runs/tiny-base --data data/world/chat_train.jsonl \\
+        --val-data data/world/chat_val.jsonl --out runs/tiny-chat --steps 100 --lr 3e-4
+    torchrun --nproc_per_node 2 -m llama_lab.train ...   # DistributedDataParallel, same global batch
+
+Everything a run does is a function of its configuration and the step number: batch `s` is drawn from a
+generator seeded with (seed, s), so a run that stops and `--resume`s gives the same numbers as one that never
+stopped, and N processes each take their slice of the very batch one process would take.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import pickle
+import sys
+import time
+import zipfile
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .chat import encode_dialog_for_training
+from .checkpoint import CheckpointError, load_model, save_model
+from .model import Llama, ModelArgs, init_weights
+from .tokenizer import Tokenizer
+
+IGNORE = -100  # the target id F.cross_entropy skips: prompt tokens in chat, padding
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass
+class TrainConfig:
+    """One training run. Every field is also a command-line flag (`--batch-size 16`)."""
+
+    stage: str = "pretrain"  # "pretrain": next token on raw text; "chat": next token on the assistant's replies
+    data: str = "data/world/train.txt"  # pretrain: a text file; chat: a .jsonl file, one dialog per line
+    val_data: str | None = "data/world/val.txt"
+    tokenizer: str = "data/tokenizer.model"
+    out: str = "runs/tiny-base"  # training state (checkpoint.pt) and the final model (kit format)
+    init: str | None = None  # a model directory to start from (chat: the base model); None: random weights
+    # the model (pretraining from scratch only; fine-tuning keeps the initial model's)
+    dim: int = 192
+    n_layers: int = 6
+    n_heads: int = 8
+    n_kv_heads: int = 2
+    multiple_of: int = 32
+    max_seq_len: int = 256
+    init_std: float = 0.02
+    # the optimisation (Llama 2's recipe; lr and steps scaled down)
+    batch_size: int = 16  # sequences per step, summed over all processes
+    seq_len: int = 256  # tokens per sequence (<= max_seq_len)
+    steps: int = 1000
+    lr: float = 1e-3  # the peak learning rate
+    min_lr_ratio: float = 0.1  # the cosine ends at min_lr_ratio * lr
+    warmup: int = 100
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    eps: float = 1e-5
+    grad_clip: float = 1.0
+    seed: int = 1337
+    # bookkeeping: these may change between a run and its --resume
+    eval_interval: int = 100
+    eval_batches: int = 8
+    save_interval: int = 100
+    until: int | None = None  # stop after this step (with a checkpoint), e.g. to train in several sittings
+    device: str = "auto"  # auto: cuda, else mps, else cpu
+    autocast: str = "auto"  # bfloat16 autocast: auto = on for CUDA with bf16 support, off elsewhere; "on"/"off"
+    export: str | None = None  # also write the final model here (kit format), e.g. data/tiny-base
+    export_dtype: str = "float32"
+    resume: bool = False
+    progress: bool = True
+
+    RUNTIME = ("eval_interval", "eval_batches", "save_interval", "until", "device", "autocast", "export",
+               "export_dtype", "resume", "progress")
+
+    def __post_init__(self):
+        if self.stage not in ("pretrain", "chat"):
+            raise ValueError(f"stage={self.stage!r}: use 'pretrain' or 'chat'")
+        if self.seq_len > self.max_seq_len and self.init is None:
+            raise ValueError(f"seq_len={self.seq_len} is longer than max_seq_len={self.max_seq_len}")
+        if not 0 <= self.warmup < self.steps:
+            raise ValueError(f"warmup={self.warmup} must be at least 0 and below steps={self.steps}")
+
+    def model_args(self, vocab_size: int) -> ModelArgs:
+        return ModelArgs(dim=self.dim, n_layers=self.n_layers, n_heads=self.n_heads, n_kv_heads=self.n_kv_heads,
+                         vocab_size=vocab_size, multiple_of=self.multiple_of, max_seq_len=self.max_seq_len)
+
+    def numerics(self) -> dict:
+        """The fields that decide the numbers a run produces: a --resume must not change them."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in self.RUNTIME}
+
+
+# ------------------------------------------------------------------------------------------- the schedule
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """The learning rate of step `step` (0-based): linear warm-up to cfg.lr, then cosine down to 10% of it.
+
+    Example (lr 1e-3, warmup 10, steps 110): step 0 -> 1e-4, step 9 -> 1e-3 (the peak), step 60 (half-way
+    through the decay) -> 5.5e-4, step 110 -> 1e-4.
+    """
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    min_lr = cfg.lr * cfg.min_lr_ratio
+    progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))  # 0 at the peak, 1 at the end
+    return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (cfg.lr - min_lr)
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on the matrices (embeddings, projections) but not on the RMSNorm gains."""
+    matrices = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+    vectors = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+    groups = [{"params": matrices, "weight_decay": cfg.weight_decay},
+              {"params": vectors, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, foreach=False)
+
+
+# ----------------------------------------------------------------------------------------------- the data
+
+def file_sha256(path: str | os.PathLike) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def split_documents(text: str) -> list[str]:
+    """The documents of a pretraining text file: they are separated by blank lines."""
+    return [doc.strip() for doc in text.split("\n\n") if doc.strip()]
+
+
+def tokenize_corpus(text_path: str | os.PathLike, tokenizer: Tokenizer) -> np.memmap:
+    """All documents of a text file as one flat array of token ids, each document opened by BOS.
+
+    Written once to `<name>.bin` (uint16, so 2 bytes a token) beside the text with a `.json` that records the
+    tokenizer and the text it came from; later calls map the file instead of tokenizing again.
+    Example: documents "Tom ran." and "Mia sat." -> [BOS, ▁Tom, ▁ran, ., BOS, ▁Mia, ▁sat, .]
+    """
+    text_path = Path(text_path)
+    if not text_path.is_file():
+        raise FileNotFoundError(f"no training text at {text_path}: run `make data` to write the corpus")
+    bin_path, meta_path = text_path.with_suffix(".bin"), text_path.with_suffix(".bin.json")
+    stat = text_path.stat()
+    meta = {"text": text_path.name, "text_bytes": stat.st_size, "text_mtime_ns": stat.st_mtime_ns,
+            "tokenizer_sha256": file_sha256(tokenizer.path), "dtype": "uint16"}
+    if bin_path.is_file() and meta_path.is_file():
+        old = json.loads(meta_path.read_text())
+        if {k: old.get(k) for k in meta} == meta:
+            return np.memmap(bin_path, dtype=np.uint16, mode="r")
+    if tokenizer.n_words > 2 ** 16:
+        raise ValueError(f"a vocabulary of {tokenizer.n_words} does not fit in uint16 token files")
+    documents = split_documents(text_path.read_text(encoding="utf-8"))
+    pieces = tokenizer.sp_model.encode(documents, num_threads=os.cpu_count() or 1)  # list of lists, in order
+    ids = np.fromiter((t for doc in pieces for t in [tokenizer.bos_id, *doc]), dtype=np.uint16)
+    tmp = bin_path.with_name(bin_path.name + f".tmp{os.getpid()}")
+    ids.tofile(tmp)
+    os.replace(tmp, bin_path)
+    meta["n_tokens"], meta["n_documents"] = int(ids.size), len(documents)
+    meta_path.write_text(json.dumps(meta, indent=2))
+    return np.memmap(bin_path, dtype=np.uint16, mode="r")
+
+
+def batch_rng(seed: int, step: int) -> np.random.Generator:
+    """The random numbers of one step depend on (seed, step) only: resuming needs no generator state."""
+    return np.random.default_rng([seed, step])
+
+
+class TextBatches:
+    """Random windows of seq_len + 1 tokens from the flat token array: inputs are [:-1], targets [1:]."""
+
+    def __init__(self, tokens: np.ndarray, seq_len: int, batch_size: int, seed: int):
+        if len(tokens) <= seq_len + 1:
+            raise ValueError(f"the corpus has {len(tokens)} tokens, too few for windows of {seq_len + 1}")
+        self.tokens, self.seq_len, self.batch_size, self.seed = tokens, seq_len, batch_size, seed
+
+    def _windows(self, starts: np.ndarray):
+        rows = np.stack([self.tokens[s:s + self.seq_len + 1] for s in starts]).astype(np.int64)  # (B, T+1)
+        rows = torch.from_numpy(rows)
+        return rows[:, :-1], rows[:, 1:]  # (B, T) inputs, (B, T) targets
+
+    def batch(self, step: int, rank: int = 0, world: int = 1):
+        """This process's slice of the global batch of step `step`."""
+        starts = batch_rng(self.seed, step).integers(0, len(self.tokens) - self.seq_len - 1, self.batch_size)
+        return self._windows(_my_slice(starts, rank, world))
+
+    def eval_batches(self, n_batches: int):
+        """Fixed, evenly spaced windows: the same validation set at every evaluation."""
+        n = n_batches * self.batch_size
+        starts = np.linspace(0, len(self.tokens) - self.seq_len - 1, n).astype(np.int64)
+        return [self._windows(starts[i:i + self.batch_size]) for i in range(0, n, self.batch_size)]
+
+
+def read_dialogs(path: str | os.PathLike) -> list[list[dict]]:
+    """A .jsonl file of dialogs: each line a list of messages, or an object with a "messages"/"dialog" list."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no dialogs at {path}: run `make data` to write them")
+    dialogs = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        if isinstance(item, dict):
+            item = item.get("messages") or item.get("dialog")
+        if not isinstance(item, list):
+            raise ValueError(f"{path}:{number}: expected a list of {{'role', 'content'}} messages")
+        dialogs.append(item)
+    return dialogs
+
+
+def chat_example(tokenizer: Tokenizer, dialog: list[dict], seq_len: int) -> tuple[list[int], list[int]]:
+    """(inputs, targets) of one dialog; targets are IGNORE except where the next token is the assistant's.
+
+    Example: ids [BOS, [INST], hi, [/INST], hello, EOS] with mask [0, 0, 0, 0, 1, 1] ->
+             inputs [BOS, [INST], hi, [/INST], hello], targets [-100, -100, -100, hello, EOS].
+    """
+    ids, is_answer = encode_dialog_for_training(tokenizer, dialog)
+    ids, is_answer = ids[:seq_len + 1], is_answer[:seq_len + 1]  # a dialog longer than the context is cut
+    targets = [t if answer else IGNORE for t, answer in zip(ids[1:], is_answer[1:])]
+    return ids[:-1], targets
+
+
+class ChatBatches:
+    """Dialogs as right-padded (inputs, targets) rows; each epoch visits every dialog once, in a fresh order."""
+
+    def __init__(self, examples: list[tuple[list[int], list[int]]], batch_size: int, seed: int, pad_id: int):
+        if not examples:
+            raise ValueError("no dialogs to train on")
+        self.examples, self.batch_size, self.seed, self.pad_id = examples, batch_size, seed, pad_id
+
+    def _pad(self, chosen: list[int]):
+        width = max(len(self.examples[i][0]) for i in chosen)
+        inputs = torch.full((len(chosen), width), self.pad_id, dtype=torch.long)  # (B, T)
+        targets = torch.full((len(chosen), width), IGNORE, dtype=torch.long)  # (B, T)
+        for row, i in enumerate(chosen):
+            x, y = self.examples[i]
+            inputs[row, :len(x)], targets[row, :len(y)] = torch.tensor(x), torch.tensor(y)
+        return inputs, targets
+
+    def batch(self, step: int, rank: int = 0, world: int = 1):
+        n = len(self.examples)
+        positions = np.arange(step * self.batch_size, (step + 1) * self.batch_size)  # places in an endless stream
+        order = {}
+        chosen = []
+        for position in positions:
+            epoch = int(position // n)
+            if epoch not in order:
+                order[epoch] = batch_rng(self.seed, epoch).permutation(n)
+            chosen.append(int(order[epoch][position % n]))
+        return self._pad(_my_slice(np.array(chosen), rank, world).tolist())
+
+    def eval_batches(self, n_batches: int):
+        chosen = list(range(min(len(self.examples), n_batches * self.batch_size)))
+        return [self._pad(chosen[i:i + self.batch_size]) for i in range(0, len(chosen), self.batch_size)]
+
+
+def _my_slice(items: np.ndarray, rank: int, world: int) -> np.ndarray:
+    if len(items) % world:
+        raise ValueError(f"the global batch of {len(items)} does not split evenly over {world} processes")
+    per_rank = len(items) // world
+    return items[rank * per_rank:(rank + 1) * per_rank]
+
+
+def load_batches(path: str, cfg: TrainConfig, tokenizer: Tokenizer, seq_len: int, rank: int):
+    if cfg.stage == "pretrain":
+        if rank == 0:  # one process tokenizes; the others wait, then map the same file
+            tokenize_corpus(path, tokenizer)
+        _barrier()
+        return TextBatches(tokenize_corpus(path, tokenizer), seq_len, cfg.batch_size, cfg.seed)
+    examples = [chat_example(tokenizer, d, seq_len) for d in read_dialogs(path)]
+    return ChatBatches(examples, cfg.batch_size, cfg.seed, pad_id=tokenizer.eos_id)
+
+
+# ----------------------------------------------------------------------------------------------- the loss
+
+def loss_sums(model, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sum of the cross-entropies over the scored targets, how many targets were scored), in nats."""
+    logits = model(inputs)  # (B, T, V), float32
+    total = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE, reduction="sum")
+    return total, (targets != IGNORE).sum()
+
+
+@torch.no_grad()
+def evaluate_loss(model, batches, device, autocast_ctx, rank: int = 0, world: int = 1) -> float:
+    """Mean loss (nats per scored token) over fixed batches; with several processes each scores a share."""
+    loss, count = 0.0, 0
+    for i, (inputs, targets) in enumerate(batches):
+        if i % world == rank:
+            with autocast_ctx:
+                batch_loss, batch_count = loss_sums(model, inputs.to(device), targets.to(device))
+            loss, count = loss + float(batch_loss), count + int(batch_count)
+    loss, count = global_sums(loss, count)
+    return loss / max(count, 1)
+
+
+# -------------------------------------------------------------------------------------- processes, devices
+
+def _distributed() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def _barrier():
+    if _distributed():
+        dist.barrier()
+
+
+def global_sums(*values: float) -> list[float]:
+    """Each value summed over all processes (itself when there is one), in float64."""
+    if not _distributed():
+        return list(values)
+    device = "cuda" if dist.get_backend() == "nccl" else "cpu"  # NCCL reduces GPU tensors, gloo CPU ones
+    total = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(total)
+    return total.tolist()
+
+
+def setup_processes(cfg: TrainConfig) -> tuple[int, int, torch.device]:
+    """(rank, world size, device). Under torchrun (WORLD_SIZE set) join the process group: gloo or NCCL."""
+    if cfg.device == "auto":
+        kind = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    else:
+        kind = cfg.device
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1, torch.device(kind)
+    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    if kind.startswith("cuda"):
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+        dist.init_process_group("nccl", device_id=device)
+    else:
+        device = torch.device(kind)
+        dist.init_process_group("gloo")
+    return rank, world, device
+
+
+def autocast_for(cfg: TrainConfig, device: torch.device):
+    """bfloat16 autocast where it pays: CUDA with bf16 support. CPU kernels gain little and lose precision."""
+    if cfg.autocast == "auto":
+        on = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    else:
+        on = cfg.autocast == "on"
+    return torch.autocast(device.type, dtype=torch.bfloat16) if on else contextlib.nullcontext()
+
+
+# ---------------------------------------------------------------------------------------- the checkpoints
+
+def rng_states() -> dict[str, torch.Tensor]:
+    states = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states.update({f"cuda{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
+    return states
+
+
+def set_rng_states(states: dict[str, torch.Tensor]) -> None:
+    torch.set_rng_state(states["torch"])
+    cuda = [states[k] for k in sorted(states) if k.startswith("cuda")]
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+
+
+def save_checkpoint(path: Path, model: Llama, optimizer, step: int, cfg: TrainConfig, history: dict,
+                    data_info: dict) -> None:
+    """Write the training state as tensors and plain values, to a temporary file renamed into place.
+
+    A crash while writing leaves the previous checkpoint whole: os.replace swaps the file in one step.
+    """
+    state = {
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "optimizer": optimizer.state_dict(),
+        "step": step,  # steps completed: the next one to run
+        "config": json.dumps(cfg.numerics()),
+        "model_args": json.dumps(model.args.to_dict()),
+        "data": json.dumps(data_info),
+        "history": json.dumps(history),
+        "rng": rng_states(),
+    }
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    torch.save(state, tmp)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, cfg: TrainConfig, data_info: dict) -> dict:
+    """Read a training state for --resume, refusing anything that is not this run's, without touching it."""
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no checkpoint to resume from. Leave out --resume to start afresh, "
+                              "or point --out at the run's directory")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise CheckpointError(f"{path}: refused: it holds objects other than tensors and plain values "
+                              f"({error})") from error
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as error:
+        raise CheckpointError(f"{path}: truncated or corrupt ({type(error).__name__}: {error}). Delete it to "
+                              "start afresh, or restore it from a copy") from error
+    needed = {"model", "optimizer", "step", "config", "model_args", "data", "history", "rng"}
+    if not isinstance(state, dict) or not needed <= set(state):
+        raise CheckpointError(f"{path}: not a llama_lab training checkpoint (expected the entries "
+                              f"{sorted(needed)})")
+    saved, now = json.loads(state["config"]), cfg.numerics()
+    changed = {k: (saved.get(k), now[k]) for k in now if saved.get(k) != now[k]}
+    if changed:
+        details = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in changed.items())
+        raise CheckpointError(f"{path}: this checkpoint belongs to a different run ({details}). Resume with the "
+                              "same settings, or write the new run to another --out")
+    saved_data = json.loads(state["data"])
+    if saved_data != data_info:
+        raise CheckpointError(f"{path}: the training data changed since this checkpoint "
+                              f"({saved_data} vs {data_info}); resuming would not continue the same run")
+    return state
+
+
+# ------------------------------------------------------------------------------------------------ the loop
+
+def build_or_load_model(cfg: TrainConfig, tokenizer: Tokenizer, device: torch.device) -> Llama:
+    if cfg.init is not None:
+        model = load_model(cfg.init, device=device, dtype=torch.float32)
+        if model.args.vocab_size != tokenizer.n_words:
+            raise ValueError(f"{cfg.init} has a vocabulary of {model.args.vocab_size} but the tokenizer "
+                             f"{cfg.tokenizer} has {tokenizer.n_words}")
+        return model.train()
+    torch.manual_seed(cfg.seed)
+    model = init_weights(Llama(cfg.model_args(tokenizer.n_words)), std=cfg.init_std, seed=cfg.seed)
+    return model.to(device).train()
+
+
+def train_step(model, optimizer, inputs, targets, cfg: TrainConfig, world: int, autocast_ctx):
+    """One optimiser step on this process's share of the global batch -> (loss, scored tokens, gradient norm).
+
+    The loss of the global batch is (sum over every process) / (targets over every process). DDP averages the
+    gradients of the processes, so each back-propagates its own sum / global count * world size: with chat
+    batches, where each process scores a different number of tokens, this still gives one process's gradient.
+    """
+    [count] = global_sums(int((targets != IGNORE).sum()))
+    with autocast_ctx:
+        loss_sum, _ = loss_sums(model, inputs, targets)
+    (loss_sum / max(count, 1) * world).backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    [loss_total] = global_sums(float(loss_sum.detach()))
+    return loss_total / max(count, 1), int(count), float(grad_norm)
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Run (or resume) one training run; returns a summary: losses, tokens seen, wall time, the loss curves."""
+    rank, world, device = setup_processes(cfg)
+    try:
+        return _train(cfg, rank, world, device)
+    finally:
+        if _distributed():
+            dist.destroy_process_group()
+
+
+def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> dict:
+    out = Path(cfg.out)
+    ckpt_path = out / CHECKPOINT
+    tokenizer = Tokenizer(cfg.tokenizer)
+    model = build_or_load_model(cfg, tokenizer, device)
+    seq_len = min(cfg.seq_len, model.args.max_seq_len)
+    train_data = load_batches(cfg.data, cfg, tokenizer, seq_len, rank)
+    val_batches = None
+    if cfg.val_data:
+        val_batches = load_batches(cfg.val_data, cfg, tokenizer, seq_len, rank).eval_batches(cfg.eval_batches)
+    data_info = {"data": Path(cfg.data).name, "size": _data_size(train_data),
+                 "tokenizer_sha256": file_sha256(cfg.tokenizer)}
+
+    optimizer = make_optimizer(model, cfg)
+    start, history = 0, {"train": [], "val": [], "tokens": 0, "wall_s": 0.0, "cpu_s": 0.0}
+    if cfg.resume:
+        state = load_checkpoint(ckpt_path, cfg, data_info)
+        try:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as error:
+            raise CheckpointError(f"{ckpt_path}: its weights or optimiser state do not fit this model "
+                                  f"({error})") from error
+        set_rng_states(state["rng"])
+        start, history = state["step"], json.loads(state["history"])
+    elif rank == 0 and ckpt_path.exists():
+        print(f"note: starting afresh; {ckpt_path} will be overwritten (pass --resume to continue it)",
+              file=sys.stderr)
+
+    ddp_model = model
+    if world > 1:
+        ddp_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    autocast_ctx = autocast_for(cfg, device)
+    stop = cfg.steps if cfg.until is None else min(cfg.until, cfg.steps)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=cfg.steps, initial=start, disable=rank != 0 or not cfg.progress, unit="step",
+               desc=cfg.stage, dynamic_ncols=True)
+    previous = last_tick = time.perf_counter()
+    previous_cpu, tokens_since = time.process_time(), 0
+
+    for step in range(start, stop):
+        lr = lr_at(step, cfg)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        inputs, targets = train_data.batch(step, rank, world)
+        loss, count, grad_norm = train_step(ddp_model, optimizer, inputs.to(device), targets.to(device), cfg,
+                                            world, autocast_ctx)
+        history["train"].append([step + 1, loss])
+        history["tokens"] += count  # the tokens the loss was on: all of them in pretraining
+        tokens_since += count
+        now = time.perf_counter()
+        history["wall_s"] += now - previous
+        history["cpu_s"] += time.process_time() - previous_cpu  # CPU seconds, all threads: for estimates on
+        previous, previous_cpu = now, time.process_time()      # a busy machine
+        bar.update(1)
+        if now - last_tick > 1.0 or step + 1 == stop:
+            bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.1e}", gnorm=f"{grad_norm:.2f}",
+                            tok_s=f"{tokens_since / (now - last_tick):.0f}")
+            last_tick, tokens_since = now, 0
+        done = step + 1
+        if val_batches is not None and (done % cfg.eval_interval == 0 or done == cfg.steps):
+            model.eval()
+            val = evaluate_loss(model, val_batches, device, autocast_ctx, rank, world)
+            model.train()
+            history["val"].append([done, val])
+            if rank == 0:
+                bar.write(f"step {done}: train loss {loss:.4f}, val loss {val:.4f}")
+        if done % cfg.save_interval == 0 or done == stop:
+            if rank == 0:
+                save_checkpoint(ckpt_path, model, optimizer, done, cfg, history, data_info)
+            _barrier()
+    bar.close()
+
+    done = max(start, stop)
+    summary = {
+        "stage": cfg.stage, "steps": done, "of_steps": cfg.steps, "finished": done >= cfg.steps,
+        "tokens_seen": history["tokens"],
+        "final_train_loss": _mean_last(history["train"], 20),
+        "final_val_loss": history["val"][-1][1] if history["val"] else None,
+        "wall_s": history["wall_s"], "cpu_s": history["cpu_s"], "world_size": world, "device": str(device),
+        "parameters": model.num_parameters(), "model_args": model.args.to_dict(), "history": history,
+    }
+    if rank == 0 and done >= cfg.steps:
+        save_model(model, out, format="kit")
+        if cfg.export:
+            save_model(model, cfg.export, format="kit", dtype=cfg.export_dtype)
+        (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def _data_size(batches) -> int:
+    return len(batches.tokens) if isinstance(batches, TextBatches) else len(batches.examples)
+
+
+def _mean_last(points: list, n: int) -> float | None:
+    return float(np.mean([loss for _, loss in points[-n:]])) if points else None
+
+
+# -------------------------------------------------------------------------------------- the command line
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    parser = argparse.ArgumentParser(prog="python -m llama_lab.train", description=__doc__.split("\n")[0])
+    defaults = TrainConfig()
+    for f in fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        default = getattr(defaults, f.name)
+        if f.type in ("bool", bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+        else:
+            kind = {"int": int, "float": float}.get(str(f.type).split(" ")[0], str)
+            parser.add_argument(flag, type=_optional(kind), default=default)
+    return TrainConfig(**vars(parser.parse_args(argv)))
+
+
+def _optional(kind):
+    def parse(text: str):
+        return None if text.lower() == "none" else kind(text)
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def main(argv: list[str] | None = None) -> dict:
+    return train(parse_args(argv))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (CheckpointError, FileNotFoundError) as error:  # a learner's mistake: the message, not a traceback
+        sys.exit(f"error: {error}")

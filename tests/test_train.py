@@ -1,0 +1,263 @@
+"""Training: the schedule and optimiser groups by hand, the data pipeline against SentencePiece, the chat loss mask
+against the chat format, and the loop itself on a tiny model (loss falls, resume is exact, a broken checkpoint is
+refused untouched, two DDP processes match one)."""
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from llama_lab import tinyworld, train
+from llama_lab.chat import E_INST, encode_dialog
+from llama_lab.checkpoint import CheckpointError, load_model
+from llama_lab.tokenizer import Tokenizer, train_tokenizer
+from llama_lab.train import IGNORE, TrainConfig, lr_at
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """A small slice of the tiny world, written as `write_corpus` writes it, and a 512-piece tokenizer."""
+    folder = tmp_path_factory.mktemp("world")
+    world = tinyworld.build_world(0)
+    for split, n in (("train", 400), ("val", 40)):
+        with open(folder / f"{split}.txt", "w") as f:
+            for doc in tinyworld.pretraining_documents(world, split, n, seed=0):
+                f.write(doc + "\n\n")
+    for split, n in (("train", 200), ("val", 24)):
+        with open(folder / f"chat_{split}.jsonl", "w") as f:
+            for dialog in tinyworld.chat_dialogs(world, split, n, seed=0):
+                f.write(json.dumps({"messages": dialog}) + "\n")
+    train_tokenizer(folder / "train.txt", folder / "tok", vocab_size=512)
+    return folder
+
+
+def tiny_config(corpus, out, **changes) -> TrainConfig:
+    settings = dict(stage="pretrain", data=str(corpus / "train.txt"), val_data=str(corpus / "val.txt"),
+                    tokenizer=str(corpus / "tok.model"), out=str(out), dim=32, n_layers=2, n_heads=4, n_kv_heads=2,
+                    multiple_of=16, max_seq_len=32, seq_len=32, batch_size=8, steps=12, lr=3e-3, warmup=3,
+                    eval_interval=6, eval_batches=2, save_interval=4, progress=False)
+    settings.update(changes)
+    return TrainConfig(**settings)
+
+
+def chat_config(corpus, out, init, **changes) -> TrainConfig:
+    return tiny_config(corpus, out, stage="chat", init=str(init), data=str(corpus / "chat_train.jsonl"),
+                       val_data=str(corpus / "chat_val.jsonl"), **changes)
+
+
+def weights(folder) -> dict:
+    return load_file(Path(folder) / "model.safetensors")
+
+
+# ----------------------------------------------------------------------------------------- hand-computed parts
+
+def test_schedule_warms_up_then_decays_to_a_tenth():
+    cfg = TrainConfig(lr=1e-3, warmup=10, steps=110)
+    expected = {
+        0: 1e-4, 4: 5e-4, 9: 1e-3,  # linear warm-up: (step + 1) / 10 of the peak
+        10: 1e-3,  # the cosine starts at the peak
+        35: 1e-4 + 0.5 * (1 + math.cos(math.pi / 4)) * 9e-4,  # a quarter of the way: 8.682e-4
+        60: 5.5e-4,  # half-way: the middle of 1e-3 and 1e-4
+        110: 1e-4, 500: 1e-4,  # the end, and beyond it: 10% of the peak
+    }
+    for step, lr in expected.items():
+        assert lr_at(step, cfg) == pytest.approx(lr, rel=1e-12), step
+    decay = [lr_at(s, cfg) for s in range(10, 111)]
+    assert all(a >= b for a, b in zip(decay, decay[1:]))
+
+
+def test_optimizer_is_llama2s_adamw_with_decay_on_matrices_only():
+    cfg = TrainConfig(dim=32, n_layers=2, n_heads=4, n_kv_heads=2, multiple_of=16, max_seq_len=32, seq_len=32)
+    from llama_lab.model import Llama
+    model = Llama(cfg.model_args(300))
+    optimizer = train.make_optimizer(model, cfg)
+    decay, no_decay = optimizer.param_groups
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
+    assert decay["betas"] == (0.9, 0.95) and decay["eps"] == 1e-5
+    assert sorted(names[id(p)] for p in no_decay["params"]) == sorted(
+        n for n, _ in model.named_parameters() if n.endswith("norm.weight"))
+    assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
+
+
+# ------------------------------------------------------------------------------------------------------ data
+
+def test_corpus_is_documents_each_opened_by_bos(corpus, tmp_path):
+    shutil.copy(corpus / "val.txt", tmp_path / "val.txt")
+    tok = Tokenizer(corpus / "tok.model")
+    ids = train.tokenize_corpus(tmp_path / "val.txt", tok)
+    expected = [t for doc in tinyworld.read_documents(tmp_path / "val.txt") for t in tok.encode(doc, bos=True)]
+    assert ids.dtype == np.uint16 and ids.tolist() == expected
+    assert (tmp_path / "val.bin").is_file()
+    again = train.tokenize_corpus(tmp_path / "val.txt", tok)  # mapped, not tokenized again
+    assert isinstance(again, np.memmap) and again.tolist() == expected
+
+
+def test_batches_depend_on_seed_and_step_and_split_over_processes():
+    tokens = np.arange(1000, dtype=np.uint16)
+    data = train.TextBatches(tokens, seq_len=16, batch_size=8, seed=3)
+    x, y = data.batch(5)
+    assert x.shape == y.shape == (8, 16) and torch.equal(x[:, 1:], y[:, :-1])
+    assert torch.equal(data.batch(5)[0], x) and not torch.equal(data.batch(6)[0], x)
+    halves = [data.batch(5, rank, 2)[0] for rank in (0, 1)]
+    assert torch.equal(torch.cat(halves), x)
+
+
+def test_chat_loss_covers_exactly_the_assistant_tokens_and_eos(corpus):
+    tok = Tokenizer(corpus / "tok.model")
+    dialog = [{"role": "system", "content": "Be kind."},
+              {"role": "user", "content": "Where does Ada live?"}, {"role": "assistant", "content": "In Ashby."},
+              {"role": "user", "content": "Who is her friend?"}, {"role": "assistant", "content": "Her friend is Tom."}]
+    inputs, targets = train.chat_example(tok, dialog, seq_len=256)
+    # The prompt of each turn, built by Meta's format, must be exactly the unscored prefix before that turn.
+    prompt1 = encode_dialog(tok, dialog[:2])
+    prompt2 = encode_dialog(tok, dialog[:4])
+    ids = inputs + [targets[-1]]
+    scored = [i + 1 for i, t in enumerate(targets) if t != IGNORE]  # positions in ids whose token is learned
+    assert ids[:len(prompt2)] == prompt2
+    runs = [list(range(len(prompt1), prompt1_end := ids.index(tok.eos_id) + 1)),
+            list(range(len(prompt2), len(ids)))]
+    assert scored == runs[0] + runs[1]
+    for run, answer in zip(runs, ("In Ashby.", "Her friend is Tom.")):
+        assert ids[run[-1]] == tok.eos_id
+        assert tok.decode(ids[run[0]:run[-1]]) == answer + " "  # Meta writes f"{answer} " before EOS
+        assert tok.decode(ids[:run[0]]).endswith(E_INST)
+    assert prompt1_end < len(prompt2)
+
+
+# ------------------------------------------------------------------------------------------------ the loop
+
+@pytest.fixture(scope="module")
+def pretrained(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("base")
+    summary = train.train(tiny_config(corpus, out, steps=40, warmup=4, save_interval=20, eval_interval=20))
+    return out, summary
+
+
+def test_pretraining_lowers_the_loss_and_writes_a_model(pretrained):
+    out, summary = pretrained
+    losses = [loss for _, loss in summary["history"]["train"]]
+    print(f"pretraining loss {losses[0]:.3f} -> {losses[-1]:.3f}, val {summary['history']['val']}")
+    assert losses[0] == pytest.approx(math.log(512), abs=0.3)  # uniform over the vocabulary at the start
+    assert np.mean(losses[-5:]) < losses[0] - 1.0
+    assert summary["history"]["val"][-1][1] < summary["history"]["val"][0][1]
+    assert (out / "checkpoint.pt").is_file() and summary["tokens_seen"] == 40 * 8 * 32
+    model = load_model(out)
+    assert model.args.n_kv_heads == 2 and model.num_parameters() == summary["parameters"]
+
+
+def test_resume_continues_exactly(corpus, tmp_path):
+    straight = train.train(tiny_config(corpus, tmp_path / "straight"))
+    first = train.train(tiny_config(corpus, tmp_path / "split", until=5))
+    assert first["steps"] == 5 and not first["finished"]
+    assert not (tmp_path / "split" / "model.safetensors").exists()
+    resumed = train.train(tiny_config(corpus, tmp_path / "split", resume=True))
+    assert resumed["history"]["train"] == straight["history"]["train"]  # bitwise, step by step
+    assert resumed["history"]["val"] == straight["history"]["val"]
+    a, b = weights(tmp_path / "straight"), weights(tmp_path / "split")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_save_killed_midway_leaves_the_previous_checkpoint(corpus, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    train.train(tiny_config(corpus, out, until=4))
+    before = (out / "checkpoint.pt").read_bytes()
+
+    def killed_save(obj, path):  # the process dies while the new checkpoint is half written
+        Path(path).write_bytes(b"PK\x03\x04 half a zip file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train.torch, "save", killed_save)
+    with pytest.raises(KeyboardInterrupt):
+        train.train(tiny_config(corpus, out, resume=True, until=8))
+    monkeypatch.undo()
+    assert (out / "checkpoint.pt").read_bytes() == before
+    resumed = train.train(tiny_config(corpus, out, resume=True))
+    straight = train.train(tiny_config(corpus, tmp_path / "straight"))
+    assert resumed["history"]["train"] == straight["history"]["train"]
+
+
+def test_a_corrupt_or_foreign_checkpoint_is_refused_and_left_alone(corpus, tmp_path):
+    out = tmp_path / "run"
+    train.train(tiny_config(corpus, out, until=4))
+    path = out / "checkpoint.pt"
+    good = path.read_bytes()
+
+    path.write_bytes(good[:len(good) // 2])  # truncated, as by a full disk
+    with pytest.raises(CheckpointError, match="checkpoint.pt: truncated or corrupt"):
+        train.train(tiny_config(corpus, out, resume=True))
+    assert path.read_bytes() == good[:len(good) // 2]
+
+    class Evil:  # a pickle that would run code on load
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+    torch.save({"model": Evil()}, path)
+    evil = path.read_bytes()
+    with pytest.raises(CheckpointError, match="checkpoint.pt: refused"):
+        train.train(tiny_config(corpus, out, resume=True))
+    assert path.read_bytes() == evil
+
+    path.write_bytes(good)
+    with pytest.raises(CheckpointError, match=r"different run \(lr: checkpoint 0.003 vs now 0.001\)"):
+        train.train(tiny_config(corpus, out, resume=True, lr=1e-3))
+    assert path.read_bytes() == good and sorted(p.name for p in out.iterdir()) == ["checkpoint.pt"]
+
+    with pytest.raises(CheckpointError, match="no checkpoint to resume from"):
+        train.train(tiny_config(corpus, tmp_path / "empty", resume=True))
+
+
+def test_chat_finetuning_learns_only_the_answers(corpus, pretrained, tmp_path):
+    base, _ = pretrained
+    summary = train.train(chat_config(corpus, tmp_path / "chat", base, steps=16, warmup=2, lr=3e-3))
+    losses = [loss for _, loss in summary["history"]["train"]]
+    assert np.mean(losses[-4:]) < np.mean(losses[:4])
+    tok = Tokenizer(corpus / "tok.model")
+    dialogs = train.read_dialogs(corpus / "chat_train.jsonl")
+    data = train.ChatBatches([train.chat_example(tok, d, 32) for d in dialogs], 8, 1337, tok.eos_id)
+    scored = sum(int((data.batch(s)[1] != IGNORE).sum()) for s in range(16))
+    assert summary["tokens_seen"] == scored
+
+
+@pytest.mark.parametrize("stage", ["pretrain", "chat"])
+def test_two_ddp_processes_match_one(corpus, pretrained, tmp_path, stage):
+    """torchrun with 2 CPU processes (gloo), each on half of the global batch, gives one process's numbers."""
+    base, _ = pretrained
+    cfg = tiny_config(corpus, tmp_path / "one", steps=6, eval_interval=3)
+    if stage == "chat":
+        cfg = chat_config(corpus, tmp_path / "one", base, steps=6, eval_interval=3)
+    one = train.train(cfg)
+    flags = []
+    for key, value in cfg.numerics().items():
+        if value is not None:
+            flags += [f"--{key.replace('_', '-')}", str(value)]
+    flags += ["--out", str(tmp_path / "two"), "--eval-interval", "3", "--eval-batches", str(cfg.eval_batches),
+              "--no-progress", "--device", "cpu"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          "-m", "llama_lab.train", *flags], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    two = json.loads((tmp_path / "two" / "summary.json").read_text())
+    assert two["world_size"] == 2 and two["tokens_seen"] == one["tokens_seen"]
+    np.testing.assert_allclose([l for _, l in two["history"]["train"]], [l for _, l in one["history"]["train"]],
+                               atol=1e-5)
+    np.testing.assert_allclose([l for _, l in two["history"]["val"]], [l for _, l in one["history"]["val"]],
+                               atol=1e-5)
+    a, b = weights(tmp_path / "one"), weights(tmp_path / "two")
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-5
+
+
+def test_command_line_flags_build_the_config():
+    cfg = train.parse_args(["--stage", "chat", "--steps", "7", "--warmup", "2", "--lr", "2e-4", "--init", "data/tiny-base",
+                            "--until", "none", "--no-progress"])
+    assert (cfg.stage, cfg.steps, cfg.lr, cfg.init, cfg.until, cfg.progress) == (
+        "chat", 7, 2e-4, "data/tiny-base", None, False)
