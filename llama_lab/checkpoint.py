@@ -351,7 +351,7 @@ def load_model(path: str | os.PathLike, device=None, dtype=None, max_seq_len: in
     for key in list(state):  # convert one tensor at a time so that memory never holds two copies
         state[key] = state[key].to(device=device, dtype=dtype or state[key].dtype)
     model.load_state_dict(state, assign=True)
-    model.store_output_by_columns()
+    model.store_weights_for_decoding()
     model.init_rope(device)
     return model.eval()
 

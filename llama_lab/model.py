@@ -131,6 +131,20 @@ def repeat_kv(x: torch.Tensor, n_rep: int) -> torch.Tensor:
     return x.repeat_interleave(n_rep, dim=1)
 
 
+def by_columns(w: torch.Tensor) -> torch.Tensor:
+    """The matrix w (rows, cols) stored column by column: same shape and values, strides (1, rows).
+
+    The rearranged numbers are written back into w's own memory (through a temporary copy of w): a weight that
+    is a copy-on-write map of a checkpoint file is then held once in memory, not twice.
+    """
+    if w.stride() == (1, w.shape[0]):
+        return w
+    transposed = w.t().contiguous()  # (cols, rows)
+    if not w.is_contiguous():
+        return transposed.t()
+    return w.view(transposed.shape).copy_(transposed).t()
+
+
 class KVCache:
     """Keys and values of every layer, preallocated for `max_seq_len` positions.
 
@@ -204,7 +218,11 @@ class Attention(nn.Module):
             out = out.view(B, self.n_heads, 1, self.head_dim)  # (B, H, 1, hd)
         else:  # the fused path: same numbers, one kernel (flash attention), key/value heads shared in place
             probs = None
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=True)  # (B, H, T, hd)
+            # When the keys are just the new tokens (a prompt, a training batch) the mask is the plain causal
+            # triangle, and is_causal lets the kernel skip the blocks above the diagonal.
+            square = k.shape[2] == T
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=None if square else mask, is_causal=square,
+                                                 enable_gqa=True)  # (B, H, T, hd)
         out = out.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim)  # (B, T, H * hd)
         return self.wo(out), probs
 
@@ -255,23 +273,22 @@ class Llama(nn.Module):
         self.layers = nn.ModuleList(TransformerBlock(args, i) for i in range(args.n_layers))
         self.norm = RMSNorm(args.dim, eps=args.norm_eps)
         self.output = nn.Linear(args.dim, args.vocab_size, bias=False)
-        self.store_output_by_columns()
+        self.store_weights_for_decoding()
         self.init_rope()
 
-    def store_output_by_columns(self):
-        """Keep the output head (V, D) in memory column by column: same shape, values and state dict.
+    def store_weights_for_decoding(self):
+        """Store each weight with more outputs than inputs (w1, w3, output) column by column in memory.
 
-        Each decoding step multiplies one vector by this matrix, the largest of a small model (16M of 50M
-        parameters with a 32000-word vocabulary). Stored (V, D) row by row its rows are only D long, and on CPUs
-        the matrix-vector product reads such short rows 1.4-2x slower than the rows of the (D, V) layout (MKL,
-        measured with llama_lab/bench.py's models). `load_model` calls this again after loading.
+        Same shapes, same values, same state dict: only the order of the numbers in memory changes. A decoding
+        step multiplies one vector per row by every weight, and a CPU's matrix-vector product is fastest along
+        long contiguous runs: row by row, the (V, D) head is V rows only D long, which MKL reads 1.4-2x slower
+        than the same matrix stored column by column (D runs V long). `python -m llama_lab.bench` measures the
+        effect. load_model calls this again after loading.
         """
-        weight = self.output.weight.detach()  # (V, D)
-        if weight.stride() != (1, weight.shape[0]):  # not yet by columns
-            by_columns = weight.t().contiguous()  # (D, V): a temporary copy
-            # written back into the weight's own memory, so that a memory-mapped checkpoint is not held twice
-            weight = weight.view(by_columns.shape).copy_(by_columns).t()  # (V, D), strides (1, V)
-        self.output.weight = nn.Parameter(weight, requires_grad=self.output.weight.requires_grad)
+        for module in self.modules():
+            if isinstance(module, nn.Linear) and module.out_features > module.in_features:
+                weight = module.weight
+                module.weight = nn.Parameter(by_columns(weight.detach()), requires_grad=weight.requires_grad)
 
     def init_rope(self, device=None):
         """(Re)compute the rotary tables; needed after a model built on the meta device gets its weights."""

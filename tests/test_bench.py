@@ -140,13 +140,29 @@ def test_inductor_compiled_generation_equals_eager():
 
 # -------------------------------------------------------------------------------- the output head layout
 
-def test_output_head_layout_is_invisible(tmp_path):
-    """The head is stored column by column for speed: shapes, state dict and checkpoints are unchanged."""
-    model = small_model()
-    assert model.output.weight.shape == (101, 64) and model.output.weight.stride() == (1, 101)
-    state = model.state_dict()
-    assert state["output.weight"].shape == (101, 64)
+def test_weight_layout_is_invisible(tmp_path):
+    """Weights with more outputs than inputs are stored column by column for speed: shapes, state dict and
+    checkpoints are unchanged, and loading rearranges the file's numbers without changing the file."""
+    model = small_model()  # dim 64, SwiGLU hidden 176, vocabulary 101
+    by_columns = {"output": (101, 64), "layers.0.feed_forward.w1": (176, 64), "layers.2.feed_forward.w3": (176, 64)}
+    by_rows = {"layers.0.feed_forward.w2": (64, 176), "layers.1.attention.wq": (64, 64)}
+
+    def check(m):
+        modules = dict(m.named_modules())
+        for name, shape in by_columns.items():
+            assert modules[name].weight.shape == shape and modules[name].weight.stride() == (1, shape[0]), name
+        for name, shape in by_rows.items():
+            assert modules[name].weight.is_contiguous(), name
+
+    check(model)
+    assert model.state_dict()["output.weight"].shape == (101, 64)
+    tokens = torch.randint(0, 101, (1, 9), generator=torch.Generator().manual_seed(0))
     for fmt in ("meta", "hf", "kit"):
-        loaded = load_model(save_model(model, tmp_path / fmt, format=fmt))
-        assert loaded.output.weight.stride() == (1, 101)
-        torch.testing.assert_close(loaded.output.weight, model.output.weight, atol=0, rtol=0)
+        path = save_model(model, tmp_path / fmt, format=fmt)
+        before = {f.name: f.read_bytes() for f in path.iterdir()}
+        loaded = load_model(path)
+        check(loaded)
+        for name, p in model.state_dict().items():
+            torch.testing.assert_close(loaded.state_dict()[name], p, atol=0, rtol=0)
+        torch.testing.assert_close(loaded(tokens), model(tokens), atol=1e-5, rtol=0)
+        assert {f.name: f.read_bytes() for f in path.iterdir()} == before  # copy-on-write: files untouched
