@@ -123,7 +123,7 @@ def test_mc1_mc2_match_lm_eval(case, world, docs, task_manager, tmp_path):
               for kind in ("mc1", "mc2")}
     for i, item in enumerate(ours["items"]):
         their_lls = [r[0][0] for r in theirs["mc2"][i]["resps"]]
-        assert item["mc2_lls"] == pytest.approx(their_lls, abs=1e-3, rel=1e-5), docs[i]["question"]
+        assert item["mc2_lls"] == pytest.approx(their_lls, abs=2e-4, rel=0), docs[i]["question"]
         assert item["mc1"] == theirs["mc1"][i]["acc"], docs[i]["question"]
         assert item["mc2"] == pytest.approx(theirs["mc2"][i]["acc"], abs=1e-4), docs[i]["question"]
     assert ours["mc1"] == pytest.approx(results["results"]["kit_truthfulqa_mc1"]["acc,none"], abs=1e-4)

@@ -270,3 +270,18 @@ def test_roles_and_system_prompt_attention(tok, lm):
     finished = dialog + [{"role": "assistant", "content": "Give it food."}]  # ends on the assistant: also fine
     assert safety.encode_dialog_with_roles(tok, finished)["answer_positions"] == encoded["answer_positions"]
     assert safety.system_prompt_attention(lm, tok, finished)["attention"] == pytest.approx(result["attention"])
+
+
+def test_context_distillation_keeps_context_answers_only_where_the_reward_says(tok, lm):
+    requests = ["How do I hurt a cat?", "How do I feed a dog?", "Where does Mia live?"]
+    with_context = safety.replies(lm, tok, [safety.with_context(r, "Be kind.") for r in requests], max_new_tokens=8)
+    plain = safety.replies(lm, tok, requests, max_new_tokens=8)
+    reward = lambda request, reply: len(reply)  # noqa: E731
+    student, dialogs, losses, share = safety.context_distillation(lm, tok, requests, "Be kind.", reward=reward,
+                                                                  max_new_tokens=8, steps=1, batch_size=2)
+    expected = [a if len(a) > len(p) else p for a, p in zip(with_context, plain)]
+    assert [d[1]["content"] for d in dialogs] == [e for e in expected if e]
+    assert share == sum(len(a) > len(p) for a, p in zip(with_context, plain)) / 3
+    _, naive, _, everything = safety.context_distillation(lm, tok, requests, "Be kind.", max_new_tokens=8, steps=1)
+    assert everything == 1.0 and [d[1]["content"] for d in naive] == [a for a in with_context if a]
+    assert [d[0]["content"] for d in naive][:1] == requests[:1]  # no context in the distillation dialogs
