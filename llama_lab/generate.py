@@ -208,7 +208,9 @@ def iter_generate(model, prompt_tokens: Sequence[Sequence[int]], max_new_tokens:
                 if device.type == "cuda":
                     torch.compiler.cudagraph_mark_step_begin()  # the last step's outputs are no longer needed
                 position = torch.tensor([prev_pos], device=device)
-                logits = compiled_step(model, tokens[:, prev_pos:cur_pos], position, cache)  # (B, V)
+                # a fresh (B, 1) tensor: the same shape and strides at every call, so one graph serves all
+                step_tokens = tokens[:, prev_pos:cur_pos].clone(memory_format=torch.contiguous_format)
+                logits = compiled_step(model, step_tokens, position, cache)  # (B, V)
             else:  # the prompt (or the part all rows share), and every step of the eager path
                 logits = model(tokens[:, prev_pos:cur_pos], start_pos=prev_pos, cache=cache)[:, -1]  # (B, V)
             if seen is not None:
@@ -219,9 +221,7 @@ def iter_generate(model, prompt_tokens: Sequence[Sequence[int]], max_new_tokens:
             tokens[:, cur_pos] = next_token
             if seen is not None:
                 seen[torch.arange(B, device=device), next_token] = True
-            # log p(token) = logit - logsumexp(logits): the same number as log_softmax, without writing all V
-            logits = logits.float()
-            logprob = logits.gather(-1, next_token[:, None]).squeeze(-1) - logits.logsumexp(-1)  # (B,)
+            logprob = F.log_softmax(logits.float(), dim=-1).gather(-1, next_token[:, None]).squeeze(-1)
             written = (cur_pos + 1 - lengths)  # new tokens so far in each row (after this one)
             stopping = writing & (torch.isin(next_token, stops) | (written >= max_new_tokens))
             step = [(int(t), float(lp)) if w else None

@@ -126,6 +126,17 @@ def test_compiled_generation_reuses_its_cache_cleanly():
     assert stopped[0] == second[0][:3]  # stopping works on the compiled path as on the eager one
 
 
+def test_one_compiled_graph_serves_different_lengths():
+    """Prompts and lengths change from call to call; the compiled step's shapes do not (no recompilation)."""
+    from torch._dynamo.utils import counters
+
+    model = small_model(n_layers=2)
+    generate_tokens(model, [[1, 5, 9]], 10, temperature=0, eos_id=None, compile="aot_eager")
+    graphs = counters["stats"]["unique_graphs"]
+    generate_tokens(model, [[1, 5, 9, 4, 5, 6]], 21, temperature=0, eos_id=None, compile="aot_eager")
+    assert counters["stats"]["unique_graphs"] == graphs
+
+
 def test_compile_argument_is_checked():
     with pytest.raises(ValueError, match="compile"):
         generate_tokens(small_model(), [[1, 2]], 3, compile=3)
