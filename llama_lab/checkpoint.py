@@ -362,6 +362,13 @@ def _atomic_directory(path: Path, write) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         write(tmp)
+        # mkdtemp makes a private directory (0700) and safetensors writes 0600: give the checkpoint the
+        # permissions any other file of the user's gets, so that colleagues on a shared machine can read it
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
+        for file in tmp.iterdir():
+            os.chmod(file, 0o666 & ~umask)
         if not path.exists():
             os.rename(tmp, path)
             return path

@@ -159,3 +159,14 @@ def test_resaving_with_fewer_shards_removes_stale_ones(tmp_path):
     save_model(model, path, format="meta", num_shards=1)
     assert sorted(p.name for p in path.iterdir()) == ["consolidated.00.pth", "params.json"]
     load_model(path)
+
+
+def test_saved_checkpoints_get_the_usual_permissions(tmp_path, model):
+    umask = os.umask(0o022)
+    try:
+        path = save_model(model, tmp_path / "shared", format="kit")
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o755
+    assert {p.name: p.stat().st_mode & 0o777 for p in path.iterdir()} == {"params.json": 0o644,
+                                                                         "model.safetensors": 0o644}
