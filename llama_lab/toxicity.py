@@ -56,6 +56,12 @@ class ToxicityClassifier:
         pick = lambda idx: [(self.vocabulary[i], round(float(self.weight[i]), 2)) for i in idx]  # noqa: E731
         return {"toxic": pick(order.flip(0)[:k].tolist()), "kind": pick(order[:k].tolist())}
 
+    def explain(self, text: str, k: int = 3) -> list[tuple[str, float]]:
+        """The k n-grams of `text` that push it most towards toxic, with their weights: why it was flagged."""
+        present = {g for g in ngrams(text) if g in self.index}
+        ranked = sorted(present, key=lambda g: (-float(self.weight[self.index[g]]), g))
+        return [(g, round(float(self.weight[self.index[g]]), 2)) for g in ranked[:k]]
+
     @classmethod
     def fit(cls, texts: Sequence[str], labels: Sequence[int], min_count: int = 2, steps: int = 300,
             lr: float = 0.1, l2: float = 1e-3) -> "ToxicityClassifier":

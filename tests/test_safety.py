@@ -165,6 +165,9 @@ def test_classifier_learns_and_is_deterministic():
     assert first("what a stupid idea") > 0.5 > first("thank you so much")
     assert toxicity.accuracy(first, list(zip(texts, labels))) == 1.0
     assert first.top_features(1)["toxic"][0][0] in {"stupid", "go", "away", "go away"}
+    reasons = first.explain("go away stupid", k=2)
+    assert len(reasons) == 2 and all(w > 0 for _, w in reasons)
+    assert [g for g, _ in reasons] == [g for g, _ in sorted(reasons, key=lambda r: -r[1])]
 
 
 # ------------------------------------------------------------------------------------------------ probes
