@@ -7,12 +7,13 @@
 Both sides run the same configuration with the same weights: the kit's `Llama`, and a `LlamaForCausalLM` built
 from the same `ModelArgs` (checkpoint.args_to_hf_config) with the kit's state dict copied in. Every figure is a
 median over repeats, and the two take turns (kit, transformers, kit, transformers, ...) so that whatever else the
-machine does slows both alike. A ratio is kit / transformers: above 1 the kit is faster (or, for memory, uses
-more).
+machine does slows both alike. "kit vs HF" says how many times better the kit does: kit/transformers for
+tokens/s, transformers/kit for seconds and memory; above 1 the kit is ahead.
 
 The memory-bandwidth bound of decoding: each step reads every weight once (of the embedding table, one row per
 token), so a batch of B rows can never produce more than B * bandwidth / (weight bytes) tokens per second. The
-bandwidth is measured here, on the same machine, with a matrix-vector product too large for the caches.
+bandwidth is measured on the same machine, with a matrix-vector product too large for the caches, in turn with
+the decoding runs (so under the same conditions); "share" is the fraction of the bound reached.
 On a GPU the suite also runs the compiled decode step (generate_tokens(..., compile=True): static cache,
 torch.compile, CUDA graphs) in bfloat16, and a model of Llama 2 7B's shape with random weights.
 """
@@ -100,9 +101,12 @@ def take_turns(contenders: dict, repeats: int, device: torch.device) -> dict[str
 # --------------------------------------------------------------------------------------------- the models
 
 def random_model(args: ModelArgs, device: torch.device, dtype: torch.dtype, seed: int = 0) -> Llama:
-    """A Llama with random normal weights (norms at 1), made on `device` directly: no 7B detour through the CPU."""
+    """A Llama with random normal weights (norms at 1), made on `device` directly: no 7B detour through the CPU.
+
+    Its weights are laid out for decoding, as load_model lays out a checkpoint's.
+    """
     if device.type == "cpu":
-        return init_weights(build_model(args, dtype=dtype), seed=seed).eval()
+        return init_weights(build_model(args, dtype=dtype), seed=seed).store_weights_for_decoding().eval()
     model = build_model(args, device="meta").to(dtype).to_empty(device=device)
     generator = torch.Generator(device=device).manual_seed(seed)
     with torch.no_grad():
@@ -112,7 +116,7 @@ def random_model(args: ModelArgs, device: torch.device, dtype: torch.dtype, seed
             else:
                 p.normal_(0.0, 0.02, generator=generator)
     model.init_rope(device)
-    return model.eval()
+    return model.store_weights_for_decoding().eval()
 
 
 def kit_model(size: str, device: torch.device, dtype: torch.dtype) -> tuple[Llama, str]:
@@ -121,7 +125,8 @@ def kit_model(size: str, device: torch.device, dtype: torch.dtype) -> tuple[Llam
         try:
             from .tiny import load_tiny
             model, _ = load_tiny("base", device=device)
-            return model.to(dtype).eval(), "the trained tiny model (data/tiny-base)"
+            model.to(dtype).init_rope(device)  # the rotary tables stay in float32
+            return model.eval(), "the trained tiny model (data/tiny-base)"
         except (ImportError, FileNotFoundError):
             pass
     return random_model(SIZES[size], device, dtype), "random weights"
@@ -146,20 +151,28 @@ def weight_bytes_per_step(model: Llama) -> int:
     return everything - model.tok_embeddings.weight.numel() * model.tok_embeddings.weight.element_size()
 
 
-def bandwidth(device: torch.device, dtype: torch.dtype, mib: int, repeats: int = 7) -> float:
+class BandwidthProbe:
     """Bytes per second a large matrix-vector product streams from memory (the decode's inner loop)."""
-    n = int((mib * 2**20 / torch.finfo(dtype).bits * 8) ** 0.5)
-    matrix = torch.randn(n, n, device=device).to(dtype)
-    vector = torch.randn(1, n, device=device).to(dtype)
-    calls = 20 if device.type == "cuda" else 3  # several per timing, so that a GPU launch is not what is timed
 
-    def products():
-        for _ in range(calls):
-            F.linear(vector, matrix)
+    def __init__(self, device: torch.device, dtype: torch.dtype, mib: int):
+        n = int((mib * 2**20 / torch.finfo(dtype).bits * 8) ** 0.5)
+        self.matrix = torch.randn(n, n, device=device).to(dtype)
+        self.vector = torch.randn(1, n, device=device).to(dtype)
+        self.calls = 20 if device.type == "cuda" else 3  # several per timing: a GPU launch is not what is timed
+        self.device = device
+        self.samples: list[float] = []
 
-    products()
-    times = [seconds(products, device) / calls for _ in range(repeats)]
-    return matrix.numel() * matrix.element_size() / statistics.median(times)
+    def __call__(self):
+        """One sample (appended to self.samples)."""
+        elapsed = seconds(lambda: [F.linear(self.vector, self.matrix) for _ in range(self.calls)], self.device)
+        self.samples.append(self.matrix.numel() * self.matrix.element_size() * self.calls / elapsed)
+
+    def measure(self, repeats: int = 7) -> float:
+        self()  # a warm-up
+        self.samples.clear()
+        for _ in range(repeats):
+            self()
+        return statistics.median(self.samples)
 
 
 # ---------------------------------------------------------------------------------------- measurements
@@ -172,7 +185,7 @@ def row(size, metric, unit, kit_samples, hf_samples, higher_is_better=True, **ex
             "samples": {"kit": list(kit_samples), "transformers": list(hf_samples or [])}, **extra}
 
 
-def measure_decode(size, kit, twin, batch, cfg: Settings, bytes_per_step, bytes_per_second, compile=False):
+def measure_decode(size, kit, twin, batch, cfg: Settings, bytes_per_step, probe: BandwidthProbe, compile=False):
     """Greedy decoding tokens/s: `batch` prompts of cfg.prompt_len tokens, cfg.new_tokens new tokens each."""
     device = kit.tok_embeddings.weight.device
     prompts = torch.randint(3, kit.args.vocab_size, (batch, cfg.prompt_len),
@@ -189,11 +202,13 @@ def measure_decode(size, kit, twin, batch, cfg: Settings, bytes_per_step, bytes_
                                 max_new_tokens=cfg.new_tokens, min_new_tokens=cfg.new_tokens)
         outputs["transformers"] = out[:, cfg.prompt_len:].tolist()
 
-    times = take_turns({"kit": run_kit, "transformers": run_hf}, cfg.repeats, device)
+    probe.samples.clear()
+    times = take_turns({"kit": run_kit, "transformers": run_hf, "bandwidth": probe}, cfg.repeats, device)
     tokens = batch * cfg.new_tokens
     result = row(size, f"decode, batch {batch}" + (", compiled" if compile else ""), "tokens/s",
                  [tokens / t for t in times["kit"]], [tokens / t for t in times["transformers"]])
-    result["bound"] = batch * bytes_per_second / bytes_per_step
+    result["bandwidth_bytes_per_s"] = statistics.median(probe.samples[-cfg.repeats:])
+    result["bound"] = batch * result["bandwidth_bytes_per_s"] / bytes_per_step
     result["share"] = result["kit"] / result["bound"]
     result["share_transformers"] = result["transformers"] / result["bound"]
     result["same_tokens"] = outputs["kit"] == outputs["transformers"]
@@ -221,15 +236,20 @@ def measure_prefill(size, kit, twin, cfg: Settings):
 
 
 def measure_training(size, kit, twin, cfg: Settings):
-    """Tokens/s of a training step: forward, cross-entropy, backward, AdamW (fresh copies of both models)."""
+    """Tokens/s of a training step: forward, cross-entropy, backward, AdamW (fresh copies of both models).
+
+    The kit's copy is a `Llama(args)` given the weights, as the kit's training code makes its models.
+    """
     import copy
 
-    device = kit.tok_embeddings.weight.device
+    weight = kit.tok_embeddings.weight
     seq = min(cfg.train_seq, kit.args.max_seq_len)
     batch = torch.randint(0, kit.args.vocab_size, (cfg.train_batch, seq + 1),
-                          generator=torch.Generator().manual_seed(0)).to(device)
+                          generator=torch.Generator().manual_seed(0)).to(weight.device)
     inputs, targets = batch[:, :-1], batch[:, 1:]
-    kit, twin = copy.deepcopy(kit).train(), copy.deepcopy(twin).train()
+    trainee = build_model(kit.args, device=weight.device, dtype=weight.dtype)
+    trainee.load_state_dict(kit.state_dict())
+    kit, twin = trainee.train(), copy.deepcopy(twin).train()
     kit_opt = torch.optim.AdamW(kit.parameters(), lr=1e-4)
     hf_opt = torch.optim.AdamW(twin.parameters(), lr=1e-4)
 
@@ -241,7 +261,7 @@ def measure_training(size, kit, twin, cfg: Settings):
         optimizer.zero_grad(set_to_none=True)
 
     times = take_turns({"kit": lambda: step(kit, kit_opt),
-                        "transformers": lambda: step(lambda x: twin(x).logits, hf_opt)}, cfg.repeats, device)
+                        "transformers": lambda: step(lambda x: twin(x).logits, hf_opt)}, cfg.repeats, weight.device)
     tokens = cfg.train_batch * seq
     return row(size, f"training step, {cfg.train_batch}x{seq} tokens", "tokens/s",
                [tokens / t for t in times["kit"]], [tokens / t for t in times["transformers"]])
@@ -388,9 +408,10 @@ def machine(device: torch.device, dtype: torch.dtype) -> dict:
 
 def run_suite(cfg: Settings, device: torch.device, dtype: torch.dtype, log=print) -> dict:
     results = {"machine": machine(device, dtype), "settings": cfg.__dict__, "rows": []}
-    bytes_per_second = bandwidth(device, dtype, cfg.bandwidth_mib)
-    results["bandwidth_bytes_per_s"] = bytes_per_second
-    log(f"memory bandwidth (matrix-vector product, {cfg.bandwidth_mib} MiB): {bytes_per_second / 1e9:.1f} GB/s")
+    probe = BandwidthProbe(device, dtype, cfg.bandwidth_mib)
+    results["bandwidth_bytes_per_s"] = probe.measure()
+    log(f"memory bandwidth (matrix-vector product, {cfg.bandwidth_mib} MiB): "
+        f"{results['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s")
     for size in cfg.sizes:
         if size == "7b" and device.type != "cuda":
             log("skipping 7b: it runs on a GPU only")
@@ -402,11 +423,11 @@ def run_suite(cfg: Settings, device: torch.device, dtype: torch.dtype, log=print
             f"{per_step / 2**20:.1f} MiB of weights read per decoding step")
         rows = []
         for batch in cfg.batches if "decode" in cfg.measure else ():
-            result, eager_tokens = measure_decode(size, model, twin, batch, cfg, per_step, bytes_per_second)
+            result, eager_tokens = measure_decode(size, model, twin, batch, cfg, per_step, probe)
             rows.append(result)
             if device.type == "cuda":  # the compiled step: static cache, torch.compile, CUDA graphs
-                compiled, compiled_tokens = measure_decode(size, model, twin, batch, cfg, per_step,
-                                                           bytes_per_second, compile=True)
+                compiled, compiled_tokens = measure_decode(size, model, twin, batch, cfg, per_step, probe,
+                                                           compile=True)
                 compiled["same_tokens_as_eager"] = compiled_tokens == eager_tokens
                 rows.append(compiled)
         if "prefill" in cfg.measure:
@@ -433,33 +454,38 @@ def _number(x) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
 
 
-COLUMNS = ("size", "measurement", "kit", "transformers", "kit vs HF", "bound", "share")
+def _percent(x) -> str:
+    return "-" if x is None else f"{100 * x:.0f}%"
+
+
+COLUMNS = ("size", "measurement", "kit", "transformers", "kit vs HF", "bound", "kit share", "HF share", "notes")
 
 
 def format_row(r: dict) -> str:
-    ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}x"
-    bound = _number(r.get("bound"))
-    share = "-" if r.get("share") is None else f"{100 * r['share']:.0f}%"
     notes = []
     if "same_tokens" in r:
         notes.append("same tokens as HF" if r["same_tokens"] else "tokens differ from HF")
     if "same_tokens_as_eager" in r:
         notes.append("same tokens as eager" if r["same_tokens_as_eager"] else "tokens differ from eager")
-    cells = (r["size"], f"{r['metric']} ({r['unit']})", _number(r["kit"]), _number(r["transformers"]), ratio,
-             bound, share)
-    return "| " + " | ".join(cells) + " |" + (f" {'; '.join(notes)}" if notes else "")
+    if "disk_bytes" in r:
+        notes.append(f"{r['disk_bytes'] / 2**20:.0f} MiB on disk")
+    cells = (r["size"], f"{r['metric']} ({r['unit']})", _number(r["kit"]), _number(r["transformers"]),
+             "-" if r["ratio"] is None else f"{r['ratio']:.2f}x", _number(r.get("bound")),
+             _percent(r.get("share")), _percent(r.get("share_transformers")), "; ".join(notes))
+    return "| " + " | ".join(cells) + " |"
 
 
 def format_table(results: dict) -> str:
     m = results["machine"]
     where = m.get("gpu") or f"{m['cpu']}, {m['cpu_count']} cores, {m['torch_threads']} torch threads"
-    lines = [f"{where}; torch {m['torch']}, transformers {m['transformers']}, {m['dtype']}; "
-             f"bandwidth {results['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s (matrix-vector product)", "",
+    lines = [f"{where}; torch {m['torch']}, transformers {m['transformers']}, {m['dtype']}; memory bandwidth "
+             f"{results['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s (matrix-vector product)", "",
              "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += [format_row(r) for r in results["rows"]]
-    lines += ["", "kit vs HF: speed ratio kit/transformers (above 1: the kit is faster); for load rows "
-              "transformers/kit (above 1: the kit is faster or leaner). bound: tokens/s if every weight "
-              "were read once per step at the measured bandwidth; share: the kit's fraction of it."]
+    lines += ["", "kit vs HF: how many times better the kit does (kit/HF for tokens/s, HF/kit for seconds and "
+              "memory). bound: tokens/s if each step read every weight once at the bandwidth measured during "
+              "that row; share: the fraction of it reached. Load: peak RSS added by loading (to every weight in "
+              "memory), over the checkpoint's size."]
     return "\n".join(lines)
 
 

@@ -134,8 +134,9 @@ def repeat_kv(x: torch.Tensor, n_rep: int) -> torch.Tensor:
 def by_columns(w: torch.Tensor) -> torch.Tensor:
     """The matrix w (rows, cols) stored column by column: same shape and values, strides (1, rows).
 
-    The rearranged numbers are written back into w's own memory (through a temporary copy of w): a weight that
-    is a copy-on-write map of a checkpoint file is then held once in memory, not twice.
+    The rearranged numbers are written back into w's own memory (through a temporary copy): a weight that is a
+    copy-on-write map of a checkpoint file is then held once in memory, not twice. So w itself must be held by
+    nothing else, which would read the rearranged numbers in the old order.
     """
     if w.stride() == (1, w.shape[0]):
         return w
@@ -273,22 +274,22 @@ class Llama(nn.Module):
         self.layers = nn.ModuleList(TransformerBlock(args, i) for i in range(args.n_layers))
         self.norm = RMSNorm(args.dim, eps=args.norm_eps)
         self.output = nn.Linear(args.dim, args.vocab_size, bias=False)
-        self.store_weights_for_decoding()
         self.init_rope()
 
-    def store_weights_for_decoding(self):
+    def store_weights_for_decoding(self) -> "Llama":
         """Store each weight with more outputs than inputs (w1, w3, output) column by column in memory.
 
         Same shapes, same values, same state dict: only the order of the numbers in memory changes. A decoding
         step multiplies one vector per row by every weight, and a CPU's matrix-vector product is fastest along
         long contiguous runs: row by row, the (V, D) head is V rows only D long, which MKL reads 1.4-2x slower
-        than the same matrix stored column by column (D runs V long). `python -m llama_lab.bench` measures the
-        effect. load_model calls this again after loading.
+        than the same matrix stored column by column (D runs V long). Training prefers rows (a few % faster),
+        so `load_model` does this and `Llama(args)` does not; `python -m llama_lab.bench` measures the effect.
         """
         for module in self.modules():
             if isinstance(module, nn.Linear) and module.out_features > module.in_features:
                 weight = module.weight
                 module.weight = nn.Parameter(by_columns(weight.detach()), requires_grad=weight.requires_grad)
+        return self
 
     def init_rope(self, device=None):
         """(Re)compute the rotary tables; needed after a model built on the meta device gets its weights."""

@@ -152,9 +152,14 @@ def test_inductor_compiled_generation_equals_eager():
 # -------------------------------------------------------------------------------- the output head layout
 
 def test_weight_layout_is_invisible(tmp_path):
-    """Weights with more outputs than inputs are stored column by column for speed: shapes, state dict and
+    """Weights with more outputs than inputs are stored column by column for decoding: shapes, state dict and
     checkpoints are unchanged, and loading rearranges the file's numbers without changing the file."""
     model = small_model()  # dim 64, SwiGLU hidden 176, vocabulary 101
+    assert model.output.weight.is_contiguous()  # a model made for training keeps rows
+    logits = model(torch.randint(0, 101, (1, 9), generator=torch.Generator().manual_seed(0)))
+    assert model.store_weights_for_decoding() is model
+    torch.testing.assert_close(model(torch.randint(0, 101, (1, 9), generator=torch.Generator().manual_seed(0))),
+                               logits, atol=1e-5, rtol=0)
     by_columns = {"output": (101, 64), "layers.0.feed_forward.w1": (176, 64), "layers.2.feed_forward.w3": (176, 64)}
     by_rows = {"layers.0.feed_forward.w2": (64, 176), "layers.1.attention.wq": (64, 64)}
 
