@@ -5,6 +5,7 @@ import sentencepiece as spm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import LLAMA2_TOKENIZER
 from llama_lab import Tokenizer, train_tokenizer
 
 
@@ -45,7 +46,6 @@ def test_llama2_round_trip_arbitrary_text(llama2_tokenizer_session, text):
 
 @pytest.fixture(scope="module")
 def llama2_tokenizer_session():
-    from conftest import LLAMA2_TOKENIZER
     if not LLAMA2_TOKENIZER.is_file():
         pytest.skip("Llama 2's tokenizer.model is not beside the repository")
     return Tokenizer(LLAMA2_TOKENIZER)
