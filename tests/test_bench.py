@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from conftest import REPO, small_model
+from support import REPO, small_model
 from llama_lab import generate_tokens, load_model, save_model
 from llama_lab.bench import TOY, PeakRSS, random_model, weight_bytes_per_step
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import LLAMA2_TOKENIZER, REPO
+from support import LLAMA2_TOKENIZER, REPO
 from llama_lab import Tokenizer, train_tokenizer
 from llama_lab.bpe import SentencePieceBPE
 

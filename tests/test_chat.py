@@ -6,7 +6,7 @@ The expected strings below are written out by hand; SentencePiece itself (not th
 import pytest
 import sentencepiece as spm
 
-from conftest import LLAMA2_TOKENIZER, small_model
+from support import LLAMA2_TOKENIZER, small_model
 from llama_lab import chat, encode_dialog
 from llama_lab.chat import UNSAFE_ERROR, encode_dialog_for_training, special_tags_in
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from conftest import small_model
+from support import small_model
 from llama_lab import CheckpointError, load_model, save_model
 from llama_lab.checkpoint import detect_format
 

@@ -10,7 +10,7 @@ import torch
 
 matplotlib.use("Agg")
 
-from conftest import LLAMA2_TOKENIZER, small_model  # noqa: E402
+from support import LLAMA2_TOKENIZER, small_model  # noqa: E402
 from llama_lab import LLAMA2_13B, LLAMA2_70B, LLAMA2_7B, save_model  # noqa: E402
 from llama_lab.course import choose_model  # noqa: E402
 from llama_lab.family import (PRESETS, card_rows, carbon_intensity, emissions_tco2eq, energy_mwh,  # noqa: E402

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from conftest import small_model
+from support import small_model
 from llama_lab import generate_tokens
 from llama_lab.generate import (apply_repetition_penalty, iter_generate, next_token_probs, sample_next_token,
                                 stream_tokens, top_k_filter, top_p_filter)

@@ -6,7 +6,7 @@ import matplotlib
 import pytest
 import torch
 
-from conftest import small_model
+from support import small_model
 from llama_lab.generate import generate_tokens
 from llama_lab.lessons import (distinct_ngram_fraction, greedy_without_cache, induction_scores, plot_head_scores,
                                plot_samplers, previous_token_scores, repeated_random_tokens, rotary_score, tokens_per_second,

@@ -20,7 +20,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 lm_eval = pytest.importorskip("lm_eval")
 pytest.importorskip("accelerate")
 
-from conftest import LLAMA2_TOKENIZER, REPO, small_model  # noqa: E402
+from support import LLAMA2_TOKENIZER, REPO, small_model  # noqa: E402
 from llama_lab import Tokenizer, save_model, train_tokenizer  # noqa: E402
 from llama_lab import tinyworld  # noqa: E402
 from llama_lab.safety import encode_pair, mc_prompt, truthfulness_scores, truthfulqa_doc  # noqa: E402

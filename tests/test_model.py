@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from conftest import small_model
+from support import small_model
 from llama_lab import LLAMA2_13B, LLAMA2_70B, LLAMA2_7B, ModelArgs
 from llama_lab.model import (KVCache, RMSNorm, apply_rotary_emb, build_model, capture_residual_stream,
                              edit_residual_stream, rope_tables)

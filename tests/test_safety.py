@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import small_model
+from support import small_model
 from llama_lab import probes, safety, toxicity
 from llama_lab.chat import UNSAFE_ERROR, encode_dialog
 from llama_lab.model import capture_residual_stream

@@ -5,7 +5,7 @@ import sentencepiece as spm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import LLAMA2_TOKENIZER
+from support import LLAMA2_TOKENIZER
 from llama_lab import Tokenizer, train_tokenizer
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import small_model
+from support import small_model
 from llama_lab.chat import encode_dialog
 from llama_lab.generate import generate_tokens, next_token_probs
 from llama_lab.model import capture_residual_stream
