@@ -23,6 +23,8 @@ import tempfile
 from pathlib import Path
 
 import torch
+from torch import nn
+from unittest import mock
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
@@ -344,7 +346,9 @@ def load_model(path: str | os.PathLike, device=None, dtype=None, max_seq_len: in
     args, state = load_state(path)
     if max_seq_len is not None:
         args = args.with_(max_seq_len=max_seq_len)
-    with torch.device("meta"):
+    # Build the skeleton on the meta device (no memory). The embedding's random init is skipped: the checkpoint
+    # replaces it, and normal_ on a meta tensor imports torch._dynamo, which alone costs over a second.
+    with torch.device("meta"), mock.patch.object(nn.Embedding, "reset_parameters", lambda self: None):
         model = Llama(args)
     _check_state_dict(state, model, path)
     device = torch.device(device or "cpu")

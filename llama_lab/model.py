@@ -295,7 +295,10 @@ class Llama(nn.Module):
         """(Re)compute the rotary tables; needed after a model built on the meta device gets its weights."""
         if device is None:
             device = self.tok_embeddings.weight.device
-        cos, sin = rope_tables(self.args.head_dim, self.args.max_seq_len, self.args.rope_theta, device=device)
+        if torch.device(device).type == "meta":  # shapes only; the tables are computed when real weights arrive
+            cos = sin = torch.empty(self.args.max_seq_len, self.args.head_dim // 2, device=device)
+        else:
+            cos, sin = rope_tables(self.args.head_dim, self.args.max_seq_len, self.args.rope_theta, device=device)
         self.register_buffer("rope_cos", cos, persistent=False)  # (max_seq_len, hd/2)
         self.register_buffer("rope_sin", sin, persistent=False)
 
