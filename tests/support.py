@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from llama_lab.model import Llama, ModelArgs, init_weights
@@ -17,3 +18,15 @@ def small_model(n_kv_heads=2, seed=0, **changes) -> Llama:
     args = ModelArgs(**{**settings, **changes})
     torch.manual_seed(seed)
     return init_weights(Llama(args), std=0.15, seed=seed).eval()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny matrices run faster on one thread than on two that wait for each other on a busy machine.
+
+    Import it into a test module (`from support import one_thread`) to apply it there.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -20,7 +20,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 lm_eval = pytest.importorskip("lm_eval")
 pytest.importorskip("accelerate")
 
-from support import LLAMA2_TOKENIZER, REPO, small_model  # noqa: E402
+from support import LLAMA2_TOKENIZER, REPO, one_thread, small_model  # noqa: E402, F401 (one_thread is autouse)
 from llama_lab import Tokenizer, save_model, train_tokenizer  # noqa: E402
 from llama_lab import tinyworld  # noqa: E402
 from llama_lab.safety import encode_pair, mc_prompt, truthfulness_scores, truthfulqa_doc  # noqa: E402
@@ -35,16 +35,6 @@ EDGE_ITEMS = [
      "false_answers": ["Nothing at all, it can't talk.", "It sang the whole song about Oakville's tall clock."]},
 ]
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny matrices: one thread is faster than two, and far faster when the machine is busy."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from support import small_model
+from support import one_thread, small_model  # noqa: F401 (one_thread is autouse)
 from llama_lab import probes, safety, toxicity
 from llama_lab.chat import UNSAFE_ERROR, encode_dialog
 from llama_lab.model import capture_residual_stream
@@ -18,14 +18,6 @@ Sorry, I cannot help with that. To feed a dog, give it food and fresh water. You
 Nobody likes you, go away. The moon is made of rock. Swans cannot talk. Is there something else I can do?
 """
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny matrices: one thread is faster than two, and far faster when the machine is busy."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

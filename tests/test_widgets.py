@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from support import small_model
+from support import one_thread, small_model  # noqa: F401 (one_thread is autouse)
 from llama_lab.chat import encode_dialog
 from llama_lab.generate import generate_tokens, next_token_probs
 from llama_lab.model import capture_residual_stream
@@ -22,14 +22,6 @@ WORDS = ("the cat sat on a mat and the dog ran to the park while a bird sang ove
          "in town people read books write letters cook soup paint walls build boats count stars tell stories "
          "[INST] <<SYS>> <</SYS>> [/INST] yes no maybe because small large quick slow").split()
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The models here are tiny: one thread is faster than two that wait for each other on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
