@@ -55,7 +55,7 @@ class Settings:
     """How much to measure: the defaults are the issue's figures; --quick shrinks everything."""
 
     sizes: tuple[str, ...] = ("tiny", "50m")
-    repeats: int = 5
+    repeats: int = 7
     prompt_len: int = 16
     new_tokens: int = 128
     batches: tuple[int, ...] = (1, 8)
@@ -158,7 +158,9 @@ class BandwidthProbe:
         n = int((mib * 2**20 / torch.finfo(dtype).bits * 8) ** 0.5)
         self.matrix = torch.randn(n, n, device=device).to(dtype)
         self.vector = torch.randn(1, n, device=device).to(dtype)
-        self.calls = 20 if device.type == "cuda" else 3  # several per timing: a GPU launch is not what is timed
+        # several calls per sample: on a GPU so that a launch is not what is timed, on a CPU so that a sample
+        # spans a few hundred milliseconds, as a decoding run does
+        self.calls = 20 if device.type == "cuda" else 16
         self.device = device
         self.samples: list[float] = []
 
@@ -441,7 +443,8 @@ def run_suite(cfg: Settings, device: torch.device, dtype: torch.dtype, log=print
         results["rows"].extend(rows)
         del model, twin
         gc.collect()
-        if device.type == "cuda":
+        if device.type == "cuda":  # start the next size with the GPU's memory and the compiled graphs free
+            torch.compiler.reset()
             torch.cuda.empty_cache()
     return results
 

@@ -159,14 +159,14 @@ def static_cache(model, batch_size: int, max_seq_len: int):
 def iter_generate(model, prompt_tokens: Sequence[Sequence[int]], max_new_tokens: int, temperature: float = 0.6,
                   top_p: float = 0.9, top_k: int | None = None, seed: int | None = None,
                   stop_ids: Sequence[int] | None = None, eos_id: int | None = 2,
-                  repetition_penalty: float = 1.0, compile: bool | str = False
-                  ) -> Iterator[list[tuple[int, float] | None]]:
+                  repetition_penalty: float = 1.0, compile: bool | str = False, logprobs: bool = True
+                  ) -> Iterator[list[tuple[int, float | None] | None]]:
     """Decode step by step; each step yields, per prompt, (new token id, its log-probability) or None.
 
     None means the row is still reading its prompt or has already stopped. A row stops after `max_new_tokens`
     tokens or on a stop id (EOS or one of `stop_ids`); the stop token itself is yielded, and generate_tokens
     leaves it out. The log-probability is that of the chosen token under the model's own distribution
-    (softmax of the raw logits, before temperature or filtering).
+    (softmax of the raw logits, before temperature or filtering); with logprobs=False it is not computed (None).
     compile=True runs each one-token step through `torch.compile` (worth it on a GPU, where it also records a
     CUDA graph; the first call compiles, which takes a while); a string names the backend ("aot_eager", ...).
     """
@@ -221,11 +221,12 @@ def iter_generate(model, prompt_tokens: Sequence[Sequence[int]], max_new_tokens:
             tokens[:, cur_pos] = next_token
             if seen is not None:
                 seen[torch.arange(B, device=device), next_token] = True
-            logprob = F.log_softmax(logits.float(), dim=-1).gather(-1, next_token[:, None]).squeeze(-1)
             written = (cur_pos + 1 - lengths)  # new tokens so far in each row (after this one)
             stopping = writing & (torch.isin(next_token, stops) | (written >= max_new_tokens))
-            step = [(int(t), float(lp)) if w else None
-                    for t, lp, w in zip(next_token.tolist(), logprob.tolist(), writing.tolist())]
+            logprob = [None] * B
+            if logprobs:
+                logprob = F.log_softmax(logits.float(), dim=-1).gather(-1, next_token[:, None]).squeeze(-1).tolist()
+            step = [(t, lp) if w else None for t, lp, w in zip(next_token.tolist(), logprob, writing.tolist())]
             done |= stopping
             yield step
             prev_pos = cur_pos
@@ -246,7 +247,7 @@ def generate_tokens(model, prompt_tokens: Sequence[Sequence[int]], max_new_token
     out_tokens = [[] for _ in prompt_tokens]
     out_logprobs = [[] for _ in prompt_tokens]
     for step in iter_generate(model, prompt_tokens, max_new_tokens, temperature, top_p, top_k, seed,
-                              stop_ids, eos_id, repetition_penalty, compile):
+                              stop_ids, eos_id, repetition_penalty, compile, logprobs=return_logprobs):
         for row, item in enumerate(step):
             if item is not None and item[0] not in stop_set:
                 out_tokens[row].append(item[0])
@@ -258,7 +259,7 @@ def stream_tokens(model, prompt: Sequence[int], max_new_tokens: int, **options) 
     """Yield one prompt's new token ids as they are produced (the stop token is not yielded)."""
     eos_id = options.get("eos_id", 2)
     stop_set = {*(options.get("stop_ids") or []), *([eos_id] if eos_id is not None else [])}
-    for step in iter_generate(model, [list(prompt)], max_new_tokens, **options):
+    for step in iter_generate(model, [list(prompt)], max_new_tokens, logprobs=False, **options):
         if step[0] is not None and step[0][0] not in stop_set:
             yield step[0][0]
 

@@ -314,9 +314,9 @@ class Llama(nn.Module):
         if isinstance(start_pos, torch.Tensor):
             # The compiled decode step (generate.py) passes the position as a tensor, so that no step differs
             # from the next in shape: it attends to every slot of the cache, and the mask hides those not written.
-            queries = start_pos + torch.arange(T, device=device)  # (T,) positions of the new tokens
-            keys = torch.arange(cache.max_seq_len, device=device)  # (S,)
-            mask = keys <= queries[:, None]  # (T, S)
+            positions = start_pos + torch.arange(T, device=device)  # (T,)
+            cos, sin = self.rope_cos[positions], self.rope_sin[positions]  # (T, hd/2)
+            mask = torch.arange(cache.max_seq_len, device=device) <= positions[:, None]  # (T, S)
         else:
             end = start_pos + T
             limit = cache.max_seq_len if cache is not None else self.args.max_seq_len
@@ -324,12 +324,11 @@ class Llama(nn.Module):
                 raise ValueError(f"positions {start_pos}..{end - 1} do not fit: the "
                                  f"{'cache' if cache else 'model'} holds {limit} positions. "
                                  "Shorten the input or raise max_seq_len.")
-            queries = torch.arange(start_pos, end, device=device)  # (T,)
-            keys = torch.arange(0 if cache is not None else start_pos, end, device=device)  # (S,)
-            # Causal attention, indexed by position: the query at position i sees the keys at positions <= i.
-            # One new token sees every key there is, and needs no mask at all.
-            mask = keys <= queries[:, None] if T > 1 else None  # (T, S)
-        cos, sin = self.rope_cos[queries], self.rope_sin[queries]  # (T, hd/2)
+            cos, sin = self.rope_cos[start_pos:end], self.rope_sin[start_pos:end]  # (T, hd/2)
+            mask = None  # one new token sees every key there is
+            if T > 1:  # causal attention, indexed by position: the query at position i sees keys at positions <= i
+                keys = torch.arange(0 if cache is not None else start_pos, end, device=device)  # (S,)
+                mask = keys <= torch.arange(start_pos, end, device=device)[:, None]  # (T, S)
         h = self.tok_embeddings(tokens)  # (B, T, D)
         attentions = []
         for layer in self.layers:
