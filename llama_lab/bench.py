@@ -63,6 +63,7 @@ class Settings:
     train_batch: int = 8
     train_seq: int = 256
     measure: tuple[str, ...] = ("decode", "prefill", "train", "load")
+    compile: bool = False  # also decode with the compiled step (the default on a GPU)
     bandwidth_mib: int = 256  # the matrix of the bandwidth probe, well above the CPU's caches
 
 
@@ -427,7 +428,7 @@ def run_suite(cfg: Settings, device: torch.device, dtype: torch.dtype, log=print
         for batch in cfg.batches if "decode" in cfg.measure else ():
             result, eager_tokens = measure_decode(size, model, twin, batch, cfg, per_step, probe)
             rows.append(result)
-            if device.type == "cuda":  # the compiled step: static cache, torch.compile, CUDA graphs
+            if cfg.compile:  # the compiled step: static cache, torch.compile (and on a GPU, CUDA graphs)
                 compiled, compiled_tokens = measure_decode(size, model, twin, batch, cfg, per_step, probe,
                                                            compile=True)
                 compiled["same_tokens_as_eager"] = compiled_tokens == eager_tokens
@@ -501,8 +502,11 @@ def main(argv=None) -> dict | None:
     parser.add_argument("--new-tokens", type=int, help="tokens to generate per decode run")
     parser.add_argument("--measure", help="comma-separated, from: " + ", ".join(MEASUREMENTS) + " (default: all)")
     parser.add_argument("--batches", help="comma-separated decode batch sizes (default: 1,8)")
+    parser.add_argument("--compile", action=argparse.BooleanOptionalAction,
+                        help="also decode with generate_tokens(..., compile=True) (default: on a GPU only)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    parser.add_argument("--dtype", help="float32 or bfloat16 (default: float32 on CPU, bfloat16 on GPU)")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"),
+                        help="the weights' dtype (default: float32 on CPU, bfloat16 on GPU)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
     parser.add_argument("--probe-load", nargs=3, metavar=("LOADER", "PATH", "WARM_UP_PATH"), help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
@@ -517,7 +521,9 @@ def main(argv=None) -> dict | None:
     dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
     cfg = replace(QUICK) if options.quick else Settings()
     if device.type == "cuda" and not options.quick:
-        cfg.sizes, cfg.bandwidth_mib = ("tiny", "50m", "7b"), 2048
+        cfg.sizes, cfg.bandwidth_mib, cfg.compile = ("tiny", "50m", "7b"), 2048, True
+    if options.compile is not None:
+        cfg.compile = options.compile
     if options.sizes:
         cfg.sizes = tuple(s.strip() for s in options.sizes.split(","))
         unknown = set(cfg.sizes) - set(SIZES)
