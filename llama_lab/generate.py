@@ -179,13 +179,12 @@ def iter_generate(model, prompt_tokens: Sequence[Sequence[int]], max_new_tokens:
         return
     device = model.tok_embeddings.weight.device
     compiled_step = _compiled_step_for(compile, device)
-    stops = torch.tensor(sorted({*(stop_ids or []), *([eos_id] if eos_id is not None else [])}) or [-1],
-                         device=device)
+    stops = {*(stop_ids or []), *([eos_id] if eos_id is not None else [])}
     generator = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
 
     B = len(prompt_tokens)
-    lengths = torch.tensor([len(p) for p in prompt_tokens], device=device)  # (B,)
-    total_len = min(args.max_seq_len, int(lengths.max()) + max_new_tokens)
+    lengths = [len(p) for p in prompt_tokens]
+    total_len = min(args.max_seq_len, max(lengths) + max_new_tokens)
     tokens = torch.full((B, total_len), -1, dtype=torch.long, device=device)  # -1 marks "not written yet"
     for row, prompt in enumerate(prompt_tokens):
         tokens[row, :len(prompt)] = torch.tensor(prompt, dtype=torch.long)
@@ -200,10 +199,11 @@ def iter_generate(model, prompt_tokens: Sequence[Sequence[int]], max_new_tokens:
         cache = model.new_cache(B, total_len)
     else:  # one graph per cache length: round it up so that requests of similar lengths share one
         cache = static_cache(model, B, min(args.max_seq_len, -(-total_len // 128) * 128))
-    done = torch.zeros(B, dtype=torch.bool, device=device)
+    # Each row's bookkeeping is a few Python values: cheaper than a dozen tiny tensor operations per step.
+    done = [False] * B
     prev_pos = 0
     with torch.inference_mode():
-        for cur_pos in range(int(lengths.min()), total_len):
+        for cur_pos in range(min(lengths), total_len):
             if compiled_step is not None and cur_pos == prev_pos + 1:  # one token per row: compiled
                 if device.type == "cuda":
                     torch.compiler.cudagraph_mark_step_begin()  # the last step's outputs are no longer needed
@@ -216,21 +216,23 @@ def iter_generate(model, prompt_tokens: Sequence[Sequence[int]], max_new_tokens:
             if seen is not None:
                 logits = apply_repetition_penalty(logits, seen, repetition_penalty)
             next_token = sample_next_token(logits, temperature, top_k, top_p, generator)  # (B,)
-            writing = ~is_prompt[:, cur_pos] & ~done
-            next_token = torch.where(is_prompt[:, cur_pos], tokens[:, cur_pos], next_token)
+            if cur_pos < max(lengths):  # rows still reading their prompt keep its token, not the sample
+                next_token = torch.where(is_prompt[:, cur_pos], tokens[:, cur_pos], next_token)
             tokens[:, cur_pos] = next_token
             if seen is not None:
                 seen[torch.arange(B, device=device), next_token] = True
-            written = (cur_pos + 1 - lengths)  # new tokens so far in each row (after this one)
-            stopping = writing & (torch.isin(next_token, stops) | (written >= max_new_tokens))
             logprob = [None] * B
             if logprobs:
                 logprob = F.log_softmax(logits.float(), dim=-1).gather(-1, next_token[:, None]).squeeze(-1).tolist()
-            step = [(t, lp) if w else None for t, lp, w in zip(next_token.tolist(), logprob, writing.tolist())]
-            done |= stopping
+            step = []
+            for row, token in enumerate(next_token.tolist()):
+                writing = cur_pos >= lengths[row] and not done[row]
+                step.append((token, logprob[row]) if writing else None)
+                if writing and (token in stops or cur_pos + 1 - lengths[row] >= max_new_tokens):
+                    done[row] = True
             yield step
             prev_pos = cur_pos
-            if bool(done.all()):
+            if all(done):
                 break
 
 

@@ -149,36 +149,97 @@ def test_inductor_compiled_generation_equals_eager():
     assert generate_tokens(model, PROMPTS, 6, temperature=0, eos_id=None, compile=True) == expected
 
 
-# -------------------------------------------------------------------------------- the output head layout
+# ------------------------------------------------------------------------------------ the decoding layout
 
-def test_weight_layout_is_invisible(tmp_path):
-    """Weights with more outputs than inputs are stored column by column for decoding: shapes, state dict and
-    checkpoints are unchanged, and loading rearranges the file's numbers without changing the file."""
-    model = small_model()  # dim 64, SwiGLU hidden 176, vocabulary 101
-    assert model.output.weight.is_contiguous()  # a model made for training keeps rows
-    logits = model(torch.randint(0, 101, (1, 9), generator=torch.Generator().manual_seed(0)))
+def _joined(model, name):
+    """(joined matrix, its parts) of one layer: ("wqkv", wq wk wv) or ("w13", w1 w3)."""
+    layer = model.layers[1]
+    if name == "wqkv":
+        return layer.attention.wqkv, [layer.attention.wq, layer.attention.wk, layer.attention.wv]
+    return layer.feed_forward.w13, [layer.feed_forward.w1, layer.feed_forward.w3]
+
+
+def check_decoding_layout(model):
+    """wq/wk/wv and w1/w3 are row blocks of one matrix stored by columns; the output head is stored by columns."""
+    assert model.decoding_layout
+    for name in ("wqkv", "w13"):
+        joined, parts = _joined(model, name)
+        assert joined.stride() == (1, joined.shape[0]), name  # by columns
+        start = 0
+        for linear in parts:
+            assert linear.weight.data_ptr() == joined[start:].data_ptr(), name  # a view: no second copy
+            torch.testing.assert_close(linear.weight, joined[start:start + linear.out_features], atol=0, rtol=0)
+            start += linear.out_features
+        assert start == joined.shape[0]
+    assert model.output.weight.stride() == (1, model.output.weight.shape[0])
+    assert model.layers[0].attention.wo.weight.is_contiguous() and model.layers[0].feed_forward.w2.weight.is_contiguous()
+
+
+def test_decoding_layout_is_invisible(tmp_path):
+    """Joined projections and weights stored by columns: shapes, state dict and checkpoints are unchanged, the
+    logits are the same, and loading lays out a checkpoint that way without changing its files."""
+    model = small_model()  # dim 64, 8 query heads on 2 KV heads, SwiGLU hidden 176, vocabulary 101
+    tokens = torch.randint(0, 101, (2, 9), generator=torch.Generator().manual_seed(0))
+    assert model.output.weight.is_contiguous() and model.layers[0].attention.wqkv is None  # training layout
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        logits = model(tokens)
     assert model.store_weights_for_decoding() is model
-    torch.testing.assert_close(model(torch.randint(0, 101, (1, 9), generator=torch.Generator().manual_seed(0))),
-                               logits, atol=1e-5, rtol=0)
-    by_columns = {"output": (101, 64), "layers.0.feed_forward.w1": (176, 64), "layers.2.feed_forward.w3": (176, 64)}
-    by_rows = {"layers.0.feed_forward.w2": (64, 176), "layers.1.attention.wq": (64, 64)}
-
-    def check(m):
-        modules = dict(m.named_modules())
-        for name, shape in by_columns.items():
-            assert modules[name].weight.shape == shape and modules[name].weight.stride() == (1, shape[0]), name
-        for name, shape in by_rows.items():
-            assert modules[name].weight.is_contiguous(), name
-
-    check(model)
-    assert model.state_dict()["output.weight"].shape == (101, 64)
-    tokens = torch.randint(0, 101, (1, 9), generator=torch.Generator().manual_seed(0))
+    check_decoding_layout(model)
+    assert list(model.state_dict()) == list(state)  # Meta's names, nothing added
+    for name, p in model.state_dict().items():
+        torch.testing.assert_close(p, state[name], atol=0, rtol=0)
+    assert _joined(model, "wqkv")[0].shape == (64 + 2 * 16, 64) and _joined(model, "w13")[0].shape == (2 * 176, 64)
+    with torch.no_grad():  # the joined products
+        torch.testing.assert_close(model(tokens), logits, atol=1e-5, rtol=0)
+    torch.testing.assert_close(model(tokens), logits, atol=1e-5, rtol=0)  # with autograd: the separate Linears
     for fmt in ("meta", "hf", "kit"):
         path = save_model(model, tmp_path / fmt, format=fmt)
         before = {f.name: f.read_bytes() for f in path.iterdir()}
         loaded = load_model(path)
-        check(loaded)
+        check_decoding_layout(loaded)
         for name, p in model.state_dict().items():
             torch.testing.assert_close(loaded.state_dict()[name], p, atol=0, rtol=0)
-        torch.testing.assert_close(loaded(tokens), model(tokens), atol=1e-5, rtol=0)
-        assert {f.name: f.read_bytes() for f in path.iterdir()} == before  # copy-on-write: files untouched
+        with torch.no_grad():
+            torch.testing.assert_close(loaded(tokens), logits, atol=1e-5, rtol=0)
+        assert {f.name: f.read_bytes() for f in path.iterdir()} == before  # the files are only read
+
+
+def test_a_loaded_model_still_trains():
+    """Under autograd the separate Linears run, so every weight gets its gradient; the optimizer's in-place
+    updates land in the joined matrices too, so decoding afterwards uses the trained weights."""
+    model = small_model().store_weights_for_decoding().train()
+    reference = small_model().train()  # the same weights, training layout
+    tokens = torch.randint(0, 101, (2, 12), generator=torch.Generator().manual_seed(1))
+    for m in (model, reference):
+        optimizer = torch.optim.SGD(m.parameters(), lr=0.5)
+        torch.nn.functional.cross_entropy(m(tokens[:, :-1]).flatten(0, 1), tokens[:, 1:].flatten()).backward()
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in m.parameters() if p.dim() == 2)
+        optimizer.step()
+    check_decoding_layout(model)
+    for name, p in reference.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[name], p, atol=1e-6, rtol=1e-5)
+    with torch.no_grad():
+        torch.testing.assert_close(model(tokens), reference(tokens), atol=1e-4, rtol=1e-4)
+
+
+def test_decoding_layout_survives_conversion_copies_and_reloads():
+    import copy
+
+    model = small_model().store_weights_for_decoding()
+    tokens = torch.randint(0, 101, (1, 10), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        logits = model(tokens)
+        half = copy.deepcopy(model).to(torch.bfloat16)  # .to() converts each weight: they are joined again
+        check_decoding_layout(half)
+        assert half.layers[1].attention.wqkv.dtype == torch.bfloat16
+        twin = copy.deepcopy(model)  # a deep copy keeps the views views
+        check_decoding_layout(twin)
+        torch.testing.assert_close(twin(tokens), logits, atol=0, rtol=0)
+        fresh = small_model(seed=5)
+        twin.load_state_dict(fresh.state_dict(), assign=True)  # new tensors: joined again
+        check_decoding_layout(twin)
+        twin.load_state_dict(small_model(seed=6).state_dict())  # copied into the views in place
+        check_decoding_layout(twin)
+        torch.testing.assert_close(twin(tokens), small_model(seed=6)(tokens), atol=1e-5, rtol=0)
+        assert (half(tokens).argmax(-1) == logits.argmax(-1)).float().mean() > 0.8
