@@ -21,6 +21,7 @@ torch.compile, CUDA graphs) in bfloat16, and a model of Llama 2 7B's shape with 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import json
 import os
@@ -39,7 +40,7 @@ import torch.nn.functional as F
 
 from .checkpoint import args_to_hf_config, meta_to_hf_names, save_model
 from .generate import generate_tokens
-from .model import LLAMA2_7B, Llama, ModelArgs, build_model, init_weights
+from .model import LLAMA2_7B, Llama, ModelArgs, build_model, by_columns, init_weights, linear
 
 # The shipped tiny model's shape (llama_lab/tiny.py); random weights stand in until data/tiny-base/ is built.
 TINY = ModelArgs(dim=192, n_layers=6, n_heads=8, n_kv_heads=2, vocab_size=4096, multiple_of=32, max_seq_len=256)
@@ -153,11 +154,16 @@ def weight_bytes_per_step(model: Llama) -> int:
 
 
 class BandwidthProbe:
-    """Bytes per second a large matrix-vector product streams from memory (the decode's inner loop)."""
+    """Bytes per second a large matrix-vector product streams from memory (the decode's inner loop).
+
+    The product is the kit's own `linear`, with the threads in use: on a CPU with several cores it reads with all of
+    them, as decoding does, so the bound is what the machine can stream, not what one core can. The matrix is
+    stored by columns, as load_model stores the large weights it decodes with.
+    """
 
     def __init__(self, device: torch.device, dtype: torch.dtype, mib: int):
         n = int((mib * 2**20 / torch.finfo(dtype).bits * 8) ** 0.5)
-        self.matrix = torch.randn(n, n, device=device).to(dtype)
+        self.matrix = by_columns(torch.randn(n, n, device=device).to(dtype))
         self.vector = torch.randn(1, n, device=device).to(dtype)
         # several calls per sample: on a GPU so that a launch is not what is timed, on a CPU so that a sample
         # spans a few hundred milliseconds, as a decoding run does
@@ -167,7 +173,8 @@ class BandwidthProbe:
 
     def __call__(self):
         """One sample (appended to self.samples)."""
-        elapsed = seconds(lambda: [F.linear(self.vector, self.matrix) for _ in range(self.calls)], self.device)
+        with torch.inference_mode():
+            elapsed = seconds(lambda: [linear(self.vector, self.matrix) for _ in range(self.calls)], self.device)
         self.samples.append(self.matrix.numel() * self.matrix.element_size() * self.calls / elapsed)
 
     def measure(self, repeats: int = 7) -> float:
@@ -280,6 +287,15 @@ def _rss_bytes(field: str) -> int:
     raise OSError(f"{field} not in /proc/self/status")
 
 
+def release_free_memory() -> None:
+    """Hand the memory that freed tensors left in the C heap back to the system (glibc), so that RSS counts anew."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to hand back this way
+        pass
+
+
 class PeakRSS:
     """The peak resident memory of this process while the `with` block runs.
 
@@ -338,6 +354,7 @@ def probe_load(loader: str, path: str, warm_up_path: str) -> dict:
             return model, sum(float(p.float().sum()) for p in model.parameters())
 
     load_and_read(warm_up_path)  # and dropped at once
+    release_free_memory()  # so that the load cannot reuse, unseen, memory the warm-up left to the allocator
     with PeakRSS() as memory:
         start = time.perf_counter()
         model, checksum = load_and_read(path)

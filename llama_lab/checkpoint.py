@@ -6,27 +6,33 @@
   permuted so that rotary embeddings can rotate halves of each head instead of interleaved pairs.
 - The kit: `params.json` + `model.safetensors`, Meta's names and layout, one file.
 
-Loading is safe and lean: tensors come from safetensors or from `torch.load(weights_only=True, mmap=True)` (a
-pickle can never run code), the model is built on the meta device and the loaded tensors are assigned to it,
-so memory holds about one copy of the weights. Anything wrong raises `CheckpointError` naming the file.
+Loading is safe and lean: tensors come from safetensors or from `torch.load(weights_only=True)` (a pickle can
+never run code); the model is built on the meta device and receives the tensors one at a time, each laid out for
+decoding as it arrives, so memory holds about one copy of the weights. Anything wrong raises `CheckpointError`
+naming the file.
 Saving writes into a temporary directory and renames it into place, so a crash never leaves half a checkpoint.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
+import mmap
 import os
 import pickle
 import re
 import shutil
 import tempfile
+import weakref
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
 from unittest import mock
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 
 from .model import Llama, ModelArgs
 
@@ -81,15 +87,56 @@ def _read_json(path: Path) -> dict:
         raise CheckpointError(f"{path}: not readable JSON ({error})") from error
 
 
+@dataclass(frozen=True)
+class Unread:
+    """A tensor still in its file: its shape is known, its numbers are read by `read()` when they are needed."""
+
+    shape: tuple[int, ...]
+    read: Callable[[], torch.Tensor]
+
+    def then(self, change: Callable[[torch.Tensor], torch.Tensor]) -> "Unread":
+        """The same tensor with `change` applied once it is read (a renaming keeps the shape)."""
+        return Unread(self.shape, lambda: change(self.read()))
+
+
+def _then(value, change):
+    """change(value) for a tensor in memory, or that change put off until an Unread tensor is read."""
+    return value.then(change) if isinstance(value, Unread) else change(value)
+
+
+# Tensors that are views of a checkpoint file mapped into memory (torch.load(..., mmap=True)): see _let_go.
+_MAPPED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id(tensor) -> tensor
+_LIBC = ctypes.CDLL(None) if os.name == "posix" else None
+_MADV_DONTNEED = 4  # the same number on Linux and macOS
+
+
+def _let_go(tensor: torch.Tensor) -> None:
+    """Hand back the memory pages of a mapped checkpoint tensor whose numbers now live elsewhere (copied, joined).
+
+    Pages read from a mapped file count as the process's memory for as long as the mapping lives, which is as long
+    as any tensor of the file does: without this, loading Meta's .pth would hold the file's copy of every weight it
+    rearranges as well as the rearranged one. The mapping is private and these pages were never written, so
+    dropping them loses nothing (read again, they would come from the file); other tensors are left alone.
+    """
+    if _LIBC is None or _MAPPED.get(id(tensor)) is not tensor:
+        return
+    first = -(-tensor.data_ptr() // mmap.PAGESIZE) * mmap.PAGESIZE  # whole pages inside the tensor only
+    end = (tensor.data_ptr() + tensor.numel() * tensor.element_size()) // mmap.PAGESIZE * mmap.PAGESIZE
+    if end > first:
+        _LIBC.madvise(ctypes.c_void_p(first), ctypes.c_size_t(end - first), _MADV_DONTNEED)
+
+
 def _read_pth(path: Path) -> dict[str, torch.Tensor]:
-    """A `.pth`/`.bin` state dict, loaded without running any pickled code."""
+    """A `.pth`/`.bin` state dict, loaded without running any pickled code; mapped into memory, read when used."""
     try:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            mapped = True
         except RuntimeError as error:
             if "mmap" not in str(error):
                 raise
             state = torch.load(path, map_location="cpu", weights_only=True)  # an old, non-zip file
+            mapped = False
     except pickle.UnpicklingError as error:
         raise CheckpointError(f"{path}: refused to load: the file holds pickled objects other than tensors, "
                               f"which could run code. Only plain tensor checkpoints are accepted. ({error})"
@@ -99,14 +146,25 @@ def _read_pth(path: Path) -> dict[str, torch.Tensor]:
                               "Download or copy it again.") from error
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path}: expected a dict of tensors, found {type(state).__name__}")
+    if mapped:
+        _MAPPED.update({id(tensor): tensor for tensor in state.values()})
     return state
 
 
-def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+def _read_safetensors(path: Path) -> dict[str, Unread]:
+    """The tensors of a .safetensors file, unread: the header is checked now, each tensor mapped when needed."""
     try:
-        return load_file(path, device="cpu")
+        file = safe_open(path, framework="pt", device="cpu")  # one mapping of the file, open while tensors are read
+        shapes = {key: tuple(file.get_slice(key).get_shape()) for key in file.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
         raise CheckpointError(f"{path}: truncated or corrupt safetensors file ({error})") from error
+
+    def read(key):
+        tensor = file.get_tensor(key)  # a view of the mapped file: see _let_go
+        _MAPPED[id(tensor)] = tensor
+        return tensor
+
+    return {key: Unread(shape, lambda key=key: read(key)) for key, shape in shapes.items()}
 
 
 def detect_format(path: str | os.PathLike) -> str:
@@ -154,7 +212,7 @@ def merge_meta_shards(shards: list[dict[str, torch.Tensor]], files: list[Path]) 
             merged[key] = shards[0][key]  # reported as unexpected by the state-dict check
             continue
         dim = MERGE_DIM[_suffix(key)]
-        pieces = [shard[key] for shard in shards]
+        pieces = [shard.pop(key) for shard in shards]  # let each piece go once merged: one copy in memory
         if dim is None:
             for piece, file in zip(pieces[1:], files[1:]):
                 if piece.shape != pieces[0].shape or not torch.equal(piece, pieces[0]):
@@ -166,6 +224,9 @@ def merge_meta_shards(shards: list[dict[str, torch.Tensor]], files: list[Path]) 
                 raise CheckpointError(f"shards disagree on the shape of {key}: "
                                       f"{[tuple(p.shape) for p in pieces]} cannot be joined along dim {dim}")
             merged[key] = torch.cat(pieces, dim=dim) if len(pieces) > 1 else pieces[0]
+            if len(pieces) > 1:
+                for piece in pieces:
+                    _let_go(piece)
     return merged
 
 
@@ -248,9 +309,11 @@ def _rotary_permute(w: torch.Tensor, n_heads: int) -> torch.Tensor:
 
 
 def _rotary_unpermute(w: torch.Tensor, n_heads: int) -> torch.Tensor:
-    """HF -> Meta: the inverse of _rotary_permute."""
+    """HF -> Meta: the inverse of _rotary_permute (a copy; a mapped w is let go)."""
     rows, cols = w.shape
-    return w.view(n_heads, 2, rows // n_heads // 2, cols).transpose(1, 2).reshape(rows, cols)
+    unpermuted = w.view(n_heads, 2, rows // n_heads // 2, cols).transpose(1, 2).reshape(rows, cols)
+    _let_go(w)
+    return unpermuted
 
 
 def hf_to_meta_names(state: dict[str, torch.Tensor], args: ModelArgs) -> dict[str, torch.Tensor]:
@@ -262,13 +325,13 @@ def hf_to_meta_names(state: dict[str, torch.Tensor], args: ModelArgs) -> dict[st
         if key.endswith("rotary_emb.inv_freq"):
             continue  # older checkpoints store the rotary frequencies; we recompute them
         name = to_meta.get(key, key)
-        if name.endswith("attention.wq.weight") and tensor.dim() == 2:
-            tensor = _rotary_unpermute(tensor, args.n_heads)
-        elif name.endswith("attention.wk.weight") and tensor.dim() == 2:
-            tensor = _rotary_unpermute(tensor, args.kv_heads)
+        if name.endswith("attention.wq.weight") and len(tensor.shape) == 2:
+            tensor = _then(tensor, lambda w: _rotary_unpermute(w, args.n_heads))
+        elif name.endswith("attention.wk.weight") and len(tensor.shape) == 2:
+            tensor = _then(tensor, lambda w: _rotary_unpermute(w, args.kv_heads))
         out[name] = tensor
     if "output.weight" not in out and "tok_embeddings.weight" in out:  # tied embeddings: the kit's are two
-        out["output.weight"] = out["tok_embeddings.weight"].clone()  # (the head is rearranged in place on load)
+        out["output.weight"] = _then(out["tok_embeddings.weight"], torch.clone)  # (the head is laid out in place)
     return out
 
 
@@ -340,6 +403,7 @@ def load_model(path: str | os.PathLike, device=None, dtype=None, max_seq_len: in
 
     dtype: None keeps the checkpoint's dtype; or torch.float32 / "bfloat16" / ... . device: "cpu" by default.
     max_seq_len overrides the context length (e.g. to use less memory for the rotary tables).
+    The weights come laid out for decoding (Llama.store_weights_for_decoding).
     """
     dtype = _as_dtype(dtype)
     path = Path(path)
@@ -352,10 +416,43 @@ def load_model(path: str | os.PathLike, device=None, dtype=None, max_seq_len: in
         model = Llama(args)
     _check_state_dict(state, model, path)
     device = torch.device(device or "cpu")
-    for key in list(state):  # convert one tensor at a time so that memory never holds two copies
-        state[key] = state[key].to(device=device, dtype=dtype or state[key].dtype)
-    model.load_state_dict(state, assign=True)
-    model.store_weights_for_decoding()
+
+    def take(name: str) -> torch.Tensor:
+        """The tensor `name`, read if need be, on the device and in the dtype asked for; the state lets go of it."""
+        tensor = state.pop(name)
+        tensor = tensor.read() if isinstance(tensor, Unread) else tensor
+        converted = tensor.to(device=device, dtype=dtype or tensor.dtype)
+        if converted is not tensor:
+            _let_go(tensor)
+        return converted
+
+    def place(module: nn.Module, prefix: str = "") -> list[torch.Tensor]:
+        """Give `module` its parameters from the state; returns the tensors as they came."""
+        placed = []
+        for name in [name for name, _ in module.named_parameters()]:
+            owner, _, attribute = name.rpartition(".")
+            placed.append(take(prefix + name))
+            setattr(module.get_submodule(owner), attribute, nn.Parameter(placed[-1]))
+        return placed
+
+    # The weights arrive one at a time and are laid out for decoding as they come, so that memory never holds much
+    # more than one copy of them: the output head first, while little else is in memory, since it is copied into
+    # its layout by columns; then each block, whose wq, wk, wv (w1, w3) are joined into one matrix as soon as they
+    # are read, after which the tensors they came in are let go.
+    head = take("output.weight")  # (V, D)
+    by_columns = torch.empty(head.shape[1], head.shape[0], dtype=head.dtype, device=head.device).t()  # (V, D)
+    model.output.weight = nn.Parameter(by_columns.copy_(head))
+    _let_go(head)
+    for i, layer in enumerate(model.layers):
+        placed = place(layer, prefix=f"layers.{i}.")
+        layer.store_weights_for_decoding()
+        kept = {p.data_ptr() for p in layer.parameters()}
+        for tensor in placed:
+            if tensor.data_ptr() not in kept:  # copied into a joined matrix
+                _let_go(tensor)
+    place(model.tok_embeddings, "tok_embeddings.")
+    place(model.norm, "norm.")
+    model.decoding_layout = True  # what store_weights_for_decoding does, done above a piece at a time
     model.init_rope(device)
     return model.eval()
 

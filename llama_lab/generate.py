@@ -212,7 +212,7 @@ def iter_generate(model, prompt_tokens: Sequence[Sequence[int]], max_new_tokens:
                 step_tokens = tokens[:, prev_pos:cur_pos].clone(memory_format=torch.contiguous_format)
                 logits = compiled_step(model, step_tokens, position, cache)  # (B, V)
             else:  # the prompt (or the part all rows share), and every step of the eager path
-                logits = model(tokens[:, prev_pos:cur_pos], start_pos=prev_pos, cache=cache)[:, -1]  # (B, V)
+                logits = model(tokens[:, prev_pos:cur_pos], start_pos=prev_pos, cache=cache, last_only=True)[:, -1]
             if seen is not None:
                 logits = apply_repetition_penalty(logits, seen, repetition_penalty)
             next_token = sample_next_token(logits, temperature, top_k, top_p, generator)  # (B,)

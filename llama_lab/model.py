@@ -172,6 +172,41 @@ def join_weights(*linears: nn.Linear) -> torch.Tensor:
     return joined
 
 
+def linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """x @ weight.T, as F.linear; when decoding a few rows through a large weight on a CPU, on every core.
+
+    Decoding multiplies a few vectors by each weight, so its speed is the speed at which the weights stream from
+    memory. MKL runs such a product on one core, which on a 2-core EPYC streams about 22 GB/s of the ~45 GB/s the
+    two cores read together. Cut into one slice of outputs per core, the product becomes a batch that torch.bmm
+    runs one slice per core: each output is still the dot product of its row with x, 1.2-1.5 times sooner for
+    weights of a megabyte or more (`python -m llama_lab.bench` measures it). Smaller weights stay with F.linear:
+    waking the other cores would cost more than it saves. Example with 2 cores: a (32000, 512) output head
+    becomes two (16000, 512) products run side by side.
+    """
+    parts = torch.get_num_threads() if not torch.compiler.is_compiling() else 1
+    out_features, in_features = weight.shape
+    rows = x.numel() // in_features
+    if (parts == 1 or rows > 16 or out_features % parts or weight.numel() < 2**18 or x.device.type != "cpu"
+            or torch.is_grad_enabled()):
+        return F.linear(x, weight)
+    if weight.stride(0) == 1:  # stored by columns: each slice's columns are runs of out_features / parts
+        slices = weight.t().view(in_features, parts, -1).transpose(0, 1)  # (parts, in, out / parts)
+    else:
+        slices = weight.view(parts, -1, in_features).transpose(1, 2)  # (parts, in, out / parts)
+    y = torch.bmm(x.reshape(1, rows, in_features).expand(parts, -1, -1), slices)  # (parts, rows, out / parts)
+    return y.transpose(0, 1).reshape(*x.shape[:-1], out_features)
+
+
+class Linear(nn.Linear):
+    """nn.Linear without a bias whose product is `linear`: the same module, on every core when decoding."""
+
+    def __init__(self, in_features: int, out_features: int):
+        super().__init__(in_features, out_features, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return linear(x, self.weight)
+
+
 class KVCache:
     """Keys and values of every layer, preallocated for `max_seq_len` positions.
 
@@ -183,6 +218,9 @@ class KVCache:
         shape = (args.n_layers, batch_size, args.kv_heads, max_seq_len, args.head_dim)
         self.k = torch.zeros(shape, device=device, dtype=dtype)
         self.v = torch.zeros(shape, device=device, dtype=dtype)
+        # each layer's part, (B, Hkv, max_seq_len, hd), taken once here rather than by indexing at every step
+        self.k_layers = [self.k[layer] for layer in range(args.n_layers)]
+        self.v_layers = [self.v[layer] for layer in range(args.n_layers)]
 
     @property
     def max_seq_len(self) -> int:
@@ -201,9 +239,10 @@ class KVCache:
             self.v[layer, :, :, positions] = v
             return self.k[layer], self.v[layer]
         end = start_pos + k.shape[2]
-        self.k[layer, :, :, start_pos:end] = k
-        self.v[layer, :, :, start_pos:end] = v
-        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
+        k_cache, v_cache = self.k_layers[layer], self.v_layers[layer]
+        k_cache[:, :, start_pos:end] = k
+        v_cache[:, :, start_pos:end] = v
+        return k_cache[:, :, :end], v_cache[:, :, :end]
 
 
 class Attention(nn.Module):
@@ -214,10 +253,10 @@ class Attention(nn.Module):
         self.layer_id = layer_id
         self.n_heads, self.n_kv_heads, self.head_dim = args.n_heads, args.kv_heads, args.head_dim
         self.n_rep = self.n_heads // self.n_kv_heads  # query heads per key/value head
-        self.wq = nn.Linear(args.dim, self.n_heads * self.head_dim, bias=False)
-        self.wk = nn.Linear(args.dim, self.n_kv_heads * self.head_dim, bias=False)
-        self.wv = nn.Linear(args.dim, self.n_kv_heads * self.head_dim, bias=False)
-        self.wo = nn.Linear(self.n_heads * self.head_dim, args.dim, bias=False)
+        self.wq = Linear(args.dim, self.n_heads * self.head_dim)
+        self.wk = Linear(args.dim, self.n_kv_heads * self.head_dim)
+        self.wv = Linear(args.dim, self.n_kv_heads * self.head_dim)
+        self.wo = Linear(self.n_heads * self.head_dim, args.dim)
         # wq, wk and wv joined into one matrix (join_weights), set by Llama.store_weights_for_decoding
         self.register_buffer("wqkv", None, persistent=False)
 
@@ -226,7 +265,7 @@ class Attention(nn.Module):
         B, T, _ = x.shape
         H, Hkv, hd = self.n_heads, self.n_kv_heads, self.head_dim
         if self.wqkv is not None and not torch.is_grad_enabled():  # decoding: one product with the joined matrix
-            qkv = F.linear(x, self.wqkv)  # (B, T, (H + 2 Hkv) * hd)
+            qkv = linear(x, self.wqkv)  # (B, T, (H + 2 Hkv) * hd)
         else:  # the Linears themselves, so that gradients reach wq, wk and wv
             qkv = torch.cat((self.wq(x), self.wk(x), self.wv(x)), dim=-1)  # (B, T, (H + 2 Hkv) * hd)
         qkv = qkv.view(B, T, H + 2 * Hkv, hd)  # query heads, then key heads, then value heads
@@ -245,10 +284,9 @@ class Attention(nn.Module):
             out = (probs @ v.float()).type_as(q)  # (B, H, T, hd)
         elif T == 1:  # one new token: the fused kernel, and GQA by a reshape instead of copies of the cache
             # The n_rep query heads that share a key/value head become n_rep queries to that one head.
-            probs = None
-            q = q.reshape(B, self.n_kv_heads, self.n_rep, self.head_dim)  # (B, Hkv, n_rep, hd)
+            q = q.reshape(B, Hkv, self.n_rep, hd)  # (B, Hkv, n_rep, hd)
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, Hkv, n_rep, hd)
-            out = out.view(B, self.n_heads, 1, self.head_dim)  # (B, H, 1, hd)
+            return self.wo(out.reshape(B, 1, H * hd)), None  # heads in order: (B, 1, H * hd)
         else:  # the fused path: same numbers, one kernel (flash attention), key/value heads shared in place
             probs = None
             # When the keys are just the new tokens (a prompt, a training batch) the mask is the plain causal
@@ -265,15 +303,15 @@ class FeedForward(nn.Module):
 
     def __init__(self, dim: int, hidden_dim: int):
         super().__init__()
-        self.w1 = nn.Linear(dim, hidden_dim, bias=False)  # gate
-        self.w2 = nn.Linear(hidden_dim, dim, bias=False)  # down
-        self.w3 = nn.Linear(dim, hidden_dim, bias=False)  # up
+        self.w1 = Linear(dim, hidden_dim)  # gate
+        self.w2 = Linear(hidden_dim, dim)  # down
+        self.w3 = Linear(dim, hidden_dim)  # up
         # w1 and w3 joined into one matrix (join_weights), set by Llama.store_weights_for_decoding
         self.register_buffer("w13", None, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.w13 is not None and not torch.is_grad_enabled():  # decoding: one product with the joined matrix
-            gate, up = F.linear(x, self.w13).chunk(2, dim=-1)  # (B, T, hidden) each
+            gate, up = linear(x, self.w13).chunk(2, dim=-1)  # (B, T, hidden) each
         else:  # the Linears themselves, so that gradients reach w1 and w3
             gate, up = self.w1(x), self.w3(x)
         return self.w2(F.silu(gate) * up)
@@ -289,6 +327,13 @@ class TransformerBlock(nn.Module):
         self.feed_forward = FeedForward(args.dim, args.hidden_dim)
         self.attention_norm = RMSNorm(args.dim, eps=args.norm_eps)
         self.ffn_norm = RMSNorm(args.dim, eps=args.norm_eps)
+
+    def store_weights_for_decoding(self) -> "TransformerBlock":
+        """Join wq, wk, wv into one matrix and w1, w3 into another (join_weights); see Llama's method of this name."""
+        attention, feed_forward = self.attention, self.feed_forward
+        attention.wqkv = join_weights(attention.wq, attention.wk, attention.wv)
+        feed_forward.w13 = join_weights(feed_forward.w1, feed_forward.w3)
+        return self
 
     def forward(self, x, cos, sin, mask=None, start_pos=0, cache=None, need_weights=False):
         attn_out, probs = self.attention(self.attention_norm(x), cos, sin, mask, start_pos, cache, need_weights)
@@ -311,7 +356,7 @@ class Llama(nn.Module):
         self.tok_embeddings = nn.Embedding(args.vocab_size, args.dim)
         self.layers = nn.ModuleList(TransformerBlock(args, i) for i in range(args.n_layers))
         self.norm = RMSNorm(args.dim, eps=args.norm_eps)
-        self.output = nn.Linear(args.dim, args.vocab_size, bias=False)
+        self.output = Linear(args.dim, args.vocab_size)
         self.decoding_layout = False  # see store_weights_for_decoding
         self.init_rope()
 
@@ -330,9 +375,7 @@ class Llama(nn.Module):
         `python -m llama_lab.bench` measures the effect.
         """
         for layer in self.layers:
-            attention, feed_forward = layer.attention, layer.feed_forward
-            attention.wqkv = join_weights(attention.wq, attention.wk, attention.wv)
-            feed_forward.w13 = join_weights(feed_forward.w1, feed_forward.w3)
+            layer.store_weights_for_decoding()
         weight = self.output.weight
         self.output.weight = nn.Parameter(by_columns(weight.detach()), requires_grad=weight.requires_grad)
         self.decoding_layout = True
@@ -379,7 +422,8 @@ class Llama(nn.Module):
         return KVCache(self.args, batch_size, max_seq_len, device=weight.device, dtype=dtype or weight.dtype)
 
     def forward(self, tokens: torch.Tensor, start_pos: int | torch.Tensor = 0, cache: KVCache | None = None,
-                return_attention: bool = False):
+                return_attention: bool = False, last_only: bool = False):
+        """last_only: the logits of the last position alone, (B, 1, V): all that choosing the next token needs."""
         B, T = tokens.shape
         device = tokens.device
         if isinstance(start_pos, torch.Tensor):
@@ -405,6 +449,8 @@ class Llama(nn.Module):
         for layer in self.layers:
             h, probs = layer(h, cos, sin, mask, start_pos, cache, need_weights=return_attention)
             attentions.append(probs)
+        if last_only:
+            h = h[:, -1:]  # (B, 1, D)
         logits = self.output(self.norm(h)).float()  # (B, T, V)
         return (logits, attentions) if return_attention else logits
 

@@ -170,3 +170,21 @@ def test_saved_checkpoints_get_the_usual_permissions(tmp_path, model):
     assert path.stat().st_mode & 0o777 == 0o755
     assert {p.name: p.stat().st_mode & 0o777 for p in path.iterdir()} == {"params.json": 0o644,
                                                                          "model.safetensors": 0o644}
+
+
+def test_every_format_loads_the_same_numbers_in_any_dtype(saved, model):
+    """Loading reads each tensor once, lays it out for decoding and lets the file's copy go: the numbers must be
+    exactly those saved, also when converted on the way in (or merged from several shards)."""
+    reference = {k: v.to(torch.bfloat16) for k, v in model.state_dict().items()}
+    for fmt, path in saved.items():
+        loaded = load_model(path, dtype="bfloat16").state_dict()
+        for name, tensor in reference.items():
+            torch.testing.assert_close(loaded[name], tensor, atol=0, rtol=0, msg=f"{fmt} {name}")
+
+
+def test_two_shards_load_the_same_numbers(tmp_path):
+    model = small_model(vocab_size=102)
+    path = save_model(model, tmp_path / "m", format="meta", num_shards=2)
+    loaded = load_model(path).state_dict()
+    for name, tensor in model.state_dict().items():
+        torch.testing.assert_close(loaded[name], tensor, atol=0, rtol=0, msg=name)
