@@ -12,8 +12,10 @@ tokens/s, transformers/kit for seconds and memory; above 1 the kit is ahead.
 
 The memory-bandwidth bound of decoding: each step reads every weight once (of the embedding table, one row per
 token), so a batch of B rows can never produce more than B * bandwidth / (weight bytes) tokens per second. The
-bandwidth is measured on the same machine, with a matrix-vector product too large for the caches, in turn with
-the decoding runs (so under the same conditions); "share" is the fraction of the bound reached.
+bandwidth is measured on the same machine, with a matrix-vector product too large for the caches run on all the
+threads in use (the kit's `linear`, as decoding runs it), in turn with the decoding runs (so under the same
+conditions); "share" is the fraction of the bound reached. Threads: torch's default (every core) unless
+--threads says otherwise; the table's first line says how many.
 On a GPU the suite also runs the compiled decode step (generate_tokens(..., compile=True): static cache,
 torch.compile, CUDA graphs) in bfloat16, and a model of Llama 2 7B's shape with random weights.
 """

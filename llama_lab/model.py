@@ -139,9 +139,9 @@ def repeat_kv(x: torch.Tensor, n_rep: int) -> torch.Tensor:
 def by_columns(w: torch.Tensor) -> torch.Tensor:
     """The matrix w (rows, cols) stored column by column: same shape and values, strides (1, rows).
 
-    The rearranged numbers are written back into w's own memory (through a temporary copy): a weight that is a
-    copy-on-write map of a checkpoint file is then held once in memory, not twice. So w itself must be held by
-    nothing else, which would read the rearranged numbers in the old order.
+    The rearranged numbers are written back into w's own memory (through a temporary copy), so that the model
+    still holds one copy of them. So w itself must be held by nothing else, which would read the rearranged
+    numbers in the old order.
     """
     if w.stride() == (1, w.shape[0]):
         return w
@@ -172,21 +172,24 @@ def join_weights(*linears: nn.Linear) -> torch.Tensor:
     return joined
 
 
+SPREAD_FROM = 2**18  # numbers in a weight (1 MiB in float32) from which `linear` spreads a product over the cores
+
+
 def linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """x @ weight.T, as F.linear; when decoding a few rows through a large weight on a CPU, on every core.
 
     Decoding multiplies a few vectors by each weight, so its speed is the speed at which the weights stream from
-    memory. MKL runs such a product on one core, which on a 2-core EPYC streams about 22 GB/s of the ~45 GB/s the
-    two cores read together. Cut into one slice of outputs per core, the product becomes a batch that torch.bmm
-    runs one slice per core: each output is still the dot product of its row with x, 1.2-1.5 times sooner for
-    weights of a megabyte or more (`python -m llama_lab.bench` measures it). Smaller weights stay with F.linear:
-    waking the other cores would cost more than it saves. Example with 2 cores: a (32000, 512) output head
-    becomes two (16000, 512) products run side by side.
+    memory. MKL runs such a product on one core: on a 2-core EPYC it streams about 22 GB/s, while the two cores
+    together read about 45 GB/s. Cut into one slice of outputs per core, the product becomes a batch that
+    torch.bmm runs one slice per core: each output is still the dot product of its row with x, and weights of a
+    megabyte or more are read 1.2-1.5 times sooner (decoding a 50M-parameter model, 1.3 times). Smaller weights
+    stay with F.linear: waking the other cores would cost more than it saves. Example with 2 cores: a (32000, 512)
+    output head becomes two (16000, 512) products run side by side.
     """
     parts = torch.get_num_threads() if not torch.compiler.is_compiling() else 1
     out_features, in_features = weight.shape
     rows = x.numel() // in_features
-    if (parts == 1 or rows > 16 or out_features % parts or weight.numel() < 2**18 or x.device.type != "cpu"
+    if (parts == 1 or rows > 16 or out_features % parts or weight.numel() < SPREAD_FROM or x.device.type != "cpu"
             or torch.is_grad_enabled()):
         return F.linear(x, weight)
     if weight.stride(0) == 1:  # stored by columns: each slice's columns are runs of out_features / parts
