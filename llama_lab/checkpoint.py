@@ -6,8 +6,8 @@
   permuted so that rotary embeddings can rotate halves of each head instead of interleaved pairs.
 - The kit: `params.json` + `model.safetensors`, Meta's names and layout, one file.
 
-Loading is safe and lean: tensors come from safetensors or from `torch.load(weights_only=True)` (a pickle can
-never run code); the model is built on the meta device and receives the tensors one at a time, each laid out for
+Loading is safe and lean: tensors come from safetensors or from `torch.load(weights_only=True, mmap=True)` (a
+pickle can never run code); the model is built on the meta device and receives the tensors one at a time, each laid out for
 decoding as it arrives, so memory holds about one copy of the weights. Anything wrong raises `CheckpointError`
 naming the file.
 Saving writes into a temporary directory and renames it into place, so a crash never leaves half a checkpoint.
@@ -115,8 +115,8 @@ def _let_go(tensor: torch.Tensor) -> None:
 
     Pages read from a mapped file count as the process's memory for as long as the mapping lives, which is as long
     as any tensor of the file does: without this, loading Meta's .pth would hold the file's copy of every weight it
-    rearranges as well as the rearranged one. The mapping is private and these pages were never written, so
-    dropping them loses nothing (read again, they would come from the file); other tensors are left alone.
+    rearranges as well as the rearranged one. These pages were never written, so dropping them loses nothing (read
+    again, they would come from the file); tensors that are not views of a mapped file are left alone.
     """
     if _LIBC is None or _MAPPED.get(id(tensor)) is not tensor:
         return
@@ -440,8 +440,8 @@ def load_model(path: str | os.PathLike, device=None, dtype=None, max_seq_len: in
     # its layout by columns; then each block, whose wq, wk, wv (w1, w3) are joined into one matrix as soon as they
     # are read, after which the tensors they came in are let go.
     head = take("output.weight")  # (V, D)
-    by_columns = torch.empty(head.shape[1], head.shape[0], dtype=head.dtype, device=head.device).t()  # (V, D)
-    model.output.weight = nn.Parameter(by_columns.copy_(head))
+    head_by_columns = torch.empty(head.shape[1], head.shape[0], dtype=head.dtype, device=head.device).t()  # (V, D)
+    model.output.weight = nn.Parameter(head_by_columns.copy_(head))
     _let_go(head)
     for i, layer in enumerate(model.layers):
         placed = place(layer, prefix=f"layers.{i}.")
