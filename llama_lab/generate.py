@@ -184,7 +184,8 @@ def iter_generate(model, prompt_tokens: Sequence[Sequence[int]], max_new_tokens:
 
     B = len(prompt_tokens)
     lengths = [len(p) for p in prompt_tokens]
-    total_len = min(args.max_seq_len, max(lengths) + max_new_tokens)
+    longest = max(lengths)
+    total_len = min(args.max_seq_len, longest + max_new_tokens)
     tokens = torch.full((B, total_len), -1, dtype=torch.long, device=device)  # -1 marks "not written yet"
     for row, prompt in enumerate(prompt_tokens):
         tokens[row, :len(prompt)] = torch.tensor(prompt, dtype=torch.long)
@@ -216,7 +217,7 @@ def iter_generate(model, prompt_tokens: Sequence[Sequence[int]], max_new_tokens:
             if seen is not None:
                 logits = apply_repetition_penalty(logits, seen, repetition_penalty)
             next_token = sample_next_token(logits, temperature, top_k, top_p, generator)  # (B,)
-            if cur_pos < max(lengths):  # rows still reading their prompt keep its token, not the sample
+            if cur_pos < longest:  # rows still reading their prompt keep its token, not the sample
                 next_token = torch.where(is_prompt[:, cur_pos], tokens[:, cur_pos], next_token)
             tokens[:, cur_pos] = next_token
             if seen is not None:
