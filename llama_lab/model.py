@@ -238,9 +238,13 @@ class KVCache:
         """
         if isinstance(start_pos, torch.Tensor):
             positions = start_pos + torch.arange(k.shape[2], device=k.device)  # (T,)
-            self.k[layer, :, :, positions] = k
-            self.v[layer, :, :, positions] = v
-            return self.k[layer], self.v[layer]
+            # index_copy_ into the layer's own view: compiled, that writes T slots in place. Assigning through
+            # self.k[layer, :, :, positions] made Inductor copy the whole cache at every step (1.7x slower decoding
+            # of the 50M model at batch 8).
+            k_cache, v_cache = self.k_layers[layer], self.v_layers[layer]
+            k_cache.index_copy_(2, positions, k)
+            v_cache.index_copy_(2, positions, v)
+            return k_cache, v_cache
         end = start_pos + k.shape[2]
         k_cache, v_cache = self.k_layers[layer], self.v_layers[layer]
         k_cache[:, :, start_pos:end] = k

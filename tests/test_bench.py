@@ -142,11 +142,49 @@ def test_compile_argument_is_checked():
         generate_tokens(small_model(), [[1, 2]], 3, compile=3)
 
 
-def test_inductor_compiled_generation_equals_eager():
-    """The real compiler, as on a GPU (there with CUDA graphs): one small model, a few tokens."""
+def test_inductor_compiled_generation_equals_eager_and_follows_the_weights():
+    """The real compiler. On a CPU it freezes the weights into the step, so after an in-place change, or for
+    another model, the step must be compiled again rather than decode with the numbers it froze."""
+    def both(model):
+        expected = generate_tokens(model, PROMPTS, 6, temperature=0, eos_id=None)
+        return generate_tokens(model, PROMPTS, 6, temperature=0, eos_id=None, compile=True), expected
+
+    def numbers_held_by_generated_code():  # a frozen graph's module holds its packed weights as globals
+        return sum(value.numel() for module in list(sys.modules.values())
+                   if "torchinductor" in str(getattr(module, "__file__", ""))
+                   for value in vars(module).values() if isinstance(value, torch.Tensor))
+
+    model = small_model(n_layers=1).store_weights_for_decoding()
+    got, expected = both(model)
+    assert got == expected
+    held = numbers_held_by_generated_code()
+    with torch.no_grad():  # what a training step or a steering experiment does: the same tensors, new numbers
+        model.output.weight.mul_(-1)
+        model.layers[0].attention.wq.weight.mul_(3)
+    got, changed = both(model)
+    assert changed != expected  # the change matters to greedy decoding...
+    assert got == changed  # ...and the compiled step sees it
+    other = small_model(n_layers=1, seed=5).store_weights_for_decoding()
+    got, expected = both(other)
+    assert got == expected
+    # three compilations, and one copy of the weights kept
+    assert numbers_held_by_generated_code() == held > 0
+
+
+def test_frozen_step_is_kept_while_the_weights_stand():
+    from llama_lab.generate import compiled_decode_step, frozen_decode_step, weights_state
+
     model = small_model(n_layers=1)
-    expected = generate_tokens(model, PROMPTS, 6, temperature=0, eos_id=None)
-    assert generate_tokens(model, PROMPTS, 6, temperature=0, eos_id=None, compile=True) == expected
+    state, step = weights_state(model), frozen_decode_step(model)
+    assert frozen_decode_step(model) is step  # (torch.compile is lazy: nothing is compiled here)
+    with torch.no_grad():
+        model.norm.weight.add_(1)
+    assert weights_state(model) != state
+    assert frozen_decode_step(model) is not step
+    with torch.inference_mode():
+        made_in_inference = small_model(n_layers=1)
+    assert weights_state(made_in_inference) is None  # no count of in-place changes: the unfrozen step
+    assert frozen_decode_step(made_in_inference) is compiled_decode_step("inductor")
 
 
 # ------------------------------------------------------------------------------------ the decoding layout
