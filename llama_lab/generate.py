@@ -131,7 +131,9 @@ def compiled_decode_step(backend: str = "inductor", mode: str | None = None):
 # step of a 50M-parameter model then streams its weights at about the speed of a plain large matrix-vector
 # product, where MKL's generic kernel on an AMD CPU reads short columns at half of it; the small operations
 # between the products are fused too. See README, Speed.
-# emulate_precision_casts rounds a fused chain of bfloat16 operations wherever eager rounds it.
+# In float32 the frozen step gives the tokens the eager one gives (the bench checks it on every decode row). In
+# bfloat16 its kernels add up in another order, so a near-tie between two tokens can break the other way;
+# emulate_precision_casts at least rounds a fused chain of operations wherever eager rounds it.
 CPU_COMPILE_OPTIONS = {"freezing": True, "max_autotune": True, "max_autotune_gemm_backends": "CPP,ATEN",
                        "emulate_precision_casts": True}
 

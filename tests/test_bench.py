@@ -24,7 +24,8 @@ PROMPTS = [[1, 5, 9], [1, 7, 3, 8, 20, 11, 4], [1, 40]]  # different lengths: ro
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "results.json"
-    done = subprocess.run([sys.executable, "-m", "llama_lab.bench", "--quick", "--threads", "1", "--json", str(out)],
+    done = subprocess.run([sys.executable, "-m", "llama_lab.bench", "--quick", "--compile", "--threads", "1",
+                           "--json", str(out)],
                           capture_output=True, text=True, cwd=REPO, timeout=900,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode == 0, done.stderr[-3000:]
@@ -39,7 +40,8 @@ def test_quick_bench_has_every_row(quick_run):
     stdout, results = quick_run
     metrics = [r["metric"] for r in results["rows"]]
     assert metrics == [
-        "decode, batch 1", "decode, batch 2", "prefill, 64 tokens", "training step, 2x32 tokens",
+        "decode, batch 1", "decode, batch 1, compiled", "decode, batch 2", "decode, batch 2, compiled",
+        "prefill, 64 tokens", "training step, 2x32 tokens",
         "load, Meta .pth", "load peak RSS / size on disk, Meta .pth",
         "load, safetensors (HF layout)", "load peak RSS / size on disk, safetensors (HF layout)",
         "load, safetensors (kit layout)", "load peak RSS / size on disk, safetensors (kit layout)"]
@@ -65,6 +67,7 @@ def test_quick_bench_numbers_are_sane(quick_run):
         if r["metric"].startswith("decode"):
             assert positive(r["bound"]) and r["share"] == pytest.approx(r["kit"] / r["bound"])
             assert r["same_tokens"]  # the same weights, greedy: the same continuation as transformers
+            assert r.get("same_tokens_as_eager", True)  # and the compiled step, that of the eager one
         if r["metric"].startswith("load peak RSS"):
             assert r["disk_bytes"] > 0
 
