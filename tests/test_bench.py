@@ -153,9 +153,12 @@ def test_inductor_compiled_generation_equals_eager_and_follows_the_weights():
         return generate_tokens(model, PROMPTS, 6, temperature=0, eos_id=None, compile=True), expected
 
     def numbers_held_by_generated_code():  # a frozen graph's module holds its packed weights as globals
-        return sum(value.numel() for module in list(sys.modules.values())
-                   if "torchinductor" in str(getattr(module, "__file__", ""))
-                   for value in vars(module).values() if isinstance(value, torch.Tensor))
+        from torch._inductor.runtime.cache_dir_utils import cache_dir
+
+        generated = [module for module in list(sys.modules.values())
+                     if str(getattr(module, "__file__", None)).startswith(cache_dir())]
+        return sum(value.numel() for module in generated for value in vars(module).values()
+                   if isinstance(value, torch.Tensor))
 
     model = small_model(n_layers=1).store_weights_for_decoding()
     got, expected = both(model)
