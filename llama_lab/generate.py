@@ -117,13 +117,17 @@ def decode_one_token(model, tokens: torch.Tensor, position: torch.Tensor, cache)
     return model(tokens, start_pos=position, cache=cache)[:, -1]
 
 
-@functools.lru_cache(maxsize=None)
-def compiled_decode_step(backend: str = "inductor", mode: str | None = None):
-    """`decode_one_token` compiled once per (backend, mode) and reused by every later generation call.
+# Inductor's settings for a GPU: what mode="reduce-overhead" sets (the step recorded as a CUDA graph, one launch
+# per token instead of hundreds of kernels), and bfloat16 rounded inside fused kernels wherever eager rounds it,
+# so that greedy decoding keeps to the eager path's tokens. As (name, value) pairs, to key compiled_decode_step.
+GPU_COMPILE_OPTIONS = (("triton.cudagraphs", True), ("emulate_precision_casts", True))
 
-    mode="reduce-overhead" records the step as a CUDA graph: one launch per token instead of hundreds of kernels.
-    """
-    return torch.compile(decode_one_token, backend=backend, mode=mode, fullgraph=True, dynamic=False)
+
+@functools.lru_cache(maxsize=None)
+def compiled_decode_step(backend: str = "inductor", options: tuple = ()):
+    """`decode_one_token` compiled once per (backend, options) and reused by every later generation call."""
+    return torch.compile(decode_one_token, backend=backend, options=dict(options) or None, fullgraph=True,
+                         dynamic=False)
 
 
 # On a CPU, Inductor multiplies by the weights with its own C++ kernels (max_autotune with the CPP backend, ATEN
@@ -207,7 +211,7 @@ def _compiled_step_for(compile: bool | str, model, device: torch.device):
     if compile is True:
         if device.type == "cpu":
             return frozen_decode_step(model)
-        return compiled_decode_step("inductor", "reduce-overhead" if device.type == "cuda" else None)
+        return compiled_decode_step("inductor", GPU_COMPILE_OPTIONS if device.type == "cuda" else ())
     if not isinstance(compile, str):
         raise ValueError(f"compile={compile!r}: use False, True, or a torch.compile backend name such as "
                          "'inductor' or 'aot_eager'")

@@ -177,6 +177,23 @@ def test_inductor_compiled_generation_equals_eager_and_follows_the_weights():
     assert numbers_held_by_generated_code() == held > 0
 
 
+def test_the_gpu_settings_are_valid_inductor_settings():
+    """The GPU's step (CUDA graphs, rounding as eager does) compiles here too, where CUDA graphs do not apply:
+    a misspelt setting would otherwise show only on a GPU."""
+    from llama_lab.generate import GPU_COMPILE_OPTIONS, compiled_decode_step
+
+    model = small_model(n_layers=1)
+    step = compiled_decode_step("inductor", GPU_COMPILE_OPTIONS)
+    tokens = torch.tensor([[1, 5, 9], [1, 7, 3]])
+    eager, static = model.new_cache(2, 16), model.new_cache(2, 16)
+    with torch.inference_mode():
+        model(tokens[:, :2], cache=eager)
+        model(tokens[:, :2], cache=static)
+        expected = model(tokens[:, 2:], start_pos=2, cache=eager)[:, -1]
+        got = step(model, tokens[:, 2:].clone(), torch.tensor([2]), static)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
 def test_frozen_step_is_kept_while_the_weights_stand():
     from llama_lab.generate import compiled_decode_step, frozen_decode_step, weights_state
 
