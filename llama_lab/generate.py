@@ -181,6 +181,8 @@ def frozen_decode_step(model):
     of its weights (for the 50M-parameter model, 142 MiB besides the model's 203 MiB). A model whose
     weights cannot be tracked (made under inference_mode) gets the unfrozen step instead: slower, never stale.
     """
+    import torch._inductor.config as inductor_config  # here, not at the top: importing Inductor takes a while
+
     state = weights_state(model)
     if state is None:
         return compiled_decode_step("inductor")
@@ -190,7 +192,6 @@ def frozen_decode_step(model):
     forget_compiled_graphs()
     _frozen_steps.clear()
     compiled = torch.compile(decode_one_token, backend="inductor", fullgraph=True, dynamic=False)
-    import torch._inductor.config as inductor_config
 
     def step(*inputs):
         # The options must hold while a call traces and compiles (Dynamo reads `freezing` to take the weights
