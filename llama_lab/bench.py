@@ -18,13 +18,15 @@ conditions); "share" is the fraction of the bound reached. Threads: torch's defa
 --threads says otherwise; the table's first line says how many.
 Each decode figure is measured twice: with the eager step, and with the compiled one (generate_tokens(...,
 compile=True): static cache and torch.compile; on a CPU with the weights frozen into Inductor's matrix kernels,
-on a GPU with CUDA graphs). Compiling is done in the untimed warm-up. On a GPU the suite runs in bfloat16 and
-adds a model of Llama 2 7B's shape with random weights.
+on a GPU with CUDA graphs). So is the training step: eager, and compiled on both sides (the kit's
+`train --compile` against transformers' model through the same torch.compile). Compiling is done in the untimed
+warm-up. On a GPU the suite runs in bfloat16 and adds a model of Llama 2 7B's shape with random weights.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import ctypes
 import gc
 import json
@@ -45,6 +47,7 @@ import torch.nn.functional as F
 from .checkpoint import args_to_hf_config, meta_to_hf_names, save_model
 from .generate import generate_tokens
 from .model import LLAMA2_7B, Llama, ModelArgs, build_model, by_columns, init_weights, linear
+from .train import IGNORE, compiled_loss_sums, loss_sums
 
 # The shipped tiny model's shape (llama_lab/tiny.py); random weights stand in until data/tiny-base/ is built.
 TINY = ModelArgs(dim=192, n_layers=6, n_heads=8, n_kv_heads=2, vocab_size=4096, multiple_of=32, max_seq_len=256)
@@ -68,7 +71,7 @@ class Settings:
     train_batch: int = 8
     train_seq: int = 256
     measure: tuple[str, ...] = ("decode", "prefill", "train", "load")
-    compile: bool = True  # also decode with the compiled step (torch.compile; on a GPU with CUDA graphs)
+    compile: bool = True  # also measure the compiled decode step (on a GPU with CUDA graphs) and training step
     bandwidth_mib: int = 256  # the matrix of the bandwidth probe, well above the CPU's caches
 
 
@@ -229,56 +232,93 @@ def measure_decode(size, kit, twin, batch, cfg: Settings, bytes_per_step, probe:
     return result, outputs["kit"]
 
 
-def measure_prefill(size, kit, twin, cfg: Settings):
-    """Tokens/s of one forward pass over a prompt, filling the cache (both compute every position's logits)."""
+def measure_prefill(size, kit, twin, cfg: Settings) -> list[dict]:
+    """Tokens/s of one forward pass over a prompt, two ways.
+
+    "prefill": the prompt's pass of generation, filling the cache, with the logits of the last position only (all
+    that choosing the next token needs: the kit's generate asks for last_only, transformers' generate for
+    logits_to_keep=1). "forward, every position's logits": the pass that scores a text (perplexity, evaluation),
+    with no cache, where the output head multiplies every position.
+    """
     device = kit.tok_embeddings.weight.device
     length = min(cfg.prefill_len, kit.args.max_seq_len)
     prompt = torch.randint(3, kit.args.vocab_size, (1, length), generator=torch.Generator().manual_seed(0))
     prompt = prompt.to(device)
 
-    def run_kit():
+    def kit_prefill():
         with torch.inference_mode():
-            kit(prompt, cache=kit.new_cache(1, length))
+            kit(prompt, cache=kit.new_cache(1, length), last_only=True)
 
-    def run_hf():
+    def hf_prefill():
         with torch.inference_mode():
-            twin(prompt, use_cache=True)
+            twin(prompt, use_cache=True, logits_to_keep=1)
 
-    times = take_turns({"kit": run_kit, "transformers": run_hf}, cfg.repeats, device)
-    return row(size, f"prefill, {length} tokens", "tokens/s",
-               [length / t for t in times["kit"]], [length / t for t in times["transformers"]])
+    def kit_forward():
+        with torch.inference_mode():
+            kit(prompt)
+
+    def hf_forward():
+        with torch.inference_mode():
+            twin(prompt, use_cache=False)
+
+    rows = []
+    for metric, kit_fn, hf_fn in ((f"prefill, {length} tokens", kit_prefill, hf_prefill),
+                                  (f"forward, {length} tokens, every position's logits", kit_forward, hf_forward)):
+        times = take_turns({"kit": kit_fn, "transformers": hf_fn}, cfg.repeats, device)
+        rows.append(row(size, metric, "tokens/s", [length / t for t in times["kit"]],
+                        [length / t for t in times["transformers"]]))
+    return rows
 
 
-def measure_training(size, kit, twin, cfg: Settings):
+def hf_loss_sums(twin, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """train.loss_sums for a transformers model: the same cross-entropy over its logits."""
+    logits = twin(inputs).logits  # (B, T, V)
+    total = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE, reduction="sum")
+    return total, (targets != IGNORE).sum()
+
+
+def measure_training(size, kit, twin, cfg: Settings) -> list[dict]:
     """Tokens/s of a training step: forward, cross-entropy, backward, AdamW (fresh copies of both models).
 
-    The kit's copy is a `Llama(args)` given the weights, as the kit's training code makes its models.
+    The kit's copy is a `Llama(args)` given the weights, as the kit's training code makes its models, and its loss
+    is the kit's own (train.loss_sums). With cfg.compile a second row compares the compiled steps: the kit's as
+    `python -m llama_lab.train --compile` runs it (train.compiled_loss_sums), against transformers' model through
+    the same torch.compile of the same loss; compiling is done in the untimed warm-up.
     """
-    import copy
-
     weight = kit.tok_embeddings.weight
     seq = min(cfg.train_seq, kit.args.max_seq_len)
     batch = torch.randint(0, kit.args.vocab_size, (cfg.train_batch, seq + 1),
                           generator=torch.Generator().manual_seed(0)).to(weight.device)
     inputs, targets = batch[:, :-1], batch[:, 1:]
-    trainee = build_model(kit.args, device=weight.device, dtype=weight.dtype)
-    trainee.load_state_dict(kit.state_dict())
-    kit, twin = trainee.train(), copy.deepcopy(twin).train()
-    kit_opt = torch.optim.AdamW(kit.parameters(), lr=1e-4)
-    hf_opt = torch.optim.AdamW(twin.parameters(), lr=1e-4)
 
-    def step(logits_of, optimizer):
-        logits = logits_of(inputs)
-        loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+    def trainee():
+        model = build_model(kit.args, device=weight.device, dtype=weight.dtype)
+        model.load_state_dict(kit.state_dict())
+        return model.train()
 
-    times = take_turns({"kit": lambda: step(kit, kit_opt),
-                        "transformers": lambda: step(lambda x: twin(x).logits, hf_opt)}, cfg.repeats, weight.device)
+    def step_of(loss_of, model):
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+        def step():
+            total, count = loss_of(model, inputs, targets)
+            (total / count).backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        return step
+
     tokens = cfg.train_batch * seq
-    return row(size, f"training step, {cfg.train_batch}x{seq} tokens", "tokens/s",
-               [tokens / t for t in times["kit"]], [tokens / t for t in times["transformers"]])
+    pairs = [("", loss_sums, hf_loss_sums)]
+    if cfg.compile:
+        pairs.append((", compiled", compiled_loss_sums(), torch.compile(hf_loss_sums)))
+    rows = []
+    for label, kit_loss, hf_loss in pairs:
+        contenders = {"kit": step_of(kit_loss, trainee()),
+                      "transformers": step_of(hf_loss, copy.deepcopy(twin).train())}
+        times = take_turns(contenders, cfg.repeats, weight.device)
+        rows.append(row(size, f"training step, {cfg.train_batch}x{seq} tokens{label}", "tokens/s",
+                        [tokens / t for t in times["kit"]], [tokens / t for t in times["transformers"]]))
+        del contenders
+    return rows
 
 
 # -------------------------------------------------------------------------------------------- loading
@@ -455,9 +495,9 @@ def run_suite(cfg: Settings, device: torch.device, dtype: torch.dtype, log=print
                 compiled["same_tokens_as_eager"] = compiled_tokens == eager_tokens
                 rows.append(compiled)
         if "prefill" in cfg.measure:
-            rows.append(measure_prefill(size, model, twin, cfg))
+            rows.extend(measure_prefill(size, model, twin, cfg))
         if "train" in cfg.measure and size in ("tiny", "toy"):  # the training step at the tiny model's size
-            rows.append(measure_training(size, model, twin, cfg))
+            rows.extend(measure_training(size, model, twin, cfg))
         if "load" in cfg.measure and size != "7b":
             rows.extend(measure_loading(size, model, cfg))
         for r in rows:
@@ -524,7 +564,8 @@ def main(argv=None) -> dict | None:
     parser.add_argument("--measure", help="comma-separated, from: " + ", ".join(MEASUREMENTS) + " (default: all)")
     parser.add_argument("--batches", help="comma-separated decode batch sizes (default: 1,8)")
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction,
-                        help="also decode with generate_tokens(..., compile=True) (default: yes, except with --quick)")
+                        help="also measure generate_tokens(..., compile=True) and the compiled training step "
+                             "(default: yes, except with --quick)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--dtype", choices=("float32", "bfloat16"),
                         help="the weights' dtype (default: float32 on CPU, bfloat16 on GPU)")

@@ -41,7 +41,8 @@ def test_quick_bench_has_every_row(quick_run):
     metrics = [r["metric"] for r in results["rows"]]
     assert metrics == [
         "decode, batch 1", "decode, batch 1, compiled", "decode, batch 2", "decode, batch 2, compiled",
-        "prefill, 64 tokens", "training step, 2x32 tokens",
+        "prefill, 64 tokens", "forward, 64 tokens, every position's logits",
+        "training step, 2x32 tokens", "training step, 2x32 tokens, compiled",
         "load, Meta .pth", "load peak RSS / size on disk, Meta .pth",
         "load, safetensors (HF layout)", "load peak RSS / size on disk, safetensors (HF layout)",
         "load, safetensors (kit layout)", "load peak RSS / size on disk, safetensors (kit layout)"]
@@ -56,7 +57,7 @@ def test_quick_bench_numbers_are_sane(quick_run):
     for r in results["rows"]:
         assert positive(r["kit"]), r
         assert all(positive(x) for x in r["samples"]["kit"]), r
-        compared = r["metric"].startswith(("decode", "prefill", "training")) or "HF layout" in r["metric"]
+        compared = r["metric"].startswith(("decode", "prefill", "forward", "training")) or "HF layout" in r["metric"]
         if compared:  # the kit against transformers: both measured, and the ratio is theirs
             assert positive(r["transformers"]) and positive(r["ratio"]), r
             expected = (r["kit"] / r["transformers"] if r["unit"] == "tokens/s"

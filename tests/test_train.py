@@ -228,13 +228,42 @@ def test_chat_finetuning_learns_only_the_answers(corpus, pretrained, tmp_path):
     assert summary["tokens_seen"] == scored
 
 
+def six_steps(corpus, pretrained, stage: str, out, **changes) -> TrainConfig:
+    """Six steps of pretraining from scratch, or of chat fine-tuning from the pretrained fixture."""
+    if stage == "chat":
+        return chat_config(corpus, out, pretrained[0], steps=6, eval_interval=3, **changes)
+    return tiny_config(corpus, out, steps=6, eval_interval=3, **changes)
+
+
+def assert_same_run(summary, folder, reference, reference_folder):
+    """The same losses, step by step, and the same final weights, to float32 rounding."""
+    for curve in ("train", "val"):
+        np.testing.assert_allclose([l for _, l in summary["history"][curve]],
+                                   [l for _, l in reference["history"][curve]], atol=1e-5)
+    a, b = weights(folder), weights(reference_folder)
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-5
+
+
+@pytest.mark.parametrize("stage", ["pretrain", "chat"])
+def test_compiled_training_follows_the_eager_run(corpus, pretrained, tmp_path, stage):
+    """--compile runs the loss and its gradient through Inductor: the same losses and weights, to rounding.
+
+    Chat batches are padded to their longest dialog, so their widths change from step to step: the compiled loss
+    must follow them (Dynamo recompiles for a new width, then treats the width as a variable).
+    """
+    from torch._dynamo.utils import counters
+
+    eager = train.train(six_steps(corpus, pretrained, stage, tmp_path / "eager"))
+    graphs_before = counters["stats"]["unique_graphs"]
+    compiled = train.train(six_steps(corpus, pretrained, stage, tmp_path / "compiled", compile=True))
+    assert counters["stats"]["unique_graphs"] > graphs_before  # it did run compiled code
+    assert_same_run(compiled, tmp_path / "compiled", eager, tmp_path / "eager")
+
+
 @pytest.mark.parametrize("stage", ["pretrain", "chat"])
 def test_two_ddp_processes_match_one(corpus, pretrained, tmp_path, stage):
     """torchrun with 2 CPU processes (gloo), each on half of the global batch, gives one process's numbers."""
-    base, _ = pretrained
-    cfg = tiny_config(corpus, tmp_path / "one", steps=6, eval_interval=3)
-    if stage == "chat":
-        cfg = chat_config(corpus, tmp_path / "one", base, steps=6, eval_interval=3)
+    cfg = six_steps(corpus, pretrained, stage, tmp_path / "one")
     one = train.train(cfg)
     flags = []
     for key, value in cfg.numerics().items():
@@ -248,12 +277,7 @@ def test_two_ddp_processes_match_one(corpus, pretrained, tmp_path, stage):
     assert run.returncode == 0, run.stderr[-3000:]
     two = json.loads((tmp_path / "two" / "summary.json").read_text())
     assert two["world_size"] == 2 and two["tokens_seen"] == one["tokens_seen"]
-    np.testing.assert_allclose([l for _, l in two["history"]["train"]], [l for _, l in one["history"]["train"]],
-                               atol=1e-5)
-    np.testing.assert_allclose([l for _, l in two["history"]["val"]], [l for _, l in one["history"]["val"]],
-                               atol=1e-5)
-    a, b = weights(tmp_path / "one"), weights(tmp_path / "two")
-    assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-5
+    assert_same_run(two, tmp_path / "two", one, tmp_path / "one")
 
 
 def test_command_line_flags_build_the_config():
