@@ -1,6 +1,6 @@
 """Speed, memory and scale, measured side by side: the kit against Hugging Face transformers.
 
-    python -m llama_lab.bench                      # the whole suite (about 20 minutes on a 2-core CPU)
+    python -m llama_lab.bench                      # the whole suite (10-20 minutes on a 2-core CPU)
     python -m llama_lab.bench --quick              # a toy model and one repeat: checks that everything runs
     python -m llama_lab.bench --json results.json  # also write every figure (and every sample) as JSON
 
