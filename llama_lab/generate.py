@@ -172,20 +172,33 @@ def forget_compiled_graphs() -> None:
     PyCodeCache.cache_clear()
 
 
+def hooks_state(model) -> tuple:
+    """Which forward hooks sit on which of the model's modules, by their handles' ids.
+
+    Dynamo by default does not guard on hooks (torch._dynamo.config.skip_nnmodule_hook_guards), so a step compiled
+    before a hook was added would run without it: generating inside `edit_residual_stream` (activation steering)
+    would steer the prompt's eager pass and not one compiled step. The kit compiles again when this changes.
+    """
+    return tuple((name, tuple(module._forward_pre_hooks), tuple(module._forward_hooks))
+                 for name, module in model.named_modules() if module._forward_pre_hooks or module._forward_hooks)
+
+
 def frozen_decode_step(model):
     """The CPU's compiled step for `model`, with its weights frozen into it (CPU_COMPILE_OPTIONS).
 
     A frozen step keeps the numbers the weights had when it was compiled, so it is compiled again whenever a
-    weight moved or changed in place since (training, load_state_dict, .to()). Before that every compiled graph
-    is forgotten (forget_compiled_graphs), so that one frozen step is kept at a time: each holds a packed copy
-    of its weights (for the 50M-parameter model, 142 MiB besides the model's 203 MiB). A model whose
-    weights cannot be tracked (made under inference_mode) gets the unfrozen step instead: slower, never stale.
+    weight moved or changed in place since (training, load_state_dict, .to()), or a forward hook came or went
+    (hooks_state). Before that every compiled graph is forgotten (forget_compiled_graphs), so that one frozen step
+    is kept at a time: each holds a packed copy of its weights (for the 50M-parameter model, 142 MiB besides the
+    model's 203 MiB). A model whose weights cannot be tracked (made under inference_mode) gets the unfrozen step
+    instead: slower, never stale.
     """
     import torch._inductor.config as inductor_config  # here, not at the top: importing Inductor takes a while
 
-    state = weights_state(model)
-    if state is None:
-        return compiled_decode_step("inductor")
+    weights = weights_state(model)
+    if weights is None:
+        return unfrozen_step_for(model, compiled_decode_step("inductor"))
+    state = (weights, hooks_state(model))
     known = _frozen_steps.get(model)
     if known is not None and known[0] == state:
         return known[1]
@@ -203,6 +216,22 @@ def frozen_decode_step(model):
     return step
 
 
+# The hooks the unfrozen compiled steps were compiled with (hooks_state); they serve every model of a shape.
+_hooks_compiled_with: list[tuple] = [()]
+
+
+def unfrozen_step_for(model, step):
+    """`step` (a compiled_decode_step), after forgetting every compiled graph if `model`'s hooks differ from those
+    the graphs were compiled with. Dynamo's guards see neither hooks nor which model (of the same shapes) a graph
+    was traced with, so the kit keeps track of the hooks itself."""
+    hooks = hooks_state(model)
+    if hooks != _hooks_compiled_with[0]:
+        forget_compiled_graphs()
+        _frozen_steps.clear()
+        _hooks_compiled_with[0] = hooks
+    return step
+
+
 def _compiled_step_for(compile: bool | str, model, device: torch.device):
     """None for the eager path, else the compiled step: compile=True means inductor (with CUDA graphs on a
     GPU, with frozen weights and Inductor's own matrix kernels on a CPU); a string names another torch.compile
@@ -212,11 +241,12 @@ def _compiled_step_for(compile: bool | str, model, device: torch.device):
     if compile is True:
         if device.type == "cpu":
             return frozen_decode_step(model)
-        return compiled_decode_step("inductor", GPU_COMPILE_OPTIONS if device.type == "cuda" else ())
+        return unfrozen_step_for(model, compiled_decode_step("inductor", GPU_COMPILE_OPTIONS
+                                                             if device.type == "cuda" else ()))
     if not isinstance(compile, str):
         raise ValueError(f"compile={compile!r}: use False, True, or a torch.compile backend name such as "
                          "'inductor' or 'aot_eager'")
-    return compiled_decode_step(compile)
+    return unfrozen_step_for(model, compiled_decode_step(compile))
 
 
 # The compiled path's caches, kept per model and shape. A CUDA graph replays on fixed addresses, so every call of

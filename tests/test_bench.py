@@ -13,6 +13,7 @@ import torch
 from support import REPO, small_model
 from llama_lab import generate_tokens, load_model, save_model
 from llama_lab.bench import TOY, PeakRSS, random_model, weight_bytes_per_step
+from llama_lab.model import capture_residual_stream, edit_residual_stream
 
 pytest.importorskip("transformers")
 
@@ -171,11 +172,39 @@ def test_inductor_compiled_generation_equals_eager_and_follows_the_weights():
     got, changed = both(model)
     assert changed != expected  # the change matters to greedy decoding...
     assert got == changed  # ...and the compiled step sees it
+    with edit_residual_stream(model, lambda i, h: 0.5 * h + 0.3):  # a hook added after the step was compiled
+        got, steered = both(model)
+    assert steered != changed and got == steered
     other = small_model(n_layers=1, seed=5).store_weights_for_decoding()
     got, expected = both(other)
     assert got == expected
-    # three compilations, and one copy of the weights kept
+    # four compilations, and one copy of the weights kept
     assert numbers_held_by_generated_code() == held > 0
+
+
+@pytest.mark.parametrize("compile", ["aot_eager", True])
+def test_compiled_steps_follow_forward_hooks(compile):
+    """Hooks added or removed after a step was compiled (activation steering, capturing the residual stream) act
+    on the compiled steps as on the eager ones; a second model of the same shape does not inherit them."""
+    model, twin = small_model(), small_model()
+
+    def both(which=model):
+        expected = generate_tokens(which, PROMPTS, 8, temperature=0, eos_id=None)
+        return generate_tokens(which, PROMPTS, 8, temperature=0, eos_id=None, compile=compile), expected
+
+    got, plain = both()
+    assert got == plain
+    with edit_residual_stream(model, lambda i, h: h - 0.7 * h.mean(-1, keepdim=True), layers=[1]):
+        got, steered = both()
+        assert steered != plain and got == steered
+        got, expected = both(twin)  # the same shapes, no hooks
+        assert got == expected == plain
+        with capture_residual_stream(model) as stream:
+            got, steered_again = both()
+        assert got == steered_again == steered
+        assert sorted(stream) == [-1, 0, 1, 2] and stream[2].shape == (3, 1, 64)  # filled by the last, compiled step
+    got, _ = both()
+    assert got == plain
 
 
 def test_the_gpu_settings_are_valid_inductor_settings():
