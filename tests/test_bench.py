@@ -172,13 +172,17 @@ def test_inductor_compiled_generation_equals_eager_and_follows_the_weights():
     got, changed = both(model)
     assert changed != expected  # the change matters to greedy decoding...
     assert got == changed  # ...and the compiled step sees it
+    model.layers[0].ffn_norm.eps = 4.0  # a setting, not a weight: the frozen step has no guard of Dynamo's on it
+    got, settled = both(model)
+    assert settled != changed and got == settled
+    model.layers[0].ffn_norm.eps = 1e-5
     with edit_residual_stream(model, lambda i, h: 0.5 * h + 0.3):  # a hook added after the step was compiled
         got, steered = both(model)
     assert steered != changed and got == steered
     other = small_model(n_layers=1, seed=5).store_weights_for_decoding()
     got, expected = both(other)
     assert got == expected
-    # four compilations, and one copy of the weights kept
+    # five compilations, and one copy of the weights kept
     assert numbers_held_by_generated_code() == held > 0
 
 
