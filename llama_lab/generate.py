@@ -190,8 +190,9 @@ def modules_state(model) -> tuple:
     """What a compiled step assumes about the model besides its weights: each module's name, class, hooks and
     settings (training, eps, head counts, ...; any other object by identity).
 
-    Dynamo guards on all of these at every call (about 200 us per token for the tiny model, a fifth of its compiled
-    step). The frozen step leaves those guards out and the kit checks this instead, once per generation call.
+    Dynamo guards on all of these at every call: its check took about 140 us per token for the tiny model, against
+    about 50 us with the guards on the step's inputs alone. The frozen step leaves those guards out and the kit
+    checks this instead, once per generation call.
     """
     return tuple((name, type(module), tuple(module._forward_pre_hooks), tuple(module._forward_hooks),
                   tuple((key, value if isinstance(value, PLAIN) else id(value))
