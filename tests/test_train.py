@@ -260,9 +260,10 @@ def test_compiled_training_follows_the_eager_run(corpus, pretrained, tmp_path, s
     assert_same_run(compiled, tmp_path / "compiled", eager, tmp_path / "eager")
 
 
-@pytest.mark.parametrize("stage", ["pretrain", "chat"])
-def test_two_ddp_processes_match_one(corpus, pretrained, tmp_path, stage):
-    """torchrun with 2 CPU processes (gloo), each on half of the global batch, gives one process's numbers."""
+@pytest.mark.parametrize("stage, compiled", [("pretrain", False), ("chat", False), ("pretrain", True)])
+def test_two_ddp_processes_match_one(corpus, pretrained, tmp_path, stage, compiled):
+    """torchrun with 2 CPU processes (gloo), each on half of the global batch, gives one process's numbers; so does
+    a compiled step under DistributedDataParallel (--compile) against the eager single process."""
     cfg = six_steps(corpus, pretrained, stage, tmp_path / "one")
     one = train.train(cfg)
     flags = []
@@ -270,7 +271,7 @@ def test_two_ddp_processes_match_one(corpus, pretrained, tmp_path, stage):
         if value is not None:
             flags += [f"--{key.replace('_', '-')}", str(value)]
     flags += ["--out", str(tmp_path / "two"), "--eval-interval", "3", "--eval-batches", str(cfg.eval_batches),
-              "--no-progress", "--device", "cpu"]
+              "--no-progress", "--device", "cpu"] + (["--compile"] if compiled else [])
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                           "-m", "llama_lab.train", *flags], env=env, capture_output=True, text=True, timeout=300)
