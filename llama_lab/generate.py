@@ -170,6 +170,7 @@ def forget_compiled_graphs() -> None:
     for module in PyCodeCache.modules:
         sys.modules.pop(module.__name__, None)
     PyCodeCache.cache_clear()
+    _frozen_steps.clear()  # their graphs are gone: a frozen step is made afresh on its next use
 
 
 def hooks_state(model) -> tuple:
@@ -194,10 +195,10 @@ def modules_state(model) -> tuple:
     about 50 us with the guards on the step's inputs alone. The frozen step leaves those guards out and the kit
     checks this instead, once per generation call.
     """
-    return tuple((name, type(module), tuple(module._forward_pre_hooks), tuple(module._forward_hooks),
-                  tuple((key, value if isinstance(value, PLAIN) else id(value))
-                        for key, value in vars(module).items() if not key.startswith("_")))
-                 for name, module in model.named_modules())
+    settings = tuple((name, type(module), tuple((key, value if isinstance(value, PLAIN) else id(value))
+                                                for key, value in vars(module).items() if not key.startswith("_")))
+                     for name, module in model.named_modules())
+    return hooks_state(model), settings
 
 
 def frozen_decode_one_token(model, tokens: torch.Tensor, position: torch.Tensor, cache) -> torch.Tensor:
@@ -226,7 +227,6 @@ def frozen_decode_step(model):
     if known is not None and known[0] == state:
         return known[1]
     forget_compiled_graphs()
-    _frozen_steps.clear()
     # Dynamo's guards on the model's modules are left out: `state` above covers them, checked once per call of
     # generate rather than at every token. The guards on the step's inputs (tokens, position, cache) stay.
     compiled = torch.compile(frozen_decode_one_token, backend="inductor", fullgraph=True, dynamic=False,
@@ -243,18 +243,18 @@ def frozen_decode_step(model):
 
 
 # The hooks the unfrozen compiled steps were compiled with (hooks_state); they serve every model of a shape.
-_hooks_compiled_with: list[tuple] = [()]
+_hooks_compiled_with: tuple = ()
 
 
 def unfrozen_step_for(model, step):
     """`step` (a compiled_decode_step), after forgetting every compiled graph if `model`'s hooks differ from those
     the graphs were compiled with. Dynamo's guards see neither hooks nor which model (of the same shapes) a graph
     was traced with, so the kit keeps track of the hooks itself."""
+    global _hooks_compiled_with
     hooks = hooks_state(model)
-    if hooks != _hooks_compiled_with[0]:
+    if hooks != _hooks_compiled_with:
         forget_compiled_graphs()
-        _frozen_steps.clear()
-        _hooks_compiled_with[0] = hooks
+        _hooks_compiled_with = hooks
     return step
 
 
