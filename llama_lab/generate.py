@@ -123,6 +123,18 @@ def decode_one_token(model, tokens: torch.Tensor, position: torch.Tensor, cache)
 GPU_COMPILE_OPTIONS = (("triton.cudagraphs", True), ("emulate_precision_casts", True))
 
 
+def gpu_compile_options(model) -> tuple:
+    """GPU_COMPILE_OPTIONS, without the CUDA graph while the model has forward hooks.
+
+    A CUDA graph replays into the same memory at every step, so a tensor a hook keeps from one step (what
+    `capture_residual_stream` collects) would be overwritten by the next. With hooks the step is still compiled,
+    but launched kernel by kernel; hooks_state tells the two cases apart, and the kit compiles again when it changes.
+    """
+    if hooks_state(model):
+        return tuple((name, value) for name, value in GPU_COMPILE_OPTIONS if name != "triton.cudagraphs")
+    return GPU_COMPILE_OPTIONS
+
+
 @functools.lru_cache(maxsize=None)
 def compiled_decode_step(backend: str = "inductor", options: tuple = ()):
     """`decode_one_token` compiled once per (backend, options) and reused by every later generation call."""
@@ -267,7 +279,7 @@ def _compiled_step_for(compile: bool | str, model, device: torch.device):
     if compile is True:
         if device.type == "cpu":
             return frozen_decode_step(model)
-        return unfrozen_step_for(model, compiled_decode_step("inductor", GPU_COMPILE_OPTIONS
+        return unfrozen_step_for(model, compiled_decode_step("inductor", gpu_compile_options(model)
                                                              if device.type == "cuda" else ()))
     if not isinstance(compile, str):
         raise ValueError(f"compile={compile!r}: use False, True, or a torch.compile backend name such as "
@@ -305,8 +317,8 @@ def iter_generate(model, prompt_tokens: Sequence[Sequence[int]], max_new_tokens:
     tokens or on a stop id (EOS or one of `stop_ids`); the stop token itself is yielded, and generate_tokens
     leaves it out. The log-probability is that of the chosen token under the model's own distribution
     (softmax of the raw logits, before temperature or filtering); with logprobs=False it is not computed (None).
-    compile=True runs each one-token step through `torch.compile`: on a GPU it also records a CUDA graph, on a
-    CPU it freezes the weights into the step (see frozen_decode_step). The first call compiles, which takes a
+    compile=True runs each one-token step through `torch.compile`: on a GPU it also records a CUDA graph (not while
+    the model has forward hooks, see gpu_compile_options), on a CPU it freezes the weights into the step (see frozen_decode_step). The first call compiles, which takes a
     while (15-60 s on a 2-core CPU); a string names another backend ("aot_eager", ...).
     """
     check_sampling_args(temperature, top_p, top_k, repetition_penalty)

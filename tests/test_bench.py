@@ -228,6 +228,22 @@ def test_the_gpu_settings_are_valid_inductor_settings():
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
 
 
+def test_the_gpu_step_goes_without_a_cuda_graph_while_hooks_keep_tensors():
+    """A CUDA graph replays into the same memory, so tensors kept by a hook at one step would be overwritten at the
+    next: with hooks on the model the GPU's step is compiled without one, and gets it back once they are gone."""
+    from llama_lab.generate import GPU_COMPILE_OPTIONS, gpu_compile_options
+
+    model = small_model(n_layers=2)
+    assert dict(gpu_compile_options(model))["triton.cudagraphs"] is True
+    with capture_residual_stream(model):
+        options = dict(gpu_compile_options(model))
+        assert "triton.cudagraphs" not in options
+        assert options == {k: v for k, v in GPU_COMPILE_OPTIONS if k != "triton.cudagraphs"}
+    with edit_residual_stream(model, lambda i, h: h, layers=[0]):
+        assert "triton.cudagraphs" not in dict(gpu_compile_options(model))
+    assert gpu_compile_options(model) == GPU_COMPILE_OPTIONS
+
+
 def test_frozen_step_is_kept_while_the_weights_stand():
     from llama_lab.generate import compiled_decode_step, frozen_decode_step, weights_state
 
