@@ -195,10 +195,18 @@ class BandwidthProbe:
 # ---------------------------------------------------------------------------------------- measurements
 
 def row(size, metric, unit, kit_samples, hf_samples, higher_is_better=True, **extra) -> dict:
+    """One figure: the medians of both sides and their ratio (above 1 the kit is ahead).
+
+    The two sides take turns, so the i-th samples of each ran side by side: "ratio_range" is the lowest and the
+    highest of those paired ratios, how far the machine's noise moved the comparison within this run.
+    Example: kit [2, 4, 6] tokens/s against [1, 2, 2] -> ratio 4 / 2 = 2.0, paired ratios 2, 2, 3 -> range (2, 3).
+    """
     kit = statistics.median(kit_samples)
     hf = statistics.median(hf_samples) if hf_samples else None
     ratio = (kit / hf if higher_is_better else hf / kit) if hf else None
+    paired = [k / h if higher_is_better else h / k for k, h in zip(kit_samples, hf_samples or [])]
     return {"size": size, "metric": metric, "unit": unit, "kit": kit, "transformers": hf, "ratio": ratio,
+            "ratio_range": (min(paired), max(paired)) if paired else None,
             "samples": {"kit": list(kit_samples), "transformers": list(hf_samples or [])}, **extra}
 
 
@@ -523,7 +531,12 @@ def _percent(x) -> str:
     return "-" if x is None else f"{100 * x:.0f}%"
 
 
-COLUMNS = ("size", "measurement", "kit", "transformers", "kit vs HF", "bound", "kit share", "HF share", "notes")
+COLUMNS = ("size", "measurement", "kit", "transformers", "kit vs HF", "paired runs", "bound", "kit share",
+           "HF share", "notes")
+
+
+def _ratio(x) -> str:
+    return "-" if x is None else f"{x:.2f}x"
 
 
 def format_row(r: dict) -> str:
@@ -535,7 +548,8 @@ def format_row(r: dict) -> str:
     if "disk_bytes" in r:
         notes.append(f"{r['disk_bytes'] / 2**20:.0f} MiB on disk")
     cells = (r["size"], f"{r['metric']} ({r['unit']})", _number(r["kit"]), _number(r["transformers"]),
-             "-" if r["ratio"] is None else f"{r['ratio']:.2f}x", _number(r.get("bound")),
+             _ratio(r["ratio"]), "-" if r["ratio_range"] is None else "-".join(map(_ratio, r["ratio_range"])),
+             _number(r.get("bound")),
              _percent(r.get("share")), _percent(r.get("share_transformers")), "; ".join(notes))
     return "| " + " | ".join(cells) + " |"
 
@@ -548,8 +562,9 @@ def format_table(results: dict) -> str:
              "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += [format_row(r) for r in results["rows"]]
     lines += ["", "kit vs HF: how many times better the kit does (kit/HF for tokens/s, HF/kit for seconds and "
-              "memory). bound: tokens/s if each step read every weight once at the bandwidth measured during "
-              "that row; share: the fraction of it reached. Load: peak RSS added by loading (to every weight in "
+              "memory). paired runs: the lowest and the highest ratio of two runs made side by side (the two take "
+              "turns). bound: tokens/s if each step read every weight once at the bandwidth measured during that "
+              "row; share: the fraction of it reached. Load: peak RSS added by loading (to every weight in "
               "memory), over the checkpoint's size."]
     return "\n".join(lines)
 

@@ -64,6 +64,8 @@ def test_quick_bench_numbers_are_sane(quick_run):
             expected = (r["kit"] / r["transformers"] if r["unit"] == "tokens/s"
                         else r["transformers"] / r["kit"])
             assert r["ratio"] == pytest.approx(expected)
+            low, high = r["ratio_range"]  # the runs made side by side, one ratio each
+            assert positive(low) and low <= high and len(r["samples"]["transformers"]) == len(r["samples"]["kit"])
         else:  # transformers cannot read Meta's .pth, and the kit's own layout is the kit's
             assert r["transformers"] is None and r["ratio"] is None
         if r["metric"].startswith("decode"):
@@ -72,6 +74,18 @@ def test_quick_bench_numbers_are_sane(quick_run):
             assert r.get("same_tokens_as_eager", True)  # and the compiled step, that of the eager one
         if r["metric"].startswith("load peak RSS"):
             assert r["disk_bytes"] > 0
+
+
+def test_a_row_by_hand():
+    from llama_lab.bench import format_row, row
+
+    faster = row("toy", "decode", "tokens/s", [2, 4, 6], [1, 2, 2])  # paired ratios 2, 2, 3
+    assert faster["ratio"] == 2 and faster["ratio_range"] == (2, 3)
+    slower = row("toy", "load", "s", [2, 1, 4], [1, 2, 2], higher_is_better=False)  # HF/kit: 0.5, 2, 0.5
+    assert slower["ratio"] == 1 and slower["ratio_range"] == (0.5, 2)
+    assert "| 1.00x | 0.50x-2.00x |" in format_row(slower)
+    alone = row("toy", "load", "s", [2, 1, 4], [], higher_is_better=False)
+    assert alone["ratio"] is None and alone["ratio_range"] is None and "| - | - |" in format_row(alone)
 
 
 def test_weight_bytes_per_step_by_hand():
