@@ -90,6 +90,37 @@ def test_optimizer_is_llama2s_adamw_with_decay_on_matrices_only():
     assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
 
 
+def test_cross_entropy_and_its_gradient_by_hand():
+    logits = torch.tensor([[0.0, math.log(3)], [5.0, 1.0]], requires_grad=True)
+    total = train.cross_entropy_sum(logits, torch.tensor([1, IGNORE]))  # the second row is not scored
+    total.backward()
+    assert total.item() == pytest.approx(-math.log(3 / 4))  # softmax of the first row: [1/4, 3/4]
+    torch.testing.assert_close(logits.grad, torch.tensor([[0.25, -0.25], [0.0, 0.0]]))  # softmax - onehot
+
+
+@pytest.mark.parametrize("unscored", ["some", "none", "all"])
+def test_cross_entropy_matches_torchs(unscored):
+    """The loss and its gradient are F.cross_entropy's, through the kit's own backward, run once or twice."""
+    generator = torch.Generator().manual_seed(0)
+    logits = 3 * torch.randn(37, 11, generator=generator, dtype=torch.float64)
+    targets = torch.randint(0, 11, (37,), generator=generator)
+    if unscored != "none":
+        skipped = torch.arange(37) % 3 == 0 if unscored == "some" else torch.ones(37, dtype=torch.bool)
+        targets[skipped] = IGNORE
+        logits[skipped.nonzero()[:, 0], 0] = -math.inf  # an unscored row's answer column may hold anything
+    ours, theirs = logits.clone().requires_grad_(), logits.clone().requires_grad_()
+    total = train.cross_entropy_sum(ours, targets)
+    expected = torch.nn.functional.cross_entropy(theirs, targets, ignore_index=IGNORE, reduction="sum")
+    assert type(total.grad_fn).__name__ == "SoftmaxCrossEntropyBackward"  # the kit's path, not torch's
+    torch.testing.assert_close(total, expected)
+    for _ in range(2):  # a second backward (retain_graph) adds the same gradient again
+        (total / 7).backward(retain_graph=True)
+        (expected / 7).backward(retain_graph=True)
+        torch.testing.assert_close(ours.grad, theirs.grad)
+    with torch.no_grad():  # evaluation: no gradient to prepare, torch's own loss
+        torch.testing.assert_close(train.cross_entropy_sum(logits, targets), expected.detach())
+
+
 # ------------------------------------------------------------------------------------------------------ data
 
 def test_corpus_is_documents_each_opened_by_bos(corpus, tmp_path):
