@@ -429,8 +429,10 @@ class Llama(nn.Module):
         return KVCache(self.args, batch_size, max_seq_len, device=weight.device, dtype=dtype or weight.dtype)
 
     def forward(self, tokens: torch.Tensor, start_pos: int | torch.Tensor = 0, cache: KVCache | None = None,
-                return_attention: bool = False, last_only: bool = False):
-        """last_only: the logits of the last position alone, (B, 1, V): all that choosing the next token needs."""
+                return_attention: bool = False, last_only: bool = False, head: bool = True):
+        """last_only: the logits of the last position alone, (B, 1, V): all that choosing the next token needs.
+        head=False: what the output head would read (the final RMSNorm's output, (B, T, D)) instead of the logits,
+        for a loss that applies the head itself (train.LinearCrossEntropy)."""
         B, T = tokens.shape
         device = tokens.device
         if isinstance(start_pos, torch.Tensor):
@@ -458,8 +460,9 @@ class Llama(nn.Module):
             attentions.append(probs)
         if last_only:
             h = h[:, -1:]  # (B, 1, D)
-        logits = self.output(self.norm(h)).float()  # (B, T, V)
-        return (logits, attentions) if return_attention else logits
+        h = self.norm(h)  # (B, T, D)
+        out = self.output(h).float() if head else h  # logits (B, T, V), or the hidden states (B, T, D)
+        return (out, attentions) if return_attention else out
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -2,6 +2,7 @@
 against the chat format, and the loop itself on a tiny model (loss falls, resume is exact, a broken checkpoint is
 refused untouched, two DDP processes match one)."""
 
+import contextlib
 import json
 import math
 import os
@@ -90,35 +91,75 @@ def test_optimizer_is_llama2s_adamw_with_decay_on_matrices_only():
     assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
 
 
-def test_cross_entropy_and_its_gradient_by_hand():
-    logits = torch.tensor([[0.0, math.log(3)], [5.0, 1.0]], requires_grad=True)
-    total = train.cross_entropy_sum(logits, torch.tensor([1, IGNORE]))  # the second row is not scored
+def test_head_and_cross_entropy_by_hand():
+    hidden = torch.tensor([[1.0, 0.0], [2.0, 1.0]], requires_grad=True)
+    weight = torch.tensor([[0.0, 0.0], [math.log(3), 0.0]], requires_grad=True)
+    total = train.LinearCrossEntropy.apply(hidden, weight, torch.tensor([1, IGNORE]))  # row 2 is not scored
     total.backward()
-    assert total.item() == pytest.approx(-math.log(3 / 4))  # softmax of the first row: [1/4, 3/4]
-    torch.testing.assert_close(logits.grad, torch.tensor([[0.25, -0.25], [0.0, 0.0]]))  # softmax - onehot
+    assert total.item() == pytest.approx(-math.log(3 / 4))  # logits [0, ln 3]: softmax [1/4, 3/4]
+    # the logits' gradient is softmax - onehot = [1/4, -1/4]; times the weight for hidden, times hidden for the weight
+    torch.testing.assert_close(hidden.grad, torch.tensor([[-math.log(3) / 4, 0.0], [0.0, 0.0]]))
+    torch.testing.assert_close(weight.grad, torch.tensor([[0.25, 0.0], [-0.25, 0.0]]))
 
 
 @pytest.mark.parametrize("unscored", ["some", "none", "all"])
-def test_cross_entropy_matches_torchs(unscored):
-    """The loss and its gradient are F.cross_entropy's, through the kit's own backward, run once or twice."""
+def test_head_and_cross_entropy_match_torchs(unscored):
+    """The loss and its gradients are those of F.cross_entropy over hidden @ weight.T, run once or twice."""
     generator = torch.Generator().manual_seed(0)
-    logits = 3 * torch.randn(37, 11, generator=generator, dtype=torch.float64)
+    hidden, weight = torch.randn(37, 5, generator=generator), torch.randn(11, 5, generator=generator)
     targets = torch.randint(0, 11, (37,), generator=generator)
     if unscored != "none":
-        skipped = torch.arange(37) % 3 == 0 if unscored == "some" else torch.ones(37, dtype=torch.bool)
-        targets[skipped] = IGNORE
-        logits[skipped.nonzero()[:, 0], 0] = -math.inf  # an unscored row's answer column may hold anything
-    ours, theirs = logits.clone().requires_grad_(), logits.clone().requires_grad_()
-    total = train.cross_entropy_sum(ours, targets)
-    expected = torch.nn.functional.cross_entropy(theirs, targets, ignore_index=IGNORE, reduction="sum")
-    assert type(total.grad_fn).__name__ == "SoftmaxCrossEntropyBackward"  # the kit's path, not torch's
+        targets[torch.arange(37) % 3 == 0 if unscored == "some" else torch.ones(37, dtype=torch.bool)] = IGNORE
+    ours = [hidden.clone().requires_grad_(), weight.clone().requires_grad_()]
+    theirs = [hidden.clone().requires_grad_(), weight.clone().requires_grad_()]
+    total = train.LinearCrossEntropy.apply(*ours, targets)
+    expected = torch.nn.functional.cross_entropy(theirs[0] @ theirs[1].T, targets, ignore_index=IGNORE,
+                                                 reduction="sum")
     torch.testing.assert_close(total, expected)
-    for _ in range(2):  # a second backward (retain_graph) adds the same gradient again
+    for _ in range(2):  # a second backward (retain_graph) adds the same gradients again
         (total / 7).backward(retain_graph=True)
         (expected / 7).backward(retain_graph=True)
-        torch.testing.assert_close(ours.grad, theirs.grad)
-    with torch.no_grad():  # evaluation: no gradient to prepare, torch's own loss
-        torch.testing.assert_close(train.cross_entropy_sum(logits, targets), expected.detach())
+        for mine, torchs in zip(ours, theirs):
+            torch.testing.assert_close(mine.grad, torchs.grad)
+
+
+@pytest.mark.parametrize("autocast", [False, True])
+def test_loss_sums_takes_the_kits_route_to_the_same_loss_and_gradients(autocast):
+    """loss_sums with a gradient (LinearCrossEntropy on the model's hidden states) against the model's logits and
+    F.cross_entropy: the same loss and the same gradient for every weight; a hook on the head keeps torch's route."""
+    from llama_lab.model import Llama
+
+    cfg = TrainConfig(dim=32, n_layers=2, n_heads=4, n_kv_heads=2, multiple_of=16, max_seq_len=32, seq_len=32)
+    torch.manual_seed(0)
+    model = Llama(cfg.model_args(300))
+    tokens = torch.randint(0, 300, (3, 17))
+    inputs, targets = tokens[:, :-1], tokens[:, 1:].clone()
+    targets[0, :5] = IGNORE
+    context = torch.autocast("cpu", dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
+
+    def loss_and_grads():
+        model.zero_grad(set_to_none=True)
+        with context:
+            total, count = train.loss_sums(model, inputs, targets)
+        (total / count).backward()
+        return total, {name: p.grad for name, p in model.named_parameters()}, total.grad_fn
+
+    total, grads, route = loss_and_grads()
+    assert type(route).__name__ == "LinearCrossEntropyBackward"
+    with torch.no_grad():
+        logits = model(inputs)
+    seen = []
+    handle = model.output.register_forward_hook(lambda module, args, out: seen.append(out.shape))
+    expected, expected_grads, torchs_route = loss_and_grads()
+    handle.remove()
+    assert seen == [(3, 16, 300)] and type(torchs_route).__name__ != "LinearCrossEntropyBackward"
+    tolerance = {"atol": 2e-2, "rtol": 2e-2} if autocast else {}
+    torch.testing.assert_close(total, expected, **tolerance)
+    if not autocast:
+        torch.testing.assert_close(total, torch.nn.functional.cross_entropy(
+            logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE, reduction="sum"))
+    for name in grads:
+        torch.testing.assert_close(grads[name], expected_grads[name], **tolerance, msg=name)
 
 
 # ------------------------------------------------------------------------------------------------------ data
