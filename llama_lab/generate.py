@@ -318,8 +318,9 @@ def iter_generate(model, prompt_tokens: Sequence[Sequence[int]], max_new_tokens:
     leaves it out. The log-probability is that of the chosen token under the model's own distribution
     (softmax of the raw logits, before temperature or filtering); with logprobs=False it is not computed (None).
     compile=True runs each one-token step through `torch.compile`: on a GPU it also records a CUDA graph (not while
-    the model has forward hooks, see gpu_compile_options), on a CPU it freezes the weights into the step (see frozen_decode_step). The first call compiles, which takes a
-    while (15-60 s on a 2-core CPU); a string names another backend ("aot_eager", ...).
+    the model has forward hooks, see gpu_compile_options), on a CPU it freezes the weights into the step (see
+    frozen_decode_step). The first call compiles, which takes a while (15-60 s on a 2-core CPU); a string names
+    another backend ("aot_eager", ...).
     """
     check_sampling_args(temperature, top_p, top_k, repetition_penalty)
     if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
