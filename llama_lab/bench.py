@@ -42,12 +42,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from .checkpoint import args_to_hf_config, meta_to_hf_names, save_model
 from .generate import generate_tokens
 from .model import LLAMA2_7B, Llama, ModelArgs, build_model, by_columns, init_weights, linear
-from .train import IGNORE, compiled_loss_sums, loss_sums
+from .train import compiled_loss_sums, logits_loss_sums, loss_sums
 
 # The shipped tiny model's shape (llama_lab/tiny.py); random weights stand in until data/tiny-base/ is built.
 TINY = ModelArgs(dim=192, n_layers=6, n_heads=8, n_kv_heads=2, vocab_size=4096, multiple_of=32, max_seq_len=256)
@@ -279,10 +278,8 @@ def measure_prefill(size, kit, twin, cfg: Settings) -> list[dict]:
 
 
 def hf_loss_sums(twin, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """train.loss_sums for a transformers model: the same cross-entropy over its logits."""
-    logits = twin(inputs).logits  # (B, T, V)
-    total = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE, reduction="sum")
-    return total, (targets != IGNORE).sum()
+    """train.loss_sums for a transformers model: torch's cross-entropy over its logits, as transformers' own loss."""
+    return logits_loss_sums(twin(inputs).logits, targets)
 
 
 def measure_training(size, kit, twin, cfg: Settings) -> list[dict]:

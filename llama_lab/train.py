@@ -342,6 +342,12 @@ class LinearCrossEntropy(torch.autograd.Function):
         return grad_hidden, grad_weight, None
 
 
+def logits_loss_sums(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """loss_sums from logits already computed, (B, T, V): torch's own cross-entropy, summed over scored targets."""
+    total = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE, reduction="sum")
+    return total, (targets != IGNORE).sum()
+
+
 def loss_sums(model, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(sum of the cross-entropies over the scored targets, how many targets were scored), in nats.
 
@@ -355,10 +361,8 @@ def loss_sums(model, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch
             and not (head._forward_hooks or head._forward_pre_hooks)):
         hidden = model(inputs, head=False)  # (B, T, D)
         total = LinearCrossEntropy.apply(hidden.flatten(0, 1), head.weight, targets.flatten())
-    else:
-        logits = model(inputs)  # (B, T, V), float32
-        total = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE, reduction="sum")
-    return total, (targets != IGNORE).sum()
+        return total, (targets != IGNORE).sum()
+    return logits_loss_sums(model(inputs), targets)
 
 
 def compiled_loss_sums():
