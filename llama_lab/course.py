@@ -5,6 +5,9 @@ Every notebook starts from `choose_model()`, so one environment variable switche
     export LLAMA2_DIR=/path/to/llama-2-7b    # Meta's download or a Hugging Face directory
     jupyter lab notebooks/
 
+Llama 2's own tokenizer alone (for the notebooks that compare tokenizers) is found through LLAMA2_TOKENIZER, the
+path of its tokenizer.model, or beside the weights in LLAMA2_DIR.
+
 Without LLAMA2_DIR the notebooks use the tiny model that ships with the kit (`llama_lab.tiny.load_tiny`), which
 runs anywhere in seconds. With it, the weights are loaded onto a GPU when there is one (in bf16), else the CPU.
 """
@@ -28,13 +31,38 @@ def describe(model, name: str) -> str:
             f"{str(weight.dtype).removeprefix('torch.')} on {weight.device.type}")
 
 
-def _llama2_tokenizer(directory: Path) -> Tokenizer:
+def _beside_weights(directory: Path) -> list[Path]:
     # Hugging Face directories hold tokenizer.model; Meta's download keeps it one level up, beside llama-2-7b/
-    for candidate in (directory / "tokenizer.model", directory.parent / "tokenizer.model"):
+    return [directory / "tokenizer.model", directory.parent / "tokenizer.model"]
+
+
+def _llama2_tokenizer(directory: Path) -> Tokenizer:
+    for candidate in _beside_weights(directory):
         if candidate.is_file():
             return Tokenizer(candidate)
     raise FileNotFoundError(f"LLAMA2_DIR={directory} has weights but no tokenizer.model, neither in it nor in "
                             f"{directory.parent}: copy Llama 2's tokenizer.model into {directory}")
+
+
+def llama2_tokenizer_path() -> Path | None:
+    """Where this machine keeps Llama 2's own tokenizer.model, or None.
+
+    Only where the user says: the file in $LLAMA2_TOKENIZER, else the one beside the weights in $LLAMA2_DIR.
+    The kit never ships Llama 2's tokenizer (it comes with Meta's gated download), so without either setting the
+    course compares with nothing and says so.
+    """
+    candidates = []
+    if os.environ.get("LLAMA2_TOKENIZER"):
+        candidates.append(Path(os.environ["LLAMA2_TOKENIZER"]).expanduser())
+    if os.environ.get("LLAMA2_DIR"):
+        candidates += _beside_weights(Path(os.environ["LLAMA2_DIR"]).expanduser())
+    return next((path for path in candidates if path.is_file()), None)
+
+
+def find_llama2_tokenizer() -> Tokenizer | None:
+    """Llama 2's own tokenizer when this machine has it (see `llama2_tokenizer_path`), else None."""
+    path = llama2_tokenizer_path()
+    return Tokenizer(path) if path is not None else None
 
 
 def choose_model(variant: str = "base", device: str | None = None):

@@ -54,11 +54,34 @@ def figure_png(fig: Figure, dpi: int = 100) -> bytes:
     return buffer.getvalue()
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
 def save_png(fig: Figure, path: str | os.PathLike, dpi: int = 150) -> Path:
+    """Write `fig` as a PNG file at `path` and return the path.
+
+    The name comes from a text box a learner types into, so a slip must not cost a file: the name has to end in
+    .png, an existing file is replaced only if it is a PNG itself, and the new picture is written beside it and
+    renamed over it in one step (a failed save leaves the old file as it was).
+    """
     path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"{str(path)!r} does not end in .png: give the picture a name ending in .png")
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a folder: give a file name ending in .png")
+    if path.exists():
+        with open(path, "rb") as existing:
+            if existing.read(len(PNG_SIGNATURE)) != PNG_SIGNATURE:
+                raise ValueError(f"{str(path)!r} exists and is not a PNG picture: it was left as it is; "
+                                 "choose another name")
     if path.parent != Path(""):
         path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(figure_png(fig, dpi=dpi))
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_bytes(figure_png(fig, dpi=dpi))
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 

@@ -643,25 +643,6 @@ def tokenize_for_display(tokenizer: Tokenizer, text: str, name: str = "") -> Tok
                      len(text), len(text.split()))
 
 
-def find_llama2_tokenizer() -> Tokenizer | None:
-    """Llama 2's own tokenizer.model when this machine has it, else None.
-
-    Looked for in $LLAMA2_TOKENIZER (the file), then $LLAMA2_DIR (in it or beside it, as Meta's download keeps
-    it), then `../shared/llama2/` beside this repository.
-    """
-    candidates = []
-    if os.environ.get("LLAMA2_TOKENIZER"):
-        candidates.append(Path(os.environ["LLAMA2_TOKENIZER"]).expanduser())
-    if os.environ.get("LLAMA2_DIR"):
-        directory = Path(os.environ["LLAMA2_DIR"]).expanduser()
-        candidates += [directory / "tokenizer.model", directory.parent / "tokenizer.model"]
-    candidates.append(Path(__file__).resolve().parent.parent.parent / "shared" / "llama2" / "tokenizer.model")
-    for path in candidates:
-        if path.is_file():
-            return Tokenizer(path)
-    return None
-
-
 class TokenizerExplorer(Explorer):
     """Text in; each tokenizer's pieces out, coloured, with their ids; byte-fallback pieces framed in red.
 

@@ -5,10 +5,21 @@ from pathlib import Path
 import pytest
 import torch
 
+from llama_lab.course import llama2_tokenizer_path
 from llama_lab.model import Llama, ModelArgs, init_weights
 
 REPO = Path(__file__).resolve().parent.parent
-LLAMA2_TOKENIZER = REPO.parent / "shared" / "llama2" / "tokenizer.model"
+# Llama 2's own tokenizer, found the way a user's notebook finds it: $LLAMA2_TOKENIZER, or beside the weights in
+# $LLAMA2_DIR (None when neither is set). It is never copied into the repository.
+LLAMA2_TOKENIZER = llama2_tokenizer_path()
+
+
+def llama2_tokenizer_file() -> Path:
+    """The path of Llama 2's tokenizer.model, or skip the test that needs it, saying how to provide it."""
+    if LLAMA2_TOKENIZER is None:
+        pytest.skip("Llama 2's tokenizer.model is not set: point LLAMA2_TOKENIZER at it (or LLAMA2_DIR at a "
+                    "Llama 2 checkpoint) to run this test")
+    return LLAMA2_TOKENIZER
 
 
 def small_model(n_kv_heads=2, seed=0, **changes) -> Llama:

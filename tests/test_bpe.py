@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from support import LLAMA2_TOKENIZER, REPO
+from support import LLAMA2_TOKENIZER, REPO, llama2_tokenizer_file
 from llama_lab import Tokenizer, train_tokenizer
 from llama_lab.bpe import SentencePieceBPE
 
@@ -40,7 +40,7 @@ def _tokenizers(small):
     found = {"small": small}
     if KIT_TOKENIZER.is_file():
         found["kit"] = Tokenizer(KIT_TOKENIZER)
-    if LLAMA2_TOKENIZER.is_file():
+    if LLAMA2_TOKENIZER is not None:
         found["llama2"] = Tokenizer(LLAMA2_TOKENIZER)
     return found
 
@@ -84,9 +84,7 @@ def test_whitespace_runs(encoders, text):
 
 
 def test_llama2_worked_example():
-    if not LLAMA2_TOKENIZER.is_file():
-        pytest.skip(f"Llama 2's tokenizer.model is not at {LLAMA2_TOKENIZER}")
-    bpe = SentencePieceBPE.from_tokenizer(Tokenizer(LLAMA2_TOKENIZER))
+    bpe = SentencePieceBPE.from_tokenizer(Tokenizer(llama2_tokenizer_file()))
     assert bpe.encode("Hi 🦙") == [6324, 29871, 243, 162, 169, 156]
     steps = []
     assert bpe.merge(list("▁low"), steps) == ["▁low"]

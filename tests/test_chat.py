@@ -6,14 +6,14 @@ The expected strings below are written out by hand; SentencePiece itself (not th
 import pytest
 import sentencepiece as spm
 
-from support import LLAMA2_TOKENIZER, small_model
+from support import small_model
 from llama_lab import chat, encode_dialog
 from llama_lab.chat import UNSAFE_ERROR, encode_dialog_for_training, special_tags_in
 
 
 @pytest.fixture
 def sp(llama2_tokenizer):
-    return spm.SentencePieceProcessor(model_file=str(LLAMA2_TOKENIZER))
+    return spm.SentencePieceProcessor(model_file=str(llama2_tokenizer.path))
 
 
 def test_single_turn_ids_from_the_reference(llama2_tokenizer):

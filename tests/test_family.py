@@ -10,9 +10,9 @@ import torch
 
 matplotlib.use("Agg")
 
-from support import LLAMA2_TOKENIZER, small_model  # noqa: E402
+from support import REPO, llama2_tokenizer_file, small_model  # noqa: E402
 from llama_lab import LLAMA2_13B, LLAMA2_70B, LLAMA2_7B, save_model  # noqa: E402
-from llama_lab.course import choose_model  # noqa: E402
+from llama_lab.course import choose_model, find_llama2_tokenizer, llama2_tokenizer_path  # noqa: E402
 from llama_lab.family import (PRESETS, card_rows, carbon_intensity, emissions_tco2eq, energy_mwh,  # noqa: E402
                               format_table, implied_utilisation, kv_cache_bytes, kv_cache_bytes_per_token,
                               load_card, parameter_breakdown, parameter_count, plot_academic_benchmarks,
@@ -143,17 +143,36 @@ def test_choose_model_falls_back_to_the_tiny_model(monkeypatch):
 
 
 def test_choose_model_loads_llama2_dir(monkeypatch, tmp_path):
-    if not LLAMA2_TOKENIZER.is_file():
-        pytest.skip(f"Llama 2's tokenizer.model is not at {LLAMA2_TOKENIZER}")
+    llama2_tokenizer = llama2_tokenizer_file()
     weights = save_model(small_model(), tmp_path / "llama-2-tiny", format="kit")
     monkeypatch.setenv("LLAMA2_DIR", str(weights))
     with pytest.raises(FileNotFoundError, match="no tokenizer.model"):
         choose_model(device="cpu")
-    (tmp_path / "tokenizer.model").symlink_to(LLAMA2_TOKENIZER)  # Meta's layout: beside the weights' directory
+    (tmp_path / "tokenizer.model").symlink_to(llama2_tokenizer)  # Meta's layout: beside the weights' directory
     model, tokenizer, description = choose_model(device="cpu")
     assert tokenizer.n_words == 32000 and model.args.dim == 64
     assert description.startswith(f"Llama 2 from {weights}:") and "on cpu" in description
     assert not math.isnan(model(torch.tensor([[1, 2, 3]])).sum().item())
+
+
+def test_llama2_tokenizer_is_found_only_where_the_settings_say(monkeypatch, tmp_path):
+    """$LLAMA2_TOKENIZER first, then beside $LLAMA2_DIR's weights (in it or one level up, as Meta's download keeps
+    it); with neither set, nothing: the kit never looks in a folder the user did not name."""
+    monkeypatch.delenv("LLAMA2_TOKENIZER", raising=False)
+    monkeypatch.delenv("LLAMA2_DIR", raising=False)
+    assert llama2_tokenizer_path() is None and find_llama2_tokenizer() is None
+    kit_tokenizer = REPO / "data" / "tokenizer.model"  # any SentencePiece model stands in for Llama 2's here
+    (tmp_path / "llama-2-7b").mkdir()
+    (tmp_path / "tokenizer.model").symlink_to(kit_tokenizer)
+    monkeypatch.setenv("LLAMA2_DIR", str(tmp_path / "llama-2-7b"))
+    assert llama2_tokenizer_path() == tmp_path / "tokenizer.model"
+    (tmp_path / "llama-2-7b" / "tokenizer.model").symlink_to(kit_tokenizer)
+    assert llama2_tokenizer_path() == tmp_path / "llama-2-7b" / "tokenizer.model"
+    monkeypatch.setenv("LLAMA2_TOKENIZER", str(tmp_path / "elsewhere.model"))
+    assert llama2_tokenizer_path() == tmp_path / "llama-2-7b" / "tokenizer.model"  # a missing file is passed over
+    (tmp_path / "elsewhere.model").symlink_to(kit_tokenizer)
+    assert llama2_tokenizer_path() == tmp_path / "elsewhere.model"
+    assert find_llama2_tokenizer().n_words == 4096
 
 
 def test_choose_model_explains_a_wrong_llama2_dir(monkeypatch, tmp_path):

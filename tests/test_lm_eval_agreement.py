@@ -20,7 +20,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 lm_eval = pytest.importorskip("lm_eval")
 pytest.importorskip("accelerate")
 
-from support import LLAMA2_TOKENIZER, REPO, one_thread, small_model  # noqa: E402, F401 (one_thread is autouse)
+from support import REPO, llama2_tokenizer_file, one_thread, small_model  # noqa: E402, F401 (one_thread is autouse)
 from llama_lab import Tokenizer, save_model, train_tokenizer  # noqa: E402
 from llama_lab import tinyworld  # noqa: E402
 from llama_lab.safety import encode_pair, mc_prompt, truthfulness_scores, truthfulqa_doc  # noqa: E402
@@ -83,9 +83,7 @@ def model_and_tokenizer(case: str, world, folder: Path):
         from llama_lab.tiny import load_tiny
         return load_tiny("base")
     if case == "llama2-tokenizer":
-        if not LLAMA2_TOKENIZER.is_file():
-            pytest.skip(f"Llama 2's tokenizer.model is not at {LLAMA2_TOKENIZER}")
-        tok = Tokenizer(LLAMA2_TOKENIZER)
+        tok = Tokenizer(llama2_tokenizer_file())
     else:
         tok = tiny_world_tokenizer(world, folder)
     return small_model(vocab_size=tok.n_words, max_seq_len=256, seed=3), tok

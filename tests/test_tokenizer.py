@@ -5,7 +5,7 @@ import sentencepiece as spm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from support import LLAMA2_TOKENIZER
+from support import llama2_tokenizer_file
 from llama_lab import Tokenizer, train_tokenizer
 
 
@@ -46,9 +46,7 @@ def test_llama2_round_trip_arbitrary_text(llama2_tokenizer_session, text):
 
 @pytest.fixture(scope="module")
 def llama2_tokenizer_session():
-    if not LLAMA2_TOKENIZER.is_file():
-        pytest.skip("Llama 2's tokenizer.model is not beside the repository")
-    return Tokenizer(LLAMA2_TOKENIZER)
+    return Tokenizer(llama2_tokenizer_file())
 
 
 @pytest.fixture(scope="module")

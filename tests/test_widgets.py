@@ -273,9 +273,36 @@ def test_tokenizer_explorer_shows_pieces_ids_bytes_and_counts(tok, tmp_path):
     assert te.save_png(tmp_path / "t.png").stat().st_size > 0
 
 
+def test_save_png_never_overwrites_what_is_not_a_png(lm, tok, tmp_path):
+    """The file name is a text box: a slip (a notebook's name, a folder) is refused and the file is kept."""
+    te = TokenizerExplorer(tok, text="Max lived in Applebury.")
+    notebook = tmp_path / "05_widget_playground.ipynb"
+    notebook.write_text('{"cells": []}')
+    te.save_path.value = str(notebook)
+    te.save_button.click()
+    assert "does not end in .png" in te.error and notebook.read_text() == '{"cells": []}'
+    disguised = tmp_path / "notes.png"
+    disguised.write_text("my notes")
+    te.save_path.value = str(disguised)
+    te.save_button.click()
+    assert "is not a PNG" in te.error and disguised.read_text() == "my notes"
+    (tmp_path / "folder.png").mkdir()
+    te.save_path.value = str(tmp_path / "folder.png")
+    te.save_button.click()
+    assert "is a folder" in te.error
+    picture = tmp_path / "tokens.png"
+    te.save_path.value = str(picture)
+    te.save_button.click()
+    first = picture.read_bytes()
+    te.save_button.click()  # saving again replaces the explorer's own picture
+    assert te.error is None and first.startswith(b"\x89PNG") and picture.read_bytes().startswith(b"\x89PNG")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["05_widget_playground.ipynb", "folder.png",
+                                                          "notes.png", "tokens.png"]  # no temporary left
+
+
 def test_two_tokenizers_side_by_side(tok, llama2_tokenizer):
     te = TokenizerExplorer(tok, llama2_tokenizer, names=("kit", "Llama 2"), text="Hello world")
-    assert te.results["Llama 2"].ids == [15043, 3186]  # Llama 2's own ids (see ../shared/llama2/README.md)
+    assert te.results["Llama 2"].ids == [15043, 3186]  # Llama 2's own ids, as SentencePiece gives them
     assert te.results["kit"].ids == tok.encode("Hello world", bos=False)
     assert "15043" in te.views[1].value and "Llama 2" in te.counts.value
     te.text.value = "x" * 3000
