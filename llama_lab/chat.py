@@ -21,6 +21,9 @@ UNSAFE_ERROR = "Error: special tags are not allowed as part of the prompt."
 
 
 def _check_messages(dialog: Sequence[dict]) -> None:
+    if isinstance(dialog, (str, dict)) or not isinstance(dialog, Sequence):
+        raise ValueError(f"the dialog is a {type(dialog).__name__}: give a list of messages, e.g. "
+                         "[{'role': 'user', 'content': 'Where does Ada live?'}]")
     if not dialog:
         raise ValueError("the dialog is empty: give at least one {'role': 'user', 'content': ...} message")
     for i, message in enumerate(dialog):
@@ -29,11 +32,13 @@ def _check_messages(dialog: Sequence[dict]) -> None:
         if message["role"] not in ("system", "user", "assistant"):
             raise ValueError(f"message {i} has role {message['role']!r}: use 'system', 'user' or 'assistant'")
         if not isinstance(message["content"], str):
-            raise ValueError(f"message {i}'s content is a {type(message['content']).__name__}, not a str")
+            content = message["content"]
+            raise ValueError(f"message {i}'s content is {content!r} ({type(content).__name__}), not a str")
 
 
 def special_tags_in(dialog: Sequence[dict]) -> list[str]:
     """The special tags ([INST], <<SYS>>, ...) that appear inside any message's content."""
+    _check_messages(dialog)
     return [tag for tag in SPECIAL_TAGS if any(tag in message["content"] for message in dialog)]
 
 

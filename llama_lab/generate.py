@@ -14,6 +14,7 @@ has the same shapes and one compiled graph serves them all.
 from __future__ import annotations
 
 import functools
+import numbers
 import sys
 import weakref
 from typing import Iterator, Sequence
@@ -24,16 +25,22 @@ import torch.nn.functional as F
 
 # ----------------------------------------------------------------------------------------------- the sampler
 
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)  # True is an int to Python, not here
+
+
 def check_sampling_args(temperature: float, top_p: float, top_k: int | None,
                         repetition_penalty: float = 1.0) -> None:
-    if not temperature >= 0:
-        raise ValueError(f"temperature={temperature} must be >= 0 (0 means greedy: always the likeliest token)")
-    if not 0 < top_p <= 1:
-        raise ValueError(f"top_p={top_p} must be in (0, 1]: it is the probability mass kept (1 keeps all)")
-    if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
+    """Raise a ValueError that names the setting, for any the sampler cannot use (a str, a bool, NaN, ...)."""
+    if not (_is_number(temperature) and temperature >= 0):
+        raise ValueError(f"temperature={temperature!r} must be a number >= 0 (0 means greedy: always the likeliest "
+                         "token)")
+    if not (_is_number(top_p) and 0 < top_p <= 1):
+        raise ValueError(f"top_p={top_p!r} must be a number in (0, 1]: it is the probability mass kept (1 keeps all)")
+    if top_k is not None and not (_is_number(top_k) and isinstance(top_k, numbers.Integral) and top_k >= 1):
         raise ValueError(f"top_k={top_k!r} must be a positive int, or None to keep every token")
-    if not repetition_penalty > 0:
-        raise ValueError(f"repetition_penalty={repetition_penalty} must be > 0 (1 means no penalty)")
+    if not (_is_number(repetition_penalty) and repetition_penalty > 0):
+        raise ValueError(f"repetition_penalty={repetition_penalty!r} must be a number > 0 (1 means no penalty)")
 
 
 def top_k_filter(probs: torch.Tensor, k: int) -> torch.Tensor:
@@ -426,11 +433,12 @@ def stream(model, tokenizer, prompt: str, max_new_tokens: int = 128, bos: bool =
     several tokens appears once all its bytes are in.
     """
     options.setdefault("eos_id", tokenizer.eos_id)
+    prompt_ids = tokenizer.encode(prompt, bos=bos)
     new_ids: list[int] = []
     shown = ""
-    for token in stream_tokens(model, tokenizer.encode(prompt, bos=bos), max_new_tokens, **options):
+    for token in stream_tokens(model, prompt_ids, max_new_tokens, **options):
         new_ids.append(token)
-        text = tokenizer.decode(new_ids)
+        text = tokenizer.decode_continuation(prompt_ids, new_ids)
         if text.endswith("\ufffd"):  # an unfinished UTF-8 character: wait for its remaining bytes
             continue
         yield text[len(shown):]
@@ -439,10 +447,14 @@ def stream(model, tokenizer, prompt: str, max_new_tokens: int = 128, bos: bool =
 
 def generate(model, tokenizer, prompts: Sequence[str], max_new_tokens: int = 128, bos: bool = True,
              **options) -> list[str]:
-    """Continue each prompt; returns the new text of each (the prompt itself is not repeated)."""
+    """Continue each prompt; returns the new text of each (the prompt itself is not repeated).
+
+    Each text starts as the model wrote it, with its leading space if it has one, so that prompt + text reads as
+    the model's whole output (Meta's `generate` drops that space, see Tokenizer.decode_continuation).
+    """
     if isinstance(prompts, str):
         raise ValueError("prompts must be a list of strings: wrap a single prompt as [prompt]")
     options.setdefault("eos_id", tokenizer.eos_id)
     prompt_tokens = [tokenizer.encode(p, bos=bos) for p in prompts]
     new_tokens = generate_tokens(model, prompt_tokens, max_new_tokens, **options)
-    return [tokenizer.decode(t) for t in new_tokens]
+    return [tokenizer.decode_continuation(p, t) for p, t in zip(prompt_tokens, new_tokens)]

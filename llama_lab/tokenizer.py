@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import sentencepiece as spm
 
@@ -37,9 +37,7 @@ class Tokenizer:
         self.pad_id: int = self.sp_model.pad_id()  # -1 for Llama 2: it has no pad token
 
     def encode(self, s: str, bos: bool = True, eos: bool = False) -> list[int]:
-        if not isinstance(s, str):
-            raise TypeError(f"encode takes a str, got {type(s).__name__}")
-        ids = self.sp_model.encode(s)
+        ids = self.sp_model.encode(_checked_text(s))
         if bos:
             ids = [self.bos_id] + ids
         if eos:
@@ -53,6 +51,22 @@ class Tokenizer:
             raise ValueError(f"token ids {bad[:5]} are outside this tokenizer's range 0..{self.n_words - 1}")
         return self.sp_model.decode(ids)
 
+    def decode_continuation(self, context: Sequence[int], new: Sequence[int]) -> str:
+        """The text that the ids `new` add after the ids `context`, with the space that starts it.
+
+        `decode` drops the space of a first piece such as "▁there" (SentencePiece removes the dummy prefix it
+        adds to every text; Meta's `generate` returns its completions that way). A continuation is not the start
+        of a text, so here the new ids are decoded after the end of the context and the context's own text is
+        cut off: prompt + continuation reads exactly as SentencePiece decodes the whole. A few context ids are
+        enough (a piece's text never depends on more than the UTF-8 bytes just before it).
+        """
+        context = [i for i in context if i not in (self.bos_id, self.eos_id)][-_CONTEXT_PIECES:]
+        before = self.decode(context)
+        whole = self.decode(context + list(new))
+        # a context that ends inside a UTF-8 character decodes to a replacement mark that the whole may not start
+        # with: then the continuation is decoded on its own
+        return whole[len(before):] if whole.startswith(before) else self.decode(new)
+
     # What learners look at: the pieces themselves.
     def id_to_piece(self, i: int) -> str:
         return self.sp_model.id_to_piece(int(i))
@@ -61,7 +75,7 @@ class Tokenizer:
         return self.sp_model.piece_to_id(piece)
 
     def pieces(self, s: str) -> list[str]:
-        return self.sp_model.encode(s, out_type=str)
+        return self.sp_model.encode(_checked_text(s), out_type=str)
 
     def is_byte(self, i: int) -> bool:
         """True for the 256 byte-fallback pieces <0x00>..<0xFF> used for characters not in the vocabulary."""
@@ -78,6 +92,24 @@ class Tokenizer:
 
     def __repr__(self) -> str:
         return f"Tokenizer({self.path.name!r}, n_words={self.n_words}, bos={self.bos_id}, eos={self.eos_id})"
+
+
+_CONTEXT_PIECES = 8  # context ids decode_continuation decodes the new ids after (a UTF-8 character has <= 4 bytes)
+
+
+def _checked_text(s: str) -> str:
+    """`s`, once it is known to be text SentencePiece can take (a str that UTF-8 can encode)."""
+    if not isinstance(s, str):
+        raise TypeError(f"the tokenizer takes a str, got {type(s).__name__}")
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError as error:
+        bad = s[error.start]
+        raise ValueError(f"the text holds U+{ord(bad):04X} at position {error.start}, half of a UTF-16 pair "
+                         "(a 'lone surrogate', often left by cutting text copied from elsewhere), which is no "
+                         "character UTF-8 can write: remove it, or repair the text with "
+                         "text.encode('utf-16', 'surrogatepass').decode('utf-16')") from None
+    return s
 
 
 def train_tokenizer(input_files: str | os.PathLike | Iterable[str | os.PathLike], model_prefix: str | os.PathLike,

@@ -55,6 +55,10 @@ def test_sampling_follows_the_distribution():
     (dict(temperature=-0.1), "temperature"), (dict(top_p=0.0), "top_p"), (dict(top_p=1.5), "top_p"),
     (dict(top_k=0), "top_k"), (dict(repetition_penalty=0), "repetition_penalty"),
     (dict(max_new_tokens=-1), "max_new_tokens"),
+    # what a slip in a notebook hands over: a bool is an int to Python, a str is no number, NaN compares False
+    (dict(top_k=True), "top_k=True"), (dict(top_k=2.5), "top_k"), (dict(top_k="5"), "top_k"),
+    (dict(temperature="0.7"), "temperature"), (dict(temperature=float("nan")), "temperature"),
+    (dict(top_p=True), "top_p"), (dict(repetition_penalty=None), "repetition_penalty"),
 ])
 def test_bad_arguments_say_which(model, options, message):
     options = {"max_new_tokens": 5, **options}
@@ -121,6 +125,35 @@ def test_streaming_yields_the_same_tokens(model):
     first = next(steps)
     steps.close()  # a consumer can stop early (the playground's Stop button)
     assert first[0] is not None
+
+
+def test_a_sampling_int_from_numpy_or_torch_is_an_int(model):
+    import numpy as np
+    for top_k in (np.int64(3), 3):
+        assert len(generate_tokens(model, [[1, 2, 3]], 4, temperature=1.0, top_k=top_k, seed=0)[0]) <= 4
+
+
+def test_continuations_keep_their_leading_space_as_sentencepiece_decodes_the_whole():
+    """prompt + generate(...) must read as SentencePiece decodes the prompt's and the new ids together; Meta's
+    decode of the new ids alone drops the space that starts them ("Once upon a time" + "there was...")."""
+    import sentencepiece as spm
+    from llama_lab import generate
+    from llama_lab.generate import stream
+    from llama_lab.tiny import load_tiny
+    model, tokenizer = load_tiny("base")
+    reference = spm.SentencePieceProcessor(model_file=str(tokenizer.path))
+    prompts = ["Not long ago, in a town called Honeydale,", "Ada lived in", "Café 🙂"]
+    texts = generate(model, tokenizer, prompts, max_new_tokens=12, temperature=0.9, seed=1)
+    ids = generate_tokens(model, [tokenizer.encode(p) for p in prompts], 12, temperature=0.9, seed=1)
+    for prompt, text, new in zip(prompts, texts, ids):
+        assert prompt + text == reference.decode(reference.encode(prompt) + new)
+    assert texts[0].startswith(" ")  # the first new piece is a word: its space is there
+    streamed = "".join(stream(model, tokenizer, prompts[0], max_new_tokens=12, temperature=0.9, seed=1))
+    assert streamed == texts[0]
+    hello = tokenizer.encode("Hello there", bos=False)
+    assert tokenizer.decode_continuation([tokenizer.bos_id], hello) == "Hello there"  # nothing before: a text's start
+    assert tokenizer.decode_continuation(tokenizer.encode("Ada said"), hello) == " Hello there"
+    assert tokenizer.decode_continuation(tokenizer.encode("Hi"), []) == ""
 
 
 def test_text_generation_with_a_real_tokenizer(llama2_tokenizer):

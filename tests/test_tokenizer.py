@@ -92,6 +92,20 @@ def test_bad_paths_and_ids(tmp_path):
         train_tokenizer(tmp_path / "nope.txt", tmp_path / "x")
 
 
+def test_a_lone_surrogate_is_explained(trained):
+    """Half of a UTF-16 pair is no character: SentencePiece's binding fails with a C++ cast message; the kit
+    names the character and where it is."""
+    with pytest.raises(RuntimeError):
+        spm.SentencePieceProcessor(model_file=str(trained.path)).encode("a\ud83db")  # what it replaces
+    for text_to_pieces in (trained.encode, trained.pieces):
+        with pytest.raises(ValueError, match="U\\+D83D at position 1"):
+            text_to_pieces("a\ud83db")
+    with pytest.raises(TypeError, match="takes a str, got bytes"):
+        trained.encode(b"bytes")
+    repaired = "a\ud83e\udd99".encode("utf-16", "surrogatepass").decode("utf-16")  # the repair it suggests
+    assert trained.decode(trained.encode(repaired)) == "a🦙"
+
+
 def test_decode_rejects_out_of_range_ids(trained):
     with pytest.raises(ValueError, match="outside"):
         trained.decode([5, 99999])
