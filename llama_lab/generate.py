@@ -157,8 +157,10 @@ def compiled_decode_step(backend: str = "inductor", options: tuple = ()):
 # In float32 the frozen step gives the tokens the eager one gives (the bench checks it on every decode row). In
 # bfloat16 its kernels add up in another order, so a near-tie between two tokens can break the other way;
 # emulate_precision_casts at least rounds a fused chain of operations wherever eager rounds it.
+# Autotuning still chooses each kernel; autotune_num_choices_displayed=0 only keeps it from printing its tables of
+# timings (hundreds of "AUTOTUNE ..." lines in a learner's notebook or the bench's output).
 CPU_COMPILE_OPTIONS = {"freezing": True, "max_autotune": True, "max_autotune_gemm_backends": "CPP,ATEN",
-                       "emulate_precision_casts": True}
+                       "emulate_precision_casts": True, "autotune_num_choices_displayed": 0}
 
 # model -> ((weights_state(model), modules_state(model)), its frozen step)
 _frozen_steps: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
