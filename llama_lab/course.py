@@ -70,8 +70,10 @@ def choose_model(variant: str = "base", device: str | None = None):
 
     With the environment variable LLAMA2_DIR set: the Llama 2 checkpoint in that directory (whatever it holds;
     `variant` is not used), on `device` or else on the GPU if there is one. Otherwise: the kit's tiny model,
-    `variant` "base" or "chat".
+    `variant` "base" or "chat", on `device` or else the CPU. The environment variable LLAMA_LAB_DEVICE ("cuda",
+    "cpu", ...) chooses the device for every notebook at once when `device` is not given.
     """
+    device = device or os.environ.get("LLAMA_LAB_DEVICE") or None
     llama2_dir = os.environ.get("LLAMA2_DIR")
     if llama2_dir:
         directory = Path(llama2_dir).expanduser()

@@ -175,6 +175,20 @@ def test_llama2_tokenizer_is_found_only_where_the_settings_say(monkeypatch, tmp_
     assert find_llama2_tokenizer().n_words == 4096
 
 
+def test_llama_lab_device_moves_the_course_model(monkeypatch):
+    asked = []
+    tiny = types.ModuleType("llama_lab.tiny")
+    tiny.load_tiny = lambda variant, device=None: (asked.append(device), (small_model(), "tokenizer"))[1]
+    monkeypatch.setitem(sys.modules, "llama_lab.tiny", tiny)
+    monkeypatch.delenv("LLAMA2_DIR", raising=False)
+    monkeypatch.delenv("LLAMA_LAB_DEVICE", raising=False)
+    choose_model("base")
+    monkeypatch.setenv("LLAMA_LAB_DEVICE", "cuda")
+    choose_model("base")
+    choose_model("base", device="cpu")  # an argument wins over the setting
+    assert asked == [None, "cuda", "cpu"]
+
+
 def test_choose_model_explains_a_wrong_llama2_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("LLAMA2_DIR", str(tmp_path / "missing"))
     with pytest.raises(FileNotFoundError, match="not a directory"):
