@@ -147,40 +147,120 @@ def file_sha256(path: str | os.PathLike) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+@contextlib.contextmanager
+def replacing(path: Path):
+    """A temporary name beside `path` to write to; once written it is flushed to disk and renamed onto `path`.
+
+    A crash while writing leaves the previous file whole (or no file) and never half of one: os.replace swaps the
+    file in one step, and fsync first makes sure what it swaps in is on the disk. A failed write leaves no litter.
+    """
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    try:
+        yield tmp
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# what pretraining accepts as --data, said with every refusal of a text file
+PRETRAIN_DATA = ("pretraining reads a UTF-8 text file, its documents separated by blank lines, such as "
+                 "data/world/train.txt (`make data` writes it)")
+
+
+def read_text(path: str | os.PathLike, accepted: str) -> str:
+    """The text of a data file, or an error that says why the kit cannot train on it and what it `accepted`.
+
+    Nothing is written before the data has passed these checks, so a mistaken --data (a token file, a folder,
+    a file in another encoding) is refused with the user's file as it was.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}. {accepted}")
+    if not path.is_file():
+        raise ValueError(f"{path} is a folder, not a file. {accepted}")
+    data = path.read_bytes()
+    if b"\0" in data:
+        raise ValueError(f"{path} is not text: it holds zero bytes, as token ids and weights do. {accepted}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path} is not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start}): save "
+                         "it as UTF-8, e.g. `iconv -f latin1 -t utf-8 old.txt > new.txt`") from None
+    if not text.strip():
+        raise ValueError(f"{path} is empty. {accepted}" if not text else
+                         f"{path} holds only whitespace. {accepted}")
+    return text
+
+
 def split_documents(text: str) -> list[str]:
     """The documents of a pretraining text file: they are separated by blank lines."""
     return [doc.strip() for doc in text.split("\n\n") if doc.strip()]
 
 
+TOKEN_CACHE = "llama_lab token cache 1"  # the sidecar's "format": a cache the kit wrote, in this layout
+
+
+def token_cache_paths(text_path: str | os.PathLike) -> tuple[Path, Path]:
+    """Where the token ids of a text file are kept: `train.txt` -> `train.txt.tokens.bin` and its sidecar
+    `train.txt.tokens.bin.json`. The text's whole name goes into the cache's, so that it can never be the text
+    itself, nor the `train.bin` a user may keep beside `train.txt`."""
+    bin_path = Path(text_path).with_name(Path(text_path).name + ".tokens.bin")
+    return bin_path, bin_path.with_name(bin_path.name + ".json")
+
+
 def tokenize_corpus(text_path: str | os.PathLike, tokenizer: Tokenizer) -> np.memmap:
     """All documents of a text file as one flat array of token ids, each document opened by BOS.
 
-    Written once to `<name>.bin` (uint16, so 2 bytes a token) beside the text with a `.json` that records the
-    tokenizer and the text it came from; later calls map the file instead of tokenizing again.
+    Written once to a cache beside the text (token_cache_paths: uint16, so 2 bytes a token) whose sidecar
+    records the kit's format, the sha256 of the text and of the tokenizer; later calls map the cache instead of
+    tokenizing again, and a changed text or tokenizer (even of the same size and time) is tokenized afresh.
+    The kit replaces only a cache it wrote: a file in the cache's place without the kit's sidecar is someone
+    else's, and is refused rather than overwritten. The cache's name is the text's name and `.tokens.bin`,
+    not `train.bin`, so that this happens only to a file named like the kit's cache, never to a user's
+    `train.bin`: a user expects training on `train.txt` to work and to leave their other files alone.
     Example: documents "Tom ran." and "Mia sat." -> [BOS, ▁Tom, ▁ran, ., BOS, ▁Mia, ▁sat, .]
     """
     text_path = Path(text_path)
-    if not text_path.is_file():
-        raise FileNotFoundError(f"no training text at {text_path}: run `make data` to write the corpus")
-    bin_path, meta_path = text_path.with_suffix(".bin"), text_path.with_suffix(".bin.json")
-    stat = text_path.stat()
-    meta = {"text": text_path.name, "text_bytes": stat.st_size, "text_mtime_ns": stat.st_mtime_ns,
-            "tokenizer_sha256": file_sha256(tokenizer.path), "dtype": "uint16"}
-    if bin_path.is_file() and meta_path.is_file():
-        old = json.loads(meta_path.read_text())
-        if {k: old.get(k) for k in meta} == meta:
-            return np.memmap(bin_path, dtype=np.uint16, mode="r")
+    text = read_text(text_path, PRETRAIN_DATA)
+    bin_path, meta_path = token_cache_paths(text_path)
+    meta = {"format": TOKEN_CACHE, "text": text_path.name, "dtype": "uint16",
+            "text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            "tokenizer_sha256": file_sha256(tokenizer.path)}
+    old = _kits_cache_meta(bin_path, meta_path)
+    fresh = old is not None and {k: old.get(k) for k in meta} == meta
+    if fresh and bin_path.is_file() and bin_path.stat().st_size == 2 * old["n_tokens"]:
+        return np.memmap(bin_path, dtype=np.uint16, mode="r")
     if tokenizer.n_words > 2 ** 16:
         raise ValueError(f"a vocabulary of {tokenizer.n_words} does not fit in uint16 token files")
-    documents = split_documents(text_path.read_text(encoding="utf-8"))
+    documents = split_documents(text)
     pieces = tokenizer.sp_model.encode(documents, num_threads=os.cpu_count() or 1)  # list of lists, in order
     ids = np.fromiter((t for doc in pieces for t in [tokenizer.bos_id, *doc]), dtype=np.uint16)
-    tmp = bin_path.with_name(bin_path.name + f".tmp{os.getpid()}")
-    ids.tofile(tmp)
-    os.replace(tmp, bin_path)
-    meta["n_tokens"], meta["n_documents"] = int(ids.size), len(documents)
-    meta_path.write_text(json.dumps(meta, indent=2))
+    # The sidecar first claims the name (it describes no tokens yet), then the ids, then the sidecar that
+    # describes them: a crash at any point leaves a cache the next call recognises as the kit's and replaces.
+    claim = {"format": TOKEN_CACHE, "text": text_path.name}
+    described = {**meta, "n_tokens": int(ids.size), "n_documents": len(documents)}
+    for path, content in ((meta_path, json.dumps(claim).encode()), (bin_path, ids.tobytes()),
+                          (meta_path, json.dumps(described, indent=2).encode())):
+        with replacing(path) as tmp:
+            tmp.write_bytes(content)
     return np.memmap(bin_path, dtype=np.uint16, mode="r")
+
+
+def _kits_cache_meta(bin_path: Path, meta_path: Path) -> dict | None:
+    """The sidecar of a token cache the kit wrote, None if there is no cache; an error for someone else's file."""
+    if not bin_path.exists() and not meta_path.exists():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = None
+    if not isinstance(meta, dict) or meta.get("format") != TOKEN_CACHE:
+        raise ValueError(f"{bin_path if bin_path.exists() else meta_path} is not a token cache the kit wrote (it "
+                         f"has no sidecar {meta_path.name} of the kit's), so the kit will not overwrite it: move it "
+                         "elsewhere, or train on a copy of the text in another folder")
+    return meta
 
 
 def batch_rng(seed: int, step: int) -> np.random.Generator:
@@ -454,10 +534,8 @@ def set_rng_states(states: dict[str, torch.Tensor]) -> None:
 
 def save_checkpoint(path: Path, model: Llama, optimizer, step: int, cfg: TrainConfig, history: dict,
                     data_info: dict) -> None:
-    """Write the training state as tensors and plain values, to a temporary file renamed into place.
-
-    A crash while writing leaves the previous checkpoint whole: os.replace swaps the file in one step.
-    """
+    """Write the training state as tensors and plain values, to a temporary file renamed into place (replacing):
+    a crash while writing leaves the previous checkpoint whole."""
     state = {
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "optimizer": optimizer.state_dict(),
@@ -468,11 +546,8 @@ def save_checkpoint(path: Path, model: Llama, optimizer, step: int, cfg: TrainCo
         "history": json.dumps(history),
         "rng": rng_states(),
     }
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    torch.save(state, tmp)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        torch.save(state, tmp)
 
 
 def load_checkpoint(path: Path, cfg: TrainConfig, data_info: dict) -> dict:

@@ -164,15 +164,85 @@ def test_loss_sums_takes_the_kits_route_to_the_same_loss_and_gradients(autocast)
 
 # ------------------------------------------------------------------------------------------------------ data
 
+def corpus_ids(tok: Tokenizer, path) -> list[int]:
+    """The ids tokenize_corpus should give: SentencePiece's, document by document, each opened by BOS."""
+    return [t for doc in tinyworld.read_documents(path) for t in tok.encode(doc, bos=True)]
+
+
 def test_corpus_is_documents_each_opened_by_bos(corpus, tmp_path):
     shutil.copy(corpus / "val.txt", tmp_path / "val.txt")
     tok = Tokenizer(corpus / "tok.model")
     ids = train.tokenize_corpus(tmp_path / "val.txt", tok)
-    expected = [t for doc in tinyworld.read_documents(tmp_path / "val.txt") for t in tok.encode(doc, bos=True)]
+    expected = corpus_ids(tok, tmp_path / "val.txt")
     assert ids.dtype == np.uint16 and ids.tolist() == expected
-    assert (tmp_path / "val.bin").is_file()
+    assert train.token_cache_paths(tmp_path / "val.txt")[0].is_file()
     again = train.tokenize_corpus(tmp_path / "val.txt", tok)  # mapped, not tokenized again
     assert isinstance(again, np.memmap) and again.tolist() == expected
+
+
+def test_the_token_cache_leaves_a_users_bin_file_alone(corpus, tmp_path):
+    """A `val.bin` beside `val.txt` is the user's: the cache is written under a name of its own."""
+    shutil.copy(corpus / "val.txt", tmp_path / "val.txt")
+    (tmp_path / "val.bin").write_bytes(b"my own token ids")
+    (tmp_path / "val.bin.json").write_text('{"mine": true}')
+    tok = Tokenizer(corpus / "tok.model")
+    ids = train.tokenize_corpus(tmp_path / "val.txt", tok)
+    assert ids.tolist() == corpus_ids(tok, tmp_path / "val.txt")
+    assert (tmp_path / "val.bin").read_bytes() == b"my own token ids"
+    assert (tmp_path / "val.bin.json").read_text() == '{"mine": true}'
+
+
+def test_a_file_in_the_caches_place_that_the_kit_did_not_write_is_refused_untouched(corpus, tmp_path):
+    shutil.copy(corpus / "val.txt", tmp_path / "val.txt")
+    tok = Tokenizer(corpus / "tok.model")
+    bin_path, meta_path = train.token_cache_paths(tmp_path / "val.txt")
+    bin_path.write_bytes(b"someone else's file")
+    with pytest.raises(ValueError, match="not a token cache the kit wrote"):
+        train.tokenize_corpus(tmp_path / "val.txt", tok)
+    assert bin_path.read_bytes() == b"someone else's file" and not meta_path.exists()
+    bin_path.unlink()
+    meta_path.write_text("not the kit's")
+    with pytest.raises(ValueError, match="not a token cache the kit wrote"):
+        train.tokenize_corpus(tmp_path / "val.txt", tok)
+    assert meta_path.read_text() == "not the kit's" and not bin_path.exists()
+
+
+def test_the_token_cache_follows_the_texts_content_not_its_size_and_time(corpus, tmp_path):
+    """An edit that keeps the size and the modification time (a typo fixed, a file copied with its times) is
+    still seen: the cache records the text's sha256."""
+    text = tmp_path / "val.txt"
+    shutil.copy(corpus / "val.txt", text)
+    tok = Tokenizer(corpus / "tok.model")
+    before = train.tokenize_corpus(text, tok).tolist()
+    stat = text.stat()
+    original = text.read_text()
+    edited = original.replace("a", "o", 1)
+    assert edited != original and len(edited.encode()) == len(original.encode())
+    text.write_text(edited)
+    os.utime(text, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    after = train.tokenize_corpus(text, tok).tolist()
+    assert after != before
+    assert after == corpus_ids(tok, text)
+    meta = json.loads(train.token_cache_paths(text)[1].read_text())
+    assert meta["text_sha256"] == train.file_sha256(text) and meta["tokenizer_sha256"] == train.file_sha256(tok.path)
+
+
+def test_a_crash_while_writing_the_cache_leaves_no_half_cache(corpus, tmp_path, monkeypatch):
+    text = tmp_path / "val.txt"
+    shutil.copy(corpus / "val.txt", text)
+    tok = Tokenizer(corpus / "tok.model")
+
+    def power_cut(fd):
+        raise OSError("the disk went away")
+
+    monkeypatch.setattr(train.os, "fsync", power_cut)
+    with pytest.raises(OSError, match="the disk went away"):
+        train.tokenize_corpus(text, tok)
+    monkeypatch.undo()
+    bin_path, _ = train.token_cache_paths(text)
+    assert not bin_path.exists() and not any(".tmp" in p.name for p in tmp_path.iterdir())
+    expected = corpus_ids(tok, text)
+    assert train.tokenize_corpus(text, tok).tolist() == expected
 
 
 def test_batches_depend_on_seed_and_step_and_split_over_processes():
