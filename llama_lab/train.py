@@ -41,8 +41,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .chat import encode_dialog_for_training
-from .checkpoint import CheckpointError, load_model, save_model
+from .chat import encode_dialog_for_training, fold_system_prompt
+from .checkpoint import DTYPES, CheckpointError, load_model, save_model
 from .model import Llama, ModelArgs, init_weights
 from .tokenizer import Tokenizer
 
@@ -101,12 +101,52 @@ class TrainConfig:
                "export_dtype", "resume", "progress", "compile")
 
     def __post_init__(self):
+        """Refuse a configuration that cannot train, here, once: the command line and a notebook's
+        `train(TrainConfig(...))` get the same ValueError, saying what was given and what to give instead."""
         if self.stage not in ("pretrain", "chat"):
             raise ValueError(f"stage={self.stage!r}: use 'pretrain' or 'chat'")
-        if self.seq_len > self.max_seq_len and self.init is None:
-            raise ValueError(f"seq_len={self.seq_len} is longer than max_seq_len={self.max_seq_len}")
+        if self.steps < 1:
+            raise ValueError(f"steps={self.steps}: train for at least 1 step")
         if not 0 <= self.warmup < self.steps:
-            raise ValueError(f"warmup={self.warmup} must be at least 0 and below steps={self.steps}")
+            raise ValueError(f"warmup={self.warmup} must be at least 0 and below steps={self.steps}: give a "
+                             f"shorter warm-up, such as {self.steps // 10}")
+        if not self.lr > 0:
+            raise ValueError(f"lr={self.lr}: the learning rate must be a positive number, such as 1e-3")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size={self.batch_size}: give at least 1 sequence per step")
+        if self.seq_len < 2:  # one token of context leaves attention nothing to attend to: a bigram table
+            raise ValueError(f"seq_len={self.seq_len}: give sequences of at least 2 tokens, such as 256")
+        if self.seq_len > self.max_seq_len and self.init is None:
+            raise ValueError(f"seq_len={self.seq_len} is longer than max_seq_len={self.max_seq_len}, the model's "
+                             "context: give a shorter seq_len or a longer max_seq_len")
+        for name in ("dim", "n_layers", "n_heads", "n_kv_heads", "multiple_of", "max_seq_len", "eval_interval",
+                     "eval_batches", "save_interval"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)}: give a whole number of at least 1")
+        for name in ("init_std", "eps", "grad_clip"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}={getattr(self, name)}: give a positive number")
+        for name in ("min_lr_ratio", "weight_decay"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name}={getattr(self, name)}: give a number from 0 to 1")
+        for name in ("beta1", "beta2"):  # Adam divides by 1 - beta ** step
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)}: give a number from 0 up to 1 (not 1 itself)")
+        for f in fields(self):  # nan or inf in any number would reach the weights as nan
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{f.name}={value}: give a finite number")
+        if self.until is not None and self.until < 1:
+            raise ValueError(f"until={self.until}: stop after step 1 or later, or leave it out")
+        if self.device != "auto":
+            try:
+                torch.device(self.device)
+            except RuntimeError:
+                raise ValueError(f"device={self.device!r}: use 'auto', 'cpu', 'cuda', 'cuda:1' or 'mps'") from None
+        if self.autocast not in ("auto", "on", "off"):
+            raise ValueError(f"autocast={self.autocast!r}: use 'auto', 'on' or 'off'")
+        if self.export_dtype not in DTYPES:
+            raise ValueError(f"export_dtype={self.export_dtype!r}: use one of {', '.join(DTYPES)}")
 
     def model_args(self, vocab_size: int) -> ModelArgs:
         return ModelArgs(dim=self.dim, n_layers=self.n_layers, n_heads=self.n_heads, n_kv_heads=self.n_kv_heads,
@@ -164,9 +204,11 @@ def replacing(path: Path):
         tmp.unlink(missing_ok=True)
 
 
-# what pretraining accepts as --data, said with every refusal of a text file
+# what each stage accepts as --data, said with every refusal of a data file
 PRETRAIN_DATA = ("pretraining reads a UTF-8 text file, its documents separated by blank lines, such as "
                  "data/world/train.txt (`make data` writes it)")
+CHAT_DATA = ("chat fine-tuning reads a .jsonl file, one dialog a line: a JSON list of {\"role\", \"content\"} "
+             "messages that ends with the assistant's, such as data/world/chat_train.jsonl (`make data` writes it)")
 
 
 def read_text(path: str | os.PathLike, accepted: str) -> str:
@@ -272,8 +314,10 @@ class TextBatches:
     """Random windows of seq_len + 1 tokens from the flat token array: inputs are [:-1], targets [1:]."""
 
     def __init__(self, tokens: np.ndarray, seq_len: int, batch_size: int, seed: int):
-        if len(tokens) <= seq_len + 1:
-            raise ValueError(f"the corpus has {len(tokens)} tokens, too few for windows of {seq_len + 1}")
+        if len(tokens) < seq_len + 2:  # the last start is drawn below len(tokens) - seq_len - 1
+            raise ValueError(f"{len(tokens)} tokens are too few; training draws windows of seq_len + 1 = "
+                             f"{seq_len + 1} tokens, so needs at least {seq_len + 2}: give more text or a smaller "
+                             "seq_len")
         self.tokens, self.seq_len, self.batch_size, self.seed = tokens, seq_len, batch_size, seed
 
     def _windows(self, starts: np.ndarray):
@@ -294,19 +338,27 @@ class TextBatches:
 
 
 def read_dialogs(path: str | os.PathLike) -> list[list[dict]]:
-    """A .jsonl file of dialogs: each line a list of messages, or an object with a "messages"/"dialog" list."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no dialogs at {path}: run `make data` to write them")
+    """A .jsonl file of dialogs: each line a list of messages, or an object with a "messages"/"dialog" list.
+
+    Each dialog is checked here, where the line it came from is known: a mistake is reported as `file:line`.
+    """
     dialogs = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(read_text(path, CHAT_DATA).splitlines(), 1):
         if not line.strip():
             continue
-        item = json.loads(line)
+        try:
+            item = json.loads(line)
+        except ValueError as error:
+            raise ValueError(f"{path}:{number}: this line is not JSON ({error}). {CHAT_DATA}") from None
         if isinstance(item, dict):
             item = item.get("messages") or item.get("dialog")
         if not isinstance(item, list):
-            raise ValueError(f"{path}:{number}: expected a list of {{'role', 'content'}} messages")
+            raise ValueError(f"{path}:{number}: expected a list of {{'role', 'content'}} messages. {CHAT_DATA}")
+        try:
+            if fold_system_prompt(item)[-1]["role"] != "assistant":
+                raise ValueError("a training dialog must end with the assistant's reply")
+        except ValueError as error:
+            raise ValueError(f"{path}:{number}: {error}") from None
         dialogs.append(item)
     return dialogs
 
@@ -365,13 +417,22 @@ def _my_slice(items: np.ndarray, rank: int, world: int) -> np.ndarray:
 
 
 def load_batches(path: str, cfg: TrainConfig, tokenizer: Tokenizer, seq_len: int, rank: int):
-    if cfg.stage == "pretrain":
-        if rank == 0:  # one process tokenizes; the others wait, then map the same file
-            tokenize_corpus(path, tokenizer)
-        _barrier()
-        return TextBatches(tokenize_corpus(path, tokenizer), seq_len, cfg.batch_size, cfg.seed)
-    examples = [chat_example(tokenizer, d, seq_len) for d in read_dialogs(path)]
-    return ChatBatches(examples, cfg.batch_size, cfg.seed, pad_id=tokenizer.eos_id)
+    if cfg.stage == "chat":
+        examples = [chat_example(tokenizer, d, seq_len) for d in read_dialogs(path)]
+        if all(t == IGNORE for _, targets in examples for t in targets):
+            raise ValueError(f"{path}: no dialog has an answer within seq_len={seq_len} tokens: give a longer "
+                             "seq_len")
+        return ChatBatches(examples, cfg.batch_size, cfg.seed, pad_id=tokenizer.eos_id)
+    if Path(path).suffix == ".jsonl":
+        raise ValueError(f"{path} holds dialogs: pass --stage chat to fine-tune on them. {PRETRAIN_DATA}")
+    if rank == 0:  # one process tokenizes; the others wait, then map the same file
+        tokenize_corpus(path, tokenizer)
+    _barrier()
+    tokens = tokenize_corpus(path, tokenizer)
+    try:
+        return TextBatches(tokens, seq_len, cfg.batch_size, cfg.seed)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
 
 
 # ----------------------------------------------------------------------------------------------- the loss
@@ -493,6 +554,9 @@ def setup_processes(cfg: TrainConfig) -> tuple[int, int, torch.device]:
         kind = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
     else:
         kind = cfg.device
+    present = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if not present.get(torch.device(kind).type, True):
+        raise ValueError(f"device={cfg.device!r}: this machine has no such device: use --device auto or cpu")
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
         return 0, 1, torch.device(kind)
@@ -626,9 +690,17 @@ def train(cfg: TrainConfig) -> dict:
 def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> dict:
     out = Path(cfg.out)
     ckpt_path = out / CHECKPOINT
+    for name in ("out", "export"):  # checked before training, which would otherwise be lost at the end
+        folder = getattr(cfg, name)
+        if folder is not None and Path(folder).is_file():
+            raise ValueError(f"{name}={folder!r} is a file: --{name} names a folder to write the model in; give a "
+                             "new one, such as runs/my-run")
     tokenizer = Tokenizer(cfg.tokenizer)
     model = build_or_load_model(cfg, tokenizer, device)
-    seq_len = min(cfg.seq_len, model.args.max_seq_len)
+    seq_len = cfg.seq_len
+    if seq_len > model.args.max_seq_len:
+        raise ValueError(f"seq_len={seq_len} is longer than the context of {cfg.init} (max_seq_len "
+                         f"{model.args.max_seq_len}): give --seq-len {model.args.max_seq_len} or less")
     train_data = load_batches(cfg.data, cfg, tokenizer, seq_len, rank)
     val_batches = None
     if cfg.val_data:
@@ -726,8 +798,15 @@ def _mean_last(points: list, n: int) -> float | None:
 
 # -------------------------------------------------------------------------------------- the command line
 
-def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    parser = argparse.ArgumentParser(prog="python -m llama_lab.train", description=__doc__.split("\n")[0])
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose mistakes read as the kit's others do: one line, `error: ...`, and status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see python -m llama_lab.train --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m llama_lab.train", description=__doc__.split("\n")[0])
     defaults = TrainConfig()
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
@@ -737,7 +816,11 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         else:
             kind = {"int": int, "float": float}.get(str(f.type).split(" ")[0], str)
             parser.add_argument(flag, type=_optional(kind), default=default)
-    return TrainConfig(**vars(parser.parse_args(argv)))
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    return TrainConfig(**vars(_parser().parse_args(argv)))
 
 
 def _optional(kind):
@@ -748,11 +831,17 @@ def _optional(kind):
 
 
 def main(argv: list[str] | None = None) -> dict:
-    return train(parse_args(argv))
+    """The command line: train, or print a mistake in what it was given as one line and exit with status 2.
+
+    The kit raises ValueError, FileNotFoundError and CheckpointError for what a learner gave it (a flag, a data
+    file, --out, --resume), each message saying what was given and what to do: a traceback would bury it.
+    """
+    parser = _parser()
+    try:
+        return train(TrainConfig(**vars(parser.parse_args(argv))))
+    except (ValueError, FileNotFoundError, CheckpointError) as error:
+        parser.exit(2, f"error: {error}\n")
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (CheckpointError, FileNotFoundError) as error:  # a learner's mistake: the message, not a traceback
-        sys.exit(f"error: {error}")
+    main()
