@@ -30,6 +30,7 @@ import math
 import os
 import pickle
 import sys
+import tempfile
 import time
 import zipfile
 from dataclasses import dataclass, field, fields
@@ -695,6 +696,9 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> dic
         if folder is not None and Path(folder).is_file():
             raise ValueError(f"{name}={folder!r} is a file: --{name} names a folder to write the model in; give a "
                              "new one, such as runs/my-run")
+        if folder is not None and cfg.init is not None and Path(folder).resolve() == Path(cfg.init).resolve():
+            raise ValueError(f"{name}={folder!r} is the model the run starts from (--init): writing there would "
+                             f"replace it; give another --{name}, such as runs/my-run")
     tokenizer = Tokenizer(cfg.tokenizer)
     model = build_or_load_model(cfg, tokenizer, device)
     seq_len = cfg.seq_len
@@ -781,7 +785,11 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> dic
         "parameters": model.num_parameters(), "model_args": model.args.to_dict(), "history": history,
     }
     if rank == 0 and done >= cfg.steps:
-        save_model(model, out, format="kit")
+        # save_model clears other weights out of the folder it writes (a model folder holds one model), but --out
+        # may hold a learner's own files: the model is written apart, then its files are moved in one by one.
+        with tempfile.TemporaryDirectory(dir=out) as tmp:
+            for file in save_model(model, Path(tmp) / "model", format="kit").iterdir():
+                os.replace(file, out / file.name)
         if cfg.export:
             save_model(model, cfg.export, format="kit", dtype=cfg.export_dtype)
         (out / "summary.json").write_text(json.dumps(summary, indent=1))

@@ -548,12 +548,18 @@ def test_a_sequence_longer_than_the_initial_models_context_is_refused(corpus, pr
     assert "seq_len=48 is longer than the context of" in err and "max_seq_len 32" in err
 
 
-def test_out_naming_a_file_is_refused_before_anything_runs(corpus, tmp_path, capsys):
+def test_out_naming_a_file_or_the_initial_model_is_refused_before_anything_runs(corpus, pretrained, tmp_path,
+                                                                                  capsys):
     out = write(tmp_path / "notes.txt", "my notes")
     err = refused(capsys, command_line(tiny_config(corpus, out)))
     assert f"out={str(out)!r} is a file" in err and out.read_text() == "my notes"
     err = refused(capsys, command_line(tiny_config(corpus, tmp_path / "run", export=str(out))))
     assert f"export={str(out)!r} is a file" in err and out.read_text() == "my notes"
+    base = pretrained[0]
+    before = {p.name: p.read_bytes() for p in base.iterdir()}
+    err = refused(capsys, command_line(chat_config(corpus, base, base)))
+    assert f"out={str(base)!r} is the model the run starts from (--init)" in err
+    assert {p.name: p.read_bytes() for p in base.iterdir()} == before
 
 
 def test_resuming_with_another_configuration_is_one_line(corpus, tmp_path, capsys):
@@ -562,6 +568,22 @@ def test_resuming_with_another_configuration_is_one_line(corpus, tmp_path, capsy
     err = refused(capsys, command_line(tiny_config(corpus, tmp_path / "run", resume=True, lr=1e-3)))
     assert "different run (lr: checkpoint 0.003 vs now 0.001)" in err
     assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == before
+
+
+def test_training_leaves_the_users_files_alone(corpus, tmp_path):
+    """The data file, and the files of an --out folder that the run did not write, are as they were."""
+    data = tmp_path / "train.txt"
+    shutil.copy(corpus / "train.txt", data)
+    out = tmp_path / "my-folder"
+    out.mkdir()
+    (out / "notes.txt").write_text("my notes")
+    (out / "backup.safetensors").write_bytes(b"a model I keep")
+    data_before = (data.read_bytes(), data.stat().st_mtime_ns)
+    train.main(command_line(tiny_config(corpus, out, data=str(data), steps=2, warmup=1)))
+    assert (data.read_bytes(), data.stat().st_mtime_ns) == data_before
+    assert (out / "notes.txt").read_text() == "my notes"
+    assert (out / "backup.safetensors").read_bytes() == b"a model I keep"
+    assert load_model(out).num_parameters() > 0
 
 
 def test_the_command_line_prints_one_line_without_a_traceback(corpus, tmp_path):
