@@ -30,6 +30,7 @@ import math
 import os
 import pickle
 import sys
+import tempfile
 import time
 import zipfile
 from dataclasses import dataclass, field, fields
@@ -41,8 +42,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .chat import encode_dialog_for_training
-from .checkpoint import CheckpointError, load_model, save_model
+from .chat import encode_dialog_for_training, fold_system_prompt
+from .checkpoint import DTYPES, CheckpointError, load_model, save_model
 from .model import Llama, ModelArgs, init_weights
 from .tokenizer import Tokenizer
 
@@ -101,12 +102,52 @@ class TrainConfig:
                "export_dtype", "resume", "progress", "compile")
 
     def __post_init__(self):
+        """Refuse a configuration that cannot train, here, once: the command line and a notebook's
+        `train(TrainConfig(...))` get the same ValueError, saying what was given and what to give instead."""
         if self.stage not in ("pretrain", "chat"):
             raise ValueError(f"stage={self.stage!r}: use 'pretrain' or 'chat'")
-        if self.seq_len > self.max_seq_len and self.init is None:
-            raise ValueError(f"seq_len={self.seq_len} is longer than max_seq_len={self.max_seq_len}")
+        if self.steps < 1:
+            raise ValueError(f"steps={self.steps}: train for at least 1 step")
         if not 0 <= self.warmup < self.steps:
-            raise ValueError(f"warmup={self.warmup} must be at least 0 and below steps={self.steps}")
+            raise ValueError(f"warmup={self.warmup} must be at least 0 and below steps={self.steps}: give a "
+                             f"shorter warm-up, such as {self.steps // 10}")
+        if not self.lr > 0:
+            raise ValueError(f"lr={self.lr}: the learning rate must be a positive number, such as 1e-3")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size={self.batch_size}: give at least 1 sequence per step")
+        if self.seq_len < 2:  # one token of context leaves attention nothing to attend to: a bigram table
+            raise ValueError(f"seq_len={self.seq_len}: give sequences of at least 2 tokens, such as 256")
+        if self.seq_len > self.max_seq_len and self.init is None:
+            raise ValueError(f"seq_len={self.seq_len} is longer than max_seq_len={self.max_seq_len}, the model's "
+                             "context: give a shorter seq_len or a longer max_seq_len")
+        for name in ("dim", "n_layers", "n_heads", "n_kv_heads", "multiple_of", "max_seq_len", "eval_interval",
+                     "eval_batches", "save_interval"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)}: give a whole number of at least 1")
+        for name in ("init_std", "eps", "grad_clip"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}={getattr(self, name)}: give a positive number")
+        for name in ("min_lr_ratio", "weight_decay"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name}={getattr(self, name)}: give a number from 0 to 1")
+        for name in ("beta1", "beta2"):  # Adam divides by 1 - beta ** step
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)}: give a number from 0 up to 1 (not 1 itself)")
+        for f in fields(self):  # nan or inf in any number would reach the weights as nan
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{f.name}={value}: give a finite number")
+        if self.until is not None and self.until < 1:
+            raise ValueError(f"until={self.until}: stop after step 1 or later, or leave it out")
+        if self.device != "auto":
+            try:
+                torch.device(self.device)
+            except RuntimeError:
+                raise ValueError(f"device={self.device!r}: use 'auto', 'cpu', 'cuda', 'cuda:1' or 'mps'") from None
+        if self.autocast not in ("auto", "on", "off"):
+            raise ValueError(f"autocast={self.autocast!r}: use 'auto', 'on' or 'off'")
+        if self.export_dtype not in DTYPES:
+            raise ValueError(f"export_dtype={self.export_dtype!r}: use one of {', '.join(DTYPES)}")
 
     def model_args(self, vocab_size: int) -> ModelArgs:
         return ModelArgs(dim=self.dim, n_layers=self.n_layers, n_heads=self.n_heads, n_kv_heads=self.n_kv_heads,
@@ -147,40 +188,122 @@ def file_sha256(path: str | os.PathLike) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+@contextlib.contextmanager
+def replacing(path: Path):
+    """A temporary name beside `path` to write to; once written it is flushed to disk and renamed onto `path`.
+
+    A crash while writing leaves the previous file whole (or no file) and never half of one: os.replace swaps the
+    file in one step, and fsync first makes sure what it swaps in is on the disk. A failed write leaves no litter.
+    """
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    try:
+        yield tmp
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# what each stage accepts as --data, said with every refusal of a data file
+PRETRAIN_DATA = ("pretraining reads a UTF-8 text file, its documents separated by blank lines, such as "
+                 "data/world/train.txt (`make data` writes it)")
+CHAT_DATA = ("chat fine-tuning reads a .jsonl file, one dialog a line: a JSON list of {\"role\", \"content\"} "
+             "messages that ends with the assistant's, such as data/world/chat_train.jsonl (`make data` writes it)")
+
+
+def read_text(path: str | os.PathLike, accepted: str) -> str:
+    """The text of a data file, or an error that says why the kit cannot train on it and what it `accepted`.
+
+    Nothing is written before the data has passed these checks, so a mistaken --data (a token file, a folder,
+    a file in another encoding) is refused with the user's file as it was.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}. {accepted}")
+    if not path.is_file():
+        raise ValueError(f"{path} is a folder, not a file. {accepted}")
+    data = path.read_bytes()
+    if b"\0" in data:
+        raise ValueError(f"{path} is not text: it holds zero bytes, as token ids and weights do. {accepted}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path} is not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start}): save "
+                         "it as UTF-8, e.g. `iconv -f latin1 -t utf-8 old.txt > new.txt`") from None
+    if not text.strip():
+        raise ValueError(f"{path} is empty. {accepted}" if not text else
+                         f"{path} holds only whitespace. {accepted}")
+    return text
+
+
 def split_documents(text: str) -> list[str]:
     """The documents of a pretraining text file: they are separated by blank lines."""
     return [doc.strip() for doc in text.split("\n\n") if doc.strip()]
 
 
+TOKEN_CACHE = "llama_lab token cache 1"  # the sidecar's "format": a cache the kit wrote, in this layout
+
+
+def token_cache_paths(text_path: str | os.PathLike) -> tuple[Path, Path]:
+    """Where the token ids of a text file are kept: `train.txt` -> `train.txt.tokens.bin` and its sidecar
+    `train.txt.tokens.bin.json`. The text's whole name goes into the cache's, so that it can never be the text
+    itself, nor the `train.bin` a user may keep beside `train.txt`."""
+    bin_path = Path(text_path).with_name(Path(text_path).name + ".tokens.bin")
+    return bin_path, bin_path.with_name(bin_path.name + ".json")
+
+
 def tokenize_corpus(text_path: str | os.PathLike, tokenizer: Tokenizer) -> np.memmap:
     """All documents of a text file as one flat array of token ids, each document opened by BOS.
 
-    Written once to `<name>.bin` (uint16, so 2 bytes a token) beside the text with a `.json` that records the
-    tokenizer and the text it came from; later calls map the file instead of tokenizing again.
+    Written once to a cache beside the text (token_cache_paths: uint16, so 2 bytes a token) whose sidecar
+    records the kit's format, the sha256 of the text and of the tokenizer; later calls map the cache instead of
+    tokenizing again, and a changed text or tokenizer (even of the same size and time) is tokenized afresh.
+    The kit replaces only a cache it wrote: a file in the cache's place without the kit's sidecar is someone
+    else's, and is refused rather than overwritten. The cache's name is the text's name and `.tokens.bin`,
+    not `train.bin`, so that this happens only to a file named like the kit's cache, never to a user's
+    `train.bin`: a user expects training on `train.txt` to work and to leave their other files alone.
     Example: documents "Tom ran." and "Mia sat." -> [BOS, ▁Tom, ▁ran, ., BOS, ▁Mia, ▁sat, .]
     """
     text_path = Path(text_path)
-    if not text_path.is_file():
-        raise FileNotFoundError(f"no training text at {text_path}: run `make data` to write the corpus")
-    bin_path, meta_path = text_path.with_suffix(".bin"), text_path.with_suffix(".bin.json")
-    stat = text_path.stat()
-    meta = {"text": text_path.name, "text_bytes": stat.st_size, "text_mtime_ns": stat.st_mtime_ns,
-            "tokenizer_sha256": file_sha256(tokenizer.path), "dtype": "uint16"}
-    if bin_path.is_file() and meta_path.is_file():
-        old = json.loads(meta_path.read_text())
-        if {k: old.get(k) for k in meta} == meta:
-            return np.memmap(bin_path, dtype=np.uint16, mode="r")
+    text = read_text(text_path, PRETRAIN_DATA)
+    bin_path, meta_path = token_cache_paths(text_path)
+    meta = {"format": TOKEN_CACHE, "text": text_path.name, "dtype": "uint16",
+            "text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            "tokenizer_sha256": file_sha256(tokenizer.path)}
+    old = _kits_cache_meta(bin_path, meta_path)
+    fresh = old is not None and {k: old.get(k) for k in meta} == meta
+    if fresh and bin_path.is_file() and bin_path.stat().st_size == 2 * old["n_tokens"]:
+        return np.memmap(bin_path, dtype=np.uint16, mode="r")
     if tokenizer.n_words > 2 ** 16:
         raise ValueError(f"a vocabulary of {tokenizer.n_words} does not fit in uint16 token files")
-    documents = split_documents(text_path.read_text(encoding="utf-8"))
+    documents = split_documents(text)
     pieces = tokenizer.sp_model.encode(documents, num_threads=os.cpu_count() or 1)  # list of lists, in order
     ids = np.fromiter((t for doc in pieces for t in [tokenizer.bos_id, *doc]), dtype=np.uint16)
-    tmp = bin_path.with_name(bin_path.name + f".tmp{os.getpid()}")
-    ids.tofile(tmp)
-    os.replace(tmp, bin_path)
-    meta["n_tokens"], meta["n_documents"] = int(ids.size), len(documents)
-    meta_path.write_text(json.dumps(meta, indent=2))
+    # The sidecar first claims the name (it describes no tokens yet), then the ids, then the sidecar that
+    # describes them: a crash at any point leaves a cache the next call recognises as the kit's and replaces.
+    claim = {"format": TOKEN_CACHE, "text": text_path.name}
+    described = {**meta, "n_tokens": int(ids.size), "n_documents": len(documents)}
+    for path, content in ((meta_path, json.dumps(claim).encode()), (bin_path, ids.tobytes()),
+                          (meta_path, json.dumps(described, indent=2).encode())):
+        with replacing(path) as tmp:
+            tmp.write_bytes(content)
     return np.memmap(bin_path, dtype=np.uint16, mode="r")
+
+
+def _kits_cache_meta(bin_path: Path, meta_path: Path) -> dict | None:
+    """The sidecar of a token cache the kit wrote, None if there is no cache; an error for someone else's file."""
+    if not bin_path.exists() and not meta_path.exists():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = None
+    if not isinstance(meta, dict) or meta.get("format") != TOKEN_CACHE:
+        raise ValueError(f"{bin_path if bin_path.exists() else meta_path} is not a token cache the kit wrote (it "
+                         f"has no sidecar {meta_path.name} of the kit's), so the kit will not overwrite it: move it "
+                         "elsewhere, or train on a copy of the text in another folder")
+    return meta
 
 
 def batch_rng(seed: int, step: int) -> np.random.Generator:
@@ -192,8 +315,10 @@ class TextBatches:
     """Random windows of seq_len + 1 tokens from the flat token array: inputs are [:-1], targets [1:]."""
 
     def __init__(self, tokens: np.ndarray, seq_len: int, batch_size: int, seed: int):
-        if len(tokens) <= seq_len + 1:
-            raise ValueError(f"the corpus has {len(tokens)} tokens, too few for windows of {seq_len + 1}")
+        if len(tokens) < seq_len + 2:  # the last start is drawn below len(tokens) - seq_len - 1
+            raise ValueError(f"{len(tokens)} tokens are too few; training draws windows of seq_len + 1 = "
+                             f"{seq_len + 1} tokens, so needs at least {seq_len + 2}: give more text or a smaller "
+                             "seq_len")
         self.tokens, self.seq_len, self.batch_size, self.seed = tokens, seq_len, batch_size, seed
 
     def _windows(self, starts: np.ndarray):
@@ -214,19 +339,27 @@ class TextBatches:
 
 
 def read_dialogs(path: str | os.PathLike) -> list[list[dict]]:
-    """A .jsonl file of dialogs: each line a list of messages, or an object with a "messages"/"dialog" list."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no dialogs at {path}: run `make data` to write them")
+    """A .jsonl file of dialogs: each line a list of messages, or an object with a "messages"/"dialog" list.
+
+    Each dialog is checked here, where the line it came from is known: a mistake is reported as `file:line`.
+    """
     dialogs = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(read_text(path, CHAT_DATA).splitlines(), 1):
         if not line.strip():
             continue
-        item = json.loads(line)
+        try:
+            item = json.loads(line)
+        except ValueError as error:
+            raise ValueError(f"{path}:{number}: this line is not JSON ({error}). {CHAT_DATA}") from None
         if isinstance(item, dict):
             item = item.get("messages") or item.get("dialog")
         if not isinstance(item, list):
-            raise ValueError(f"{path}:{number}: expected a list of {{'role', 'content'}} messages")
+            raise ValueError(f"{path}:{number}: expected a list of {{'role', 'content'}} messages. {CHAT_DATA}")
+        try:
+            if fold_system_prompt(item)[-1]["role"] != "assistant":
+                raise ValueError("a training dialog must end with the assistant's reply")
+        except ValueError as error:
+            raise ValueError(f"{path}:{number}: {error}") from None
         dialogs.append(item)
     return dialogs
 
@@ -285,13 +418,22 @@ def _my_slice(items: np.ndarray, rank: int, world: int) -> np.ndarray:
 
 
 def load_batches(path: str, cfg: TrainConfig, tokenizer: Tokenizer, seq_len: int, rank: int):
-    if cfg.stage == "pretrain":
-        if rank == 0:  # one process tokenizes; the others wait, then map the same file
-            tokenize_corpus(path, tokenizer)
-        _barrier()
-        return TextBatches(tokenize_corpus(path, tokenizer), seq_len, cfg.batch_size, cfg.seed)
-    examples = [chat_example(tokenizer, d, seq_len) for d in read_dialogs(path)]
-    return ChatBatches(examples, cfg.batch_size, cfg.seed, pad_id=tokenizer.eos_id)
+    if cfg.stage == "chat":
+        examples = [chat_example(tokenizer, d, seq_len) for d in read_dialogs(path)]
+        if all(t == IGNORE for _, targets in examples for t in targets):
+            raise ValueError(f"{path}: no dialog has an answer within seq_len={seq_len} tokens: give a longer "
+                             "seq_len")
+        return ChatBatches(examples, cfg.batch_size, cfg.seed, pad_id=tokenizer.eos_id)
+    if Path(path).suffix == ".jsonl":
+        raise ValueError(f"{path} holds dialogs: pass --stage chat to fine-tune on them. {PRETRAIN_DATA}")
+    if rank == 0:  # one process tokenizes; the others wait, then map the same file
+        tokenize_corpus(path, tokenizer)
+    _barrier()
+    tokens = tokenize_corpus(path, tokenizer)
+    try:
+        return TextBatches(tokens, seq_len, cfg.batch_size, cfg.seed)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
 
 
 # ----------------------------------------------------------------------------------------------- the loss
@@ -413,6 +555,9 @@ def setup_processes(cfg: TrainConfig) -> tuple[int, int, torch.device]:
         kind = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
     else:
         kind = cfg.device
+    present = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if not present.get(torch.device(kind).type, True):
+        raise ValueError(f"device={cfg.device!r}: this machine has no such device: use --device auto or cpu")
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
         return 0, 1, torch.device(kind)
@@ -454,10 +599,8 @@ def set_rng_states(states: dict[str, torch.Tensor]) -> None:
 
 def save_checkpoint(path: Path, model: Llama, optimizer, step: int, cfg: TrainConfig, history: dict,
                     data_info: dict) -> None:
-    """Write the training state as tensors and plain values, to a temporary file renamed into place.
-
-    A crash while writing leaves the previous checkpoint whole: os.replace swaps the file in one step.
-    """
+    """Write the training state as tensors and plain values, to a temporary file renamed into place (replacing):
+    a crash while writing leaves the previous checkpoint whole."""
     state = {
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "optimizer": optimizer.state_dict(),
@@ -468,11 +611,8 @@ def save_checkpoint(path: Path, model: Llama, optimizer, step: int, cfg: TrainCo
         "history": json.dumps(history),
         "rng": rng_states(),
     }
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    torch.save(state, tmp)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        torch.save(state, tmp)
 
 
 def load_checkpoint(path: Path, cfg: TrainConfig, data_info: dict) -> dict:
@@ -551,9 +691,20 @@ def train(cfg: TrainConfig) -> dict:
 def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> dict:
     out = Path(cfg.out)
     ckpt_path = out / CHECKPOINT
+    for name in ("out", "export"):  # checked before training, which would otherwise be lost at the end
+        folder = getattr(cfg, name)
+        if folder is not None and Path(folder).is_file():
+            raise ValueError(f"{name}={folder!r} is a file: --{name} names a folder to write the model in; give a "
+                             "new one, such as runs/my-run")
+        if folder is not None and cfg.init is not None and Path(folder).resolve() == Path(cfg.init).resolve():
+            raise ValueError(f"{name}={folder!r} is the model the run starts from (--init): writing there would "
+                             f"replace it; give another --{name}, such as runs/my-run")
     tokenizer = Tokenizer(cfg.tokenizer)
     model = build_or_load_model(cfg, tokenizer, device)
-    seq_len = min(cfg.seq_len, model.args.max_seq_len)
+    seq_len = cfg.seq_len
+    if seq_len > model.args.max_seq_len:
+        raise ValueError(f"seq_len={seq_len} is longer than the context of {cfg.init} (max_seq_len "
+                         f"{model.args.max_seq_len}): give --seq-len {model.args.max_seq_len} or less")
     train_data = load_batches(cfg.data, cfg, tokenizer, seq_len, rank)
     val_batches = None
     if cfg.val_data:
@@ -634,7 +785,11 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> dic
         "parameters": model.num_parameters(), "model_args": model.args.to_dict(), "history": history,
     }
     if rank == 0 and done >= cfg.steps:
-        save_model(model, out, format="kit")
+        # save_model clears other weights out of the folder it writes (a model folder holds one model), but --out
+        # may hold a learner's own files: the model is written apart, then its files are moved in one by one.
+        with tempfile.TemporaryDirectory(dir=out) as tmp:
+            for file in save_model(model, Path(tmp) / "model", format="kit").iterdir():
+                os.replace(file, out / file.name)
         if cfg.export:
             save_model(model, cfg.export, format="kit", dtype=cfg.export_dtype)
         (out / "summary.json").write_text(json.dumps(summary, indent=1))
@@ -651,8 +806,15 @@ def _mean_last(points: list, n: int) -> float | None:
 
 # -------------------------------------------------------------------------------------- the command line
 
-def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    parser = argparse.ArgumentParser(prog="python -m llama_lab.train", description=__doc__.split("\n")[0])
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose mistakes read as the kit's others do: one line, `error: ...`, and status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see python -m llama_lab.train --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m llama_lab.train", description=__doc__.split("\n")[0])
     defaults = TrainConfig()
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
@@ -662,7 +824,11 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         else:
             kind = {"int": int, "float": float}.get(str(f.type).split(" ")[0], str)
             parser.add_argument(flag, type=_optional(kind), default=default)
-    return TrainConfig(**vars(parser.parse_args(argv)))
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    return TrainConfig(**vars(_parser().parse_args(argv)))
 
 
 def _optional(kind):
@@ -673,11 +839,17 @@ def _optional(kind):
 
 
 def main(argv: list[str] | None = None) -> dict:
-    return train(parse_args(argv))
+    """The command line: train, or print a mistake in what it was given as one line and exit with status 2.
+
+    The kit raises ValueError, FileNotFoundError and CheckpointError for what a learner gave it (a flag, a data
+    file, --out, --resume), each message saying what was given and what to do: a traceback would bury it.
+    """
+    parser = _parser()
+    try:
+        return train(TrainConfig(**vars(parser.parse_args(argv))))
+    except (ValueError, FileNotFoundError, CheckpointError) as error:
+        parser.exit(2, f"error: {error}\n")
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (CheckpointError, FileNotFoundError) as error:  # a learner's mistake: the message, not a traceback
-        sys.exit(f"error: {error}")
+    main()

@@ -3,6 +3,7 @@ against the chat format, and the loop itself on a tiny model (loss falls, resume
 refused untouched, two DDP processes match one)."""
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -52,8 +53,8 @@ def tiny_config(corpus, out, **changes) -> TrainConfig:
 
 
 def chat_config(corpus, out, init, **changes) -> TrainConfig:
-    return tiny_config(corpus, out, stage="chat", init=str(init), data=str(corpus / "chat_train.jsonl"),
-                       val_data=str(corpus / "chat_val.jsonl"), **changes)
+    return tiny_config(corpus, out, **{"stage": "chat", "init": str(init), "data": str(corpus / "chat_train.jsonl"),
+                                       "val_data": str(corpus / "chat_val.jsonl"), **changes})
 
 
 def weights(folder) -> dict:
@@ -164,15 +165,85 @@ def test_loss_sums_takes_the_kits_route_to_the_same_loss_and_gradients(autocast)
 
 # ------------------------------------------------------------------------------------------------------ data
 
+def corpus_ids(tok: Tokenizer, path) -> list[int]:
+    """The ids tokenize_corpus should give: SentencePiece's, document by document, each opened by BOS."""
+    return [t for doc in tinyworld.read_documents(path) for t in tok.encode(doc, bos=True)]
+
+
 def test_corpus_is_documents_each_opened_by_bos(corpus, tmp_path):
     shutil.copy(corpus / "val.txt", tmp_path / "val.txt")
     tok = Tokenizer(corpus / "tok.model")
     ids = train.tokenize_corpus(tmp_path / "val.txt", tok)
-    expected = [t for doc in tinyworld.read_documents(tmp_path / "val.txt") for t in tok.encode(doc, bos=True)]
+    expected = corpus_ids(tok, tmp_path / "val.txt")
     assert ids.dtype == np.uint16 and ids.tolist() == expected
-    assert (tmp_path / "val.bin").is_file()
+    assert train.token_cache_paths(tmp_path / "val.txt")[0].is_file()
     again = train.tokenize_corpus(tmp_path / "val.txt", tok)  # mapped, not tokenized again
     assert isinstance(again, np.memmap) and again.tolist() == expected
+
+
+def test_the_token_cache_leaves_a_users_bin_file_alone(corpus, tmp_path):
+    """A `val.bin` beside `val.txt` is the user's: the cache is written under a name of its own."""
+    shutil.copy(corpus / "val.txt", tmp_path / "val.txt")
+    (tmp_path / "val.bin").write_bytes(b"my own token ids")
+    (tmp_path / "val.bin.json").write_text('{"mine": true}')
+    tok = Tokenizer(corpus / "tok.model")
+    ids = train.tokenize_corpus(tmp_path / "val.txt", tok)
+    assert ids.tolist() == corpus_ids(tok, tmp_path / "val.txt")
+    assert (tmp_path / "val.bin").read_bytes() == b"my own token ids"
+    assert (tmp_path / "val.bin.json").read_text() == '{"mine": true}'
+
+
+def test_a_file_in_the_caches_place_that_the_kit_did_not_write_is_refused_untouched(corpus, tmp_path):
+    shutil.copy(corpus / "val.txt", tmp_path / "val.txt")
+    tok = Tokenizer(corpus / "tok.model")
+    bin_path, meta_path = train.token_cache_paths(tmp_path / "val.txt")
+    bin_path.write_bytes(b"someone else's file")
+    with pytest.raises(ValueError, match="not a token cache the kit wrote"):
+        train.tokenize_corpus(tmp_path / "val.txt", tok)
+    assert bin_path.read_bytes() == b"someone else's file" and not meta_path.exists()
+    bin_path.unlink()
+    meta_path.write_text("not the kit's")
+    with pytest.raises(ValueError, match="not a token cache the kit wrote"):
+        train.tokenize_corpus(tmp_path / "val.txt", tok)
+    assert meta_path.read_text() == "not the kit's" and not bin_path.exists()
+
+
+def test_the_token_cache_follows_the_texts_content_not_its_size_and_time(corpus, tmp_path):
+    """An edit that keeps the size and the modification time (a typo fixed, a file copied with its times) is
+    still seen: the cache records the text's sha256."""
+    text = tmp_path / "val.txt"
+    shutil.copy(corpus / "val.txt", text)
+    tok = Tokenizer(corpus / "tok.model")
+    before = train.tokenize_corpus(text, tok).tolist()
+    stat = text.stat()
+    original = text.read_text()
+    edited = original.replace("a", "o", 1)
+    assert edited != original and len(edited.encode()) == len(original.encode())
+    text.write_text(edited)
+    os.utime(text, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    after = train.tokenize_corpus(text, tok).tolist()
+    assert after != before
+    assert after == corpus_ids(tok, text)
+    meta = json.loads(train.token_cache_paths(text)[1].read_text())
+    assert meta["text_sha256"] == train.file_sha256(text) and meta["tokenizer_sha256"] == train.file_sha256(tok.path)
+
+
+def test_a_crash_while_writing_the_cache_leaves_no_half_cache(corpus, tmp_path, monkeypatch):
+    text = tmp_path / "val.txt"
+    shutil.copy(corpus / "val.txt", text)
+    tok = Tokenizer(corpus / "tok.model")
+
+    def power_cut(fd):
+        raise OSError("the disk went away")
+
+    monkeypatch.setattr(train.os, "fsync", power_cut)
+    with pytest.raises(OSError, match="the disk went away"):
+        train.tokenize_corpus(text, tok)
+    monkeypatch.undo()
+    bin_path, _ = train.token_cache_paths(text)
+    assert not bin_path.exists() and not any(".tmp" in p.name for p in tmp_path.iterdir())
+    expected = corpus_ids(tok, text)
+    assert train.tokenize_corpus(text, tok).tolist() == expected
 
 
 def test_batches_depend_on_seed_and_step_and_split_over_processes():
@@ -338,12 +409,7 @@ def test_two_ddp_processes_match_one(corpus, pretrained, tmp_path, stage, compil
     a compiled step under DistributedDataParallel (--compile) against the eager single process."""
     cfg = six_steps(corpus, pretrained, stage, tmp_path / "one")
     one = train.train(cfg)
-    flags = []
-    for key, value in cfg.numerics().items():
-        if value is not None:
-            flags += [f"--{key.replace('_', '-')}", str(value)]
-    flags += ["--out", str(tmp_path / "two"), "--eval-interval", "3", "--eval-batches", str(cfg.eval_batches),
-              "--no-progress", "--device", "cpu"] + (["--compile"] if compiled else [])
+    flags = command_line(dataclasses.replace(cfg, out=str(tmp_path / "two"), device="cpu", compile=compiled))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                           "-m", "llama_lab.train", *flags], env=env, capture_output=True, text=True, timeout=300)
@@ -358,3 +424,173 @@ def test_command_line_flags_build_the_config():
                             "--until", "none", "--no-progress"])
     assert (cfg.stage, cfg.steps, cfg.lr, cfg.init, cfg.until, cfg.progress) == (
         "chat", 7, 2e-4, "data/tiny-base", None, False)
+
+
+# ---------------------------------------------------------------------------------------- the command line
+
+def command_line(cfg: TrainConfig) -> list[str]:
+    """The flags that make `cfg` (None fields are left at their default, which is None)."""
+    flags = []
+    for f in dataclasses.fields(cfg):
+        value, flag = getattr(cfg, f.name), f.name.replace("_", "-")
+        if isinstance(value, bool):
+            flags.append(f"--{flag}" if value else f"--no-{flag}")
+        elif value is not None:
+            flags += [f"--{flag}", str(value)]
+    return flags
+
+
+def refused(capsys, flags: list[str], *changes: str) -> str:
+    """Run the command line with `flags` and then `changes`: it must print one line to stderr, `error: ...`, and
+    exit with status 2. Returns that line."""
+    with pytest.raises(SystemExit) as exit:
+        train.main([*flags, *changes])
+    err = capsys.readouterr().err
+    assert exit.value.code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+    return err
+
+
+def write(path: Path, content: str | bytes) -> Path:
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return path
+
+
+LATIN1_TEXT = "Zoé ran to the café.\n\nMia sat.\n".encode("latin-1")
+CHAT_MISTAKES = {
+    "not-json": ('[{"role": "user", "content": "hi"}, {"role": "assistant"', "this line is not JSON"),
+    "wrong-role": ('[{"role": "user", "content": "hi"}, {"role": "bot", "content": "hello"}]', "role 'bot'"),
+    "no-content": ('[{"role": "user", "content": "hi"}, {"role": "assistant"}]', "'role' and 'content'"),
+    "ends-with-user": ('[{"role": "user", "content": "hi"}]', "end with the assistant's reply"),
+}
+
+
+MISTAKEN_FLAGS = [  # (flags, what the one line says)
+    (["--steps", "0"], "steps=0: train for at least 1 step"),
+    (["--steps", "-5"], "steps=-5: train for at least 1 step"),
+    (["--lr", "-1"], "lr=-1.0: the learning rate must be a positive number"),
+    (["--lr", "nan"], "lr=nan: the learning rate must be a positive number"),
+    (["--batch-size", "0"], "batch_size=0"),
+    (["--seq-len", "1"], "seq_len=1"),
+    (["--seq-len", "64"], "seq_len=64 is longer than max_seq_len=32"),
+    (["--warmup", "12"], "warmup=12 must be at least 0 and below steps=12"),
+    (["--stage", "finetune"], "stage='finetune': use 'pretrain' or 'chat'"),
+    (["--device", "gpu"], "device='gpu'"),
+    (["--autocast", "maybe"], "autocast='maybe': use 'auto', 'on' or 'off'"),
+    (["--export-dtype", "int3"], "export_dtype='int3'"),
+    (["--steps", "ten"], "argument --steps: invalid int value: 'ten'"),
+    (["--stepz", "10"], "unrecognized arguments: --stepz 10"),
+]
+
+
+@pytest.mark.parametrize("changes, says", MISTAKEN_FLAGS, ids=[" ".join(flags) for flags, _ in MISTAKEN_FLAGS])
+def test_a_mistaken_flag_is_one_line_and_status_2(corpus, tmp_path, capsys, changes, says):
+    err = refused(capsys, command_line(tiny_config(corpus, tmp_path / "run")), *changes)
+    assert says in err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a machine with a GPU would train")
+def test_a_device_this_machine_lacks_is_one_line(corpus, tmp_path, capsys):
+    err = refused(capsys, command_line(tiny_config(corpus, tmp_path / "run", device="cuda")))
+    assert "device='cuda': this machine has no such device" in err
+
+
+def test_a_notebook_gets_the_same_message_as_a_value_error(corpus, tmp_path):
+    with pytest.raises(ValueError, match="steps=0: train for at least 1 step"):
+        tiny_config(corpus, tmp_path, steps=0)
+    with pytest.raises(ValueError, match="lr=nan"):
+        tiny_config(corpus, tmp_path, lr=float("nan"))
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "whitespace", "latin-1", "binary", "folder", "bin-suffix",
+                                  "too-short", "chat-data-to-pretrain"])
+def test_pretraining_data_the_kit_cannot_read_is_one_line_and_left_alone(corpus, tmp_path, capsys, case):
+    data = {
+        "missing": tmp_path / "nothing.txt",
+        "empty": write(tmp_path / "empty.txt", ""),
+        "whitespace": write(tmp_path / "blank.txt", " \n\n\t\n"),
+        "latin-1": write(tmp_path / "latin.txt", LATIN1_TEXT),
+        "binary": write(tmp_path / "corpus.txt", bytes(range(256)) * 4),
+        "folder": corpus,
+        "bin-suffix": write(tmp_path / "corpus.bin", np.arange(300, 900, dtype=np.uint16).tobytes()),
+        "too-short": write(tmp_path / "short.txt", "Tom ran.\n"),
+        "chat-data-to-pretrain": corpus / "chat_val.jsonl",
+    }[case]
+    says = {
+        "missing": f"no such file: {data}", "empty": f"{data} is empty", "whitespace": f"{data} holds only whitespace",
+        "latin-1": f"{data} is not UTF-8 text (byte 0xe9", "binary": f"{data} is not text",
+        "folder": f"{data} is a folder", "bin-suffix": f"{data} is not text", "too-short": "needs at least 34",
+        "chat-data-to-pretrain": "--stage chat",
+    }[case]
+    before = sorted((p.name, p.read_bytes()) for p in tmp_path.iterdir() if p.is_file())
+    err = refused(capsys, command_line(tiny_config(corpus, tmp_path / "run", data=str(data))))
+    assert says in err
+    if case != "too-short":
+        assert "pretraining reads a UTF-8 text file" in err or case == "latin-1"
+        assert sorted((p.name, p.read_bytes()) for p in tmp_path.iterdir() if p.is_file()) == before
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("case", sorted(CHAT_MISTAKES))
+def test_malformed_chat_data_is_one_line_naming_the_line(corpus, pretrained, tmp_path, capsys, case):
+    line, says = CHAT_MISTAKES[case]
+    good = (corpus / "chat_val.jsonl").read_text().splitlines()[0]
+    data = write(tmp_path / "dialogs.jsonl", f"{good}\n\n{line}\n" if case != "not-json" else f"{line}\n{good}\n")
+    err = refused(capsys, command_line(chat_config(corpus, tmp_path / "run", pretrained[0], data=str(data))))
+    assert says in err and f"{data}:" in err
+    if case == "not-json":
+        assert "chat fine-tuning reads a .jsonl file" in err
+
+
+def test_a_sequence_longer_than_the_initial_models_context_is_refused(corpus, pretrained, tmp_path, capsys):
+    flags = command_line(chat_config(corpus, tmp_path / "run", pretrained[0], seq_len=48, max_seq_len=64))
+    err = refused(capsys, flags)
+    assert "seq_len=48 is longer than the context of" in err and "max_seq_len 32" in err
+
+
+def test_out_naming_a_file_or_the_initial_model_is_refused_before_anything_runs(corpus, pretrained, tmp_path,
+                                                                                  capsys):
+    out = write(tmp_path / "notes.txt", "my notes")
+    err = refused(capsys, command_line(tiny_config(corpus, out)))
+    assert f"out={str(out)!r} is a file" in err and out.read_text() == "my notes"
+    err = refused(capsys, command_line(tiny_config(corpus, tmp_path / "run", export=str(out))))
+    assert f"export={str(out)!r} is a file" in err and out.read_text() == "my notes"
+    base = pretrained[0]
+    before = {p.name: p.read_bytes() for p in base.iterdir()}
+    err = refused(capsys, command_line(chat_config(corpus, base, base)))
+    assert f"out={str(base)!r} is the model the run starts from (--init)" in err
+    assert {p.name: p.read_bytes() for p in base.iterdir()} == before
+
+
+def test_resuming_with_another_configuration_is_one_line(corpus, tmp_path, capsys):
+    train.train(tiny_config(corpus, tmp_path / "run", until=2))
+    before = (tmp_path / "run" / "checkpoint.pt").read_bytes()
+    err = refused(capsys, command_line(tiny_config(corpus, tmp_path / "run", resume=True, lr=1e-3)))
+    assert "different run (lr: checkpoint 0.003 vs now 0.001)" in err
+    assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == before
+
+
+def test_training_leaves_the_users_files_alone(corpus, tmp_path):
+    """The data file, and the files of an --out folder that the run did not write, are as they were."""
+    data = tmp_path / "train.txt"
+    shutil.copy(corpus / "train.txt", data)
+    out = tmp_path / "my-folder"
+    out.mkdir()
+    (out / "notes.txt").write_text("my notes")
+    (out / "backup.safetensors").write_bytes(b"a model I keep")
+    data_before = (data.read_bytes(), data.stat().st_mtime_ns)
+    train.main(command_line(tiny_config(corpus, out, data=str(data), steps=2, warmup=1)))
+    assert (data.read_bytes(), data.stat().st_mtime_ns) == data_before
+    assert (out / "notes.txt").read_text() == "my notes"
+    assert (out / "backup.safetensors").read_bytes() == b"a model I keep"
+    assert load_model(out).num_parameters() > 0
+
+
+def test_the_command_line_prints_one_line_without_a_traceback(corpus, tmp_path):
+    """The real `python -m llama_lab.train`, as a learner types it."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    flags = command_line(tiny_config(corpus, tmp_path / "run", data=str(tmp_path / "missing.txt")))
+    run = subprocess.run([sys.executable, "-m", "llama_lab.train", *flags], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+    assert run.stderr.startswith(f"error: no such file: {tmp_path / 'missing.txt'}")
