@@ -285,6 +285,12 @@ def _compiled_step_for(compile: bool | str, model, device: torch.device):
     backend ("aot_eager" compiles in seconds, for tests)."""
     if compile is False or compile is None:
         return None
+    if hooks_state(model):
+        # A hook is the learner's own Python (it may append to a list, print, call numpy), which a compiled graph
+        # cannot keep to: Dynamo would trace it into the graph and compile again whenever what it touched changed
+        # (a list growing by one at every step) until it gave up. While the model has hooks, every step runs
+        # eagerly, so each hook runs as written, once per step; the tokens are the same.
+        return None
     if compile is True:
         if device.type == "cpu":
             return frozen_decode_step(model)
@@ -326,10 +332,11 @@ def iter_generate(model, prompt_tokens: Sequence[Sequence[int]], max_new_tokens:
     tokens or on a stop id (EOS or one of `stop_ids`); the stop token itself is yielded, and generate_tokens
     leaves it out. The log-probability is that of the chosen token under the model's own distribution
     (softmax of the raw logits, before temperature or filtering); with logprobs=False it is not computed (None).
-    compile=True runs each one-token step through `torch.compile`: on a GPU it also records a CUDA graph (not while
-    the model has forward hooks, see gpu_compile_options), on a CPU it freezes the weights into the step (see
-    frozen_decode_step). The first call compiles, which takes a while (15-60 s on a 2-core CPU); a string names
-    another backend ("aot_eager", ...).
+    compile=True runs each one-token step through `torch.compile`: on a GPU it also records a CUDA graph, on a CPU
+    it freezes the weights into the step (see frozen_decode_step). The first call compiles, which takes a while
+    (15-60 s on a 2-core CPU); a string names another backend ("aot_eager", ...). While the model has forward hooks
+    (capturing or steering the residual stream, a learner's own), the steps run eagerly so that each hook runs as
+    written (see _compiled_step_for).
     """
     check_sampling_args(temperature, top_p, top_k, repetition_penalty)
     if not isinstance(max_new_tokens, int) or max_new_tokens < 0:

@@ -232,6 +232,24 @@ def test_compiled_steps_follow_forward_hooks(compile):
     assert got == plain
 
 
+@pytest.mark.parametrize("compile", ["aot_eager", True])
+def test_a_learners_hook_runs_at_every_compiled_step(compile):
+    """A hook is arbitrary Python: one that appends to a list made Dynamo compile again at every step (its guard on
+    the list's length failed) until it hit its recompile limit and raised. With hooks the steps run eagerly."""
+    model = small_model()
+    seen = {False: [], compile: []}
+    tokens = {}
+    for how in seen:
+        handle = model.norm.register_forward_hook(lambda module, inputs, output: seen[how].append(output[:, -1]))
+        try:
+            tokens[how] = generate_tokens(model, PROMPTS, 12, temperature=0, eos_id=None, compile=how)
+        finally:
+            handle.remove()
+    assert tokens[compile] == tokens[False]
+    assert len(seen[compile]) == len(seen[False]) > 12  # the prompt's pass, then one per step
+    torch.testing.assert_close(torch.stack(seen[compile]), torch.stack(seen[False]))
+
+
 def test_the_gpu_settings_are_valid_inductor_settings():
     """The GPU's step (CUDA graphs, rounding as eager does) compiles here too, where CUDA graphs do not apply:
     a misspelt setting would otherwise show only on a GPU."""

@@ -116,7 +116,7 @@ def test_a_checkpoint_loads_onto_the_device_in_bfloat16(tmp_path):
 
 def test_training_steps_lower_the_loss_under_autocast():
     model = small_model().to(DEVICE).train()
-    optimizer = make_optimizer(model, TrainConfig(lr=3e-3, warmup_steps=0))
+    optimizer = make_optimizer(model, TrainConfig(lr=3e-3, warmup=0))
     generator = torch.Generator().manual_seed(0)
     batch = torch.randint(3, model.args.vocab_size, (4, 33), generator=generator).to(DEVICE)
     losses = []

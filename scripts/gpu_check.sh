@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The kit's GPU check: one run on a CUDA machine that measures what the README's GPU table reports.
+#
+#   scripts/gpu_check.sh wheels            # on a machine that reaches PyPI: the Python 3.12 wheels a bare CUDA image
+#                                          # with PyTorch lacks (nbval, ipywidgets, ...) into .gpu-wheels/
+#   scripts/gpu_check.sh run OUT           # on the GPU machine: every step below, results in OUT/
+#   scripts/gpu_check.sh run OUT --cpu     # the same steps on a CPU, small: checks the script itself
+#
+# Steps, each under its own time limit so that one slow step cannot cost the others; together they fit one
+# 10-minute command (STEPS=bench,notebooks runs only those, e.g. for a second try):
+#   1. environment   torch, CUDA, the GPU                                            -> OUT/environment.json
+#   2. tests         tests/test_gpu.py on the device: the CPU's logits, compiled tokens equal to eager in float32,
+#                    bfloat16 parting from eager only at near ties, hooks through the compiled step, bfloat16
+#                    loading, autocast training                                     -> OUT/gpu_figures.json
+#   3. bench         python -m llama_lab.bench on the device with the 7B-shaped model (random bfloat16 weights in
+#                    Llama 2 7B's shape) against transformers, eager and compiled, batch 1 and 8 -> OUT/bench.json
+#   4. notebooks     every course notebook under nbval with the tiny models on the device (LLAMA_LAB_DEVICE): the
+#                    saved outputs must not change                                   -> OUT/notebooks.txt
+# Every step's exit status and seconds go to OUT/summary.json; everything printed goes to OUT/log.txt.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+WHEELS=.gpu-wheels
+NEEDED=(nbval nbclient nbformat ipykernel ipywidgets)  # what the CUDA image lacks for the notebooks
+
+fetch_wheels() {
+    # Pure-Python wheels plus manylinux ones for CPython 3.12 (the CUDA image's Python); what the image already has
+    # (torch, numpy, matplotlib, transformers, ...) is removed again so that only what is missing travels.
+    mkdir -p "$WHEELS"
+    python3 -m pip download -q -d "$WHEELS" --only-binary=:all: --python-version 3.12 \
+        --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 \
+        "${NEEDED[@]}"
+    (cd "$WHEELS" && rm -f numpy-* matplotlib-* pillow-* contourpy-* fonttools-* kiwisolver-* pyparsing-* \
+        packaging-* python_dateutil-* six-* pygments-* psutil-* coverage-* pytest-* pluggy-* iniconfig-* \
+        cycler-* attrs-* typing_extensions-*)
+    du -sh "$WHEELS"
+}
+
+run_checks() {
+    local out=$1 mode=${2:-gpu}
+    mkdir -p "$out"
+    out=$(cd "$out" && pwd)
+    local python=${PYTHON:-python3}
+    [ -x .venv/bin/python ] && [ -z "${PYTHON:-}" ] && [ "$mode" = --cpu ] && python=.venv/bin/python
+    local device=cuda bench_args=(--sizes 7b --batches 1,8 --repeats 3 --new-tokens 64 --measure decode,prefill
+                                  --compile)
+    local limits=(30 120 200 220)  # seconds: environment, tests, bench, notebooks (570 in all)
+    if [ "$mode" = --cpu ]; then
+        device=cpu bench_args=(--quick --compile --threads 1)
+        limits=(120 900 900 1200)
+    fi
+    export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+    exec > >(tee "$out/log.txt") 2>&1
+    echo "gpu_check: $(date -u +%FT%TZ), device $device, python $python, commit $(git rev-parse --short HEAD 2>/dev/null)"
+    local summary="{"
+
+    step() {  # step NAME LIMIT COMMAND...: run it under its time limit, note its status and seconds
+        local name=$1 limit=$2 start status
+        shift 2
+        if [ -n "${STEPS:-}" ] && [[ ",$STEPS," != *",$name,"* ]]; then
+            return
+        fi
+        echo; echo "=== $name (limit ${limit} s) ==="
+        start=$(date +%s)
+        timeout --kill-after=10 "$limit" "$@"
+        status=$?
+        echo "=== $name: exit status $status, $(( $(date +%s) - start )) s ==="
+        summary+="\"$name\": {\"status\": $status, \"seconds\": $(( $(date +%s) - start ))}, "
+    }
+
+    if ! "$python" -c "import nbval, nbclient, ipykernel, ipywidgets" 2>/dev/null && [ -d "$WHEELS" ]; then
+        "$python" -m pip install -q --no-index --find-links "$WHEELS" "${NEEDED[@]}"
+    fi
+    step environment "${limits[0]}" "$python" - "$out/environment.json" <<'EOF'
+import json, platform, sys
+import torch
+info = {"python": sys.version.split()[0], "torch": torch.__version__, "cuda": torch.version.cuda,
+        "platform": platform.platform()}
+if torch.cuda.is_available():
+    props = torch.cuda.get_device_properties(0)
+    info |= {"gpu": props.name, "gpu_memory_gib": round(props.total_memory / 2**30, 1),
+             "multiprocessors": props.multi_processor_count}
+print(json.dumps(info, indent=2))
+open(sys.argv[1], "w").write(json.dumps(info, indent=2))
+EOF
+    rm -f "$out/gpu_figures.json"
+    step tests "${limits[1]}" env LLAMA_LAB_TEST_DEVICE=$device LLAMA_LAB_GPU_REPORT="$out/gpu_figures.json" \
+        "$python" -m pytest tests/test_gpu.py -q -p no:cacheprovider -W ignore::DeprecationWarning
+    step bench "${limits[2]}" "$python" -m llama_lab.bench --device $device "${bench_args[@]}" --json "$out/bench.json"
+    # the notebooks' saved outputs name the device the course model runs on ("float32 on cpu"): the same line on the
+    # GPU says "cuda", which is not a change of output
+    sed 's/\r$//' notebooks/sanitize.cfg > "$out/sanitize.cfg"
+    printf '\n[the device]\nregex: on cuda(:[0-9]+)?\nreplace: on cpu\n' >> "$out/sanitize.cfg"
+    step notebooks "${limits[3]}" env -u LLAMA2_DIR -u LLAMA2_TOKENIZER LLAMA_LAB_DEVICE=$device \
+        "$python" -m pytest notebooks/ --nbval -p no:cacheprovider --nbval-current-env \
+        --nbval-sanitize-with "$out/sanitize.cfg" -q -rf
+    echo "${summary%, }}" > "$out/summary.json"
+    echo; echo "summary: $(cat "$out/summary.json")"
+}
+
+case "${1:-}" in
+    wheels) fetch_wheels ;;
+    run) [ $# -ge 2 ] || { echo "usage: scripts/gpu_check.sh run OUT [--cpu]" >&2; exit 2; }
+         run_checks "$2" "${3:-gpu}" ;;
+    *) echo "usage: scripts/gpu_check.sh wheels | run OUT [--cpu]" >&2; exit 2 ;;
+esac
