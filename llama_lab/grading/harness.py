@@ -7,6 +7,13 @@ the libraries are put back as they were before the notebook ran (`snapshot` then
 nowhere, an alarm stops the case after a few seconds, and any exception becomes a message. Outputs are reduced
 to plain tensors, numbers and strings, saved with torch.save and read back by the grader with
 `weights_only=True`, so nothing the student's code returns can run in the grader's process.
+
+Two ways to fake a score are closed here. The grading function is a closure made before the notebook's first
+cell (`grader`), holding what it needs, and it signs what it saves with a key the notebook never sees: replacing
+this module, its functions or torch.save in the notebook, or writing the results file, gets the part nothing.
+And while a part is graded, the kit's own implementation of it is tripwired (`Part.kit`): a student's function
+that calls it, even through a reference taken before grading, loses the case. This runs in the student's own
+process, so code written to take the harness apart can still do it: llama_lab/grade.py says what stops what.
 """
 
 from __future__ import annotations
@@ -14,15 +21,22 @@ from __future__ import annotations
 import builtins
 import contextlib
 import copy
+import functools
+import hashlib
+import hmac
+import inspect
 import io
 import math
 import os
+import secrets
 import signal
 import sys
 import sysconfig
 import threading
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
+from types import CodeType, FunctionType
 from typing import Any
 
 import torch
@@ -31,6 +45,7 @@ from .checks import Part
 
 PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)  # llama_lab/
 _LIBRARY_DIRS = tuple({sysconfig.get_paths()[key] for key in ("stdlib", "purelib", "platlib")})
+_MISSING = object()
 
 
 class CaseTimeout(BaseException):
@@ -48,29 +63,43 @@ def find(namespace: dict, part: Part) -> Any:
     impl = namespace[part.name]
     if not callable(impl):
         raise StudentError(f"`{part.name}` is a {type(impl).__name__}, not a function or class")
-    if (getattr(impl, "__module__", None) or "").startswith("llama_lab"):
-        raise StudentError(f"`{part.name}` is the kit's own {impl.__module__}.{impl.__qualname__}: "
+    inner = impl
+    while isinstance(inner, functools.partial):  # functools.partial(the kit's function) is the kit's function
+        inner = inner.func
+    if (getattr(inner, "__module__", None) or "").startswith("llama_lab"):
+        raise StudentError(f"`{part.name}` is the kit's own {inner.__module__}.{_qualname(inner)}: "
                            "the assignment is to write it yourself")
+    if isinstance(impl, type) and isinstance(part.reference, type) and issubclass(impl, part.reference):
+        raise StudentError(f"`{part.name}` subclasses the kit's own {part.reference.__module__}."
+                           f"{part.reference.__qualname__}: the assignment is to write it yourself")
     return impl
+
+
+def _qualname(obj: Any) -> str:
+    return getattr(obj, "__qualname__", type(obj).__qualname__)
 
 
 def run_case(part: Part, impl: Any, inputs: dict, namespace: dict | None, seconds: float) -> dict:
     """Run one case on the student's implementation: {"value": plain output} or {"error": what went wrong}."""
+    kit_calls: list[str] = []  # the kit's own functions the student's code called (see _tripwires)
     try:
-        with _uses(namespace, part.uses), _quiet(), _time_limit(seconds):
+        with _uses(namespace, part.uses), _tripwires(part, sys._getframe(), kit_calls), _quiet(), \
+                _time_limit(seconds):
             torch.manual_seed(0)
-            value = part.run(impl, copy.deepcopy(inputs))
-            return {"value": plain(value)}
+            outcome = {"value": plain(part.run(impl, copy.deepcopy(inputs)))}
     except CaseTimeout:
-        return {"error": f"stopped after {seconds:g} s without an answer: an endless loop, or far too slow?"}
+        outcome = {"error": f"stopped after {seconds:g} s without an answer: an endless loop, or far too slow?"}
     except NotImplementedError:
-        return {"error": f"not implemented yet (`{part.name}` raises NotImplementedError)"}
-    except StudentError as error:
-        return {"error": str(error)}
+        outcome = {"error": f"not implemented yet (`{part.name}` raises NotImplementedError)"}
+    except (StudentError, KitCalled) as error:
+        outcome = {"error": str(error)}
     except KeyboardInterrupt:
-        return {"error": "interrupted"}
+        outcome = {"error": "interrupted"}
     except BaseException as error:  # SystemExit too: a student's exit() must not end the grading
-        return {"error": describe_error(error)}
+        outcome = {"error": describe_error(error)}
+    if kit_calls:  # even when the student's code caught the exception and answered something else
+        outcome = {"error": f"calls the kit's own {kit_calls[0]}: the assignment is to write it yourself"}
+    return outcome
 
 
 def run_cases(part: Part, impl: Any, all_inputs: list[dict], namespace: dict | None, seconds: float,
@@ -150,6 +179,98 @@ def _uses(namespace: dict | None, substitutes: dict):
                 namespace[name] = value
 
 
+# ------------------------------------------------------------------------ the kit's own implementations
+
+class KitCalled(BaseException):
+    """Raised where the student's code calls the kit's implementation of the part being graded; a BaseException
+    so that `except Exception` does not hide it (and run_case marks the case even if it is caught)."""
+
+
+_TRIPWIRE_FILE = os.path.join(PACKAGE_DIR, "grading", "<tripwire>")  # a kit file: its frames are not the student's
+_TRIPWIRE_NAME = f"_llama_lab_tripwire_{secrets.token_hex(8)}"  # where the tripwire finds its handler
+
+
+@contextlib.contextmanager
+def _tripwires(part: Part, boundary, calls: list[str]):
+    """While the block runs, each of `part.kit`'s functions answers as before, except when student code called
+    it: then the call raises KitCalled and its name goes into `calls`.
+
+    The function's `__code__` is swapped, not its name in a module, so a reference the notebook took before
+    grading (`from llama_lab.model import apply_rotary_emb`) hits the tripwire too. Who called is read from the
+    stack, up to `boundary` (run_case's frame): a student frame (a notebook cell) above the call trips it, and
+    so do the kit's functions that student code calls on the way (`Llama.forward` reaching `RMSNorm.forward`);
+    the kit's own callers (the part's `run` building a model) and the reference implementations the grader
+    hands the notebook for the other parts (`Part.uses`) do not.
+    """
+    functions = [f for f in part.kit if isinstance(f, FunctionType)]
+    if not functions:
+        yield
+        return
+    handed_in = {f.__code__ for f in part.uses.values() if isinstance(f, FunctionType)}
+    codes = [f.__code__ for f in functions]
+    signatures = [f.__dict__.get("__signature__", _MISSING) for f in functions]
+    twins = [_twin(f) for f in functions]  # the original functions, under other names
+
+    def on_call(index: int, args: tuple, kwargs: dict):
+        if _called_by_student(sys._getframe(2), boundary, handed_in):  # 0 is this, 1 the tripwire, 2 its caller
+            name = f"{functions[index].__module__}.{functions[index].__qualname__}"
+            calls.append(name)
+            raise KitCalled(f"calls the kit's own {name}: the assignment is to write it yourself")
+        return twins[index](*args, **kwargs)
+
+    try:
+        for index, function in enumerate(functions):
+            # inspect.signature keeps answering as before (the kit itself reads Attention.forward's)
+            function.__signature__ = inspect.signature(function)
+            function.__globals__[_TRIPWIRE_NAME] = on_call
+            function.__code__ = _tripwire_code(function, index)
+        yield
+    finally:
+        for function, code, signature in zip(functions, codes, signatures):
+            function.__code__ = code
+            function.__globals__.pop(_TRIPWIRE_NAME, None)
+            if signature is _MISSING:
+                function.__dict__.pop("__signature__", None)
+            else:
+                function.__signature__ = signature
+
+
+def _twin(function: FunctionType) -> FunctionType:
+    twin = FunctionType(function.__code__, function.__globals__, function.__name__, function.__defaults__,
+                        function.__closure__)
+    twin.__kwdefaults__ = function.__kwdefaults__
+    return twin
+
+
+@functools.lru_cache(maxsize=None)
+def _tripwire_template(name: str, free: tuple[str, ...], index: int) -> CodeType:
+    """`def name(*args, **kwargs): return handler(index, args, kwargs)`, with the free variables of the function
+    it stands in for (a function's code can only be swapped for code with as many)."""
+    lines = ["def _outer():", *(f"    {v} = None" for v in free), f"    def {name}(*args, **kwargs):"]
+    lines += [f"        {', '.join(free)}"] if free else []
+    lines += [f"        return {_TRIPWIRE_NAME}({index}, args, kwargs)", f"    return {name}"]
+    namespace: dict = {}
+    exec(compile("\n".join(lines), _TRIPWIRE_FILE, "exec"), namespace)
+    return namespace["_outer"]().__code__
+
+
+def _tripwire_code(function: FunctionType, index: int) -> CodeType:
+    name = function.__name__ if function.__name__.isidentifier() else "kit_function"
+    return _tripwire_template(name, function.__code__.co_freevars, index)
+
+
+def _called_by_student(frame, boundary, handed_in: set) -> bool:
+    """Whether student code, not the kit, is behind this call: the nearest frame, from `frame` up to `boundary`,
+    that is either the student's or a function the grader handed in decides."""
+    while frame is not None and frame is not boundary:
+        if frame.f_code in handed_in:
+            return False
+        if _is_student_frame(frame.f_code.co_filename):
+            return True
+        frame = frame.f_back
+    return False
+
+
 class _Sink(io.TextIOBase):
     """Swallows text: what student code prints while it is graded is not part of the answer."""
 
@@ -198,9 +319,17 @@ def one_thread():
 
 # ------------------------------------------------------------------------ the libraries, as they were
 
-_SNAPSHOT: list[tuple[Any, dict]] = []
-_STATE: dict = {}
-_MISSING = object()
+@dataclass
+class Snapshot:
+    """The libraries as they were: each watched object's attributes, the code of the kit's functions (a notebook
+    may swap a function's `__code__`), the default dtype, grad mode and streams, and the modules."""
+
+    attributes: list[tuple[Any, dict]]
+    codes: list[tuple[FunctionType, CodeType]]
+    state: dict
+
+
+_LATEST: list[Snapshot] = []  # the last snapshot, for restore() without one
 
 
 def _watched() -> list:
@@ -217,24 +346,34 @@ def _watched() -> list:
     return objects
 
 
-def snapshot(assignment: str | None = None) -> None:
+def snapshot(assignment: str | None = None) -> Snapshot:
     """Remember the libraries as they are now: called before the notebook's first cell."""
     if assignment is not None:
         from . import load
         load(assignment)  # its module too: the parts' run functions live there
-    _SNAPSHOT[:] = [(obj, dict(vars(obj))) for obj in _watched()]
-    _STATE.update(dtype=torch.get_default_dtype(), grad=torch.is_grad_enabled(), stdout=sys.stdout,
-                  stderr=sys.stderr, modules={name: m for name, m in sys.modules.items()
-                                              if name == "torch" or name.startswith(("torch.nn", "llama_lab"))})
+    objects = _watched()
+    taken = Snapshot(
+        attributes=[(obj, dict(vars(obj))) for obj in objects],
+        codes=[(f, f.__code__) for obj in objects for f in list(vars(obj).values())
+               if isinstance(f, FunctionType) and (f.__module__ or "").startswith("llama_lab")],
+        state=dict(dtype=torch.get_default_dtype(), grad=torch.is_grad_enabled(), stdout=sys.stdout,
+                   stderr=sys.stderr, modules={name: m for name, m in sys.modules.items()
+                                               if name == "torch" or name.startswith(("torch.nn", "llama_lab"))}))
+    _LATEST[:] = [taken]
+    return taken
 
 
-def restore() -> None:
-    """Put back every attribute the notebook replaced or deleted, the default dtype, grad mode and streams.
+def restore(taken: Snapshot | None = None) -> None:
+    """Put back every attribute the notebook replaced or deleted, the kit's functions' code, the default dtype,
+    grad mode and streams (from `taken`, else the last snapshot).
 
     Attributes the notebook added to a class are deleted (`torch.Tensor.sum = ...` hides the real method); those
     added to a module are left alone (deleting them could remove lazily loaded submodules).
     """
-    for obj, saved in _SNAPSHOT:
+    taken = taken or (_LATEST[0] if _LATEST else None)
+    if taken is None:
+        return
+    for obj, saved in taken.attributes:
         current = vars(obj)
         changed = [name for name, value in saved.items() if current.get(name, _MISSING) is not value]
         added = [name for name in current if name not in saved] if isinstance(obj, type) else []
@@ -244,41 +383,77 @@ def restore() -> None:
         for name in added:
             with contextlib.suppress(AttributeError, TypeError):
                 delattr(obj, name)
-    if _STATE:
-        torch.set_default_dtype(_STATE["dtype"])
-        torch.set_grad_enabled(_STATE["grad"])
-        sys.stdout, sys.stderr = _STATE["stdout"], _STATE["stderr"]
-        sys.modules.update(_STATE["modules"])
+    for function, code in taken.codes:
+        if function.__code__ is not code:
+            with contextlib.suppress(ValueError, TypeError):
+                function.__code__ = code
+    torch.set_default_dtype(taken.state["dtype"])
+    torch.set_grad_enabled(taken.state["grad"])
+    sys.stdout, sys.stderr = taken.state["stdout"], taken.state["stderr"]
+    sys.modules.update(taken.state["modules"])
 
 
 # ------------------------------------------------------------------------ the kernel's side of grading
 
-def collect(assignment: str, part_name: str, inputs_path: str, outputs_path: str, namespace: dict,
-            seconds: float) -> None:
-    """Run every case of one part on the student's code and save the outcomes (after each case, so that a
-    case that hangs the kernel loses only itself)."""
-    from . import get_part
-    restore()
-    part = get_part(assignment, part_name)
-    all_inputs = torch.load(inputs_path, weights_only=True)
-    outcomes = []
-    try:
-        impl = find(namespace, part)
-    except StudentError as error:
-        impl, outcomes = None, [{"error": str(error)} for _ in all_inputs]
-    if impl is not None:
-        for outcome in run_cases(part, impl, all_inputs, namespace, seconds, before_each=restore):
-            outcomes.append(outcome)
-            _save(outcomes, outputs_path)
-    restore()
-    _save(outcomes, outputs_path)
+def grader(assignment: str, key: str):
+    """Start grading in this kernel, before the notebook's first cell: remember the libraries as they are, and
+    hand back the function that grades one part, `grade_part(part_name, inputs_path, outputs_path, seconds)`.
+
+    That function holds in its closure everything it needs, taken now: replacing this module's functions, the
+    module itself (in sys.modules, or under any name in the notebook) or torch.save later changes nothing it
+    does. It signs what it saves with `key` (see `write_signed`), which the grader hands over in this one call
+    and the notebook never sees, so results written any other way are rejected. Before each case it puts the
+    libraries back; after it, it saves the outcomes so far (a case that hangs the kernel loses only itself).
+    """
+    from . import load
+    taken = snapshot(assignment)
+    parts = {part.name: part for part in load(assignment).PARTS}
+    secret = bytes.fromhex(key)
+    put_back, find_impl, each_case, write, read = restore, find, run_cases, write_signed, torch.load
+    caller = sys._getframe
+
+    def grade_part(part_name: str, inputs_path: str, outputs_path: str, seconds: float) -> None:
+        namespace = caller(1).f_globals  # the notebook's: the grader's cell that calls this runs there
+        put_back(taken)
+        part = parts[part_name]
+        all_inputs = read(inputs_path, weights_only=True)
+        outcomes = []
+        try:
+            impl = find_impl(namespace, part)
+        except StudentError as error:
+            impl, outcomes = None, [{"error": str(error)} for _ in all_inputs]
+        if impl is not None:
+            for outcome in each_case(part, impl, all_inputs, namespace, seconds, before_each=lambda: put_back(taken)):
+                outcomes.append(outcome)
+                put_back(taken)
+                write(outputs_path, outcomes, secret)
+        put_back(taken)
+        write(outputs_path, outcomes, secret)
+
+    return grade_part
 
 
-def _save(outcomes: list, path: str) -> None:
-    tmp = f"{path}.tmp"
+def write_signed(path: str, outcomes: list, secret: bytes) -> None:
+    """Save the outcomes with torch.save, prefixed by their HMAC-SHA256 under `secret` (atomically)."""
+    buffer = io.BytesIO()
     try:
-        torch.save(outcomes, tmp)
+        torch.save(outcomes, buffer)
     except Exception as error:  # an output torch cannot save: keep the message instead
         outcomes[-1] = {"error": f"the grader could not save the output ({type(error).__name__}: {error})"}
-        torch.save(outcomes, tmp)
+        buffer = io.BytesIO()
+        torch.save(outcomes, buffer)
+    data = buffer.getvalue()
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as file:
+        file.write(hmac.new(secret, data, hashlib.sha256).hexdigest().encode() + data)
     os.replace(tmp, path)
+
+
+def read_signed(path: str | os.PathLike, secret: bytes) -> bytes | None:
+    """What write_signed saved at `path`, or None when the file is missing or its signature is not right."""
+    try:
+        content = Path(path).read_bytes()
+    except OSError:
+        return None
+    tag, data = content[:64], content[64:]
+    return data if hmac.compare_digest(tag, hmac.new(secret, data, hashlib.sha256).hexdigest().encode()) else None
