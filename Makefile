@@ -22,7 +22,7 @@ lab: $(VENV)/.installed
 
 # Every test: unit tests, nbval on every notebook, the browser test (Debian's Chromium, installed if missing).
 test: $(VENV)/.installed
-	bash scripts/install_browser.sh
+	bash scripts/install_system_packages.sh
 	$(PY) -m pytest tests/ notebooks/ --nbval -p no:cacheprovider \
 		--nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env
 
