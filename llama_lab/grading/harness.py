@@ -11,7 +11,7 @@ to plain tensors, numbers and strings, saved with torch.save and read back by th
 Two ways to fake a score are closed here. The grading function is a closure made before the notebook's first
 cell (`grader`), holding what it needs, and it signs what it saves with a key the notebook never sees: replacing
 this module, its functions or torch.save in the notebook, or writing the results file, gets the part nothing.
-And while a part is graded, the kit's own implementation of it is tripwired (`Part.kit`): a student's function
+And while a part is graded, the kit's own implementation of it is tripwired (tripwire.py): a student's function
 that calls it, even through a reference taken before grading, loses the case. This runs in the student's own
 process, so code written to take the harness apart can still do it: llama_lab/grade.py says what stops what.
 """
@@ -24,14 +24,11 @@ import copy
 import functools
 import hashlib
 import hmac
-import inspect
 import io
 import math
 import os
-import secrets
 import signal
 import sys
-import sysconfig
 import threading
 import traceback
 from dataclasses import dataclass
@@ -42,9 +39,8 @@ from typing import Any
 import torch
 
 from .checks import Part
+from .tripwire import KitCalled, is_student_frame, tripwires
 
-PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)  # llama_lab/
-_LIBRARY_DIRS = tuple({sysconfig.get_paths()[key] for key in ("stdlib", "purelib", "platlib")})
 _MISSING = object()
 
 
@@ -81,9 +77,9 @@ def _qualname(obj: Any) -> str:
 
 def run_case(part: Part, impl: Any, inputs: dict, namespace: dict | None, seconds: float) -> dict:
     """Run one case on the student's implementation: {"value": plain output} or {"error": what went wrong}."""
-    kit_calls: list[str] = []  # the kit's own functions the student's code called (see _tripwires)
+    kit_calls: list[str] = []  # the kit's own functions the student's code called (see tripwire.py)
     try:
-        with _uses(namespace, part.uses), _tripwires(part, sys._getframe(), kit_calls), _quiet(), \
+        with _uses(namespace, part.uses), tripwires(part, sys._getframe(), kit_calls), _quiet(), \
                 _time_limit(seconds):
             torch.manual_seed(0)
             outcome = {"value": plain(part.run(impl, copy.deepcopy(inputs)))}
@@ -119,17 +115,12 @@ def describe_error(error: BaseException) -> str:
     text = f"raised {type(error).__name__}: {error}".strip()
     if len(text) > 400:
         text = text[:400] + " ..."
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if _is_student_frame(f.filename)]
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if is_student_frame(f.filename)]
     if frames:
         where = frames[-1]
         code = f": `{where.line.strip()}`" if where.line else ""
         text += f" (line {where.lineno} of your {where.name}{code})"
     return text
-
-
-def _is_student_frame(filename: str) -> bool:
-    return not filename.startswith(PACKAGE_DIR) and not filename.startswith(_LIBRARY_DIRS) \
-        and "site-packages" not in filename and not filename.startswith("<frozen")
 
 
 def plain(value: Any, depth: int = 0) -> Any:
@@ -177,98 +168,6 @@ def _uses(namespace: dict | None, substitutes: dict):
                 namespace.pop(name, None)
             else:
                 namespace[name] = value
-
-
-# ------------------------------------------------------------------------ the kit's own implementations
-
-class KitCalled(BaseException):
-    """Raised where the student's code calls the kit's implementation of the part being graded; a BaseException
-    so that `except Exception` does not hide it (and run_case marks the case even if it is caught)."""
-
-
-_TRIPWIRE_FILE = os.path.join(PACKAGE_DIR, "grading", "<tripwire>")  # a kit file: its frames are not the student's
-_TRIPWIRE_NAME = f"_llama_lab_tripwire_{secrets.token_hex(8)}"  # where the tripwire finds its handler
-
-
-@contextlib.contextmanager
-def _tripwires(part: Part, boundary, calls: list[str]):
-    """While the block runs, each of `part.kit`'s functions answers as before, except when student code called
-    it: then the call raises KitCalled and its name goes into `calls`.
-
-    The function's `__code__` is swapped, not its name in a module, so a reference the notebook took before
-    grading (`from llama_lab.model import apply_rotary_emb`) hits the tripwire too. Who called is read from the
-    stack, up to `boundary` (run_case's frame): a student frame (a notebook cell) above the call trips it, and
-    so do the kit's functions that student code calls on the way (`Llama.forward` reaching `RMSNorm.forward`);
-    the kit's own callers (the part's `run` building a model) and the reference implementations the grader
-    hands the notebook for the other parts (`Part.uses`) do not.
-    """
-    functions = [f for f in part.kit if isinstance(f, FunctionType)]
-    if not functions:
-        yield
-        return
-    handed_in = {f.__code__ for f in part.uses.values() if isinstance(f, FunctionType)}
-    codes = [f.__code__ for f in functions]
-    signatures = [f.__dict__.get("__signature__", _MISSING) for f in functions]
-    twins = [_twin(f) for f in functions]  # the original functions, under other names
-
-    def on_call(index: int, args: tuple, kwargs: dict):
-        if _called_by_student(sys._getframe(2), boundary, handed_in):  # 0 is this, 1 the tripwire, 2 its caller
-            name = f"{functions[index].__module__}.{functions[index].__qualname__}"
-            calls.append(name)
-            raise KitCalled(f"calls the kit's own {name}: the assignment is to write it yourself")
-        return twins[index](*args, **kwargs)
-
-    try:
-        for index, function in enumerate(functions):
-            # inspect.signature keeps answering as before (the kit itself reads Attention.forward's)
-            function.__signature__ = inspect.signature(function)
-            function.__globals__[_TRIPWIRE_NAME] = on_call
-            function.__code__ = _tripwire_code(function, index)
-        yield
-    finally:
-        for function, code, signature in zip(functions, codes, signatures):
-            function.__code__ = code
-            function.__globals__.pop(_TRIPWIRE_NAME, None)
-            if signature is _MISSING:
-                function.__dict__.pop("__signature__", None)
-            else:
-                function.__signature__ = signature
-
-
-def _twin(function: FunctionType) -> FunctionType:
-    twin = FunctionType(function.__code__, function.__globals__, function.__name__, function.__defaults__,
-                        function.__closure__)
-    twin.__kwdefaults__ = function.__kwdefaults__
-    return twin
-
-
-@functools.lru_cache(maxsize=None)
-def _tripwire_template(name: str, free: tuple[str, ...], index: int) -> CodeType:
-    """`def name(*args, **kwargs): return handler(index, args, kwargs)`, with the free variables of the function
-    it stands in for (a function's code can only be swapped for code with as many)."""
-    lines = ["def _outer():", *(f"    {v} = None" for v in free), f"    def {name}(*args, **kwargs):"]
-    lines += [f"        {', '.join(free)}"] if free else []
-    lines += [f"        return {_TRIPWIRE_NAME}({index}, args, kwargs)", f"    return {name}"]
-    namespace: dict = {}
-    exec(compile("\n".join(lines), _TRIPWIRE_FILE, "exec"), namespace)
-    return namespace["_outer"]().__code__
-
-
-def _tripwire_code(function: FunctionType, index: int) -> CodeType:
-    name = function.__name__ if function.__name__.isidentifier() else "kit_function"
-    return _tripwire_template(name, function.__code__.co_freevars, index)
-
-
-def _called_by_student(frame, boundary, handed_in: set) -> bool:
-    """Whether student code, not the kit, is behind this call: the nearest frame, from `frame` up to `boundary`,
-    that is either the student's or a function the grader handed in decides."""
-    while frame is not None and frame is not boundary:
-        if frame.f_code in handed_in:
-            return False
-        if _is_student_frame(frame.f_code.co_filename):
-            return True
-        frame = frame.f_back
-    return False
 
 
 class _Sink(io.TextIOBase):
