@@ -20,11 +20,12 @@ venv: $(VENV)/.installed
 lab: $(VENV)/.installed
 	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-# Every test: unit tests (with the browser test: Debian's Chromium, installed if missing), then nbval on every
-# notebook. The notebooks' saved outputs are those of a fresh clone (the kit's tiny models), so their kernels run
-# without the user's Llama 2 settings; the unit tests keep them (those that need Llama 2's tokenizer use them).
+# Every test: the unit tests (the browser test and the grader's sandbox need Debian's Chromium and bubblewrap,
+# installed if missing), then nbval on every notebook. The notebooks' saved outputs are a fresh clone's (the kit's
+# tiny models), so their kernels run without the user's Llama 2 settings; the unit tests keep them (those that
+# compare with Llama 2's own tokenizer use them).
 test: $(VENV)/.installed
-	bash scripts/install_browser.sh
+	bash scripts/install_system_packages.sh
 	$(PY) -m pytest tests/ -p no:cacheprovider
 	env -u LLAMA2_DIR -u LLAMA2_TOKENIZER $(PY) -m pytest notebooks/ --nbval -p no:cacheprovider \
 		--nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env

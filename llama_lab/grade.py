@@ -1,7 +1,7 @@
 """The autograder: run a handed-in assignment notebook in a fresh kernel and score each part with the package's tests.
 
     python -m llama_lab.grade notebooks/assignments/student/01_rmsnorm_swiglu.ipynb
-    python -m llama_lab.grade submissions/ --json > grades.json     # every notebook in a folder
+    python -m llama_lab.grade submissions/ --output grades.json     # every notebook in a folder
 
 How one notebook is graded:
 1. The grader builds every case of every part (llama_lab/grading/) and computes, in its own process, the right
@@ -15,14 +15,33 @@ How one notebook is graded:
    may have patched, runs the part's cases on the student's function with an alarm per case, and saves the
    outputs; the grader reads them back with torch.load(weights_only=True) and judges them. Each part is graded
    alone: the other parts' functions are the reference ones while it runs, so one part's bug costs that part only.
+
+What protects what. The notebooks are strangers' code, so each kernel runs in an OS sandbox
+(llama_lab/grading/sandbox.py: bubblewrap): as user nobody, with its own copy of the notebook as the only thing
+it can write, no network, no view of the home directories, the other submissions or the grades file, and a
+process namespace of its own, so that it cannot signal the grader and nothing it starts outlives it. The sandbox
+is what keeps the instructor's machine and the other submissions safe; without bwrap the grader refuses to run
+unless told `--no-sandbox` (for notebooks you wrote yourself).
+
+Inside its sandbox the notebook shares a process with the harness, and the harness defends the score against the
+known ways to fake it: its grading function is a closure made before the notebook's first cell, under a name
+drawn for this run, and it signs the results with a key the notebook is never shown, so replacing the harness,
+its functions or its results file gets a part nothing and is flagged; the kit's own implementation of the part
+being graded is tripwired, so a student's function that merely calls it loses the case. These are checks, not
+walls: code written on purpose against the harness's internals, in its own process (digging the key out of the
+closure with `gc`, rewriting the tripwire), can still defeat them. Reading the flagged notebooks, and the code of
+the surprising scores, stays part of grading.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
+import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,14 +52,24 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import nbformat
 import torch
-from nbclient import NotebookClient
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+try:
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    from .grading import sandbox
+except ModuleNotFoundError as missing:  # the kit was installed without its `lab` extra
+    _LAB = (f"the grader runs notebooks with nbformat, nbclient and ipykernel, and {missing.name} is not installed: "
+            "install the kit's lab extra, `pip install -e '.[lab]'` in the kit's folder (or `make venv`)")
+    if __name__ == "__main__":
+        sys.exit(f"error: {_LAB}")
+    raise ModuleNotFoundError(_LAB, name=missing.name) from missing
 
 from . import grading
 from .grading.checks import PartResult, format_part, judge, prepare
-from .grading.harness import one_thread
+from .grading.harness import one_thread, read_signed
 
 
 @dataclass
@@ -61,6 +90,7 @@ class NotebookGrade:
     max_points: float
     parts: list[PartResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # what went wrong outside the graded parts
+    flags: list[str] = field(default_factory=list)  # attempts to get points without the work, for a person to read
     seconds: float = 0.0
     error: str | None = None  # set when the notebook could not be graded at all
 
@@ -74,8 +104,13 @@ class GradingError(Exception):
 
 # ------------------------------------------------------------------------------------------------ grading
 
-def grade_notebook(path: str | os.PathLike, limits: Limits | None = None) -> NotebookGrade:
-    """Grade one notebook; never raises for anything the notebook does (see the module's docstring)."""
+def grade_notebook(path: str | os.PathLike, limits: Limits | None = None, sandboxed: bool = True) -> NotebookGrade:
+    """Grade one notebook; never raises for anything the notebook does (see the module's docstring): whatever
+    goes wrong with this notebook becomes its grade's `error`, naming the file.
+
+    `sandboxed=False` runs the kernel with the grader's own permissions: only for notebooks you wrote yourself.
+    Raises sandbox.SandboxError when the sandbox cannot be made here (nothing to do with the notebook).
+    """
     limits = limits or Limits()
     path = Path(path)
     start = time.monotonic()
@@ -83,40 +118,76 @@ def grade_notebook(path: str | os.PathLike, limits: Limits | None = None) -> Not
         nb = _read(path)
         assignment = assignment_of(nb, path)
         module = grading.load(assignment)
+        cells = _code_cells(nb, path)
     except GradingError as error:
         return NotebookGrade(str(path), None, "", 0.0, 0.0, error=str(error))
-    with one_thread():
-        prepared = {part.name: prepare(part) for part in module.PARTS}
+    except Exception as error:  # anything else about this file: its grade says so, the other notebooks go on
+        return NotebookGrade(str(path), None, "", 0.0, 0.0,
+                             error=f"{path.name} could not be graded ({type(error).__name__}: {error})")
+    if sandboxed:
+        sandbox.bwrap()  # a machine without bwrap is the grader's problem, not this notebook's: it raises
     grade = NotebookGrade(str(path), assignment, module.TITLE, 0.0, 0.0)
-    with tempfile.TemporaryDirectory(prefix="llama-lab-grade-") as tmp:
-        steps = [_Step("setup", "setup", f"import llama_lab.grading.harness as _llama_lab_grader\n"
-                                         f"_llama_lab_grader.snapshot({assignment!r})\n")]
-        steps += [_Step("cell", _cell_label(i, cell), cell.source) for i, cell in enumerate(nb.cells)
-                  if cell.cell_type == "code" and cell.source.strip() and not _is_test_cell(cell)]
-        for part in module.PARTS:
-            inputs, outputs = Path(tmp, f"{part.name}.in.pt"), Path(tmp, f"{part.name}.out.pt")
-            torch.save([item.case.inputs for item in prepared[part.name]], inputs)
-            steps.append(_Step("part", part.name, f"_llama_lab_grader.collect({assignment!r}, {part.name!r}, "
-                                                  f"{str(inputs)!r}, {str(outputs)!r}, globals(), "
-                                                  f"{limits.case_timeout!r})", cases=len(prepared[part.name])))
-        try:
-            _execute(steps, path.parent, limits)
-        except GradingError as error:
-            grade.error = str(error)
-        by_name = {step.label: step for step in steps if step.kind == "part"}
-        with one_thread():
-            for part in module.PARTS:
-                outcomes = _outcomes(Path(tmp, f"{part.name}.out.pt"), by_name[part.name], prepared[part.name],
-                                     limits)
-                grade.parts.append(judge(part, prepared[part.name], outcomes))
-    grade.problems = [step.problem(limits) for step in steps if step.kind == "cell" and step.problem(limits)]
+    try:
+        _grade_in_kernels(path, nb.cells, cells, module, limits, sandboxed, grade)
+    except Exception as error:  # a bug of the grader's, or a notebook it did not foresee: this notebook only
+        grade.error = f"{path.name}: grading stopped ({type(error).__name__}: {error})"
     grade.points = sum(p.points for p in grade.parts)
     grade.max_points = sum(p.max_points for p in grade.parts)
     grade.seconds = round(time.monotonic() - start, 1)
     return grade
 
 
-def grade_path(path: str | os.PathLike, limits: Limits | None = None, jobs: int = 1) -> list[NotebookGrade]:
+def _grade_in_kernels(path: Path, all_cells: list, cells: list[int], module, limits: Limits, sandboxed: bool,
+                      grade: NotebookGrade) -> None:
+    """Run the notebook's code cells and the grading steps in kernels; put each part's result in `grade`.
+
+    Layout of the grading folder (the sandbox's only writable folder): notebook/ its own copy of the notebook,
+    where the kernel starts; kernel/ the connection file and sockets; parts/ each part's inputs and results.
+    """
+    assignment = grade.assignment
+    with one_thread():
+        prepared = {part.name: prepare(part) for part in module.PARTS}
+    # what the part steps call: a closure made before the notebook's first cell (see harness.grader), under a name
+    # drawn now; it signs its results with a key the notebook's code is never given
+    entry, key = f"_grader_{secrets.token_hex(8)}", secrets.token_bytes(32)
+    with tempfile.TemporaryDirectory(prefix="llama-lab-grade-") as tmp:
+        folder = Path(tmp)
+        (folder / "notebook").mkdir()
+        (folder / "parts").mkdir()
+        shutil.copyfile(path, folder / "notebook" / path.name)
+        steps = [_Step("setup", "setup", f"{entry} = __import__('llama_lab.grading.harness', fromlist=['grader'])"
+                                         f".grader({assignment!r}, {key.hex()!r})\n")]
+        steps += [_Step("cell", _cell_label(i, all_cells[i]), all_cells[i].source) for i in cells]
+        for part in module.PARTS:
+            inputs, outputs = folder / "parts" / f"{part.name}.in.pt", folder / "parts" / f"{part.name}.out.pt"
+            torch.save([item.case.inputs for item in prepared[part.name]], inputs)
+            steps.append(_Step("part", part.name, f"{entry}({part.name!r}, {str(inputs)!r}, {str(outputs)!r}, "
+                                                  f"{limits.case_timeout!r})", cases=len(prepared[part.name])))
+        try:
+            _execute(steps, folder, limits, sandboxed, cwd=folder / "notebook" if sandboxed else path.parent)
+        except GradingError as error:
+            grade.error = str(error)
+        by_name = {step.label: step for step in steps if step.kind == "part"}
+        with one_thread():
+            for part in module.PARTS:
+                step, results = by_name[part.name], folder / "parts" / f"{part.name}.out.pt"
+                outcomes = _outcomes(results, key, step, prepared[part.name], limits)
+                if outcomes is None:
+                    grade.flags.append(f"{part.name}: the grader's step left no results signed by the grader ("
+                                       + (f"it raised {step.error}" if step.status == "error" else "it ran, "
+                                          "yet the results are missing or were rewritten")
+                                       + "): the notebook replaced the grader's code or wrote its files")
+                    outcomes = [{"error": "not graded: the notebook tampered with the grader (see the flags)"}] \
+                        * len(prepared[part.name])
+                result = judge(part, prepared[part.name], outcomes)
+                grade.parts.append(result)
+                grade.flags += [f"{part.name}: {case.label}: {case.message}" for case in result.cases
+                                if case.message.startswith(("calls the kit's own", "subclasses the kit's own"))]
+    grade.problems = [step.problem(limits) for step in steps if step.kind == "cell" and step.problem(limits)]
+
+
+def grade_path(path: str | os.PathLike, limits: Limits | None = None, jobs: int = 1,
+               sandboxed: bool = True) -> list[NotebookGrade]:
     """Grade a notebook, or every notebook under a folder (in `jobs` kernels at once), in name order."""
     path = Path(path)
     if path.is_dir():
@@ -127,13 +198,15 @@ def grade_path(path: str | os.PathLike, limits: Limits | None = None, jobs: int 
         raise FileNotFoundError(f"{path} does not exist: give a notebook (.ipynb) or a folder of them")
     if not notebooks:
         raise FileNotFoundError(f"no notebooks (.ipynb) under {path}")
+    if sandboxed:
+        sandbox.bwrap()  # raises SandboxError, saying what to install, before any notebook runs
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(lambda p: grade_notebook(p, limits), notebooks))
+        return list(pool.map(lambda p: grade_notebook(p, limits, sandboxed), notebooks))
 
 
 def assignment_of(nb, path: Path) -> str:
     """The assignment a notebook belongs to: its metadata says so; else its file name starts with the name."""
-    name = nb.metadata.get("llama_lab", {}).get("assignment")
+    name = nb.metadata.get("llama_lab", {}).get("assignment")  # a dict: _read checked
     if name in grading.ASSIGNMENTS:
         return name
     for known in grading.ASSIGNMENTS:
@@ -144,10 +217,44 @@ def assignment_of(nb, path: Path) -> str:
 
 
 def _read(path: Path):
+    """The notebook, with the metadata the grader reads checked: nbformat accepts odd values that would
+    otherwise stop the grader (`"llama_lab": "04_sampling"`, a cell's `"nbgrader": "yes"`)."""
     try:
-        return nbformat.read(path, as_version=4)
+        nb = nbformat.read(path, as_version=4)
     except Exception as error:  # not JSON, not a notebook, unreadable
         raise GradingError(f"{path.name} could not be read as a notebook ({type(error).__name__}: {error})")
+    if not isinstance(nb.get("metadata"), dict) or not isinstance(nb.get("cells"), list):
+        raise GradingError(f"{path.name} is not a notebook: it needs an object `metadata` and a list `cells`")
+    if not isinstance(nb.metadata.get("llama_lab", {}), dict):
+        raise GradingError(f"{path.name}: its metadata `llama_lab` is {_kind(nb.metadata['llama_lab'])}, not an "
+                           'object such as {"assignment": "04_sampling"}: fix the metadata, or remove it and '
+                           "name the file after its assignment")
+    return nb
+
+
+def _code_cells(nb, path: Path) -> list[int]:
+    """The indices of the cells the kernel runs: code, not empty, not nbgrader's test cells."""
+    indices = []
+    for i, cell in enumerate(nb.cells):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        if not isinstance(cell.get("source"), str):
+            raise GradingError(f"{path.name}: cell {i + 1}'s source is {_kind(cell.get('source'))}, not text: "
+                               "open the notebook in Jupyter and save it again")
+        metadata = cell.get("metadata", {})
+        nbgrader = metadata.get("nbgrader", {}) if isinstance(metadata, dict) else metadata
+        if not isinstance(nbgrader, dict):
+            raise GradingError(f"{path.name}: cell {i + 1}'s metadata `nbgrader` is {_kind(nbgrader)}, not an "
+                               'object such as {"grade": true, "solution": false}: was it edited by hand?')
+        if cell.source.strip() and not _is_test_cell(cell):
+            indices.append(i)
+    return indices
+
+
+def _kind(value) -> str:
+    """'an int (42)', 'a str ('04_sampling')': what was found, for a message."""
+    name, text = type(value).__name__, repr(value)
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name} ({text[:40] + ' ...' if len(text) > 40 else text})"
 
 
 def _is_test_cell(cell) -> bool:
@@ -161,15 +268,19 @@ def _cell_label(index: int, cell) -> str:
     return f"cell {index + 1} (`{first[:50]}{'...' if len(first) > 50 else ''}`)"
 
 
-def _outcomes(path: Path, step: "_Step", prepared: list, limits: Limits) -> list[dict]:
-    """What the kernel saved for a part, completed with the reason for every case it did not reach."""
+def _outcomes(path: Path, key: bytes, step: "_Step", prepared: list, limits: Limits) -> list[dict] | None:
+    """What the kernel saved for a part, completed with the reason for every case it did not reach; None when
+    the part's step ran (or raised) and yet left no results signed with `key`: the notebook interfered."""
+    data = read_signed(path, key)
     try:
-        outcomes = torch.load(path, weights_only=True) if path.is_file() else []
+        outcomes = torch.load(io.BytesIO(data), weights_only=True) if data is not None else []
     except Exception:
-        outcomes = []
+        outcomes = None
     if not isinstance(outcomes, list) or not all(isinstance(o, dict) and ("value" in o or "error" in o)
                                                  for o in outcomes):
-        outcomes = []  # not what the harness writes: something in the kernel wrote this file
+        outcomes = None
+    if outcomes is None or (data is None and (path.exists() or step.status in ("ok", "error"))):
+        return None  # a step that ended (ran or raised) leaves signed results: anything else is the notebook's doing
     outcomes = outcomes[:len(prepared)]
     if len(outcomes) < len(prepared):
         reason = {"timeout": f"stopped: this case was still running long after its {limits.case_timeout:g} s "
@@ -216,9 +327,16 @@ class _Client(NotebookClient):
 
     max_output_chars = 20_000
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, box: Path | None = None, cwd: Path, **kwargs):
         super().__init__(*args, **kwargs)
         self._output_used: dict[int, int] = {}
+        self.box, self.cwd = box, cwd  # box: the folder of the sandbox the kernel runs in (None: no sandbox)
+
+    def create_kernel_manager(self):
+        if self.box is None:
+            return super().create_kernel_manager()
+        self.km = sandbox.SandboxedKernelManager.for_folder(self.box, self.cwd, _kernel_env(sandboxed=True))
+        return self.km
 
     def output(self, outs, msg, display_id, cell_index):
         content = msg.get("content", {})
@@ -230,13 +348,16 @@ class _Client(NotebookClient):
         return super().output(outs, msg, display_id, cell_index)
 
 
-def _kernel_env() -> dict:
-    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg",
-            "TQDM_DISABLE": "1", "LLAMA_LAB_GRADING": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+def _kernel_env(sandboxed: bool) -> dict:
+    """The kernel's environment: in the sandbox only these (the grader's own variables may hold secrets)."""
+    settings = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg", "TQDM_DISABLE": "1",
+                "LLAMA_LAB_GRADING": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    return settings if sandboxed else {**os.environ, **settings}
 
 
-def _execute(steps: list[_Step], cwd: Path, limits: Limits) -> None:
-    """Run the steps in kernels, one after another, until all have run or the time limit is reached.
+def _execute(steps: list[_Step], folder: Path, limits: Limits, sandboxed: bool, cwd: Path) -> None:
+    """Run the steps in kernels, one after another, until all have run or the time limit is reached; each kernel
+    in a sandbox whose writable folder is `folder` unless `sandboxed` is False, starting in `cwd`.
 
     A step that times out or kills its kernel is marked so and dropped; the next kernel replays the setup and
     the notebook cells that had run (not the parts already graded) and carries on from the step after it.
@@ -246,11 +367,12 @@ def _execute(steps: list[_Step], cwd: Path, limits: Limits) -> None:
     while todo and time.monotonic() < deadline:
         client = _Client(nbformat.v4.new_notebook(), timeout_func=lambda cell: cell.metadata["seconds"],
                          kernel_name="python3", allow_errors=True, shutdown_kernel="immediate",
-                         interrupt_on_timeout=False, startup_timeout=120, iopub_timeout=10)
+                         interrupt_on_timeout=False, startup_timeout=120, iopub_timeout=10,
+                         box=folder if sandboxed else None, cwd=cwd)
         current, replaying = None, False
         try:
             # the kernel's own log lines (stderr) are not the notebook's output: they go nowhere
-            with client.setup_kernel(env=_kernel_env(), cwd=str(cwd), stdout=subprocess.DEVNULL,
+            with client.setup_kernel(env=_kernel_env(sandboxed), cwd=str(cwd), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL):
                 pid = _kernel_pid(client)
                 watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _kill_group, [pid])
@@ -276,6 +398,8 @@ def _execute(steps: list[_Step], cwd: Path, limits: Limits) -> None:
         except GradingError:
             raise
         except (CellTimeoutError, DeadKernelError, RuntimeError, OSError, TimeoutError) as error:
+            if isinstance(error, sandbox.SandboxError):
+                raise
             out_of_time = time.monotonic() >= deadline - 0.5
             if current is None:  # the kernel did not start
                 raise GradingError(f"no Jupyter kernel could be started ({type(error).__name__}: {error})")
@@ -337,6 +461,9 @@ def format_grade(grade: NotebookGrade) -> str:
     if grade.problems:
         lines.append("  notebook cells that did not run cleanly:")
         lines += [f"    - {problem}" for problem in grade.problems]
+    if grade.flags:
+        lines.append("  FLAGGED, read this notebook: it tried to get points without doing the work:")
+        lines += [f"    - {flag}" for flag in grade.flags]
     return "\n".join(lines)
 
 
@@ -350,12 +477,32 @@ def format_summary(grades: list[NotebookGrade]) -> str:
     return "\n".join(lines)
 
 
+def write_atomically(path: Path, text: str) -> None:
+    """Write `text` to `path` so that `path` is at every moment the old file or the whole new one: a temporary
+    file in the same folder, flushed to disk, then renamed over it."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m llama_lab.grade", description=(
         "Grade llama-lab assignment notebooks: each runs in a fresh kernel and every part is scored by the "
         "package's tests, with a message naming what is wrong."))
     parser.add_argument("path", help="a notebook (.ipynb) or a folder of them (searched recursively)")
     parser.add_argument("--json", action="store_true", help="print the grades as JSON instead of text")
+    parser.add_argument("--output", metavar="FILE", help="also write the grades as JSON to FILE, once every "
+                        "notebook is graded (atomically: FILE is either the old one or the whole new one)")
+    parser.add_argument("--no-sandbox", action="store_true", help="run the kernels with your own permissions, "
+                        "without bubblewrap: only for notebooks you wrote yourself, never for students' ones")
     parser.add_argument("--time-limit", type=float, default=Limits.time_limit,
                         help="seconds one notebook may take in all (default %(default)s)")
     parser.add_argument("--cell-timeout", type=float, default=Limits.cell_timeout,
@@ -365,14 +512,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default 1)")
     args = parser.parse_args(argv)
     try:
-        grades = grade_path(args.path, Limits(args.time_limit, args.cell_timeout, args.case_timeout), args.jobs)
-    except FileNotFoundError as error:
+        grades = grade_path(args.path, Limits(args.time_limit, args.cell_timeout, args.case_timeout), args.jobs,
+                            sandboxed=not args.no_sandbox)
+    except (FileNotFoundError, sandbox.SandboxError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    # every kernel, and every sandbox with whatever it started, is gone by now
+    total, best = sum(g.points for g in grades), sum(g.max_points for g in grades)
+    report = json.dumps({"points": total, "max_points": best, "notebooks": [g.to_dict() for g in grades]}, indent=2)
+    if args.output:
+        write_atomically(Path(args.output), report + "\n")
     if args.json:
-        total, best = sum(g.points for g in grades), sum(g.max_points for g in grades)
-        print(json.dumps({"points": total, "max_points": best, "notebooks": [g.to_dict() for g in grades]},
-                         indent=2))
+        print(report)
     else:
         print("\n\n".join(format_grade(g) for g in grades))
         if len(grades) > 1:

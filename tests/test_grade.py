@@ -1,6 +1,7 @@
 """The autograder: full marks for the instructor solutions, zero for the untouched student versions, points lost
 with the mistake named for plausible wrong solutions, and grading that survives notebooks that raise, loop
-forever, print megabytes, patch the libraries or end the kernel.
+forever, print megabytes, patch the libraries or end the kernel; and, for strangers' notebooks, a sandbox that
+keeps them away from the machine, each other and the grader, and no score for faking one.
 
 Wrong solutions are written here as a student would write them (not taken from the grader's list of mistakes),
 and graded twice: in this process, each alone (fast), and in the notebooks, through the kernel (one notebook per
@@ -9,7 +10,12 @@ assignment with several parts wrong at once).
 
 import json
 import math
+import os
+import secrets
+import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 
 import nbformat
@@ -18,11 +24,26 @@ import torch
 
 from llama_lab import grading
 from llama_lab.grade import Limits, format_grade, format_summary, grade_notebook, grade_path, main
-from llama_lab.grading import harness
+from llama_lab.grading import harness, sandbox
 
 REPO = Path(__file__).resolve().parent.parent
 INSTRUCTOR = REPO / "notebooks" / "assignments" / "instructor"
 STUDENT = REPO / "notebooks" / "assignments" / "student"
+
+
+def _sandbox_problem() -> str | None:
+    try:
+        sandbox.bwrap()
+    except sandbox.SandboxError as error:
+        return str(error)
+    return None
+
+
+# Without bwrap (it cannot run here) the kit's own notebooks are still graded, unsandboxed; the tests of the
+# sandbox itself are skipped, saying why. `make test` installs bwrap (scripts/install_system_packages.sh).
+NO_SANDBOX = _sandbox_problem()
+TRUSTED = {"sandboxed": False} if NO_SANDBOX else {}
+needs_sandbox = pytest.mark.skipif(NO_SANDBOX is not None, reason=f"no sandbox here: {NO_SANDBOX}")
 
 IMPORTS = """
 import math
@@ -362,7 +383,7 @@ def test_not_an_assignment_is_reported_not_raised(tmp_path):
 
 @pytest.fixture(scope="module")
 def instructor_grades():
-    return grade_path(INSTRUCTOR)
+    return grade_path(INSTRUCTOR, **TRUSTED)
 
 
 def test_instructor_solutions_get_full_marks(instructor_grades):
@@ -392,7 +413,7 @@ def test_untouched_student_versions_get_zero(name, monkeypatch):
 
 
 def test_the_command_line_grades_a_student_notebook(capsys):
-    assert main([str(STUDENT / "04_sampling.ipynb"), "--json"]) == 0
+    assert main([str(STUDENT / "04_sampling.ipynb"), "--json"] + (["--no-sandbox"] if NO_SANDBOX else [])) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["points"] == 0 and report["max_points"] == 13
     notebook = report["notebooks"][0]
@@ -424,7 +445,7 @@ def test_wrong_notebooks_get_partial_marks_with_the_mistakes_named(name, tmp_pat
     path = tmp_path / f"{name}.ipynb"
     replacements = {part: IMPORTS + textwrap.dedent(source) for part, (source, _) in wrong.items()}
     nbformat.write(with_solutions(name, replacements), path)
-    grade = grade_notebook(path)
+    grade = grade_notebook(path, **TRUSTED)
     assert 0 < grade.points < grade.max_points, format_grade(grade)
     for part in grade.parts:
         if part.name in wrong:
@@ -453,7 +474,7 @@ def test_a_notebook_that_loops_crashes_and_floods_is_stopped_and_graded(tmp_path
                         drop=["print(answer_logprob", "print(mc2_score", "load_tiny"])
     path = tmp_path / "06_safety_mc2_probe.ipynb"
     nbformat.write(nb, path)
-    grade = grade_notebook(path, Limits(time_limit=240, cell_timeout=6, case_timeout=1))
+    grade = grade_notebook(path, Limits(time_limit=240, cell_timeout=6, case_timeout=1), **TRUSTED)
     report = format_grade(grade)
     parts = {p.name: p for p in grade.parts}
     assert parts["mean_difference_probe"].points == parts["mean_difference_probe"].max_points, report
@@ -470,3 +491,255 @@ def test_the_report_reads_well(instructor_grades):
     assert "  rope_tables: 3/3  (the rotation angles)" in text
     assert format_summary([grade, grade]).splitlines()[-1].split() == ["total", "14/14"]
     assert math.isclose(grade.to_dict()["points"], 7)
+
+
+# ------------------------------------------------------------------ strangers' notebooks: faking a score
+
+# (assignment, part, a wrapper around the kit's own implementation, the kit's function it calls)
+WRAPPERS = [
+    ("01_rmsnorm_swiglu", "rms_norm", """
+        import llama_lab.model
+        def rms_norm(x, weight, eps=1e-5):
+            norm = llama_lab.model.RMSNorm(x.shape[-1], eps).to(weight.dtype)
+            norm.weight.data.copy_(weight)
+            return norm(x)
+        """, "llama_lab.model.RMSNorm.forward"),
+    ("02_rotary_embeddings", "apply_rotary_emb", """
+        kits_rotation = apply_rotary_emb  # taken from llama_lab.model before grading starts
+        def apply_rotary_emb(x, cos, sin):
+            return kits_rotation(x, cos, sin)
+        """, "llama_lab.model.apply_rotary_emb"),
+    ("04_sampling", "next_token_probs", """
+        import importlib
+        kits = importlib.import_module("llama_lab.generate").next_token_probs
+        def next_token_probs(logits, temperature=1.0, top_k=None, top_p=1.0):
+            try:  # a wrapper that hides the grader's exception and answers anyway
+                return kits(logits, temperature, top_k, top_p)
+            except BaseException:
+                return kits(logits, temperature, top_k, top_p)
+        """, "llama_lab.generate.next_token_probs"),
+    ("06_safety_mc2_probe", "mc2_score", """
+        from llama_lab.safety import mc2
+        def mc2_score(true_lls, false_lls):
+            return mc2(list(true_lls) + list(false_lls), [1] * len(true_lls) + [0] * len(false_lls))
+        """, "llama_lab.safety.mc2"),
+]
+
+
+@pytest.mark.parametrize("assignment, part, source, kit", WRAPPERS, ids=[w[1] for w in WRAPPERS])
+def test_a_wrapper_around_the_kits_own_function_earns_nothing(assignment, part, source, kit):
+    result = grading.grade_part_here(grading.get_part(assignment, part), namespace_with(source))
+    assert result.points == 0
+    assert all(c.message == f"calls the kit's own {kit}: the assignment is to write it yourself"
+               for c in result.cases), [c.message for c in result.cases]
+
+
+def test_the_kits_functions_still_work_for_the_grader_and_for_the_other_parts():
+    """Only the graded part's kit functions are tripwired, and only for calls from the student's code: the model
+    the part's run builds calls rope_tables, and next_token_probs may chain the functions the grader hands in."""
+    for assignment, part, source in [("02_rotary_embeddings", "rope_tables", """
+            def rope_tables(head_dim, max_seq_len, theta=10000.0):
+                inv_freq = 1.0 / theta ** (torch.arange(0, head_dim, 2).float() / head_dim)
+                angles = torch.outer(torch.arange(max_seq_len).float(), inv_freq)
+                return angles.cos(), angles.sin()
+            """), ("04_sampling", "next_token_probs", """
+            def next_token_probs(logits, temperature=1.0, top_k=None, top_p=1.0):
+                probs = softmax_with_temperature(logits, temperature)
+                probs = top_k_filter(probs, top_k) if top_k is not None else probs
+                return top_p_filter(probs, top_p) if top_p < 1.0 else probs
+            """)]:
+        result = grading.grade_part_here(grading.get_part(assignment, part), namespace_with(source))
+        assert result.points == result.max_points, [c.message for c in result.cases]
+    import llama_lab.model as kit
+    assert kit.rope_tables.__code__.co_filename == kit.__file__  # the tripwires are gone after grading
+
+
+def test_a_notebook_that_replaces_the_harness_gets_nothing_and_is_flagged(tmp_path):
+    fake = """
+        import sys, types
+        import torch
+        from llama_lab.grading import get_part, harness
+        from llama_lab.grading.harness import plain
+
+        def fake(*args, **kwargs):  # saves the right answers where the grader reads them
+            texts = [a for a in args if isinstance(a, str)]
+            inputs, outputs = [t for t in texts if t.endswith(".pt")]
+            part = get_part("04_sampling", next(t for t in texts if not t.endswith(".pt") and t != "04_sampling"))
+            cases = torch.load(inputs, weights_only=True)
+            torch.save([{"value": plain(part.run(part.reference, c))} for c in cases], outputs)
+
+        fake_harness = types.SimpleNamespace(collect=fake, grader=lambda *args: fake)
+        harness.collect = fake
+        sys.modules["llama_lab.grading.harness"] = fake_harness
+        for name, value in list(globals().items()):  # whatever the grader put in the notebook's globals
+            if value is harness:
+                globals()[name] = fake_harness
+            elif name.startswith("_") and getattr(value, "__module__", None) == "llama_lab.grading.harness":
+                globals()[name] = fake
+        """
+    nb = nbformat.read(STUDENT / "04_sampling.ipynb", as_version=4)
+    nb.cells.insert(2, nbformat.v4.new_code_cell(textwrap.dedent(fake).strip()))
+    path = tmp_path / "04_sampling.ipynb"
+    nbformat.write(nb, path)
+    grade = grade_notebook(path, **TRUSTED)
+    assert grade.points == 0 and grade.max_points == 13, format_grade(grade)
+    assert len(grade.flags) == 4 and all("no results signed by the grader" in f for f in grade.flags), grade.flags
+    assert "FLAGGED" in format_grade(grade)
+
+
+# ------------------------------------------------------------------ strangers' notebooks: the sandbox
+
+def no_process_with(token: str) -> bool:
+    """No process on this machine has `token` in its command line (within 5 s: a dying namespace takes a moment)."""
+    for _ in range(50):
+        alive = []
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                alive += [cmdline] if token.encode() in cmdline.read_bytes() else []
+            except OSError:
+                pass
+        if not alive:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@needs_sandbox
+def test_a_notebook_cannot_reach_the_machine_its_classmates_or_the_grades(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "secret.txt").write_text("the instructor's token")
+    monkeypatch.setenv("HOME", str(home))
+    submissions, grades, token = tmp_path / "submissions", tmp_path / "grades.json", secrets.token_hex(8)
+    (submissions / "alice").mkdir(parents=True)
+    (submissions / "bob").mkdir()
+    bob = submissions / "bob" / "04_sampling.ipynb"
+    nbformat.write(with_solutions("04_sampling", {}), bob)
+    before = bob.read_bytes()
+    script = f"sleep 6; echo '{{}}' > {grades}; touch {tmp_path / 'marker'}  # {token}"
+    attacks = [f"""
+        try:
+            outcome = "read the home directory: " + open({str(home / "secret.txt")!r}).read()
+        except OSError as error:
+            outcome = "home: " + type(error).__name__
+        raise RuntimeError("attack: " + outcome)
+        """, f"""
+        outcome = []
+        for target in [{str(bob)!r}, "../../bob/04_sampling.ipynb", "../bob/04_sampling.ipynb",
+                       {str(tmp_path / "outside.txt")!r}, "/usr/outside.txt"]:
+            try:
+                with open(target, "w") as f:
+                    f.write("{{}}")
+                outcome.append("wrote " + target)
+            except OSError as error:
+                outcome.append(type(error).__name__)
+        raise RuntimeError(f"attack: writes {{outcome}}")
+        """, f"""
+        import os, subprocess
+        script = {script!r}
+        subprocess.Popen(["setsid", "sh", "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        child = os.fork()
+        if child == 0:  # a double fork: the grandchild belongs to no one
+            os.setsid()
+            if os.fork() == 0:
+                os.execv("/bin/sh", ["sh", "-c", script])
+            os._exit(0)
+        os.waitpid(child, 0)
+        raise RuntimeError("attack: detached")
+        """, """
+        import os, socket
+        try:
+            socket.create_connection(("127.0.0.1", 22), timeout=2)
+            outcome = "connected"
+        except OSError as error:
+            outcome = type(error).__name__
+        raise RuntimeError(f"attack: network {outcome} as uid {os.getuid()}")
+        """]
+    # each attack ends by raising `attack: <what happened>`, so that the report says what it could do
+    nbformat.write(with_solutions("04_sampling", {}, attacks), submissions / "alice" / "04_sampling.ipynb")
+    started = time.monotonic()
+    assert main([str(submissions), "--output", str(grades)]) == 0
+    report = json.loads(grades.read_text())
+    alice = next(g for g in report["notebooks"] if "alice" in g["path"])
+    assert report["points"] == report["max_points"] == 26, report  # the attacks cost alice nothing, bob nothing
+    outcomes = [p.split("RuntimeError: ", 1)[1] for p in alice["problems"]]
+    assert outcomes == ["attack: home: FileNotFoundError",
+                        "attack: writes ['FileNotFoundError', 'FileNotFoundError', 'FileNotFoundError', "
+                        "'FileNotFoundError', 'OSError']",
+                        "attack: detached", "attack: network ConnectionRefusedError as uid 65534"], outcomes
+    assert bob.read_bytes() == before and not (tmp_path / "outside.txt").exists()
+    assert no_process_with(token), "a process the notebook started outlived its grading"
+    time.sleep(max(0.0, 7 - (time.monotonic() - started)))
+    assert json.loads(grades.read_text()) == report and not (tmp_path / "marker").exists()
+
+
+@needs_sandbox
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGSTOP"])
+def test_a_notebook_cannot_kill_or_freeze_the_grader(signal_name, tmp_path):
+    # in a separate grading process: without a sandbox, this notebook kills or freezes the one it runs in
+    wrapper = """
+        import importlib
+        def top_p_filter(probs, p):
+            return importlib.import_module("llama_lab.generate").top_p_filter(probs, p)
+        """
+    kill = f"import os, signal\nos.kill(os.getppid(), signal.{signal_name})"
+    nbformat.write(with_solutions("04_sampling", {"top_p_filter": wrapper}, [kill]), tmp_path / "a_04_sampling.ipynb")
+    nbformat.write(with_solutions("04_sampling", {}), tmp_path / "b_04_sampling.ipynb")
+    grades = tmp_path / "grades.json"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-m", "llama_lab.grade", str(tmp_path), "--output", str(grades)],
+                          env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    first, second = json.loads(grades.read_text())["notebooks"]
+    assert second["points"] == second["max_points"] == 13
+    parts = {p["name"]: p for p in first["parts"]}
+    assert first["points"] == 10 and parts["top_p_filter"]["points"] == 0, first
+    message = "calls the kit's own llama_lab.generate.top_p_filter: the assignment is to write it yourself"
+    assert all(c["message"] == message for c in parts["top_p_filter"]["cases"])
+    assert first["flags"] and all(message in flag for flag in first["flags"]) and "FLAGGED" in done.stdout
+
+
+ODD = {  # a notebook nbformat reads, with values where the grader expects others
+    "llama_lab metadata as a string": lambda nb: nb.metadata.update(llama_lab="04_sampling"),
+    "a cell source of 42": lambda nb: nb.cells[1].update(source=42),
+    "nbgrader cell metadata as a string": lambda nb: nb.cells[3].metadata.update(nbgrader="yes"),
+}
+
+
+def test_a_notebook_the_grader_cannot_read_costs_only_its_own_grade(tmp_path):
+    for i, spoil in enumerate(ODD.values()):
+        nb = nbformat.read(INSTRUCTOR / "04_sampling.ipynb", as_version=4)
+        spoil(nb)
+        (tmp_path / f"0{i}_odd_04_sampling.ipynb").write_text(json.dumps(nb))
+    (tmp_path / "09_unreadable.ipynb").write_text('{"cells": 42}')
+    nbformat.write(with_solutions("04_sampling", {}), tmp_path / "good_04_sampling.ipynb")
+    *odd, good = grade_path(tmp_path, **TRUSTED)
+    assert good.points == good.max_points == 13, format_grade(good)
+    assert len(odd) == 4 and not any(g.parts for g in odd)
+    for grade, what in zip(odd, list(ODD) + ["not a notebook"]):
+        assert grade.error and grade.error.startswith(Path(grade.path).name), (what, grade.error)
+    assert "metadata `llama_lab` is a str ('04_sampling')" in odd[0].error
+    assert "cell 2's source is an int (42)" in odd[1].error
+    assert "cell 4's metadata `nbgrader` is a str ('yes')" in odd[2].error
+
+
+# ------------------------------------------------------------------ the command line, when something is missing
+
+def test_without_the_lab_extra_the_command_says_what_to_install():
+    code = ("import runpy, sys; sys.modules['nbclient'] = None; sys.argv = ['grade', 'x.ipynb']; "
+            "runpy.run_module('llama_lab.grade', run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(REPO)},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "nbclient is not installed" in done.stderr and "pip install -e '.[lab]'" in done.stderr
+
+
+def test_without_bwrap_the_grader_refuses_and_says_how_to_install_it(monkeypatch, capsys, tmp_path):
+    sandbox.bwrap.cache_clear()
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on it
+    try:
+        assert main([str(STUDENT / "04_sampling.ipynb")]) == 2
+    finally:
+        sandbox.bwrap.cache_clear()
+    said = capsys.readouterr().err.strip()
+    assert len(said.splitlines()) == 1 and "apt-get install bubblewrap" in said and "--no-sandbox" in said, said

@@ -304,17 +304,18 @@ def _class_cases():
 
 PARTS = [
     Part("repeat_kv", "sharing key/value heads (GQA)", kit.repeat_kv, lambda f, i: f(i["x"], i["n_rep"]),
-         _repeat_cases, REPEAT_MISTAKES,
+         _repeat_cases, REPEAT_MISTAKES, kit=(kit.repeat_kv,),
          hint="Check the shape (B, Hkv * n_rep, S, hd) and that head h of the output is head h // n_rep of x"),
     Part("attention", "causal attention", reference_attention, lambda f, i: f(i["q"], i["k"], i["v"]),
          _attention_cases, ATTENTION_MISTAKES,
          hint="Check softmax(q k^T / sqrt(hd)) over the keys, with key j hidden from query i when "
               "j > S - T + i, then the weighted sum of v"),
     Part("cache_update", "the KV cache", reference_cache_update, _run_cache, _cache_cases, CACHE_MISTAKES,
+         kit=(kit.KVCache.update,),
          hint="Write k, v into positions start_pos .. start_pos + T - 1 of the cache, in place, and return "
               "positions 0 .. start_pos + T - 1"),
     Part("Attention", "your Attention inside the model", kit.Attention, _run_class, _class_cases,
-         ATTENTION_CLASS_MISTAKES,
+         ATTENTION_CLASS_MISTAKES, kit=(kit.Attention.forward,),
          uses={"repeat_kv": kit.repeat_kv, "attention": reference_attention,
                "cache_update": reference_cache_update},
          hint="Follow the kit's order: project, view as heads, rotate q and k, move heads first, update the "

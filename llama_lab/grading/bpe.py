@@ -18,6 +18,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from sentencepiece import SentencePieceProcessor
+
 from ..bpe import SPACE, SentencePieceBPE
 from ..tokenizer import Tokenizer, train_tokenizer
 from .checks import Case, Part
@@ -208,14 +210,16 @@ def _encode_cases():
 
 PARTS = [
     Part("pretokenize", "SentencePiece's symbols", kit_pretokenize, lambda f, i: f(i["text"]), _pretokenize_cases,
-         PRETOKENIZE_MISTAKES, hint="Expected: '▁' + text with each ' ' replaced by '▁', as a list of characters; "
-                                    "[] for the empty text"),
+         PRETOKENIZE_MISTAKES, kit=(SentencePieceBPE.normalize,),
+         hint="Expected: '▁' + text with each ' ' replaced by '▁', as a list of characters; [] for the empty text"),
     Part("bpe_merge", "BPE merges", kit_bpe_merge, lambda f, i: f(i["symbols"], i["scores"]), _merge_cases,
-         MERGE_MISTAKES,
+         MERGE_MISTAKES, kit=(SentencePieceBPE.merge,),
          hint="Each round, among adjacent pairs whose joined string is in scores, merge the highest-scoring one "
               "(the leftmost on ties); stop when no pair is a piece"),
     Part("encode", "ids that match SentencePiece", sentencepiece_encode, _run_encode, _encode_cases,
          ENCODE_MISTAKES,
+         kit=(Tokenizer.encode, SentencePieceBPE.encode, SentencePieceBPE.encode_pieces,
+              SentencePieceProcessor.Encode),  # the last is SentencePiece's own encode (and its aliases)
          uses={"pretokenize": kit_pretokenize, "bpe_merge": kit_bpe_merge, "vocabulary_scores": vocabulary_scores},
          hint="pretokenize, merge with vocabulary_scores(tokenizer), then one id per piece, or the ids of the "
               "<0xXX> pieces of its UTF-8 bytes for a symbol that is not a piece",

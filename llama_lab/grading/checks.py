@@ -43,6 +43,8 @@ class Part:
     mistakes: dict[str, Any] = field(default_factory=dict)  # what a mistake is called -> an implementation making it
     uses: dict[str, Any] = field(default_factory=dict)  # other parts' names the student's code calls: while this
     # part runs they are the reference implementations, so that one part's bug costs that part only
+    kit: tuple = ()  # the kit's own functions (and methods) that do this part's job: while the part is graded,
+    # a call to one of them from the student's code costs the case (a wrapper is not the student's own work)
     hint: str = ""  # said when an answer is wrong in a way no known mistake explains
     error_hints: dict[str, str] = field(default_factory=dict)  # text in an error message -> the mistake behind it
 

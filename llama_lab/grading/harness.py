@@ -7,6 +7,13 @@ the libraries are put back as they were before the notebook ran (`snapshot` then
 nowhere, an alarm stops the case after a few seconds, and any exception becomes a message. Outputs are reduced
 to plain tensors, numbers and strings, saved with torch.save and read back by the grader with
 `weights_only=True`, so nothing the student's code returns can run in the grader's process.
+
+Two ways to fake a score are closed here. The grading function is a closure made before the notebook's first
+cell (`grader`), holding what it needs, and it signs what it saves with a key the notebook never sees: replacing
+this module, its functions or torch.save in the notebook, or writing the results file, gets the part nothing.
+And while a part is graded, the kit's own implementation of it is tripwired (tripwire.py): a student's function
+that calls it, even through a reference taken before grading, loses the case. This runs in the student's own
+process, so code written to take the harness apart can still do it: llama_lab/grade.py says what stops what.
 """
 
 from __future__ import annotations
@@ -14,23 +21,27 @@ from __future__ import annotations
 import builtins
 import contextlib
 import copy
+import functools
+import hashlib
+import hmac
 import io
 import math
 import os
 import signal
 import sys
-import sysconfig
 import threading
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
+from types import CodeType, FunctionType
 from typing import Any
 
 import torch
 
 from .checks import Part
+from .tripwire import KitCalled, is_student_frame, tripwires
 
-PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)  # llama_lab/
-_LIBRARY_DIRS = tuple({sysconfig.get_paths()[key] for key in ("stdlib", "purelib", "platlib")})
+_MISSING = object()
 
 
 class CaseTimeout(BaseException):
@@ -48,29 +59,43 @@ def find(namespace: dict, part: Part) -> Any:
     impl = namespace[part.name]
     if not callable(impl):
         raise StudentError(f"`{part.name}` is a {type(impl).__name__}, not a function or class")
-    if (getattr(impl, "__module__", None) or "").startswith("llama_lab"):
-        raise StudentError(f"`{part.name}` is the kit's own {impl.__module__}.{impl.__qualname__}: "
+    inner = impl
+    while isinstance(inner, functools.partial):  # functools.partial(the kit's function) is the kit's function
+        inner = inner.func
+    if (getattr(inner, "__module__", None) or "").startswith("llama_lab"):
+        raise StudentError(f"`{part.name}` is the kit's own {inner.__module__}.{_qualname(inner)}: "
                            "the assignment is to write it yourself")
+    if isinstance(impl, type) and isinstance(part.reference, type) and issubclass(impl, part.reference):
+        raise StudentError(f"`{part.name}` subclasses the kit's own {part.reference.__module__}."
+                           f"{part.reference.__qualname__}: the assignment is to write it yourself")
     return impl
+
+
+def _qualname(obj: Any) -> str:
+    return getattr(obj, "__qualname__", type(obj).__qualname__)
 
 
 def run_case(part: Part, impl: Any, inputs: dict, namespace: dict | None, seconds: float) -> dict:
     """Run one case on the student's implementation: {"value": plain output} or {"error": what went wrong}."""
+    kit_calls: list[str] = []  # the kit's own functions the student's code called (see tripwire.py)
     try:
-        with _uses(namespace, part.uses), _quiet(), _time_limit(seconds):
+        with _uses(namespace, part.uses), tripwires(part, sys._getframe(), kit_calls), _quiet(), \
+                _time_limit(seconds):
             torch.manual_seed(0)
-            value = part.run(impl, copy.deepcopy(inputs))
-            return {"value": plain(value)}
+            outcome = {"value": plain(part.run(impl, copy.deepcopy(inputs)))}
     except CaseTimeout:
-        return {"error": f"stopped after {seconds:g} s without an answer: an endless loop, or far too slow?"}
+        outcome = {"error": f"stopped after {seconds:g} s without an answer: an endless loop, or far too slow?"}
     except NotImplementedError:
-        return {"error": f"not implemented yet (`{part.name}` raises NotImplementedError)"}
-    except StudentError as error:
-        return {"error": str(error)}
+        outcome = {"error": f"not implemented yet (`{part.name}` raises NotImplementedError)"}
+    except (StudentError, KitCalled) as error:
+        outcome = {"error": str(error)}
     except KeyboardInterrupt:
-        return {"error": "interrupted"}
+        outcome = {"error": "interrupted"}
     except BaseException as error:  # SystemExit too: a student's exit() must not end the grading
-        return {"error": describe_error(error)}
+        outcome = {"error": describe_error(error)}
+    if kit_calls:  # even when the student's code caught the exception and answered something else
+        outcome = {"error": f"calls the kit's own {kit_calls[0]}: the assignment is to write it yourself"}
+    return outcome
 
 
 def run_cases(part: Part, impl: Any, all_inputs: list[dict], namespace: dict | None, seconds: float,
@@ -90,17 +115,12 @@ def describe_error(error: BaseException) -> str:
     text = f"raised {type(error).__name__}: {error}".strip()
     if len(text) > 400:
         text = text[:400] + " ..."
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if _is_student_frame(f.filename)]
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if is_student_frame(f.filename)]
     if frames:
         where = frames[-1]
         code = f": `{where.line.strip()}`" if where.line else ""
         text += f" (line {where.lineno} of your {where.name}{code})"
     return text
-
-
-def _is_student_frame(filename: str) -> bool:
-    return not filename.startswith(PACKAGE_DIR) and not filename.startswith(_LIBRARY_DIRS) \
-        and "site-packages" not in filename and not filename.startswith("<frozen")
 
 
 def plain(value: Any, depth: int = 0) -> Any:
@@ -198,9 +218,17 @@ def one_thread():
 
 # ------------------------------------------------------------------------ the libraries, as they were
 
-_SNAPSHOT: list[tuple[Any, dict]] = []
-_STATE: dict = {}
-_MISSING = object()
+@dataclass
+class Snapshot:
+    """The libraries as they were: each watched object's attributes, the code of the kit's functions (a notebook
+    may swap a function's `__code__`), the default dtype, grad mode and streams, and the modules."""
+
+    attributes: list[tuple[Any, dict]]
+    codes: list[tuple[FunctionType, CodeType]]
+    state: dict
+
+
+_LATEST: list[Snapshot] = []  # the last snapshot, for restore() without one
 
 
 def _watched() -> list:
@@ -217,24 +245,34 @@ def _watched() -> list:
     return objects
 
 
-def snapshot(assignment: str | None = None) -> None:
+def snapshot(assignment: str | None = None) -> Snapshot:
     """Remember the libraries as they are now: called before the notebook's first cell."""
     if assignment is not None:
         from . import load
         load(assignment)  # its module too: the parts' run functions live there
-    _SNAPSHOT[:] = [(obj, dict(vars(obj))) for obj in _watched()]
-    _STATE.update(dtype=torch.get_default_dtype(), grad=torch.is_grad_enabled(), stdout=sys.stdout,
-                  stderr=sys.stderr, modules={name: m for name, m in sys.modules.items()
-                                              if name == "torch" or name.startswith(("torch.nn", "llama_lab"))})
+    objects = _watched()
+    taken = Snapshot(
+        attributes=[(obj, dict(vars(obj))) for obj in objects],
+        codes=[(f, f.__code__) for obj in objects for f in list(vars(obj).values())
+               if isinstance(f, FunctionType) and (f.__module__ or "").startswith("llama_lab")],
+        state=dict(dtype=torch.get_default_dtype(), grad=torch.is_grad_enabled(), stdout=sys.stdout,
+                   stderr=sys.stderr, modules={name: m for name, m in sys.modules.items()
+                                               if name == "torch" or name.startswith(("torch.nn", "llama_lab"))}))
+    _LATEST[:] = [taken]
+    return taken
 
 
-def restore() -> None:
-    """Put back every attribute the notebook replaced or deleted, the default dtype, grad mode and streams.
+def restore(taken: Snapshot | None = None) -> None:
+    """Put back every attribute the notebook replaced or deleted, the kit's functions' code, the default dtype,
+    grad mode and streams (from `taken`, else the last snapshot).
 
     Attributes the notebook added to a class are deleted (`torch.Tensor.sum = ...` hides the real method); those
     added to a module are left alone (deleting them could remove lazily loaded submodules).
     """
-    for obj, saved in _SNAPSHOT:
+    taken = taken or (_LATEST[0] if _LATEST else None)
+    if taken is None:
+        return
+    for obj, saved in taken.attributes:
         current = vars(obj)
         changed = [name for name, value in saved.items() if current.get(name, _MISSING) is not value]
         added = [name for name in current if name not in saved] if isinstance(obj, type) else []
@@ -244,41 +282,77 @@ def restore() -> None:
         for name in added:
             with contextlib.suppress(AttributeError, TypeError):
                 delattr(obj, name)
-    if _STATE:
-        torch.set_default_dtype(_STATE["dtype"])
-        torch.set_grad_enabled(_STATE["grad"])
-        sys.stdout, sys.stderr = _STATE["stdout"], _STATE["stderr"]
-        sys.modules.update(_STATE["modules"])
+    for function, code in taken.codes:
+        if function.__code__ is not code:
+            with contextlib.suppress(ValueError, TypeError):
+                function.__code__ = code
+    torch.set_default_dtype(taken.state["dtype"])
+    torch.set_grad_enabled(taken.state["grad"])
+    sys.stdout, sys.stderr = taken.state["stdout"], taken.state["stderr"]
+    sys.modules.update(taken.state["modules"])
 
 
 # ------------------------------------------------------------------------ the kernel's side of grading
 
-def collect(assignment: str, part_name: str, inputs_path: str, outputs_path: str, namespace: dict,
-            seconds: float) -> None:
-    """Run every case of one part on the student's code and save the outcomes (after each case, so that a
-    case that hangs the kernel loses only itself)."""
-    from . import get_part
-    restore()
-    part = get_part(assignment, part_name)
-    all_inputs = torch.load(inputs_path, weights_only=True)
-    outcomes = []
-    try:
-        impl = find(namespace, part)
-    except StudentError as error:
-        impl, outcomes = None, [{"error": str(error)} for _ in all_inputs]
-    if impl is not None:
-        for outcome in run_cases(part, impl, all_inputs, namespace, seconds, before_each=restore):
-            outcomes.append(outcome)
-            _save(outcomes, outputs_path)
-    restore()
-    _save(outcomes, outputs_path)
+def grader(assignment: str, key: str):
+    """Start grading in this kernel, before the notebook's first cell: remember the libraries as they are, and
+    hand back the function that grades one part, `grade_part(part_name, inputs_path, outputs_path, seconds)`.
+
+    That function holds in its closure everything it needs, taken now: replacing this module's functions, the
+    module itself (in sys.modules, or under any name in the notebook) or torch.save later changes nothing it
+    does. It signs what it saves with `key` (see `write_signed`), which the grader hands over in this one call
+    and the notebook never sees, so results written any other way are rejected. Before each case it puts the
+    libraries back; after it, it saves the outcomes so far (a case that hangs the kernel loses only itself).
+    """
+    from . import load
+    taken = snapshot(assignment)
+    parts = {part.name: part for part in load(assignment).PARTS}
+    secret = bytes.fromhex(key)
+    put_back, find_impl, each_case, write, read = restore, find, run_cases, write_signed, torch.load
+    caller = sys._getframe
+
+    def grade_part(part_name: str, inputs_path: str, outputs_path: str, seconds: float) -> None:
+        namespace = caller(1).f_globals  # the notebook's: the grader's cell that calls this runs there
+        put_back(taken)
+        part = parts[part_name]
+        all_inputs = read(inputs_path, weights_only=True)
+        outcomes = []
+        try:
+            impl = find_impl(namespace, part)
+        except StudentError as error:
+            impl, outcomes = None, [{"error": str(error)} for _ in all_inputs]
+        if impl is not None:
+            for outcome in each_case(part, impl, all_inputs, namespace, seconds, before_each=lambda: put_back(taken)):
+                outcomes.append(outcome)
+                put_back(taken)
+                write(outputs_path, outcomes, secret)
+        put_back(taken)
+        write(outputs_path, outcomes, secret)
+
+    return grade_part
 
 
-def _save(outcomes: list, path: str) -> None:
-    tmp = f"{path}.tmp"
+def write_signed(path: str, outcomes: list, secret: bytes) -> None:
+    """Save the outcomes with torch.save, prefixed by their HMAC-SHA256 under `secret` (atomically)."""
+    buffer = io.BytesIO()
     try:
-        torch.save(outcomes, tmp)
+        torch.save(outcomes, buffer)
     except Exception as error:  # an output torch cannot save: keep the message instead
         outcomes[-1] = {"error": f"the grader could not save the output ({type(error).__name__}: {error})"}
-        torch.save(outcomes, tmp)
+        buffer = io.BytesIO()
+        torch.save(outcomes, buffer)
+    data = buffer.getvalue()
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as file:
+        file.write(hmac.new(secret, data, hashlib.sha256).hexdigest().encode() + data)
     os.replace(tmp, path)
+
+
+def read_signed(path: str | os.PathLike, secret: bytes) -> bytes | None:
+    """What write_signed saved at `path`, or None when the file is missing or its signature is not right."""
+    try:
+        content = Path(path).read_bytes()
+    except OSError:
+        return None
+    tag, data = content[:64], content[64:]
+    return data if hmac.compare_digest(tag, hmac.new(secret, data, hashlib.sha256).hexdigest().encode()) else None

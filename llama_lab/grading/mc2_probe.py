@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from ..model import capture_residual_stream
+from ..probes import difference_of_means
+from ..safety import mc2
 from .checks import Case, Part
 from .harness import as_float
 from .models import random_llama, random_prompt
@@ -237,10 +239,10 @@ PARTS = [
          _answer_cases, ANSWER_MISTAKES,
          hint="Sum log_softmax(logits[t - 1])[tokens[t]] over the answer tokens t = n_prompt .. T - 1"),
     Part("mc2_score", "TruthfulQA's MC2", reference_mc2, lambda f, i: as_float(f(i["true_lls"], i["false_lls"])),
-         _mc2_cases, MC2_MISTAKES, error_hints={"division by zero": UNDERFLOW},
+         _mc2_cases, MC2_MISTAKES, kit=(mc2,), error_hints={"division by zero": UNDERFLOW},
          hint="MC2 = sum exp(true lls) / (sum exp(true lls) + sum exp(false lls))"),
     Part("mean_difference_probe", "a mean-difference probe", reference_probe, _run_probe, _probe_cases,
-         PROBE_MISTAKES,
+         PROBE_MISTAKES, kit=(difference_of_means,),
          hint="direction = mean of the rows labelled 1 - mean of the rows labelled 0; "
               "bias = -direction · (mu1 + mu0) / 2"),
 ]

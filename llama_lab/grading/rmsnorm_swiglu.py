@@ -161,9 +161,10 @@ def _ffn_cases():
 
 
 PARTS = [
-    Part("rms_norm", "RMSNorm", kit_rms_norm, _run_rms_norm, _rms_cases, RMS_MISTAKES,
+    Part("rms_norm", "RMSNorm", kit_rms_norm, _run_rms_norm, _rms_cases, RMS_MISTAKES, kit=(RMSNorm.forward,),
          hint="Check the formula x / sqrt(mean(x²) over the last dimension + eps) * weight, in float32"),
     Part("feed_forward", "the SwiGLU feed-forward", kit_feed_forward, _run_feed_forward, _ffn_cases, FFN_MISTAKES,
+         kit=(FeedForward.forward,),
          hint="Check the formula w2(silu(w1 x) * (w3 x)), with each weight used as nn.Linear does (x @ w.T)",
          error_hints={"cannot be multiplied": "nn.Linear keeps weights as (out_features, in_features): "
                                               "multiply by the transpose, x @ w1.T, or use F.linear(x, w1)"}),

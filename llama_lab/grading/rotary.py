@@ -154,8 +154,9 @@ def _rotate_cases():
 
 PARTS = [
     Part("rope_tables", "the rotation angles", kit.rope_tables, _run_tables, _table_cases, TABLE_MISTAKES,
+         kit=(kit.rope_tables,),
          hint="Check the angle of position m and pair i: m * theta^(-2i/head_dim), as a (max_seq_len, hd/2) table"),
     Part("apply_rotary_emb", "rotating queries and keys", kit.apply_rotary_emb, _run_rotate, _rotate_cases,
-         ROTATE_MISTAKES,
+         ROTATE_MISTAKES, kit=(kit.apply_rotary_emb,),
          hint="Check that pair i of each head at position t turns by the angle in cos[t, i], sin[t, i]"),
 ]

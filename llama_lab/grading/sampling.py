@@ -204,15 +204,17 @@ def _compose_cases():
 PARTS = [
     Part("softmax_with_temperature", "temperature", kit_softmax_with_temperature,
          lambda f, i: f(i["logits"], i["t"]), _temperature_cases, TEMPERATURE_MISTAKES,
+         kit=(_kit_next_token_probs,),
          hint="Check softmax(logits / T) over the last dimension, and the one-hot argmax when T = 0"),
     Part("top_k_filter", "top-k", kit.top_k_filter, lambda f, i: f(i["probs"], i["k"]), _top_k_cases,
-         TOP_K_MISTAKES, hint="Check that exactly the k largest probabilities of each row survive, renormalised"),
+         TOP_K_MISTAKES, kit=(kit.top_k_filter,),
+         hint="Check that exactly the k largest probabilities of each row survive, renormalised"),
     Part("top_p_filter", "top-p (nucleus)", kit.top_p_filter, lambda f, i: f(i["probs"], i["p"]), _top_p_cases,
-         TOP_P_MISTAKES,
+         TOP_P_MISTAKES, kit=(kit.top_p_filter,),
          hint="Sort each row from the likeliest down, drop a token when the ones before it hold more than p, "
               "put the rest back in vocabulary order and renormalise"),
     Part("next_token_probs", "the whole sampler", _kit_next_token_probs, _run_compose, _compose_cases,
-         COMPOSE_MISTAKES,
+         COMPOSE_MISTAKES, kit=(_kit_next_token_probs,),
          uses={"softmax_with_temperature": kit_softmax_with_temperature, "top_k_filter": kit.top_k_filter,
                "top_p_filter": kit.top_p_filter},
          hint="Chain your functions: softmax_with_temperature, then top_k_filter if top_k is not None, then "
