@@ -126,6 +126,6 @@ def test_training_steps_lower_the_loss_under_autocast():
         (loss_sum / count).backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        losses.append(float(loss_sum / count))
+        losses.append(float(loss_sum.detach() / count))
     report("autocast training, loss over 8 steps on one batch", losses)
     assert losses[-1] < losses[0] - 0.5, losses
