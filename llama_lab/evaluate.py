@@ -51,7 +51,7 @@ def validation_windows(tokens: np.ndarray, seq_len: int, max_windows: int | None
 @torch.no_grad()
 def model_loss(model, windows: np.ndarray, batch_size: int = 16) -> float:
     """Mean cross-entropy (nats/token) of the model's next-token predictions over all targets of the windows."""
-    device = model.tok_embeddings.weight.device
+    device = model.device
     total, count = 0.0, 0
     for i in range(0, len(windows), batch_size):
         rows = torch.from_numpy(windows[i:i + batch_size]).to(device)  # (B, T+1)

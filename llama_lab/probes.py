@@ -31,7 +31,7 @@ def last_token_activations(model, token_lists: Sequence[Sequence[int]], batch_si
 
     Batched with right padding (causal attention: the padding after a sequence cannot change it).
     """
-    device = model.tok_embeddings.weight.device
+    device = model.device
     out = []
     for start in range(0, len(token_lists), batch_size):
         chunk = token_lists[start:start + batch_size]
@@ -133,7 +133,7 @@ def steering(model, direction: torch.Tensor, mode: str, layers: Sequence[int] | 
     mode="add": add scale * direction to the stream leaving each block in `layers` (required: which ones).
     `layers` are block indices (0 .. n_layers - 1), so residual layer i is block i - 1.
     """
-    direction = direction.to(model.tok_embeddings.weight.device)
+    direction = direction.to(model.device)
     if mode == "ablate":
         edit = lambda i, h: project_out(h, direction)  # noqa: E731
     elif mode == "add":
@@ -174,7 +174,7 @@ def logit_lens(model, tokens: Sequence[int], position: int = -1) -> torch.Tensor
     Row i applies the final RMSNorm and the output matrix to residual layer i; the last row is the model's own
     prediction.
     """
-    device = model.tok_embeddings.weight.device
+    device = model.device
     with capture_residual_stream(model) as resid:
         model(torch.tensor([list(tokens)], device=device))
     stream = torch.stack([resid[i][0, position] for i in range(-1, len(model.layers))])  # (L + 1, D)
@@ -194,8 +194,7 @@ def lens_table(tokenizer, probs: torch.Tensor, k: int = 3) -> list[str]:
 @torch.no_grad()
 def lens_probabilities(model, activations: torch.Tensor, token_id: int) -> torch.Tensor:
     """p(token_id) read off every layer with the logit lens: activations (N, L + 1, D) -> (N, L + 1)."""
-    weight = model.tok_embeddings.weight
-    h = activations.to(weight.device, weight.dtype)
+    h = activations.to(model.device, model.dtype)
     return F.softmax(model.output(model.norm(h)).float(), dim=-1)[..., token_id].cpu()
 
 

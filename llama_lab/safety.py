@@ -191,7 +191,7 @@ def loglikelihoods(model, tokenizer, pairs: Sequence[tuple[str, str]], batch_siz
     Sequences longer than the model's context keep their last max_seq_len + 1 tokens, as lm-eval does.
     Batched with right padding: the model is causal, so padding after a sequence cannot change it.
     """
-    device = model.tok_embeddings.weight.device
+    device = model.device
     encoded = [encode_pair(tokenizer, c, x) for c, x in pairs]
     for (context, continuation), (_, cont) in zip(pairs, encoded):
         if not cont:
@@ -313,7 +313,7 @@ def finetune_on_dialogs(model, tokenizer, dialogs: Sequence[list[dict]], steps: 
     Plain AdamW at a constant learning rate, batches drawn with a seeded generator. Returns (model, losses).
     """
     student = copy.deepcopy(model).train()
-    device = student.tok_embeddings.weight.device
+    device = student.device
     examples = []
     for dialog in dialogs:
         ids, is_answer = encode_dialog_for_training(tokenizer, dialog)
@@ -436,7 +436,7 @@ def system_prompt_attention(model, tokenizer, dialog: Sequence[dict]) -> dict:
     """
     encoded = encode_dialog_with_roles(tokenizer, dialog)
     ids, roles = encoded["ids"], encoded["roles"]
-    device = model.tok_embeddings.weight.device
+    device = model.device
     _, attentions = model(torch.tensor([ids], device=device), return_attention=True)
     probs = torch.stack([a[0].float() for a in attentions]).mean(dim=(0, 1))  # (T, T): mean over layers, heads
     is_system = torch.tensor([r == "system" for r in roles], device=device)
