@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from .chat import B_SYS, E_SYS, UNSAFE_ERROR, encode_dialog, encode_dialog_for_training, special_tags_in
 from .generate import generate_tokens
+from .tables import text_table
 
 # Our own safety system prompt, in words the tiny world knows. The tiny chat model saw only short, neutral system
 # prompts in training (tinyworld.SYSTEM_PROMPTS, e.g. "You are a helpful assistant."): whether an explicit safety
@@ -149,10 +150,7 @@ def format_table(rows: Sequence[dict], columns: Sequence[str], digits: int = 1) 
     """A plain-text table of the given columns (floats rounded), for printing in a notebook."""
     cells = [[f"{row[c]:.{digits}f}" if isinstance(row[c], float) else str(row[c]).replace("\n", " ")
               for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[j]) for r in cells)) for j, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
-    return "\n".join(lines)
+    return text_table(columns, cells)
 
 
 # --------------------------------------------------------------------------- truthfulness, multiple choice
