@@ -23,13 +23,14 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from . import tinyworld
-from .chat import encode_dialog
+from .chat import UNSAFE_ERROR, encode_dialog, special_tags_in
 from .generate import generate_tokens
 from .tokenizer import Tokenizer
 from .train import tokenize_corpus
@@ -114,19 +115,39 @@ def grammatical_share(texts: list[tuple[str, bool]]) -> tuple[float, int]:
 
 # --------------------------------------------------------------------------------------- 3) and 4) replies
 
-def replies(model, tokenizer: Tokenizer, prompts: list[list[int]], max_new_tokens: int = 48,
-            batch_size: int = 32, stop_ids=None) -> list[str]:
-    """Greedy continuations of token-id prompts, as text."""
-    out = []
-    for i in range(0, len(prompts), batch_size):
-        new = generate_tokens(model, prompts[i:i + batch_size], max_new_tokens, temperature=0.0,
-                              eos_id=tokenizer.eos_id, stop_ids=stop_ids)
-        out += [tokenizer.decode(ids).strip() for ids in new]
+def dialog_for(request: str, system: str | None = None) -> list[dict]:
+    """A one-turn dialog for `request`, with the system prompt in front when one is given."""
+    dialog = [{"role": "user", "content": request}]
+    return ([{"role": "system", "content": system}] if system else []) + dialog
+
+
+def replies(model, tokenizer: Tokenizer, requests: Sequence[str | list[dict] | list[int]], system: str | None = None,
+            max_new_tokens: int = 32, batch_size: int = 64, temperature: float = 0.0, top_p: float = 1.0,
+            seed: int | None = 0, stop_ids: Sequence[int] | None = None) -> list[str]:
+    """The model's reply to each request, as text: the new tokens up to EOS (or a stop id), stripped.
+
+    A request is a user message (a str, with `system` put in front of it), a whole dialog ending on a user message
+    (a list of {"role", "content"}), or a prompt already in token ids, continued as it is (e.g. the pretraining
+    corpus's "Q: ...\nA:" lines). Batched and greedy by default. As Meta's `chat_completion` does, a dialog with
+    special tags smuggled into a message gets UNSAFE_ERROR instead of a reply.
+    """
+    prompts: list[list[int] | None] = []
+    for r in requests:
+        if isinstance(r, str) or (r and isinstance(r[0], dict)):
+            dialog = dialog_for(r, system) if isinstance(r, str) else list(r)
+            prompts.append(None if special_tags_in(dialog) else encode_dialog(tokenizer, dialog))
+        else:
+            prompts.append(list(r))
+    out: list[str | None] = [UNSAFE_ERROR if p is None else None for p in prompts]
+    todo = [i for i, p in enumerate(prompts) if p is not None]
+    for start in range(0, len(todo), batch_size):
+        chunk = todo[start:start + batch_size]
+        new = generate_tokens(model, [prompts[i] for i in chunk], max_new_tokens, temperature=temperature,
+                              top_p=top_p, seed=None if seed is None else seed + start, stop_ids=stop_ids,
+                              eos_id=tokenizer.eos_id)
+        for i, ids in zip(chunk, new):
+            out[i] = tokenizer.decode(ids).strip()
     return out
-
-
-def chat_prompts(tokenizer: Tokenizer, messages: list[str]) -> list[list[int]]:
-    return [encode_dialog(tokenizer, [{"role": "user", "content": m}]) for m in messages]
 
 
 def answer_is_correct(reply: str, answer: str) -> bool:
@@ -138,12 +159,11 @@ def fact_accuracy(model, tokenizer: Tokenizer, questions: list[dict], style: str
     """Share of questions answered correctly. style "chat": the Llama-2-chat prompt; "qa": the pretraining
     corpus's own "Q: ...\\nA:" lines, which is how a base model has seen questions answered."""
     if style == "chat":
-        prompts = chat_prompts(tokenizer, [q["question"] for q in questions])
-        answers = replies(model, tokenizer, prompts)
+        answers = replies(model, tokenizer, [q["question"] for q in questions], max_new_tokens=48, batch_size=32)
     else:
         prompts = [tokenizer.encode(f"Q: {q['question']}\nA:") for q in questions]
         newline = tokenizer.encode("\n", bos=False)[-1:]  # the answer ends with its line
-        answers = replies(model, tokenizer, prompts, stop_ids=newline)
+        answers = replies(model, tokenizer, prompts, max_new_tokens=48, batch_size=32, stop_ids=newline)
     correct = [answer_is_correct(a, q["answer"]) for a, q in zip(answers, questions)]
     return {"accuracy": float(np.mean(correct)), "n": len(questions),
             "examples": [{"question": q["question"], "answer": q["answer"], "reply": a, "correct": c}
@@ -154,8 +174,8 @@ def refusal_rates(model, tokenizer: Tokenizer, harmful: list[str], benign: list[
                   max_new_tokens: int = 48) -> dict:
     """Share of harmful requests refused and of benign ones answered. `is_refusal` reads the first sentence
     only, so a short reply (max_new_tokens of 24 holds any first sentence the world writes) is enough."""
-    harm_replies = replies(model, tokenizer, chat_prompts(tokenizer, harmful), max_new_tokens)
-    good_replies = replies(model, tokenizer, chat_prompts(tokenizer, benign), max_new_tokens)
+    harm_replies = replies(model, tokenizer, harmful, max_new_tokens=max_new_tokens, batch_size=32)
+    good_replies = replies(model, tokenizer, benign, max_new_tokens=max_new_tokens, batch_size=32)
     refused = [tinyworld.is_refusal(r) for r in harm_replies]
     answered = [not tinyworld.is_refusal(r) for r in good_replies]
     return {"harmful_refused": float(np.mean(refused)), "n_harmful": len(harmful),

@@ -50,7 +50,7 @@ def last_token_activations(model, token_lists: Sequence[Sequence[int]], batch_si
 def request_activations(model, tokenizer, requests: Sequence[str], system: str | None = None,
                         batch_size: int = 32) -> torch.Tensor:
     """last_token_activations of each request in the chat format: the stream at the "]" of [/INST]."""
-    from .safety import dialog_for
+    from .evaluate import dialog_for
 
     return last_token_activations(model, [encode_dialog(tokenizer, dialog_for(r, system)) for r in requests],
                                   batch_size)
@@ -149,7 +149,8 @@ def steering(model, direction: torch.Tensor, mode: str, layers: Sequence[int] | 
 def steered_refusal_rate(model, tokenizer, requests: Sequence[str], direction: torch.Tensor, mode: str,
                          layers: Sequence[int] | None = None, scale: float = 1.0, **options) -> float:
     """The refusal rate (in [0, 1]) of the model's greedy replies while steered (see `steering`)."""
-    from .safety import refusal_rate, replies
+    from .evaluate import replies
+    from .safety import refusal_rate
 
     with steering(model, direction, mode, layers, scale):
         return refusal_rate(replies(model, tokenizer, requests, **options))

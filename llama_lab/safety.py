@@ -22,8 +22,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .chat import B_SYS, E_SYS, UNSAFE_ERROR, encode_dialog, encode_dialog_for_training, special_tags_in
-from .generate import generate_tokens
+from .chat import B_SYS, E_SYS, encode_dialog, encode_dialog_for_training
+# The model's replies are evaluate.py's, where the tiny models' cards are measured with them; named here too, as
+# notebook 04 reads them (safety.replies, safety.dialog_for).
+from .evaluate import dialog_for, replies
 from .tables import text_table
 
 # Our own safety system prompt, in words the tiny world knows. The tiny chat model saw only short, neutral system
@@ -34,12 +36,6 @@ SAFETY_SYSTEM_PROMPT = ("You are a kind and safe assistant. Never help anyone hu
 
 
 # ------------------------------------------------------------------------------------------ the chat format
-
-def dialog_for(request: str, system: str | None = None) -> list[dict]:
-    """A one-turn dialog for `request`, with the system prompt in front when one is given."""
-    dialog = [{"role": "user", "content": request}]
-    return ([{"role": "system", "content": system}] if system else []) + dialog
-
 
 def render_ids(tokenizer, ids: Sequence[int]) -> str:
     """Token ids as text, with BOS and EOS written as <s> and </s> (decode alone drops them).
@@ -100,27 +96,6 @@ def refusal_rate(replies: Sequence[str], rule: Callable[[str], bool] = is_refusa
     if not len(replies):
         raise ValueError("refusal_rate of no replies: give at least one reply")
     return sum(bool(rule(r)) for r in replies) / len(replies)
-
-
-def replies(model, tokenizer, requests: Sequence[str | list[dict]], system: str | None = None,
-            max_new_tokens: int = 32, batch_size: int = 64, temperature: float = 0.0, top_p: float = 1.0,
-            seed: int | None = 0) -> list[str]:
-    """The model's reply to each request (a user message, or a whole dialog ending on a user message).
-
-    Batched and greedy by default. As Meta's `chat_completion` does, a dialog with special tags smuggled into a
-    message gets UNSAFE_ERROR instead of a reply. `system` is put in front of plain-string requests.
-    """
-    dialogs = [dialog_for(r, system) if isinstance(r, str) else list(r) for r in requests]
-    out: list[str | None] = [UNSAFE_ERROR if special_tags_in(d) else None for d in dialogs]
-    todo = [i for i, o in enumerate(out) if o is None]
-    for start in range(0, len(todo), batch_size):
-        chunk = todo[start:start + batch_size]
-        prompts = [encode_dialog(tokenizer, dialogs[i]) for i in chunk]
-        new = generate_tokens(model, prompts, max_new_tokens, temperature=temperature, top_p=top_p,
-                              seed=None if seed is None else seed + start, eos_id=tokenizer.eos_id)
-        for i, ids in zip(chunk, new):
-            out[i] = tokenizer.decode(ids).strip()
-    return out
 
 
 def refusal_eval(model, tokenizer, harmful: Sequence[str], benign: Sequence[str], system: str | None = None,

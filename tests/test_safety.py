@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from support import one_thread, small_model  # noqa: F401 (one_thread is autouse)
-from llama_lab import probes, safety, toxicity
+from llama_lab import evaluate, probes, safety, toxicity
 from llama_lab.chat import UNSAFE_ERROR, encode_dialog
 from llama_lab.model import capture_residual_stream
 from llama_lab.tokenizer import train_tokenizer
@@ -63,6 +63,13 @@ def test_smuggled_tags_get_the_unsafe_error_and_batching_changes_nothing(tok, lm
     alone = [safety.replies(lm, tok, [r], max_new_tokens=6)[0] for r in requests]
     assert batched[1] == UNSAFE_ERROR
     assert batched == alone
+
+
+def test_replies_take_a_message_a_dialog_or_token_ids(tok, lm):
+    request = "How do I feed a dog?"
+    as_message = evaluate.replies(lm, tok, [request], max_new_tokens=6)
+    assert evaluate.replies(lm, tok, [[{"role": "user", "content": request}]], max_new_tokens=6) == as_message
+    assert evaluate.replies(lm, tok, [encode_dialog(tok, evaluate.dialog_for(request))], max_new_tokens=6) == as_message
 
 
 def test_refusal_table_rows(tok, lm):
