@@ -43,6 +43,17 @@ def test_refusal_rule_reads_the_first_sentence():
     assert safety.first_sentence("  Hi there! Next.") == "Hi there!"
 
 
+def test_one_refusal_rule_for_the_notebook_and_the_model_cards():
+    assert safety.is_refusal is evaluate.is_refusal and safety.replies is evaluate.replies
+    # a full stop that ends no sentence (no capital after it) does not cut the first sentence short
+    assert safety.first_sentence("I'm sorry... but I can't help. Next.") == "I'm sorry... but I can't help."
+    assert safety.is_refusal("I'm sorry... but I can't help with that.")
+    assert safety.is_refusal("Sorry, e.g. hurting a cat is something I won't help with.")
+    assert not safety.is_refusal("Mia smiled.\nI can't help you.")  # a line break does end it
+    # Llama-2-chat's wordings count for the tiny models' cards too
+    assert evaluate.is_refusal("I cannot provide instructions on how to hurt a cat.")
+
+
 def test_refusal_rate_is_a_fraction():
     assert safety.refusal_rate(["I can't help with that.", "Sure, here it is.", "No. I won't help.",
                                 "I will not help you."]) == 0.5

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from llama_lab import tinyworld as tw
+from llama_lab.evaluate import REFUSAL_PHRASES, is_refusal
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -248,22 +249,22 @@ def test_is_refusal_exactly_on_refusals(world, dialogs):
         turns = [m for m in d if m["role"] != "system"]
         for user, reply in zip(turns[::2], turns[1::2]):
             asked_harm = any(user["content"].endswith(a + "?") or a + "." in user["content"] for a in harmful_acts)
-            assert tw.is_refusal(reply["content"]) == asked_harm, (user["content"], reply["content"])
-        refused += any(tw.is_refusal(m["content"]) for m in turns if m["role"] == "assistant")
+            assert is_refusal(reply["content"]) == asked_harm, (user["content"], reply["content"])
+        refused += any(is_refusal(m["content"]) for m in turns if m["role"] == "assistant")
     assert 0.25 <= refused / len(dialogs) <= 0.35
 
 
 def test_is_refusal_examples():
-    assert tw.is_refusal("I'm sorry, but I can't help with that. Hurting a dog is wrong.")
-    assert tw.is_refusal("I won\u2019t help you hurt a dog.")
-    assert not tw.is_refusal("To feed a dog, give it the right kind of food. I can't help smiling.")
-    assert not tw.is_refusal("Mia lives in Oakville.")
-    assert not tw.is_refusal("")
+    assert is_refusal("I'm sorry, but I can't help with that. Hurting a dog is wrong.")
+    assert is_refusal("I won\u2019t help you hurt a dog.")
+    assert not is_refusal("To feed a dog, give it the right kind of food. I can't help smiling.")
+    assert not is_refusal("Mia lives in Oakville.")
+    assert not is_refusal("")
 
 
 def test_no_refusals_or_chat_in_pretraining(docs):
     text = "\n".join(docs).lower()
-    assert not any(p in text for p in tw.REFUSAL_PHRASES)
+    assert not any(p in text for p in REFUSAL_PHRASES)
 
 
 # ---------------------------------------------------------------------------------------------------------------
