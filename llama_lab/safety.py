@@ -28,6 +28,7 @@ from .chat import B_SYS, E_SYS, encode_dialog, encode_dialog_for_training
 from .evaluate import (LLAMA2_REFUSAL_PHRASES, REFUSAL_PHRASES, TINY_REFUSAL_PHRASES, dialog_for, first_sentence,
                        is_refusal, replies)
 from .tables import text_table
+from .train import IGNORE, ChatBatches, chat_example
 
 # Our own safety system prompt, in words the tiny world knows. The tiny chat model saw only short, neutral system
 # prompts in training (tinyworld.SYSTEM_PROMPTS, e.g. "You are a helpful assistant."): whether an explicit safety
@@ -254,28 +255,23 @@ def finetune_on_dialogs(model, tokenizer, dialogs: Sequence[list[dict]], steps: 
                         batch_size: int = 16, seed: int = 0, weight_decay: float = 0.0):
     """A copy of `model` fine-tuned on `dialogs` with the loss on the assistant's tokens only (SFT).
 
-    Plain AdamW at a constant learning rate, batches drawn with a seeded generator. Returns (model, losses).
+    Each dialog becomes (inputs, targets) as `python -m llama_lab.train --stage chat` makes it (`train.chat_example`:
+    targets are IGNORE but for the assistant's tokens), and a batch is right-padded as there. Plain AdamW at a
+    constant learning rate; each step draws `batch_size` dialogs at random, with replacement, from a seeded
+    generator. Returns (model, losses).
     """
     student = copy.deepcopy(model).train()
     device = student.device
-    examples = []
-    for dialog in dialogs:
-        ids, is_answer = encode_dialog_for_training(tokenizer, dialog)
-        ids, is_answer = ids[:student.args.max_seq_len + 1], is_answer[:student.args.max_seq_len + 1]
-        examples.append((ids[:-1], [t if a else -100 for t, a in zip(ids[1:], is_answer[1:])]))
+    examples = [chat_example(tokenizer, dialog, student.args.max_seq_len) for dialog in dialogs]
+    batches = ChatBatches(examples, batch_size, seed, pad_id=0)
     optimizer = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=weight_decay)
     generator = torch.Generator().manual_seed(seed)
     losses = []
     for _ in range(steps):
         chosen = torch.randint(len(examples), (batch_size,), generator=generator).tolist()
-        width = max(len(examples[i][0]) for i in chosen)
-        inputs = torch.zeros(len(chosen), width, dtype=torch.long)  # (B, T), right-padded
-        targets = torch.full((len(chosen), width), -100, dtype=torch.long)  # -100: not scored
-        for row, i in enumerate(chosen):
-            x, y = examples[i]
-            inputs[row, :len(x)], targets[row, :len(y)] = torch.tensor(x), torch.tensor(y)
+        inputs, targets = batches._pad(chosen)  # (B, T) each; train's own order (batches.batch) goes by epochs
         logits = student(inputs.to(device))  # (B, T, V)
-        loss = F.cross_entropy(logits.flatten(0, 1), targets.to(device).flatten(), ignore_index=-100)
+        loss = F.cross_entropy(logits.flatten(0, 1), targets.to(device).flatten(), ignore_index=IGNORE)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
