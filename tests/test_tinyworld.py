@@ -61,11 +61,12 @@ def test_different_seed_different_world(world):
 
 def test_output_does_not_depend_on_python_hash_seed(world):
     # sets of strings iterate in a per-process order; nothing we write may depend on it
-    # (loads the module file alone: importing the package would import torch, which takes seconds)
-    code = ("import hashlib, json, importlib.util as u; "
-            f"spec = u.spec_from_file_location('tw', {str(Path(tw.__file__))!r}); tw = u.module_from_spec(spec); "
-            "import sys; sys.modules['tw'] = tw; "
-            "spec.loader.exec_module(tw); w = tw.build_world(0); "
+    # (loads the world's modules alone, under a bare package: llama_lab/__init__ would import torch, which takes
+    # seconds)
+    code = ("import hashlib, json, sys, types; "
+            f"package = types.ModuleType('llama_lab'); package.__path__ = [{str(Path(tw.__file__).parent)!r}]; "
+            "sys.modules['llama_lab'] = package; "
+            "import llama_lab.tinyworld as tw; w = tw.build_world(0); "
             "d = list(tw.pretraining_documents(w, 'train', 300, seed=0)) + "
             "[json.dumps(x) for x in tw.chat_dialogs(w, 'train', 200, seed=0)] + "
             "[json.dumps(tw.eval_files(w), sort_keys=True)]; "
