@@ -46,6 +46,7 @@ import torch
 from .checkpoint import args_to_hf_config, meta_to_hf_names, save_model
 from .generate import generate_tokens
 from .model import LLAMA2_7B, Llama, ModelArgs, build_model, by_columns, init_weights, linear
+from .tables import markdown_row, markdown_table
 from .train import compiled_loss_sums, logits_loss_sums, loss_sums
 
 # The shipped tiny model's shape (llama_lab/tiny.py); random weights stand in until data/tiny-base/ is built.
@@ -536,7 +537,7 @@ def _ratio(x) -> str:
     return "-" if x is None else f"{x:.2f}x"
 
 
-def format_row(r: dict) -> str:
+def _cells(r: dict) -> tuple[str, ...]:
     notes = []
     if "same_tokens" in r:
         notes.append("same tokens as HF" if r["same_tokens"] else "tokens differ from HF")
@@ -544,11 +545,15 @@ def format_row(r: dict) -> str:
         notes.append("same tokens as eager" if r["same_tokens_as_eager"] else "tokens differ from eager")
     if "disk_bytes" in r:
         notes.append(f"{r['disk_bytes'] / 2**20:.0f} MiB on disk")
-    cells = (r["size"], f"{r['metric']} ({r['unit']})", _number(r["kit"]), _number(r["transformers"]),
-             _ratio(r["ratio"]), "-" if r["ratio_range"] is None else "-".join(map(_ratio, r["ratio_range"])),
-             _number(r.get("bound")),
-             _percent(r.get("share")), _percent(r.get("share_transformers")), "; ".join(notes))
-    return "| " + " | ".join(cells) + " |"
+    return (r["size"], f"{r['metric']} ({r['unit']})", _number(r["kit"]), _number(r["transformers"]),
+            _ratio(r["ratio"]), "-" if r["ratio_range"] is None else "-".join(map(_ratio, r["ratio_range"])),
+            _number(r.get("bound")),
+            _percent(r.get("share")), _percent(r.get("share_transformers")), "; ".join(notes))
+
+
+def format_row(r: dict) -> str:
+    """One row of the results as a line of the README's Markdown table."""
+    return markdown_row(_cells(r))
 
 
 def format_table(results: dict) -> str:
@@ -556,8 +561,7 @@ def format_table(results: dict) -> str:
     where = m.get("gpu") or f"{m['cpu']}, {m['cpu_count']} cores, {m['torch_threads']} torch threads"
     lines = [f"{where}; torch {m['torch']}, transformers {m['transformers']}, {m['dtype']}; memory bandwidth "
              f"{results['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s (matrix-vector product)", "",
-             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += [format_row(r) for r in results["rows"]]
+             *markdown_table(COLUMNS, [_cells(r) for r in results["rows"]])]
     lines += ["", "kit vs HF: how many times better the kit does (kit/HF for tokens/s, HF/kit for seconds and "
               "memory). paired runs: the lowest and the highest ratio of two runs made side by side (the two take "
               "turns). bound: tokens/s if each step read every weight once at the bandwidth measured during that "

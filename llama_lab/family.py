@@ -23,6 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .model import LLAMA2_13B, LLAMA2_70B, LLAMA2_7B, ModelArgs, build_model
+from .tables import text_table
 
 CARD_PATH = Path(__file__).resolve().parent.parent / "data" / "model_card.json"
 PRESETS = {"7B": LLAMA2_7B, "13B": LLAMA2_13B, "70B": LLAMA2_70B}
@@ -136,13 +137,8 @@ def format_table(rows: list[dict], formats: dict[str, str] | None = None) -> str
     """Rows of dicts as an aligned text table; `formats` maps a column to a format spec (e.g. ",.0f")."""
     formats = formats or {}
     columns = list(rows[0])
-    cells = [columns] + [[format(row[c], formats.get(c, "")) for c in columns] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-
-    def align(i, text):  # the first column (names) to the left, numbers to the right
-        return text.ljust(widths[i]) if i == 0 else text.rjust(widths[i])
-
-    return "\n".join("  ".join(align(i, text) for i, text in enumerate(line)) for line in cells)
+    cells = [[format(row[c], formats.get(c, "")) for c in columns] for row in rows]
+    return text_table(columns, cells, align="<>")  # the first column (names) to the left, numbers to the right
 
 
 # ---------------------------------------------------------------------------------------------- plots

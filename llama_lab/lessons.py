@@ -115,7 +115,7 @@ def greedy_without_cache(model, prompt: Sequence[int], max_new_tokens: int) -> l
     The quadratic baseline the cache is measured against; it gives the same tokens as
     `generate_tokens(model, [prompt], n, temperature=0, eos_id=None)` (up to float rounding in near ties).
     """
-    device = model.tok_embeddings.weight.device
+    device = model.device
     tokens = torch.tensor([list(prompt)], device=device)  # (1, T)
     for _ in range(max_new_tokens):
         next_token = model(tokens)[:, -1].argmax(-1, keepdim=True)  # (1, 1)

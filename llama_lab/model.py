@@ -467,6 +467,16 @@ class Llama(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    @property
+    def device(self) -> torch.device:
+        """Where the weights are (read off the token embedding's): inputs go here."""
+        return self.tok_embeddings.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The weights' dtype (read off the token embedding's), e.g. torch.bfloat16 for a loaded 7B."""
+        return self.tok_embeddings.weight.dtype
+
 
 def build_model(args: ModelArgs, device=None, dtype=None) -> Llama:
     """Build a Llama; on device="meta" nothing is allocated, so even 70B's parameters can be counted."""

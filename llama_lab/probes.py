@@ -31,7 +31,7 @@ def last_token_activations(model, token_lists: Sequence[Sequence[int]], batch_si
 
     Batched with right padding (causal attention: the padding after a sequence cannot change it).
     """
-    device = model.tok_embeddings.weight.device
+    device = model.device
     out = []
     for start in range(0, len(token_lists), batch_size):
         chunk = token_lists[start:start + batch_size]
@@ -50,7 +50,7 @@ def last_token_activations(model, token_lists: Sequence[Sequence[int]], batch_si
 def request_activations(model, tokenizer, requests: Sequence[str], system: str | None = None,
                         batch_size: int = 32) -> torch.Tensor:
     """last_token_activations of each request in the chat format: the stream at the "]" of [/INST]."""
-    from .safety import dialog_for
+    from .evaluate import dialog_for
 
     return last_token_activations(model, [encode_dialog(tokenizer, dialog_for(r, system)) for r in requests],
                                   batch_size)
@@ -133,7 +133,7 @@ def steering(model, direction: torch.Tensor, mode: str, layers: Sequence[int] | 
     mode="add": add scale * direction to the stream leaving each block in `layers` (required: which ones).
     `layers` are block indices (0 .. n_layers - 1), so residual layer i is block i - 1.
     """
-    direction = direction.to(model.tok_embeddings.weight.device)
+    direction = direction.to(model.device)
     if mode == "ablate":
         edit = lambda i, h: project_out(h, direction)  # noqa: E731
     elif mode == "add":
@@ -149,7 +149,8 @@ def steering(model, direction: torch.Tensor, mode: str, layers: Sequence[int] | 
 def steered_refusal_rate(model, tokenizer, requests: Sequence[str], direction: torch.Tensor, mode: str,
                          layers: Sequence[int] | None = None, scale: float = 1.0, **options) -> float:
     """The refusal rate (in [0, 1]) of the model's greedy replies while steered (see `steering`)."""
-    from .safety import refusal_rate, replies
+    from .evaluate import replies
+    from .safety import refusal_rate
 
     with steering(model, direction, mode, layers, scale):
         return refusal_rate(replies(model, tokenizer, requests, **options))
@@ -174,7 +175,7 @@ def logit_lens(model, tokens: Sequence[int], position: int = -1) -> torch.Tensor
     Row i applies the final RMSNorm and the output matrix to residual layer i; the last row is the model's own
     prediction.
     """
-    device = model.tok_embeddings.weight.device
+    device = model.device
     with capture_residual_stream(model) as resid:
         model(torch.tensor([list(tokens)], device=device))
     stream = torch.stack([resid[i][0, position] for i in range(-1, len(model.layers))])  # (L + 1, D)
@@ -194,8 +195,7 @@ def lens_table(tokenizer, probs: torch.Tensor, k: int = 3) -> list[str]:
 @torch.no_grad()
 def lens_probabilities(model, activations: torch.Tensor, token_id: int) -> torch.Tensor:
     """p(token_id) read off every layer with the logit lens: activations (N, L + 1, D) -> (N, L + 1)."""
-    weight = model.tok_embeddings.weight
-    h = activations.to(weight.device, weight.dtype)
+    h = activations.to(model.device, model.dtype)
     return F.softmax(model.output(model.norm(h)).float(), dim=-1)[..., token_id].cpu()
 
 

@@ -126,7 +126,7 @@ def continuations(model, tokenizer, prompts: Sequence[str], chat: bool = False, 
     """How the model continues each prompt: as plain text (a base model), or, with chat=True, as the reply to a
     user message asking it to finish the sentence (a chat model, which answers rather than continues)."""
     from .generate import generate_tokens
-    from .safety import replies
+    from .evaluate import replies
 
     if chat:
         requests = [f"Finish this sentence: {p}" for p in prompts]

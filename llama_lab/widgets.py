@@ -115,7 +115,7 @@ class Explorer:
 
 def _forward_logits(model, ids: list[int]) -> torch.Tensor:
     """The model's logits at every position of one sequence: (T, V), float32 on the CPU."""
-    device = model.tok_embeddings.weight.device
+    device = model.device
     with torch.inference_mode():
         return model(torch.tensor([ids], device=device))[0].float().cpu()
 
@@ -467,7 +467,7 @@ def attention_patterns(model, ids: list[int], n_layers: int | None = None) -> di
             raise _EnoughLayers
 
     handles = [model.layers[i].register_forward_hook(keep) for i in range(n_layers)]
-    device = model.tok_embeddings.weight.device
+    device = model.device
     try:
         with torch.inference_mode():
             model(torch.tensor([ids], device=device), return_attention=True)
@@ -761,7 +761,7 @@ class LogitLens(Explorer):
                              "(pass max_tokens= to raise the limit): shorten it")
         _check_length(self.model, len(ids), "text")
         self.tokens = ids
-        device = self.model.tok_embeddings.weight.device
+        device = self.model.device
         with capture_residual_stream(self.model) as stream, torch.inference_mode():
             self.model(torch.tensor([ids], device=device))
         self._stream = torch.stack([stream[i][0] for i in range(-1, len(self.model.layers))])  # (L + 1, T, D)

@@ -18,6 +18,13 @@ def test_preset_parameter_counts_on_the_meta_device(args, expected):
     assert model.tok_embeddings.weight.device.type == "meta"
 
 
+def test_device_and_dtype_are_the_weights():
+    model = build_model(ModelArgs(dim=32, n_layers=1, n_heads=4, vocab_size=64, max_seq_len=16), dtype=torch.bfloat16)
+    assert model.device == torch.device("cpu") and model.dtype == torch.bfloat16
+    meta = build_model(LLAMA2_7B, device="meta")
+    assert meta.device.type == "meta" and meta.dtype == torch.float32
+
+
 def test_presets_follow_the_model_card():
     assert [a.max_seq_len for a in (LLAMA2_7B, LLAMA2_13B, LLAMA2_70B)] == [4096] * 3
     assert [a.vocab_size for a in (LLAMA2_7B, LLAMA2_13B, LLAMA2_70B)] == [32000] * 3

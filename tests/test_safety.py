@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from support import one_thread, small_model  # noqa: F401 (one_thread is autouse)
-from llama_lab import probes, safety, toxicity
+from llama_lab import evaluate, probes, safety, toxicity
 from llama_lab.chat import UNSAFE_ERROR, encode_dialog
 from llama_lab.model import capture_residual_stream
 from llama_lab.tokenizer import train_tokenizer
@@ -43,6 +43,17 @@ def test_refusal_rule_reads_the_first_sentence():
     assert safety.first_sentence("  Hi there! Next.") == "Hi there!"
 
 
+def test_one_refusal_rule_for_the_notebook_and_the_model_cards():
+    assert safety.is_refusal is evaluate.is_refusal and safety.replies is evaluate.replies
+    # a full stop that ends no sentence (no capital after it) does not cut the first sentence short
+    assert safety.first_sentence("I'm sorry... but I can't help. Next.") == "I'm sorry... but I can't help."
+    assert safety.is_refusal("I'm sorry... but I can't help with that.")
+    assert safety.is_refusal("Sorry, e.g. hurting a cat is something I won't help with.")
+    assert not safety.is_refusal("Mia smiled.\nI can't help you.")  # a line break does end it
+    # Llama-2-chat's wordings count for the tiny models' cards too
+    assert evaluate.is_refusal("I cannot provide instructions on how to hurt a cat.")
+
+
 def test_refusal_rate_is_a_fraction():
     assert safety.refusal_rate(["I can't help with that.", "Sure, here it is.", "No. I won't help.",
                                 "I will not help you."]) == 0.5
@@ -63,6 +74,13 @@ def test_smuggled_tags_get_the_unsafe_error_and_batching_changes_nothing(tok, lm
     alone = [safety.replies(lm, tok, [r], max_new_tokens=6)[0] for r in requests]
     assert batched[1] == UNSAFE_ERROR
     assert batched == alone
+
+
+def test_replies_take_a_message_a_dialog_or_token_ids(tok, lm):
+    request = "How do I feed a dog?"
+    as_message = evaluate.replies(lm, tok, [request], max_new_tokens=6)
+    assert evaluate.replies(lm, tok, [[{"role": "user", "content": request}]], max_new_tokens=6) == as_message
+    assert evaluate.replies(lm, tok, [encode_dialog(tok, evaluate.dialog_for(request))], max_new_tokens=6) == as_message
 
 
 def test_refusal_table_rows(tok, lm):

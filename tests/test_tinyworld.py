@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from llama_lab import tinyworld as tw
+from llama_lab.evaluate import REFUSAL_PHRASES, is_refusal
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -60,11 +61,12 @@ def test_different_seed_different_world(world):
 
 def test_output_does_not_depend_on_python_hash_seed(world):
     # sets of strings iterate in a per-process order; nothing we write may depend on it
-    # (loads the module file alone: importing the package would import torch, which takes seconds)
-    code = ("import hashlib, json, importlib.util as u; "
-            f"spec = u.spec_from_file_location('tw', {str(Path(tw.__file__))!r}); tw = u.module_from_spec(spec); "
-            "import sys; sys.modules['tw'] = tw; "
-            "spec.loader.exec_module(tw); w = tw.build_world(0); "
+    # (loads the world's modules alone, under a bare package: llama_lab/__init__ would import torch, which takes
+    # seconds)
+    code = ("import hashlib, json, sys, types; "
+            f"package = types.ModuleType('llama_lab'); package.__path__ = [{str(Path(tw.__file__).parent)!r}]; "
+            "sys.modules['llama_lab'] = package; "
+            "import llama_lab.tinyworld as tw; w = tw.build_world(0); "
             "d = list(tw.pretraining_documents(w, 'train', 300, seed=0)) + "
             "[json.dumps(x) for x in tw.chat_dialogs(w, 'train', 200, seed=0)] + "
             "[json.dumps(tw.eval_files(w), sort_keys=True)]; "
@@ -248,22 +250,22 @@ def test_is_refusal_exactly_on_refusals(world, dialogs):
         turns = [m for m in d if m["role"] != "system"]
         for user, reply in zip(turns[::2], turns[1::2]):
             asked_harm = any(user["content"].endswith(a + "?") or a + "." in user["content"] for a in harmful_acts)
-            assert tw.is_refusal(reply["content"]) == asked_harm, (user["content"], reply["content"])
-        refused += any(tw.is_refusal(m["content"]) for m in turns if m["role"] == "assistant")
+            assert is_refusal(reply["content"]) == asked_harm, (user["content"], reply["content"])
+        refused += any(is_refusal(m["content"]) for m in turns if m["role"] == "assistant")
     assert 0.25 <= refused / len(dialogs) <= 0.35
 
 
 def test_is_refusal_examples():
-    assert tw.is_refusal("I'm sorry, but I can't help with that. Hurting a dog is wrong.")
-    assert tw.is_refusal("I won\u2019t help you hurt a dog.")
-    assert not tw.is_refusal("To feed a dog, give it the right kind of food. I can't help smiling.")
-    assert not tw.is_refusal("Mia lives in Oakville.")
-    assert not tw.is_refusal("")
+    assert is_refusal("I'm sorry, but I can't help with that. Hurting a dog is wrong.")
+    assert is_refusal("I won\u2019t help you hurt a dog.")
+    assert not is_refusal("To feed a dog, give it the right kind of food. I can't help smiling.")
+    assert not is_refusal("Mia lives in Oakville.")
+    assert not is_refusal("")
 
 
 def test_no_refusals_or_chat_in_pretraining(docs):
     text = "\n".join(docs).lower()
-    assert not any(p in text for p in tw.REFUSAL_PHRASES)
+    assert not any(p in text for p in REFUSAL_PHRASES)
 
 
 # ---------------------------------------------------------------------------------------------------------------
