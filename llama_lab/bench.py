@@ -145,10 +145,9 @@ def transformers_twin(model: Llama):
     """transformers' LlamaForCausalLM with the same configuration and the same weights as `model`."""
     import transformers
 
-    weight = model.tok_embeddings.weight
-    config = transformers.LlamaConfig(**args_to_hf_config(model.args, weight.dtype))
-    with torch.device(weight.device):
-        twin = transformers.LlamaForCausalLM._from_config(config, dtype=weight.dtype)
+    config = transformers.LlamaConfig(**args_to_hf_config(model.args, model.dtype))
+    with torch.device(model.device):
+        twin = transformers.LlamaForCausalLM._from_config(config, dtype=model.dtype)
     twin.load_state_dict(meta_to_hf_names(model.state_dict(), model.args))
     twin.generation_config.pad_token_id = 0
     return twin.eval()
@@ -212,7 +211,7 @@ def row(size, metric, unit, kit_samples, hf_samples, higher_is_better=True, **ex
 
 def measure_decode(size, kit, twin, batch, cfg: Settings, bytes_per_step, probe: BandwidthProbe, compile=False):
     """Greedy decoding tokens/s: `batch` prompts of cfg.prompt_len tokens, cfg.new_tokens new tokens each."""
-    device = kit.tok_embeddings.weight.device
+    device = kit.device
     prompts = torch.randint(3, kit.args.vocab_size, (batch, cfg.prompt_len),
                             generator=torch.Generator().manual_seed(batch)).to(device)
     outputs = {}
@@ -248,7 +247,7 @@ def measure_prefill(size, kit, twin, cfg: Settings) -> list[dict]:
     logits_to_keep=1). "forward, every position's logits": the pass that scores a text (perplexity, evaluation),
     with no cache, where the output head multiplies every position.
     """
-    device = kit.tok_embeddings.weight.device
+    device = kit.device
     length = min(cfg.prefill_len, kit.args.max_seq_len)
     prompt = torch.randint(3, kit.args.vocab_size, (1, length), generator=torch.Generator().manual_seed(0))
     prompt = prompt.to(device)

@@ -25,10 +25,10 @@ from .tokenizer import Tokenizer
 
 def describe(model, name: str) -> str:
     """One line about a model: its name, size, shape and where it runs."""
-    args, weight = model.args, model.tok_embeddings.weight
+    args = model.args
     return (f"{name}: {model.num_parameters():,} parameters, {args.n_layers} layers, dim {args.dim}, "
             f"{args.n_heads} heads ({args.kv_heads} KV), context {args.max_seq_len}, "
-            f"{str(weight.dtype).removeprefix('torch.')} on {weight.device.type}")
+            f"{str(model.dtype).removeprefix('torch.')} on {model.device.type}")
 
 
 def _beside_weights(directory: Path) -> list[Path]:

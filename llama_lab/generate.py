@@ -311,8 +311,7 @@ _static_caches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def static_cache(model, batch_size: int, max_seq_len: int):
     """The model's cache of this shape for the compiled path, made on first use and at a fixed address."""
     caches = _static_caches.setdefault(model, {})
-    weight = model.tok_embeddings.weight
-    key = (batch_size, max_seq_len, weight.device, weight.dtype)
+    key = (batch_size, max_seq_len, model.device, model.dtype)
     if key not in caches:
         cache = model.new_cache(batch_size, max_seq_len)
         torch._dynamo.mark_static_address(cache.k)
@@ -345,7 +344,7 @@ def iter_generate(model, prompt_tokens: Sequence[Sequence[int]], max_new_tokens:
     _check_prompts(prompt_tokens, args.max_seq_len, args.vocab_size)
     if max_new_tokens == 0:
         return
-    device = model.tok_embeddings.weight.device
+    device = model.device
     compiled_step = _compiled_step_for(compile, model, device)
     stops = {*(stop_ids or []), *([eos_id] if eos_id is not None else [])}
     generator = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
