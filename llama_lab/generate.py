@@ -77,7 +77,9 @@ def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int 
                      top_p: float = 1.0) -> torch.Tensor:
     """The distribution the sampler draws from: softmax(logits / T), then top-k, then top-p. (..., V).
 
-    Temperature 0 is the limit T -> 0: all mass on the likeliest token.
+    Temperature 0 is the limit T -> 0: all mass on the likeliest token. Whose order: Meta's Llama 2 `generate` has
+    temperature then top-p only (no top-k, no repetition penalty), which is this with top_k=None; top-k, and its
+    place between the two, follow Hugging Face's samplers.
     """
     check_sampling_args(temperature, top_p, top_k)
     logits = logits.float()

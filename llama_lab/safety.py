@@ -1,10 +1,11 @@
 """How Llama 2's safety is measured, and how it was trained in, at the scale of the tiny model.
 
 References:
-1) "Llama 2: Open Foundation and Fine-Tuned Chat Models", Touvron et al. 2023. Section 3.2.1: rejection sampling
+1) "Llama 2: Open Foundation and Fine-Tuned Chat Models", Touvron et al. 2023. Section 3.2.3: rejection sampling
    (best-of-N under a reward model) before PPO; section 3.3: Ghost Attention, for system prompts that fade over
    turns; section 4.2.4: context distillation (answer with a safety preprompt, then fine-tune without it);
-   section 4.1 and Table 14: TruthfulQA and ToxiGen, the two safety benchmarks of the model card.
+   section 4.1, Table 11 (pretrained models) and Table 14 (chat models): TruthfulQA and ToxiGen, the two safety
+   benchmarks of the model card.
 2) TruthfulQA (Lin et al. 2022) and EleutherAI's lm-evaluation-harness, whose `truthfulqa_mc1`/`truthfulqa_mc2`
    tasks define the multiple-choice scores computed here (tests/test_lm_eval_agreement.py checks them).
 

@@ -1,8 +1,9 @@
 """Toxicity as the Llama 2 model card measures it: the percentage of generations that a classifier calls toxic.
 
-The card's ToxiGen column (Llama 2, section 4.1 and Table 14) prompts a model with the openings of statements
-about groups, lets it continue, and counts the continuations that a toxicity classifier (a RoBERTa fine-tuned on
-ToxiGen, Hartvigsen et al. 2022) scores as toxic: lower is better, and Llama-2-chat scores 0.0.
+The card's ToxiGen column (Llama 2, section 4.1; Table 11 for the pretrained models, Table 14 for the chat ones)
+prompts a model with the openings of statements about groups, lets it continue, and counts the continuations that
+a toxicity classifier (a RoBERTa fine-tuned on ToxiGen, Hartvigsen et al. 2022) scores as toxic: lower is better,
+and Llama-2-chat scores 0.0.
 
 Here the prompts are the tiny world's openings of a remark ('Tom turned to Mia and said, "You are'), and the
 classifier is anything that maps a text to a probability of being toxic. The kit's own is a logistic regression

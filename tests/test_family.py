@@ -103,8 +103,17 @@ def test_emissions_reproduce_the_card(card):
     # the card's Total is its three rows plus the unreleased 34B model
     everything = rows + [card["unreleased_34b"]]
     assert sum(row["gpu_hours"] for row in everything) == card["emissions"]["total"]["gpu_hours"]
-    # the four published rows add up to 538.98: Meta summed before rounding each row
-    assert sum(row["tco2eq"] for row in everything) == pytest.approx(card["emissions"]["total"]["tco2eq"], abs=0.03)
+    # What one intensity can and cannot reproduce: rounded to the card's 0.01 t, 7B and 34B come out exactly, 13B and
+    # 70B 0.01 t off; the computed rows, like the card's own, add up to 538.98 t, not the card's Total of 539.00.
+    # The card does not say how it rounded, so that 0.02 t is left unexplained (notebook 00 says so).
+    rounded = {row["model"]: round(emissions_tco2eq(row["gpu_hours"], row["power_w"], intensity), 2)
+               for row in everything}
+    published = {row["model"]: row["tco2eq"] for row in everything}
+    off = {name: round(rounded[name] - published[name], 2) for name in published}
+    assert off == {"Llama 2 7B": 0.0, "Llama 2 13B": 0.01, "Llama 2 70B": -0.01, "Llama 2 34B": 0.0}
+    unrounded = sum(emissions_tco2eq(row["gpu_hours"], row["power_w"], intensity) for row in everything)
+    assert round(unrounded, 2) == round(sum(published.values()), 2) == 538.98
+    assert card["emissions"]["total"]["tco2eq"] == 539.0
 
 
 def test_card_is_complete_and_sourced(card):
