@@ -114,3 +114,14 @@ def test_rejects_other_normalisations(tmp_path):
                                    minloglevel=2, num_threads=1)
     with pytest.raises(ValueError, match="normalises"):
         SentencePieceBPE.from_tokenizer(Tokenizer(tmp_path / "nfkc.model"))
+
+
+def test_the_leftmost_rule_shows_only_when_the_longer_piece_wins():
+    """Notebook 01's exercise 4, worked by hand: "aaaa" with pieces a, aa, aaa. The three (a, a) pairs tie and the
+    leftmost merges first: aa a a. If aaa outscores aa, (aa, a) merges next: [aaa, a] (from the right it would be
+    a aa -> [a, aaa]). If aa outscores aaa, the other (a, a) merges: [aa, aa], whichever side ties break from."""
+    def bpe(aa_score, aaa_score):
+        return SentencePieceBPE({"<unk>": 0, "a": 1, "aa": 2, "aaa": 3}, {0: 0.0, 1: 0.0, 2: aa_score, 3: aaa_score},
+                                unk_id=0, add_dummy_prefix=False)
+    assert bpe(1.0, 2.0).merge(list("aaaa")) == ["aaa", "a"]
+    assert bpe(2.0, 1.0).merge(list("aaaa")) == ["aa", "aa"]
