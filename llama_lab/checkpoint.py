@@ -16,7 +16,9 @@ Saving writes into a temporary directory and renames it into place, so a crash n
 from __future__ import annotations
 
 import ctypes
+import itertools
 import json
+import math
 import mmap
 import os
 import pickle
@@ -63,6 +65,9 @@ HF_TOP_NAMES = {"tok_embeddings.weight": "model.embed_tokens.weight", "norm.weig
 
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
           "float16": torch.float16, "fp16": torch.float16, "half": torch.float16}
+# The dtypes the model computes in. Integer and float8 weights are quantized: they mean something only with scales
+# the kit does not read, and torch's matrix products refuse them anyway.
+SUPPORTED = "supported: float32, float16, bfloat16"
 
 
 def _suffix(name: str) -> str:
@@ -71,16 +76,25 @@ def _suffix(name: str) -> str:
 
 
 def _as_dtype(dtype) -> torch.dtype | None:
-    if dtype is None or isinstance(dtype, torch.dtype):
+    if dtype is None or dtype in DTYPES.values():
         return dtype
     if dtype not in DTYPES:
-        raise ValueError(f"dtype={dtype!r} is not one of {sorted(DTYPES)}")
+        raise ValueError(f"dtype={dtype!r} is not {SUPPORTED} (also by the names {sorted(DTYPES)})")
     return DTYPES[dtype]
 
 
 # ------------------------------------------------------------------------------------------- reading files
 
+def _regular(path: Path) -> Path:
+    """path, if it is a regular file: reading a named pipe or a device would wait for a writer, maybe forever."""
+    if path.exists() and not path.is_file():
+        raise CheckpointError(f"{path}: not a regular file (a named pipe, a device or a folder): a checkpoint's "
+                              "files are plain files. Copy the real file there.")
+    return path
+
+
 def _read_json(path: Path) -> dict:
+    _regular(path)
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as error:
@@ -108,6 +122,13 @@ def _then(value, change):
 _MAPPED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id(tensor) -> tensor
 _LIBC = ctypes.CDLL(None) if os.name == "posix" else None
 _MADV_DONTNEED = 4  # the same number on Linux and macOS
+_SLICE = 2**20  # numbers copied at a time out of a mapped file (4 MiB in float32): see _copy_out
+
+
+def _in_file(tensor: torch.Tensor) -> bool:
+    """Whether the numbers of `tensor` are pages of a checkpoint file mapped into memory (it or a view of it)."""
+    start = tensor.data_ptr()
+    return any(m.data_ptr() <= start < m.data_ptr() + m.nbytes for m in list(_MAPPED.values()))
 
 
 def _let_go(tensor: torch.Tensor) -> None:
@@ -118,7 +139,7 @@ def _let_go(tensor: torch.Tensor) -> None:
     rearranges as well as the rearranged one. These pages were never written, so dropping them loses nothing (read
     again, they would come from the file); tensors that are not views of a mapped file are left alone.
     """
-    if _LIBC is None or _MAPPED.get(id(tensor)) is not tensor:
+    if _LIBC is None or not _in_file(tensor):
         return
     first = -(-tensor.data_ptr() // mmap.PAGESIZE) * mmap.PAGESIZE  # whole pages inside the tensor only
     end = (tensor.data_ptr() + tensor.numel() * tensor.element_size()) // mmap.PAGESIZE * mmap.PAGESIZE
@@ -126,8 +147,37 @@ def _let_go(tensor: torch.Tensor) -> None:
         _LIBC.madvise(ctypes.c_void_p(first), ctypes.c_size_t(end - first), _MADV_DONTNEED)
 
 
+def _copy_out(tensor: torch.Tensor) -> torch.Tensor:
+    """A copy of a mapped tensor in the process's own memory, made a slice at a time, each slice's pages handed back
+    once copied: memory never holds the file's copy and ours of the whole tensor at once."""
+    if not tensor.is_contiguous():
+        copy = tensor.contiguous()
+    else:
+        copy = torch.empty_like(tensor)
+        source, target = tensor.view(-1), copy.view(-1)
+        for start in range(0, source.numel(), _SLICE):
+            target[start:start + _SLICE] = source[start:start + _SLICE]
+            _let_go(source[start:start + _SLICE])
+    _let_go(tensor)
+    return copy
+
+
+def _own(module: nn.Module) -> None:
+    """Copy every parameter of `module` that still reads a mapped checkpoint file into memory of its own.
+
+    A model reading its file would change when the file is overwritten, and die of SIGBUS at its next forward
+    pass when the file is truncated: a loaded model must not depend on the file staying as it was.
+    """
+    for name, parameter in list(module.named_parameters()):
+        if _in_file(parameter):
+            owner, _, attribute = name.rpartition(".")
+            setattr(module.get_submodule(owner), attribute,
+                    nn.Parameter(_copy_out(parameter.detach()), requires_grad=parameter.requires_grad))
+
+
 def _read_pth(path: Path) -> dict[str, torch.Tensor]:
     """A `.pth`/`.bin` state dict, loaded without running any pickled code; mapped into memory, read when used."""
+    _regular(path)
     try:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
@@ -153,6 +203,7 @@ def _read_pth(path: Path) -> dict[str, torch.Tensor]:
 
 def _read_safetensors(path: Path) -> dict[str, Unread]:
     """The tensors of a .safetensors file, unread: the header is checked now, each tensor mapped when needed."""
+    _regular(path)
     try:
         file = safe_open(path, framework="pt", device="cpu")  # one mapping of the file, open while tensors are read
         shapes = {key: tuple(file.get_slice(key).get_shape()) for key in file.keys()}
@@ -271,18 +322,50 @@ def _hf_ffn_args(dim: int, intermediate_size: int) -> dict:
             "ffn_dim_multiplier": None if base <= intermediate_size else intermediate_size / base}
 
 
+def _refuse_other_architectures(config: dict, source: Path) -> None:
+    """Refuse a config.json whose fields ask for something Llama 2's architecture does not do, naming the field.
+
+    transformers' LlamaConfig accepts most of these and builds them (biases, another activation, scaled rotary
+    embeddings, a head dim of its own); it ignores fields it does not know, so a Mistral config relabelled
+    "llama" would run there without its sliding window. The kit implements Llama 2 only: loading any of these
+    as Llama 2 would give a different model, silently.
+    """
+    rope = config.get("rope_parameters") or {}
+    head_dim = config["hidden_size"] // (config.get("num_attention_heads") or 1) if "hidden_size" in config else None
+    checks = [
+        ("model_type", config.get("model_type", "llama") == "llama", "another architecture"),
+        ("architectures", set(config.get("architectures") or []) <= {"LlamaForCausalLM", "LlamaModel"},
+         "another architecture"),
+        ("hidden_act", config.get("hidden_act", "silu") in ("silu", "swish"), "the feed-forward's gate is SiLU"),
+        ("attention_bias", not config.get("attention_bias"), "Llama 2's attention projections have no bias"),
+        ("mlp_bias", not config.get("mlp_bias"), "Llama 2's feed-forward has no bias"),
+        ("rope_scaling", config.get("rope_scaling") is None, "Llama 2's rotary embeddings are not scaled"),
+        ("rope_parameters", rope.get("rope_type", "default") == "default", "Llama 2's rotary embeddings are not "
+                                                                            "scaled"),
+        ("sliding_window", config.get("sliding_window") is None, "Llama 2 attends to the whole context"),
+        ("head_dim", head_dim is None or config.get("head_dim", head_dim) == head_dim,
+         "Llama 2's head dim is hidden_size / num_attention_heads"),
+        ("quantization_config", config.get("quantization_config") is None,
+         f"the weights are quantized; the kit reads floating-point weights ({SUPPORTED})"),
+    ]
+    for field, fits, why in checks:
+        if not fits:
+            raise CheckpointError(f"{source}: {field}={config[field]!r} is not Llama 2's architecture ({why}), "
+                                  "which is all the kit implements: load this model with transformers instead")
+
+
 def hf_config_to_args(config: dict, source: Path) -> ModelArgs:
+    """ModelArgs from a config.json; fields it leaves out take transformers' LlamaConfig defaults."""
+    _refuse_other_architectures(config, source)
     try:
         rope = config.get("rope_parameters") or {}
-        if (config.get("rope_scaling") or rope.get("rope_type", "default")) not in (None, "default"):
-            raise CheckpointError(f"{source}: rope scaling {config.get('rope_scaling') or rope} is not Llama 2's")
         dim = config["hidden_size"]
         return ModelArgs(
             dim=dim, n_layers=config["num_hidden_layers"], n_heads=config["num_attention_heads"],
             n_kv_heads=config.get("num_key_value_heads"), vocab_size=config["vocab_size"],
-            norm_eps=config.get("rms_norm_eps", 1e-5),
+            norm_eps=config.get("rms_norm_eps", 1e-6),
             rope_theta=config.get("rope_theta", rope.get("rope_theta", 10000.0)),
-            max_seq_len=config.get("max_position_embeddings", 4096),
+            max_seq_len=config.get("max_position_embeddings", 2048),
             **_hf_ffn_args(dim, config["intermediate_size"]))
     except KeyError as error:
         raise CheckpointError(f"{source}: config.json lacks {error}, which a Llama config must have") from error
@@ -316,21 +399,32 @@ def _rotary_unpermute(w: torch.Tensor, n_heads: int) -> torch.Tensor:
     return unpermuted
 
 
-def hf_to_meta_names(state: dict[str, torch.Tensor], args: ModelArgs) -> dict[str, torch.Tensor]:
-    to_meta = {hf: meta for meta, hf in HF_TOP_NAMES.items()}
-    for i in range(args.n_layers):
-        to_meta.update({f"model.layers.{i}.{hf}": f"layers.{i}.{meta}" for meta, hf in HF_LAYER_NAMES.items()})
+_META_LAYER_NAMES = {hf: meta for meta, hf in HF_LAYER_NAMES.items()}
+_META_TOP_NAMES = {hf: meta for meta, hf in HF_TOP_NAMES.items()}
+
+
+def _meta_name(hf_name: str) -> str:
+    """'model.layers.3.self_attn.q_proj.weight' -> 'layers.3.attention.wq.weight'; names it does not know stay."""
+    layer = re.fullmatch(r"model\.layers\.(\d+)\.(.+)", hf_name)
+    if layer and layer[2] in _META_LAYER_NAMES:
+        return f"layers.{layer[1]}.{_META_LAYER_NAMES[layer[2]]}"
+    return _META_TOP_NAMES.get(hf_name, hf_name)
+
+
+def hf_to_meta_names(state: dict[str, torch.Tensor], args: ModelArgs, tied: bool = False) -> dict[str, torch.Tensor]:
+    """Meta's names and rotary layout; tied=True (config.json's tie_word_embeddings) fills in a missing output head
+    with the embedding, as transformers does."""
     out = {}
     for key, tensor in state.items():
         if key.endswith("rotary_emb.inv_freq"):
             continue  # older checkpoints store the rotary frequencies; we recompute them
-        name = to_meta.get(key, key)
+        name = _meta_name(key)
         if name.endswith("attention.wq.weight") and len(tensor.shape) == 2:
             tensor = _then(tensor, lambda w: _rotary_unpermute(w, args.n_heads))
         elif name.endswith("attention.wk.weight") and len(tensor.shape) == 2:
             tensor = _then(tensor, lambda w: _rotary_unpermute(w, args.kv_heads))
         out[name] = tensor
-    if "output.weight" not in out and "tok_embeddings.weight" in out:  # tied embeddings: the kit's are two
+    if tied and "output.weight" not in out and "tok_embeddings.weight" in out:  # the kit's two are not tied
         out["output.weight"] = _then(out["tok_embeddings.weight"], torch.clone)  # (the head is laid out in place)
     return out
 
@@ -352,7 +446,8 @@ def meta_to_hf_names(state: dict[str, torch.Tensor], args: ModelArgs) -> dict[st
 
 
 def _load_hf(path: Path) -> tuple[ModelArgs, dict[str, torch.Tensor]]:
-    args = hf_config_to_args(_read_json(path / "config.json"), path / "config.json")
+    config = _read_json(path / "config.json")
+    args = hf_config_to_args(config, path / "config.json")
     files = sorted(path.glob("*.safetensors")) or sorted(path.glob("pytorch_model*.bin"))
     state: dict[str, torch.Tensor] = {}
     for file in files:
@@ -361,7 +456,7 @@ def _load_hf(path: Path) -> tuple[ModelArgs, dict[str, torch.Tensor]]:
         if clash:
             raise CheckpointError(f"{file}: shards disagree: {sorted(clash)[:5]} also appear in another file")
         state.update(part)
-    return args, hf_to_meta_names(state, args)
+    return args, hf_to_meta_names(state, args, tied=bool(config.get("tie_word_embeddings")))
 
 
 # ------------------------------------------------------------------------------------------------- kit
@@ -374,28 +469,74 @@ def _load_kit(path: Path) -> tuple[ModelArgs, dict[str, torch.Tensor]]:
 
 # ------------------------------------------------------------------------------------------ public API
 
-def _check_state_dict(state: dict[str, torch.Tensor], model: Llama, source: Path) -> None:
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    misshaped = [f"{k}: file {tuple(state[k].shape)} vs model {expected[k]}"
-                 for k in sorted(set(expected) & set(state)) if tuple(state[k].shape) != expected[k]]
+def _skeleton(args: ModelArgs) -> Llama:
+    """The model's modules on the meta device: shapes and no memory. The embedding's random init is skipped: the
+    checkpoint replaces it, and normal_ on a meta tensor imports torch._dynamo, which alone costs over a second."""
+    with torch.device("meta"), mock.patch.object(nn.Embedding, "reset_parameters", lambda self: None):
+        return Llama(args)
+
+
+def _in_float32(numbers: int) -> str:
+    """The memory `numbers` take in float32, for people: 7 * 10**9 -> '26.1 GiB in float32'."""
+    size, unit = numbers * 4, "B"
+    for bigger in ("KiB", "MiB", "GiB", "TiB", "PiB"):
+        if size < 1024:
+            break
+        size, unit = size / 1024, bigger
+    return f"{size:,.1f} {unit} in float32"
+
+
+def _check_weights(args: ModelArgs, state: dict[str, torch.Tensor], path: Path, config: str) -> None:
+    """Compare the configuration with the shapes in the files, before any model is built.
+
+    Every block has block 0's shapes, so one block on the meta device tells them all: a params.json asking for
+    10**9 layers is refused at the cost of one. A configuration that passes describes exactly the files' tensors,
+    so nothing larger than the checkpoint is ever allocated.
+    """
+    shapes = {k: tuple(v.shape) for k, v in _skeleton(args.with_(n_layers=1)).state_dict().items()}
+    block = {k.removeprefix("layers.0."): shape for k, shape in shapes.items() if k.startswith("layers.0.")}
+    top = {k: shape for k, shape in shapes.items() if not k.startswith("layers.")}
+
+    def expected(name: str) -> tuple[int, ...] | None:
+        layer = re.fullmatch(r"layers\.(\d+)\.(.+)", name)
+        return block.get(layer[2]) if layer and int(layer[1]) < args.n_layers else top.get(name)
+
+    unexpected = sorted(k for k in state if expected(k) is None)
+    misshaped = [f"{k}: file {tuple(state[k].shape)} vs model {expected(k)}"
+                 for k in sorted(state) if expected(k) not in (None, tuple(state[k].shape))]
+    n_missing = len(top) + args.n_layers * len(block) - (len(state) - len(unexpected))
+    every_name = itertools.chain(top, (f"layers.{i}.{k}" for i in range(args.n_layers) for k in block))
+    missing = list(itertools.islice((k for k in every_name if k not in state), 8))  # the first few: n_layers may be huge
     problems = []
-    if missing:
-        problems.append(f"missing tensors ({len(missing)}): {missing[:8]}")
+    if n_missing:
+        problems.append(f"missing tensors ({n_missing}): {missing}")
     if unexpected:
         problems.append(f"unexpected tensors ({len(unexpected)}): {unexpected[:8]}")
     if misshaped:
         problems.append(f"mis-shaped tensors ({len(misshaped)}): {misshaped[:8]}")
     if problems:
-        raise CheckpointError(f"{source}: the weights do not match the configuration: " + "; ".join(problems))
+        wanted = sum(map(math.prod, top.values())) + args.n_layers * sum(map(math.prod, block.values()))
+        held = sum(math.prod(v.shape) for v in state.values())
+        if wanted != held:
+            problems.append(f"the configuration describes {wanted:,} parameters ({_in_float32(wanted)}), the files hold "
+                            f"{held:,} ({_in_float32(held)})")
+        raise CheckpointError(f"{path}: the weights do not match the configuration in {config}: "
+                              + "; ".join(problems))
+    rotary = args.max_seq_len * args.head_dim  # numbers in the cos and sin tables together
+    if rotary > sum(map(math.prod, shapes.values())) + (args.n_layers - 1) * sum(map(math.prod, block.values())):
+        raise CheckpointError(f"{path / config}: max_seq_len={args.max_seq_len:,} would make rotary tables of "
+                              f"{_in_float32(rotary)}, more than the model's weights: pass load_model(..., "
+                              "max_seq_len=...) with the context you need (Llama 2's is 4096)")
+
+
+LOADERS = {"meta": _load_meta, "hf": _load_hf, "kit": _load_kit}
+CONFIG_FILES = {"meta": "params.json", "hf": "config.json", "kit": "params.json"}
 
 
 def load_state(path: str | os.PathLike) -> tuple[ModelArgs, dict[str, torch.Tensor]]:
     """The configuration and the state dict (Meta's names and layout) of a checkpoint, in any format."""
     path = Path(path)
-    fmt = detect_format(path)
-    return {"meta": _load_meta, "hf": _load_hf, "kit": _load_kit}[fmt](path)
+    return LOADERS[detect_format(path)](path)
 
 
 def load_model(path: str | os.PathLike, device=None, dtype=None, max_seq_len: int | None = None) -> Llama:
@@ -407,23 +548,34 @@ def load_model(path: str | os.PathLike, device=None, dtype=None, max_seq_len: in
     """
     dtype = _as_dtype(dtype)
     path = Path(path)
-    args, state = load_state(path)
+    fmt = detect_format(path)
+    args, state = LOADERS[fmt](path)
     if max_seq_len is not None:
         args = args.with_(max_seq_len=max_seq_len)
-    # Build the skeleton on the meta device (no memory). The embedding's random init is skipped: the checkpoint
-    # replaces it, and normal_ on a meta tensor imports torch._dynamo, which alone costs over a second.
-    with torch.device("meta"), mock.patch.object(nn.Embedding, "reset_parameters", lambda self: None):
-        model = Llama(args)
-    _check_state_dict(state, model, path)
+    _check_weights(args, state, path, CONFIG_FILES[fmt])
+    model = _skeleton(args)
     device = torch.device(device or "cpu")
+    mapped = []  # the file's tensors as read, held until the end so that _in_file knows what is still the file's
 
     def take(name: str) -> torch.Tensor:
         """The tensor `name`, read if need be, on the device and in the dtype asked for; the state lets go of it."""
         tensor = state.pop(name)
         tensor = tensor.read() if isinstance(tensor, Unread) else tensor
+        if _in_file(tensor):
+            mapped.append(tensor)
+        if tensor.dtype not in DTYPES.values():
+            raise CheckpointError(f"{path}: {name} is stored as {tensor.dtype}, which the kit does not compute in "
+                                  f"({SUPPORTED}): a quantized checkpoint? Load its floating-point original")
         converted = tensor.to(device=device, dtype=dtype or tensor.dtype)
         if converted is not tensor:
             _let_go(tensor)
+        # one pass and no copy: the least and the greatest number are finite only if every number is (NaN spreads)
+        if not all(torch.isfinite(extreme) for extreme in torch.aminmax(converted)):
+            bad = converted.numel() - int(torch.isfinite(converted).sum())
+            raise CheckpointError(f"{path}: {name} holds {bad:,} NaN or infinite numbers (of {converted.numel():,})"
+                                  + (f" once converted to {converted.dtype}" if converted.dtype != tensor.dtype
+                                     else "") + ": the checkpoint is damaged, or was saved from a training run "
+                                  "that diverged. Load an earlier checkpoint, or keep the saved dtype.")
         return converted
 
     def place(module: nn.Module, prefix: str = "") -> list[torch.Tensor]:
@@ -438,7 +590,7 @@ def load_model(path: str | os.PathLike, device=None, dtype=None, max_seq_len: in
     # The weights arrive one at a time and are laid out for decoding as they come, so that memory never holds much
     # more than one copy of them: the output head first, while little else is in memory, since it is copied into
     # its layout by columns; then each block, whose wq, wk, wv (w1, w3) are joined into one matrix as soon as they
-    # are read, after which the tensors they came in are let go.
+    # are read, after which the tensors they came in are let go. Whatever still reads the file is copied out of it.
     head = take("output.weight")  # (V, D)
     # (D, V) in plain row order, filled from the head's transpose: torch copies a transposed matrix into contiguous
     # memory block by block, 1.2x sooner than writing column by column (a 32000 x 512 head: 63 ms against 77 ms)
@@ -448,12 +600,12 @@ def load_model(path: str | os.PathLike, device=None, dtype=None, max_seq_len: in
     for i, layer in enumerate(model.layers):
         placed = place(layer, prefix=f"layers.{i}.")
         layer.store_weights_for_decoding()
-        kept = {p.data_ptr() for p in layer.parameters()}
+        _own(layer)
         for tensor in placed:
-            if tensor.data_ptr() not in kept:  # copied into a joined matrix
-                _let_go(tensor)
-    place(model.tok_embeddings, "tok_embeddings.")
-    place(model.norm, "norm.")
+            _let_go(tensor)
+    for module, prefix in ((model.tok_embeddings, "tok_embeddings."), (model.norm, "norm.")):
+        place(module, prefix)
+        _own(module)
     model.decoding_layout = True  # what store_weights_for_decoding does, done above a piece at a time
     model.init_rope(device)
     return model.eval()

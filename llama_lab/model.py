@@ -40,6 +40,12 @@ class ModelArgs:
     max_seq_len: int = 4096
 
     def __post_init__(self):
+        sizes = {"dim": self.dim, "n_layers": self.n_layers, "n_heads": self.n_heads, "n_kv_heads": self.kv_heads,
+                 "multiple_of": self.multiple_of, "max_seq_len": self.max_seq_len}
+        not_sizes = [f"{name}={value!r}" for name, value in sizes.items()
+                     if not isinstance(value, int) or isinstance(value, bool) or value <= 0]
+        if not_sizes:  # checked first: the checks below divide by them
+            raise ValueError(f"invalid ModelArgs: {', '.join(not_sizes)}: each must be a positive whole number")
         problems = []
         if self.dim % self.n_heads:
             problems.append(f"dim={self.dim} is not divisible by n_heads={self.n_heads}")

@@ -1,8 +1,11 @@
 """Checkpoint formats and every way a checkpoint can be wrong: each gets a CheckpointError naming the file."""
 
+import contextlib
 import json
 import os
 import pickle
+import signal
+import threading
 
 import pytest
 import torch
@@ -188,3 +191,137 @@ def test_two_shards_load_the_same_numbers(tmp_path):
     loaded = load_model(path).state_dict()
     for name, tensor in model.state_dict().items():
         torch.testing.assert_close(loaded[name], tensor, atol=0, rtol=0, msg=name)
+
+
+# ------------------------------------------------------------------------------ loading refuses bad input
+
+def in_child(run) -> int:
+    """Run `run()` in a forked copy of this process and return how it ended: its exit code, or minus the signal
+    that killed it. For what no test process should do itself: die of SIGBUS, or be killed half-way through."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            run()
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+@contextlib.contextmanager
+def deadline(seconds: float):
+    """Turn a hang into a failure: TimeoutError once `seconds` have passed."""
+    def expire(*_):
+        raise TimeoutError(f"still running after {seconds} s")
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+WEIGHTS = {"meta": "consolidated.00.pth", "kit": "model.safetensors", "hf": "model.safetensors"}
+
+
+@pytest.mark.parametrize("fmt", ["meta", "kit", "hf"])
+def test_a_loaded_model_does_not_read_its_file(saved, fmt, model):
+    """Overwritten in place or truncated, the file the model came from changes nothing in the model."""
+    loaded = load_model(saved[fmt])
+    file = saved[fmt] / WEIGHTS[fmt]
+    with open(file, "r+b") as f:  # new bytes into the same file, in place (as a copy over it would do)
+        f.write(b"\xff" * file.stat().st_size)
+    torch.testing.assert_close(loaded(tokens()), model(tokens()), atol=1e-6, rtol=0)
+
+    def truncate_then_run():
+        os.truncate(file, 0)
+        loaded(tokens())
+    assert in_child(truncate_then_run) == 0  # not killed by SIGBUS
+
+
+@pytest.mark.parametrize("change", [{"n_layers": 10**9}, {"dim": 10**7, "n_heads": 10}, {"vocab_size": 10**10},
+                                    {"max_seq_len": 10**12}])
+def test_absurd_sizes_are_refused_before_anything_is_allocated(saved, change):
+    params = json.loads((saved["kit"] / "params.json").read_text())
+    (saved["kit"] / "params.json").write_text(json.dumps({**params, **change}))
+    with deadline(20), pytest.raises(CheckpointError, match=r"params.json.*[0-9.]+ [KMGTPE]?i?B"):
+        load_model(saved["kit"])
+
+
+@pytest.mark.parametrize("change", [{"n_heads": 0}, {"n_layers": -1}, {"dim": "64"}, {"n_kv_heads": 0}])
+def test_sizes_that_are_not_positive_whole_numbers_are_refused(saved, change):
+    params = json.loads((saved["kit"] / "params.json").read_text())
+    (saved["kit"] / "params.json").write_text(json.dumps({**params, **change}))
+    name, value = next(iter(change.items()))
+    with pytest.raises(CheckpointError, match=f"params.json: invalid ModelArgs: {name}={value!r}: each must be a "
+                                              "positive whole number"):
+        load_model(saved["kit"])
+
+
+def test_absurd_layer_count_in_config_json_is_refused(saved):
+    config = json.loads((saved["hf"] / "config.json").read_text())
+    (saved["hf"] / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 10**9}))
+    with deadline(20), pytest.raises(CheckpointError, match=r"in config.json: missing tensors \(8999999973\): "
+                                                           r"\['layers.3.attention.wq.weight'.*[0-9.]+ TiB"):
+        load_model(saved["hf"])
+
+
+@pytest.mark.parametrize("fmt, name", [("kit", "model.safetensors"), ("kit", "params.json"),
+                                       ("meta", "consolidated.00.pth"), ("hf", "config.json")])
+def test_a_named_pipe_is_refused_not_waited_on(saved, fmt, name):
+    fifo = saved[fmt] / name
+    fifo.unlink()
+    os.mkfifo(fifo)
+
+    def hang_up():  # should load_model wait on the pipe, a writer that comes and goes ends the wait (end of file)
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    writer = threading.Timer(10, hang_up)
+    writer.start()
+    try:
+        with pytest.raises(CheckpointError, match=f"{name}: not a regular file"):
+            load_model(saved[fmt])
+    finally:
+        writer.cancel()
+
+
+@pytest.mark.parametrize("fmt", ["kit", "meta"])
+def test_non_finite_weights_are_reported_by_name(saved, fmt):
+    file = saved[fmt] / WEIGHTS[fmt]
+    state = load_file(file) if fmt == "kit" else torch.load(file, weights_only=True)
+    state["layers.1.attention.wo.weight"][3, :3] = torch.tensor([float("nan"), float("inf"), -float("inf")])
+    save_file(state, file) if fmt == "kit" else torch.save(state, file)
+    with pytest.raises(CheckpointError, match=r"layers.1.attention.wo.weight holds 3 NaN or infinite numbers"):
+        load_model(saved[fmt])
+
+
+def test_overflow_when_converting_is_reported(saved):
+    file = saved["kit"] / "model.safetensors"
+    state = load_file(file)
+    state["norm.weight"][0] = 1e6  # beyond float16's 65504
+    save_file(state, file)
+    load_model(saved["kit"])
+    with pytest.raises(CheckpointError, match=r"norm.weight holds 1 NaN or infinite numbers.*float16"):
+        load_model(saved["kit"], dtype="float16")
+
+
+@pytest.mark.parametrize("dtype", [torch.int8, torch.uint8, torch.float8_e4m3fn, torch.float64, "int8"])
+def test_unsupported_dtypes_are_refused_on_load_and_save(saved, model, tmp_path, dtype):
+    with pytest.raises(ValueError, match="supported: float32, float16, bfloat16"):
+        load_model(saved["kit"], dtype=dtype)
+    with pytest.raises(ValueError, match="supported: float32, float16, bfloat16"):
+        save_model(model, tmp_path / "out", dtype=dtype)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("dtype", [torch.int8, torch.float8_e4m3fn])
+def test_checkpoints_of_unsupported_dtypes_are_refused(saved, dtype):
+    file = saved["kit"] / "model.safetensors"
+    state = load_file(file)
+    state["layers.0.feed_forward.w2.weight"] = state["layers.0.feed_forward.w2.weight"].to(dtype)
+    save_file(state, file)
+    for asked in (None, torch.float32):
+        with pytest.raises(CheckpointError, match=r"layers.0.feed_forward.w2.weight is stored as "
+                                                  rf"{dtype}.*supported: float32, float16, bfloat16"):
+            load_model(saved["kit"], dtype=asked)

@@ -1,11 +1,14 @@
 """The kit's Llama against Hugging Face transformers' LlamaForCausalLM, weight for weight."""
 
+import json
+
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 
 transformers = pytest.importorskip("transformers")
 
-from llama_lab import Llama, ModelArgs, generate_tokens, load_model, save_model  # noqa: E402
+from llama_lab import CheckpointError, Llama, ModelArgs, generate_tokens, load_model, save_model  # noqa: E402
 
 CONFIGS = {
     "gqa": dict(hidden_size=64, intermediate_size=192, num_hidden_layers=2, num_attention_heads=8,
@@ -108,3 +111,45 @@ def test_greedy_generation_matches_transformers(hf_pair):
     got = generate_tokens(ours, prompt.tolist(), max_new_tokens=30, temperature=0)[0]
     assert got == expected
     assert len(set(expected)) > 3  # a real sequence, not one token repeated
+
+
+@pytest.mark.parametrize("field, value", [
+    ("sliding_window", 4096), ("hidden_act", "gelu"), ("attention_bias", True), ("mlp_bias", True),
+    ("rope_scaling", {"rope_type": "linear", "factor": 2.0}), ("rope_parameters", {"rope_type": "llama3"}),
+    ("model_type", "mistral"), ("architectures", ["MistralForCausalLM"]), ("head_dim", 16),
+    ("quantization_config", {"quant_method": "bitsandbytes", "load_in_8bit": True})])
+def test_configs_of_other_architectures_are_refused(tmp_path, field, value):
+    """Each of these, loaded as plain Llama 2, would be another model than the one config.json describes."""
+    make_hf_model("gqa").save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, field: value}))
+    with pytest.raises(CheckpointError, match=f"config.json: {field}=.* is not Llama 2's architecture"):
+        load_model(tmp_path)
+
+
+def test_fields_left_out_take_transformers_defaults(tmp_path):
+    make_hf_model("gqa").save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    for field in ("rms_norm_eps", "max_position_embeddings"):
+        del config[field]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    theirs = transformers.AutoConfig.from_pretrained(tmp_path)
+    ours = load_model(tmp_path).args
+    assert (ours.norm_eps, ours.max_seq_len) == (theirs.rms_norm_eps, theirs.max_position_embeddings)
+
+
+def test_a_missing_output_head_is_the_embedding_only_when_tied(tmp_path):
+    """transformers ties the head to the embedding when config.json says so; otherwise a missing head is missing."""
+    make_hf_model("gqa").save_pretrained(tmp_path)
+    state = load_file(tmp_path / "model.safetensors")
+    del state["lm_head.weight"]
+    save_file(state, tmp_path / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(CheckpointError, match=r"missing tensors \(1\): \['output.weight'\]"):
+        load_model(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "tie_word_embeddings": True}))
+    hf = transformers.AutoModelForCausalLM.from_pretrained(tmp_path, dtype=torch.float32).eval()
+    tokens = random_tokens(hf.config.vocab_size, seed=6)
+    with torch.no_grad():
+        expected = hf(tokens).logits
+    torch.testing.assert_close(load_model(tmp_path)(tokens), expected, atol=1e-4, rtol=0)
