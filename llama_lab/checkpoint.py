@@ -7,10 +7,12 @@
 - The kit: `params.json` + `model.safetensors`, Meta's names and layout, one file.
 
 Loading is safe and lean: tensors come from safetensors or from `torch.load(weights_only=True, mmap=True)` (a
-pickle can never run code); the model is built on the meta device and receives the tensors one at a time, each laid out for
-decoding as it arrives, so memory holds about one copy of the weights. Anything wrong raises `CheckpointError`
-naming the file.
-Saving writes into a temporary directory and renames it into place, so a crash never leaves half a checkpoint.
+pickle can never run code); the configuration is checked against the shapes in the files before anything is
+built; the model is built on the meta device and receives the tensors one at a time, each laid out for decoding
+(and copied out of the mapped file) as it arrives, so memory holds about one copy of the weights and the model
+does not depend on the file afterwards. Anything wrong raises `CheckpointError` naming the file.
+Saving writes into a temporary folder beside the checkpoint and then switches it in (_save_folder): killed at any
+point, the folder holds the old checkpoint or the new one, and a save removes only files the kit wrote there.
 """
 
 from __future__ import annotations
@@ -218,12 +220,49 @@ def _read_safetensors(path: Path) -> dict[str, Unread]:
     return {key: Unread(shape, lambda key=key: read(key)) for key, shape in shapes.items()}
 
 
+# What save_model wrote into a folder, so that saving again replaces those files and no others, and loading reads
+# them and no others: {"format": "hf", "files": ["config.json", ...]}.
+RECORD = ".llama_lab.json"
+
+
+def _record(path: Path) -> dict | None:
+    """The kit's record of the checkpoint it saved in `path`; None if there is none, or if its files have gone."""
+    try:
+        record = json.loads(_regular(path / RECORD).read_text())
+        names = list(record["files"])
+        fmt = record["format"]
+    except (OSError, ValueError, KeyError, TypeError, CheckpointError):
+        return None
+    if fmt not in LOADERS or not all(_plain_name(n) and (path / n).is_file() for n in names):
+        return None
+    return record
+
+
+def _plain_name(name) -> bool:
+    """A file name and nothing more: no folder, no way out of the checkpoint's folder."""
+    return isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\\" not in name
+
+
+def _checkpoint_files(path: Path, *patterns: str) -> list[Path]:
+    """The files matching the first of `patterns` that matches any; only those save_model wrote, where it wrote
+    the folder, so that a user's own files beside them (an adapter, another model's weights) are not read."""
+    record = _record(path)
+    for pattern in patterns:
+        files = sorted(p for p in path.glob(pattern) if record is None or p.name in record["files"])
+        if files:
+            return files
+    return []
+
+
 def detect_format(path: str | os.PathLike) -> str:
-    """'meta', 'hf' or 'kit', from the files in the directory."""
+    """'meta', 'hf' or 'kit': what save_model recorded in the directory, or else what its files look like."""
     path = Path(path)
     if not path.is_dir():
         raise CheckpointError(f"{path}: not a directory. Point load_model at the folder that holds the "
                               "checkpoint (params.json + consolidated.*.pth, config.json + *.safetensors, ...)")
+    record = _record(path)
+    if record:
+        return record["format"]
     names = {p.name for p in path.iterdir()}
     if "params.json" in names and any(re.fullmatch(r"consolidated\.\d+\.pth", n) for n in names):
         return "meta"
@@ -282,7 +321,7 @@ def merge_meta_shards(shards: list[dict[str, torch.Tensor]], files: list[Path]) 
 
 
 def _load_meta(path: Path) -> tuple[ModelArgs, dict[str, torch.Tensor]]:
-    files = sorted(path.glob("consolidated.*.pth"))
+    files = _checkpoint_files(path, "consolidated.*.pth")
     numbers = [int(f.name.split(".")[1]) for f in files]
     if numbers != list(range(len(files))):
         raise CheckpointError(f"{path}: shard files {[f.name for f in files]} are not numbered 00..NN "
@@ -448,7 +487,7 @@ def meta_to_hf_names(state: dict[str, torch.Tensor], args: ModelArgs) -> dict[st
 def _load_hf(path: Path) -> tuple[ModelArgs, dict[str, torch.Tensor]]:
     config = _read_json(path / "config.json")
     args = hf_config_to_args(config, path / "config.json")
-    files = sorted(path.glob("*.safetensors")) or sorted(path.glob("pytorch_model*.bin"))
+    files = _checkpoint_files(path, "*.safetensors", "pytorch_model*.bin")
     state: dict[str, torch.Tensor] = {}
     for file in files:
         part = _read_safetensors(file) if file.suffix == ".safetensors" else _read_pth(file)
@@ -533,10 +572,17 @@ LOADERS = {"meta": _load_meta, "hf": _load_hf, "kit": _load_kit}
 CONFIG_FILES = {"meta": "params.json", "hf": "config.json", "kit": "params.json"}
 
 
+def _read_checkpoint(path: Path) -> tuple[str, ModelArgs, dict[str, torch.Tensor]]:
+    """The format, configuration and state dict of the checkpoint in `path`, after finishing an interrupted save."""
+    _finish_switch(path)
+    fmt = detect_format(path)
+    return (fmt, *LOADERS[fmt](path))
+
+
 def load_state(path: str | os.PathLike) -> tuple[ModelArgs, dict[str, torch.Tensor]]:
     """The configuration and the state dict (Meta's names and layout) of a checkpoint, in any format."""
-    path = Path(path)
-    return LOADERS[detect_format(path)](path)
+    _, args, state = _read_checkpoint(Path(path))
+    return args, state
 
 
 def load_model(path: str | os.PathLike, device=None, dtype=None, max_seq_len: int | None = None) -> Llama:
@@ -548,8 +594,7 @@ def load_model(path: str | os.PathLike, device=None, dtype=None, max_seq_len: in
     """
     dtype = _as_dtype(dtype)
     path = Path(path)
-    fmt = detect_format(path)
-    args, state = LOADERS[fmt](path)
+    fmt, args, state = _read_checkpoint(path)
     if max_seq_len is not None:
         args = args.with_(max_seq_len=max_seq_len)
     _check_weights(args, state, path, CONFIG_FILES[fmt])
@@ -611,32 +656,131 @@ def load_model(path: str | os.PathLike, device=None, dtype=None, max_seq_len: in
     return model.eval()
 
 
-def _atomic_directory(path: Path, write) -> Path:
-    """Run write(tmp_dir), then move its files into `path`, each by an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+# A save's plan while it moves its files from its temporary folder into the checkpoint's: see _finish_switch.
+SWITCH = ".llama_lab.switch.json"
+
+
+def _save_step(what: str) -> None:
+    """Called after each step of a save that leaves something on disk. It does nothing: the tests make it end the
+    process there, to show that a save killed at any step leaves the old checkpoint or the new one."""
+
+
+def _fsync(path: Path) -> None:
+    """Make a file's contents, or a folder's entries (a rename, a removal), reach the disk before going on."""
+    fd = os.open(path, os.O_RDONLY)
     try:
-        write(tmp)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _temporary_prefix(path: Path) -> str:
+    """How the name of a save's temporary folder beside `path` starts: with this process's id in it."""
+    return f".{path.name}.llama-lab-save.{os.getpid()}."
+
+
+def _temporary_pid(path: Path, name: str) -> int | None:
+    """The id of the process whose save to `path` made the temporary folder `name`; None if it is not one."""
+    match = re.fullmatch(re.escape(f".{path.name}.llama-lab-save.") + r"(\d+)\.\w+", name)
+    return int(match[1]) if match else None
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Remove the temporary folders that saves to `path` killed before their switch left behind: the kit's own,
+    told by their names, of processes that have ended (another process may be saving right now)."""
+    for candidate in path.parent.iterdir():
+        pid = _temporary_pid(path, candidate.name)
+        if pid is not None and pid != os.getpid() and candidate.is_dir():
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                shutil.rmtree(candidate, ignore_errors=True)
+            except PermissionError:  # another user's process, alive
+                pass
+
+
+def _finish_switch(path: Path) -> None:
+    """Finish a save that was moving its files into `path` when it stopped (killed, a power cut).
+
+    A save writes its plan (files to move in, files of its own earlier save to remove) into the folder, by an
+    atomic rename, only once every new file is on disk in its temporary folder; from then on it can always be
+    finished. load_model and save_model finish it before reading or writing the folder, so that no one ever
+    reads half the old checkpoint and half the new.
+    """
+    plan_file = path / SWITCH
+    if not plan_file.is_file():
+        return
+    plan = _read_json(plan_file)
+    names = plan.get("files", []) + plan.get("remove", [])
+    if _temporary_pid(path, str(plan.get("from"))) is None or not all(_plain_name(name) for name in names):
+        raise CheckpointError(f"{plan_file}: not a plan save_model wrote: remove the file, then load again")
+    temporary = path.parent / plan["from"]
+    try:
+        for name in plan["files"]:
+            if (temporary / name).exists():
+                os.replace(temporary / name, path / name)
+                _save_step(f"moved {name}")
+        for name in plan["remove"]:
+            (path / name).unlink(missing_ok=True)
+            _save_step(f"removed {name}")
+        _fsync(path)
+        plan_file.unlink()
+        _fsync(path)
+    except OSError as error:
+        raise CheckpointError(f"{path}: a save to this folder was interrupted, and finishing it failed ({error}). "
+                              "Load it once where you may write to the folder.") from error
+    _save_step("switched")
+    shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _save_folder(path: Path, fmt: str, write) -> Path:
+    """Run write(folder) on a temporary folder beside `path`, then put its files in place of the earlier save's.
+
+    Killed at any point, `path` holds the old checkpoint or the new one. Every file is written and flushed in the
+    temporary folder first. A new folder then arrives by one rename. Into an existing one, the files move by a
+    plan (_finish_switch), which also removes the files the kit wrote there before and the new save does not
+    have: those its record lists, and nothing else, so a user's files in the folder stay.
+    """
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"{path} is a file: save_model writes a folder. Choose another path.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        _finish_switch(path)
+    _remove_stale_temporaries(path)
+    temporary = Path(tempfile.mkdtemp(prefix=_temporary_prefix(path), dir=path.parent))
+    try:
+        write(temporary)
+        files = sorted(p.name for p in temporary.iterdir())
+        (temporary / RECORD).write_text(json.dumps({"format": fmt, "files": files}, indent=2))
         # mkdtemp makes a private directory (0700) and safetensors writes 0600: give the checkpoint the
         # permissions any other file of the user's gets, so that colleagues on a shared machine can read it
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)
-        for file in tmp.iterdir():
+        os.chmod(temporary, 0o777 & ~umask)
+        for file in temporary.iterdir():
             os.chmod(file, 0o666 & ~umask)
+            _fsync(file)
+            _save_step(f"wrote {file.name}")
+        _fsync(temporary)
         if not path.exists():
-            os.rename(tmp, path)
+            os.rename(temporary, path)
+            _save_step("renamed")
+            _fsync(path.parent)
             return path
-        written = {p.name for p in tmp.iterdir()}
-        for stale in path.iterdir():  # weights of an earlier save that this one does not overwrite
-            if stale.name not in written and re.fullmatch(
-                    r"consolidated\.\d+\.pth|.*\.safetensors|pytorch_model.*\.bin|.*\.index\.json", stale.name):
-                stale.unlink()
-        for file in tmp.iterdir():
-            os.replace(file, path / file.name)
-        return path
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        record = _record(path)
+        earlier = set(record["files"]) if record else set()
+        plan = {"from": temporary.name, "files": files + [RECORD], "remove": sorted(earlier - set(files))}
+        (temporary / SWITCH).write_text(json.dumps(plan, indent=2))
+        _fsync(temporary / SWITCH)
+        _save_step("planned")
+    except BaseException:  # an error, or Ctrl-C: nothing was moved yet, the old checkpoint is whole
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    os.rename(temporary / SWITCH, path / SWITCH)  # from here on the save is done, even if killed: see _finish_switch
+    _fsync(path)
+    _save_step("committed")
+    _finish_switch(path)
+    return path
 
 
 def save_model(model: Llama, path: str | os.PathLike, format: str = "hf", dtype=None, num_shards: int = 1,
@@ -647,6 +791,7 @@ def save_model(model: Llama, path: str | os.PathLike, format: str = "hf", dtype=
     format="meta": params.json + consolidated.00.pth (.. NN with num_shards > 1).
     format="kit": params.json + model.safetensors in Meta's layout.
     With a `tokenizer`, its tokenizer.model is copied beside the weights (and, for "hf", a tokenizer_config.json).
+    Saving over a folder replaces the files the kit saved there before and leaves every other file alone.
     """
     if format not in ("hf", "meta", "kit"):
         raise ValueError(f"format={format!r}: use 'hf', 'meta' or 'kit'")
@@ -675,4 +820,4 @@ def save_model(model: Llama, path: str | os.PathLike, format: str = "hf", dtype=
                     "unk_token": "<unk>", "add_bos_token": True, "add_eos_token": False,
                     "legacy": True, "model_max_length": args.max_seq_len}, indent=2))
 
-    return _atomic_directory(Path(path), write)
+    return _save_folder(Path(path), format, write)

@@ -4,6 +4,7 @@ import contextlib
 import json
 import os
 import pickle
+import shutil
 import signal
 import threading
 
@@ -160,7 +161,7 @@ def test_resaving_with_fewer_shards_removes_stale_ones(tmp_path):
     model = small_model(vocab_size=102)
     path = save_model(model, tmp_path / "m", format="meta", num_shards=2)
     save_model(model, path, format="meta", num_shards=1)
-    assert sorted(p.name for p in path.iterdir()) == ["consolidated.00.pth", "params.json"]
+    assert sorted(p.name for p in path.iterdir()) == [".llama_lab.json", "consolidated.00.pth", "params.json"]
     load_model(path)
 
 
@@ -171,8 +172,8 @@ def test_saved_checkpoints_get_the_usual_permissions(tmp_path, model):
     finally:
         os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o755
-    assert {p.name: p.stat().st_mode & 0o777 for p in path.iterdir()} == {"params.json": 0o644,
-                                                                         "model.safetensors": 0o644}
+    assert {p.name: p.stat().st_mode & 0o777 for p in path.iterdir()} == {
+        "params.json": 0o644, "model.safetensors": 0o644, ".llama_lab.json": 0o644}
 
 
 def test_every_format_loads_the_same_numbers_in_any_dtype(saved, model):
@@ -200,10 +201,12 @@ def in_child(run) -> int:
     that killed it. For what no test process should do itself: die of SIGBUS, or be killed half-way through."""
     pid = os.fork()
     if pid == 0:
+        code = 1
         try:
             run()
+            code = 0
         finally:
-            os._exit(0)
+            os._exit(code)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status)
 
@@ -325,3 +328,114 @@ def test_checkpoints_of_unsupported_dtypes_are_refused(saved, dtype):
         with pytest.raises(CheckpointError, match=r"layers.0.feed_forward.w2.weight is stored as "
                                                   rf"{dtype}.*supported: float32, float16, bfloat16"):
             load_model(saved["kit"], dtype=asked)
+
+
+# ---------------------------------------------------------------------------------- saving loses nothing
+
+USERS_FILES = {"my_lora_adapter.safetensors": b"adapter", "pytorch_model_finetuned.bin": b"finetuned",
+               "results.index.json": b"{}", "notes.txt": b"mine"}
+
+
+def same_model(path, model) -> bool:
+    return torch.allclose(load_model(path)(tokens()), model(tokens()), atol=1e-6, rtol=0)
+
+
+def test_saving_keeps_the_files_it_did_not_write(tmp_path, model):
+    """A user's own checkpoint (Meta's files, no kit's record of them) and other files stay as they were."""
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    torch.save(small_model(seed=3).state_dict(), folder / "consolidated.00.pth")
+    (folder / "params.json").write_text(json.dumps(small_model(seed=3).args.to_dict()))
+    for name, data in USERS_FILES.items():
+        (folder / name).write_bytes(data)
+    theirs = {p.name: p.read_bytes() for p in folder.iterdir() if p.name != "params.json"}  # the kit's has one
+    for fmt in ("hf", "kit", "hf"):
+        save_model(model, folder, format=fmt)
+        assert same_model(folder, model), fmt
+        assert all((folder / name).read_bytes() == data for name, data in theirs.items()), fmt
+
+
+def test_each_format_saved_over_another_loads(tmp_path, model):
+    """Saving replaces the files the kit wrote before: no params.json left from Meta's format makes a Hugging
+    Face folder look like the kit's."""
+    folder = tmp_path / "folder"
+    written = {}
+    for fmt in ("meta", "hf", "kit", "meta", "kit", "hf"):
+        other = small_model(seed=len(written))
+        save_model(other, folder, format=fmt)
+        assert detect_format(folder) == fmt and same_model(folder, other), fmt
+        written[fmt] = sorted(p.name for p in folder.iterdir())
+    assert written == {"meta": [".llama_lab.json", "consolidated.00.pth", "params.json"],
+                       "hf": [".llama_lab.json", "config.json", "generation_config.json", "model.safetensors"],
+                       "kit": [".llama_lab.json", "model.safetensors", "params.json"]}
+
+
+def save_killed_at(step: int, model, path, fmt) -> bool:
+    """Save in a child process that is killed (os._exit, no clean-up) at the save's step number `step`; True if
+    it was, False if the save finished first."""
+    import llama_lab.checkpoint as checkpoint
+    steps = []
+
+    def kill(what):
+        steps.append(what)
+        if len(steps) == step:
+            os._exit(17)
+    def save():
+        checkpoint._save_step = kill
+        save_model(model, path, format=fmt)
+    ended = in_child(save)
+    assert ended in (0, 17)
+    return ended == 17
+
+
+@pytest.mark.parametrize("before", [None, "kit", "meta"])
+def test_a_save_killed_at_any_step_leaves_the_old_checkpoint_or_the_new(tmp_path, model, before):
+    path = tmp_path / "ckpt"
+    old, new = small_model(seed=1), model
+    if before:
+        save_model(old, path, format=before, num_shards=1)
+        (path / "notes.txt").write_bytes(b"mine")
+    step = 0
+    while True:
+        step += 1
+        killed = save_killed_at(step, new, path, "hf")
+        if before is None and not path.exists():
+            assert killed
+        else:  # load_model finishes a save that got as far as its plan
+            assert same_model(path, new) or (before and same_model(path, old)), step
+            if before:
+                assert (path / "notes.txt").read_bytes() == b"mine"
+        save_model(new, path, format="hf")  # cleans up after the killed save
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"], step
+        assert same_model(path, new)
+        if not killed:
+            break
+        if before:
+            shutil.rmtree(path)
+            save_model(old, path, format=before, num_shards=1)
+            (path / "notes.txt").write_bytes(b"mine")
+        else:
+            shutil.rmtree(path)
+    assert step > 4  # every file written, the rename or the switch and its moves were each a kill point
+
+
+def test_a_plan_that_would_reach_outside_the_folder_is_refused(saved):
+    """A downloaded folder could hold a forged plan: loading must not move or remove files outside it."""
+    victim = saved["kit"].parent / "victim"
+    victim.mkdir()
+    plan = {"from": "../victim", "files": [], "remove": ["../hf/config.json"]}
+    (saved["kit"] / ".llama_lab.switch.json").write_text(json.dumps(plan))
+    with pytest.raises(CheckpointError, match="llama_lab.switch.json: not a plan save_model wrote"):
+        load_model(saved["kit"])
+    assert victim.is_dir() and (saved["hf"] / "config.json").is_file()
+
+
+def test_a_save_flushes_its_files_and_folders_to_disk(tmp_path, model, monkeypatch):
+    flushed = []
+    fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (flushed.append(os.fstat(fd).st_ino), fsync(fd)))
+    for parent in (True, False):  # a new folder (its parent's entry flushed too), then one saved over
+        flushed.clear()
+        path = save_model(model, tmp_path / "ckpt", format="kit")
+        every = [path / name for name in (".llama_lab.json", "model.safetensors", "params.json")] + [path]
+        assert {p.stat().st_ino for p in every + [tmp_path] * parent} <= set(flushed)

@@ -67,7 +67,7 @@ def test_meta_format_two_shards_round_trip(hf_pair, tmp_path):
     hf, ours, kind = hf_pair
     save_model(ours, tmp_path / "meta", format="meta", num_shards=2)
     assert sorted(p.name for p in (tmp_path / "meta").iterdir()) == [
-        "consolidated.00.pth", "consolidated.01.pth", "params.json"]
+        ".llama_lab.json", "consolidated.00.pth", "consolidated.01.pth", "params.json"]
     shard0 = torch.load(tmp_path / "meta" / "consolidated.00.pth", weights_only=True)
     assert shard0["layers.0.attention.wq.weight"].shape[0] == ours.args.dim // 2  # really split
     reloaded = load_model(tmp_path / "meta")
