@@ -39,6 +39,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from .model import Llama, ModelArgs
+from .tokenizer import write_for_transformers
 
 
 class CheckpointError(Exception):
@@ -790,7 +791,8 @@ def save_model(model: Llama, path: str | os.PathLike, format: str = "hf", dtype=
     format="hf": config.json + model.safetensors, loadable by transformers' AutoModelForCausalLM.
     format="meta": params.json + consolidated.00.pth (.. NN with num_shards > 1).
     format="kit": params.json + model.safetensors in Meta's layout.
-    With a `tokenizer`, its tokenizer.model is copied beside the weights (and, for "hf", a tokenizer_config.json).
+    With a `tokenizer`, its tokenizer.model is copied beside the weights (for "hf", with what transformers needs to
+    tokenize exactly as the kit does: see tokenizer.write_for_transformers).
     Saving over a folder replaces the files the kit saved there before and leaves every other file alone.
     """
     if format not in ("hf", "meta", "kit"):
@@ -812,12 +814,9 @@ def save_model(model: Llama, path: str | os.PathLike, format: str = "hf", dtype=
             else:
                 for i, shard in enumerate(split_meta_shards(state, num_shards)):
                     torch.save(shard, tmp / f"consolidated.{i:02d}.pth")
-        if tokenizer is not None:
+        if tokenizer is not None and format == "hf":
+            write_for_transformers(tokenizer, tmp, args.max_seq_len)
+        elif tokenizer is not None:
             shutil.copyfile(tokenizer.path, tmp / "tokenizer.model")
-            if format == "hf":
-                (tmp / "tokenizer_config.json").write_text(json.dumps({
-                    "tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "eos_token": "</s>",
-                    "unk_token": "<unk>", "add_bos_token": True, "add_eos_token": False,
-                    "legacy": True, "model_max_length": args.max_seq_len}, indent=2))
 
     return _save_folder(Path(path), format, write)

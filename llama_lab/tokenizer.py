@@ -10,7 +10,9 @@ Example (Llama 2's tokenizer):
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -110,6 +112,36 @@ def _checked_text(s: str) -> str:
                          "character UTF-8 can write: remove it, or repair the text with "
                          "text.encode('utf-16', 'surrogatepass').decode('utf-16')") from None
     return s
+
+
+def write_for_transformers(tokenizer: Tokenizer, folder: str | os.PathLike, model_max_length: int) -> None:
+    """Write `tokenizer` into `folder` so that transformers' AutoTokenizer gives exactly its ids and text.
+
+    transformers 5 rebuilds a `tokenizer.model` named LlamaTokenizer with a Metaspace pre-tokenizer, which adds the
+    dummy-prefix space only where the text does not already start with one: " Hello" loses the "▁" of its own
+    space that SentencePiece keeps (29871 in Llama 2's vocabulary), and it reads "<s>" in a text as BOS. So the
+    tokenizer goes out as a `tokenizer.json` that does what SentencePiece does: prefix "▁" always, then turn every
+    space into "▁" (the normalizer of Hugging Face's own Llama 2 export), with special tokens never parsed from
+    text. Building it needs transformers' converter; without transformers, only the tokenizer.model and a
+    LlamaTokenizer tokenizer_config.json are written, which transformers reads with that leading-space difference.
+    """
+    folder = Path(folder)
+    shutil.copyfile(tokenizer.path, folder / "tokenizer.model")
+    config = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "add_bos_token": True,
+              "add_eos_token": False, "model_max_length": model_max_length, "clean_up_tokenization_spaces": False}
+    (folder / "tokenizer_config.json").write_text(json.dumps({**config, "tokenizer_class": "LlamaTokenizer",
+                                                              "legacy": True}, indent=2))
+    try:
+        import transformers
+        from tokenizers import normalizers
+    except ImportError:
+        return
+    converted = transformers.AutoTokenizer.from_pretrained(folder).backend_tokenizer
+    converted.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    converted.pre_tokenizer = None
+    converted.save(str(folder / "tokenizer.json"))
+    (folder / "tokenizer_config.json").write_text(json.dumps(
+        {**config, "tokenizer_class": "PreTrainedTokenizerFast", "split_special_tokens": True}, indent=2))
 
 
 def train_tokenizer(input_files: str | os.PathLike | Iterable[str | os.PathLike], model_prefix: str | os.PathLike,

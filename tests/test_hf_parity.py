@@ -1,6 +1,8 @@
 """The kit's Llama against Hugging Face transformers' LlamaForCausalLM, weight for weight."""
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -8,7 +10,8 @@ from safetensors.torch import load_file, save_file
 
 transformers = pytest.importorskip("transformers")
 
-from llama_lab import CheckpointError, Llama, ModelArgs, generate_tokens, load_model, save_model  # noqa: E402
+from llama_lab import (CheckpointError, Llama, ModelArgs, Tokenizer, generate_tokens, load_model,  # noqa: E402
+                       save_model)
 
 CONFIGS = {
     "gqa": dict(hidden_size=64, intermediate_size=192, num_hidden_layers=2, num_attention_heads=8,
@@ -153,3 +156,26 @@ def test_a_missing_output_head_is_the_embedding_only_when_tied(tmp_path):
     with torch.no_grad():
         expected = hf(tokens).logits
     torch.testing.assert_close(load_model(tmp_path)(tokens), expected, atol=1e-4, rtol=0)
+
+
+TEXTS = ["Hello world", " Hello world", "  Hello", "Hello  world", "Hello\nworld", "Hello \n world", "\nHello",
+         " ", "  ", "a  b   c", "Hello world ", 'Ada said: "hi"\n\nBye.', " <s> x </s>", "line1\n\n line2",
+         "\tTab", "héllo wörld 日本語 🙂", "[INST] Where does Ada live? [/INST]"]
+
+
+@pytest.mark.parametrize("which", ["kit", "llama2"])
+def test_an_exported_tokenizer_tokenizes_as_sentencepiece(tmp_path, which):
+    """transformers reads the exported tokenizer and gives SentencePiece's ids, spaces and all, and its text back."""
+    source = Path(__file__).resolve().parent.parent / "data" / "tokenizer.model"
+    if which == "llama2":
+        if not os.environ.get("LLAMA2_TOKENIZER"):
+            pytest.skip("set LLAMA2_TOKENIZER to Llama 2's tokenizer.model to check it too")
+        source = Path(os.environ["LLAMA2_TOKENIZER"])
+    ours = Tokenizer(source)
+    model = Llama(ModelArgs(dim=16, n_layers=1, n_heads=2, vocab_size=ours.n_words, multiple_of=16, max_seq_len=64))
+    save_model(model, tmp_path / "out", format="hf", tokenizer=ours)
+    theirs = transformers.AutoTokenizer.from_pretrained(tmp_path / "out")
+    for text in TEXTS:
+        assert theirs(text)["input_ids"] == ours.encode(text, bos=True), repr(text)
+        ids = ours.encode(text, bos=False)
+        assert theirs.decode(ids) == ours.decode(ids), repr(text)
