@@ -125,7 +125,7 @@ def _then(value, change):
 _MAPPED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id(tensor) -> tensor
 _LIBC = ctypes.CDLL(None) if os.name == "posix" else None
 _MADV_DONTNEED = 4  # the same number on Linux and macOS
-_SLICE = 2**20  # numbers copied at a time out of a mapped file (4 MiB in float32): see _copy_out
+_SLICE = 2**18  # numbers copied at a time out of a mapped file (1 MiB in float32): see _copy_out
 
 
 def _in_file(tensor: torch.Tensor) -> bool:
@@ -546,7 +546,7 @@ def _check_weights(args: ModelArgs, state: dict[str, torch.Tensor], path: Path, 
                  for k in sorted(state) if expected(k) not in (None, tuple(state[k].shape))]
     n_missing = len(top) + args.n_layers * len(block) - (len(state) - len(unexpected))
     every_name = itertools.chain(top, (f"layers.{i}.{k}" for i in range(args.n_layers) for k in block))
-    missing = list(itertools.islice((k for k in every_name if k not in state), 8))  # the first few: n_layers may be huge
+    missing = list(itertools.islice((k for k in every_name if k not in state), 8))  # the first few of maybe 10**9
     problems = []
     if n_missing:
         problems.append(f"missing tensors ({n_missing}): {missing}")
@@ -558,8 +558,8 @@ def _check_weights(args: ModelArgs, state: dict[str, torch.Tensor], path: Path, 
         wanted = sum(map(math.prod, top.values())) + args.n_layers * sum(map(math.prod, block.values()))
         held = sum(math.prod(v.shape) for v in state.values())
         if wanted != held:
-            problems.append(f"the configuration describes {wanted:,} parameters ({_in_float32(wanted)}), the files hold "
-                            f"{held:,} ({_in_float32(held)})")
+            problems.append(f"the configuration describes {wanted:,} parameters ({_in_float32(wanted)}), the files "
+                            f"hold {held:,} ({_in_float32(held)})")
         raise CheckpointError(f"{path}: the weights do not match the configuration in {config}: "
                               + "; ".join(problems))
     rotary = args.max_seq_len * args.head_dim  # numbers in the cos and sin tables together
@@ -567,6 +567,20 @@ def _check_weights(args: ModelArgs, state: dict[str, torch.Tensor], path: Path, 
         raise CheckpointError(f"{path / config}: max_seq_len={args.max_seq_len:,} would make rotary tables of "
                               f"{_in_float32(rotary)}, more than the model's weights: pass load_model(..., "
                               "max_seq_len=...) with the context you need (Llama 2's is 4096)")
+
+
+def _refuse_non_finite(tensor: torch.Tensor, what: str, converted: bool) -> None:
+    """Refuse a tensor holding NaN or infinity, which would otherwise surface later as a failure inside sampling.
+
+    One pass and no copy: the least and the greatest number are finite only if every number is (NaN spreads).
+    """
+    if tensor.numel() == 0 or all(torch.isfinite(extreme) for extreme in torch.aminmax(tensor)):
+        return
+    bad = tensor.numel() - int(torch.isfinite(tensor).sum())
+    raise CheckpointError(f"{what} holds {bad:,} NaN or infinite numbers (of {tensor.numel():,})"
+                          + (f" once converted to {tensor.dtype}" if converted else "")
+                          + ": the checkpoint is damaged, or was saved from a training run that diverged. Load an "
+                          "earlier checkpoint" + (", or keep the saved dtype" if converted else ""))
 
 
 LOADERS = {"meta": _load_meta, "hf": _load_hf, "kit": _load_kit}
@@ -615,13 +629,7 @@ def load_model(path: str | os.PathLike, device=None, dtype=None, max_seq_len: in
         converted = tensor.to(device=device, dtype=dtype or tensor.dtype)
         if converted is not tensor:
             _let_go(tensor)
-        # one pass and no copy: the least and the greatest number are finite only if every number is (NaN spreads)
-        if not all(torch.isfinite(extreme) for extreme in torch.aminmax(converted)):
-            bad = converted.numel() - int(torch.isfinite(converted).sum())
-            raise CheckpointError(f"{path}: {name} holds {bad:,} NaN or infinite numbers (of {converted.numel():,})"
-                                  + (f" once converted to {converted.dtype}" if converted.dtype != tensor.dtype
-                                     else "") + ": the checkpoint is damaged, or was saved from a training run "
-                                  "that diverged. Load an earlier checkpoint, or keep the saved dtype.")
+        _refuse_non_finite(converted, f"{path}: {name}", converted.dtype != tensor.dtype)
         return converted
 
     def place(module: nn.Module, prefix: str = "") -> list[torch.Tensor]:

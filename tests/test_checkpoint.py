@@ -277,16 +277,18 @@ def test_a_named_pipe_is_refused_not_waited_on(saved, fmt, name):
     fifo.unlink()
     os.mkfifo(fifo)
 
-    def hang_up():  # should load_model wait on the pipe, a writer that comes and goes ends the wait (end of file)
-        with contextlib.suppress(OSError):
-            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-    writer = threading.Timer(10, hang_up)
-    writer.start()
+    done = threading.Event()
+
+    def hang_up():  # should load_model wait on the pipe, writers that come and go end each wait (end of file)
+        while not done.wait(10):
+            with contextlib.suppress(OSError):
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    threading.Thread(target=hang_up, daemon=True).start()
     try:
         with pytest.raises(CheckpointError, match=f"{name}: not a regular file"):
             load_model(saved[fmt])
     finally:
-        writer.cancel()
+        done.set()
 
 
 @pytest.mark.parametrize("fmt", ["kit", "meta"])
