@@ -6,7 +6,7 @@ import os
 import pickle
 import shutil
 import signal
-import threading
+import time
 
 import pytest
 import torch
@@ -277,18 +277,18 @@ def test_a_named_pipe_is_refused_not_waited_on(saved, fmt, name):
     fifo.unlink()
     os.mkfifo(fifo)
 
-    done = threading.Event()
-
-    def hang_up():  # should load_model wait on the pipe, writers that come and go end each wait (end of file)
-        while not done.wait(10):
+    writer = os.fork()
+    if writer == 0:  # should load_model wait on the pipe, writers that come and go end each wait (end of file);
+        while True:  # from a process of their own, since a wait inside a library may hold the GIL
+            time.sleep(10)
             with contextlib.suppress(OSError):
                 os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-    threading.Thread(target=hang_up, daemon=True).start()
     try:
         with pytest.raises(CheckpointError, match=f"{name}: not a regular file"):
             load_model(saved[fmt])
     finally:
-        done.set()
+        os.kill(writer, signal.SIGKILL)
+        os.waitpid(writer, 0)
 
 
 @pytest.mark.parametrize("fmt", ["kit", "meta"])
