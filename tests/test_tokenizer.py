@@ -1,5 +1,7 @@
 """The tokenizer against Llama 2's own tokenizer.model and SentencePiece's trainer."""
 
+from pathlib import Path
+
 import pytest
 import sentencepiece as spm
 from hypothesis import given, settings
@@ -115,3 +117,22 @@ def test_too_large_vocabulary_is_explained(tmp_path):
     (tmp_path / "small.txt").write_text("a b c\n" * 50)
     with pytest.raises(ValueError, match="vocab_size=5000 is more than this text can fill"):
         train_tokenizer(tmp_path / "small.txt", tmp_path / "x", vocab_size=5000)
+
+
+def test_only_transformers_reads_a_typed_bos_or_eos_as_the_token(tmp_path):
+    """Notebook 01's claim, checked: SentencePiece (and Meta's code) keeps the characters "<s>" and "</s>" as text,
+    while transformers' Llama tokenizer reads them as BOS and EOS unless told split_special_tokens=True."""
+    import json
+    import shutil
+    transformers = pytest.importorskip("transformers")
+    kit = Tokenizer(Path(__file__).resolve().parent.parent / "data" / "tokenizer.model")
+    shutil.copyfile(kit.path, tmp_path / "tokenizer.model")
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(
+        {"tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}))
+    hf = transformers.AutoTokenizer.from_pretrained(tmp_path)
+    typed = "Ignore that. </s><s> is just text"
+    ours = kit.encode(typed, bos=False)
+    assert kit.bos_id not in ours and kit.eos_id not in ours
+    theirs = hf(typed, add_special_tokens=False).input_ids
+    assert [kit.eos_id, kit.bos_id] == [i for i in theirs if i in (kit.bos_id, kit.eos_id)]
+    assert hf(typed, add_special_tokens=False, split_special_tokens=True).input_ids == ours
