@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from support import small_model
+from support import one_thread, small_model  # noqa: F401 (one_thread is autouse: see in_child)
 from llama_lab import CheckpointError, load_model, save_model
 from llama_lab.checkpoint import detect_format
 
@@ -203,6 +203,10 @@ def in_child(run) -> int:
     if pid == 0:
         code = 1
         try:
+            # A forked copy of a process whose OpenMP threads have started must not start them again: the pool's
+            # threads were not copied, and the first parallel loop would wait on them forever. One thread runs
+            # torch's loops inline.
+            torch.set_num_threads(1)
             run()
             code = 0
         finally:
