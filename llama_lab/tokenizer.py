@@ -139,7 +139,17 @@ def write_for_transformers(tokenizer: Tokenizer, folder: str | os.PathLike, mode
     converted = transformers.AutoTokenizer.from_pretrained(folder).backend_tokenizer
     converted.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
     converted.pre_tokenizer = None
-    converted.save(str(folder / "tokenizer.json"))
+    spec = json.loads(converted.to_str())
+    # SentencePiece merges the adjacent pair whose piece scores highest; transformers' BPE the pair listed first.
+    # The converter lists the merges in the order of the pieces' ids, which is not always their scores' order:
+    # Llama 2's whitespace pieces ("▁▁" is id 259) score lowest of all, so " Hello" became "▁▁" "Hello" where
+    # SentencePiece writes "▁" "▁Hello". Listed by score (ties by id), the two merge alike.
+    def by_score(pair):
+        left, right = pair if isinstance(pair, list) else pair.split(" ")
+        merged = tokenizer.piece_to_id(left + right)
+        return -tokenizer.score(merged), merged
+    spec["model"]["merges"] = sorted(spec["model"]["merges"], key=by_score)
+    (folder / "tokenizer.json").write_text(json.dumps(spec, ensure_ascii=False))
     (folder / "tokenizer_config.json").write_text(json.dumps(
         {**config, "tokenizer_class": "PreTrainedTokenizerFast", "split_special_tokens": True}, indent=2))
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -175,7 +176,10 @@ def test_an_exported_tokenizer_tokenizes_as_sentencepiece(tmp_path, which):
     model = Llama(ModelArgs(dim=16, n_layers=1, n_heads=2, vocab_size=ours.n_words, multiple_of=16, max_seq_len=64))
     save_model(model, tmp_path / "out", format="hf", tokenizer=ours)
     theirs = transformers.AutoTokenizer.from_pretrained(tmp_path / "out")
-    for text in TEXTS:
+    rng = random.Random(0)  # and texts no one chose: runs of spaces, newlines, digits, scripts, tags, side by side
+    parts = [" ", " ", "  ", "\n", "\t", "a", "H", "ello", " world", "1", "2", ".", "é", "日", "🙂", "▁", "<s>", "the"]
+    made = ["".join(rng.choice(parts) for _ in range(rng.randint(1, 12))) for _ in range(400)]
+    for text in TEXTS + made:
         assert theirs(text)["input_ids"] == ours.encode(text, bos=True), repr(text)
         ids = ours.encode(text, bos=False)
         assert theirs.decode(ids) == ours.decode(ids), repr(text)
