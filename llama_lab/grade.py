@@ -68,6 +68,7 @@ except ModuleNotFoundError as missing:  # the kit was installed without its `lab
     raise ModuleNotFoundError(_LAB, name=missing.name) from missing
 
 from . import grading
+from .files import replacing
 from .grading.checks import PartResult, format_part, judge, prepare
 from .grading.harness import one_thread, read_signed
 
@@ -477,22 +478,6 @@ def format_summary(grades: list[NotebookGrade]) -> str:
     return "\n".join(lines)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` so that `path` is at every moment the old file or the whole new one: a temporary
-    file in the same folder, flushed to disk, then renamed over it."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m llama_lab.grade", description=(
         "Grade llama-lab assignment notebooks: each runs in a fresh kernel and every part is scored by the "
@@ -521,7 +506,8 @@ def main(argv: list[str] | None = None) -> int:
     total, best = sum(g.points for g in grades), sum(g.max_points for g in grades)
     report = json.dumps({"points": total, "max_points": best, "notebooks": [g.to_dict() for g in grades]}, indent=2)
     if args.output:
-        write_atomically(Path(args.output), report + "\n")
+        with replacing(args.output) as tmp:  # the old grades or the new ones, never half of them
+            tmp.write_text(report + "\n", encoding="utf-8")
     if args.json:
         print(report)
     else:

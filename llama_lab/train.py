@@ -23,17 +23,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import hashlib
 import json
 import math
 import os
 import pickle
 import sys
-import tempfile
 import time
 import zipfile
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +42,7 @@ from tqdm.auto import tqdm
 
 from .chat import encode_dialog_for_training, fold_system_prompt
 from .checkpoint import DTYPES, CheckpointError, load_model, save_model
+from .files import replacing
 from .model import Llama, ModelArgs, init_weights
 from .tokenizer import Tokenizer
 
@@ -186,23 +185,6 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Adam
 
 def file_sha256(path: str | os.PathLike) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-@contextlib.contextmanager
-def replacing(path: Path):
-    """A temporary name beside `path` to write to; once written it is flushed to disk and renamed onto `path`.
-
-    A crash while writing leaves the previous file whole (or no file) and never half of one: os.replace swaps the
-    file in one step, and fsync first makes sure what it swaps in is on the disk. A failed write leaves no litter.
-    """
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    try:
-        yield tmp
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 # what each stage accepts as --data, said with every refusal of a data file
@@ -785,11 +767,7 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> dic
         "parameters": model.num_parameters(), "model_args": model.args.to_dict(), "history": history,
     }
     if rank == 0 and done >= cfg.steps:
-        # save_model clears other weights out of the folder it writes (a model folder holds one model), but --out
-        # may hold a learner's own files: the model is written apart, then its files are moved in one by one.
-        with tempfile.TemporaryDirectory(dir=out) as tmp:
-            for file in save_model(model, Path(tmp) / "model", format="kit").iterdir():
-                os.replace(file, out / file.name)
+        save_model(model, out, format="kit")  # beside the learner's own files in --out, which it leaves alone
         if cfg.export:
             save_model(model, cfg.export, format="kit", dtype=cfg.export_dtype)
         (out / "summary.json").write_text(json.dumps(summary, indent=1))

@@ -24,6 +24,8 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from .files import replacing
+
 PROBABILITY_CMAP = "RdYlGn"
 ATTENTION_CMAP = "viridis"
 MODEL_COLOUR, SAMPLER_COLOUR, CHOSEN_COLOUR = "#a8a8a8", "#2f6fad", "#d62728"
@@ -76,12 +78,8 @@ def save_png(fig: Figure, path: str | os.PathLike, dpi: int = 150) -> Path:
                                  "choose another name")
     if path.parent != Path(""):
         path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        partial.write_bytes(figure_png(fig, dpi=dpi))
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+    with replacing(path) as tmp:
+        tmp.write_bytes(figure_png(fig, dpi=dpi))
     return path
 
 

@@ -182,10 +182,11 @@ class Generation:
 
 
 class _Detokenizer:
-    """New token ids -> the text each one adds. A character split over byte tokens appears with its last byte."""
+    """New token ids -> the text each one adds after the prompt's ids `context`, with the space that starts it
+    (Tokenizer.decode_continuation). A character split over byte tokens appears with its last byte."""
 
-    def __init__(self, tokenizer: Tokenizer):
-        self.tokenizer = tokenizer
+    def __init__(self, tokenizer: Tokenizer, context: list[int]):
+        self.tokenizer, self.context = tokenizer, context
         self.ids: list[int] = []
         self.texts: list[str] = []
         self.shown = ""
@@ -196,13 +197,11 @@ class _Detokenizer:
         if tok.is_control(token):  # <s>, </s>: decode drops them, but a learner should see the model stop
             added = tok.id_to_piece(token)
         else:
-            text = tok.decode(self.ids)
+            text = tok.decode_continuation(self.context, self.ids)
             if text.endswith("\ufffd"):  # an unfinished UTF-8 character: wait for its other bytes
                 added = ""
             else:
                 added, self.shown = text[len(self.shown):], text
-            if len(self.ids) == 1 and tok.id_to_piece(token).startswith("\u2581"):
-                added = " " + added  # decode drops the first piece's leading space; the prompt needs it
         self.texts.append(added)
         return added
 
@@ -359,7 +358,7 @@ class SamplingPlayground(Explorer):
         self.result, self._texts, self._probs = None, [], []
         self.generate_button.disabled, self.stop_button.disabled = True, False
         self.status.value = "generating&hellip;"
-        detokenizer = _Detokenizer(self.tokenizer)
+        detokenizer = _Detokenizer(self.tokenizer, ids)
         eos = self.tokenizer.eos_id
         steps = iter_generate(self.model, [ids], n_new, seed=self.seed.value, eos_id=eos, **settings)
         try:

@@ -164,7 +164,7 @@ def test_mistakes_become_messages(lm, tok, change, words):
 
 def test_a_character_split_into_bytes_appears_with_its_last_byte(tok):
     ids = tok.encode("cat 🙂 sat", bos=False)
-    detokenizer = _Detokenizer(tok)
+    detokenizer = _Detokenizer(tok, tok.encode("The", bos=True))  # the prompt the text continues
     texts = [detokenizer.add(i) for i in ids]
     assert "".join(texts) == " cat 🙂 sat"
     emoji_bytes = [i for i in ids if tok.is_byte(i)]
