@@ -132,18 +132,6 @@ def decode_one_token(model, tokens: torch.Tensor, position: torch.Tensor, cache)
 GPU_COMPILE_OPTIONS = (("triton.cudagraphs", True), ("emulate_precision_casts", True))
 
 
-def gpu_compile_options(model) -> tuple:
-    """GPU_COMPILE_OPTIONS, without the CUDA graph while the model has forward hooks.
-
-    A CUDA graph replays into the same memory at every step, so a tensor a hook keeps from one step (what
-    `capture_residual_stream` collects) would be overwritten by the next. With hooks the step is still compiled,
-    but launched kernel by kernel; hooks_state tells the two cases apart, and the kit compiles again when it changes.
-    """
-    if hooks_state(model):
-        return tuple((name, value) for name, value in GPU_COMPILE_OPTIONS if name != "triton.cudagraphs")
-    return GPU_COMPILE_OPTIONS
-
-
 @functools.lru_cache(maxsize=None)
 def compiled_decode_step(backend: str = "inductor", options: tuple = ()):
     """`decode_one_token` compiled once per (backend, options) and reused by every later generation call."""
@@ -159,10 +147,11 @@ def compiled_decode_step(backend: str = "inductor", options: tuple = ()):
 # In float32 the frozen step gives the tokens the eager one gives (the bench checks it on every decode row). In
 # bfloat16 its kernels add up in another order, so a near-tie between two tokens can break the other way;
 # emulate_precision_casts at least rounds a fused chain of operations wherever eager rounds it.
-# Autotuning still chooses each kernel; autotune_num_choices_displayed=0 only keeps it from printing its tables of
-# timings (hundreds of "AUTOTUNE ..." lines in a learner's notebook or the bench's output).
+# Autotuning still chooses each kernel; the last two settings only keep it from printing its tables of timings and
+# its choices' statistics (hundreds of "AUTOTUNE ..." lines in a learner's notebook or the bench's output).
 CPU_COMPILE_OPTIONS = {"freezing": True, "max_autotune": True, "max_autotune_gemm_backends": "CPP,ATEN",
-                       "emulate_precision_casts": True, "autotune_num_choices_displayed": 0}
+                       "emulate_precision_casts": True, "autotune_num_choices_displayed": 0,
+                       "max_autotune_report_choices_stats": False}
 
 # model -> ((weights_state(model), modules_state(model)), its frozen step)
 _frozen_steps: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -201,7 +190,8 @@ def hooks_state(model) -> tuple:
 
     Dynamo by default does not guard on hooks (torch._dynamo.config.skip_nnmodule_hook_guards), so a step compiled
     before a hook was added would run without it: generating inside `edit_residual_stream` (activation steering)
-    would steer the prompt's eager pass and not one compiled step. The kit compiles again when this changes.
+    would steer the prompt's eager pass and not one compiled step. So while this is not empty, decoding runs
+    eagerly (_compiled_step_for), and the frozen step counts it among the model's state (modules_state).
     """
     return tuple((name, tuple(module._forward_pre_hooks), tuple(module._forward_hooks))
                  for name, module in model.named_modules() if module._forward_pre_hooks or module._forward_hooks)
@@ -244,7 +234,7 @@ def frozen_decode_step(model):
 
     weights = weights_state(model)
     if weights is None:
-        return unfrozen_step_for(model, compiled_decode_step("inductor"))
+        return compiled_decode_step("inductor")
     state = (weights, modules_state(model))
     known = _frozen_steps.get(model)
     if known is not None and known[0] == state:
@@ -265,22 +255,6 @@ def frozen_decode_step(model):
     return step
 
 
-# The hooks the unfrozen compiled steps were compiled with (hooks_state); they serve every model of a shape.
-_hooks_compiled_with: tuple = ()
-
-
-def unfrozen_step_for(model, step):
-    """`step` (a compiled_decode_step), after forgetting every compiled graph if `model`'s hooks differ from those
-    the graphs were compiled with. Dynamo's guards see neither hooks nor which model (of the same shapes) a graph
-    was traced with, so the kit keeps track of the hooks itself."""
-    global _hooks_compiled_with
-    hooks = hooks_state(model)
-    if hooks != _hooks_compiled_with:
-        forget_compiled_graphs()
-        _hooks_compiled_with = hooks
-    return step
-
-
 def _compiled_step_for(compile: bool | str, model, device: torch.device):
     """None for the eager path, else the compiled step: compile=True means inductor (with CUDA graphs on a
     GPU, with frozen weights and Inductor's own matrix kernels on a CPU); a string names another torch.compile
@@ -296,12 +270,11 @@ def _compiled_step_for(compile: bool | str, model, device: torch.device):
     if compile is True:
         if device.type == "cpu":
             return frozen_decode_step(model)
-        return unfrozen_step_for(model, compiled_decode_step("inductor", gpu_compile_options(model)
-                                                             if device.type == "cuda" else ()))
+        return compiled_decode_step("inductor", GPU_COMPILE_OPTIONS if device.type == "cuda" else ())
     if not isinstance(compile, str):
         raise ValueError(f"compile={compile!r}: use False, True, or a torch.compile backend name such as "
                          "'inductor' or 'aot_eager'")
-    return unfrozen_step_for(model, compiled_decode_step(compile))
+    return compiled_decode_step(compile)
 
 
 # The compiled path's caches, kept per model and shape. A CUDA graph replays on fixed addresses, so every call of
