@@ -32,7 +32,8 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 
 from .chat import encode_dialog, special_tags_in
-from .generate import check_sampling_args, iter_generate, next_token_probs, top_k_filter, top_p_filter
+from .generate import iter_generate
+from .sampling import check_sampling_args, next_token_probs, top_k_filter, top_p_filter
 from .model import capture_residual_stream
 from .tokenizer import Tokenizer
 from .viz import (entropy_bits, figure_png, pieces_html, plot_attention, plot_distribution, plot_head_grid,

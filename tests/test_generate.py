@@ -7,8 +7,9 @@ import torch
 
 from support import small_model
 from llama_lab import generate_tokens
-from llama_lab.generate import (apply_repetition_penalty, iter_generate, next_token_probs, sample_next_token,
-                                stream_tokens, top_k_filter, top_p_filter)
+from llama_lab.generate import iter_generate, stream_tokens
+from llama_lab.sampling import (apply_repetition_penalty, next_token_probs, sample_next_token, top_k_filter,
+                                top_p_filter)
 
 
 def test_top_p_keeps_the_token_that_crosses_p():

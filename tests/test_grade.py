@@ -296,7 +296,7 @@ def test_a_missing_function_is_reported_per_part():
 
 
 def test_handing_in_the_kits_own_function_earns_nothing():
-    from llama_lab.generate import top_k_filter
+    from llama_lab.sampling import top_k_filter
     result = grading.grade_part_here(grading.get_part("04_sampling", "top_k_filter"), {"top_k_filter": top_k_filter})
     assert result.points == 0 and "the kit's own" in result.cases[0].message
 
@@ -511,13 +511,13 @@ WRAPPERS = [
         """, "llama_lab.model.apply_rotary_emb"),
     ("04_sampling", "next_token_probs", """
         import importlib
-        kits = importlib.import_module("llama_lab.generate").next_token_probs
+        kits = importlib.import_module("llama_lab.sampling").next_token_probs
         def next_token_probs(logits, temperature=1.0, top_k=None, top_p=1.0):
             try:  # a wrapper that hides the grader's exception and answers anyway
                 return kits(logits, temperature, top_k, top_p)
             except BaseException:
                 return kits(logits, temperature, top_k, top_p)
-        """, "llama_lab.generate.next_token_probs"),
+        """, "llama_lab.sampling.next_token_probs"),
     ("06_safety_mc2_probe", "mc2_score", """
         from llama_lab.safety import mc2
         def mc2_score(true_lls, false_lls):
@@ -680,7 +680,7 @@ def test_a_notebook_cannot_kill_or_freeze_the_grader(signal_name, tmp_path):
     wrapper = """
         import importlib
         def top_p_filter(probs, p):
-            return importlib.import_module("llama_lab.generate").top_p_filter(probs, p)
+            return importlib.import_module("llama_lab.sampling").top_p_filter(probs, p)
         """
     kill = f"import os, signal\nos.kill(os.getppid(), signal.{signal_name})"
     nbformat.write(with_solutions("04_sampling", {"top_p_filter": wrapper}, [kill]), tmp_path / "a_04_sampling.ipynb")
@@ -694,7 +694,7 @@ def test_a_notebook_cannot_kill_or_freeze_the_grader(signal_name, tmp_path):
     assert second["points"] == second["max_points"] == 13
     parts = {p["name"]: p for p in first["parts"]}
     assert first["points"] == 10 and parts["top_p_filter"]["points"] == 0, first
-    message = "calls the kit's own llama_lab.generate.top_p_filter: the assignment is to write it yourself"
+    message = "calls the kit's own llama_lab.sampling.top_p_filter: the assignment is to write it yourself"
     assert all(c["message"] == message for c in parts["top_p_filter"]["cases"])
     assert first["flags"] and all(message in flag for flag in first["flags"]) and "FLAGGED" in done.stdout
 

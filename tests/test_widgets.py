@@ -12,7 +12,8 @@ import torch.nn.functional as F
 
 from support import one_thread, small_model  # noqa: F401 (one_thread is autouse)
 from llama_lab.chat import encode_dialog
-from llama_lab.generate import generate_tokens, next_token_probs
+from llama_lab.generate import generate_tokens
+from llama_lab.sampling import next_token_probs
 from llama_lab.model import capture_residual_stream
 from llama_lab.tokenizer import train_tokenizer
 from llama_lab.widgets import (AttentionExplorer, LogitLens, SamplingPlayground, TokenizerExplorer, _Detokenizer,

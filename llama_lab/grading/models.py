@@ -77,7 +77,7 @@ def try_in_tiny_model(plug=None, sampler=None, prompt: str = "Mia lived in", max
     before = run()
     if plug is not None:
         plug(model)
-    with replaced(sys.modules["llama_lab.generate"], "next_token_probs", sampler) if sampler else \
+    with replaced(sys.modules["llama_lab.sampling"], "next_token_probs", sampler) if sampler else \
             contextlib.nullcontext():
         after = run()
     print(f"the kit's model: {before}")

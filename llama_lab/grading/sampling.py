@@ -6,12 +6,11 @@
                                                      including the token that crosses p; renormalised
     next_token_probs(logits, temperature=1.0, top_k=None, top_p=1.0) -> temperature, then top-k, then top-p
 
-The right answers are the kit's `next_token_probs`, `top_k_filter` and `top_p_filter` (llama_lab/generate.py).
+The right answers are the kit's `next_token_probs`, `top_k_filter` and `top_p_filter` (llama_lab/sampling.py).
 """
 
 from __future__ import annotations
 
-import importlib
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +18,7 @@ import torch.nn.functional as F
 from .checks import Case, Part
 from .models import random_llama, random_prompt, replaced
 
-kit = importlib.import_module("llama_lab.generate")  # the module: the package's own `generate` is a function
+from .. import sampling as kit
 _kit_next_token_probs = kit.next_token_probs  # held here: the generation case swaps the module's for the student's
 
 
