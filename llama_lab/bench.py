@@ -16,9 +16,10 @@ bandwidth is measured on the same machine, with a matrix-vector product too larg
 threads in use (the kit's `linear`, as decoding runs it), in turn with the decoding runs (so under the same
 conditions); "share" is the fraction of the bound reached. Threads: torch's default (every core) unless
 --threads says otherwise; the table's first line says how many.
-Each decode figure is measured twice: with the eager step, and with the compiled one (generate_tokens(...,
-compile=True): static cache and torch.compile; on a CPU with the weights frozen into Inductor's matrix kernels,
-on a GPU with CUDA graphs). So is the training step: eager, and compiled on both sides (the kit's
+Each decode figure is measured twice: with the eager step (on a CPU `fast.LaidOutDecoder`: the weights laid out
+for decoding; on a GPU the plain model), and with the compiled one (`fast.CompiledDecoder`: static cache and
+torch.compile; on a CPU with the weights frozen into Inductor's matrix kernels, on a GPU with CUDA graphs). So
+is the training step: eager, and compiled on both sides (the kit's
 `train --compile` against transformers' model through the same torch.compile). Compiling is done in the untimed
 warm-up. On a GPU the suite runs in bfloat16 and adds a model of Llama 2 7B's shape with random weights.
 """
@@ -44,8 +45,10 @@ from pathlib import Path
 import torch
 
 from .checkpoint import args_to_hf_config, meta_to_hf_names, save_model
-from .generate import generate_tokens
-from .model import LLAMA2_7B, Llama, ModelArgs, build_model, by_columns, init_weights, linear
+from .fast import CompiledDecoder, LaidOutDecoder
+from .fast.layout import by_columns, linear
+from .generate import Decoder, generate_tokens
+from .model import LLAMA2_7B, Llama, ModelArgs, build_model, init_weights
 from .tables import markdown_row, markdown_table
 from .train import compiled_loss_sums, logits_loss_sums, loss_sums
 
@@ -110,12 +113,9 @@ def take_turns(contenders: dict, repeats: int, device: torch.device) -> dict[str
 # --------------------------------------------------------------------------------------------- the models
 
 def random_model(args: ModelArgs, device: torch.device, dtype: torch.dtype, seed: int = 0) -> Llama:
-    """A Llama with random normal weights (norms at 1), made on `device` directly: no 7B detour through the CPU.
-
-    Its weights are laid out for decoding, as load_model lays out a checkpoint's.
-    """
+    """A Llama with random normal weights (norms at 1), made on `device` directly: no 7B detour through the CPU."""
     if device.type == "cpu":
-        return init_weights(build_model(args, dtype=dtype), seed=seed).store_weights_for_decoding().eval()
+        return init_weights(build_model(args, dtype=dtype), seed=seed).eval()
     model = build_model(args, device="meta").to(dtype).to_empty(device=device)
     generator = torch.Generator(device=device).manual_seed(seed)
     with torch.no_grad():
@@ -125,7 +125,7 @@ def random_model(args: ModelArgs, device: torch.device, dtype: torch.dtype, seed
             else:
                 p.normal_(0.0, 0.02, generator=generator)
     model.init_rope(device)
-    return model.store_weights_for_decoding().eval()
+    return model.eval()
 
 
 def kit_model(size: str, device: torch.device, dtype: torch.dtype) -> tuple[Llama, str]:
@@ -164,7 +164,7 @@ class BandwidthProbe:
 
     The product is the kit's own `linear`, with the threads in use: on a CPU with several cores it reads with all of
     them, as decoding does, so the bound is what the machine can stream, not what one core can. The matrix is
-    stored by columns, as load_model stores the large weights it decodes with.
+    stored by columns, as the laid-out decoder stores the large weights it decodes with.
     """
 
     def __init__(self, device: torch.device, dtype: torch.dtype, mib: int):
@@ -210,15 +210,17 @@ def row(size, metric, unit, kit_samples, hf_samples, higher_is_better=True, **ex
 
 
 def measure_decode(size, kit, twin, batch, cfg: Settings, bytes_per_step, probe: BandwidthProbe, compile=False):
-    """Greedy decoding tokens/s: `batch` prompts of cfg.prompt_len tokens, cfg.new_tokens new tokens each."""
-    device = kit.device
-    prompts = torch.randint(3, kit.args.vocab_size, (batch, cfg.prompt_len),
+    """Greedy decoding tokens/s: `batch` prompts of cfg.prompt_len tokens, cfg.new_tokens new tokens each.
+
+    kit: the model's decoder (llama_lab.fast), compiled or not as `compile` says.
+    """
+    device = kit.model.device
+    prompts = torch.randint(3, kit.model.args.vocab_size, (batch, cfg.prompt_len),
                             generator=torch.Generator().manual_seed(batch)).to(device)
     outputs = {}
 
     def run_kit():
-        outputs["kit"] = generate_tokens(kit, prompts.tolist(), cfg.new_tokens, temperature=0, eos_id=None,
-                                         compile=compile)
+        outputs["kit"] = generate_tokens(kit, prompts.tolist(), cfg.new_tokens, temperature=0, eos_id=None)
 
     def run_hf():
         with torch.inference_mode():
@@ -491,12 +493,14 @@ def run_suite(cfg: Settings, device: torch.device, dtype: torch.dtype, log=print
         log(f"{size}: {model.num_parameters() / 1e6:.1f}M parameters ({origin}), "
             f"{per_step / 2**20:.1f} MiB of weights read per decoding step")
         rows = []
+        compiled_decoder = CompiledDecoder(model)  # one for every batch size: its compiled step serves them all
         for batch in cfg.batches if "decode" in cfg.measure else ():
-            result, eager_tokens = measure_decode(size, model, twin, batch, cfg, per_step, probe)
+            eager = LaidOutDecoder(model) if device.type == "cpu" else Decoder(model)
+            result, eager_tokens = measure_decode(size, eager, twin, batch, cfg, per_step, probe)
             rows.append(result)
             if cfg.compile:  # the compiled step: static cache, torch.compile (and on a GPU, CUDA graphs)
-                compiled, compiled_tokens = measure_decode(size, model, twin, batch, cfg, per_step, probe,
-                                                           compile=True)
+                compiled, compiled_tokens = measure_decode(size, compiled_decoder, twin, batch, cfg, per_step,
+                                                           probe, compile=True)
                 compiled["same_tokens_as_eager"] = compiled_tokens == eager_tokens
                 rows.append(compiled)
         if "prefill" in cfg.measure:
@@ -579,7 +583,7 @@ def main(argv=None) -> dict | None:
     parser.add_argument("--measure", help="comma-separated, from: " + ", ".join(MEASUREMENTS) + " (default: all)")
     parser.add_argument("--batches", help="comma-separated decode batch sizes (default: 1,8)")
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction,
-                        help="also measure generate_tokens(..., compile=True) and the compiled training step "
+                        help="also measure the compiled decoder (fast.CompiledDecoder) and the compiled training step "
                              "(default: yes, except with --quick)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--dtype", choices=("float32", "bfloat16"),

@@ -8,8 +8,8 @@
 
 Loading is safe and lean: tensors come from safetensors or from `torch.load(weights_only=True, mmap=True)` (a
 pickle can never run code); the configuration is checked against the shapes in the files before anything is
-built; the model is built on the meta device and receives the tensors one at a time, each laid out for decoding
-(and copied out of the mapped file) as it arrives, so memory holds about one copy of the weights and the model
+built; the model is built on the meta device and receives the tensors a block at a time, each copied out of the
+mapped file as it arrives, so memory holds about one copy of the weights and the model
 does not depend on the file afterwards. Anything wrong raises `CheckpointError` naming the file.
 Saving writes into a temporary folder beside the checkpoint and then switches it in (_save_folder): killed at any
 point, the folder holds the old checkpoint or the new one, and a save removes only files the kit wrote there.
@@ -605,7 +605,6 @@ def load_model(path: str | os.PathLike, device=None, dtype=None, max_seq_len: in
 
     dtype: None keeps the checkpoint's dtype; or torch.float32 / "bfloat16" / ... . device: "cpu" by default.
     max_seq_len overrides the context length (e.g. to use less memory for the rotary tables).
-    The weights come laid out for decoding (Llama.store_weights_for_decoding).
     """
     dtype = _as_dtype(dtype)
     path = Path(path)
@@ -641,26 +640,16 @@ def load_model(path: str | os.PathLike, device=None, dtype=None, max_seq_len: in
             setattr(module.get_submodule(owner), attribute, nn.Parameter(placed[-1]))
         return placed
 
-    # The weights arrive one at a time and are laid out for decoding as they come, so that memory never holds much
-    # more than one copy of them: the output head first, while little else is in memory, since it is copied into
-    # its layout by columns; then each block, whose wq, wk, wv (w1, w3) are joined into one matrix as soon as they
-    # are read, after which the tensors they came in are let go. Whatever still reads the file is copied out of it.
-    head = take("output.weight")  # (V, D)
-    # (D, V) in plain row order, filled from the head's transpose: torch copies a transposed matrix into contiguous
-    # memory block by block, 1.2x sooner than writing column by column (a 32000 x 512 head: 63 ms against 77 ms)
-    columns = torch.empty(head.shape[1], head.shape[0], dtype=head.dtype, device=head.device).copy_(head.t())
-    model.output.weight = nn.Parameter(columns.t())  # (V, D), stored by columns
-    _let_go(head)
-    for i, layer in enumerate(model.layers):
-        placed = place(layer, prefix=f"layers.{i}.")
-        layer.store_weights_for_decoding()
-        _own(layer)
+    # The weights arrive a block at a time; whatever still reads the file is copied out of it, and the file's
+    # pages of a tensor that was copied (converted, or moved to a GPU) are let go, so that memory never holds much
+    # more than one copy of the weights.
+    blocks = [(f"layers.{i}.", layer) for i, layer in enumerate(model.layers)]
+    for prefix, module in [("output.", model.output), *blocks, ("tok_embeddings.", model.tok_embeddings),
+                           ("norm.", model.norm)]:
+        placed = place(module, prefix)
+        _own(module)
         for tensor in placed:
             _let_go(tensor)
-    for module, prefix in ((model.tok_embeddings, "tok_embeddings."), (model.norm, "norm.")):
-        place(module, prefix)
-        _own(module)
-    model.decoding_layout = True  # what store_weights_for_decoding does, done above a piece at a time
     model.init_rope(device)
     return model.eval()
 

@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from support import small_model
 from llama_lab import LLAMA2_13B, LLAMA2_70B, LLAMA2_7B, ModelArgs
@@ -161,45 +160,3 @@ def test_kv_cache_shape():
     args = ModelArgs(dim=64, n_layers=3, n_heads=8, n_kv_heads=2, vocab_size=10)
     cache = KVCache(args, batch_size=4, max_seq_len=32)
     assert cache.k.shape == (3, 4, 2, 32, 8)  # only the KV heads are stored: GQA's memory saving
-
-
-@pytest.mark.parametrize("threads", [2, 3, 4])
-@pytest.mark.parametrize("by_columns_layout", [False, True])
-def test_linear_on_every_core_equals_f_linear(threads, by_columns_layout):
-    """`linear` cuts a large weight into one slice of outputs per core (torch.bmm); the products are F.linear's."""
-    from llama_lab.model import by_columns, linear
-
-    g = torch.Generator().manual_seed(7)
-    weight = torch.randn(1536, 512, generator=g)  # 3 MB: large enough to be cut
-    if by_columns_layout:
-        weight = by_columns(weight.clone())
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with torch.no_grad():
-            for shape in [(1, 1, 512), (8, 1, 512), (3, 512), (1, 16, 512)]:
-                x = torch.randn(*shape, generator=g)
-                torch.testing.assert_close(linear(x, weight), F.linear(x, weight), atol=1e-4, rtol=1e-5)
-            small = torch.randn(48, 64, generator=g)  # small weights, many rows: F.linear itself
-            x = torch.randn(2, 64, generator=g)
-            torch.testing.assert_close(linear(x, small), F.linear(x, small), atol=0, rtol=0)
-        x = torch.randn(1, 512, generator=g, requires_grad=True)  # with autograd: F.linear, gradients flow
-        linear(x, weight).sum().backward()
-        torch.testing.assert_close(x.grad, weight.sum(0, keepdim=True), atol=1e-4, rtol=1e-5)
-    finally:
-        torch.set_num_threads(before)
-
-
-def test_decoding_on_every_core_gives_the_same_tokens():
-    from llama_lab import generate_tokens
-
-    model = small_model(vocab_size=4096).store_weights_for_decoding()  # a (4096, 64) head: cut across cores
-    prompts = [[1, 5, 9, 300], [1, 4000, 7]]
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        one_core = generate_tokens(model, prompts, 12, temperature=0, eos_id=None)
-        torch.set_num_threads(2)
-        assert generate_tokens(model, prompts, 12, temperature=0, eos_id=None) == one_core
-    finally:
-        torch.set_num_threads(before)

@@ -1,0 +1,109 @@
+"""Decoding on a CPU with the weights laid out for it: the `LaidOutDecoder`.
+
+A decoding step multiplies one vector per row by every weight, so its speed is the speed at which the weights
+stream from memory. On a CPU two things make them stream faster (README, Speed, has the figures):
+- long contiguous runs: a matrix stored column by column is read in runs as long as its outputs, and wq, wk, wv
+  joined into one matrix (w1, w3 into another) make the runs longer still and the products fewer;
+- every core: MKL runs a matrix-vector product on one core, so `linear` cuts a large one into a slice of outputs
+  per core and lets torch.bmm run the slices side by side.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..model import apply_rotary_emb
+from .decoder import FastDecoder, weights_state
+
+SPREAD_FROM = 2**18  # numbers in a weight (1 MiB in float32) from which `linear` spreads a product over the cores
+
+
+def by_columns(*weights: torch.Tensor) -> torch.Tensor:
+    """The matrices `weights` (each (rows_i, cols)) stacked into one (sum rows_i, cols) stored column by column:
+    a new tensor with strides (1, rows), the same values as torch.cat(weights).
+
+    Example: wq (64, 64), wk (16, 64), wv (16, 64) -> one (96, 64) matrix whose rows 0-63 are wq, 64-79 wk and
+    80-95 wv; one product with it computes what three did.
+    """
+    first = weights[0]
+    rows = sum(w.shape[0] for w in weights)
+    joined = torch.empty(first.shape[1], rows, dtype=first.dtype, device=first.device).t()  # (rows, cols)
+    start = 0
+    for w in weights:
+        joined[start:start + w.shape[0]] = w
+        start += w.shape[0]
+    return joined
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """x @ weight.T, as F.linear; for a few rows through a large weight on a CPU, on every core.
+
+    Cut into one slice of outputs per core, the product becomes a batch that torch.bmm runs one slice per core:
+    each output is still the dot product of its row with x. Smaller weights stay with F.linear: waking the other
+    cores would cost more than it saves. Example with 2 cores: a (32000, 512) output head becomes two
+    (16000, 512) products run side by side.
+    """
+    parts = torch.get_num_threads()
+    out_features, in_features = weight.shape
+    rows = x.numel() // in_features
+    if parts == 1 or rows > 16 or out_features % parts or weight.numel() < SPREAD_FROM or x.device.type != "cpu":
+        return F.linear(x, weight)
+    if weight.stride(0) == 1:  # stored by columns: each slice's columns are runs of out_features / parts
+        slices = weight.t().view(in_features, parts, -1).transpose(0, 1)  # (parts, in, out / parts)
+    else:
+        slices = weight.view(parts, -1, in_features).transpose(1, 2)  # (parts, in, out / parts)
+    y = torch.bmm(x.reshape(1, rows, in_features).expand(parts, -1, -1), slices)  # (parts, rows, out / parts)
+    return y.transpose(0, 1).reshape(*x.shape[:-1], out_features)
+
+
+class LaidOutDecoder(FastDecoder):
+    """The one-token step of `model` computed from copies of its weights laid out for decoding on a CPU.
+
+    It holds, besides the model, wq/wk/wv and w1/w3 of every block joined and stored by columns (`by_columns`),
+    and the output head stored by columns: most of the model's weights a second time. They are made on the first
+    generation call and again whenever a weight changed since (weights_state). The numbers are the model's own, so
+    the tokens are the plain model's; the products add up in another order, so logits may differ in the last bits.
+    """
+
+    def __init__(self, model):
+        super().__init__(model)
+        self._state = None
+        self._blocks: list[tuple[torch.Tensor, torch.Tensor]] = []  # (wqkv, w13) of each block
+        self._output: torch.Tensor | None = None
+
+    def prepare(self, batch_size: int, max_seq_len: int):
+        state = weights_state(self.model)
+        if state is None or state != self._state:  # None: weights made under inference_mode can't be tracked
+            self._lay_out()
+            self._state = state
+        return self.model.new_cache(batch_size, max_seq_len)
+
+    @torch.no_grad()
+    def _lay_out(self) -> None:
+        self._blocks = [(by_columns(layer.attention.wq.weight, layer.attention.wk.weight, layer.attention.wv.weight),
+                         by_columns(layer.feed_forward.w1.weight, layer.feed_forward.w3.weight))
+                        for layer in self.model.layers]
+        self._output = by_columns(self.model.output.weight)
+
+    def step(self, tokens: torch.Tensor, start_pos: int, cache) -> torch.Tensor:
+        """Llama.forward for one token per row, with the joined weights; tokens (B, 1) -> logits (B, V)."""
+        model = self.model
+        B = tokens.shape[0]
+        x = model.tok_embeddings(tokens)  # (B, 1, D)
+        cos, sin = model.rope_cos[start_pos:start_pos + 1], model.rope_sin[start_pos:start_pos + 1]  # (1, hd/2)
+        for layer, (wqkv, w13) in zip(model.layers, self._blocks):
+            attention = layer.attention
+            H, Hkv, hd = attention.n_heads, attention.n_kv_heads, attention.head_dim
+            qkv = linear(layer.attention_norm(x), wqkv).view(B, 1, H + 2 * Hkv, hd)  # query, key, value heads
+            q, k = apply_rotary_emb(qkv[:, :, :H + Hkv], cos, sin).split((H, Hkv), dim=2)  # one rotation for both
+            v = qkv[:, :, H + Hkv:]  # (B, 1, Hkv, hd)
+            keys, values = cache.update(layer.layer_id, start_pos, k.transpose(1, 2), v.transpose(1, 2))
+            # GQA by a reshape instead of copies of the cache: the n_rep query heads that share a key/value head
+            # become n_rep queries to that one head. One new token sees every key, so no mask.
+            q = q.reshape(B, Hkv, H // Hkv, hd)  # (B, Hkv, n_rep, hd)
+            out = F.scaled_dot_product_attention(q, keys, values)  # (B, Hkv, n_rep, hd)
+            x = x + linear(out.reshape(B, 1, H * hd), attention.wo.weight)  # heads in order: (B, 1, H * hd)
+            gate, up = linear(layer.ffn_norm(x), w13).chunk(2, dim=-1)  # (B, 1, hidden) each
+            x = x + linear(F.silu(gate) * up, layer.feed_forward.w2.weight)
+        return linear(model.norm(x), self._output)[:, -1].float()  # (B, V)
