@@ -9,12 +9,16 @@ References:
 
 Shapes in comments use: B batch, T new tokens, S keys attended to (cache + new), D model dim,
 H query heads, Hkv key/value heads, hd head dim, V vocabulary.
+
+Speed lives elsewhere (`llama_lab.fast`), and so does reading the model while it runs (`llama_lab.hooks`): a
+forward hook on any module here fires on every pass.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields, replace
+
 import torch
 import torch.nn.functional as F
 from torch import nn

@@ -14,7 +14,7 @@ import torch
 
 from support import small_model
 from llama_lab import generate_tokens, load_model, save_model
-from llama_lab.model import capture_residual_stream
+from llama_lab.fast import CompiledDecoder
 from llama_lab.tiny import load_tiny
 from llama_lab.train import TrainConfig, loss_sums, make_optimizer
 
@@ -55,7 +55,7 @@ def test_compiled_decoding_gives_the_eager_tokens_in_float32():
     model, tokenizer = tiny_on_device()
     prompts = [tokenizer.encode(p) for p in PROMPTS]
     eager = generate_tokens(model, prompts, 48, temperature=0, eos_id=None)
-    compiled = generate_tokens(model, prompts, 48, temperature=0, eos_id=None, compile=True)
+    compiled = generate_tokens(CompiledDecoder(model), prompts, 48, temperature=0, eos_id=None)
     assert compiled == eager
 
 
@@ -65,7 +65,7 @@ def test_bfloat16_compiled_decoding_leaves_the_eager_tokens_only_at_near_ties():
     model, tokenizer = tiny_on_device(torch.bfloat16)
     prompts = [tokenizer.encode(p) for p in PROMPTS]
     eager = generate_tokens(model, prompts, 64, temperature=0, eos_id=None)
-    compiled = generate_tokens(model, prompts, 64, temperature=0, eos_id=None, compile=True)
+    compiled = generate_tokens(CompiledDecoder(model), prompts, 64, temperature=0, eos_id=None)
     divergences = []
     for prompt, ours, theirs in zip(prompts, eager, compiled):
         step = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), None)
@@ -83,21 +83,19 @@ def test_bfloat16_compiled_decoding_leaves_the_eager_tokens_only_at_near_ties():
 
 
 def test_hooks_see_every_compiled_step():
-    """While hooks are on the model, the GPU's compiled step runs without a CUDA graph (a replay would write over
-    what a hook kept): the residual stream captured at each step equals the eager run's."""
+    """While hooks are on the model, the compiled decoder steps aside for the plain model (a CUDA graph's replay
+    would write over what a hook kept): the residual stream a hook keeps at each step equals the eager run's."""
     model, tokenizer = tiny_on_device()
     prompt = [tokenizer.encode(PROMPTS[1])]
     captured = {}
-    for compile in (False, True):
+    for compile, runner in ((False, model), (True, CompiledDecoder(model))):
         steps = []
-        with capture_residual_stream(model) as resid:
-            def keep(module, inputs, output):
-                steps.append(resid[model.args.n_layers - 1][:, -1].clone())
-            handle = model.norm.register_forward_hook(keep)
-            try:
-                generate_tokens(model, prompt, 12, temperature=0, eos_id=None, compile=compile)
-            finally:
-                handle.remove()
+        # what the final norm reads: the residual stream leaving the last block, at the newest position
+        handle = model.norm.register_forward_hook(lambda module, inputs, output: steps.append(inputs[0][:, -1].clone()))
+        try:
+            generate_tokens(runner, prompt, 12, temperature=0, eos_id=None)
+        finally:
+            handle.remove()
         captured[compile] = torch.stack([s.float().cpu() for s in steps])
     assert captured[True].shape == captured[False].shape
     torch.testing.assert_close(captured[True], captured[False], atol=1e-4, rtol=1e-4)
