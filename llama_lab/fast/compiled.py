@@ -5,6 +5,12 @@ is attended to whole, and the attention mask hides the positions not written yet
 serves every step. On a GPU the graph is recorded as a CUDA graph (one launch per token instead of hundreds of
 kernels); on a CPU the weights are frozen into it, so that Inductor multiplies by them with its own C++ kernels,
 packed for the vector unit, and fuses the small operations between the products.
+
+torch offers no public way to do three things this needs, so this module, and no other in the kit, reaches into
+torch's private ones:
+- `torch._dynamo.mark_static_address`: the cache keeps one address, which a CUDA graph replays on;
+- `torch._inductor.config.patch`: `freezing` must hold while Dynamo traces, not only when Inductor compiles;
+- `torch._inductor.codecache.PyCodeCache`: to let go of the weights an old frozen graph holds (forget_compiled_graphs).
 """
 
 from __future__ import annotations
@@ -100,7 +106,6 @@ def forget_compiled_graphs() -> None:
 
     A frozen graph's code is a module that holds the packed weights as globals, and torch 2.13 leaves every such
     module in sys.modules: without this, each recompilation for changed weights kept one more copy of them.
-    This is the one place the kit reaches into a private torch API (torch._inductor.codecache), for that reason.
     """
     global _frozen_generation
     torch.compiler.reset()
