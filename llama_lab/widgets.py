@@ -34,7 +34,7 @@ from matplotlib.figure import Figure
 from .chat import encode_dialog, special_tags_in
 from .generate import iter_generate
 from .sampling import check_sampling_args, next_token_probs, top_k_filter, top_p_filter
-from .model import capture_residual_stream
+from .hooks import attention_patterns, logit_lens, residual_stream
 from .tokenizer import Tokenizer
 from .viz import (entropy_bits, figure_png, pieces_html, plot_attention, plot_distribution, plot_head_grid,
                   plot_logit_lens, plot_pieces, probability_legend_html, save_png, table_html, tokens_html)
@@ -448,37 +448,6 @@ class SamplingPlayground(Explorer):
 
 # ----------------------------------------------------------------------------------------------- attention
 
-class _EnoughLayers(Exception):
-    """Raised from a hook to end a forward pass once the layers asked for have run."""
-
-
-def attention_patterns(model, ids: list[int], n_layers: int | None = None) -> dict[int, torch.Tensor]:
-    """{layer: (H, T, T)} attention probabilities of one sequence for the first `n_layers` layers.
-
-    Runs `model(tokens, return_attention=True)` but stops after the last layer wanted, so looking at the
-    early layers of a big model costs only those layers.
-    """
-    n_layers = len(model.layers) if n_layers is None else min(n_layers, len(model.layers))
-    patterns: dict[int, torch.Tensor] = {}
-
-    def keep(block, inputs, output):
-        patterns[block.layer_id] = output[1][0].float().cpu()  # output = (h, probs (B, H, T, S))
-        if len(patterns) == n_layers:
-            raise _EnoughLayers
-
-    handles = [model.layers[i].register_forward_hook(keep) for i in range(n_layers)]
-    device = model.device
-    try:
-        with torch.inference_mode():
-            model(torch.tensor([ids], device=device), return_attention=True)
-    except _EnoughLayers:
-        pass
-    finally:
-        for handle in handles:
-            handle.remove()
-    return patterns
-
-
 class AttentionExplorer(Explorer):
     """The causal attention pattern of every layer and head for a text, with the grouped-query structure shown.
 
@@ -761,10 +730,7 @@ class LogitLens(Explorer):
                              "(pass max_tokens= to raise the limit): shorten it")
         _check_length(self.model, len(ids), "text")
         self.tokens = ids
-        device = self.model.device
-        with capture_residual_stream(self.model) as stream, torch.inference_mode():
-            self.model(torch.tensor([ids], device=device))
-        self._stream = torch.stack([stream[i][0] for i in range(-1, len(self.model.layers))])  # (L + 1, T, D)
+        self._stream = residual_stream(self.model, [ids])[:, 0]  # (L + 1, T, D)
         options = [(f"{i}: {self.tokenizer.id_to_piece(t)}", i) for i, t in enumerate(ids)]
         with self._quietly():
             self.position.options, self.position.value = options, len(ids) - 1
@@ -790,8 +756,7 @@ class LogitLens(Explorer):
         if self._stream is None or self.position.value is None:
             return
         model, p = self.model, self.position.value
-        with torch.inference_mode():
-            self.logits = model.output(model.norm(self._stream[:, p])).float().cpu()  # (L + 1, V)
+        self.logits = logit_lens(model, self._stream[:, p]).cpu()  # (L + 1, V)
         probs = F.softmax(self.logits, -1)
         self.target_id = self.target_token(self.logits)
         names = ["embeddings"] + [f"layer {i}" for i in range(len(model.layers))]

@@ -13,7 +13,7 @@ import torch
 from support import REPO, small_model
 from llama_lab import generate_tokens, load_model, save_model
 from llama_lab.bench import TOY, PeakRSS, random_model, weight_bytes_per_step
-from llama_lab.model import capture_residual_stream, edit_residual_stream
+from llama_lab.hooks import capture_residual_stream, edit_residual_stream
 
 pytest.importorskip("transformers")
 
@@ -219,7 +219,7 @@ def test_compiled_steps_follow_forward_hooks(compile):
 
     got, plain = both()
     assert got == plain
-    with edit_residual_stream(model, lambda i, h: h - 0.7 * h.mean(-1, keepdim=True), layers=[1]):
+    with edit_residual_stream(model, lambda i, h: h - 0.7 * h.mean(-1, keepdim=True), layers=[2]):
         got, steered = both()
         assert steered != plain and got == steered
         got, expected = both(twin)  # the same shapes, no hooks
@@ -227,7 +227,7 @@ def test_compiled_steps_follow_forward_hooks(compile):
         with capture_residual_stream(model) as stream:
             got, steered_again = both()
         assert got == steered_again == steered
-        assert sorted(stream) == [-1, 0, 1, 2] and stream[2].shape == (3, 1, 64)  # filled by the last, compiled step
+        assert sorted(stream) == [0, 1, 2, 3] and stream[3].shape == (3, 1, 64)  # filled by the last, compiled step
     got, _ = both()
     assert got == plain
 
@@ -277,7 +277,7 @@ def test_no_compiled_step_runs_while_the_model_has_hooks():
     assert all(_compiled_step_for("aot_eager", model, d) is not None for d in devices)
     with capture_residual_stream(model):
         assert all(_compiled_step_for(how, model, d) is None for how in (True, "aot_eager") for d in devices)
-    with edit_residual_stream(model, lambda i, h: h, layers=[0]):
+    with edit_residual_stream(model, lambda i, h: h, layers=[1]):
         assert _compiled_step_for(True, model, devices[1]) is None
     assert _compiled_step_for(True, model, devices[1]) is not None
 def test_frozen_step_is_kept_while_the_weights_stand():

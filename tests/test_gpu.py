@@ -14,7 +14,7 @@ import torch
 
 from support import small_model
 from llama_lab import generate_tokens, load_model, save_model
-from llama_lab.model import capture_residual_stream
+from llama_lab.hooks import capture_residual_stream
 from llama_lab.tiny import load_tiny
 from llama_lab.train import TrainConfig, loss_sums, make_optimizer
 
@@ -92,7 +92,7 @@ def test_hooks_see_every_compiled_step():
         steps = []
         with capture_residual_stream(model) as resid:
             def keep(module, inputs, output):
-                steps.append(resid[model.args.n_layers - 1][:, -1].clone())
+                steps.append(resid[model.args.n_layers][:, -1].clone())
             handle = model.norm.register_forward_hook(keep)
             try:
                 generate_tokens(model, prompt, 12, temperature=0, eos_id=None, compile=compile)
