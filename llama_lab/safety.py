@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .chat import B_SYS, E_SYS, encode_dialog, encode_dialog_for_training
+from .chat import encode_dialog, encode_dialog_for_training, fold_system_prompt, turn_parts, turn_text
 # The model's replies and the refusal rule are evaluate.py's, where the tiny models' cards count refusals with them;
 # named here too, as notebook 04 reads them (safety.is_refusal, safety.TINY_REFUSAL_PHRASES, safety.replies, ...).
 from .evaluate import (LLAMA2_REFUSAL_PHRASES, REFUSAL_PHRASES, TINY_REFUSAL_PHRASES, dialog_for, first_sentence,
@@ -55,11 +55,6 @@ def render_ids(tokenizer, ids: Sequence[int]) -> str:
             run.append(i)
     out.append(tokenizer.decode(run))
     return "".join(out)
-
-
-def system_prompt_text(system: str, user: str) -> str:
-    """The first user message once the system prompt is folded into it: <<SYS>> ... <</SYS>> then the message."""
-    return B_SYS + system + E_SYS + user
 
 
 # ------------------------------------------------------------------------------------- replies and refusals
@@ -336,25 +331,22 @@ def encode_dialog_with_roles(tokenizer, dialog: Sequence[dict]) -> dict:
     "answer_positions": per exchange the index of the last token of its [/INST], where the model decides how to
     answer}.
     """
-    from .chat import B_INST, E_INST, fold_system_prompt
-
+    fold_system_prompt(dialog)  # checks the roles
     system = dialog[0]["content"] if dialog[0]["role"] == "system" else None
-    turns = fold_system_prompt(dialog)
+    messages = list(dialog[1:] if system is not None else dialog)
     ids, roles, turn_of, answer_positions = [], [], [], []
-    for k in range(0, len(turns), 2):
-        user = turns[k]["content"].strip()
-        answer = turns[k + 1]["content"].strip() if k + 1 < len(turns) else None
-        text = f"{B_INST} {user} {E_INST}" + (f" {answer} " if answer is not None else "")
+    for k in range(0, len(messages), 2):
+        user = messages[k]["content"]
+        answer = messages[k + 1]["content"] if k + 1 < len(messages) else None
+        parts = turn_parts(user, answer, system if k == 0 else None)  # [(role, text)], in the text's order
+        text = "".join(part for _, part in parts)
         pieces, spans = _token_spans(tokenizer, text, bos=True, eos=answer is not None)
-        user_start = len(B_INST) + 1
-        inst_end = user_start + len(user) + 1 + len(E_INST)  # the character after "[/INST]"
-        regions = [("user", user_start, user_start + len(user))]
-        if k == 0 and system is not None:  # the system text sits inside the first user message, after <<SYS>>
-            sys_start = user_start + len(B_SYS)
-            regions = [("system", sys_start, sys_start + len(system)),
-                       ("user", sys_start + len(system) + len(E_SYS), user_start + len(user))]
-        if answer is not None:
-            regions.append(("assistant", inst_end + 1, inst_end + 1 + len(answer)))
+        inst_end = len(turn_text(user, system=system if k == 0 else None))  # the character after "[/INST]"
+        regions, start = [], 0  # (role, first character, end) of each message
+        for role, part in parts:
+            if role != "format":
+                regions.append((role, start, start + len(part)))
+            start += len(part)
         for begin, end in spans:
             roles.append(next((name for name, a, b in regions if begin < b and end > a), "format"))
         answer_positions.append(len(ids) + max(i for i, (a, b) in enumerate(spans) if a < inst_end <= b))

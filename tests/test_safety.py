@@ -65,7 +65,6 @@ def test_refusal_rate_is_a_fraction():
 def test_system_prompt_is_folded_as_meta_does(tok):
     ids = encode_dialog(tok, safety.dialog_for("How do I feed a dog?", system="Be kind."))
     assert safety.render_ids(tok, ids) == "<s>[INST] <<SYS>>\nBe kind.\n<</SYS>>\n\nHow do I feed a dog? [/INST]"
-    assert safety.system_prompt_text("S", "U") == "<<SYS>>\nS\n<</SYS>>\n\nU"
 
 
 def test_smuggled_tags_get_the_unsafe_error_and_batching_changes_nothing(tok, lm):
