@@ -29,7 +29,7 @@ from .chat import encode_dialog, encode_dialog_for_training, fold_system_prompt,
 from .evaluate import (LLAMA2_REFUSAL_PHRASES, REFUSAL_PHRASES, TINY_REFUSAL_PHRASES, dialog_for, first_sentence,
                        is_refusal, replies)
 from .tables import text_table
-from .train import IGNORE, ChatBatches, chat_example
+from .train import chat_batches, loss_sums
 
 # Our own safety system prompt, in words the tiny world knows. The tiny chat model saw only short, neutral system
 # prompts in training (tinyworld.SYSTEM_PROMPTS, e.g. "You are a helpful assistant."): whether an explicit safety
@@ -251,23 +251,19 @@ def finetune_on_dialogs(model, tokenizer, dialogs: Sequence[list[dict]], steps: 
                         batch_size: int = 16, seed: int = 0, weight_decay: float = 0.0):
     """A copy of `model` fine-tuned on `dialogs` with the loss on the assistant's tokens only (SFT).
 
-    Each dialog becomes (inputs, targets) as `python -m llama_lab.train --stage chat` makes it (`train.chat_example`:
-    targets are IGNORE but for the assistant's tokens), and a batch is right-padded as there. Plain AdamW at a
-    constant learning rate; each step draws `batch_size` dialogs at random, with replacement, from a seeded
-    generator. Returns (model, losses).
+    The batches and the loss are those of `python -m llama_lab.train --stage chat` (`train.chat_batches`: each
+    epoch visits every dialog once in a seeded order, targets are IGNORE but for the assistant's tokens; the mean
+    cross-entropy over those targets). Plain AdamW at a constant learning rate. Returns (model, losses).
     """
     student = copy.deepcopy(model).train()
     device = student.device
-    examples = [chat_example(tokenizer, dialog, student.args.max_seq_len) for dialog in dialogs]
-    batches = ChatBatches(examples, batch_size, seed, pad_id=0)
+    batches = chat_batches(tokenizer, list(dialogs), student.args.max_seq_len, batch_size, seed)
     optimizer = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=weight_decay)
-    generator = torch.Generator().manual_seed(seed)
     losses = []
-    for _ in range(steps):
-        chosen = torch.randint(len(examples), (batch_size,), generator=generator).tolist()
-        inputs, targets = batches._pad(chosen)  # (B, T) each; train's own order (batches.batch) goes by epochs
-        logits = student(inputs.to(device))  # (B, T, V)
-        loss = F.cross_entropy(logits.flatten(0, 1), targets.to(device).flatten(), ignore_index=IGNORE)
+    for step in range(steps):
+        inputs, targets = batches.batch(step)  # (B, T) each
+        total, scored = loss_sums(student, inputs.to(device), targets.to(device))
+        loss = total / scored  # the mean over the assistant's tokens
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
