@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from .chat import encode_dialog
 from .hooks import edit_residual_stream, logit_lens, residual_stream
+from .viz import figure_and_axes
 
 
 @torch.no_grad()
@@ -188,11 +189,9 @@ def lens_probabilities(model, activations: torch.Tensor, token_id: int) -> torch
 
 # ------------------------------------------------------------------------------------------------- plots
 
-def plot_probe_accuracy(accuracy: Sequence[float], chance: float = 0.5):
-    """Held-out probe accuracy per residual layer (0 = embeddings)."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+def plot_probe_accuracy(accuracy: Sequence[float], chance: float = 0.5, ax=None):
+    """Held-out probe accuracy per residual layer (0 = embeddings); returns the figure (`viz.figure_and_axes`)."""
+    fig, ax = figure_and_axes(ax, figsize=(5.5, 3.2))
     ax.plot(range(len(accuracy)), [100 * a for a in accuracy], "o-", label="linear probe, held-out prompts")
     ax.axhline(100 * chance, color="grey", ls=":", label="chance")
     ax.set_xticks(range(len(accuracy)), ["emb"] + [str(i) for i in range(len(accuracy) - 1)])
@@ -205,11 +204,9 @@ def plot_probe_accuracy(accuracy: Sequence[float], chance: float = 0.5):
     return fig
 
 
-def plot_lens(curves: dict[str, torch.Tensor], token: str):
+def plot_lens(curves: dict[str, torch.Tensor], token: str, ax=None):
     """Mean p(token) by layer under the logit lens, one curve per group of prompts: {label: (N, L + 1)}."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    fig, ax = figure_and_axes(ax, figsize=(5.5, 3.2))
     for label, probs in curves.items():
         layers = range(probs.shape[1])
         ax.plot(layers, 100 * probs.mean(0), "o-", label=label)

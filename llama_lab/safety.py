@@ -30,6 +30,7 @@ from .evaluate import (LLAMA2_REFUSAL_PHRASES, REFUSAL_PHRASES, TINY_REFUSAL_PHR
                        is_refusal, replies)
 from .tables import text_table
 from .train import chat_batches, loss_sums
+from .viz import figure_and_axes
 
 # Our own safety system prompt, in words the tiny world knows. The tiny chat model saw only short, neutral system
 # prompts in training (tinyworld.SYSTEM_PROMPTS, e.g. "You are a helpful assistant."): whether an explicit safety
@@ -388,16 +389,15 @@ def multi_turn_dialog(model, tokenizer, system: str, user_turns: Sequence[str], 
 
 # ------------------------------------------------------------------------------------------------- plots
 
-def plot_refusals(rows: Sequence[dict], title: str = "Refusals, base vs chat, by system prompt"):
+def plot_refusals(rows: Sequence[dict], title: str = "Refusals, base vs chat, by system prompt", ax=None):
     """Grouped bars: refusal % on harmful requests and false-refusal % on benign ones, one group per row.
 
     A row is labelled by its "label", or else by its "model" and "system prompt" (as refusal_table writes them).
+    Returns the figure; `ax` draws into a panel of yours (`viz.figure_and_axes`), as every plot here does.
     """
-    import matplotlib.pyplot as plt
-
     labels = [r.get("label") or f"{r['model']}\n{r['system prompt']} system prompt" for r in rows]
     x = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(1.6 + 1.6 * len(rows), 3.4))
+    fig, ax = figure_and_axes(ax, figsize=(1.6 + 1.6 * len(rows), 3.4))
     ax.bar(x - 0.2, [r["refusal %"] for r in rows], 0.4, label=f"harmful requests refused (n={rows[0]['harmful n']})")
     ax.bar(x + 0.2, [r["false refusal %"] for r in rows], 0.4,
            label=f"benign requests refused (n={rows[0]['benign n']})")
@@ -411,11 +411,10 @@ def plot_refusals(rows: Sequence[dict], title: str = "Refusals, base vs chat, by
     return fig
 
 
-def plot_bars(values: dict[str, float], title: str, ylabel: str, ylim: tuple[float, float] | None = (0, 100)):
+def plot_bars(values: dict[str, float], title: str, ylabel: str, ylim: tuple[float, float] | None = (0, 100),
+              ax=None):
     """One bar per entry, its value written on top: for before/after and base/chat comparisons."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(1.2 + 1.3 * len(values), 3.2))
+    fig, ax = figure_and_axes(ax, figsize=(1.2 + 1.3 * len(values), 3.2))
     bars = ax.bar(list(values), list(values.values()), color=[f"C{i}" for i in range(len(values))])
     ax.bar_label(bars, fmt="%.1f")
     if ylim is not None:  # head room above the top for the value labels
@@ -427,12 +426,10 @@ def plot_bars(values: dict[str, float], title: str, ylabel: str, ylim: tuple[flo
     return fig
 
 
-def plot_system_attention(attention: Sequence[float], share: Sequence[float]):
+def plot_system_attention(attention: Sequence[float], share: Sequence[float], ax=None):
     """Attention to the system prompt at each exchange's answer position, against its share of the tokens."""
-    import matplotlib.pyplot as plt
-
     turns = np.arange(1, len(attention) + 1)
-    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    fig, ax = figure_and_axes(ax, figsize=(5.5, 3.2))
     ax.plot(turns, 100 * np.asarray(attention), "o-", label="attention paid to the system prompt")
     ax.plot(turns, 100 * np.asarray(share), "s--", label="system prompt's share of the tokens")
     ax.set_xticks(turns)
