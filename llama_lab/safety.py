@@ -11,7 +11,7 @@ References:
 
 Everything takes a model and its tokenizer and runs on the model's device, batched, in its dtype: the same calls
 measure the tiny chat model on a laptop and Llama-2-7b-chat on a GPU. Toxicity lives in `toxicity.py`; the inside
-of the model (probes, the refusal direction, steering, the logit lens) in `probes.py`.
+of the model (probes, the refusal direction, steering, the logit lens) in `probes.py`, on the hooks of `hooks.py`.
 """
 
 from __future__ import annotations
