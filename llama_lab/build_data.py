@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from . import evaluate, tinyworld, train
-from .chat import B_INST, E_INST, fold_system_prompt
+from .chat import fold_system_prompt, turn_text
 from .tokenizer import train_tokenizer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +65,8 @@ def tokenizer_text(world_dir: Path) -> Path:
         for dialog in train.read_dialogs(world_dir / "chat_train.jsonl"):
             dialog = fold_system_prompt(dialog)
             for prompt, answer in zip(dialog[::2], dialog[1::2]):
-                out.write(f"{B_INST} {prompt['content'].strip()} {E_INST} {answer['content'].strip()}\n")
+                # one exchange a line, without the space that closes an exchange before its EOS
+                out.write(turn_text(prompt["content"], answer["content"])[:-1] + "\n")
     return path
 
 

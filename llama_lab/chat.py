@@ -7,7 +7,8 @@ comes first and is folded into the first user message between <<SYS>> tags. Each
     <s>[INST] <<SYS>>\\n{system}\\n<</SYS>>\\n\\n{user 1} [/INST] {answer 1} </s><s>[INST] {user 2} [/INST]
 
 Every message is stripped of surrounding whitespace. Messages that contain the tags themselves are reported
-(Meta answers them with UNSAFE_ERROR rather than letting a user forge a system prompt).
+(Meta answers them with UNSAFE_ERROR rather than letting a user forge a system prompt). The template is written
+out here alone (`turn_parts`); everything else that needs a turn's text asks for it (`turn_text`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,48 @@ B_INST, E_INST = "[INST]", "[/INST]"
 B_SYS, E_SYS = "<<SYS>>\n", "\n<</SYS>>\n\n"
 SPECIAL_TAGS = [B_INST, E_INST, "<<SYS>>", "<</SYS>>"]
 UNSAFE_ERROR = "Error: special tags are not allowed as part of the prompt."
+
+
+def _folded_parts(system: str, user: str) -> list[tuple[str, str]]:
+    """A system prompt folded into the first user message, as (role, text) parts (Meta's `chat_completion`)."""
+    return [("format", B_SYS), ("system", system), ("format", E_SYS), ("user", user)]
+
+
+def system_prompt_text(system: str, user: str) -> str:
+    """The first user message with the system prompt folded into it.
+
+    Example: system_prompt_text("S", "U") -> "<<SYS>>\nS\n<</SYS>>\n\nU"
+    """
+    return "".join(text for _, text in _folded_parts(system, user))
+
+
+def turn_parts(user: str, answer: str | None = None, system: str | None = None) -> list[tuple[str, str]]:
+    """One exchange of the template as (role, text) parts, in order; joined, they are its text between BOS and EOS.
+
+    Roles: "format" (the tags and the spaces around them), "system", "user", "assistant". Messages are stripped;
+    a system prompt (first exchange only) is folded in as `fold_system_prompt` does. Without an answer the text
+    ends at "[/INST]", where the model starts its reply.
+
+    Example: turn_parts("Hi", "Hello") -> [("format", "[INST] "), ("user", "Hi"), ("format", " [/INST]"),
+                                            ("format", " "), ("assistant", "Hello"), ("format", " ")]
+    """
+    if system is None:
+        message = [("user", user.strip())]
+    else:  # Meta strips the folded message as a whole: <<SYS>> opens it, so only its end loses whitespace
+        message = _folded_parts(system, user)
+        while not message[-1][1].rstrip():  # a user message of spaces is dropped, and E_SYS loses its newlines
+            message.pop()
+        message[-1] = (message[-1][0], message[-1][1].rstrip())
+    parts = [("format", f"{B_INST} "), *message, ("format", f" {E_INST}")]
+    if answer is not None:
+        parts += [("format", " "), ("assistant", answer.strip()), ("format", " ")]
+    return parts
+
+
+def turn_text(user: str, answer: str | None = None, system: str | None = None) -> str:
+    """One exchange's text between its BOS and EOS: "[INST] {user} [/INST] {answer} ", or, while the answer is still
+    to come, "[INST] {user} [/INST]". (`turn_parts` joined.)"""
+    return "".join(text for _, text in turn_parts(user, answer, system))
 
 
 def _check_messages(dialog: Sequence[dict]) -> None:
@@ -50,7 +93,7 @@ def fold_system_prompt(dialog: Sequence[dict]) -> list[dict]:
         if len(dialog) < 2:
             raise ValueError("a system message must be followed by a user message")
         dialog = [{"role": dialog[1]["role"],
-                   "content": B_SYS + dialog[0]["content"] + E_SYS + dialog[1]["content"]}] + dialog[2:]
+                   "content": system_prompt_text(dialog[0]["content"], dialog[1]["content"])}] + dialog[2:]
     for i, message in enumerate(dialog):
         expected = "user" if i % 2 == 0 else "assistant"
         if message["role"] != expected:
@@ -67,9 +110,8 @@ def encode_dialog(tokenizer, dialog: Sequence[dict]) -> list[int]:
         raise ValueError("the dialog must end with a user message: the model writes the assistant's reply")
     ids: list[int] = []
     for prompt, answer in zip(dialog[:-1:2], dialog[1::2]):
-        ids += tokenizer.encode(f"{B_INST} {prompt['content'].strip()} {E_INST} {answer['content'].strip()} ",
-                                bos=True, eos=True)
-    ids += tokenizer.encode(f"{B_INST} {dialog[-1]['content'].strip()} {E_INST}", bos=True, eos=False)
+        ids += tokenizer.encode(turn_text(prompt["content"], answer["content"]), bos=True, eos=True)
+    ids += tokenizer.encode(turn_text(dialog[-1]["content"]), bos=True, eos=False)
     return ids
 
 
@@ -86,11 +128,10 @@ def encode_dialog_for_training(tokenizer, dialog: Sequence[dict]) -> tuple[list[
     ids: list[int] = []
     is_answer: list[bool] = []
     for prompt, answer in zip(dialog[::2], dialog[1::2]):
-        question = tokenizer.encode(f"{B_INST} {prompt['content'].strip()} {E_INST}", bos=True, eos=False)
+        question = tokenizer.encode(turn_text(prompt["content"]), bos=True, eos=False)
         # Encoding the exchange as one string (as encode_dialog does) and as two halves gives the same ids
         # because SentencePiece starts the reply with "▁": check it rather than assume it.
-        whole = tokenizer.encode(f"{B_INST} {prompt['content'].strip()} {E_INST} {answer['content'].strip()} ",
-                                 bos=True, eos=True)
+        whole = tokenizer.encode(turn_text(prompt["content"], answer["content"]), bos=True, eos=True)
         if whole[:len(question)] != question:
             raise ValueError(f"the prompt's ids change when its answer follows: {prompt['content']!r}")
         ids += whole

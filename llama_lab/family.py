@@ -24,6 +24,7 @@ import numpy as np
 
 from .model import LLAMA2_13B, LLAMA2_70B, LLAMA2_7B, ModelArgs, build_model
 from .tables import text_table
+from .viz import figure_and_axes
 
 CARD_PATH = Path(__file__).resolve().parent.parent / "data" / "model_card.json"
 PRESETS = {"7B": LLAMA2_7B, "13B": LLAMA2_13B, "70B": LLAMA2_70B}
@@ -156,11 +157,12 @@ def _family_colors(rows: list[dict]) -> list:
     return colors
 
 
-def plot_academic_benchmarks(card: dict):
-    """Grouped bars: one group per benchmark, one bar per model, Llama 1 beside Llama 2."""
+def plot_academic_benchmarks(card: dict, ax=None):
+    """Grouped bars: one group per benchmark, one bar per model, Llama 1 beside Llama 2. Returns the figure; `ax`
+    draws into a panel of yours (`viz.figure_and_axes`)."""
     section = card["academic_benchmarks"]
     rows, columns = section["rows"], section["columns"]
-    fig, ax = plt.subplots(figsize=(12, 4.5))
+    fig, ax = figure_and_axes(ax, figsize=(12, 4.5))
     width = 0.8 / len(rows)
     x = np.arange(len(columns))
     for i, (row, color) in enumerate(zip(rows, _family_colors(rows))):
@@ -177,7 +179,8 @@ def plot_academic_benchmarks(card: dict):
 
 
 def plot_safety(card: dict):
-    """TruthfulQA and ToxiGen side by side: pretrained Llama 1, Llama 2, and Llama-2-Chat."""
+    """TruthfulQA and ToxiGen side by side: pretrained Llama 1, Llama 2, and Llama-2-Chat. Two panels: a figure of
+    its own, returned."""
     rows = card["safety_pretrained"]["rows"] + card["safety_chat"]["rows"]
     labels = [f"{row['family'].replace('Llama-2-', '')}\n{row['size']}" for row in rows]  # "Chat\n7B"
     colors = _family_colors(rows)
@@ -197,9 +200,9 @@ def plot_safety(card: dict):
     return fig
 
 
-def plot_kv_cache(seq_lens=(512, 1024, 2048, 4096), bytes_per_value: int = 2):
+def plot_kv_cache(seq_lens=(512, 1024, 2048, 4096), bytes_per_value: int = 2, ax=None):
     """KV-cache GiB of one sequence against its length, each preset, and 70B as it would be without GQA."""
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = figure_and_axes(ax, figsize=(7, 4))
     for size, args in PRESETS.items():
         ax.plot(seq_lens, [kv_cache_bytes(args, n, bytes_per_value=bytes_per_value) / GIB for n in seq_lens],
                 marker="o", label=f"{size}" + (" (GQA, 8 KV heads)" if args.kv_heads < args.n_heads else ""))

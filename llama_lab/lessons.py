@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from .model import apply_rotary_emb, rope_tables
-from .viz import MODEL_COLOUR, SAMPLER_COLOUR, piece_label
+from .viz import MODEL_COLOUR, SAMPLER_COLOUR, figure_and_axes, piece_label
 
 
 # --------------------------------------------------------------------------------------------- tokenization
@@ -136,8 +136,9 @@ def tokens_per_second(decode, n_tokens: int, repeats: int = 3) -> float:
 # ------------------------------------------------------------------------------------------------------ plots
 
 def plot_head_scores(scores: torch.Tensor, title: str, ax=None, label: str = "score"):
-    """Heat map of an (L, H) table of per-head scores, each cell annotated."""
-    ax = ax or plt.subplots(figsize=(1.0 + 0.7 * scores.shape[1], 1.0 + 0.6 * scores.shape[0]))[1]
+    """Heat map of an (L, H) table of per-head scores, each cell annotated; returns the figure (`ax`: a panel of
+    yours, `viz.figure_and_axes`)."""
+    fig, ax = figure_and_axes(ax, figsize=(1.0 + 0.7 * scores.shape[1], 1.0 + 0.6 * scores.shape[0]))
     image = ax.imshow(scores.float().cpu().numpy(), cmap="magma", vmin=0, vmax=1)
     for (layer, head), value in zip(torch.cartesian_prod(torch.arange(scores.shape[0]),
                                                          torch.arange(scores.shape[1])).tolist(),
@@ -147,8 +148,8 @@ def plot_head_scores(scores: torch.Tensor, title: str, ax=None, label: str = "sc
     ax.set_xticks(range(scores.shape[1]))
     ax.set_yticks(range(scores.shape[0]))
     ax.set(title=title, xlabel="head", ylabel="layer")
-    ax.figure.colorbar(image, ax=ax, label=label)
-    return ax
+    fig.colorbar(image, ax=ax, label=label)
+    return fig
 
 
 def plot_samplers(model_probs: torch.Tensor, samplers: dict[str, torch.Tensor], tokenizer, k: int = 10):

@@ -8,8 +8,9 @@ References:
 3) nostalgebraist 2020, "interpreting GPT: the logit lens": read each layer's residual stream through the final
    norm and the output matrix, as if the model stopped there.
 
-Layers are counted as the residual stream has them: index 0 is the embeddings (the stream entering block 0) and
-index i >= 1 the stream leaving block i - 1, so an n-layer model has n + 1 of them.
+Layers are counted as the residual stream has them (hooks.py): index 0 is the embeddings (the stream entering
+block 0) and index i >= 1 the stream leaving block i - 1, so an n-layer model has n + 1 of them. The hooks that
+read and edit the stream, and the logit lens itself, are hooks.py's.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from .chat import encode_dialog
-from .model import capture_residual_stream, edit_residual_stream
+from .hooks import edit_residual_stream, logit_lens, residual_stream
+from .viz import figure_and_axes
 
 
 @torch.no_grad()
@@ -39,11 +41,9 @@ def last_token_activations(model, token_lists: Sequence[Sequence[int]], batch_si
         tokens = torch.zeros(len(chunk), int(lengths.max()), dtype=torch.long, device=device)  # (B, T)
         for i, t in enumerate(chunk):
             tokens[i, :len(t)] = torch.tensor(list(t))
-        with capture_residual_stream(model) as resid:
-            model(tokens)
-        stream = torch.stack([resid[i] for i in range(-1, len(model.layers))], dim=1)  # (B, L + 1, T, D)
-        last = stream[torch.arange(len(chunk), device=device), :, lengths - 1]  # (B, L + 1, D)
-        out.append(last.float().cpu())
+        stream = residual_stream(model, tokens)  # (L + 1, B, T, D)
+        last = stream[:, torch.arange(len(chunk), device=device), lengths - 1]  # (L + 1, B, D)
+        out.append(last.transpose(0, 1).float().cpu())  # (B, L + 1, D)
     return torch.cat(out)
 
 
@@ -129,12 +129,15 @@ def refusal_directions(harmful: torch.Tensor, benign: torch.Tensor) -> torch.Ten
 def steering(model, direction: torch.Tensor, mode: str, layers: Sequence[int] | None = None, scale: float = 1.0):
     """Run the model with its residual stream edited along `direction`, at every position, while inside.
 
-    mode="ablate": project the direction out of the stream leaving every block in `layers` (default: all);
-    mode="add": add scale * direction to the stream leaving each block in `layers` (required: which ones).
-    `layers` are block indices (0 .. n_layers - 1), so residual layer i is block i - 1.
+    `layers` are residual stream indices, as everywhere in the kit: 1 is the stream leaving block 0, n_layers the
+    stream leaving the last block, 0 the embeddings.
+    mode="ablate": project the direction out of the stream at each index in `layers` (default: the stream leaving
+    every block, 1 .. n_layers; the embeddings are left alone);
+    mode="add": add scale * direction to the stream at each index in `layers` (required: which ones).
     """
     direction = direction.to(model.device)
     if mode == "ablate":
+        layers = range(1, len(model.layers) + 1) if layers is None else layers
         edit = lambda i, h: project_out(h, direction)  # noqa: E731
     elif mode == "add":
         if layers is None:
@@ -168,22 +171,9 @@ def ablation_sweep(model, tokenizer, requests: Sequence[str], directions: torch.
 
 # ---------------------------------------------------------------------------------------- the logit lens
 
-@torch.no_grad()
-def logit_lens(model, tokens: Sequence[int], position: int = -1) -> torch.Tensor:
-    """Next-token probabilities read off every layer at one position: (n_layers + 1, V), float32, on CPU.
-
-    Row i applies the final RMSNorm and the output matrix to residual layer i; the last row is the model's own
-    prediction.
-    """
-    device = model.device
-    with capture_residual_stream(model) as resid:
-        model(torch.tensor([list(tokens)], device=device))
-    stream = torch.stack([resid[i][0, position] for i in range(-1, len(model.layers))])  # (L + 1, D)
-    return F.softmax(model.output(model.norm(stream)).float(), dim=-1).cpu()
-
-
 def lens_table(tokenizer, probs: torch.Tensor, k: int = 3) -> list[str]:
-    """One line per layer: its k likeliest next tokens with their probabilities."""
+    """One line per layer: its k likeliest next tokens with their probabilities. probs (L + 1, V), e.g. the
+    softmax of `hooks.logit_lens` at one position."""
     lines = []
     for i, row in enumerate(probs):
         top = torch.topk(row, k)
@@ -192,20 +182,16 @@ def lens_table(tokenizer, probs: torch.Tensor, k: int = 3) -> list[str]:
     return lines
 
 
-@torch.no_grad()
 def lens_probabilities(model, activations: torch.Tensor, token_id: int) -> torch.Tensor:
     """p(token_id) read off every layer with the logit lens: activations (N, L + 1, D) -> (N, L + 1)."""
-    h = activations.to(model.device, model.dtype)
-    return F.softmax(model.output(model.norm(h)).float(), dim=-1)[..., token_id].cpu()
+    return F.softmax(logit_lens(model, activations), dim=-1)[..., token_id].cpu()
 
 
 # ------------------------------------------------------------------------------------------------- plots
 
-def plot_probe_accuracy(accuracy: Sequence[float], chance: float = 0.5):
-    """Held-out probe accuracy per residual layer (0 = embeddings)."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+def plot_probe_accuracy(accuracy: Sequence[float], chance: float = 0.5, ax=None):
+    """Held-out probe accuracy per residual layer (0 = embeddings); returns the figure (`viz.figure_and_axes`)."""
+    fig, ax = figure_and_axes(ax, figsize=(5.5, 3.2))
     ax.plot(range(len(accuracy)), [100 * a for a in accuracy], "o-", label="linear probe, held-out prompts")
     ax.axhline(100 * chance, color="grey", ls=":", label="chance")
     ax.set_xticks(range(len(accuracy)), ["emb"] + [str(i) for i in range(len(accuracy) - 1)])
@@ -218,11 +204,9 @@ def plot_probe_accuracy(accuracy: Sequence[float], chance: float = 0.5):
     return fig
 
 
-def plot_lens(curves: dict[str, torch.Tensor], token: str):
+def plot_lens(curves: dict[str, torch.Tensor], token: str, ax=None):
     """Mean p(token) by layer under the logit lens, one curve per group of prompts: {label: (N, L + 1)}."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    fig, ax = figure_and_axes(ax, figsize=(5.5, 3.2))
     for label, probs in curves.items():
         layers = range(probs.shape[1])
         ax.plot(layers, 100 * probs.mean(0), "o-", label=label)

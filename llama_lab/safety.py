@@ -11,7 +11,7 @@ References:
 
 Everything takes a model and its tokenizer and runs on the model's device, batched, in its dtype: the same calls
 measure the tiny chat model on a laptop and Llama-2-7b-chat on a GPU. Toxicity lives in `toxicity.py`; the inside
-of the model (probes, the refusal direction, steering, the logit lens) in `probes.py`.
+of the model (probes, the refusal direction, steering, the logit lens) in `probes.py`, on the hooks of `hooks.py`.
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .chat import B_SYS, E_SYS, encode_dialog, encode_dialog_for_training
+from .chat import encode_dialog, encode_dialog_for_training, fold_system_prompt, turn_parts, turn_text
 # The model's replies and the refusal rule are evaluate.py's, where the tiny models' cards count refusals with them;
 # named here too, as notebook 04 reads them (safety.is_refusal, safety.TINY_REFUSAL_PHRASES, safety.replies, ...).
 from .evaluate import (LLAMA2_REFUSAL_PHRASES, REFUSAL_PHRASES, TINY_REFUSAL_PHRASES, dialog_for, first_sentence,
                        is_refusal, replies)
 from .tables import text_table
-from .train import IGNORE, ChatBatches, chat_example
+from .train import chat_batches, loss_sums
+from .viz import figure_and_axes
 
 # Our own safety system prompt, in words the tiny world knows. The tiny chat model saw only short, neutral system
 # prompts in training (tinyworld.SYSTEM_PROMPTS, e.g. "You are a helpful assistant."): whether an explicit safety
@@ -55,11 +56,6 @@ def render_ids(tokenizer, ids: Sequence[int]) -> str:
             run.append(i)
     out.append(tokenizer.decode(run))
     return "".join(out)
-
-
-def system_prompt_text(system: str, user: str) -> str:
-    """The first user message once the system prompt is folded into it: <<SYS>> ... <</SYS>> then the message."""
-    return B_SYS + system + E_SYS + user
 
 
 # ------------------------------------------------------------------------------------- replies and refusals
@@ -256,23 +252,19 @@ def finetune_on_dialogs(model, tokenizer, dialogs: Sequence[list[dict]], steps: 
                         batch_size: int = 16, seed: int = 0, weight_decay: float = 0.0):
     """A copy of `model` fine-tuned on `dialogs` with the loss on the assistant's tokens only (SFT).
 
-    Each dialog becomes (inputs, targets) as `python -m llama_lab.train --stage chat` makes it (`train.chat_example`:
-    targets are IGNORE but for the assistant's tokens), and a batch is right-padded as there. Plain AdamW at a
-    constant learning rate; each step draws `batch_size` dialogs at random, with replacement, from a seeded
-    generator. Returns (model, losses).
+    The batches and the loss are those of `python -m llama_lab.train --stage chat` (`train.chat_batches`: each
+    epoch visits every dialog once in a seeded order, targets are IGNORE but for the assistant's tokens; the mean
+    cross-entropy over those targets). Plain AdamW at a constant learning rate. Returns (model, losses).
     """
     student = copy.deepcopy(model).train()
     device = student.device
-    examples = [chat_example(tokenizer, dialog, student.args.max_seq_len) for dialog in dialogs]
-    batches = ChatBatches(examples, batch_size, seed, pad_id=0)
+    batches = chat_batches(tokenizer, list(dialogs), student.args.max_seq_len, batch_size, seed)
     optimizer = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=weight_decay)
-    generator = torch.Generator().manual_seed(seed)
     losses = []
-    for _ in range(steps):
-        chosen = torch.randint(len(examples), (batch_size,), generator=generator).tolist()
-        inputs, targets = batches._pad(chosen)  # (B, T) each; train's own order (batches.batch) goes by epochs
-        logits = student(inputs.to(device))  # (B, T, V)
-        loss = F.cross_entropy(logits.flatten(0, 1), targets.to(device).flatten(), ignore_index=IGNORE)
+    for step in range(steps):
+        inputs, targets = batches.batch(step)  # (B, T) each
+        total, scored = loss_sums(student, inputs.to(device), targets.to(device))
+        loss = total / scored  # the mean over the assistant's tokens
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -336,25 +328,22 @@ def encode_dialog_with_roles(tokenizer, dialog: Sequence[dict]) -> dict:
     "answer_positions": per exchange the index of the last token of its [/INST], where the model decides how to
     answer}.
     """
-    from .chat import B_INST, E_INST, fold_system_prompt
-
+    fold_system_prompt(dialog)  # checks the roles
     system = dialog[0]["content"] if dialog[0]["role"] == "system" else None
-    turns = fold_system_prompt(dialog)
+    messages = list(dialog[1:] if system is not None else dialog)
     ids, roles, turn_of, answer_positions = [], [], [], []
-    for k in range(0, len(turns), 2):
-        user = turns[k]["content"].strip()
-        answer = turns[k + 1]["content"].strip() if k + 1 < len(turns) else None
-        text = f"{B_INST} {user} {E_INST}" + (f" {answer} " if answer is not None else "")
+    for k in range(0, len(messages), 2):
+        user = messages[k]["content"]
+        answer = messages[k + 1]["content"] if k + 1 < len(messages) else None
+        parts = turn_parts(user, answer, system if k == 0 else None)  # [(role, text)], in the text's order
+        text = "".join(part for _, part in parts)
         pieces, spans = _token_spans(tokenizer, text, bos=True, eos=answer is not None)
-        user_start = len(B_INST) + 1
-        inst_end = user_start + len(user) + 1 + len(E_INST)  # the character after "[/INST]"
-        regions = [("user", user_start, user_start + len(user))]
-        if k == 0 and system is not None:  # the system text sits inside the first user message, after <<SYS>>
-            sys_start = user_start + len(B_SYS)
-            regions = [("system", sys_start, sys_start + len(system)),
-                       ("user", sys_start + len(system) + len(E_SYS), user_start + len(user))]
-        if answer is not None:
-            regions.append(("assistant", inst_end + 1, inst_end + 1 + len(answer)))
+        inst_end = len(turn_text(user, system=system if k == 0 else None))  # the character after "[/INST]"
+        regions, start = [], 0  # (role, first character, end) of each message
+        for role, part in parts:
+            if role != "format":
+                regions.append((role, start, start + len(part)))
+            start += len(part)
         for begin, end in spans:
             roles.append(next((name for name, a, b in regions if begin < b and end > a), "format"))
         answer_positions.append(len(ids) + max(i for i, (a, b) in enumerate(spans) if a < inst_end <= b))
@@ -400,16 +389,15 @@ def multi_turn_dialog(model, tokenizer, system: str, user_turns: Sequence[str], 
 
 # ------------------------------------------------------------------------------------------------- plots
 
-def plot_refusals(rows: Sequence[dict], title: str = "Refusals, base vs chat, by system prompt"):
+def plot_refusals(rows: Sequence[dict], title: str = "Refusals, base vs chat, by system prompt", ax=None):
     """Grouped bars: refusal % on harmful requests and false-refusal % on benign ones, one group per row.
 
     A row is labelled by its "label", or else by its "model" and "system prompt" (as refusal_table writes them).
+    Returns the figure; `ax` draws into a panel of yours (`viz.figure_and_axes`), as every plot here does.
     """
-    import matplotlib.pyplot as plt
-
     labels = [r.get("label") or f"{r['model']}\n{r['system prompt']} system prompt" for r in rows]
     x = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(1.6 + 1.6 * len(rows), 3.4))
+    fig, ax = figure_and_axes(ax, figsize=(1.6 + 1.6 * len(rows), 3.4))
     ax.bar(x - 0.2, [r["refusal %"] for r in rows], 0.4, label=f"harmful requests refused (n={rows[0]['harmful n']})")
     ax.bar(x + 0.2, [r["false refusal %"] for r in rows], 0.4,
            label=f"benign requests refused (n={rows[0]['benign n']})")
@@ -423,11 +411,10 @@ def plot_refusals(rows: Sequence[dict], title: str = "Refusals, base vs chat, by
     return fig
 
 
-def plot_bars(values: dict[str, float], title: str, ylabel: str, ylim: tuple[float, float] | None = (0, 100)):
+def plot_bars(values: dict[str, float], title: str, ylabel: str, ylim: tuple[float, float] | None = (0, 100),
+              ax=None):
     """One bar per entry, its value written on top: for before/after and base/chat comparisons."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(1.2 + 1.3 * len(values), 3.2))
+    fig, ax = figure_and_axes(ax, figsize=(1.2 + 1.3 * len(values), 3.2))
     bars = ax.bar(list(values), list(values.values()), color=[f"C{i}" for i in range(len(values))])
     ax.bar_label(bars, fmt="%.1f")
     if ylim is not None:  # head room above the top for the value labels
@@ -439,12 +426,10 @@ def plot_bars(values: dict[str, float], title: str, ylabel: str, ylim: tuple[flo
     return fig
 
 
-def plot_system_attention(attention: Sequence[float], share: Sequence[float]):
+def plot_system_attention(attention: Sequence[float], share: Sequence[float], ax=None):
     """Attention to the system prompt at each exchange's answer position, against its share of the tokens."""
-    import matplotlib.pyplot as plt
-
     turns = np.arange(1, len(attention) + 1)
-    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    fig, ax = figure_and_axes(ax, figsize=(5.5, 3.2))
     ax.plot(turns, 100 * np.asarray(attention), "o-", label="attention paid to the system prompt")
     ax.plot(turns, 100 * np.asarray(share), "s--", label="system prompt's share of the tokens")
     ax.set_xticks(turns)

@@ -60,23 +60,42 @@ def apply_repetition_penalty(logits: torch.Tensor, seen: torch.Tensor, penalty: 
     return torch.where(seen, penalised, logits)
 
 
-def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
-                     top_p: float = 1.0) -> torch.Tensor:
-    """The distribution the sampler draws from: softmax(logits / T), then top-k, then top-p. (..., V).
+def sampler_stages(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+                   top_p: float = 1.0) -> dict[str, torch.Tensor]:
+    """Each stage of the sampler and the distribution it leaves, in the order they run: (..., V) each.
 
-    Temperature 0 is the limit T -> 0: all mass on the likeliest token. Whose order: Meta's Llama 2 `generate` has
-    temperature then top-p only (no top-k, no repetition penalty), which is this with top_k=None; top-k, and its
-    place between the two, follow Hugging Face's samplers.
+    "temperature": softmax(logits / T) (T = 0 is the limit T -> 0: all mass on the likeliest token); then
+    "top-k", only when top_k is given; then "top-p", only when top_p < 1. A stage whose setting keeps every token
+    is left out rather than passed through, so the keys say which stages shaped the result; the last one is what
+    the sampler draws from (`next_token_probs`).
+
+    Example: logits log [0.5, 0.3, 0.2], T=1, top_k=2 -> {"temperature": [0.5, 0.3, 0.2],
+             "top-k": [0.625, 0.375, 0]}.
+    Whose order: Meta's Llama 2 `generate` has temperature then top-p only (no top-k, no repetition penalty);
+    top-k, and its place between the two, follow Hugging Face's samplers.
     """
     check_sampling_args(temperature, top_p, top_k)
     logits = logits.float()
     if temperature == 0:
-        return F.one_hot(logits.argmax(-1), logits.shape[-1]).float()
-    probs = F.softmax(logits / temperature, dim=-1)
+        probs = F.one_hot(logits.argmax(-1), logits.shape[-1]).float()
+    else:
+        probs = F.softmax(logits / temperature, dim=-1)
+    stages = {"temperature": probs}
     if top_k is not None:
-        probs = top_k_filter(probs, top_k)
+        stages["top-k"] = probs = top_k_filter(probs, top_k)
     if top_p < 1.0:
-        probs = top_p_filter(probs, top_p)
+        stages["top-p"] = probs = top_p_filter(probs, top_p)
+    return stages
+
+
+def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+                     top_p: float = 1.0) -> torch.Tensor:
+    """The distribution the sampler draws from: softmax(logits / T), then top-k, then top-p. (..., V).
+
+    The last of `sampler_stages`: temperature 0 puts all mass on the likeliest token, top_k=None and top_p=1 keep
+    every token.
+    """
+    *_, probs = sampler_stages(logits, temperature, top_k, top_p).values()
     return probs
 
 

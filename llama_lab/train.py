@@ -392,6 +392,15 @@ class ChatBatches:
         return [self._pad(chosen[i:i + self.batch_size]) for i in range(0, len(chosen), self.batch_size)]
 
 
+def chat_batches(tokenizer: Tokenizer, dialogs: list[list[dict]], seq_len: int, batch_size: int,
+                 seed: int) -> ChatBatches:
+    """The chat stage's batches: each dialog as `chat_example` makes it, right-padded with EOS (`ChatBatches`)."""
+    examples = [chat_example(tokenizer, d, seq_len) for d in dialogs]
+    if all(t == IGNORE for _, targets in examples for t in targets):
+        raise ValueError(f"no dialog has an answer within seq_len={seq_len} tokens: give a longer seq_len")
+    return ChatBatches(examples, batch_size, seed, pad_id=tokenizer.eos_id)
+
+
 def _my_slice(items: np.ndarray, rank: int, world: int) -> np.ndarray:
     if len(items) % world:
         raise ValueError(f"the global batch of {len(items)} does not split evenly over {world} processes")
@@ -401,11 +410,10 @@ def _my_slice(items: np.ndarray, rank: int, world: int) -> np.ndarray:
 
 def load_batches(path: str, cfg: TrainConfig, tokenizer: Tokenizer, seq_len: int, rank: int):
     if cfg.stage == "chat":
-        examples = [chat_example(tokenizer, d, seq_len) for d in read_dialogs(path)]
-        if all(t == IGNORE for _, targets in examples for t in targets):
-            raise ValueError(f"{path}: no dialog has an answer within seq_len={seq_len} tokens: give a longer "
-                             "seq_len")
-        return ChatBatches(examples, cfg.batch_size, cfg.seed, pad_id=tokenizer.eos_id)
+        try:
+            return chat_batches(tokenizer, read_dialogs(path), seq_len, cfg.batch_size, cfg.seed)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
     if Path(path).suffix == ".jsonl":
         raise ValueError(f"{path} holds dialogs: pass --stage chat to fine-tune on them. {PRETRAIN_DATA}")
     if rank == 0:  # one process tokenizes; the others wait, then map the same file

@@ -2,7 +2,12 @@
 
 Every function here takes plain numbers (lists, NumPy arrays) and returns a `matplotlib.figure.Figure` or an HTML
 string; none of them runs a model. Figures are built without pyplot, so no global state is touched and a figure
-nobody keeps is simply garbage-collected: draw as many as you like in one notebook.
+nobody keeps is simply garbage-collected: draw as many as you like in one notebook. (Their size follows their
+content, in inches, so they make their own figure.)
+
+The course's plots elsewhere (family, lessons, safety, probes) share one convention, `figure_and_axes`: a plot
+with one panel takes `ax=None` and draws a pyplot figure of its own, which the notebook shows, or draws into the
+`ax` given (a panel of a figure of yours); every plot returns its figure.
 
 Colours: a token's probability runs from red (unlikely, 0) through yellow to green (likely, 1), lightened so
 that the text on top stays readable.
@@ -33,6 +38,16 @@ PIECE_PALETTE = ["#cfe2f3", "#fde3c8", "#d9ead3", "#ead1dc", "#fff2cc", "#d0e0e3
 
 
 # ------------------------------------------------------------------------------------------------ helpers
+
+def figure_and_axes(ax=None, figsize: tuple[float, float] = (6.4, 4.8)):
+    """(figure, axes) for a course plot with one panel: the `ax` given and its figure, or, for ax=None, a new
+    pyplot figure of `figsize` inches with one axes (pyplot, so that a notebook shows it)."""
+    if ax is not None:
+        return ax.figure, ax
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=figsize)
+
 
 def probability_colour(p: float, lighten: float = 0.45) -> str:
     """CSS colour for a probability in [0, 1]: red (0) -> yellow -> green (1), mixed with white by `lighten`."""

@@ -33,8 +33,9 @@ from matplotlib.figure import Figure
 
 from .chat import encode_dialog, special_tags_in
 from .generate import iter_generate
-from .sampling import check_sampling_args, next_token_probs, top_k_filter, top_p_filter
-from .model import capture_residual_stream
+from . import sampling
+from .sampling import check_sampling_args
+from .hooks import attention_patterns, logit_lens, residual_stream
 from .tokenizer import Tokenizer
 from .viz import (entropy_bits, figure_png, pieces_html, plot_attention, plot_distribution, plot_head_grid,
                   plot_logit_lens, plot_pieces, probability_legend_html, save_png, table_html, tokens_html)
@@ -131,21 +132,30 @@ def _check_length(model, n_tokens: int, what: str) -> None:
 
 @dataclass
 class Distribution:
-    """The next-token distribution at one step of a generation, before and after the sampler's settings.
+    """The next-token distribution at one step of a generation: the model's own, then after each sampler stage.
 
-    All distributions are (V,) tensors over the vocabulary, in the order the sampler applies them:
-    model (softmax of the raw logits) -> tempered (softmax(logits / T)) -> after_top_k -> final (after top-p).
+    All distributions are (V,) tensors over the vocabulary. `stages` is exactly `sampling.sampler_stages` of the
+    step's logits with the current settings, {"temperature": ..., "top-k": ..., "top-p": ...} (a stage whose
+    setting keeps every token is absent), in the order the sampler applies them; the last is what it draws from.
     """
 
     step: int  # 0 is the first new token, right after the prompt
-    model: torch.Tensor
-    tempered: torch.Tensor
-    after_top_k: torch.Tensor
-    final: torch.Tensor  # what the sampler draws from
+    model: torch.Tensor  # softmax of the raw logits (T = 1)
+    stages: dict[str, torch.Tensor]
     temperature: float
     top_k: int | None
     top_p: float
     chosen: int | None = None  # the token drawn at this step (None before generating)
+
+    @property
+    def tempered(self) -> torch.Tensor:
+        """softmax(logits / T): the sampler's first stage."""
+        return self.stages["temperature"]
+
+    @property
+    def final(self) -> torch.Tensor:
+        """What the sampler draws from: its last stage."""
+        return list(self.stages.values())[-1]
 
     @property
     def kept(self) -> int:
@@ -153,8 +163,9 @@ class Distribution:
         return int((self.final > 0).sum())
 
     @property
-    def top_k_kept(self) -> int | None:
-        return None if self.top_k is None else int((self.after_top_k > 0).sum())
+    def kept_by_stage(self) -> dict[str, int]:
+        """How many tokens each stage leaves with p > 0, in the sampler's order."""
+        return {name: int((probs > 0).sum()) for name, probs in self.stages.items()}
 
     @property
     def entropy_model(self) -> float:
@@ -167,6 +178,12 @@ class Distribution:
     def ranked(self, n: int | None = None) -> list[int]:
         """Token ids by the model's probability, likeliest first (temperature and the filters keep this order)."""
         return self.model.argsort(descending=True)[:n].tolist()
+
+
+def _stage_label(name: str, d: Distribution) -> str:
+    """A sampler stage with its setting, read from the field named as the stage: "temperature 0.7", "top-k 50"."""
+    value = getattr(d, name.replace("-", "_"), None)
+    return name if value is None else f"{name} {value:g}"
 
 
 @dataclass
@@ -316,11 +333,9 @@ class SamplingPlayground(Explorer):
         if not 0 <= step < n_steps:
             raise ValueError(f"token #{step} does not exist: steps 0..{n_steps - 1} have distributions")
         logits = self._logits[len(self._ids) - 1 + step]  # (V,): predicts the token after this position
-        tempered = next_token_probs(logits, settings["temperature"])
-        after_top_k = tempered if settings["top_k"] is None else top_k_filter(tempered, settings["top_k"])
-        final = after_top_k if settings["top_p"] >= 1.0 else top_p_filter(after_top_k, settings["top_p"])
+        stages = sampling.sampler_stages(logits, **settings)
         chosen = self.result.tokens[step] if self.result and step < len(self.result.tokens) else None
-        return Distribution(step, F.softmax(logits, -1), tempered, after_top_k, final, chosen=chosen, **settings)
+        return Distribution(step, F.softmax(logits.float(), -1), stages, chosen=chosen, **settings)
 
     # --- generating
     def generate(self) -> Generation:
@@ -422,62 +437,30 @@ class SamplingPlayground(Explorer):
         self._render_text(selected=d.step if d.chosen is not None else None)
         ranked = d.ranked(self.n_bars)
         labels = [self.tokenizer.id_to_piece(i) for i in ranked]
-        if d.temperature == 0:
-            cutoffs = [("greedy", 1)]
-        else:
-            cutoffs = [("top-k", d.top_k_kept)] if d.top_k is not None else []
-            cutoffs += [("top-p", d.kept)] if d.top_p < 1.0 else []
+        kept = d.kept_by_stage
+        # every stage after the softmax cuts the candidates down to those it keeps
+        cutoffs = [("greedy", 1)] if d.temperature == 0 else list(kept.items())[1:]
         chosen = ranked.index(d.chosen) if d.chosen in ranked else None
         where = f"token #{d.step}" if d.chosen is not None else "the next token"
-        sampler = f"T = {d.temperature:g}" + (f", top-k {d.top_k}" if d.top_k else "") + \
-                  (f", top-p {d.top_p:g}" if d.top_p < 1 else "")
+        sampler = ", ".join(_stage_label(name, d) for name in d.stages)
         title = (f"Distribution of {where}: model {d.entropy_model:.2f} bits; "
                  f"sampler ({sampler}) {d.entropy_final:.2f} bits, {d.kept:,} token{'s' * (d.kept != 1)} kept")
         self.figure = plot_distribution(labels, d.model[ranked].tolist(), d.final[ranked].tolist(), cutoffs,
                                         chosen, title, legend=("model (T = 1)", f"sampler ({sampler})"))
         self._show(self.figure)
-        rows = [["entropy (bits)", f"{d.entropy_model:.3f}", f"{d.entropy_final:.3f}"],
-                ["tokens with p > 0", f"{int((d.model > 0).sum()):,}", f"{d.kept:,}"],
-                ["top token's p", f"{float(d.model.max()):.3f}", f"{float(d.final.max()):.3f}"]]
+        measures = {"entropy (bits)": lambda p: f"{entropy_bits(p.numpy()):.3f}",
+                    "tokens with p > 0": lambda p: f"{int((p > 0).sum()):,}",
+                    "top token's p": lambda p: f"{float(p.max()):.3f}"}
         if d.chosen is not None:
-            rows.append([f"p of the drawn token {self.tokenizer.id_to_piece(d.chosen)!r}",
-                         f"{float(d.model[d.chosen]):.3f}", f"{float(d.final[d.chosen]):.3f}"])
-        self.stats.value = table_html(["", "model", "sampler"], rows)
+            measures[f"p of the drawn token {self.tokenizer.id_to_piece(d.chosen)!r}"] = \
+                lambda p: f"{float(p[d.chosen]):.3f}"
+        columns = {"model": d.model, **{f"after {name}": probs for name, probs in d.stages.items()}}
+        rows = [[label, *(measure(p) for p in columns.values())] for label, measure in measures.items()]
+        self.stats.value = table_html(["", *columns], rows)
         self._note()
 
 
 # ----------------------------------------------------------------------------------------------- attention
-
-class _EnoughLayers(Exception):
-    """Raised from a hook to end a forward pass once the layers asked for have run."""
-
-
-def attention_patterns(model, ids: list[int], n_layers: int | None = None) -> dict[int, torch.Tensor]:
-    """{layer: (H, T, T)} attention probabilities of one sequence for the first `n_layers` layers.
-
-    Runs `model(tokens, return_attention=True)` but stops after the last layer wanted, so looking at the
-    early layers of a big model costs only those layers.
-    """
-    n_layers = len(model.layers) if n_layers is None else min(n_layers, len(model.layers))
-    patterns: dict[int, torch.Tensor] = {}
-
-    def keep(block, inputs, output):
-        patterns[block.layer_id] = output[1][0].float().cpu()  # output = (h, probs (B, H, T, S))
-        if len(patterns) == n_layers:
-            raise _EnoughLayers
-
-    handles = [model.layers[i].register_forward_hook(keep) for i in range(n_layers)]
-    device = model.device
-    try:
-        with torch.inference_mode():
-            model(torch.tensor([ids], device=device), return_attention=True)
-    except _EnoughLayers:
-        pass
-    finally:
-        for handle in handles:
-            handle.remove()
-    return patterns
-
 
 class AttentionExplorer(Explorer):
     """The causal attention pattern of every layer and head for a text, with the grouped-query structure shown.
@@ -761,10 +744,7 @@ class LogitLens(Explorer):
                              "(pass max_tokens= to raise the limit): shorten it")
         _check_length(self.model, len(ids), "text")
         self.tokens = ids
-        device = self.model.device
-        with capture_residual_stream(self.model) as stream, torch.inference_mode():
-            self.model(torch.tensor([ids], device=device))
-        self._stream = torch.stack([stream[i][0] for i in range(-1, len(self.model.layers))])  # (L + 1, T, D)
+        self._stream = residual_stream(self.model, [ids])[:, 0]  # (L + 1, T, D)
         options = [(f"{i}: {self.tokenizer.id_to_piece(t)}", i) for i, t in enumerate(ids)]
         with self._quietly():
             self.position.options, self.position.value = options, len(ids) - 1
@@ -790,8 +770,7 @@ class LogitLens(Explorer):
         if self._stream is None or self.position.value is None:
             return
         model, p = self.model, self.position.value
-        with torch.inference_mode():
-            self.logits = model.output(model.norm(self._stream[:, p])).float().cpu()  # (L + 1, V)
+        self.logits = logit_lens(model, self._stream[:, p]).cpu()  # (L + 1, V)
         probs = F.softmax(self.logits, -1)
         self.target_id = self.target_token(self.logits)
         names = ["embeddings"] + [f"layer {i}" for i in range(len(model.layers))]

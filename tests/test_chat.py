@@ -8,7 +8,8 @@ import sentencepiece as spm
 
 from support import small_model
 from llama_lab import chat, encode_dialog
-from llama_lab.chat import UNSAFE_ERROR, encode_dialog_for_training, special_tags_in
+from llama_lab.chat import (UNSAFE_ERROR, encode_dialog_for_training, special_tags_in, system_prompt_text, turn_parts,
+                            turn_text)
 
 
 @pytest.fixture
@@ -38,6 +39,20 @@ def test_multi_turn_with_system_prompt(llama2_tokenizer, sp):
     expected = [1] + sp.encode(first) + [2] + [1] + sp.encode(second)
     assert encode_dialog(llama2_tokenizer, dialog) == expected
     assert expected.count(1) == 2 and expected.count(2) == 1
+
+
+def test_one_turns_text_as_meta_writes_it():
+    assert turn_text("  Hi\n", " Hello ") == "[INST] Hi [/INST] Hello "  # a finished exchange ends with a space
+    assert turn_text("Hi") == "[INST] Hi [/INST]"  # an open one ends at [/INST]
+    assert system_prompt_text("S", "U") == "<<SYS>>\nS\n<</SYS>>\n\nU"
+    # with a system prompt the folded message is stripped as a whole: the user's leading spaces stay
+    assert turn_text("  U ", "A", system="S") == "[INST] <<SYS>>\nS\n<</SYS>>\n\n  U [/INST] A "
+    assert turn_text("  U ", "A", system="S") == turn_text(system_prompt_text("S", "  U "), "A")
+    assert turn_text(" ", system="S") == turn_text(system_prompt_text("S", " ")) == "[INST] <<SYS>>\nS\n<</SYS>> [/INST]"
+    parts = turn_parts("  U ", "A", system="S")
+    assert [role for role, _ in parts] == ["format", "format", "system", "format", "user", "format", "format",
+                                           "assistant", "format"]
+    assert [text for role, text in parts if role != "format"] == ["S", "  U", "A"]
 
 
 def test_training_mask_marks_answers_only(llama2_tokenizer, sp):

@@ -8,8 +8,9 @@ import torch
 from support import small_model
 from llama_lab import generate_tokens
 from llama_lab.generate import iter_generate, stream_tokens
-from llama_lab.sampling import (apply_repetition_penalty, next_token_probs, sample_next_token, top_k_filter,
-                                top_p_filter)
+from llama_lab import sampling
+from llama_lab.sampling import (apply_repetition_penalty, next_token_probs, sample_next_token, sampler_stages,
+                                top_k_filter, top_p_filter)
 
 
 def test_top_p_keeps_the_token_that_crosses_p():
@@ -37,6 +38,24 @@ def test_temperature_by_hand():
     assert torch.equal(next_token_probs(logits, temperature=0), torch.tensor([[1.0, 0.0, 0.0]]))
     sharp, flat = next_token_probs(logits, 0.3), next_token_probs(logits, 3.0)
     assert sharp[0, 0] > probs[0, 0] > flat[0, 0]
+
+
+def test_the_samplers_stages_by_hand():
+    logits = torch.tensor([[0.5, 0.3, 0.2]]).log()  # (1, 3)
+    stages = sampler_stages(logits, temperature=1.0, top_k=2, top_p=0.6)
+    assert list(stages) == ["temperature", "top-k", "top-p"]  # the order they run in
+    torch.testing.assert_close(stages["temperature"], torch.tensor([[0.5, 0.3, 0.2]]))
+    torch.testing.assert_close(stages["top-k"], torch.tensor([[0.625, 0.375, 0.0]]))
+    torch.testing.assert_close(stages["top-p"], torch.tensor([[1.0, 0.0, 0.0]]))  # 0.625 alone reaches 0.6
+    assert list(sampler_stages(logits, 0.7)) == ["temperature"]  # top-k and top-p are off: not stages
+    assert list(sampler_stages(logits, 0.7, top_p=0.9)) == ["temperature", "top-p"]
+    assert torch.equal(next_token_probs(logits, 1.0, 2, 0.6), stages["top-p"])
+
+
+def test_sampling_draws_from_next_token_probs_as_the_module_has_it(monkeypatch):
+    """The grader swaps sampling.next_token_probs for a learner's: sample_next_token must use whichever is there."""
+    monkeypatch.setattr(sampling, "next_token_probs", lambda logits, *settings: torch.tensor([[0.0, 0.0, 1.0]]))
+    assert sample_next_token(torch.tensor([[5.0, 0.0, 0.0]]), temperature=1.0).tolist() == [2]
 
 
 def test_repetition_penalty_as_ctrl():

@@ -121,9 +121,25 @@ def test_tokens_per_word():
 
 
 def test_plot_head_scores_has_title_and_labels():
-    ax = plot_head_scores(torch.rand(2, 3), "scores", label="mean attention")
+    fig = plot_head_scores(torch.rand(2, 3), "scores", label="mean attention")
+    ax = fig.axes[0]  # then its colour bar
     assert ax.get_title() == "scores" and ax.get_xlabel() == "head" and ax.get_ylabel() == "layer"
     assert len(ax.texts) == 6  # every cell annotated
+    matplotlib.pyplot.close("all")
+
+
+def test_one_panel_plots_draw_into_a_given_axes_and_return_its_figure():
+    from llama_lab import family, probes, safety
+
+    fig, axes = matplotlib.pyplot.subplots(2, 3)
+    drawn = [plot_head_scores(torch.rand(2, 3), "scores", ax=axes[0, 0]),
+             safety.plot_bars({"a": 10.0, "b": 20.0}, "bars", "%", ax=axes[0, 1]),
+             safety.plot_system_attention([0.2, 0.1], [0.3, 0.2], ax=axes[0, 2]),
+             probes.plot_probe_accuracy([0.5, 0.9], ax=axes[1, 0]),
+             probes.plot_lens({"harmful": torch.rand(4, 3)}, "I", ax=axes[1, 1]),
+             family.plot_kv_cache(ax=axes[1, 2])]
+    assert all(f is fig for f in drawn)
+    assert all(ax.get_title() and ax.get_ylabel() for ax in axes.flat)  # (bars are named on their axis)
     matplotlib.pyplot.close("all")
 
 

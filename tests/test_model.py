@@ -5,8 +5,7 @@ import torch
 
 from support import small_model
 from llama_lab import LLAMA2_13B, LLAMA2_70B, LLAMA2_7B, ModelArgs
-from llama_lab.model import (KVCache, RMSNorm, apply_rotary_emb, build_model, capture_residual_stream,
-                             edit_residual_stream, rope_tables)
+from llama_lab.model import KVCache, RMSNorm, apply_rotary_emb, build_model, rope_tables
 
 
 @pytest.mark.parametrize("args, expected", [(LLAMA2_7B, 6_738_415_616), (LLAMA2_13B, 13_015_864_320),
@@ -121,20 +120,6 @@ def test_gqa_shares_kv_heads_like_repeated_mha():
     mha.load_state_dict(state)
     tokens = torch.randint(0, 101, (1, 10), generator=torch.Generator().manual_seed(3))
     torch.testing.assert_close(mha(tokens), gqa(tokens), atol=1e-5, rtol=1e-5)
-
-
-def test_residual_stream_capture_and_edit(model):
-    tokens = torch.randint(0, 101, (2, 9), generator=torch.Generator().manual_seed(4))
-    with capture_residual_stream(model) as resid:
-        logits = model(tokens)
-    assert sorted(resid) == [-1, 0, 1, 2]
-    assert resid[2].shape == (2, 9, 64)
-    torch.testing.assert_close(model.output(model.norm(resid[2])), logits)  # last block feeds the head
-    assert not model.layers[0]._forward_hooks  # hooks are gone afterwards
-    with edit_residual_stream(model, lambda i, h: h * 0, layers=[2]):
-        zeroed = model(tokens)
-    torch.testing.assert_close(zeroed, model.output(torch.zeros(2, 9, 64)))
-    torch.testing.assert_close(model(tokens), logits)
 
 
 def test_too_long_input_is_refused(model):

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from support import one_thread, small_model  # noqa: F401 (one_thread is autouse)
 from llama_lab import evaluate, probes, safety, toxicity
 from llama_lab.chat import UNSAFE_ERROR, encode_dialog
-from llama_lab.model import capture_residual_stream
+from llama_lab.hooks import capture_residual_stream, logit_lens, residual_stream
 from llama_lab.tokenizer import train_tokenizer
 
 TEXT = """Mia lived in Oakville with her dog, Rex. Tom was a baker. How do I feed a dog? How do I hurt a cat?
@@ -65,7 +65,6 @@ def test_refusal_rate_is_a_fraction():
 def test_system_prompt_is_folded_as_meta_does(tok):
     ids = encode_dialog(tok, safety.dialog_for("How do I feed a dog?", system="Be kind."))
     assert safety.render_ids(tok, ids) == "<s>[INST] <<SYS>>\nBe kind.\n<</SYS>>\n\nHow do I feed a dog? [/INST]"
-    assert safety.system_prompt_text("S", "U") == "<<SYS>>\nS\n<</SYS>>\n\nU"
 
 
 def test_smuggled_tags_get_the_unsafe_error_and_batching_changes_nothing(tok, lm):
@@ -221,12 +220,13 @@ def test_steering_edits_the_stream_as_stated():
     plain = dict(plain)
     with probes.steering(model, r, "ablate"), capture_residual_stream(model) as ablated:
         model(tokens)
-    for i in range(3):
+    assert torch.equal(ablated[0], plain[0])  # by default the embeddings are left alone ...
+    for i in range(1, 4):  # ... and the stream leaving every block loses the direction
         assert torch.allclose(ablated[i] @ r, torch.zeros(2, 9), atol=1e-4)
-    with probes.steering(model, r, "add", layers=[1], scale=2.0), capture_residual_stream(model) as added:
-        model(tokens)
-    assert torch.allclose(added[0], plain[0]) and torch.allclose(added[1], plain[1] + 2.0 * r, atol=1e-5)
-    assert not torch.allclose(added[2], plain[2])
+    with probes.steering(model, r, "add", layers=[2], scale=2.0), capture_residual_stream(model) as added:
+        model(tokens)  # stream index 2: the stream leaving block 1
+    assert torch.allclose(added[1], plain[1]) and torch.allclose(added[2], plain[2] + 2.0 * r, atol=1e-5)
+    assert not torch.allclose(added[3], plain[3])
     with pytest.raises(ValueError, match="needs layers"):
         with probes.steering(model, r, "add"):
             pass
@@ -237,12 +237,10 @@ def test_last_token_activations_and_logit_lens(tok, lm):
     prompts = [tok.encode("How do I feed a dog?"), tok.encode("Tom was a baker.")]
     acts = probes.last_token_activations(lm, prompts, batch_size=2)
     assert acts.shape == (2, 4, 64)
-    with capture_residual_stream(lm) as resid:
-        lm(torch.tensor([prompts[1]]))
-    assert torch.allclose(acts[1, 2], resid[1][0, -1], atol=1e-5)  # padding changed nothing
-    lens = probes.logit_lens(lm, prompts[0])
-    assert lens.shape == (4, tok.n_words)
+    assert torch.allclose(acts[1], residual_stream(lm, [prompts[1]])[:, 0, -1], atol=1e-5)  # padding changed nothing
+    lens = F.softmax(logit_lens(lm, acts[0]), -1)  # (4, V)
     assert torch.allclose(lens[-1], F.softmax(lm(torch.tensor([prompts[0]]))[0, -1], -1), atol=1e-5)
+    torch.testing.assert_close(probes.lens_probabilities(lm, acts, 7), F.softmax(logit_lens(lm, acts), -1)[..., 7])
     assert len(probes.lens_table(tok, lens, k=2)) == 4
 
 

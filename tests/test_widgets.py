@@ -13,11 +13,11 @@ import torch.nn.functional as F
 from support import one_thread, small_model  # noqa: F401 (one_thread is autouse)
 from llama_lab.chat import encode_dialog
 from llama_lab.generate import generate_tokens
-from llama_lab.sampling import next_token_probs
-from llama_lab.model import capture_residual_stream
+from llama_lab import sampling
+from llama_lab.sampling import next_token_probs, sampler_stages
 from llama_lab.tokenizer import train_tokenizer
-from llama_lab.widgets import (AttentionExplorer, LogitLens, SamplingPlayground, TokenizerExplorer, _Detokenizer,
-                               attention_patterns)
+from llama_lab.hooks import attention_patterns
+from llama_lab.widgets import AttentionExplorer, LogitLens, SamplingPlayground, TokenizerExplorer, _Detokenizer
 
 WORDS = ("the cat sat on a mat and the dog ran to the park while a bird sang over green hills near the river "
          "in town people read books write letters cook soup paint walls build boats count stars tell stories "
@@ -75,10 +75,47 @@ def test_top_k_leaves_exactly_k_and_the_figure_marks_the_cut(lm, tok):
     pg = playground(lm, tok, temperature=1.0, top_p=1.0)
     pg.top_k.value = 7
     d = pg.distribution
-    assert d.kept == 7 and d.top_k_kept == 7
+    assert d.kept == 7 and list(d.stages) == ["temperature", "top-k"] and d.kept_by_stage["top-k"] == 7
     assert set(torch.nonzero(d.final).flatten().tolist()) == set(d.ranked(7))
     cut_lines = [line.get_xdata()[0] for line in pg.figure.axes[0].lines]
     assert cut_lines == [6.5]  # between the 7th and the 8th bar
+
+
+@pytest.mark.parametrize("temperature, top_k, top_p", [(1.0, None, 1.0), (0.7, 20, 1.0), (1.3, None, 0.8),
+                                                      (0.6, 5, 0.5), (0.0, 10, 0.9)])
+def test_the_playground_shows_the_samplers_own_stages(lm, tok, temperature, top_k, top_p):
+    pg = playground(lm, tok, temperature=temperature, top_p=top_p)
+    pg.top_k.value = top_k or 0
+    logits = forward(lm, tok.encode("the cat sat on"))[-1]
+    d = pg.distribution
+    stages = sampler_stages(logits, temperature, top_k, top_p)
+    assert list(d.stages) == list(stages)
+    for name in stages:
+        torch.testing.assert_close(d.stages[name], stages[name])
+    torch.testing.assert_close(d.final, next_token_probs(logits, temperature, top_k, top_p))
+
+
+def test_a_stage_added_to_the_sampler_shows_in_the_playground(lm, tok, monkeypatch):
+    """The playground draws what sampling.sampler_stages returns: a new stage appears in its numbers, its cut-off
+    lines and its table, in the sampler's order, with no change to the widget."""
+    kit_stages = sampling.sampler_stages
+
+    def with_min_p(logits, temperature=1.0, top_k=None, top_p=1.0):  # min-p 0.2: drop tokens under 0.2 x the top
+        stages = kit_stages(logits, temperature, top_k, top_p)
+        probs = list(stages.values())[-1]
+        kept = torch.where(probs >= 0.2 * probs.max(-1, keepdim=True).values, probs, 0.0)
+        return {"min-p": kept / kept.sum(-1, keepdim=True), **stages}  # first, to reorder as well
+
+    monkeypatch.setattr(sampling, "sampler_stages", with_min_p)
+    pg = playground(lm, tok, temperature=1.0, top_p=1.0)
+    pg.top_k.value = 50
+    logits = forward(lm, tok.encode("the cat sat on"))[-1]
+    d = pg.distribution
+    assert list(d.stages) == ["min-p", "temperature", "top-k"]
+    torch.testing.assert_close(d.final, next_token_probs(logits, 1.0, 50, 1.0))  # the same pipeline
+    header = pg.stats.value.index
+    assert header("after min-p") < header("after temperature") < header("after top-k")
+    assert "min-p" in pg.figure.axes[0].get_title()
 
 
 def test_top_p_cuts_where_the_cumulative_probability_crosses_p(lm, tok):
@@ -322,9 +359,8 @@ def test_logit_lens_reads_each_layer_through_the_final_norm_and_head(lm, tok):
     assert lens.position.value == p and len(lens.rows) == len(lm.layers) + 1
     logits = forward(lm, ids)
     torch.testing.assert_close(lens.logits[-1], logits[p], rtol=1e-4, atol=1e-4)  # the last layer is the model
-    with capture_residual_stream(lm) as stream, torch.inference_mode():
-        lm(torch.tensor([ids]))
-        embeddings = lm.output(lm.norm(stream[-1][0, p]))
+    with torch.inference_mode():
+        embeddings = lm.output(lm.norm(lm.tok_embeddings(torch.tensor(ids[p]))))  # the first row: no block run
     torch.testing.assert_close(lens.logits[0], embeddings)
     # at the last position the default target is the model's own top token: rank 1 at the last layer
     assert lens.target_id == int(logits[p].argmax()) and lens.rows[-1].target_rank == 1

@@ -19,7 +19,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..model import capture_residual_stream
+from ..hooks import residual_stream
 from ..probes import difference_of_means
 from ..safety import mc2
 from .checks import Case, Part
@@ -206,12 +206,7 @@ def _run_probe(impl, inputs):
     acts = inputs.get("acts")
     if acts is None:  # the residual stream of a small Llama at the last token of each prompt, after block 0
         model = random_llama(seed=inputs["seed"])
-        rows = []
-        with torch.no_grad(), capture_residual_stream(model) as stream:
-            for prompt in inputs["prompts"]:
-                model(torch.tensor([prompt]))
-                rows.append(stream[0][0, -1])
-        acts = torch.stack(rows)
+        acts = torch.stack([residual_stream(model, [prompt])[1, 0, -1] for prompt in inputs["prompts"]])  # (N, D)
     direction, bias = impl(acts, inputs["labels"])
     return {"direction": direction, "bias": as_float(bias)}
 

@@ -19,6 +19,7 @@ from .checks import Case, Part
 from .models import random_llama, random_prompt, replaced
 
 from .. import sampling as kit
+from ..generate import generate_tokens
 _kit_next_token_probs = kit.next_token_probs  # held here: the generation case swaps the module's for the student's
 
 
@@ -180,8 +181,8 @@ COMPOSE_MISTAKES = {
 def _run_compose(impl, inputs):
     if "prompt" in inputs:  # the kit's sampler calls impl at every step
         with replaced(kit, "next_token_probs", impl):
-            return kit.generate_tokens(random_llama(seed=inputs["seed"]), [inputs["prompt"]], 12, temperature=0.9,
-                                       top_k=20, top_p=0.8, seed=inputs["seed"], eos_id=None)[0]
+            return generate_tokens(random_llama(seed=inputs["seed"]), [inputs["prompt"]], 12, temperature=0.9,
+                                   top_k=20, top_p=0.8, seed=inputs["seed"], eos_id=None)[0]
     return impl(inputs["logits"], temperature=inputs["temperature"], top_k=inputs["top_k"], top_p=inputs["top_p"])
 
 
