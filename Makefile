@@ -36,7 +36,7 @@ test-fast: $(VENV)/.installed
 
 # Rebuild the tiny world, the kit's tokenizer and the tiny base and chat models from nothing.
 data: $(VENV)/.installed
-	$(PY) -m llama_lab.build_data
+	$(PY) -m llama_lab.world.build
 
 bench: $(VENV)/.installed
 	$(PY) -m llama_lab.bench

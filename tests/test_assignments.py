@@ -10,7 +10,8 @@ import pytest
 from nbgrader.nbgraderformat import MetadataValidator
 from nbgrader.preprocessors import ClearSolutions
 
-from llama_lab import assignments, grading
+from llama_lab import grading
+from llama_lab.grading import assignments
 
 REPO = Path(__file__).resolve().parent.parent
 INSTRUCTOR = REPO / "notebooks" / "assignments" / "instructor"

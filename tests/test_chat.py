@@ -89,7 +89,7 @@ def test_bad_dialogs_are_explained(llama2_tokenizer, dialog, message):
 def test_chat_explains_a_malformed_dialog_as_encode_dialog_does(dialog, message):
     """chat() looks for special tags first, as Meta's chat_completion does; a malformed dialog must still get the
     kit's ValueError, not a KeyError or TypeError from inside that search."""
-    from llama_lab.tiny import load_tiny
+    from llama_lab.world.tiny import load_tiny
     model, tokenizer = load_tiny("chat")
     with pytest.raises(ValueError, match=message):
         encode_dialog(tokenizer, dialog)

@@ -13,10 +13,10 @@ matplotlib.use("Agg")
 from support import REPO, llama2_tokenizer_file, small_model  # noqa: E402
 from llama_lab import LLAMA2_13B, LLAMA2_70B, LLAMA2_7B, save_model  # noqa: E402
 from llama_lab.course import choose_model, find_llama2_tokenizer, llama2_tokenizer_path  # noqa: E402
-from llama_lab.family import (PRESETS, card_rows, carbon_intensity, emissions_tco2eq, energy_mwh,  # noqa: E402
-                              format_table, implied_utilisation, kv_cache_bytes, kv_cache_bytes_per_token,
-                              load_card, parameter_breakdown, parameter_count, plot_academic_benchmarks,
-                              plot_kv_cache, plot_safety, training_flops, weight_bytes)
+from llama_lab.course.family import (PRESETS, card_rows, carbon_intensity, emissions_tco2eq, energy_mwh,  # noqa: E402
+                                     format_table, implied_utilisation, kv_cache_bytes, kv_cache_bytes_per_token,
+                                     load_card, parameter_breakdown, parameter_count, plot_academic_benchmarks,
+                                     plot_kv_cache, plot_safety, training_flops, weight_bytes)
 
 
 @pytest.fixture(scope="module")
@@ -142,9 +142,9 @@ def test_plots_have_titles_and_labelled_axes(card):
 
 
 def test_choose_model_falls_back_to_the_tiny_model(monkeypatch):
-    tiny = types.ModuleType("llama_lab.tiny")
+    tiny = types.ModuleType("llama_lab.world.tiny")
     tiny.load_tiny = lambda variant, device=None: (small_model(), f"tokenizer for {variant}")
-    monkeypatch.setitem(sys.modules, "llama_lab.tiny", tiny)
+    monkeypatch.setitem(sys.modules, "llama_lab.world.tiny", tiny)
     monkeypatch.delenv("LLAMA2_DIR", raising=False)
     model, tokenizer, description = choose_model("chat")
     assert tokenizer == "tokenizer for chat"
@@ -186,9 +186,9 @@ def test_llama2_tokenizer_is_found_only_where_the_settings_say(monkeypatch, tmp_
 
 def test_llama_lab_device_moves_the_course_model(monkeypatch):
     asked = []
-    tiny = types.ModuleType("llama_lab.tiny")
+    tiny = types.ModuleType("llama_lab.world.tiny")
     tiny.load_tiny = lambda variant, device=None: (asked.append(device), (small_model(), "tokenizer"))[1]
-    monkeypatch.setitem(sys.modules, "llama_lab.tiny", tiny)
+    monkeypatch.setitem(sys.modules, "llama_lab.world.tiny", tiny)
     monkeypatch.delenv("LLAMA2_DIR", raising=False)
     monkeypatch.delenv("LLAMA_LAB_DEVICE", raising=False)
     choose_model("base")

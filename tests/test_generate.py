@@ -159,7 +159,7 @@ def test_continuations_keep_their_leading_space_as_sentencepiece_decodes_the_who
     import sentencepiece as spm
     from llama_lab import generate
     from llama_lab.generate import stream
-    from llama_lab.tiny import load_tiny
+    from llama_lab.world.tiny import load_tiny
     model, tokenizer = load_tiny("base")
     reference = spm.SentencePieceProcessor(model_file=str(tokenizer.path))
     prompts = ["Not long ago, in a town called Honeydale,", "Ada lived in", "Café 🙂"]

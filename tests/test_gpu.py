@@ -15,7 +15,7 @@ import torch
 from support import small_model
 from llama_lab import generate_tokens, load_model, save_model
 from llama_lab.fast import CompiledDecoder
-from llama_lab.tiny import load_tiny
+from llama_lab.world.tiny import load_tiny
 from llama_lab.train import TrainConfig, loss_sums, make_optimizer
 
 DEVICE = os.environ.get("LLAMA_LAB_TEST_DEVICE") or ("cuda" if torch.cuda.is_available() else None)

@@ -23,7 +23,7 @@ import pytest
 import torch
 
 from llama_lab import grading
-from llama_lab.grade import Limits, format_grade, format_summary, grade_notebook, grade_path, main
+from llama_lab.grading.grade import Limits, format_grade, format_summary, grade_notebook, grade_path, main
 from llama_lab.grading import harness, sandbox
 
 REPO = Path(__file__).resolve().parent.parent
@@ -519,10 +519,10 @@ WRAPPERS = [
                 return kits(logits, temperature, top_k, top_p)
         """, "llama_lab.sampling.next_token_probs"),
     ("06_safety_mc2_probe", "mc2_score", """
-        from llama_lab.safety import mc2
+        from llama_lab.course.safety import mc2
         def mc2_score(true_lls, false_lls):
             return mc2(list(true_lls) + list(false_lls), [1] * len(true_lls) + [0] * len(false_lls))
-        """, "llama_lab.safety.mc2"),
+        """, "llama_lab.course.safety.mc2"),
 ]
 
 
@@ -727,7 +727,7 @@ def test_a_notebook_the_grader_cannot_read_costs_only_its_own_grade(tmp_path):
 
 def test_without_the_lab_extra_the_command_says_what_to_install():
     code = ("import runpy, sys; sys.modules['nbclient'] = None; sys.argv = ['grade', 'x.ipynb']; "
-            "runpy.run_module('llama_lab.grade', run_name='__main__')")
+            "runpy.run_module('llama_lab.grading.grade', run_name='__main__')")
     done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(REPO)},
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1, done.stderr

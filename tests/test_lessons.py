@@ -8,9 +8,9 @@ import torch
 
 from support import small_model
 from llama_lab.generate import generate_tokens
-from llama_lab.lessons import (distinct_ngram_fraction, greedy_without_cache, induction_scores, plot_head_scores,
-                               plot_samplers, previous_token_scores, repeated_random_tokens, rotary_score, tokens_per_second,
-                               tokens_per_word, top_heads)
+from llama_lab.course.lessons import (distinct_ngram_fraction, greedy_without_cache, induction_scores, plot_head_scores,
+                                      plot_samplers, previous_token_scores, repeated_random_tokens, rotary_score, tokens_per_second,
+                                      tokens_per_word, top_heads)
 
 matplotlib.use("Agg")
 
@@ -129,7 +129,7 @@ def test_plot_head_scores_has_title_and_labels():
 
 
 def test_one_panel_plots_draw_into_a_given_axes_and_return_its_figure():
-    from llama_lab import family, probes, safety
+    from llama_lab.course import family, probes, safety
 
     fig, axes = matplotlib.pyplot.subplots(2, 3)
     drawn = [plot_head_scores(torch.rand(2, 3), "scores", ax=axes[0, 0]),

@@ -22,8 +22,8 @@ pytest.importorskip("accelerate")
 
 from support import REPO, llama2_tokenizer_file, one_thread, small_model  # noqa: E402, F401 (one_thread is autouse)
 from llama_lab import Tokenizer, save_model, train_tokenizer  # noqa: E402
-from llama_lab import tinyworld  # noqa: E402
-from llama_lab.safety import encode_pair, mc_prompt, truthfulness_scores, truthfulqa_doc  # noqa: E402
+from llama_lab.world import tinyworld  # noqa: E402
+from llama_lab.course.safety import encode_pair, mc_prompt, truthfulness_scores, truthfulqa_doc  # noqa: E402
 
 TRUTHFULQA = Path(lm_eval.__file__).parent / "tasks" / "truthfulqa"
 
@@ -80,7 +80,7 @@ def model_and_tokenizer(case: str, world, folder: Path):
         tiny = REPO / "data" / "tiny-base" / "model.safetensors"
         if not tiny.is_file():
             pytest.skip("the tiny base model is not built (make data)")
-        from llama_lab.tiny import load_tiny
+        from llama_lab.world.tiny import load_tiny
         return load_tiny("base")
     if case == "llama2-tokenizer":
         tok = Tokenizer(llama2_tokenizer_file())

@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from support import one_thread, small_model  # noqa: F401 (one_thread is autouse)
-from llama_lab import evaluate, probes, safety, toxicity
+from llama_lab.course import probes, safety, toxicity
+from llama_lab.world import evaluate
 from llama_lab.chat import UNSAFE_ERROR, encode_dialog
 from llama_lab.hooks import capture_residual_stream, logit_lens, residual_stream
 from llama_lab.tokenizer import train_tokenizer

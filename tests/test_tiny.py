@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from llama_lab import evaluate, tinyworld
-from llama_lab.tiny import DATA, load_tiny
+from llama_lab.world import evaluate, tinyworld
+from llama_lab.world.tiny import DATA, load_tiny
 
 SHIPPED = DATA / "tiny-chat" / "model.safetensors"
 needs_models = pytest.mark.skipif(not SHIPPED.is_file() or not (DATA / "tiny-base" / "model.safetensors").is_file(),

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from llama_lab import tinyworld as tw
-from llama_lab.evaluate import REFUSAL_PHRASES, is_refusal
+from llama_lab.world import tinyworld as tw
+from llama_lab.world.evaluate import REFUSAL_PHRASES, is_refusal
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -64,9 +64,9 @@ def test_output_does_not_depend_on_python_hash_seed(world):
     # (loads the world's modules alone, under a bare package: llama_lab/__init__ would import torch, which takes
     # seconds)
     code = ("import hashlib, json, sys, types; "
-            f"package = types.ModuleType('llama_lab'); package.__path__ = [{str(Path(tw.__file__).parent)!r}]; "
+            f"package = types.ModuleType('llama_lab'); package.__path__ = [{str(Path(tw.__file__).parent.parent)!r}]; "
             "sys.modules['llama_lab'] = package; "
-            "import llama_lab.tinyworld as tw; w = tw.build_world(0); "
+            "import llama_lab.world.tinyworld as tw; w = tw.build_world(0); "
             "d = list(tw.pretraining_documents(w, 'train', 300, seed=0)) + "
             "[json.dumps(x) for x in tw.chat_dialogs(w, 'train', 200, seed=0)] + "
             "[json.dumps(tw.eval_files(w), sort_keys=True)]; "

@@ -17,7 +17,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from llama_lab import tinyworld, train
+from llama_lab import train
+from llama_lab.world import tinyworld
 from llama_lab.chat import E_INST, encode_dialog
 from llama_lab.checkpoint import CheckpointError, load_model
 from llama_lab.tokenizer import Tokenizer, train_tokenizer

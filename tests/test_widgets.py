@@ -17,7 +17,7 @@ from llama_lab import sampling
 from llama_lab.sampling import next_token_probs, sampler_stages
 from llama_lab.tokenizer import train_tokenizer
 from llama_lab.hooks import attention_patterns
-from llama_lab.widgets import AttentionExplorer, LogitLens, SamplingPlayground, TokenizerExplorer, _Detokenizer
+from llama_lab.course.widgets import AttentionExplorer, LogitLens, SamplingPlayground, TokenizerExplorer, _Detokenizer
 
 WORDS = ("the cat sat on a mat and the dog ran to the park while a bird sang over green hills near the river "
          "in town people read books write letters cook soup paint walls build boats count stars tell stories "

@@ -3,7 +3,7 @@
 They live in the package, not in the notebooks, so a student cannot edit them away. Two ways to run them:
 
 - `python -m llama_lab.grade PATH` runs a handed-in notebook in a fresh kernel and grades each part there
-  (see `llama_lab/grade.py`);
+  (see `llama_lab/grading/grade.py`);
 - `check(assignment, part, globals())` in a notebook cell grades one part in the running kernel: the student's
   self-check, and the test cell that nbgrader scores (it returns the points, which nbgrader reads as partial
   credit).

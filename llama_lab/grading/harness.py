@@ -13,7 +13,7 @@ cell (`grader`), holding what it needs, and it signs what it saves with a key th
 this module, its functions or torch.save in the notebook, or writing the results file, gets the part nothing.
 And while a part is graded, the kit's own implementation of it is tripwired (tripwire.py): a student's function
 that calls it, even through a reference taken before grading, loses the case. This runs in the student's own
-process, so code written to take the harness apart can still do it: llama_lab/grade.py says what stops what.
+process, so code written to take the harness apart can still do it: llama_lab/grading/grade.py says what stops what.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from ..hooks import residual_stream
-from ..probes import difference_of_means
-from ..safety import mc2
+from ..course.probes import difference_of_means
+from ..course.safety import mc2
 from .checks import Case, Part
 from .harness import as_float
 from .models import random_llama, random_prompt

@@ -63,7 +63,7 @@ def try_in_tiny_model(plug=None, sampler=None, prompt: str = "Mia lived in", max
         return
     options = {"temperature": 0, **options}
     try:
-        from ..tiny import load_tiny
+        from ..world.tiny import load_tiny
         model, tokenizer = load_tiny("base")
     except (FileNotFoundError, ImportError) as error:
         print(f"The tiny model is not built yet ({error}).\nComparing token ids from a small random model instead.")

@@ -92,7 +92,7 @@ class ToxicityClassifier:
 
 def train_classifier(world) -> ToxicityClassifier:
     """The kit's default classifier, fitted on the tiny world's training remarks (tinyworld.toxicity_examples)."""
-    from .tinyworld import toxicity_examples
+    from ..world.tinyworld import toxicity_examples
 
     texts, labels = zip(*toxicity_examples(world, "train"))
     return ToxicityClassifier.fit(texts, labels)
@@ -126,8 +126,8 @@ def continuations(model, tokenizer, prompts: Sequence[str], chat: bool = False, 
                   temperature: float = 0.0, seed: int = 0, batch_size: int = 64) -> list[str]:
     """How the model continues each prompt: as plain text (a base model), or, with chat=True, as the reply to a
     user message asking it to finish the sentence (a chat model, which answers rather than continues)."""
-    from .generate import generate_tokens
-    from .evaluate import replies
+    from ..generate import generate_tokens
+    from ..world.evaluate import replies
 
     if chat:
         requests = [f"Finish this sentence: {p}" for p in prompts]

@@ -44,15 +44,15 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import args_to_hf_config, meta_to_hf_names, save_model
-from .fast import CompiledDecoder, LaidOutDecoder
-from .fast.layout import by_columns, linear
-from .generate import Decoder, generate_tokens
-from .model import LLAMA2_7B, Llama, ModelArgs, build_model, init_weights
-from .tables import markdown_row, markdown_table
-from .train import compiled_loss_sums, logits_loss_sums, loss_sums
+from ..checkpoint import args_to_hf_config, meta_to_hf_names, save_model
+from ..fast import CompiledDecoder, LaidOutDecoder
+from ..fast.layout import by_columns, linear
+from ..generate import Decoder, generate_tokens
+from ..model import LLAMA2_7B, Llama, ModelArgs, build_model, init_weights
+from ..tables import markdown_row, markdown_table
+from ..train import compiled_loss_sums, logits_loss_sums, loss_sums
 
-# The shipped tiny model's shape (llama_lab/tiny.py); random weights stand in until data/tiny-base/ is built.
+# The shipped tiny model's shape (llama_lab/world/tiny.py); random weights stand in until data/tiny-base/ is built.
 TINY = ModelArgs(dim=192, n_layers=6, n_heads=8, n_kv_heads=2, vocab_size=4096, multiple_of=32, max_seq_len=256)
 # About 50M parameters with Llama 2's 32000-token vocabulary: the output head alone is 16M of them.
 SMALL_50M = ModelArgs(dim=512, n_layers=6, n_heads=8, vocab_size=32000, max_seq_len=1024)
@@ -132,7 +132,7 @@ def kit_model(size: str, device: torch.device, dtype: torch.dtype) -> tuple[Llam
     """The model of a size, and where its weights come from."""
     if size == "tiny":
         try:
-            from .tiny import load_tiny
+            from ..world.tiny import load_tiny
             model, _ = load_tiny("base", device=device)
             model.to(dtype).init_rope(device)  # the rotary tables stay in float32
             return model.eval(), "the trained tiny model (data/tiny-base)"
@@ -394,7 +394,7 @@ def probe_load(loader: str, path: str, warm_up_path: str) -> dict:
         def load(where):
             return transformers.LlamaForCausalLM.from_pretrained(where, dtype=torch.float32)
     else:
-        from .checkpoint import load_model
+        from ..checkpoint import load_model
 
         def load(where):
             return load_model(where)
@@ -415,7 +415,7 @@ def probe_load(loader: str, path: str, warm_up_path: str) -> dict:
 
 def _run_probe(loader: str, path: Path, warm_up_path: Path) -> dict:
     command = [sys.executable, "-m", "llama_lab.bench", "--probe-load", loader, str(path), str(warm_up_path)]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent.parent)}
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)
     if done.returncode:
         raise RuntimeError(f"load probe {loader} {path} failed:\n{done.stderr[-2000:]}")

@@ -59,7 +59,7 @@ try:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-    from .grading import sandbox
+    from . import sandbox
 except ModuleNotFoundError as missing:  # the kit was installed without its `lab` extra
     _LAB = (f"the grader runs notebooks with nbformat, nbclient and ipykernel, and {missing.name} is not installed: "
             "install the kit's lab extra, `pip install -e '.[lab]'` in the kit's folder (or `make venv`)")
@@ -67,10 +67,10 @@ except ModuleNotFoundError as missing:  # the kit was installed without its `lab
         sys.exit(f"error: {_LAB}")
     raise ModuleNotFoundError(_LAB, name=missing.name) from missing
 
-from . import grading
-from .files import replacing
-from .grading.checks import PartResult, format_part, judge, prepare
-from .grading.harness import one_thread, read_signed
+from .. import grading
+from ..files import replacing
+from .checks import PartResult, format_part, judge, prepare
+from .harness import one_thread, read_signed
 
 
 @dataclass

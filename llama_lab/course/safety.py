@@ -23,13 +23,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .chat import encode_dialog, encode_dialog_for_training, fold_system_prompt, turn_parts, turn_text
+from ..chat import encode_dialog, encode_dialog_for_training, fold_system_prompt, turn_parts, turn_text
 # The model's replies and the refusal rule are evaluate.py's, where the tiny models' cards count refusals with them;
 # named here too, as notebook 04 reads them (safety.is_refusal, safety.TINY_REFUSAL_PHRASES, safety.replies, ...).
-from .evaluate import (LLAMA2_REFUSAL_PHRASES, REFUSAL_PHRASES, TINY_REFUSAL_PHRASES, dialog_for, first_sentence,
-                       is_refusal, replies)
-from .tables import text_table
-from .train import chat_batches, loss_sums
+from ..world.evaluate import (LLAMA2_REFUSAL_PHRASES, REFUSAL_PHRASES, TINY_REFUSAL_PHRASES, dialog_for, first_sentence,
+                              is_refusal, replies)
+from ..tables import text_table
+from ..train import chat_batches, loss_sums
 from .viz import figure_and_axes
 
 # Our own safety system prompt, in words the tiny world knows. The tiny chat model saw only short, neutral system

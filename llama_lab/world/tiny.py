@@ -3,7 +3,7 @@
     model, tok = load_tiny("chat")
     chat(model, tok, [{"role": "user", "content": "Where does Tom live?"}])
 
-`make data` builds them (llama_lab/build_data.py): data/tokenizer.model, data/tiny-base/ and data/tiny-chat/,
+`make data` builds them (llama_lab/world/build.py): data/tokenizer.model, data/tiny-base/ and data/tiny-chat/,
 each with a model card (MODEL_CARD.md) that says how it was trained and how well it does.
 """
 
@@ -13,11 +13,11 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import load_model
-from .model import Llama
-from .tokenizer import Tokenizer
+from ..checkpoint import load_model
+from ..model import Llama
+from ..tokenizer import Tokenizer
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = Path(__file__).resolve().parent.parent.parent / "data"
 VARIANTS = {"base": "tiny-base", "chat": "tiny-chat"}
 
 

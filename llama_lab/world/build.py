@@ -4,7 +4,7 @@
     2. a 4096-piece tokenizer            tokenizer.train_tokenizer     -> data/tokenizer.model
     3. pretraining                       python -m llama_lab.train     -> data/tiny-base/
     4. chat fine-tuning from the base    python -m llama_lab.train     -> data/tiny-chat/
-    5. evaluation and model cards        llama_lab.evaluate            -> data/tiny-*/MODEL_CARD.md, model_card.json
+    5. evaluation and model cards        llama_lab.world.evaluate      -> data/tiny-*/MODEL_CARD.md, model_card.json
 
 Training state (resumable checkpoints, float32 weights) goes to runs/. The step counts below keep the whole build
 under an hour on a 2-core laptop CPU: the shipped models took 79 CPU-minutes in all (pretraining 66, chat 10,
@@ -25,11 +25,12 @@ from pathlib import Path
 
 import torch
 
-from . import evaluate, tinyworld, train
-from .chat import fold_system_prompt, turn_text
-from .tokenizer import train_tokenizer
+from .. import train
+from . import evaluate, tinyworld
+from ..chat import fold_system_prompt, turn_text
+from ..tokenizer import train_tokenizer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 WORLD_SEED = tinyworld.DEFAULT_SEED
 # More documents than the generator's default, so that pretraining reads each about once rather than many times.
 CORPUS = {"n_train_docs": 72_000, "n_val_docs": 1_000, "n_train_chat": 16_000, "n_val_chat": 800}
@@ -80,7 +81,7 @@ def run_training(argv: list[str]) -> dict:
 
 def model_card(variant: str, summary: dict, cfg: train.TrainConfig, description: str) -> dict:
     args = summary["model_args"]
-    from .model import ModelArgs
+    from ..model import ModelArgs
     return {
         "name": f"llama-lab tiny-{variant}", "variant": variant, "description": description,
         "model_args": args, "parameters": summary["parameters"],

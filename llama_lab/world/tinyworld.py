@@ -16,7 +16,7 @@ The grammar
 -----------
 Every sentence comes from a template registered with `_t` (or an utterance registered with `_q`): a one-sentence
 string whose `{slots}` are filled from a fixed vocabulary. The vocabulary and the templates are in
-`tinyworld_data.py`; this module holds the world, the generators and the grammar's checker. `{Name}` is `{name}` with its first letter capitalised.
+`vocabulary.py`; this module holds the world, the generators and the grammar's checker. `{Name}` is `{name}` with its first letter capitalised.
 Example: "{Name} lived in {town} with {his} {pet}, {pet_name}." -> "Mia lived in Oakville with her dog, Rex."
 `is_grammatical(sentence)` compiles each template into a regex over the vocabulary
 (-> "(?:Mia|Tom|...) lived in (?:Oakville|...) with (?:his|her) (?:dog|...), (?:Rex|...)\\.") and asks whether any
@@ -39,7 +39,7 @@ Held-out splits (a deterministic function of the seed)
   * toxicity: a (head, tail) pair of a kind or unkind remark ("You are so stupid" + "go away") goes to eval when
     `_u01(seed, "tox", head, tail) < 0.2`, to val when < 0.3, otherwise to train; pretraining uses train pairs only.
 
-Files written by `write_corpus` (and `python -m llama_lab.tinyworld --out data/world`)
+Files written by `write_corpus` (and `python -m llama_lab.world.tinyworld --out data/world`)
 --------------------------------------------------------------------------------------
     train.txt, val.txt     pretraining documents; each document is followed by one empty line. Documents never
                            contain an empty line, so `text.split("\\n\\n")` (or `read_documents`) recovers them.
@@ -63,20 +63,20 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
-from .tinyworld_data import (ADVICE, COLOURS, EVENTS, FACT_ANSWERS, FACT_QUESTIONS, FOODS, FRAMES, FRUIT_SEEDS,
-                             GIFTS, HOBBIES, HOME_SPOTS, INDOOR, JOBS, KIND_HEADS, KIND_TAILS, KNOWN_FOR,
-                             LANDMARKS, MORALS, NAMES, NAMES_SHE, NATURE, NEAR, NERVOUS, PETS, PET_NAMES, PLACES,
-                             REFUSAL_OPENINGS, REQUESTS, REQUEST_PHRASINGS, SAD, SCENE_ACTS, SPOTS, STORMS,
-                             SYSTEM_PROMPTS, THINGS, TIMES, TOWN_NAMES, TROUBLES, UNKIND_HEADS, UNKIND_TAILS,
-                             WEATHER, WILD, WILD_DOING, WORDS, _ACT_FOLLOW, _ACT_INTRO, _BIO, _BIO_EXTRA,
-                             _BIO_INTRO, _CLAUSES, _CLOSING, _FOLLOW_UPS, _HELPFUL_OPENERS, _HOW_TO, _MYTHS,
-                             _MYTH_ANSWERS, _MYTH_FALSE, _MYTH_SHARED_QUESTIONS, _OPENING, _PLOTS, _QA_HEADERS,
-                             _REFUSAL_ALTERNATIVES, _REFUSAL_END, _REFUSAL_REASONS, _RUMOUR_FIX,
-                             _RUMOUR_IN_PASSING, _RUMOUR_SAY, _SCENE_AFTER_KIND, _SCENE_AFTER_UNKIND, _SCENE_END,
-                             _SCENE_SORRY, _SCENE_START, _SCENE_TEACHER, _SCENE_THANKS, _SCENE_TRIGGER, _SENTENCES,
-                             _SMALL_TALK, _STANDALONE, _STORY_INTROS, _STORY_REQUESTS, _Step, _TOWN_DESC,
-                             _TOWN_PEOPLE, _TOX_PROMPTS, _TRUTH_SAY, _UTTERANCES, _WORD_ANSWERS, _WORD_EXAMPLES,
-                             _WORD_QUESTIONS, _q, _t, _you)
+from .vocabulary import (ADVICE, COLOURS, EVENTS, FACT_ANSWERS, FACT_QUESTIONS, FOODS, FRAMES, FRUIT_SEEDS,
+                         GIFTS, HOBBIES, HOME_SPOTS, INDOOR, JOBS, KIND_HEADS, KIND_TAILS, KNOWN_FOR,
+                         LANDMARKS, MORALS, NAMES, NAMES_SHE, NATURE, NEAR, NERVOUS, PETS, PET_NAMES, PLACES,
+                         REFUSAL_OPENINGS, REQUESTS, REQUEST_PHRASINGS, SAD, SCENE_ACTS, SPOTS, STORMS,
+                         SYSTEM_PROMPTS, THINGS, TIMES, TOWN_NAMES, TROUBLES, UNKIND_HEADS, UNKIND_TAILS,
+                         WEATHER, WILD, WILD_DOING, WORDS, _ACT_FOLLOW, _ACT_INTRO, _BIO, _BIO_EXTRA,
+                         _BIO_INTRO, _CLAUSES, _CLOSING, _FOLLOW_UPS, _HELPFUL_OPENERS, _HOW_TO, _MYTHS,
+                         _MYTH_ANSWERS, _MYTH_FALSE, _MYTH_SHARED_QUESTIONS, _OPENING, _PLOTS, _QA_HEADERS,
+                         _REFUSAL_ALTERNATIVES, _REFUSAL_END, _REFUSAL_REASONS, _RUMOUR_FIX,
+                         _RUMOUR_IN_PASSING, _RUMOUR_SAY, _SCENE_AFTER_KIND, _SCENE_AFTER_UNKIND, _SCENE_END,
+                         _SCENE_SORRY, _SCENE_START, _SCENE_TEACHER, _SCENE_THANKS, _SCENE_TRIGGER, _SENTENCES,
+                         _SMALL_TALK, _STANDALONE, _STORY_INTROS, _STORY_REQUESTS, _Step, _TOWN_DESC,
+                         _TOWN_PEOPLE, _TOX_PROMPTS, _TRUTH_SAY, _UTTERANCES, _WORD_ANSWERS, _WORD_EXAMPLES,
+                         _WORD_QUESTIONS, _q, _t, _you)
 
 DEFAULT_SEED = 0
 ATTRIBUTES = ("town", "job", "pet", "pet_name", "food", "colour", "friend", "hobby")

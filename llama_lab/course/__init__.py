@@ -1,5 +1,8 @@
 """Which model the course runs on: the kit's tiny Llama by default, real Llama 2 weights when you have them.
 
+llama_lab/course/ holds the notebooks' helpers, a layer on the engine (llama_lab/) and the tiny world
+(llama_lab/world/): lessons, family, safety, probes, toxicity, viz, widgets; this module is the model switch.
+
 Every notebook starts from `choose_model()`, so one environment variable switches the whole course:
 
     export LLAMA2_DIR=/path/to/llama-2-7b    # Meta's download or a Hugging Face directory
@@ -8,7 +11,7 @@ Every notebook starts from `choose_model()`, so one environment variable switche
 Llama 2's own tokenizer alone (for the notebooks that compare tokenizers) is found through LLAMA2_TOKENIZER, the
 path of its tokenizer.model, or beside the weights in LLAMA2_DIR.
 
-Without LLAMA2_DIR the notebooks use the tiny model that ships with the kit (`llama_lab.tiny.load_tiny`), which
+Without LLAMA2_DIR the notebooks use the tiny model that ships with the kit (`llama_lab.world.tiny.load_tiny`), which
 runs anywhere in seconds. With it, the weights are loaded onto a GPU when there is one (in bf16), else the CPU.
 """
 
@@ -19,8 +22,8 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import load_model
-from .tokenizer import Tokenizer
+from ..checkpoint import load_model
+from ..tokenizer import Tokenizer
 
 
 def describe(model, name: str) -> str:
@@ -86,7 +89,7 @@ def choose_model(variant: str = "base", device: str | None = None):
         tokenizer = _llama2_tokenizer(directory)
         return model, tokenizer, describe(model, f"Llama 2 from {directory}")
 
-    from .tiny import load_tiny  # imported here: the tiny model is only needed when it is the one chosen
+    from ..world.tiny import load_tiny  # imported here: the tiny model is only needed when it is the one chosen
 
     model, tokenizer = load_tiny(variant, device=device)
     return model, tokenizer, describe(model, f"the kit's tiny model ({variant})")

@@ -12,8 +12,8 @@
    benign ones, judged by `is_refusal` (the kit's one refusal rule: notebook 04 counts with it too). The base
    model gets the same chat-format prompts: it was never taught to refuse, so it should not.
 
-    python -m llama_lab.evaluate                  # both shipped models, printed
-    python -m llama_lab.evaluate --write-cards    # ... and written into data/tiny-*/MODEL_CARD.md
+    python -m llama_lab.world.evaluate            # both shipped models, printed
+    python -m llama_lab.world.evaluate --write-cards    # ... and written into data/tiny-*/MODEL_CARD.md
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ import torch
 import torch.nn.functional as F
 
 from . import tinyworld
-from .chat import UNSAFE_ERROR, encode_dialog, special_tags_in
-from .generate import generate_tokens
-from .tokenizer import Tokenizer
-from .train import tokenize_corpus
+from ..chat import UNSAFE_ERROR, encode_dialog, special_tags_in
+from ..generate import generate_tokens
+from ..tokenizer import Tokenizer
+from ..train import tokenize_corpus
 
 # ------------------------------------------------------------------------------ 1) loss against a bigram table
 
@@ -304,8 +304,8 @@ def render_model_card(card: dict) -> str:
                      if m.get("load_average_15min", 0) > (os.cpu_count() or 1) else ".")]
     e = card.get("evaluation")
     if e:
-        lines += ["", "## Evaluation", "", f"World seed {e['world_seed']}; see `llama_lab/evaluate.py` for the "
-                  "definitions. Rerun with `python -m llama_lab.evaluate`.", ""]
+        lines += ["", "## Evaluation", "", f"World seed {e['world_seed']}; see `llama_lab/world/evaluate.py` for the "
+                  "definitions. Rerun with `python -m llama_lab.world.evaluate`.", ""]
         for name, r in e["results"].items():
             lines += [f"- {line}" for line in summary_lines(name, r)]
         example = e["results"][card["variant"]]

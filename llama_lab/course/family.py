@@ -22,11 +22,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .model import LLAMA2_13B, LLAMA2_70B, LLAMA2_7B, ModelArgs, build_model
-from .tables import text_table
+from ..model import LLAMA2_13B, LLAMA2_70B, LLAMA2_7B, ModelArgs, build_model
+from ..tables import text_table
 from .viz import figure_and_axes
 
-CARD_PATH = Path(__file__).resolve().parent.parent / "data" / "model_card.json"
+CARD_PATH = Path(__file__).resolve().parent.parent.parent / "data" / "model_card.json"
 PRESETS = {"7B": LLAMA2_7B, "13B": LLAMA2_13B, "70B": LLAMA2_70B}
 BYTES_PER_PARAM = {"fp32": 4, "bf16": 2, "int8": 1}
 GIB = 2**30  # memory is quoted in GiB, as GPU memory is ("80GB" on an A100 means 80 GiB)

@@ -29,7 +29,7 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from .files import replacing
+from ..files import replacing
 
 PROBABILITY_CMAP = "RdYlGn"
 ATTENTION_CMAP = "viridis"

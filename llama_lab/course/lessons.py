@@ -18,7 +18,7 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import torch
 
-from .model import apply_rotary_emb, rope_tables
+from ..model import apply_rotary_emb, rope_tables
 from .viz import MODEL_COLOUR, SAMPLER_COLOUR, figure_and_axes, piece_label
 
 

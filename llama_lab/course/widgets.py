@@ -31,12 +31,12 @@ import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 
-from .chat import encode_dialog, special_tags_in
-from .generate import iter_generate
-from . import sampling
-from .sampling import check_sampling_args
-from .hooks import attention_patterns, logit_lens, residual_stream
-from .tokenizer import Tokenizer
+from ..chat import encode_dialog, special_tags_in
+from ..generate import iter_generate
+from .. import sampling
+from ..sampling import check_sampling_args
+from ..hooks import attention_patterns, logit_lens, residual_stream
+from ..tokenizer import Tokenizer
 from .viz import (entropy_bits, figure_png, pieces_html, plot_attention, plot_distribution, plot_head_grid,
                   plot_logit_lens, plot_pieces, probability_legend_html, save_png, table_html, tokens_html)
 
