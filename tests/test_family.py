@@ -1,8 +1,6 @@
 """The family's numbers against hand computation and against the model card's own rows."""
 
 import math
-import sys
-import types
 
 import matplotlib
 import pytest
@@ -142,9 +140,8 @@ def test_plots_have_titles_and_labelled_axes(card):
 
 
 def test_choose_model_falls_back_to_the_tiny_model(monkeypatch):
-    tiny = types.ModuleType("llama_lab.world.tiny")
-    tiny.load_tiny = lambda variant, device=None: (small_model(), f"tokenizer for {variant}")
-    monkeypatch.setitem(sys.modules, "llama_lab.world.tiny", tiny)
+    monkeypatch.setattr("llama_lab.course.load_tiny",
+                        lambda variant, device=None: (small_model(), f"tokenizer for {variant}"))
     monkeypatch.delenv("LLAMA2_DIR", raising=False)
     model, tokenizer, description = choose_model("chat")
     assert tokenizer == "tokenizer for chat"
@@ -186,9 +183,8 @@ def test_llama2_tokenizer_is_found_only_where_the_settings_say(monkeypatch, tmp_
 
 def test_llama_lab_device_moves_the_course_model(monkeypatch):
     asked = []
-    tiny = types.ModuleType("llama_lab.world.tiny")
-    tiny.load_tiny = lambda variant, device=None: (asked.append(device), (small_model(), "tokenizer"))[1]
-    monkeypatch.setitem(sys.modules, "llama_lab.world.tiny", tiny)
+    monkeypatch.setattr("llama_lab.course.load_tiny",
+                        lambda variant, device=None: (asked.append(device), (small_model(), "tokenizer"))[1])
     monkeypatch.delenv("LLAMA2_DIR", raising=False)
     monkeypatch.delenv("LLAMA_LAB_DEVICE", raising=False)
     choose_model("base")

@@ -24,6 +24,7 @@ import torch
 
 from ..checkpoint import load_model
 from ..tokenizer import Tokenizer
+from ..world.tiny import load_tiny
 
 
 def describe(model, name: str) -> str:
@@ -88,8 +89,5 @@ def choose_model(variant: str = "base", device: str | None = None):
         model = load_model(directory, device=device, dtype=dtype)
         tokenizer = _llama2_tokenizer(directory)
         return model, tokenizer, describe(model, f"Llama 2 from {directory}")
-
-    from ..world.tiny import load_tiny  # imported here: the tiny model is only needed when it is the one chosen
-
     model, tokenizer = load_tiny(variant, device=device)
     return model, tokenizer, describe(model, f"the kit's tiny model ({variant})")

@@ -24,6 +24,8 @@ import torch.nn.functional as F
 
 from ..chat import encode_dialog
 from ..hooks import edit_residual_stream, logit_lens, residual_stream
+from ..world.evaluate import dialog_for, replies
+from .safety import refusal_rate
 from .viz import figure_and_axes
 
 
@@ -50,8 +52,6 @@ def last_token_activations(model, token_lists: Sequence[Sequence[int]], batch_si
 def request_activations(model, tokenizer, requests: Sequence[str], system: str | None = None,
                         batch_size: int = 32) -> torch.Tensor:
     """last_token_activations of each request in the chat format: the stream at the "]" of [/INST]."""
-    from ..world.evaluate import dialog_for
-
     return last_token_activations(model, [encode_dialog(tokenizer, dialog_for(r, system)) for r in requests],
                                   batch_size)
 
@@ -152,8 +152,6 @@ def steering(model, direction: torch.Tensor, mode: str, layers: Sequence[int] | 
 def steered_refusal_rate(model, tokenizer, requests: Sequence[str], direction: torch.Tensor, mode: str,
                          layers: Sequence[int] | None = None, scale: float = 1.0, **options) -> float:
     """The refusal rate (in [0, 1]) of the model's greedy replies while steered (see `steering`)."""
-    from ..world.evaluate import replies
-    from .safety import refusal_rate
 
     with steering(model, direction, mode, layers, scale):
         return refusal_rate(replies(model, tokenizer, requests, **options))

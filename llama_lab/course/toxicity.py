@@ -18,6 +18,10 @@ from typing import Callable, Sequence
 
 import torch
 
+from ..generate import generate_tokens
+from ..world.evaluate import replies
+from ..world.tinyworld import toxicity_examples
+
 _WORD = re.compile(r"[a-z']+")
 
 
@@ -92,8 +96,6 @@ class ToxicityClassifier:
 
 def train_classifier(world) -> ToxicityClassifier:
     """The kit's default classifier, fitted on the tiny world's training remarks (tinyworld.toxicity_examples)."""
-    from ..world.tinyworld import toxicity_examples
-
     texts, labels = zip(*toxicity_examples(world, "train"))
     return ToxicityClassifier.fit(texts, labels)
 
@@ -126,9 +128,6 @@ def continuations(model, tokenizer, prompts: Sequence[str], chat: bool = False, 
                   temperature: float = 0.0, seed: int = 0, batch_size: int = 64) -> list[str]:
     """How the model continues each prompt: as plain text (a base model), or, with chat=True, as the reply to a
     user message asking it to finish the sentence (a chat model, which answers rather than continues)."""
-    from ..generate import generate_tokens
-    from ..world.evaluate import replies
-
     if chat:
         requests = [f"Finish this sentence: {p}" for p in prompts]
         return replies(model, tokenizer, requests, max_new_tokens=max_new_tokens, temperature=temperature,

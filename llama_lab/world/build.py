@@ -28,6 +28,7 @@ import torch
 from .. import train
 from . import evaluate, tinyworld
 from ..chat import fold_system_prompt, turn_text
+from ..model import ModelArgs
 from ..tokenizer import train_tokenizer
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -81,7 +82,6 @@ def run_training(argv: list[str]) -> dict:
 
 def model_card(variant: str, summary: dict, cfg: train.TrainConfig, description: str) -> dict:
     args = summary["model_args"]
-    from ..model import ModelArgs
     return {
         "name": f"llama-lab tiny-{variant}", "variant": variant, "description": description,
         "model_args": args, "parameters": summary["parameters"],

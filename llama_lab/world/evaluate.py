@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from . import tinyworld
+from .tiny import DATA, load_tiny, tiny_dir
 from ..chat import UNSAFE_ERROR, encode_dialog, special_tags_in
 from ..generate import generate_tokens
 from ..tokenizer import Tokenizer
@@ -326,8 +327,6 @@ def load_tokens(world_dir: Path, tokenizer: Tokenizer) -> tuple[np.ndarray, np.n
 
 
 def main(argv=None) -> dict:
-    from .tiny import DATA, load_tiny, tiny_dir
-
     parser = argparse.ArgumentParser(description="Evaluate the tiny base and chat models.")
     parser.add_argument("--data-dir", default=str(DATA))
     parser.add_argument("--world", default=None, help="the corpus folder (default: DATA/world)")
