@@ -600,25 +600,27 @@ def main(argv=None) -> dict | None:
     device = torch.device(options.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, None: None}[options.dtype]
     dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
+    def chosen(listed: str, allowed, what: str) -> tuple[str, ...]:
+        """A comma-separated list from the command line, every item one of `allowed` (else a one-line error)."""
+        items = tuple(item.strip() for item in listed.split(","))
+        unknown = set(items) - set(allowed)
+        if unknown:
+            parser.error(f"unknown {what} {sorted(unknown)}: choose from {', '.join(allowed)}")
+        return items
+
     cfg = replace(QUICK) if options.quick else Settings()
     if device.type == "cuda" and not options.quick:
         cfg.sizes, cfg.bandwidth_mib = ("tiny", "50m", "7b"), 2048
     if options.compile is not None:
         cfg.compile = options.compile
     if options.sizes:
-        cfg.sizes = tuple(s.strip() for s in options.sizes.split(","))
-        unknown = set(cfg.sizes) - set(SIZES)
-        if unknown:
-            parser.error(f"unknown sizes {sorted(unknown)}: choose from {', '.join(SIZES)}")
+        cfg.sizes = chosen(options.sizes, SIZES, "sizes")
     if options.repeats:
         cfg.repeats = options.repeats
     if options.new_tokens:
         cfg.new_tokens = options.new_tokens
     if options.measure:
-        cfg.measure = tuple(m.strip() for m in options.measure.split(","))
-        unknown = set(cfg.measure) - set(MEASUREMENTS)
-        if unknown:
-            parser.error(f"unknown measurements {sorted(unknown)}: choose from {', '.join(MEASUREMENTS)}")
+        cfg.measure = chosen(options.measure, MEASUREMENTS, "measurements")
     if options.batches:
         cfg.batches = tuple(int(b) for b in options.batches.split(","))
 
