@@ -21,6 +21,7 @@ import torch
 
 from ..model import KVCache
 from .decoder import FastDecoder, weights_state
+from .layout import DecodingLayout
 
 # Inductor's settings on a GPU: CUDA graphs (what mode="reduce-overhead" sets), and bfloat16 rounded inside fused
 # kernels wherever eager rounds it, so that greedy decoding keeps to the eager path's tokens.
@@ -73,10 +74,12 @@ def decode_one_token(model, tokens: torch.Tensor, position: torch.Tensor, cache:
     return model(tokens, start_pos=position, cache=cache)[:, -1]
 
 
-def frozen_decode_one_token(model, tokens: torch.Tensor, position: torch.Tensor, cache) -> torch.Tensor:
-    """decode_one_token as a function of its own: Dynamo keeps compiled graphs per function, and a frozen graph,
-    which has no guards on the model, must never be found by a call of the guarded step."""
-    return decode_one_token(model, tokens, position, cache)
+def frozen_decode_one_token(layout: DecodingLayout, model, tokens: torch.Tensor, position: torch.Tensor,
+                            cache: StaticKVCache) -> torch.Tensor:
+    """The CPU's step: the model's weights laid out for decoding (DecodingLayout), frozen into the graph. A function
+    of its own: Dynamo keeps compiled graphs per function, and a frozen graph, which has no guards on the model,
+    must never be found by a call of the guarded step."""
+    return layout(model, tokens, position, cache)
 
 
 PLAIN = (int, float, bool, str, type(None))
@@ -120,8 +123,8 @@ def forget_compiled_graphs() -> None:
 class CompiledDecoder(FastDecoder):
     """The one-token step of `model` run through torch.compile.
 
-    backend "inductor" (the default): on a GPU with CUDA graphs, on a CPU with the weights frozen into the graph
-    (CPU_COMPILE_OPTIONS), compiled again whenever a weight or a module's setting changed since, after forgetting
+    backend "inductor" (the default): on a GPU with CUDA graphs; on a CPU with the weights laid out for decoding
+    (DecodingLayout, a copy) and frozen into the graph (CPU_COMPILE_OPTIONS), compiled again whenever a weight or a module's setting changed since, after forgetting
     every compiled graph (each frozen one holds a packed copy of its weights). A model whose weights cannot be
     tracked (made under inference_mode) gets the unfrozen step: slower, never stale. Another backend name
     ("aot_eager" compiles in seconds, for tests) compiles the plain step with it. The first generation call
@@ -135,6 +138,7 @@ class CompiledDecoder(FastDecoder):
         super().__init__(model)
         self.backend = backend
         self._compiled = None
+        self._layout: DecodingLayout | None = None  # the frozen step's weights
         self._frozen = False
         self._state = None  # what a frozen step was compiled for: (generation, weights, modules)
         self._caches: dict[tuple, StaticKVCache] = {}
@@ -147,6 +151,7 @@ class CompiledDecoder(FastDecoder):
             state = (_frozen_generation, weights, modules_state(model))
             if not self._frozen or state != self._state:
                 forget_compiled_graphs()
+                self._layout = DecodingLayout(model)
                 self._compiled = torch.compile(frozen_decode_one_token, backend="inductor", fullgraph=True,
                                                dynamic=False, options={"guard_filter_fn":
                                                         torch.compiler.skip_guard_on_all_nn_modules_unsafe})
@@ -155,7 +160,7 @@ class CompiledDecoder(FastDecoder):
             options = GPU_COMPILE_OPTIONS if self.backend == "inductor" and model.device.type == "cuda" else None
             self._compiled = torch.compile(decode_one_token, backend=self.backend, options=options, fullgraph=True,
                                            dynamic=False)
-            self._frozen = False
+            self._frozen, self._layout = False, None
         # one graph per cache length: rounded up so that requests of similar lengths share one
         length = min(model.args.max_seq_len, -(-max_seq_len // 128) * 128)
         key = (batch_size, length, model.device, model.dtype)
@@ -177,4 +182,4 @@ class CompiledDecoder(FastDecoder):
         # The options must hold while a call traces and compiles (Dynamo reads `freezing` to take the weights as
         # constants), so they are set around every call.
         with inductor_config.patch(CPU_COMPILE_OPTIONS):
-            return self._compiled(self.model, tokens, position, cache)
+            return self._compiled(self._layout, self.model, tokens, position, cache)

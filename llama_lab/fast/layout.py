@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..model import apply_rotary_emb
 from .decoder import FastDecoder, weights_state
@@ -44,7 +45,7 @@ def linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     cores would cost more than it saves. Example with 2 cores: a (32000, 512) output head becomes two
     (16000, 512) products run side by side.
     """
-    parts = torch.get_num_threads()
+    parts = torch.get_num_threads() if not torch.compiler.is_compiling() else 1  # compiled: Inductor's kernels
     out_features, in_features = weight.shape
     rows = x.numel() // in_features
     if parts == 1 or rows > 16 or out_features % parts or weight.numel() < SPREAD_FROM or x.device.type != "cpu":
@@ -57,42 +58,41 @@ def linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return y.transpose(0, 1).reshape(*x.shape[:-1], out_features)
 
 
-class LaidOutDecoder(FastDecoder):
-    """The one-token step of `model` computed from copies of its weights laid out for decoding on a CPU.
+class DecodingLayout(nn.Module):
+    """A model's weights laid out for decoding on a CPU, and the one-token step that reads them.
 
-    It holds, besides the model, wq/wk/wv and w1/w3 of every block joined and stored by columns (`by_columns`),
-    and the output head stored by columns: most of the model's weights a second time. They are made on the first
-    generation call and again whenever a weight changed since (weights_state). The numbers are the model's own, so
-    the tokens are the plain model's; the products add up in another order, so logits may differ in the last bits.
+    It holds wq/wk/wv and w1/w3 of every block joined and stored by columns (`by_columns`), and the output head
+    stored by columns: most of the model's weights a second time (the model keeps its own). The numbers are the
+    model's, so the tokens are the plain model's; the products add up in another order, so logits may differ in
+    the last bits. `CompiledDecoder` freezes these weights into its CPU step too: Inductor's packed kernels also
+    read the joined, column-stored matrices faster than the model's rows.
     """
 
     def __init__(self, model):
-        super().__init__(model)
-        self._state = None
-        self._blocks: list[tuple[torch.Tensor, torch.Tensor]] = []  # (wqkv, w13) of each block
-        self._output: torch.Tensor | None = None
+        super().__init__()
+        with torch.no_grad():
+            self.wqkv = nn.ParameterList(
+                nn.Parameter(by_columns(layer.attention.wq.weight, layer.attention.wk.weight,
+                                        layer.attention.wv.weight), requires_grad=False) for layer in model.layers)
+            self.w13 = nn.ParameterList(
+                nn.Parameter(by_columns(layer.feed_forward.w1.weight, layer.feed_forward.w3.weight),
+                             requires_grad=False) for layer in model.layers)
+            self.output = nn.Parameter(by_columns(model.output.weight), requires_grad=False)
 
-    def prepare(self, batch_size: int, max_seq_len: int):
-        state = weights_state(self.model)
-        if state is None or state != self._state:  # None: weights made under inference_mode can't be tracked
-            self._lay_out()
-            self._state = state
-        return self.model.new_cache(batch_size, max_seq_len)
+    def forward(self, model, tokens: torch.Tensor, start_pos, cache) -> torch.Tensor:
+        """Llama.forward for one token per row, with the joined weights; tokens (B, 1) -> logits (B, V).
 
-    @torch.no_grad()
-    def _lay_out(self) -> None:
-        self._blocks = [(by_columns(layer.attention.wq.weight, layer.attention.wk.weight, layer.attention.wv.weight),
-                         by_columns(layer.feed_forward.w1.weight, layer.feed_forward.w3.weight))
-                        for layer in self.model.layers]
-        self._output = by_columns(self.model.output.weight)
-
-    def step(self, tokens: torch.Tensor, start_pos: int, cache) -> torch.Tensor:
-        """Llama.forward for one token per row, with the joined weights; tokens (B, 1) -> logits (B, V)."""
-        model = self.model
+        start_pos: an int, or a 1-element tensor for the compiled step (a StaticKVCache, attended to whole).
+        """
         B = tokens.shape[0]
         x = model.tok_embeddings(tokens)  # (B, 1, D)
-        cos, sin = model.rope_cos[start_pos:start_pos + 1], model.rope_sin[start_pos:start_pos + 1]  # (1, hd/2)
-        for layer, (wqkv, w13) in zip(model.layers, self._blocks):
+        if isinstance(start_pos, torch.Tensor):  # the compiled step: every slot of the cache, unwritten ones masked
+            cos, sin = model.rope_cos[start_pos], model.rope_sin[start_pos]  # (1, hd/2)
+            mask = cache.attention_mask(start_pos, 1)  # (1, S)
+        else:  # one new token sees every key written so far: no mask
+            cos, sin = model.rope_cos[start_pos:start_pos + 1], model.rope_sin[start_pos:start_pos + 1]
+            mask = None
+        for layer, wqkv, w13 in zip(model.layers, self.wqkv, self.w13):
             attention = layer.attention
             H, Hkv, hd = attention.n_heads, attention.n_kv_heads, attention.head_dim
             qkv = linear(layer.attention_norm(x), wqkv).view(B, 1, H + 2 * Hkv, hd)  # query, key, value heads
@@ -100,10 +100,32 @@ class LaidOutDecoder(FastDecoder):
             v = qkv[:, :, H + Hkv:]  # (B, 1, Hkv, hd)
             keys, values = cache.update(layer.layer_id, start_pos, k.transpose(1, 2), v.transpose(1, 2))
             # GQA by a reshape instead of copies of the cache: the n_rep query heads that share a key/value head
-            # become n_rep queries to that one head. One new token sees every key, so no mask.
+            # become n_rep queries to that one head.
             q = q.reshape(B, Hkv, H // Hkv, hd)  # (B, Hkv, n_rep, hd)
-            out = F.scaled_dot_product_attention(q, keys, values)  # (B, Hkv, n_rep, hd)
+            out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)  # (B, Hkv, n_rep, hd)
             x = x + linear(out.reshape(B, 1, H * hd), attention.wo.weight)  # heads in order: (B, 1, H * hd)
             gate, up = linear(layer.ffn_norm(x), w13).chunk(2, dim=-1)  # (B, 1, hidden) each
             x = x + linear(F.silu(gate) * up, layer.feed_forward.w2.weight)
-        return linear(model.norm(x), self._output)[:, -1].float()  # (B, V)
+        return linear(model.norm(x), self.output)[:, -1].float()  # (B, V)
+
+
+class LaidOutDecoder(FastDecoder):
+    """The one-token step of `model` run eagerly on its weights laid out for decoding (`DecodingLayout`).
+
+    The layout is made on the first generation call and again whenever a weight changed since (weights_state).
+    """
+
+    def __init__(self, model):
+        super().__init__(model)
+        self._state = None
+        self._layout: DecodingLayout | None = None
+
+    def prepare(self, batch_size: int, max_seq_len: int):
+        state = weights_state(self.model)
+        if state is None or state != self._state:  # None: weights made under inference_mode can't be tracked
+            self._layout = DecodingLayout(self.model)
+            self._state = state
+        return self.model.new_cache(batch_size, max_seq_len)
+
+    def step(self, tokens: torch.Tensor, start_pos: int, cache) -> torch.Tensor:
+        return self._layout(self.model, tokens, start_pos, cache)
