@@ -124,8 +124,9 @@ class CompiledDecoder(FastDecoder):
     """The one-token step of `model` run through torch.compile.
 
     backend "inductor" (the default): on a GPU with CUDA graphs; on a CPU with the weights laid out for decoding
-    (DecodingLayout, a copy) and frozen into the graph (CPU_COMPILE_OPTIONS), compiled again whenever a weight or a module's setting changed since, after forgetting
-    every compiled graph (each frozen one holds a packed copy of its weights). A model whose weights cannot be
+    (DecodingLayout, a copy) and frozen into the graph (CPU_COMPILE_OPTIONS), compiled again whenever a weight or
+    a module's setting changed since, after forgetting every compiled graph (each frozen one holds a packed copy of
+    its weights). A model whose weights cannot be
     tracked (made under inference_mode) gets the unfrozen step: slower, never stale. Another backend name
     ("aot_eager" compiles in seconds, for tests) compiles the plain step with it. The first generation call
     compiles, which takes a while (15-60 s on a 2-core CPU).
