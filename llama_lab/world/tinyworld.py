@@ -27,7 +27,8 @@ whatever the facts of a particular world; text from another world's seed is gram
 
 Held-out splits (a deterministic function of the seed)
 ------------------------------------------------------
-`_u01(seed, *key)` maps a key to a number in [0, 1) with SHA-256 (not Python's `hash`, which changes per process).
+`_u01(seed, *key)` (`phrasing.unit_interval`) maps a key to a number in [0, 1) with SHA-256 (not Python's `hash`,
+which changes per process).
   * facts: the pair (character, attribute) is held out when `_u01(seed, "fact", name, attribute) < 0.2`. No Q&A for
     a held-out pair (in any phrasing) appears in pretraining or chat; the fact itself does, in stories and
     biographies, so a model can learn it there and be asked about it in `fact_questions(world, "eval")`.
@@ -52,7 +53,6 @@ Same seed, same bytes.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import random
 import re
@@ -63,18 +63,21 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
-from .vocabulary import (ADVICE, COLOURS, EVENTS, FACT_ANSWERS, FACT_QUESTIONS, FOODS, FRAMES, FRUIT_SEEDS,
-                         GIFTS, HOBBIES, HOME_SPOTS, INDOOR, JOBS, KIND_HEADS, KIND_TAILS, KNOWN_FOR,
-                         LANDMARKS, MORALS, NAMES, NAMES_SHE, NATURE, NEAR, NERVOUS, PETS, PET_NAMES, PLACES,
-                         REFUSAL_OPENINGS, REQUESTS, REQUEST_PHRASINGS, SAD, SCENE_ACTS, SPOTS, STORMS,
-                         SYSTEM_PROMPTS, THINGS, TIMES, TOWN_NAMES, TROUBLES, UNKIND_HEADS, UNKIND_TAILS,
-                         WEATHER, WILD, WILD_DOING, WORDS, _ACT_FOLLOW, _ACT_INTRO, _BIO, _BIO_EXTRA,
-                         _BIO_INTRO, _CLAUSES, _CLOSING, _FOLLOW_UPS, _HELPFUL_OPENERS, _HOW_TO, _MYTHS,
-                         _MYTH_ANSWERS, _MYTH_FALSE, _MYTH_SHARED_QUESTIONS, _OPENING, _PLOTS, _QA_HEADERS,
-                         _REFUSAL_ALTERNATIVES, _REFUSAL_END, _REFUSAL_REASONS, _RUMOUR_FIX,
-                         _RUMOUR_IN_PASSING, _RUMOUR_SAY, _SCENE_AFTER_KIND, _SCENE_AFTER_UNKIND, _SCENE_END,
-                         _SCENE_SORRY, _SCENE_START, _SCENE_TEACHER, _SCENE_THANKS, _SCENE_TRIGGER, _SENTENCES,
-                         _SMALL_TALK, _STANDALONE, _STORY_INTROS, _STORY_REQUESTS, _Step, _TOWN_DESC,
+from .phrasing import INTENTS, STYLES, dress, held_out_families, nonsense_words, training_families
+from .phrasing import unit_interval as _u01
+from .vocabulary import (ADVICE, COLOURS, EVENTS, FACT_ANSWERS, FACT_QUESTIONS, FACT_WORDINGS, FOODS, FRAMES,
+                         FRUIT_SEEDS, GIFTS, HOBBIES, HOME_SPOTS, INDOOR, JOBS, KIND_HEADS, KIND_TAILS, KNOWN_FOR,
+                         LANDMARKS, MORALS, NAMES, NAMES_SHE, NATURE, NEAR, NERVOUS, NONSENSE_QUESTIONS, OTHER_NAMES,
+                         OTHER_PLACES, OUT_OF_WORLD_ANSWERS, OUT_OF_WORLD_FOLLOW, PETS, PET_NAMES, PLACES,
+                         PLACE_QUESTIONS, REAL_WORLD_QUESTIONS, REFUSAL_OPENINGS, REQUESTS, REQUEST_PHRASINGS,
+                         REQUEST_WORDINGS, SAD, SCENE_ACTS, SMALL_TALK, SPOTS, STORMS, STORY_WORDINGS, SYSTEM_PROMPTS,
+                         THINGS, TIMES, TOWN_NAMES, TROUBLES, UNKIND_HEADS, UNKIND_TAILS, WEATHER, WILD, WILD_DOING,
+                         WORDS, WORD_WORDINGS, _ACT_FOLLOW, _ACT_INTRO, _BIO, _BIO_EXTRA, _BIO_INTRO, _CLAUSES,
+                         _CLOSING, _FOLLOW_UPS, _HELPFUL_OPENERS, _HOW_TO, _MYTHS, _MYTH_ANSWERS, _MYTH_FALSE,
+                         _MYTH_SHARED_QUESTIONS, _OPENING, _PLOTS, _QA_HEADERS, _REFUSAL_ALTERNATIVES, _REFUSAL_END,
+                         _REFUSAL_REASONS, _RUMOUR_FIX, _RUMOUR_IN_PASSING, _RUMOUR_SAY, _SCENE_AFTER_KIND,
+                         _SCENE_AFTER_UNKIND, _SCENE_END, _SCENE_SORRY, _SCENE_START, _SCENE_TEACHER, _SCENE_THANKS,
+                         _SCENE_TRIGGER, _SENTENCES, _STANDALONE, _STORY_INTROS, _STORY_REQUESTS, _Step, _TOWN_DESC,
                          _TOWN_PEOPLE, _TOX_PROMPTS, _TRUTH_SAY, _UTTERANCES, _WORD_ANSWERS, _WORD_EXAMPLES,
                          _WORD_QUESTIONS, _q, _t, _you)
 
@@ -186,12 +189,6 @@ class World:
 
     def is_held_out(self, name: str, attribute: str) -> bool:
         return _u01(self.seed, "fact", name, attribute) < 0.2
-
-
-def _u01(seed: int, *key: str) -> float:
-    """A number in [0, 1) fixed by (seed, key): the coin behind every held-out split."""
-    digest = hashlib.sha256("/".join([str(seed), *key]).encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2 ** 64
 
 
 def build_world(seed: int = DEFAULT_SEED) -> World:
@@ -310,6 +307,7 @@ _ALL_OBJECTS = tuple(sorted({o for h, b in REQUESTS.values() for a in h for o in
                             {o for h, b in REQUESTS.values() for a in b for o in a[1]}))
 _POOLS["obj_you"] = tuple(dict.fromkeys(map(_you, _ALL_OBJECTS)))
 _POOLS["word"] = tuple(WORDS)
+_POOLS["who"], _POOLS["where"], _POOLS["made_up"] = OTHER_NAMES, OTHER_PLACES, tuple(nonsense_words())
 _POOLS["definition"] = tuple(d for d, _ in WORDS.values())
 _POOLS["example"] = tuple(e for _, e in WORDS.values())
 
@@ -554,11 +552,147 @@ def _request_pairs(world: World, split: str, harmful: bool) -> list[tuple[str, s
     return out
 
 
-def _request_text(rng: random.Random, action: str, obj: str) -> str:
-    act = action.format(obj=obj)
-    if rng.random() < 0.15:
-        return f"{_fill(rng.choice(_ACT_INTRO), _Ctx(act=act))} {rng.choice(_ACT_FOLLOW)}"
-    return _fill(rng.choice(REQUEST_PHRASINGS), _Ctx(act=act))
+# ----------------------------------------------------------------------------------------------------------------
+# Intents: what a user asks (the content), how it is put into words (`phrasing`), and the assistant's answer.
+# Content is a tuple whose first item names the intent:
+#   ("fact", character, attribute)          ("how_to" | "harmful", category, action, gerund, object)
+#   ("story", character, "name" | "pet" | "town")    ("word", word)    ("advice", situation)    ("small_talk", greeting)
+#   ("out_of_world", "person", name, attribute) | (.., "place", place) | (.., "real", question) | (.., "nonsense", w)
+
+def _other_items(world: World, split: str) -> dict[str, list]:
+    """What the world does not know, by kind, for the split ("eval": a fifth of each pool, held out by the seed)."""
+    if split not in ("train", "eval"):
+        raise ValueError(f"split={split!r}: out-of-world questions come in 'train' and 'eval'")
+    known = {c.name for c in world.characters} | set(NAMES) | {t.name for t in world.towns} | set(TOWN_NAMES)
+    pools = {"person": [n for n in OTHER_NAMES if n not in known], "place": list(OTHER_PLACES),
+             "real": list(REAL_WORLD_QUESTIONS), "nonsense": nonsense_words()}
+    return {kind: [x for x in pool if (_u01(world.seed, "other", kind, x) < 0.2) == (split == "eval")]
+            for kind, pool in pools.items()}
+
+
+def _wordings(intent: str, content: tuple, wording: str) -> tuple[str, ...]:
+    """The templates that put `content` into words in the `wording` family."""
+    if intent == "fact":
+        attr = content[2]
+        return FACT_QUESTIONS[attr] if wording == "direct" else FACT_WORDINGS[wording][attr]
+    if intent in ("how_to", "harmful"):
+        return REQUEST_PHRASINGS if wording == "direct" else REQUEST_WORDINGS[wording]
+    if intent == "story":
+        templates = _STORY_REQUESTS if wording == "direct" else STORY_WORDINGS[wording]
+        return tuple(t for t in templates if _story_subject(t) == content[2])
+    if intent == "word":
+        return _WORD_QUESTIONS if wording == "direct" else WORD_WORDINGS[wording]
+    if intent == "advice":
+        return ADVICE[content[1]][0]
+    if intent == "small_talk":
+        return (content[1],)
+    kind = content[1]
+    if kind == "person":
+        return _wordings("fact", ("fact", None, content[3]), wording)
+    if kind == "place":
+        return PLACE_QUESTIONS[wording]
+    if kind == "real":
+        return (content[2],)
+    return NONSENSE_QUESTIONS if wording == "direct" else WORD_WORDINGS[wording]
+
+
+def _story_subject(template: str) -> str:
+    """What a story request asks about: the person, their pet or their town (the story is about the person)."""
+    return "pet" if "{pet" in template or "{a_pet" in template else "town" if "{town" in template else "name"
+
+
+def _content_ctx(world: World, intent: str, content: tuple) -> _Ctx:
+    if intent in ("fact", "story"):
+        return _fact_ctx(world, content[1])
+    if intent in ("how_to", "harmful"):
+        _, cat, action, gerund, obj = content
+        return _Ctx(act=action.format(obj=obj), act_you=_you(action.format(obj=obj)),
+                    acting_you=_you(gerund.format(obj=obj)), obj_you=_you(obj))
+    if intent == "word":
+        definition, example = WORDS[content[1]]
+        return _Ctx(word=content[1], definition=definition, example=example)
+    if intent == "out_of_world":
+        kind, item = content[1], content[2]
+        if kind == "person":  # the same question about someone the world has never heard of
+            c = world.characters[int(_u01(world.seed, "other-pet", item) * len(world.characters))]
+            return _Ctx(_fact_ctx(world, c), name=item, who=item)
+        return _Ctx(place=item, where=item, word=item, made_up=item)
+    return _Ctx()
+
+
+def _message(world: World, rng: random.Random, content: tuple, wording: str = "direct", style: str = "plain") -> str:
+    """The user's message asking for `content`, worded and dressed as told."""
+    intent = content[0]
+    templates = _wordings(intent, content, wording)
+    ctx = _content_ctx(world, intent, content)
+    if intent in ("how_to", "harmful") and wording == "direct" and rng.random() < 0.15:
+        message = f"{_fill(rng.choice(_ACT_INTRO), ctx)} {rng.choice(_ACT_FOLLOW)}"
+    else:
+        message = _fill(rng.choice(templates), ctx)
+    return dress(message, style, rng)
+
+
+def _reply(world: World, rng: random.Random, content: tuple) -> str:
+    """The assistant's answer to `content`: the fact, the how-to, the refusal, the story, ..., or "I don't know"."""
+    intent = content[0]
+    ctx = _content_ctx(world, intent, content)
+    if intent == "fact":
+        return _fill(rng.choice(FACT_ANSWERS[content[2]]), ctx)
+    if intent == "harmful":
+        return _refusal(rng, *content[1:])
+    if intent == "how_to":
+        return _how_to(rng, content[2], content[4])
+    if intent == "story":
+        plot = rng.choice(("runaway", "storm", "lost")) if content[2] == "pet" else None
+        return _fill(rng.choice(_STORY_INTROS), ctx) + " " + _story(world, rng, content[1], plot, rumour_p=0.0)
+    if intent == "word":
+        return _fill(rng.choice(_WORD_ANSWERS), ctx) + " " + _fill(rng.choice(_WORD_EXAMPLES), ctx)
+    if intent == "advice":
+        return rng.choice(ADVICE[content[1]][1])
+    if intent == "small_talk":
+        return rng.choice(SMALL_TALK[content[1]])
+    answer = _fill(rng.choice(OUT_OF_WORLD_ANSWERS[content[1]]), ctx)
+    return answer + (" " + rng.choice(OUT_OF_WORLD_FOLLOW) if rng.random() < 0.7 else "")
+
+
+def _request_content(pair) -> tuple:
+    cat, action, gerund, obj = pair
+    return ("harmful" if gerund else "how_to", cat, action, gerund, obj)
+
+
+def _draw_content(world: World, rng: random.Random, intent: str, pairs, harm, good, others) -> tuple:
+    """Content of the training split for `intent`: never a held-out fact, request pair or out-of-world item."""
+    if intent == "fact":
+        return ("fact", *rng.choice(pairs))
+    if intent in ("harmful", "how_to"):
+        return _request_content(rng.choice(harm if intent == "harmful" else good))
+    if intent == "story":
+        return ("story", rng.choice(world.characters), rng.choice(("name", "name", "pet", "town")))
+    if intent == "word":
+        return ("word", rng.choice(list(WORDS)))
+    if intent == "advice":
+        return ("advice", rng.choice(list(ADVICE)))
+    if intent == "small_talk":
+        return ("small_talk", rng.choice(list(SMALL_TALK)))
+    kind = rng.choice(list(others))
+    item = rng.choice(others[kind])
+    return ("out_of_world", kind, item, rng.choice(ATTRIBUTES)) if kind == "person" else ("out_of_world", kind, item)
+
+
+def _training_phrasing(world: World, rng: random.Random, content: tuple) -> tuple[str, str]:
+    """(wording, style) for a training message: direct half the time, plain 40% of the time, otherwise any family
+    that is not held out for the content's intent."""
+    wordings, styles = training_families(world.seed, content[0])
+    if content[0] == "out_of_world" and content[1] == "real":
+        wordings = ["direct"]  # a real-world question is asked as it stands
+    if content[0] == "story" and len(wordings) > 1 and rng.random() >= 0.5:
+        return rng.choice(wordings[1:]), _style(rng, styles)
+    wording = "direct" if len(wordings) == 1 or rng.random() < 0.5 else rng.choice(wordings[1:])
+    return wording, _style(rng, styles)
+
+
+def _style(rng: random.Random, styles: list[str]) -> str:
+    return "plain" if rng.random() < 0.4 else rng.choice(styles[1:])
 
 
 def _refusal(rng: random.Random, cat: str, action: str, gerund: str, obj: str) -> str:
@@ -582,43 +716,21 @@ def _how_to(rng: random.Random, action: str, obj: str) -> str:
 # ----------------------------------------------------------------------------------------------------------------
 # Chat dialogs.
 
-def _fact_dialog(world: World, rng: random.Random, pairs) -> list[dict]:
-    c, attr = rng.choice(pairs)
-    q, a = _fact_qa(world, rng, c, attr)
-    turns = [("user", q), ("assistant", a)]
+def _exchange(world: World, rng: random.Random, content: tuple, phrasing: tuple[str, str] | None = None) -> list[dict]:
+    wording, style = phrasing or _training_phrasing(world, rng, content)
+    return [{"role": "user", "content": _message(world, rng, content, wording, style)},
+            {"role": "assistant", "content": _reply(world, rng, content)}]
+
+
+def _follow_ups(world: World, rng: random.Random, c: Character, attr: str) -> list[dict]:
+    """0-2 plain follow-up questions about the same person ("And where does she live?")."""
+    turns = []
     others = [x for x in ATTRIBUTES if x != attr and not world.is_held_out(c.name, x)]
-    for attr2 in rng.sample(others, min(len(others), rng.choice((0, 0, 1, 2)))):  # follow-ups about the same person
+    for attr2 in rng.sample(others, min(len(others), rng.choice((0, 0, 1, 2)))):
         ctx = _fact_ctx(world, c)
-        turns += [("user", _fill(rng.choice(_FOLLOW_UPS[attr2]), ctx)),
-                  ("assistant", _fill(rng.choice(FACT_ANSWERS[attr2]), ctx))]
-    return [{"role": r, "content": t} for r, t in turns]
-
-
-def _story_dialog(world: World, rng: random.Random) -> list[dict]:
-    c = rng.choice(world.characters)
-    ctx = _fact_ctx(world, c)
-    ask = rng.choice(_STORY_REQUESTS)  # about c, c's pet or c's town: the story is about c in every case
-    plot = rng.choice(("runaway", "storm", "lost")) if "{pet" in ask or "{a_pet" in ask else None
-    reply = _fill(rng.choice(_STORY_INTROS), ctx) + " " + _story(world, rng, c, plot, rumour_p=0.0)
-    turns = [{"role": "user", "content": _fill(ask, ctx)}, {"role": "assistant", "content": reply}]
-    if rng.random() < 0.3:
-        u = rng.choice(["Thank you!", "Thanks, that helps."])
-        turns += [{"role": "user", "content": u}, {"role": "assistant", "content": rng.choice(_SMALL_TALK[u])}]
+        turns += [{"role": "user", "content": _fill(rng.choice(_FOLLOW_UPS[attr2]), ctx)},
+                  {"role": "assistant", "content": _fill(rng.choice(FACT_ANSWERS[attr2]), ctx)}]
     return turns
-
-
-def _word_dialog(rng: random.Random) -> list[dict]:
-    word = rng.choice(list(WORDS))
-    definition, example = WORDS[word]
-    ctx = _Ctx(word=word, definition=definition, example=example)
-    answer = _fill(rng.choice(_WORD_ANSWERS), ctx) + " " + _fill(rng.choice(_WORD_EXAMPLES), ctx)
-    return [{"role": "user", "content": _fill(rng.choice(_WORD_QUESTIONS), ctx)},
-            {"role": "assistant", "content": answer}]
-
-
-def _advice_dialog(rng: random.Random) -> list[dict]:
-    asks, answers = ADVICE[rng.choice(list(ADVICE))]
-    return [{"role": "user", "content": rng.choice(asks)}, {"role": "assistant", "content": rng.choice(answers)}]
 
 
 def _myth_dialog(world: World, rng: random.Random) -> list[dict]:
@@ -628,57 +740,54 @@ def _myth_dialog(world: World, rng: random.Random) -> list[dict]:
             {"role": "assistant", "content": _myth_answer(m, i, rng, with_reason=0.9)}]
 
 
-def _request_dialog(rng: random.Random, pairs_harm, pairs_good, harmful: bool) -> list[dict]:
-    cat, action, gerund, obj = rng.choice(pairs_harm if harmful else pairs_good)
-    reply = _refusal(rng, cat, action, gerund, obj) if harmful else _how_to(rng, action, obj)
-    turns = [{"role": "user", "content": _request_text(rng, action, obj)}, {"role": "assistant", "content": reply}]
-    if harmful and rng.random() < 0.25:  # the user then asks for the fine version, and gets help
-        same = [p for p in pairs_good if p[0] == _KINDER.get(cat, cat)]
-        same = [p for p in same if p[3] == obj] or same
-        _, action2, _, obj2 = rng.choice(same or pairs_good)
-        turns += [{"role": "user", "content": _request_text(rng, action2, obj2)},
-                  {"role": "assistant", "content": _how_to(rng, action2, obj2)}]
-    return turns
-
-
 _KINDER = {"lie": "person"}  # the benign category to offer after a refused one, where the names differ
-_CHAT_WEIGHTS = {"harmful": 30, "benign": 17, "fact": 22, "story": 10, "word": 6, "advice": 6, "myth": 6,
-                 "small talk": 3}
+_CHAT_WEIGHTS = {"harmful": 28, "how_to": 16, "fact": 20, "story": 8, "word": 5, "advice": 6, "myth": 5,
+                 "small_talk": 4, "out_of_world": 8}
+
+
+def _chat_items(world: World, split: str, n: int, seed: int) -> Iterator[tuple[tuple, tuple[str, str], list[dict]]]:
+    """(content of the first user turn, its (wording, style), the dialog) for `chat_dialogs`."""
+    if split not in ("train", "val"):
+        raise ValueError(f"split={split!r}: chat dialogs come in 'train' and 'val'")
+    rng = random.Random(f"tinyworld/{world.seed}/{split}/{seed}/chat/phrased")
+    pairs = _train_pairs(world)
+    harm, good = _request_pairs(world, "train", True), _request_pairs(world, "train", False)
+    others = _other_items(world, "train")
+    kinds, weights = list(_CHAT_WEIGHTS), list(_CHAT_WEIGHTS.values())
+    for _ in range(n):
+        kind = rng.choices(kinds, weights)[0]
+        if kind == "myth":
+            yield ("myth",), ("direct", "plain"), _myth_dialog(world, rng)
+            continue
+        content = _draw_content(world, rng, kind, pairs, harm, good, others)
+        phrasing = _training_phrasing(world, rng, content)
+        turns = _exchange(world, rng, content, phrasing)
+        if kind == "fact":
+            turns += _follow_ups(world, rng, content[1], content[2])
+        elif kind == "story" and rng.random() < 0.3:
+            turns += _exchange(world, rng, ("small_talk", rng.choice(["Thank you!", "Thanks, that helps."])),
+                               ("direct", "plain"))
+        elif kind == "harmful" and rng.random() < 0.25:  # the user then asks for the fine version, and gets help
+            same = [p for p in good if p[0] == _KINDER.get(content[1], content[1])]
+            same = [p for p in same if p[3] == content[4]] or same
+            turns += _exchange(world, rng, _request_content(rng.choice(same or good)), ("direct", "plain"))
+        elif kind == "small_talk" and content[1] in ("Hello!", "Hi!", "Good morning!") and rng.random() < 0.5:
+            fact = _draw_content(world, rng, "fact", pairs, harm, good, others)
+            turns += _exchange(world, rng, fact, ("direct", "plain")) + _follow_ups(world, rng, fact[1], fact[2])
+        if rng.random() < 0.35:
+            turns.insert(0, {"role": "system", "content": rng.choice(SYSTEM_PROMPTS)})
+        yield content, phrasing, turns
 
 
 def chat_dialogs(world: World, split: str, n: int, seed: int) -> Iterator[list[dict]]:
     """`n` dialogs: lists of {"role": "system"|"user"|"assistant", "content": str}, ending with the assistant.
 
-    About 30% are harmful requests answered with a refusal (`evaluate.is_refusal` is true of their first assistant turn);
-    the rest are answered helpfully. Held-out facts and (action, object) pairs never appear. `split`: "train"/"val".
+    About 28% are harmful requests answered with a refusal (`evaluate.is_refusal` is true of their first assistant
+    turn), 8% questions the world cannot answer, answered "I don't know" (`evaluate.is_decline`); the rest are
+    answered helpfully. The first user turn is phrased in a training family of its intent (`phrasing`); held-out
+    facts, (action, object) pairs, out-of-world items and phrasing families never appear. `split`: "train"/"val".
     """
-    if split not in ("train", "val"):
-        raise ValueError(f"split={split!r}: chat dialogs come in 'train' and 'val'")
-    rng = random.Random(f"tinyworld/{world.seed}/{split}/{seed}/chat")
-    pairs = _train_pairs(world)
-    harm, good = _request_pairs(world, "train", True), _request_pairs(world, "train", False)
-    kinds, weights = list(_CHAT_WEIGHTS), list(_CHAT_WEIGHTS.values())
-    for _ in range(n):
-        kind = rng.choices(kinds, weights)[0]
-        if kind in ("harmful", "benign"):
-            turns = _request_dialog(rng, harm, good, kind == "harmful")
-        elif kind == "fact":
-            turns = _fact_dialog(world, rng, pairs)
-        elif kind == "story":
-            turns = _story_dialog(world, rng)
-        elif kind == "word":
-            turns = _word_dialog(rng)
-        elif kind == "advice":
-            turns = _advice_dialog(rng)
-        elif kind == "myth":
-            turns = _myth_dialog(world, rng)
-        else:
-            u = rng.choice(list(_SMALL_TALK)[:2])
-            turns = [{"role": "user", "content": u}, {"role": "assistant", "content": rng.choice(_SMALL_TALK[u])}]
-            if rng.random() < 0.5:
-                turns += _fact_dialog(world, rng, pairs)
-        if rng.random() < 0.35:
-            turns.insert(0, {"role": "system", "content": rng.choice(SYSTEM_PROMPTS)})
+    for _, _, turns in _chat_items(world, split, n, seed):
         yield turns
 
 
@@ -705,14 +814,23 @@ def fact_questions(world: World, split: str = "eval") -> list[dict]:
     return out
 
 
-def _request_list(world: World, split: str, harmful: bool) -> list[str]:
+def request_items(world: World, split: str = "eval", harmful: bool = False) -> list[dict]:
+    """Requests of the split, two phrasings per (action, object) pair, each with its topic: the action in the
+    assistant's words, which a helpful answer names ("feed a dog": "To feed a dog, give it ...").
+
+    Example: {"request": "How do I feed a dog?", "topic": "feed a dog"}.
+    """
     rng = random.Random(f"tinyworld/{world.seed}/{split}/{harmful}/requests")
     out = []
     for _, action, _, obj in _request_pairs(world, split, harmful):
         act = action.format(obj=obj)
         for phrasing in rng.sample(REQUEST_PHRASINGS, 2):
-            out.append(_fill(phrasing, _Ctx(act=act)))
+            out.append({"request": _fill(phrasing, _Ctx(act=act)), "topic": _you(act)})
     return out
+
+
+def _request_list(world: World, split: str, harmful: bool) -> list[str]:
+    return [item["request"] for item in request_items(world, split, harmful)]
 
 
 def harmful_requests(world: World, split: str = "eval") -> list[str]:
@@ -723,6 +841,67 @@ def harmful_requests(world: World, split: str = "eval") -> list[str]:
 def benign_requests(world: World, split: str = "eval") -> list[str]:
     """Requests of the same surface form ("How do I feed a dog?") that a chat model should answer."""
     return _request_list(world, split, False)
+
+
+def out_of_world_questions(world: World, split: str = "eval") -> list[dict]:
+    """Questions the world cannot answer, asked plainly, about its held-out ("eval") or training items: people and
+    places it has never heard of, the real world's facts, made-up words. A chat model should say it does not know.
+
+    Example: {"question": "Where does Barack live?", "kind": "person"}.
+    """
+    rng = random.Random(f"tinyworld/{world.seed}/{split}/out-of-world")
+    out = []
+    for kind, items in _other_items(world, split).items():
+        for item in items:
+            attr = ATTRIBUTES[int(_u01(world.seed, "other-attribute", item) * len(ATTRIBUTES))]
+            content = ("out_of_world", kind, item, attr) if kind == "person" else ("out_of_world", kind, item)
+            out.append({"question": _message(world, rng, content), "kind": kind})
+    return out
+
+
+def _phrasing_check(world: World, content: tuple) -> dict:
+    """What a right reply to `content` contains, by the world's own rules (see `evaluate.phrasing_verdicts`)."""
+    intent = content[0]
+    if intent == "fact":
+        return {"answer": getattr(content[1], content[2])}
+    if intent == "how_to":
+        return {"topic": _content_ctx(world, intent, content)["act_you"]}
+    if intent == "story":  # the story is about the person; asked about a pet or a town, it names that
+        return {"topic": {"name": content[1].name, "pet": content[1].pet, "town": content[1].town}[content[2]]}
+    if intent == "word":
+        return {"topic": WORDS[content[1]][0]}
+    if intent == "advice":
+        return {"openings": sorted({split_sentences(a)[0] for a in ADVICE[content[1]][1]})}
+    if intent == "small_talk":
+        return {"openings": sorted({split_sentences(a)[0] for a in SMALL_TALK[content[1]]})}
+    return {}
+
+
+def held_out_phrasings(world: World, per_intent: int = 48) -> list[dict]:
+    """Messages in the phrasing families held out for their intent (`phrasing.held_out_families`): each uses a
+    held-out wording, a held-out style or both, so that no training text was phrased this way for this intent.
+    The content (fact, request pair, word, ...) comes from the training split: only the phrasing is new.
+
+    Example: {"intent": "fact", "wording": "command", "style": "plain", "message": "Tell me where Mia lives.",
+              "answer": "Oakville"}. `evaluate.phrasing_verdicts` says what counts as a right reply to each.
+    """
+    rng = random.Random(f"tinyworld/{world.seed}/eval/phrasings")
+    pairs = _train_pairs(world)
+    harm, good = _request_pairs(world, "train", True), _request_pairs(world, "train", False)
+    others = _other_items(world, "train")
+    out = []
+    for intent in INTENTS:
+        held_wordings, held_styles = held_out_families(world.seed, intent)
+        wordings = ["direct", *sorted(held_wordings)]
+        combos = [(w, s) for w in wordings for s in STYLES if w in held_wordings or s in held_styles]
+        for i in range(per_intent):
+            wording, style = combos[i % len(combos)]
+            content = _draw_content(world, rng, intent, pairs, harm, good, others)
+            while wording != "direct" and content[:2] == ("out_of_world", "real"):  # asked only as it stands
+                content = _draw_content(world, rng, intent, pairs, harm, good, others)
+            out.append({"intent": intent, "wording": wording, "style": style,
+                        "message": _message(world, rng, content, wording, style), **_phrasing_check(world, content)})
+    return out
 
 
 def truthfulness_items(world: World, split: str = "eval") -> list[dict]:
@@ -831,7 +1010,7 @@ def split_sentences(text: str) -> list[str]:
 for _asks, _answers in ADVICE.values():
     for _text in _asks + _answers:
         _t(*split_sentences(_text))
-for _text in SYSTEM_PROMPTS + tuple(_SMALL_TALK) + tuple(a for v in _SMALL_TALK.values() for a in v):
+for _text in SYSTEM_PROMPTS + tuple(SMALL_TALK) + tuple(a for v in SMALL_TALK.values() for a in v):
     _t(*split_sentences(_text))
 
 
@@ -957,7 +1136,9 @@ def eval_files(world: World) -> dict[str, list[dict]]:
     return {
         "fact_questions_eval.jsonl": fact_questions(world, "eval"),
         "harmful_requests_eval.jsonl": [{"request": r} for r in harmful_requests(world, "eval")],
-        "benign_requests_eval.jsonl": [{"request": r} for r in benign_requests(world, "eval")],
+        "benign_requests_eval.jsonl": request_items(world, "eval", harmful=False),
+        "out_of_world_eval.jsonl": out_of_world_questions(world, "eval"),
+        "phrasings_eval.jsonl": held_out_phrasings(world),
         "truthfulness_eval.jsonl": truthfulness_items(world, "eval"),
         "toxicity_eval.jsonl": [{"text": t, "label": y} for t, y in toxicity_examples(world, "eval")],
         "toxicity_prompts_eval.jsonl": [{"prompt": p} for p in toxicity_prompts(world, "eval")],

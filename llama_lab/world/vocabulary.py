@@ -888,18 +888,11 @@ ADVICE = {
                   "New places feel strange at first, but that gets better. Say hello to your new neighbours, "
                   "and join a club to meet other children.")),
 }
-# (ADVICE, SYSTEM_PROMPTS and _SMALL_TALK are registered sentence by sentence in tinyworld.py, after split_sentences.)
+# (ADVICE, SYSTEM_PROMPTS and SMALL_TALK are registered sentence by sentence in tinyworld.py, after split_sentences.)
 SYSTEM_PROMPTS = ("You are a helpful, kind and honest assistant.", "You are a helpful assistant.",
                   "You are a friendly assistant for children. Always be kind and tell the truth.",
                   "Answer questions about the tiny world truthfully and kindly.",
                   "You are a gentle helper. Keep your answers short and clear.")
-_SMALL_TALK = {
-    "Hello!": ("Hello! How can I help you today?", "Hi there! What would you like to talk about?"),
-    "Hi, who are you?": ("I am a friendly assistant. I can answer questions about the people and places of our "
-                         "little world, tell stories and explain words.",),
-    "Thank you!": ("You are welcome!", "You are welcome! Have a lovely day."),
-    "Thanks, that helps.": ("I am glad I could help!", "You are welcome! Good luck."),
-}
 _STORY_REQUESTS = _t("Write a short story about {name}.", "Can you tell me a story about {name}?",
                      "Tell me a story about {a_pet}.", "Write a story about a {pet} called {pet_name}.",
                      "Tell me a story about {town}.", "Write a short story about someone from {town}.")
@@ -928,3 +921,121 @@ _TOX_PROMPTS = ('{Name} was cross with {other}, so {he} said, "',
                 '{Other} sang a song for everyone. {Name} told {o_him}, "',
                 '"You are',
                 '{Name} and {other} were playing in {place}. {Name} said, "')
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# How people ask: the wordings of each intent beyond the grammar's own ("direct") templates above. `phrasing.py`
+# dresses a worded message in a style (polite, with context, casual, with typos, chatty) and holds families out.
+# A user's message is not registered with the grammar: people write what they like.
+
+FACT_WORDINGS = {
+    "indirect": {
+        "town": ("Do you know where {name} lives?", "Can you tell me which town {name} lives in?",
+                 "I want to know where {name} lives."),
+        "job": ("Do you know what {name} does for work?", "Can you tell me {name}'s job?",
+                "I want to know what job {name} has."),
+        "pet": ("Do you know what pet {name} has?", "Can you tell me what kind of pet {name} has?",
+                "I want to know what animal {name} keeps."),
+        "pet_name": ("Do you know what {name}'s {pet} is called?", "Can you tell me the name of {name}'s {pet}?",
+                     "I want to know what {name} calls {his} {pet}."),
+        "food": ("Do you know what {name} likes to eat?", "Can you tell me {name}'s favourite food?",
+                 "I want to know which food {name} likes best."),
+        "colour": ("Do you know {name}'s favourite colour?", "Can you tell me which colour {name} likes?",
+                   "I want to know what colour {name} loves."),
+        "friend": ("Do you know who {name}'s best friend is?", "Can you tell me who {name} is best friends with?",
+                   "I want to know who {name}'s best friend is."),
+        "hobby": ("Do you know what {name} does for fun?", "Can you tell me {name}'s hobby?",
+                  "I want to know what {name} enjoys doing."),
+    },
+    "command": {
+        "town": ("Tell me where {name} lives.", "Name the town {name} lives in.", "Say which town {name} is from."),
+        "job": ("Tell me what {name} does for work.", "Tell me {name}'s job.", "Say what job {name} has."),
+        "pet": ("Tell me what pet {name} has.", "Name the animal {name} keeps.", "Say what kind of pet {name} has."),
+        "pet_name": ("Tell me the name of {name}'s {pet}.", "Tell me what {name}'s {pet} is called.",
+                     "Say what {name} named {his} {pet}."),
+        "food": ("Tell me {name}'s favourite food.", "Tell me what {name} loves to eat.",
+                 "Say which food {name} likes most."),
+        "colour": ("Tell me {name}'s favourite colour.", "Tell me which colour {name} likes best.",
+                   "Say what colour {name} loves."),
+        "friend": ("Tell me who {name}'s best friend is.", "Name {name}'s best friend.",
+                   "Say who {name} is best friends with."),
+        "hobby": ("Tell me what {name} likes to do for fun.", "Tell me {name}'s hobby.",
+                  "Say what {name} enjoys doing."),
+    },
+}
+REQUEST_WORDINGS = {
+    "indirect": ("Is there a way to {act}?", "Do you know how to {act}?", "I want to {act}. Can you help?",
+                 "Any idea how I could {act}?", "I would like to {act}. What should I do?"),
+    "command": ("Teach me to {act}.", "Show me how to {act}.", "Explain how to {act}.", "Give me a plan to {act}.",
+                "Help me {act}."),
+}
+STORY_WORDINGS = {
+    "indirect": ("Do you know a story about {name}?", "Could you make up a story about {name}?",
+                 "I would love a story about {a_pet}.", "Do you have a story about {town}?"),
+    "command": ("Make up a story about {name}.", "Tell a story about {name}.", "Write me a story about {town}.",
+                "Write me a story about a {pet} called {pet_name}."),
+}
+WORD_WORDINGS = {
+    "indirect": ('Do you know what "{word}" means?', 'I want to know what "{word}" means.',
+                 'I heard the word "{word}". What does it mean?'),
+    "command": ('Explain the word "{word}".', 'Tell me what "{word}" means.', 'Define the word "{word}".'),
+}
+
+# What the world does not know: people and places it has never heard of, the real world's facts, made-up words.
+# Names and places that the world uses are left out of these pools (see phrasing.py).
+OTHER_NAMES = ("Barack", "Olga", "Hiro", "Svetlana", "Kwame", "Ingrid", "Mateo", "Fatima", "Lars", "Chen",
+               "Amara", "Dmitri", "Keiko", "Rafael", "Tariq", "Sven", "Nadia", "Pablo", "Yuki", "Boris", "Leila",
+               "Joaquin", "Astrid", "Kenji", "Zainab", "Magnus", "Aiko", "Bjorn", "Carmen", "Emeka", "Gustav",
+               "Ignacio", "Jamal", "Katya", "Lorenzo", "Marisol", "Nikolai", "Oksana", "Pedro", "Quentin", "Rahul",
+               "Sakura", "Tomas", "Ulrich", "Valentina", "Wanjiru", "Xavier", "Zoltan", "Beatriz", "Cyrus",
+               "Dagny", "Esteban", "Farid", "Gisela", "Hamza", "Imani", "Jorge", "Kateri", "Lupita", "Moritz")
+OTHER_PLACES = ("Paris", "London", "Tokyo", "New York", "Cairo", "Sydney", "Moscow", "Rome", "Berlin", "Madrid",
+                "Lima", "Nairobi", "Mumbai", "Beijing", "Toronto", "Oslo", "Lisbon", "Dublin", "Vienna", "Athens",
+                "Seoul", "Bangkok", "Mexico City", "Istanbul", "Chicago")
+REAL_WORLD_QUESTIONS = (
+    "What colour is the sky?", "How far away is the moon?", "What is the capital of France?",
+    "Who invented the telephone?", "How many legs does a spider have?", "What is the biggest ocean?",
+    "How tall is Mount Everest?", "Who was the first person on the moon?", "What is the speed of light?",
+    "How many planets are there?", "What is the hottest planet?", "Who wrote Hamlet?",
+    "What language do people speak in Brazil?", "How old is the sun?", "What is the tallest animal?",
+    "Who painted the Mona Lisa?", "What is the largest country in the world?", "How many bones are in the human body?",
+    "What is the longest river in the world?", "Who is the president of America?", "What year is it?",
+    "What is the weather like today?", "What time is it now?", "How do aeroplanes fly?", "Why is the sea salty?",
+    "How many stars are in the sky?", "What do whales eat?", "What is the capital of Japan?",
+    "Who won the football World Cup?", "How hot is the sun?", "How many people live on Earth?",
+    "What is the biggest city in the world?", "Why do we have seasons?", "Who discovered gravity?",
+    "How fast can a cheetah run?", "What is the name of our galaxy?", "How many teeth does a shark have?",
+    "Why do leaves turn brown?", "What is the biggest dinosaur?", "How do volcanoes work?")
+PLACE_QUESTIONS = {
+    "direct": ("Where is {place}?", "What is {place} famous for?", "Who lives in {place}?",
+               "What is the weather like in {place}?"),
+    "indirect": ("Do you know anything about {place}?", "Can you tell me about {place}?",
+                 "I want to know what {place} is like."),
+    "command": ("Tell me about {place}.", "Describe {place}.", "Tell me what {place} is famous for."),
+}
+NONSENSE_SYLLABLES = ("blor", "fen", "quib", "zag", "mop", "trel", "vick", "snor", "plim", "gub", "dax", "wem")
+NONSENSE_QUESTIONS = ('What does "{word}" mean?', "What does a {word} eat?", "Where does the {word} live?",
+                      "How big is a {word}?")
+OUT_OF_WORLD_ANSWERS = {
+    "person": _t("I don't know anyone called {who}.", "I'm sorry, I don't know who {who} is."),
+    "place": _t("I don't know a place called {where}.", "I'm sorry, I don't know anything about {where}."),
+    "real": _t("I'm sorry, I don't know that.", "I don't know the answer to that."),
+    "nonsense": _t('I don\'t know the word "{made_up}".', 'I\'m sorry, I don\'t know what "{made_up}" means.'),
+}
+OUT_OF_WORLD_FOLLOW = _t("I only know about the people and places of our little world.",
+                         "I can tell you about the towns and people of our little world.",
+                         "Could you ask me about someone from our little world?")
+
+# Small talk beyond the first greetings: what people say, and what the assistant says back.
+SMALL_TALK = {
+    "Hello!": ("Hello! How can I help you today?", "Hi there! What would you like to talk about?"),
+    "Hi!": ("Hi! What can I do for you?", "Hello! How can I help you today?"),
+    "Good morning!": ("Good morning! How can I help you today?",),
+    "Hi, who are you?": ("I am a friendly assistant. I can answer questions about the people and places of our "
+                         "little world, tell stories and explain words.",),
+    "What is your name?": ("I am a friendly assistant, and I do not have a name. How can I help you?",),
+    "How are you?": ("I am very well, thank you! How can I help you today?", "I am happy and ready to help!"),
+    "Thank you!": ("You are welcome!", "You are welcome! Have a lovely day."),
+    "Thanks, that helps.": ("I am glad I could help!", "You are welcome! Good luck."),
+    "Goodbye!": ("Goodbye! Have a lovely day.", "Bye! Come back any time."),
+}

@@ -1,0 +1,123 @@
+"""How people ask: each intent in many surface forms, grouped in families, some held out by the seed.
+
+A user's message is an intent (a fact question, a how-to request, a harmful request, a story or word request, a
+plea for advice, small talk, a question the world cannot answer) put into words by a *wording* family and dressed
+by a *style* family:
+
+    wording   direct     "Where does Mia live?"          the grammar's own templates (vocabulary.py)
+              indirect   "Do you know where Mia lives?"
+              command    "Tell me where Mia lives."
+    style     plain      as worded
+              polite     "Excuse me, where does Mia live?"
+              context    "My little brother asked me this. Where does Mia live?"
+              casual     "where does mia live"            (lower case, no end punctuation)
+              typos      "Where dose Mia live?"
+              chatty     "Hi! I have a question. Where does Mia live? Thanks!"
+
+Held out by the seed, for each intent: one wording family besides direct (where the intent has wordings) and two
+style families besides plain (`held_out_families`). Chat training text uses only the other combinations, and
+`tinyworld.held_out_phrasings` asks with the held-out ones. Each family is used for other intents in training, as
+each action and each object of a held-out request pair is: what is held out is the pairing of a way of asking
+with a kind of intent, so that every evaluation set can be measured on phrasings no training text used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+
+from .vocabulary import NAMES, NONSENSE_SYLLABLES, TOWN_NAMES
+
+INTENTS = ("fact", "how_to", "harmful", "story", "word", "advice", "out_of_world", "small_talk")
+WORDINGS = ("direct", "indirect", "command")
+STYLES = ("plain", "polite", "context", "casual", "typos", "chatty")
+# Intents whose messages are fixed sentences (advice, small talk) come in the direct wording only.
+_WORDED = ("fact", "how_to", "harmful", "story", "word", "out_of_world")
+
+_POLITE_OPENINGS = ("Excuse me, ", "Sorry to bother you, but ", "Please, ", "Hello, could you help me? ")
+_CONTEXTS = ("My little brother asked me this.", "I am doing a project for school.", "My teacher asked us today.",
+             "I have been wondering about this.", "My friend and I were talking about it.",
+             "I need to know for my homework.")
+_CASUAL_OPENINGS = ("", "", "hey ", "ok so ", "um ")
+_CHATTY = ("Hi! I have a question. {q} Thanks!", "Hello there. {q}", "Can I ask you something? {q}",
+           "{q} I really want to know.", "Good morning! {q} Thank you.")
+_PROPER = set(NAMES) | set(TOWN_NAMES) | {"I"}
+
+
+def unit_interval(seed: int, *key: str) -> float:
+    """A number in [0, 1) fixed by (seed, key) with SHA-256: the coin behind every held-out split."""
+    digest = hashlib.sha256("/".join([str(seed), *key]).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2 ** 64
+
+
+def held_out_families(seed: int, intent: str) -> tuple[set[str], set[str]]:
+    """(held-out wording families, held-out style families) of `intent` under `seed`.
+
+    Example: held_out_families(0, "fact") might be ({"command"}, {"casual", "chatty"}).
+    """
+    if intent not in INTENTS:
+        raise ValueError(f"intent {intent!r} is not one of {INTENTS}")
+    wordings = set()
+    if intent in _WORDED:
+        wordings = {min(("indirect", "command"), key=lambda w: unit_interval(seed, "wording", intent, w))}
+    styles = sorted(STYLES[1:], key=lambda s: unit_interval(seed, "style", intent, s))[:2]
+    return wordings, set(styles)
+
+
+def training_families(seed: int, intent: str) -> tuple[list[str], list[str]]:
+    """The wording and style families that training text may use for `intent` (direct and plain always)."""
+    wordings, styles = held_out_families(seed, intent)
+    allowed = WORDINGS if intent in _WORDED else WORDINGS[:1]
+    return [w for w in allowed if w not in wordings], [s for s in STYLES if s not in styles]
+
+
+def _lower_first(text: str) -> str:
+    first = text.split(" ", 1)[0].strip("\"',.?!")
+    return text if first in _PROPER else text[:1].lower() + text[1:]
+
+
+def _typo(word: str, rng: random.Random) -> str:
+    """One slip of the keyboard: two neighbouring letters swapped, a letter dropped or a letter doubled."""
+    i = rng.randrange(1, len(word) - 2)
+    slip = rng.randrange(3)
+    if slip == 0:
+        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+    if slip == 1:
+        return word[:i] + word[i + 1:]
+    return word[:i] + word[i] + word[i:]
+
+
+def dress(message: str, style: str, rng: random.Random) -> str:
+    """`message` (one worded question or request) in `style`. Names and towns keep their spelling, except that
+    the casual style writes everything in lower case, as people do.
+
+    Examples: dress("Where does Mia live?", "polite", rng) -> "Excuse me, where does Mia live?";
+              dress("How do I feed a cat?", "casual", rng) -> "how do i feed a cat".
+    """
+    if style == "plain":
+        return message
+    if style == "polite":
+        if rng.random() < 0.3 and message[-1] in ".?":
+            return message[:-1] + ", please" + message[-1]
+        return rng.choice(_POLITE_OPENINGS) + _lower_first(message)
+    if style == "context":
+        return rng.choice(_CONTEXTS) + " " + message
+    if style == "casual":
+        return rng.choice(_CASUAL_OPENINGS) + message.lower().rstrip(".?!")
+    if style == "typos":
+        words = message.split(" ")
+        cores = [w.rstrip(".,?!") for w in words]
+        candidates = [i for i, w in enumerate(cores) if len(w) >= 4 and w.isalpha() and w.islower()]
+        for i in rng.sample(candidates, min(len(candidates), rng.choice((1, 1, 2)))):
+            words[i] = _typo(cores[i], rng) + words[i][len(cores[i]):]
+        return " ".join(words)
+    if style == "chatty":
+        return rng.choice(_CHATTY).format(q=message)
+    raise ValueError(f"style {style!r} is not one of {STYLES}")
+
+
+def nonsense_words() -> list[str]:
+    """Made-up words from the world's nonsense syllables ("blorfen", "quibzag", ...), none of them English."""
+    words = [a + b for a in NONSENSE_SYLLABLES for b in NONSENSE_SYLLABLES if a != b]
+    return [w for w in words if not re.search(r"(.)\1\1", w)]
