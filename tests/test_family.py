@@ -136,6 +136,15 @@ def test_emissions_against_card_by_hand():
     assert (t["rounded t"], t["off t"]) == (0.22, 0.01)
 
 
+def test_pretrained_toxigen_against_llama1(card):
+    """The paper's Table 11 (the card's pretrained safety table): Llama 2 7B is a little less toxic than Llama 1 7B,
+    13B and 70B more than Llama 1 13B and 65B, as notebook 00 says."""
+    toxigen = {row["model"]: row["ToxiGen"] for row in card_rows(card["safety_pretrained"])}
+    assert (toxigen["Llama 2 7B"], toxigen["Llama 1 7B"]) == (21.25, 23.0)
+    assert (toxigen["Llama 2 13B"], toxigen["Llama 1 13B"]) == (26.1, 23.08)
+    assert (toxigen["Llama 2 70B"], toxigen["Llama 1 65B"]) == (24.6, 21.77)
+
+
 def test_card_is_complete_and_sourced(card):
     for name, section in card.items():
         if isinstance(section, dict):
