@@ -1,5 +1,6 @@
 """The sampler and the decode loop: hand-worked distributions, batching, seeds, streaming, bad arguments."""
 
+import inspect
 import math
 
 import pytest
@@ -50,6 +51,28 @@ def test_the_samplers_stages_by_hand():
     assert list(sampler_stages(logits, 0.7)) == ["temperature"]  # top-k and top-p are off: not stages
     assert list(sampler_stages(logits, 0.7, top_p=0.9)) == ["temperature", "top-p"]
     assert torch.equal(next_token_probs(logits, 1.0, 2, 0.6), stages["top-p"])
+
+
+def test_without_top_k_the_sampler_is_metas_temperature_then_top_p():
+    """Meta's Llama 2 `generate`: softmax(logits / T), then `sample_top_p`; no top-k, no repetition penalty. The
+    kit's defaults are Meta's (T 0.6, top_p 0.9, both off), and with them its stages are Meta's two, in Meta's
+    order. Worked by hand: probs [0.5, 0.3, 0.2] at T = 2 are proportional to their square roots, [0.416, 0.322,
+    0.263]; top-p 0.45 keeps the first two (0.416 before the second, 0.737 before the third): [0.5635, 0.4365, 0].
+    Top-p first would keep the first token alone (0.5 before the second), so the order matters."""
+    for function in (generate_tokens, iter_generate):
+        defaults = {name: p.default for name, p in inspect.signature(function).parameters.items()}
+        assert (defaults["temperature"], defaults["top_p"], defaults["top_k"], defaults["repetition_penalty"]) == \
+            (0.6, 0.9, None, 1.0)
+    logits = torch.tensor([[0.5, 0.3, 0.2]]).log()
+    stages = sampler_stages(logits, temperature=2.0, top_p=0.45)
+    assert list(stages) == ["temperature", "top-p"]
+    roots = [math.sqrt(0.5), math.sqrt(0.3), math.sqrt(0.2)]
+    torch.testing.assert_close(stages["temperature"], torch.tensor([[r / sum(roots) for r in roots]]))
+    kept = roots[0] + roots[1]
+    torch.testing.assert_close(stages["top-p"], torch.tensor([[roots[0] / kept, roots[1] / kept, 0.0]]))
+    torch.testing.assert_close(next_token_probs(logits, 2.0, None, 0.45), stages["top-p"])
+    top_p_first = next_token_probs(top_p_filter(logits.softmax(-1), 0.45).log(), 2.0)
+    torch.testing.assert_close(top_p_first, torch.tensor([[1.0, 0.0, 0.0]]))
 
 
 def test_sampling_draws_from_next_token_probs_as_the_module_has_it(monkeypatch):

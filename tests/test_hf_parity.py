@@ -13,6 +13,7 @@ transformers = pytest.importorskip("transformers")
 
 from llama_lab import (CheckpointError, Llama, ModelArgs, Tokenizer, generate_tokens, load_model,  # noqa: E402
                        save_model)
+from llama_lab.sampling import next_token_probs, top_k_filter, top_p_filter  # noqa: E402
 
 CONFIGS = {
     "gqa": dict(hidden_size=64, intermediate_size=192, num_hidden_layers=2, num_attention_heads=8,
@@ -45,6 +46,27 @@ def hf_pair(request, tmp_path):
     hf.save_pretrained(tmp_path / "hf")
     ours = load_model(tmp_path / "hf", dtype=torch.float32)
     return hf, ours, request.param
+
+
+def test_the_sampler_draws_from_what_transformers_generate_draws_from():
+    """Temperature, then top-k, then top-p: the kit's order is Hugging Face's (Meta's Llama 2 `generate` has no
+    top-k). transformers' `generate` returns the logits and the scores it samples from (after its processors);
+    their softmax must be the kit's next_token_probs of the logits. Top-p before top-k leaves another distribution
+    here, so the order is what is tested."""
+    hf = make_hf_model("gqa")
+    tokens = random_tokens(hf.config.vocab_size, shape=(1, 9))
+    settings = dict(temperature=0.7, top_k=40, top_p=0.6)
+    with torch.no_grad():
+        out = hf.generate(tokens, attention_mask=torch.ones_like(tokens), do_sample=True, max_new_tokens=1,
+                          repetition_penalty=1.0, return_dict_in_generate=True, output_scores=True,
+                          output_logits=True, pad_token_id=0, **settings)
+    logits, drawn_from = out.logits[0].float(), out.scores[0].float().softmax(-1)
+    ours = next_token_probs(logits, **settings)
+    torch.testing.assert_close(ours, drawn_from, atol=1e-6, rtol=0)
+    assert 1 < int((ours > 0).sum()) < 40  # both filters cut
+    tempered = (logits / settings["temperature"]).softmax(-1)
+    top_p_first = top_k_filter(top_p_filter(tempered, settings["top_p"]), settings["top_k"])
+    assert (top_p_first - ours).abs().max() > 0.01
 
 
 def test_logits_match_transformers(hf_pair):

@@ -8,7 +8,8 @@ recompute what can be recomputed, with arithmetic a learner can redo on paper:
 - KV cache: 2 (a key and a value) x n_layers x n_kv_heads x head_dim x bytes, for every token kept;
 - training compute: 6 N D FLOPs (Kaplan et al. 2020: about 2 N per token forward and 4 N backward),
   set against the card's GPU hours at the A100's dense bf16 peak;
-- emissions: GPU hours x power per GPU x a carbon intensity (tCO2eq per MWh) derived from the card's own rows.
+- emissions: GPU hours x power per GPU x a carbon intensity (tCO2eq per MWh) derived from the card's own rows,
+  and which rows one intensity reproduces to the card's 0.01 t.
 
 Example: kv_cache_bytes_per_token(LLAMA2_7B) -> 2 * 32 * 32 * 128 * 2 = 524288 bytes (bf16).
 """
@@ -130,6 +131,29 @@ def carbon_intensity(rows: list[dict]) -> float:
 def emissions_tco2eq(gpu_hours: float, power_w: float, intensity: float) -> float:
     """tCO2eq of a training run: its energy (MWh) times the carbon intensity (tCO2eq per MWh)."""
     return energy_mwh(gpu_hours, power_w) * intensity
+
+
+def emissions_against_card(rows: list[dict], intensity: float, places: int = 2) -> list[dict]:
+    """Each row's emissions recomputed at one intensity and set against its published figure, which is rounded to
+    `places` decimals (the card's 0.01 t).
+
+    Per row: its energy ("MWh"), the emissions at `intensity` ("computed t") and rounded as the card rounds
+    ("rounded t"), the card's figure ("card t"), the rounded figure minus the card's ("off t": 0 where the row is
+    reproduced), and the intensities whose result rounds to the card's figure ("lowest t/MWh" to
+    "highest t/MWh": half a unit of the last place either side of it, over the row's energy). One intensity can
+    give every row's figure only if it lies in all of these ranges.
+    Example: 184,320 h x 400 W = 73.728 MWh; at 0.4235 t/MWh -> 31.223 t, rounded 31.22: the card's 31.22, off 0.
+    """
+    half = 0.5 * 10**-places
+    table = []
+    for row in rows:
+        mwh = energy_mwh(row["gpu_hours"], row["power_w"])
+        computed = mwh * intensity
+        rounded = round(computed, places)
+        table.append({"model": row["model"], "MWh": mwh, "computed t": computed, "rounded t": rounded,
+                      "card t": row["tco2eq"], "off t": round(rounded - row["tco2eq"], places),
+                      "lowest t/MWh": (row["tco2eq"] - half) / mwh, "highest t/MWh": (row["tco2eq"] + half) / mwh})
+    return table
 
 
 # ---------------------------------------------------------------------------------------------- printing
