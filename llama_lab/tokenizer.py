@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import sentencepiece as spm
+from sentencepiece import sentencepiece_model_pb2  # protobuf ships with sentencepiece
+
+from .files import replacing
 
 
 class Tokenizer:
@@ -180,7 +183,23 @@ def train_tokenizer(input_files: str | os.PathLike | Iterable[str | os.PathLike]
                              f"(SentencePiece says: {str(error).split('. ')[-1]}): use a smaller vocabulary "
                              "or more text") from error
         raise
+    forget_training_paths(f"{model_prefix}.model")
     return Tokenizer(f"{model_prefix}.model")
+
+
+def forget_training_paths(model_file: str | os.PathLike) -> None:
+    """Keep only the file names of the training text and the model in the trainer spec that SentencePiece stores
+    inside a model, so that a shipped tokenizer does not carry the folders of the machine that trained it.
+    Encoding never reads these fields: the pieces, their scores and the normaliser are untouched."""
+    model = sentencepiece_model_pb2.ModelProto()
+    model.ParseFromString(Path(model_file).read_bytes())
+    spec = model.trainer_spec
+    names = [Path(f).name for f in spec.input]
+    del spec.input[:]
+    spec.input.extend(names)
+    spec.model_prefix = Path(spec.model_prefix).name
+    with replacing(model_file) as tmp:
+        tmp.write_bytes(model.SerializeToString())
 
 
 def _train(files, model_prefix, vocab_size, input_sentence_size, num_threads, seed_sentencepiece_size,

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import sentencepiece as spm
+from sentencepiece import sentencepiece_model_pb2 as model_pb2  # protobuf ships with sentencepiece
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -64,7 +65,6 @@ def trained(tmp_path_factory):
 
 def test_train_tokenizer_uses_llama2_recipe(trained):
     proto = trained.sp_model.serialized_model_proto()
-    from sentencepiece import sentencepiece_model_pb2 as model_pb2  # protobuf ships with sentencepiece
     m = model_pb2.ModelProto()
     m.ParseFromString(proto)
     spec, norm = m.trainer_spec, m.normalizer_spec
@@ -73,6 +73,13 @@ def test_train_tokenizer_uses_llama2_recipe(trained):
     assert norm.name == "identity" and not norm.remove_extra_whitespaces and norm.add_dummy_prefix
     assert (spec.unk_id, spec.bos_id, spec.eos_id, spec.pad_id) == (0, 1, 2, -1)
     assert trained.n_words == 400
+    assert list(spec.input) == ["corpus.txt"] and spec.model_prefix == "kit"  # no folder of this machine
+
+
+def test_the_shipped_tokenizer_names_no_folder():
+    m = model_pb2.ModelProto()
+    m.ParseFromString((Path(__file__).parent.parent / "data" / "tokenizer.model").read_bytes())
+    assert all("/" not in f and "\\" not in f for f in [*m.trainer_spec.input, m.trainer_spec.model_prefix])
 
 
 def test_trained_tokenizer_behaviour(trained):
