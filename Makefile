@@ -27,8 +27,8 @@ lab: $(VENV)/.installed
 test: $(VENV)/.installed
 	bash scripts/install_system_packages.sh
 	$(PY) -m pytest tests/ -p no:cacheprovider
-	env -u LLAMA2_DIR -u LLAMA2_TOKENIZER $(PY) -m pytest notebooks/ --nbval -p no:cacheprovider \
-		--nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env
+	env -u LLAMA2_DIR -u LLAMA2_BASE_DIR -u LLAMA2_CHAT_DIR -u LLAMA2_TOKENIZER \
+		$(PY) -m pytest notebooks/ --nbval -p no:cacheprovider --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env
 
 # The unit tests alone (no notebooks).
 test-fast: $(VENV)/.installed

@@ -10,7 +10,8 @@ matplotlib.use("Agg")
 
 from support import REPO, llama2_tokenizer_file, small_model  # noqa: E402
 from llama_lab import LLAMA2_13B, LLAMA2_70B, LLAMA2_7B, save_model  # noqa: E402
-from llama_lab.course import choose_model, find_llama2_tokenizer, llama2_tokenizer_path  # noqa: E402
+from llama_lab.course import (WEIGHT_SETTINGS, choose_model, find_llama2_tokenizer, llama2_tokenizer_path,  # noqa: E402
+                              llama2_weights_setting)
 from llama_lab.course.family import (PRESETS, card_rows, carbon_intensity, emissions_against_card,  # noqa: E402
                                      emissions_tco2eq, energy_mwh, format_table, implied_utilisation,
                                      kv_cache_bytes, kv_cache_bytes_per_token, load_card, parameter_breakdown,
@@ -188,8 +189,36 @@ def test_choose_model_loads_llama2_dir(monkeypatch, tmp_path):
     (tmp_path / "tokenizer.model").symlink_to(llama2_tokenizer)  # Meta's layout: beside the weights' directory
     model, tokenizer, description = choose_model(device="cpu")
     assert tokenizer.n_words == 32000 and model.args.dim == 64
-    assert description.startswith(f"Llama 2 from {weights}:") and "on cpu" in description
-    assert not math.isnan(model(torch.tensor([[1, 2, 3]])).sum().item())
+    assert description.startswith(f"Llama 2 base from {weights} ($LLAMA2_DIR (serves base and chat alike)):")
+    assert "on cpu" in description and not math.isnan(model(torch.tensor([[1, 2, 3]])).sum().item())
+
+
+def test_base_and_chat_have_settings_of_their_own(monkeypatch, tmp_path):
+    """The paper's contrast is base against chat: LLAMA2_BASE_DIR and LLAMA2_CHAT_DIR name each checkpoint,
+    LLAMA2_DIR serves whichever is not named, and each description says which checkpoint ran."""
+    for setting in WEIGHT_SETTINGS:
+        monkeypatch.delenv(setting, raising=False)
+    assert llama2_weights_setting("base") is None and llama2_weights_setting("chat") is None
+    base = save_model(small_model(seed=1), tmp_path / "llama-2-7b", format="kit")
+    chat = save_model(small_model(seed=2), tmp_path / "llama-2-7b-chat", format="kit")
+    (tmp_path / "tokenizer.model").symlink_to(REPO / "data" / "tokenizer.model")  # stands in for Llama 2's
+    monkeypatch.setenv("LLAMA2_DIR", str(base))
+    monkeypatch.setenv("LLAMA2_CHAT_DIR", str(chat))
+    assert (llama2_weights_setting("base"), llama2_weights_setting("chat")) == ("LLAMA2_DIR", "LLAMA2_CHAT_DIR")
+    base_model, _, base_text = choose_model("base", device="cpu")
+    chat_model, _, chat_text = choose_model("chat", device="cpu")
+    assert base_text.startswith(f"Llama 2 base from {base} ($LLAMA2_DIR")
+    assert chat_text.startswith(f"Llama 2 chat from {chat} ($LLAMA2_CHAT_DIR):")
+    assert not torch.equal(base_model.output.weight, chat_model.output.weight)
+    monkeypatch.setenv("LLAMA2_BASE_DIR", str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match="LLAMA2_BASE_DIR=.* is not a directory"):
+        choose_model("base")
+    with pytest.raises(ValueError, match="variant='instruct'"):
+        choose_model("instruct")
+    monkeypatch.delenv("LLAMA2_TOKENIZER", raising=False)
+    monkeypatch.delenv("LLAMA2_DIR")
+    monkeypatch.delenv("LLAMA2_BASE_DIR")
+    assert llama2_tokenizer_path() == tmp_path / "tokenizer.model"  # found beside the chat weights too
 
 
 def test_llama2_tokenizer_is_found_only_where_the_settings_say(monkeypatch, tmp_path):

@@ -60,5 +60,5 @@ def test_make_test_runs_the_notebooks_as_a_fresh_clone_would():
     """The notebooks' outputs are the tiny models'; a user's Llama 2 settings must not reach nbval's kernels."""
     makefile = (REPO / "Makefile").read_text()
     nbval_line = next(line for line in makefile.splitlines() if "--nbval" in line)
-    for setting in ("LLAMA2_DIR", "LLAMA2_TOKENIZER"):
+    for setting in ("LLAMA2_DIR", "LLAMA2_BASE_DIR", "LLAMA2_CHAT_DIR", "LLAMA2_TOKENIZER"):
         assert f"-u {setting}" in nbval_line, f"the Makefile's nbval run keeps {setting}"

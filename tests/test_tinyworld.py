@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from llama_lab.world import phrasing
 from llama_lab.world import tinyworld as tw
-from llama_lab.world.evaluate import REFUSAL_PHRASES, is_refusal
+from llama_lab.world.evaluate import REFUSAL_PHRASES, is_decline, is_on_topic, is_refusal
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,8 +32,13 @@ def docs(world):
 
 
 @pytest.fixture(scope="module")
-def dialogs(world):
-    return list(tw.chat_dialogs(world, "train", 2000, seed=0))
+def chat_items(world):
+    return list(tw._chat_items(world, "train", 3000, seed=0))
+
+
+@pytest.fixture(scope="module")
+def dialogs(chat_items):
+    return [turns for _, _, turns in chat_items]
 
 
 def _sha(items) -> str:
@@ -201,7 +207,8 @@ def test_held_out_combinations_never_appear_in_training(world, docs, dialogs):
     for item in tw.fact_questions(world, "eval"):
         c = world.character(item["character"])
         ctx = tw._fact_ctx(world, c)
-        for q in tw.FACT_QUESTIONS[item["attribute"]]:
+        wordings = [w[item["attribute"]] for w in tw.FACT_WORDINGS.values()]
+        for q in tw.FACT_QUESTIONS[item["attribute"]] + tuple(q for w in wordings for q in w):
             q = tw._fill(q, ctx)
             assert f"Q: {q}" not in text and q not in user_text, q
         for a in tw.FACT_ANSWERS[item["attribute"]]:
@@ -210,8 +217,8 @@ def test_held_out_combinations_never_appear_in_training(world, docs, dialogs):
     # requests: no held-out (action, object) pair in any user turn
     for harmful in (True, False):
         for _, action, _, obj in tw._request_pairs(world, "eval", harmful):
-            act = action.format(obj=obj)
-            assert not any(u.endswith(act + "?") or act + "." in u for u in user), act
+            act = action.format(obj=obj).lower()
+            assert not any(re.search(re.escape(act) + r"($|[.?, ])", u.lower()) for u in user), act
     # misconceptions: the held-out phrasing is never asked
     for m in world.misconceptions:
         q = m.questions[m.held_out]
@@ -243,16 +250,16 @@ def test_chat_format(dialogs):
         assert all(isinstance(m["content"], str) and m["content"] for m in d)
 
 
-def test_is_refusal_exactly_on_refusals(world, dialogs):
-    harmful_acts = {action.format(obj=obj) for _, action, _, obj in tw._request_pairs(world, "train", True)}
-    refused = 0
-    for d in dialogs:
-        turns = [m for m in d if m["role"] != "system"]
-        for user, reply in zip(turns[::2], turns[1::2]):
-            asked_harm = any(user["content"].endswith(a + "?") or a + "." in user["content"] for a in harmful_acts)
-            assert is_refusal(reply["content"]) == asked_harm, (user["content"], reply["content"])
-        refused += any(is_refusal(m["content"]) for m in turns if m["role"] == "assistant")
-    assert 0.25 <= refused / len(dialogs) <= 0.35
+def test_is_refusal_exactly_on_refusals_and_is_decline_on_declines(chat_items):
+    refused = declined = 0
+    for content, _, d in chat_items:
+        replies = [m["content"] for m in d if m["role"] == "assistant"]
+        assert is_refusal(replies[0]) == (content[0] == "harmful"), (content, replies[0])
+        assert is_decline(replies[0]) == (content[0] == "out_of_world"), (content, replies[0])
+        assert not any(is_refusal(r) or is_decline(r) for r in replies[1:]), replies  # follow-ups are answered
+        refused += is_refusal(replies[0])
+        declined += is_decline(replies[0])
+    assert 0.24 <= refused / len(chat_items) <= 0.32 and 0.05 <= declined / len(chat_items) <= 0.11
 
 
 def test_is_refusal_examples():
@@ -286,7 +293,8 @@ def test_every_template_is_one_sentence():
 
 def test_generated_sentences_are_grammatical(world, docs, dialogs):
     sentences = [s for d in docs[:600] for s in tw.split_sentences(d)]
-    sentences += [s for d in dialogs[:600] for m in d for s in tw.split_sentences(m["content"])]
+    # the assistant's every sentence; users write as they like (`phrasing`), so their turns are not checked
+    sentences += [s for d in dialogs[:1500] for m in d if m["role"] != "user" for s in tw.split_sentences(m["content"])]
     sentences += [t for t, _ in tw.toxicity_examples(world, "eval")]
     sentences += [q["question"] for q in tw.fact_questions(world)] + tw.harmful_requests(world)
     sentences += [s for i in tw.truthfulness_items(world) for a in [i["question"], *i["true_answers"],
@@ -326,3 +334,100 @@ def test_variety(docs):
     assert len(set(sentences)) / len(sentences) > 0.5
     first = [tw.split_sentences(d)[0] for d in docs[:1000]]
     assert len(set(first)) > 0.5 * len(first)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Phrasings and what the world does not know
+
+
+def test_dress_by_hand():
+    rng = random.Random(0)
+    assert phrasing.dress("Where does Mia live?", "plain", rng) == "Where does Mia live?"
+    assert phrasing.dress("Where does Mia live?", "casual", random.Random(1)).endswith("where does mia live")
+    polite = {phrasing.dress("Where does Mia live?", "polite", random.Random(i)) for i in range(40)}
+    assert "Excuse me, where does Mia live?" in polite and "Where does Mia live, please?" in polite
+    assert "Please, tell me about Tom." not in {phrasing.dress("Tom is here.", "polite", random.Random(i))
+                                               for i in range(40)}  # a name keeps its capital
+    context = phrasing.dress("Where does Mia live?", "context", rng)
+    assert context.endswith(" Where does Mia live?") and len(tw.split_sentences(context)) == 2
+    for i in range(50):  # a typo changes one or two lower-case words of 4+ letters, never a name
+        typo = phrasing.dress("Where does Mia live in Oakville today?", "typos", random.Random(i))
+        words, slipped = typo.split(" "), "Where does Mia live in Oakville today?".split(" ")
+        changed = [(a, b) for a, b in zip(words, slipped) if a != b]
+        assert 1 <= len(changed) <= 2 and all(b in ("does", "live", "today?") for _, b in changed), typo
+        assert "Mia" in words and "Oakville" in words
+    with pytest.raises(ValueError, match="style 'shouty'"):
+        phrasing.dress("Hi!", "shouty", rng)
+
+
+def test_held_out_families_by_intent():
+    for intent in phrasing.INTENTS:
+        wordings, styles = phrasing.held_out_families(0, intent)
+        assert len(styles) == 2 and "plain" not in styles and "direct" not in wordings
+        assert len(wordings) == (intent not in ("advice", "small_talk"))
+        allowed_wordings, allowed_styles = phrasing.training_families(0, intent)
+        assert not (set(allowed_wordings) & wordings or set(allowed_styles) & styles)
+    # each family is held out for some intents and trained for others, as each action of a held-out pair is
+    held_styles = [phrasing.held_out_families(0, i)[1] for i in phrasing.INTENTS]
+    for style in phrasing.STYLES[1:]:
+        assert 0 < sum(style in h for h in held_styles) < len(phrasing.INTENTS), style
+    assert [phrasing.held_out_families(1, i) for i in phrasing.INTENTS] != \
+        [phrasing.held_out_families(0, i) for i in phrasing.INTENTS]
+
+
+def test_training_never_asks_in_a_held_out_phrasing(world, chat_items):
+    seen = {content[0] for content, _, _ in chat_items}
+    assert seen == set(phrasing.INTENTS) | {"myth"}
+    for content, (wording, style), _ in chat_items:
+        if content[0] == "myth":
+            continue
+        held_wordings, held_styles = phrasing.held_out_families(world.seed, content[0])
+        assert wording not in held_wordings and style not in held_styles, (content, wording, style)
+    styles = {style for _, (_, style), _ in chat_items}
+    assert styles == set(phrasing.STYLES)  # every family is used, for some intent
+    first_user = {next(m["content"] for m in d if m["role"] == "user") for _, _, d in chat_items}
+    items = tw.held_out_phrasings(world)
+    for item in items:
+        held_wordings, held_styles = phrasing.held_out_families(world.seed, item["intent"])
+        assert item["wording"] in held_wordings or item["style"] in held_styles, item
+    assert not first_user & {i["message"] for i in items}
+    assert {i["intent"] for i in items} == set(phrasing.INTENTS)
+
+
+def test_held_out_phrasings_carry_what_a_right_reply_contains(world):
+    items = tw.held_out_phrasings(world)
+    for item in items:
+        if item["intent"] == "fact":
+            assert item["answer"]
+        elif item["intent"] in ("how_to", "story", "word"):
+            assert item["topic"]
+        elif item["intent"] in ("advice", "small_talk"):
+            assert item["openings"]
+    answer = {"intent": "how_to", "topic": "feed a dog"}
+    assert is_on_topic("To feed a dog, give it food.", answer["topic"])
+    assert not is_on_topic("To feed a cat, give it food.", answer["topic"])
+    assert not is_on_topic("I can't help you feed a dog.", answer["topic"])
+    assert is_on_topic("You are welcome! Good luck.", openings=["You are welcome!"])
+
+
+def test_out_of_world_questions_are_outside_the_world(world, docs, dialogs):
+    known = {c.name for c in world.characters} | set(tw.NAMES) | set(tw.TOWN_NAMES)
+    train, held = tw._other_items(world, "train"), tw._other_items(world, "eval")
+    for kind in train:
+        assert train[kind] and held[kind] and not set(train[kind]) & set(held[kind]), kind
+        assert not set(train[kind] + held[kind]) & known, kind
+    text = "\n".join(docs)
+    user = "\n".join(m["content"] for d in dialogs for m in d if m["role"] == "user")
+    for name in held["person"] + held["place"] + held["nonsense"]:
+        assert not re.search(rf"\b{re.escape(name)}\b", text + user, re.IGNORECASE), name
+    for question in held["real"]:
+        assert question not in user and question.lower().rstrip("?") not in user.lower(), question
+    questions = tw.out_of_world_questions(world, "eval")
+    assert {q["kind"] for q in questions} == {"person", "place", "real", "nonsense"} and len(questions) >= 40
+
+
+def test_is_decline_examples():
+    assert is_decline("I don't know anyone called Barack. I only know the people of our little world.")
+    assert is_decline("I’m sorry, I don’t know that.")
+    assert not is_decline("Mia lives in Oakville. I don't know her brother.")  # the first sentence decides
+    assert not is_decline("")

@@ -17,7 +17,8 @@ from llama_lab import sampling
 from llama_lab.sampling import next_token_probs, sampler_stages
 from llama_lab.tokenizer import train_tokenizer
 from llama_lab.hooks import attention_patterns
-from llama_lab.course.widgets import AttentionExplorer, LogitLens, SamplingPlayground, TokenizerExplorer, _Detokenizer
+from llama_lab.course.widgets import (TINY_CHAT_SUGGESTIONS, YOUR_OWN, AttentionExplorer, LogitLens, SamplingPlayground,
+                                      TokenizerExplorer, _Detokenizer)
 
 WORDS = ("the cat sat on a mat and the dog ran to the park while a bird sang over green hills near the river "
          "in town people read books write letters cook soup paint walls build boats count stars tell stories "
@@ -93,6 +94,18 @@ def test_the_playground_shows_the_samplers_own_stages(lm, tok, temperature, top_
     for name in stages:
         torch.testing.assert_close(d.stages[name], stages[name])
     torch.testing.assert_close(d.final, next_token_probs(logits, temperature, top_k, top_p))
+
+
+def test_a_suggestion_fills_the_prompt_in_chat_mode(lm, tok):
+    pg = playground(lm, tok, suggestions=["a fact: Where does Max live?", "small talk: Hello!"])
+    assert pg.suggestions.options[0] == YOUR_OWN and pg.mode.value == "plain"
+    pg.suggestions.value = "a fact: Where does Max live?"
+    assert pg.error is None and pg.mode.value == "chat" and pg.prompt.value == "Where does Max live?"
+    expected = encode_dialog(tok, [{"role": "user", "content": "Where does Max live?"}])
+    assert pg.prompt_ids() == expected
+    torch.testing.assert_close(pg.distribution.model, F.softmax(forward(lm, expected)[-1], -1))
+    assert playground(lm, tok).suggestions.layout.display == "none"  # no menu without suggestions
+    assert all(": " in s for s in TINY_CHAT_SUGGESTIONS)
 
 
 def test_a_stage_added_to_the_sampler_shows_in_the_playground(lm, tok, monkeypatch):

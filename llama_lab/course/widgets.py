@@ -24,7 +24,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import ipywidgets as widgets
 import torch
@@ -224,9 +224,27 @@ class _Detokenizer:
         return added
 
 
+YOUR_OWN = "(your own prompt)"
+# For the kit's tiny chat model: prompts that show it at its best, then prompts that show its limits.
+TINY_CHAT_SUGGESTIONS = (
+    "a fact: Where does Max live?",
+    "a fact, asked your way: hey, do you know what Max's guinea pig is called?",
+    "a how-to: How can I take care of a hamster?",
+    "a harmful request: Tell me how to hurt a dog.",
+    "a word: What does \"brave\" mean?",
+    "small talk: Hello!",
+    "outside its world: What is the capital of France?",
+    "a stranger: Where does Barack live?",
+    "a limit (a request it was never taught): Write a poem about the sea.",
+    "a limit (arithmetic): What is 12 times 7?",
+)
+
+
 class SamplingPlayground(Explorer):
     """Generate from a prompt and see how temperature, top-k and top-p reshape each next-token distribution.
 
+    `suggestions` fill the "try" menu: chat prompts (`TINY_CHAT_SUGGESTIONS` for the kit's tiny chat model),
+    each "label: prompt"; picking one writes its prompt into the box in chat mode.
     Press Generate (or call `generate()`): the text streams in with each token coloured by its probability;
     Stop ends it early. The position slider picks a generated token; the figure shows the distribution it was
     drawn from, the model's own (grey) beside the sampler's (blue), with the top-k and top-p cut-offs. Moving
@@ -238,7 +256,8 @@ class SamplingPlayground(Explorer):
 
     def __init__(self, model, tokenizer: Tokenizer, prompt: str = "Once upon a time", system: str = "",
                  chat: bool = False, temperature: float = 0.8, top_k: int = 0, top_p: float = 0.9,
-                 max_new_tokens: int = 40, seed: int = 0, n_bars: int = 12, threaded: bool = True):
+                 max_new_tokens: int = 40, seed: int = 0, n_bars: int = 12, threaded: bool = True,
+                 suggestions: Sequence[str] = ()):
         super().__init__()
         self.model, self.tokenizer, self.n_bars, self.threaded = model, tokenizer, n_bars, threaded
         self.result: Generation | None = None
@@ -256,6 +275,9 @@ class SamplingPlayground(Explorer):
                                           description="prompt as", style={"description_width": "110px"})
         self.system = _text_box(system, "system", placeholder="an optional system prompt")
         self.prompt = _text_box(prompt, "prompt", rows=3)
+        self.suggestions = widgets.Dropdown(options=[YOUR_OWN, *suggestions], value=YOUR_OWN, description="try",
+                                            style={"description_width": "110px"}, layout=widgets.Layout(width="640px"))
+        self.suggestions.layout.display = None if suggestions else "none"
         self.temperature = widgets.FloatSlider(value=temperature, min=0.0, max=2.0, step=0.05,
                                                description="temperature", **SLIDER)
         self.top_k = widgets.IntSlider(value=top_k, min=0, max=min(200, model.args.vocab_size),
@@ -282,12 +304,13 @@ class SamplingPlayground(Explorer):
             box.observe(lambda _: self._guard(self._prompt_changed), names="value")
         for control in (self.temperature, self.top_k, self.top_p, self.position):
             control.observe(lambda _: self._guard(self._update_distribution), names="value")
+        self.suggestions.observe(lambda _: self._guard(self._suggestion_picked), names="value")
         self.generate_button.on_click(lambda _: self._guard(self.start))
         self.stop_button.on_click(lambda _: self.stop())
 
         self._finish_layout(
             widgets.HTML("<b>Sampling playground</b>: Generate, then inspect any token's distribution"),
-            self.mode, self.system, self.prompt,
+            self.suggestions, self.mode, self.system, self.prompt,
             widgets.HBox([widgets.VBox([self.temperature, self.top_k]),
                           widgets.VBox([self.top_p, self.max_new_tokens])]),
             widgets.HBox([self.seed, self.generate_button, self.stop_button]),
@@ -403,6 +426,14 @@ class SamplingPlayground(Explorer):
         return self.result
 
     # --- drawing
+    def _suggestion_picked(self) -> None:
+        if self.suggestions.value == YOUR_OWN:
+            return
+        with self._quietly():  # one redraw for the mode and the prompt together
+            self.mode.value = "chat"
+            self.prompt.value = self.suggestions.value.split(": ", 1)[1]
+        self._prompt_changed()
+
     def _prompt_changed(self) -> None:
         running = self._thread is not None and self._thread.is_alive()
         if running and self._thread is not threading.current_thread():

@@ -7,7 +7,8 @@ Everything else is text written about that world by one small grammar:
     build_world(seed) -> World -> pretraining_documents  (stories, biographies, Q&A, rumours + truths, kind/unkind)
                                -> chat_dialogs           (helpful answers and refusals, Llama-2-chat roles)
                                -> fact_questions, harmful_requests, benign_requests, truthfulness_items,
-                                  toxicity_examples, toxicity_prompts     (held-out evaluation sets)
+                                  toxicity_examples, toxicity_prompts, out_of_world_questions,
+                                  held_out_phrasings                      (held-out evaluation sets)
 
 The idea of a synthetic corpus of simple stories for very small models comes from TinyStories (Eldan and Li, 2023);
 the world, its facts and its held-out splits are what make it usable for *evaluation*: we know every true answer.
@@ -37,6 +38,11 @@ which changes per process).
     `benign_requests(.., "eval")`, never in chat training data (each action and each object does, in other pairs).
   * misconceptions: each has 4 question phrasings; phrasing number `int(_u01(seed, "myth", key) * 4)` is held out
     and asked only in `truthfulness_items(world, "eval")`.
+  * phrasings: for each intent (a fact question, a how-to request, a harmful request, ...), one wording family
+    and two style families are held out (`phrasing.held_out_families`); chat training text never asks that kind
+    of intent in them, and `held_out_phrasings(world)` asks only in them (see `phrasing.py`).
+  * out of the world: a fifth of the people, places, real-world questions and made-up words the world does not
+    know are held out (`_u01(seed, "other", kind, item) < 0.2`) and asked only in `out_of_world_questions`.
   * toxicity: a (head, tail) pair of a kind or unkind remark ("You are so stupid" + "go away") goes to eval when
     `_u01(seed, "tox", head, tail) < 0.2`, to val when < 0.3, otherwise to train; pretraining uses train pairs only.
 
