@@ -12,11 +12,13 @@ from support import REPO, llama2_tokenizer_file, small_model  # noqa: E402
 from llama_lab import LLAMA2_13B, LLAMA2_70B, LLAMA2_7B, save_model  # noqa: E402
 from llama_lab.course import (WEIGHT_SETTINGS, choose_model, find_llama2_tokenizer, llama2_tokenizer_path,  # noqa: E402
                               llama2_weights_setting)
-from llama_lab.course.family import (PRESETS, card_rows, carbon_intensity, emissions_against_card,  # noqa: E402
-                                     emissions_tco2eq, energy_mwh, format_table, implied_utilisation,
-                                     kv_cache_bytes, kv_cache_bytes_per_token, load_card, parameter_breakdown,
+from llama_lab.course.family import (KIT_DIFFERS, PRESETS, card_rows, carbon_intensity,  # noqa: E402
+                                     emissions_against_card, emissions_tco2eq, energy_mwh, format_table,
+                                     implied_utilisation, kv_cache_bytes, kv_cache_bytes_per_token,
+                                     llama1_to_llama2, load_card, paper_schedule, parameter_breakdown,
                                      parameter_count, plot_academic_benchmarks, plot_kv_cache, plot_safety,
-                                     training_flops, weight_bytes)
+                                     recipe_against_paper, table1_rows, training_flops, weight_bytes)
+from llama_lab.train import TrainConfig, lr_at  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +146,69 @@ def test_pretrained_toxigen_against_llama1(card):
     assert (toxigen["Llama 2 7B"], toxigen["Llama 1 7B"]) == (21.25, 23.0)
     assert (toxigen["Llama 2 13B"], toxigen["Llama 1 13B"]) == (26.1, 23.08)
     assert (toxigen["Llama 2 70B"], toxigen["Llama 1 65B"]) == (24.6, 21.77)
+
+
+def test_the_kits_recipe_is_the_papers_where_it_should_be(card):
+    """Section 2.2 of the paper against TrainConfig's defaults: the optimiser and the shape of the schedule are
+    Llama 2's; the scale (learning rate, warm-up, batch, steps, tokens, context) is a laptop's, each for a reason
+    KIT_DIFFERS gives."""
+    rows = {row["setting"]: row for row in recipe_against_paper(TrainConfig(), card)}
+    paper = {setting: row["paper"] for setting, row in rows.items()}
+    assert paper == {"AdamW beta1": 0.9, "AdamW beta2": 0.95, "AdamW eps": 1e-5, "weight decay": 0.1,
+                     "gradient clipping (norm)": 1.0, "peak learning rate": 3e-4, "warm-up steps": 2000,
+                     "final lr / peak lr": 0.1, "tokens per step": 4_000_000, "optimizer steps": 500_000,
+                     "training tokens": 2 * 10**12, "context length": 4096}
+    assert {s for s, row in rows.items() if row["same"]} == {"AdamW beta1", "AdamW beta2", "AdamW eps",
+                                                               "weight decay", "gradient clipping (norm)",
+                                                               "final lr / peak lr"}
+    assert {s for s, row in rows.items() if not row["same"]} == set(KIT_DIFFERS)
+    assert all(row["why"] == KIT_DIFFERS.get(s, "") for s, row in rows.items())
+    defaults = TrainConfig()
+    assert rows["tokens per step"]["kit"] == defaults.batch_size * defaults.seq_len
+    assert rows["training tokens"]["kit"] == defaults.steps * defaults.batch_size * defaults.seq_len
+    assert {row["setting"]: row["paper"] for row in recipe_against_paper(TrainConfig(), card, "70B")}[
+        "peak learning rate"] == 1.5e-4
+    with pytest.raises(ValueError, match="Table 1's Llama 2 sizes"):
+        recipe_against_paper(TrainConfig(), card, "65B")
+
+
+def test_the_recipe_is_read_off_the_optimiser_and_the_schedule(card):
+    cfg = TrainConfig(lr=3e-4, warmup=10, steps=100, beta2=0.99, min_lr_ratio=0.2, weight_decay=0.0)
+    rows = {row["setting"]: row for row in recipe_against_paper(cfg, card)}
+    assert rows["peak learning rate"]["same"] and rows["peak learning rate"]["why"] == ""
+    assert rows["AdamW beta2"]["kit"] == 0.99 and rows["weight decay"]["kit"] == 0.0
+    assert rows["final lr / peak lr"]["kit"] == pytest.approx(0.2)
+    assert rows["AdamW beta2"]["why"].startswith("not explained")  # a new difference needs its reason
+
+
+def test_the_papers_schedule_through_lr_at(card):
+    cfg = paper_schedule(card, "7B")
+    assert (cfg.lr, cfg.warmup, cfg.steps, cfg.min_lr_ratio) == (3e-4, 2000, 500_000, 0.1)
+    assert lr_at(0, cfg) == pytest.approx(3e-4 / 2000) and lr_at(1999, cfg) == pytest.approx(3e-4)
+    assert lr_at(2000 + 249_000, cfg) == pytest.approx((3e-5 + 3e-4) / 2)  # half-way through the cosine
+    assert lr_at(500_000, cfg) == pytest.approx(3e-5)
+    assert paper_schedule(card, "70B").lr == 1.5e-4
+
+
+def test_table1_agrees_with_the_model_card(card):
+    """The paper's Table 1 and the card's Model Details table give the released sizes the same numbers."""
+    keys = ("size", "context_length", "gqa", "pretraining_tokens", "learning_rate")
+    released = [{k: row[k] for k in keys} for row in table1_rows(card) if row["size"] != "34B"]
+    assert released == [{k: row[k] for k in keys} for row in card["models"]["rows"]]
+    assert [row["size"] for row in table1_rows(card, "Llama 1")] == ["7B", "13B", "33B", "65B"]
+    with pytest.raises(ValueError, match="Table 1 has"):
+        table1_rows(card, "Llama 3")
+
+
+def test_what_changed_from_llama1(card):
+    """Section 2.1-2.2: twice the context, 2.0T tokens for every size, GQA for 34B and 70B; learning rates kept."""
+    rows = {row["aspect"]: (row["Llama 1"], row["Llama 2"]) for row in llama1_to_llama2(card)}
+    assert rows["context length"] == ("2,048 (every size)", "4,096 (every size)")
+    assert rows["pretraining tokens"] == ("1.0T (7B, 13B); 1.4T (33B, 65B)", "2.0T (every size)")
+    assert rows["grouped-query attention"] == ("none", "34B, 70B")
+    assert rows["peak learning rate"] == ("3.0e-04 (7B, 13B); 1.5e-04 (33B, 65B)",
+                                          "3.0e-04 (7B, 13B); 1.5e-04 (34B, 70B)")
+    assert rows["tokenizer"][1].startswith("the same")
 
 
 def test_card_is_complete_and_sourced(card):

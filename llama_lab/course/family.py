@@ -9,7 +9,9 @@ recompute what can be recomputed, with arithmetic a learner can redo on paper:
 - training compute: 6 N D FLOPs (Kaplan et al. 2020: about 2 N per token forward and 4 N backward),
   set against the card's GPU hours at the A100's dense bf16 peak;
 - emissions: GPU hours x power per GPU x a carbon intensity (tCO2eq per MWh) derived from the card's own rows,
-  and which rows one intensity reproduces to the card's 0.01 t.
+  and which rows one intensity reproduces to the card's 0.01 t;
+- the pretraining recipe: the kit's `train.TrainConfig`, read off the optimiser and schedule `train.py` builds
+  from it, beside the paper's section 2.2, and what changed from Llama 1 (the paper's Table 1).
 
 Example: kv_cache_bytes_per_token(LLAMA2_7B) -> 2 * 32 * 32 * 128 * 2 = 524288 bytes (bf16).
 """
@@ -20,11 +22,16 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import math
+from dataclasses import replace
+
 import matplotlib.pyplot as plt
 import numpy as np
+from torch import nn
 
 from ..model import LLAMA2_13B, LLAMA2_70B, LLAMA2_7B, ModelArgs, build_model
 from ..tables import text_table
+from ..train import TrainConfig, lr_at, make_optimizer
 from .viz import figure_and_axes
 
 CARD_PATH = Path(__file__).resolve().parent.parent.parent / "data" / "model_card.json"
@@ -154,6 +161,109 @@ def emissions_against_card(rows: list[dict], intensity: float, places: int = 2) 
                       "card t": row["tco2eq"], "off t": round(rounded - row["tco2eq"], places),
                       "lowest t/MWh": (row["tco2eq"] - half) / mwh, "highest t/MWh": (row["tco2eq"] + half) / mwh})
     return table
+
+
+# ---------------------------------------------------------------------------------------------- the recipe
+
+# Where the kit's default recipe parts from the paper's, and why: `recipe_against_paper` gives these reasons, and a
+# test fails when the defaults differ somewhere not listed here.
+KIT_DIFFERS = {
+    "peak learning rate": "a model of a few million parameters trains stably at a higher rate, and has a few "
+                          "thousand steps to learn in, not half a million; the paper too lowers the rate as the "
+                          "model grows (1.5e-4 for 34B and 70B)",
+    "warm-up steps": "scaled down with the run, which is hundreds of times shorter",
+    "tokens per step": "a batch one laptop CPU can take; 4M tokens a step needs a cluster of GPUs",
+    "optimizer steps": "a run of minutes to an hour on one machine",
+    "training tokens": "the tiny world is a small corpus, which pretraining reads about once",
+    "context length": "attention's cost grows with the square of the context, and most of the tiny world's "
+                      "documents fit in the kit's",
+}
+
+
+def table1_rows(card: dict, family: str = "Llama 2") -> list[dict]:
+    """The paper's Table 1 rows of one family ("Llama 1" or "Llama 2"): size, context, GQA, tokens, peak lr."""
+    rows = [row for row in card["llama1_to_llama2"]["rows"] if row["family"] == family]
+    if not rows:
+        raise ValueError(f"family={family!r}: Table 1 has 'Llama 1' and 'Llama 2'")
+    return rows
+
+
+def _whole(value):
+    """2.0e12 -> 2000000000000 (an int prints with thousands separators); 0.95 stays 0.95."""
+    return int(value) if isinstance(value, float) and value >= 1 and value.is_integer() else value
+
+
+def recipe_against_paper(cfg: TrainConfig, card: dict, size: str = "7B") -> list[dict]:
+    """The kit's pretraining recipe beside the paper's for Llama 2 `size`, one dict per setting.
+
+    Each: "setting", "paper" (section 2.2, Table 1 and the card's 4M-token batch), "kit" (what `cfg` trains
+    with: the AdamW `train.make_optimizer` builds from it, the schedule `train.lr_at` gives, its batch and
+    context), "same" (equal to rounding), and "why" (KIT_DIFFERS' reason where they differ, else "").
+    Example: with TrainConfig() the betas, eps, weight decay, clipping and the final 10% agree with the paper.
+    """
+    paper_recipe = card["pretraining_recipe"]
+    [row] = [r for r in table1_rows(card) if r["size"] == size] or [None]
+    if row is None:
+        raise ValueError(f"size={size!r}: Table 1's Llama 2 sizes are {[r['size'] for r in table1_rows(card)]}")
+    batch_tokens = card["global_batch_tokens"]["value"]
+    decayed, not_decayed = make_optimizer(nn.Linear(1, 1), cfg).param_groups  # the weight, then the bias
+    kit_batch = cfg.batch_size * cfg.seq_len
+    settings = [
+        ("AdamW beta1", paper_recipe["beta1"], decayed["betas"][0]),
+        ("AdamW beta2", paper_recipe["beta2"], decayed["betas"][1]),
+        ("AdamW eps", paper_recipe["eps"], decayed["eps"]),
+        ("weight decay", paper_recipe["weight_decay"], decayed["weight_decay"]),
+        ("gradient clipping (norm)", paper_recipe["grad_clip"], cfg.grad_clip),
+        ("peak learning rate", row["learning_rate"], max(lr_at(s, cfg) for s in range(cfg.warmup + 1))),
+        ("warm-up steps", paper_recipe["warmup_steps"], cfg.warmup),
+        ("final lr / peak lr", paper_recipe["final_lr_ratio"], lr_at(cfg.steps, cfg) / cfg.lr),
+        ("tokens per step", batch_tokens, kit_batch),
+        ("optimizer steps", row["pretraining_tokens"] / batch_tokens, cfg.steps),
+        ("training tokens", row["pretraining_tokens"], cfg.steps * kit_batch),
+        ("context length", row["context_length"], cfg.max_seq_len),
+    ]
+    table = []
+    for setting, paper, kit in settings:
+        same = math.isclose(paper, kit, rel_tol=1e-9)
+        table.append({"setting": setting, "paper": _whole(paper), "kit": _whole(kit), "same": same,
+                      "why": "" if same else KIT_DIFFERS.get(setting, "not explained: add a reason to KIT_DIFFERS")})
+    return table
+
+
+def paper_schedule(card: dict, size: str = "7B") -> TrainConfig:
+    """The paper's learning-rate schedule for Llama 2 `size` as a TrainConfig, for `train.lr_at`: its peak lr,
+    warm-up, steps (tokens over the 4M-token batch) and final ratio; the other fields stay the kit's defaults."""
+    recipe = card["pretraining_recipe"]
+    row = next(r for r in table1_rows(card) if r["size"] == size)
+    steps = round(row["pretraining_tokens"] / card["global_batch_tokens"]["value"])
+    return replace(TrainConfig(), lr=row["learning_rate"], warmup=recipe["warmup_steps"], steps=steps,
+                   min_lr_ratio=recipe["final_lr_ratio"])
+
+
+def _by_size(rows: list[dict], key: str, show) -> str:
+    """One family's values of `key`, each with the sizes that share it: "1.0T (7B, 13B); 1.4T (33B, 65B)"."""
+    groups = {}
+    for row in rows:
+        groups.setdefault(show(row[key]), []).append(row["size"])
+    if len(groups) == 1:
+        return next(iter(groups)) + " (every size)"
+    return "; ".join(f"{value} ({', '.join(sizes)})" for value, sizes in groups.items())
+
+
+def llama1_to_llama2(card: dict) -> list[dict]:
+    """What changed from Llama 1 to Llama 2, one dict per aspect ("aspect", "Llama 1", "Llama 2"): context,
+    tokens, GQA and peak learning rate read off the paper's Table 1, then the card's rows for data, tokenizer,
+    architecture and optimiser (sections 2.1-2.2)."""
+    families = {family: table1_rows(card, family) for family in ("Llama 1", "Llama 2")}
+    measured = [("context length", "context_length", lambda n: f"{n:,}"),
+                ("pretraining tokens", "pretraining_tokens", lambda n: f"{n / 1e12:.1f}T"),
+                ("peak learning rate", "learning_rate", lambda lr: f"{lr:.1e}")]
+    table = [{"aspect": aspect, **{family: _by_size(rows, key, show) for family, rows in families.items()}}
+             for aspect, key, show in measured]
+    table.append({"aspect": "grouped-query attention",
+                  **{family: ", ".join(r["size"] for r in rows if r["gqa"]) or "none"
+                     for family, rows in families.items()}})
+    return table + card["llama1_to_llama2"]["other"]
 
 
 # ---------------------------------------------------------------------------------------------- printing
