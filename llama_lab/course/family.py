@@ -168,9 +168,9 @@ def emissions_against_card(rows: list[dict], intensity: float, places: int = 2) 
 # Where the kit's default recipe parts from the paper's, and why: `recipe_against_paper` gives these reasons, and a
 # test fails when the defaults differ somewhere not listed here.
 KIT_DIFFERS = {
-    "peak learning rate": "a model of a few million parameters trains stably at a higher rate, and has a few "
-                          "thousand steps to learn in, not half a million; the paper too lowers the rate as the "
-                          "model grows (1.5e-4 for 34B and 70B)",
+    "peak learning rate": "a model of a few million parameters trains stably at a higher rate, and has hundreds "
+                          "of times fewer steps to learn in; the paper too lowers the rate as the model grows "
+                          "(1.5e-4 for 34B and 70B)",
     "warm-up steps": "scaled down with the run, which is hundreds of times shorter",
     "tokens per step": "a batch one laptop CPU can take; 4M tokens a step needs a cluster of GPUs",
     "optimizer steps": "a run of minutes to an hour on one machine",
