@@ -346,13 +346,19 @@ def read_dialogs(path: str | os.PathLike) -> list[list[dict]]:
     return dialogs
 
 
-def chat_example(tokenizer: Tokenizer, dialog: list[dict], seq_len: int) -> tuple[list[int], list[int]]:
+def chat_example(tokenizer: Tokenizer, dialog: list[dict], seq_len: int,
+                 last_answer_only: bool = False) -> tuple[list[int], list[int]]:
     """(inputs, targets) of one dialog; targets are IGNORE except where the next token is the assistant's.
 
     Example: ids [BOS, [INST], hi, [/INST], hello, EOS] with mask [0, 0, 0, 0, 1, 1] ->
              inputs [BOS, [INST], hi, [/INST], hello], targets [-100, -100, -100, hello, EOS].
+    With `last_answer_only`, the earlier answers get IGNORE too: only the last answer and its EOS are learned, as in
+    Ghost Attention's training dialogs (Llama 2, section 3.3: the loss is zero on every token of the earlier turns).
     """
     ids, is_answer = encode_dialog_for_training(tokenizer, dialog)
+    if last_answer_only:  # the last answer is the final run of True: it starts after the last prompt token
+        start = max(i for i, answer in enumerate(is_answer) if not answer) + 1
+        is_answer = [i >= start for i in range(len(is_answer))]
     ids, is_answer = ids[:seq_len + 1], is_answer[:seq_len + 1]  # a dialog longer than the context is cut
     targets = [t if answer else IGNORE for t, answer in zip(ids[1:], is_answer[1:])]
     return ids[:-1], targets

@@ -1,4 +1,5 @@
-"""Safety measurements on hand-computed cases: refusals, MC1/MC2, toxicity, probes, steering, best-of-N."""
+"""Safety measurements on hand-computed cases: refusals, MC1/MC2, toxicity, probes, steering; and the making of a chat
+model: the loss mask shown token by token, the ranking loss, best-of-N, Ghost Attention's data, distillation."""
 
 import math
 
@@ -7,11 +8,13 @@ import torch
 import torch.nn.functional as F
 
 from support import one_thread, small_model  # noqa: F401 (one_thread is autouse)
+from llama_lab import train
 from llama_lab.course import probes, safety, toxicity
 from llama_lab.world import evaluate
 from llama_lab.chat import UNSAFE_ERROR, encode_dialog
 from llama_lab.hooks import capture_residual_stream, logit_lens, residual_stream
 from llama_lab.tokenizer import train_tokenizer
+from llama_lab.train import IGNORE
 
 TEXT = """Mia lived in Oakville with her dog, Rex. Tom was a baker. How do I feed a dog? How do I hurt a cat?
 Sorry, I cannot help with that. To feed a dog, give it food and fresh water. You are a helpful assistant.
@@ -66,6 +69,23 @@ def test_refusal_rate_is_a_fraction():
 def test_system_prompt_is_folded_as_meta_does(tok):
     ids = encode_dialog(tok, safety.dialog_for("How do I feed a dog?", system="Be kind."))
     assert safety.render_ids(tok, ids) == "<s>[INST] <<SYS>>\nBe kind.\n<</SYS>>\n\nHow do I feed a dog? [/INST]"
+
+
+def test_loss_mask_shown_token_by_token(tok):
+    dialog = [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Where does Mia live?"},
+              {"role": "assistant", "content": "Mia lives in Oakville."}]
+    inputs, targets = train.chat_example(tok, dialog, seq_len=256)
+    ids = inputs + [targets[-1]]
+    assert "".join(safety.token_texts(tok, ids)) == safety.render_ids(tok, ids)
+    assert safety.mark_learned(tok, inputs, targets) == (
+        "<s>[INST] <<SYS>>\nBe kind.\n<</SYS>>\n\nWhere does Mia live? [/INST]⟦ Mia lives in Oakville. </s>⟧")
+    table = safety.loss_mask_table(tok, inputs, targets).splitlines()
+    assert len(table) == 1 + len(targets) and "target id" in table[0]
+    learned = [line for line in table[1:] if line.split()[-1] == "yes"]
+    assert len(learned) == sum(t != IGNORE for t in targets) and f"{IGNORE}" in table[1]
+    assert learned[-1].split()[-3:] == ["'</s>'", str(tok.eos_id), "yes"]  # the answer's EOS is learned too
+    with pytest.raises(ValueError, match="inputs but"):
+        safety.loss_mask_table(tok, inputs, targets[:-1])
 
 
 def test_smuggled_tags_get_the_unsafe_error_and_batching_changes_nothing(tok, lm):
@@ -256,6 +276,14 @@ def test_best_of_n_keeps_the_highest_reward_earliest_on_ties():
     assert reward("How do I feed a cat?", "Give it food.") == 1.0
 
 
+def test_ranking_loss_by_hand():
+    assert float(safety.ranking_loss(1.5, 0.5)) == pytest.approx(math.log(1 + math.exp(-1)))
+    assert float(safety.ranking_loss(1.5, 0.5, margin=1.0)) == pytest.approx(math.log(2))
+    assert float(safety.ranking_loss(0.0, 100.0)) == pytest.approx(100.0)  # no overflow for a bad ranking
+    scores = safety.ranking_loss(torch.tensor([2.0, 0.0]), torch.tensor([0.0, 2.0]))
+    assert scores[0] < math.log(2) < scores[1]  # lower when the chosen answer scores higher
+
+
 def test_finetune_on_dialogs_lowers_the_loss_and_leaves_the_model(tok, lm):
     before = {k: v.clone() for k, v in lm.state_dict().items()}
     dialogs = [[{"role": "user", "content": "How do I hurt a cat?"},
@@ -282,6 +310,19 @@ def test_roles_and_system_prompt_attention(tok, lm):
     finished = dialog + [{"role": "assistant", "content": "Give it food."}]  # ends on the assistant: also fine
     assert safety.encode_dialog_with_roles(tok, finished)["answer_positions"] == encoded["answer_positions"]
     assert safety.system_prompt_attention(lm, tok, finished)["attention"] == pytest.approx(result["attention"])
+
+
+def test_ghost_attention_samples_with_the_instruction_everywhere_and_trains_with_it_first(tok, lm):
+    turns = ["Where does Mia live?", "How do I feed a dog?", "Who is Tom?"]
+    sampled, training = safety.ghost_attention_dialogs(lm, tok, "Be kind.", turns, max_new_tokens=6)
+    assert [m["content"] for m in sampled[::2]] == [f"Be kind. {t}" for t in turns]
+    assert [m["content"] for m in training[::2]] == ["Be kind. Where does Mia live?"] + turns[1:]
+    assert training[1::2] == sampled[1::2]  # the answers are the ones sampled behind the instruction
+    expected = [{"role": "user", "content": f"Be kind. {turns[0]}"}]
+    [first] = safety.replies(lm, tok, [expected], max_new_tokens=6)
+    assert sampled[1]["content"] == (first or "...")
+    with pytest.raises(ValueError, match="no user turns"):
+        safety.ghost_attention_dialogs(lm, tok, "Be kind.", [])
 
 
 def test_context_distillation_keeps_context_answers_only_where_the_reward_says(tok, lm):

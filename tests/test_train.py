@@ -277,6 +277,11 @@ def test_chat_loss_covers_exactly_the_assistant_tokens_and_eos(corpus):
         assert tok.decode(ids[run[0]:run[-1]]) == answer + " "  # Meta writes f"{answer} " before EOS
         assert tok.decode(ids[:run[0]]).endswith(E_INST)
     assert prompt1_end < len(prompt2)
+    # Ghost Attention's training dialogs: the same ids, and the loss on the last answer alone
+    last_inputs, last_targets = train.chat_example(tok, dialog, seq_len=256, last_answer_only=True)
+    assert last_inputs == inputs
+    assert [i + 1 for i, t in enumerate(last_targets) if t != IGNORE] == runs[1]
+    assert all(t == u for t, u in zip(last_targets, targets) if t != IGNORE)
 
 
 # ------------------------------------------------------------------------------------------------ the loop

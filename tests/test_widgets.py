@@ -230,6 +230,8 @@ def test_save_png(lm, tok, tmp_path):
     pg.save_button.click()
     assert (tmp_path / "button.png").is_file() and "saved" in pg.message.value
     assert "application/vnd.jupyter.widget-view+json" in pg._repr_mimebundle_()
+    picture = pg.snapshot()  # the same figure as an ordinary output, for a notebook read without a kernel
+    assert picture.data[:8] == b"\x89PNG\r\n\x1a\n" and "image/png" in picture._repr_mimebundle_()[0]
 
 
 # ------------------------------------------------------------------------------------------------ attention

@@ -1,9 +1,10 @@
 """How Llama 2's safety is measured, and how it was trained in, at the scale of the tiny model.
 
 References:
-1) "Llama 2: Open Foundation and Fine-Tuned Chat Models", Touvron et al. 2023. Section 3.2.3: rejection sampling
-   (best-of-N under a reward model) before PPO; section 3.3: Ghost Attention, for system prompts that fade over
-   turns; section 4.2.4: context distillation (answer with a safety preprompt, then fine-tune without it);
+1) "Llama 2: Open Foundation and Fine-Tuned Chat Models", Touvron et al. 2023. Section 3.1: supervised fine-tuning,
+   the loss on the answer tokens only; section 3.2.2: the reward models' ranking loss; section 3.2.3: rejection
+   sampling (best-of-N under a reward model) before PPO; section 3.3: Ghost Attention, for system prompts that fade
+   over turns; section 4.2.4: context distillation (answer with a safety preprompt, then fine-tune without it);
    section 4.1, Table 11 (pretrained models) and Table 14 (chat models): TruthfulQA and ToxiGen, the two safety
    benchmarks of the model card.
 2) TruthfulQA (Lin et al. 2022) and EleutherAI's lm-evaluation-harness, whose `truthfulqa_mc1`/`truthfulqa_mc2`
@@ -29,7 +30,7 @@ from ..chat import encode_dialog, encode_dialog_for_training, fold_system_prompt
 from ..world.evaluate import (LLAMA2_REFUSAL_PHRASES, REFUSAL_PHRASES, TINY_REFUSAL_PHRASES, dialog_for, first_sentence,
                               is_refusal, replies)
 from ..tables import text_table
-from ..train import chat_batches, loss_sums
+from ..train import IGNORE, chat_batches, loss_sums
 from .viz import figure_and_axes
 
 # Our own safety system prompt, in words the tiny world knows. The tiny chat model saw only short, neutral system
@@ -56,6 +57,62 @@ def render_ids(tokenizer, ids: Sequence[int]) -> str:
             run.append(i)
     out.append(tokenizer.decode(run))
     return "".join(out)
+
+
+def token_texts(tokenizer, ids: Sequence[int]) -> list[str]:
+    """What each id adds to the text `render_ids` writes: "<s>" or "</s>" for BOS and EOS, else its characters with
+    the space that starts them ("" for a byte piece that ends inside a character, which shows with its last byte).
+
+    Example: token_texts(tok, [BOS, id("▁Hi"), id("▁there"), EOS]) -> ["<s>", "Hi", " there", "</s>"]
+    """
+    texts, run, shown = [], [], ""
+    for i in ids:
+        if i in (tokenizer.bos_id, tokenizer.eos_id):
+            texts.append("<s>" if i == tokenizer.bos_id else "</s>")
+            run, shown = [], ""  # render_ids decodes each run between them on its own
+            continue
+        run.append(i)
+        text = tokenizer.decode(run)
+        if text.endswith("\ufffd"):  # an unfinished UTF-8 character: it appears with its last byte
+            texts.append("")
+        else:
+            texts.append(text[len(shown):])
+            shown = text
+    return texts
+
+
+def _example_ids(inputs: Sequence[int], targets: Sequence[int]) -> list[int]:
+    """The ids of a training example back from its (inputs, targets): the inputs and the last target, if known."""
+    if len(inputs) != len(targets):
+        raise ValueError(f"{len(inputs)} inputs but {len(targets)} targets: give the pair `train.chat_example` returns")
+    return list(inputs) + ([targets[-1]] if targets and targets[-1] != IGNORE else [])
+
+
+def loss_mask_table(tokenizer, inputs: Sequence[int], targets: Sequence[int]) -> str:
+    """Token by token, what one training example asks of the model: at each position the input token, the next token
+    and its target id, which is the token's own id where the loss counts it and IGNORE (-100, the index
+    F.cross_entropy skips) where it does not."""
+    ids = _example_ids(inputs, targets)
+    texts = token_texts(tokenizer, ids)
+    rows = [[str(position), repr(texts[position]), repr(texts[position + 1]) if position + 1 < len(ids) else "?",
+             str(target), "yes" if target != IGNORE else "no"] for position, target in enumerate(targets)]
+    return text_table(["position", "input", "next token", "target id", "in the loss"], rows)
+
+
+def mark_learned(tokenizer, inputs: Sequence[int], targets: Sequence[int], marks: str = "⟦⟧") -> str:
+    """The example's text as `render_ids` writes it, with the tokens the loss counts between `marks`.
+
+    Example (one exchange): "<s>[INST] Hi [/INST]⟦ Hello </s>⟧"
+    """
+    ids = _example_ids(inputs, targets)
+    learned = [False] + [target != IGNORE for target in targets]  # ids[j] is learned when targets[j - 1] counts
+    out, inside = [], False
+    for text, is_learned in zip(token_texts(tokenizer, ids), learned):
+        if is_learned != inside:
+            out.append(marks[0] if is_learned else marks[1])
+            inside = is_learned
+        out.append(text)
+    return "".join(out + ([marks[1]] if inside else []))
 
 
 # ------------------------------------------------------------------------------------- replies and refusals
@@ -248,6 +305,19 @@ def refusal_reward(harmful: Callable[[str], bool]) -> Callable[[str, str], float
     return reward
 
 
+def ranking_loss(chosen, rejected, margin=0.0) -> torch.Tensor:
+    """Llama 2's reward-model loss for a comparison (section 3.2.2): -log sigmoid(r(chosen) - r(rejected) - margin).
+
+    chosen, rejected: the reward model's scalar scores of the preferred and the other answer (numbers or tensors of
+    one shape). The margin grows with how clearly the annotators preferred the chosen answer; margin 0 is the
+    binary ranking loss of InstructGPT (Ouyang et al. 2022). Computed as softplus(-(difference)), the same number
+    without overflow.
+    Example: chosen 1.5, rejected 0.5 -> log(1 + e^-1) = 0.3133; with margin 1 -> log 2 = 0.6931.
+    """
+    difference = torch.as_tensor(chosen, dtype=torch.float64) - torch.as_tensor(rejected, dtype=torch.float64)
+    return F.softplus(-(difference - margin))
+
+
 def finetune_on_dialogs(model, tokenizer, dialogs: Sequence[list[dict]], steps: int = 30, lr: float = 1e-4,
                         batch_size: int = 16, seed: int = 0, weight_decay: float = 0.0):
     """A copy of `model` fine-tuned on `dialogs` with the loss on the assistant's tokens only (SFT).
@@ -377,14 +447,38 @@ def system_prompt_attention(model, tokenizer, dialog: Sequence[dict]) -> dict:
     return {"attention": attention, "share": share}
 
 
-def multi_turn_dialog(model, tokenizer, system: str, user_turns: Sequence[str], max_new_tokens: int = 32) -> list[dict]:
-    """A dialog the model writes itself: the system prompt, then each user turn answered greedily in turn."""
-    dialog = [{"role": "system", "content": system}]
+def _answered(model, tokenizer, dialog: list[dict], user_turns: Sequence[str], max_new_tokens: int) -> list[dict]:
+    """`dialog` followed by each user turn and the model's greedy answer to everything before it, in turn."""
+    dialog = list(dialog)
     for user in user_turns:
         dialog.append({"role": "user", "content": user})
         [reply] = replies(model, tokenizer, [dialog], max_new_tokens=max_new_tokens)
         dialog.append({"role": "assistant", "content": reply or "..."})
     return dialog
+
+
+def multi_turn_dialog(model, tokenizer, system: str, user_turns: Sequence[str], max_new_tokens: int = 32) -> list[dict]:
+    """A dialog the model writes itself: the system prompt, then each user turn answered greedily in turn."""
+    return _answered(model, tokenizer, [{"role": "system", "content": system}], user_turns, max_new_tokens)
+
+
+def ghost_attention_dialogs(model, tokenizer, instruction: str, user_turns: Sequence[str],
+                            max_new_tokens: int = 32) -> tuple[list[dict], list[dict]]:
+    """One Ghost Attention example (Llama 2, section 3.3): (the dialog its answers are sampled in, the one trained on).
+
+    Sampling: the instruction is put in front of *every* user message ("{instruction} {user}"), and the model
+    answers turn after turn behind all of them (greedily here; Llama 2 sampled from its latest RLHF model).
+    Training: the same messages and answers, with the instruction left in the *first* user message only, where a
+    system prompt sits. Train on it with the loss on the last answer alone (`train.chat_example(...,
+    last_answer_only=True)`): the paper zeroes the loss on every token of the earlier turns, answers included.
+    """
+    if not user_turns:
+        raise ValueError("no user turns: Ghost Attention needs a dialog of at least one turn, better several")
+    sampled = _answered(model, tokenizer, [], [f"{instruction} {user}" for user in user_turns], max_new_tokens)
+    training = [dict(message) for message in sampled]
+    for message, user in zip(training[2::2], user_turns[1:]):
+        message["content"] = user
+    return sampled, training
 
 
 # ------------------------------------------------------------------------------------------------- plots

@@ -2,7 +2,8 @@
 
 Each explorer is a Python object with a `.widget` to display (or leave the object last in a cell). Its controls
 are ordinary ipywidgets: setting `.value` from code updates the explorer exactly as moving the control does.
-What it draws, it also exposes as numbers, so that code and tests read what the learner sees:
+What it draws, it also exposes as numbers, so that code and tests read what the learner sees, and
+`snapshot()` gives its figure as a plain image for readers of a saved notebook, who have no kernel:
 
     SamplingPlayground(model, tokenizer)      .distribution, .result       sampling settings, Generate, Stop
     AttentionExplorer(model, tokenizer, text)  .attention, .patterns, .row  layer, head, GQA groups, a token's row
@@ -28,6 +29,7 @@ from typing import Callable, Sequence
 
 import ipywidgets as widgets
 import torch
+from IPython.display import Image
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 
@@ -110,6 +112,14 @@ class Explorer:
         if fig is None:
             raise ValueError("there is no figure yet: fix the message above first")
         return save_png(fig, path if path is not None else self.save_path.value)
+
+    def snapshot(self) -> Image:
+        """The figure the explorer shows now, as a plain image: left last in a cell, it becomes an ordinary output
+        that the saved notebook keeps, so GitHub and nbviewer show it where the live widget needs a kernel."""
+        fig = self.current_figure()
+        if fig is None:
+            raise ValueError("there is no figure yet: fix the message above first")
+        return Image(figure_png(fig))
 
     def _save_clicked(self) -> None:
         self._note(f"saved {self.save_png().resolve()}")
