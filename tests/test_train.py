@@ -18,7 +18,7 @@ import torch
 from safetensors.torch import load_file
 
 from llama_lab import train
-from llama_lab.world import tinyworld
+from llama_lab.world import build, tinyworld
 from llama_lab.chat import E_INST, encode_dialog
 from llama_lab.checkpoint import CheckpointError, load_model
 from llama_lab.tokenizer import Tokenizer, train_tokenizer
@@ -40,7 +40,7 @@ def corpus(tmp_path_factory):
         with open(folder / f"chat_{split}.jsonl", "w") as f:
             for dialog in tinyworld.chat_dialogs(world, split, n, seed=0):
                 f.write(json.dumps({"messages": dialog}) + "\n")
-    train_tokenizer(folder / "train.txt", folder / "tok", vocab_size=512)
+    train_tokenizer(build.tokenizer_text(folder), folder / "tok", vocab_size=512)  # as `make data` trains it
     return folder
 
 
