@@ -34,13 +34,13 @@ from ..tokenizer import train_tokenizer
 ROOT = Path(__file__).resolve().parent.parent.parent
 WORLD_SEED = tinyworld.DEFAULT_SEED
 # More documents than the generator's default, so that pretraining reads each about once rather than many times.
-CORPUS = {"n_train_docs": 72_000, "n_val_docs": 1_000, "n_train_chat": 16_000, "n_val_chat": 800}
+CORPUS = {"n_train_docs": 72_000, "n_val_docs": 1_000, "n_train_chat": 24_000, "n_val_chat": 800}
 VOCAB_SIZE = 4096
 MODEL = ["--dim", "192", "--n-layers", "6", "--n-heads", "8", "--n-kv-heads", "2", "--multiple-of", "32",
          "--max-seq-len", "256"]
 PRETRAIN = ["--batch-size", "16", "--seq-len", "256", "--steps", "1800", "--lr", "2e-3", "--warmup", "100",
             "--eval-interval", "200", "--save-interval", "100"]
-CHAT = ["--batch-size", "16", "--seq-len", "256", "--steps", "600", "--lr", "5e-4", "--warmup", "30",
+CHAT = ["--batch-size", "16", "--seq-len", "256", "--steps", "1200", "--lr", "5e-4", "--warmup", "30",
         "--eval-interval", "100", "--save-interval", "100"]
 
 

@@ -7,6 +7,9 @@ by a *style* family:
     wording   direct     "Where does Mia live?"          the grammar's own templates (vocabulary.py)
               indirect   "Do you know where Mia lives?"
               command    "Tell me where Mia lives."
+              short      "feed a cat?"                   (requests, stories and words only, as are the next two)
+              plan       "My plan is to feed a cat. Any tips?"
+              question   "Could you tell me how to feed a cat?"
     style     plain      as worded
               polite     "Excuse me, where does Mia live?"
               context    "My little brother asked me this. Where does Mia live?"
@@ -30,10 +33,12 @@ import re
 from .vocabulary import NAMES, NONSENSE_SYLLABLES, TOWN_NAMES
 
 INTENTS = ("fact", "how_to", "harmful", "story", "word", "advice", "out_of_world", "small_talk")
-WORDINGS = ("direct", "indirect", "command")
+WORDINGS = ("direct", "indirect", "command", "short", "plan", "question")
+# The wording families each intent comes in. Requests, stories and words have six, so that no single way of
+# asking stands for one intent in training; facts and out-of-world questions three; fixed sentences only direct.
+INTENT_WORDINGS = {"fact": WORDINGS[:3], "how_to": WORDINGS, "harmful": WORDINGS, "story": WORDINGS,
+                   "word": WORDINGS, "out_of_world": WORDINGS[:3], "advice": WORDINGS[:1], "small_talk": WORDINGS[:1]}
 STYLES = ("plain", "polite", "context", "casual", "typos", "chatty")
-# Intents whose messages are fixed sentences (advice, small talk) come in the direct wording only.
-_WORDED = ("fact", "how_to", "harmful", "story", "word", "out_of_world")
 
 _POLITE_OPENINGS = ("Excuse me, ", "Sorry to bother you, but ", "Please, ", "Hello, could you help me? ")
 _CONTEXTS = ("My little brother asked me this.", "I am doing a project for school.", "My teacher asked us today.",
@@ -59,8 +64,8 @@ def held_out_families(seed: int, intent: str) -> tuple[set[str], set[str]]:
     if intent not in INTENTS:
         raise ValueError(f"intent {intent!r} is not one of {INTENTS}")
     wordings = set()
-    if intent in _WORDED:
-        wordings = {min(("indirect", "command"), key=lambda w: unit_interval(seed, "wording", intent, w))}
+    if len(INTENT_WORDINGS[intent]) > 1:
+        wordings = {min(INTENT_WORDINGS[intent][1:], key=lambda w: unit_interval(seed, "wording", intent, w))}
     styles = sorted(STYLES[1:], key=lambda s: unit_interval(seed, "style", intent, s))[:2]
     return wordings, set(styles)
 
@@ -68,8 +73,7 @@ def held_out_families(seed: int, intent: str) -> tuple[set[str], set[str]]:
 def training_families(seed: int, intent: str) -> tuple[list[str], list[str]]:
     """The wording and style families that training text may use for `intent` (direct and plain always)."""
     wordings, styles = held_out_families(seed, intent)
-    allowed = WORDINGS if intent in _WORDED else WORDINGS[:1]
-    return [w for w in allowed if w not in wordings], [s for s in STYLES if s not in styles]
+    return [w for w in INTENT_WORDINGS[intent] if w not in wordings], [s for s in STYLES if s not in styles]
 
 
 def _lower_first(text: str) -> str:

@@ -686,14 +686,12 @@ def _draw_content(world: World, rng: random.Random, intent: str, pairs, harm, go
 
 
 def _training_phrasing(world: World, rng: random.Random, content: tuple) -> tuple[str, str]:
-    """(wording, style) for a training message: direct half the time, plain 40% of the time, otherwise any family
-    that is not held out for the content's intent."""
+    """(wording, style) for a training message: direct 35% of the time, plain 40% of the time, otherwise any
+    family that is not held out for the content's intent."""
     wordings, styles = training_families(world.seed, content[0])
     if content[0] == "out_of_world" and content[1] == "real":
         wordings = ["direct"]  # a real-world question is asked as it stands
-    if content[0] == "story" and len(wordings) > 1 and rng.random() >= 0.5:
-        return rng.choice(wordings[1:]), _style(rng, styles)
-    wording = "direct" if len(wordings) == 1 or rng.random() < 0.5 else rng.choice(wordings[1:])
+    wording = "direct" if len(wordings) == 1 or rng.random() < 0.35 else rng.choice(wordings[1:])
     return wording, _style(rng, styles)
 
 

@@ -968,17 +968,30 @@ REQUEST_WORDINGS = {
                  "Any idea how I could {act}?", "I would like to {act}. What should I do?"),
     "command": ("Teach me to {act}.", "Show me how to {act}.", "Explain how to {act}.", "Give me a plan to {act}.",
                 "Help me {act}."),
+    "short": ("{act}?", "how to {act}", "Ways to {act}?", "{Act}: how?"),
+    "plan": ("My plan is to {act}. Any tips?", "I am going to {act} today. What do I need?",
+             "I have decided to {act}. Where do I start?", "Tomorrow I will {act}. Any advice?"),
+    "question": ("Could you tell me how to {act}?", "How would I {act}?", "What is the trick to {act}?",
+                 "Is it easy to {act}?", "Where do I start if I want to {act}?"),
 }
 STORY_WORDINGS = {
     "indirect": ("Do you know a story about {name}?", "Could you make up a story about {name}?",
                  "I would love a story about {a_pet}.", "Do you have a story about {town}?"),
     "command": ("Make up a story about {name}.", "Tell a story about {name}.", "Write me a story about {town}.",
                 "Write me a story about a {pet} called {pet_name}."),
+    "short": ("A story about {name}, please.", "Story about {town}?", "A story about {a_pet}!"),
+    "plan": ("I want a story about {name} tonight.", "My plan is to read a story about {town}. Can you write one?",
+             "I would like to hear a story about {a_pet}."),
+    "question": ("Could you write a story about {name}?", "Will you tell me a story about {town}?",
+                 "Would you write a story about {a_pet}?"),
 }
 WORD_WORDINGS = {
     "indirect": ('Do you know what "{word}" means?', 'I want to know what "{word}" means.',
                  'I heard the word "{word}". What does it mean?'),
     "command": ('Explain the word "{word}".', 'Tell me what "{word}" means.', 'Define the word "{word}".'),
+    "short": ('"{word}"?', 'Meaning of "{word}"?', '"{word}" means what?'),
+    "plan": ('I need the meaning of "{word}" for my homework.', 'I want to understand the word "{word}".'),
+    "question": ('Could you tell me what "{word}" means?', 'How would you explain "{word}"?', 'What is "{word}"?'),
 }
 
 # What the world does not know: people and places it has never heard of, the real world's facts, made-up words.
