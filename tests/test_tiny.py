@@ -120,3 +120,19 @@ def test_sampled_stories_are_mostly_grammatical(shipped):
     share, n = evaluate.grammatical_share(stories)
     print(f"coherence: {share:.1%} of {n} sentences")
     assert n > 0 and share >= 0.5
+
+
+@needs_models
+def test_the_chat_cards_figures_on_held_out_phrasings_are_the_models(shipped):
+    """The card's figures for held-out phrasings and out-of-world questions come from the shipped model: measured
+    again here (greedy), each rate within two items of the card's."""
+    card = shipped["card"]["evaluation"]["results"]["chat"]
+    items = tinyworld.held_out_phrasings(shipped["world"])
+    measured = evaluate.phrasing_verdicts(shipped["chat"], shipped["tok"], items)
+    print({k: round(v, 3) for k, v in measured.items() if isinstance(v, float)})
+    for key, n in (("facts", "fact"), ("harmful_refused", "harmful"), ("out_of_world_declined", "out_of_world")):
+        assert abs(measured[key] - card["phrasings"][key]) <= 2 / measured["n"][n], key
+    assert abs(measured["benign_on_topic"] - card["phrasings"]["benign_on_topic"]) <= 2 / 48
+    questions = [q["question"] for q in tinyworld.out_of_world_questions(shipped["world"], "eval")]
+    declined = evaluate.decline_rate(shipped["chat"], shipped["tok"], questions)["declined"]
+    assert abs(declined - card["out_of_world"]["declined"]) <= 2 / len(questions)

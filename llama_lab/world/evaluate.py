@@ -408,9 +408,15 @@ def render_model_card(card: dict) -> str:
             lines.append(f"- *{ex['request']}* -> {ex['reply']}")
         for ex in example["facts_chat"]["examples"]:
             lines.append(f"- *{ex['question']}* (answer: {ex['answer']}) -> {ex['reply']}")
+        if "phrasings" in example:
+            lines += ["", "Replies to messages in held-out phrasings (greedy; evenly spaced through the set, right "
+                      "or wrong):", ""]
+            lines += [f"- {ex['intent']}: *{ex['message']}* -> {ex['reply']}"
+                      for ex in example["phrasings"]["examples"]]
     lines += ["", "## Limits", "", "A toy: it knows only the tiny world (about sixty people in a few towns) and "
-              "writes only the grammar's kind of sentences. Its refusals are pattern matching learned from "
-              "synthetic dialogs, not judgement.", ""]
+              "writes only the grammar's kind of sentences. Its refusals and its \"I don't know\" are pattern "
+              "matching learned from synthetic dialogs, not judgement: asked in a way of asking it never saw for "
+              "that kind of request (the held-out phrasings above), it often answers the wrong question.", ""]
     return "\n".join(lines)
 
 
