@@ -192,7 +192,8 @@ def test_continuations_keep_their_leading_space_as_sentencepiece_decodes_the_who
         assert prompt + text == reference.decode(reference.encode(prompt) + new)
     assert texts[0].startswith(" ")  # the first new piece is a word: its space is there
     streamed = "".join(stream(model, tokenizer, prompts[0], max_new_tokens=12, temperature=0.9, seed=1))
-    assert streamed == texts[0]
+    # the same prompt alone (in a batch of three its logits differ in the last bits, which can tip a sampled token)
+    assert streamed == generate(model, tokenizer, prompts[:1], max_new_tokens=12, temperature=0.9, seed=1)[0]
     hello = tokenizer.encode("Hello there", bos=False)
     assert tokenizer.decode_continuation([tokenizer.bos_id], hello) == "Hello there"  # nothing before: a text's start
     assert tokenizer.decode_continuation(tokenizer.encode("Ada said"), hello) == " Hello there"
