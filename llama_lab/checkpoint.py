@@ -5,6 +5,8 @@
 - Hugging Face: `config.json` + `*.safetensors` (or `pytorch_model*.bin`), with its own names and with wq/wk
   permuted so that rotary embeddings can rotate halves of each head instead of interleaved pairs.
 - The kit: `params.json` + `model.safetensors`, Meta's names and layout, one file.
+- The kit, quantized (`llama_lab.quantize`): the same, with `quantization.json` naming the scheme and, in place
+  of each linear layer's weight, its integers and scales (`layers.0.attention.wq.qweight`, `....scale`, ...).
 
 Loading is safe and lean: tensors come from safetensors or from `torch.load(weights_only=True, mmap=True)` (a
 pickle can never run code); the configuration is checked against the shapes in the files before anything is
@@ -39,6 +41,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from .model import Llama, ModelArgs
+from .quantize import FLOAT_DTYPES, QuantizedLinear, Scheme, quantization_of, quantize_model
 from .tokenizer import write_for_transformers
 
 
@@ -268,7 +271,7 @@ def detect_format(path: str | os.PathLike) -> str:
     if "params.json" in names and any(re.fullmatch(r"consolidated\.\d+\.pth", n) for n in names):
         return "meta"
     if "params.json" in names and "model.safetensors" in names:
-        return "kit"
+        return "kit-quantized" if "quantization.json" in names else "kit"
     if "config.json" in names and any(n.endswith(".safetensors") or re.fullmatch(r"pytorch_model.*\.bin", n)
                                       for n in names):
         return "hf"
@@ -583,8 +586,8 @@ def _refuse_non_finite(tensor: torch.Tensor, what: str, converted: bool) -> None
                           "earlier checkpoint" + (", or keep the saved dtype" if converted else ""))
 
 
-LOADERS = {"meta": _load_meta, "hf": _load_hf, "kit": _load_kit}
-CONFIG_FILES = {"meta": "params.json", "hf": "config.json", "kit": "params.json"}
+LOADERS = {"meta": _load_meta, "hf": _load_hf, "kit": _load_kit, "kit-quantized": _load_kit}
+CONFIG_FILES = {"meta": "params.json", "hf": "config.json", "kit": "params.json", "kit-quantized": "params.json"}
 
 
 def _read_checkpoint(path: Path) -> tuple[str, ModelArgs, dict[str, torch.Tensor]]:
@@ -600,17 +603,23 @@ def load_state(path: str | os.PathLike) -> tuple[ModelArgs, dict[str, torch.Tens
     return args, state
 
 
-def load_model(path: str | os.PathLike, device=None, dtype=None, max_seq_len: int | None = None) -> Llama:
-    """Load a checkpoint (Meta, Hugging Face or the kit's format) into a `Llama` in eval mode.
+def load_model(path: str | os.PathLike, device=None, dtype=None, max_seq_len: int | None = None,
+               quantize: str | Scheme | None = None) -> Llama:
+    """Load a checkpoint (Meta, Hugging Face or the kit's format, quantized or not) into a `Llama` in eval mode.
 
     dtype: None keeps the checkpoint's dtype; or torch.float32 / "bfloat16" / ... . device: "cpu" by default.
     max_seq_len overrides the context length (e.g. to use less memory for the rotary tables).
+    quantize: "int8", "int4", "int4-g64", ... (`llama_lab.quantize`): each block is quantized as it arrives, so
+    memory never holds more than the quantized model and one block in floating point (70B in int4: ~38 GB).
     """
     dtype = _as_dtype(dtype)
     path = Path(path)
     fmt, args, state = _read_checkpoint(path)
     if max_seq_len is not None:
         args = args.with_(max_seq_len=max_seq_len)
+    scheme = Scheme.parse(quantize) if quantize is not None else None
+    if fmt == "kit-quantized":
+        return _load_quantized(path, args, state, device, dtype, scheme)
     _check_weights(args, state, path, CONFIG_FILES[fmt])
     model = _skeleton(args)
     device = torch.device(device or "cpu")
@@ -648,8 +657,54 @@ def load_model(path: str | os.PathLike, device=None, dtype=None, max_seq_len: in
                            ("norm.", model.norm)]:
         placed = place(module, prefix)
         _own(module)
+        if scheme is not None and prefix == "output.":
+            model.output = QuantizedLinear.from_linear(model.output, scheme)
+        elif scheme is not None and prefix.startswith("layers."):
+            quantize_model(module, scheme)
         for tensor in placed:
             _let_go(tensor)
+    model.init_rope(device)
+    return model.eval()
+
+
+def _load_quantized(path: Path, args: ModelArgs, state: dict, device, dtype, asked: Scheme | None) -> Llama:
+    """A checkpoint saved from a quantized model: its integers and scales as they were saved; `dtype` applies to
+    the tensors in floating point (embedding, norms, int4 scales) and to what the layers dequantize to."""
+    info = _read_json(path / "quantization.json")
+    try:
+        scheme = Scheme.parse(info["scheme"])
+        weights_dtype = DTYPES[info["dtype"]]
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{path / 'quantization.json'}: not a quantization the kit wrote ({error})") from error
+    if asked is not None and asked != scheme:
+        raise CheckpointError(f"{path}: the checkpoint is quantized as {scheme.name}; quantize={asked.name!r} cannot "
+                              "be applied to it. Load it without quantize=, or quantize its floating-point original")
+    model = quantize_model(_skeleton(args).to(weights_dtype), scheme)  # on the meta device: shapes only
+    expected = {k: (tuple(v.shape), v.dtype) for k, v in model.state_dict().items()}
+    wrong = [f"{k}: file {tuple(state[k].shape) if k in state else None} vs model {expected[k][0] if k in expected else None}"
+             for k in sorted(set(expected) | set(state))
+             if k not in state or k not in expected or tuple(state[k].shape) != expected[k][0]]
+    if wrong:
+        raise CheckpointError(f"{path}: the tensors do not match params.json and quantization.json "
+                              f"({len(wrong)}): {wrong[:6]}")
+    device = torch.device(device or "cpu")
+    tensors = {}
+    for name in list(state):
+        tensor = state.pop(name)
+        tensor = tensor.read() if isinstance(tensor, Unread) else tensor
+        stored = expected[name][1]
+        if tensor.dtype != stored and not (tensor.dtype in FLOAT_DTYPES and stored in FLOAT_DTYPES):
+            raise CheckpointError(f"{path}: {name} is stored as {tensor.dtype}, the {scheme.name} scheme stores "
+                                  f"{stored}: the file does not hold what quantization.json says")
+        keep = name.endswith(".scale") or tensor.dtype not in FLOAT_DTYPES  # integers and scales as saved
+        converted = tensor.to(device=device, dtype=tensor.dtype if keep or dtype is None else dtype, copy=True)
+        if converted.is_floating_point():
+            _refuse_non_finite(converted, f"{path}: {name}", converted.dtype != tensor.dtype)
+        tensors[name] = converted
+    model.load_state_dict(tensors, assign=True)
+    for layer in model.modules():
+        if isinstance(layer, QuantizedLinear):
+            layer.dtype = dtype or weights_dtype
     model.init_rope(device)
     return model.eval()
 
@@ -787,7 +842,8 @@ def save_model(model: Llama, path: str | os.PathLike, format: str = "hf", dtype=
 
     format="hf": config.json + model.safetensors, loadable by transformers' AutoModelForCausalLM.
     format="meta": params.json + consolidated.00.pth (.. NN with num_shards > 1).
-    format="kit": params.json + model.safetensors in Meta's layout.
+    format="kit": params.json + model.safetensors in Meta's layout; the only format for a quantized model
+    (`llama_lab.quantize`), whose integers and scales are saved as they are, with quantization.json beside them.
     With a `tokenizer`, its tokenizer.model is copied beside the weights (for "hf", with what transformers needs to
     tokenize exactly as the kit does: see tokenizer.write_for_transformers).
     Saving over a folder replaces the files the kit saved there before and leaves every other file alone.
@@ -796,8 +852,17 @@ def save_model(model: Llama, path: str | os.PathLike, format: str = "hf", dtype=
         raise ValueError(f"format={format!r}: use 'hf', 'meta' or 'kit'")
     dtype = _as_dtype(dtype)
     args = model.args
-    state = {k: v.detach().to("cpu", dtype=dtype or v.dtype).contiguous() for k, v in model.state_dict().items()}
-    saved_dtype = next(iter(state.values())).dtype
+    scheme = quantization_of(model)
+    if scheme is not None and format != "kit":
+        raise ValueError(f"a quantized model ({scheme.name}) saves in the kit's format only (format='kit'): Meta's "
+                         "and Hugging Face's hold floating-point weights. Save the model before quantizing it")
+
+    def saved(name: str, tensor: torch.Tensor) -> torch.Tensor:  # integers and quantization scales as they are
+        keep = scheme is not None and (name.endswith(".scale") or not tensor.is_floating_point())
+        return tensor.detach().to("cpu", dtype=tensor.dtype if keep else dtype or tensor.dtype).contiguous()
+
+    state = {k: saved(k, v) for k, v in model.state_dict().items()}
+    saved_dtype = state["tok_embeddings.weight"].dtype
 
     def write(tmp: Path):
         if format == "hf":
@@ -808,6 +873,10 @@ def save_model(model: Llama, path: str | os.PathLike, format: str = "hf", dtype=
             (tmp / "params.json").write_text(json.dumps(args.to_dict(), indent=2))
             if format == "kit":
                 save_file(state, tmp / "model.safetensors", metadata={"format": "pt"})
+                if scheme is not None:
+                    weights = next(m.dtype for m in model.modules() if isinstance(m, QuantizedLinear))
+                    (tmp / "quantization.json").write_text(json.dumps(
+                        {"scheme": scheme.name, "dtype": str(dtype or weights).removeprefix("torch.")}, indent=2))
             else:
                 for i, shard in enumerate(split_meta_shards(state, num_shards)):
                     torch.save(shard, tmp / f"consolidated.{i:02d}.pth")
@@ -816,4 +885,4 @@ def save_model(model: Llama, path: str | os.PathLike, format: str = "hf", dtype=
         elif tokenizer is not None:
             shutil.copyfile(tokenizer.path, tmp / "tokenizer.model")
 
-    return _save_folder(Path(path), format, write)
+    return _save_folder(Path(path), "kit-quantized" if scheme is not None else format, write)

@@ -144,8 +144,10 @@ class KVCache:
     k, v: (n_layers, B, Hkv, max_seq_len, hd). Positions are written in place by `update`.
     """
 
-    def __init__(self, args: ModelArgs, batch_size: int, max_seq_len: int, device=None, dtype=torch.float32):
-        shape = (args.n_layers, batch_size, args.kv_heads, max_seq_len, args.head_dim)
+    def __init__(self, args: ModelArgs, batch_size: int, max_seq_len: int, device=None, dtype=torch.float32,
+                 kv_heads: int | None = None):
+        # kv_heads: the key/value heads this process holds (a share of them when the model is cut across processes)
+        shape = (args.n_layers, batch_size, kv_heads or args.kv_heads, max_seq_len, args.head_dim)
         self.k = torch.zeros(shape, device=device, dtype=dtype)
         self.v = torch.zeros(shape, device=device, dtype=dtype)
 
@@ -276,7 +278,8 @@ class Llama(nn.Module):
 
     def new_cache(self, batch_size: int, max_seq_len: int | None = None, dtype=None) -> KVCache:
         max_seq_len = self.args.max_seq_len if max_seq_len is None else max_seq_len
-        return KVCache(self.args, batch_size, max_seq_len, device=self.device, dtype=dtype or self.dtype)
+        return KVCache(self.args, batch_size, max_seq_len, device=self.device, dtype=dtype or self.dtype,
+                       kv_heads=self.layers[0].attention.n_kv_heads)
 
     def forward(self, tokens: torch.Tensor, start_pos: int = 0, cache: KVCache | None = None,
                 return_attention: bool = False, last_only: bool = False, head: bool = True):

@@ -20,6 +20,7 @@ import sys
 import torch
 
 from ..model import KVCache
+from ..quantize import quantization_of
 from .decoder import FastDecoder, weights_state
 from .layout import DecodingLayout
 
@@ -82,6 +83,14 @@ def frozen_decode_one_token(layout: DecodingLayout, model, tokens: torch.Tensor,
     return layout(model, tokens, position, cache)
 
 
+def quantized_decode_one_token(layout: DecodingLayout, model, tokens: torch.Tensor, position: torch.Tensor,
+                               cache: StaticKVCache) -> torch.Tensor:
+    """The CPU's step for a quantized model: its layout (int8 products on the kit's kernel), compiled with every
+    guard and not frozen. Freezing would fold the dequantizing of int4 weights into float weights, which is the
+    memory quantizing saves; the int8 kernel reads its weights as stored either way."""
+    return layout(model, tokens, position, cache)
+
+
 PLAIN = (int, float, bool, str, type(None))
 
 
@@ -126,7 +135,8 @@ class CompiledDecoder(FastDecoder):
     backend "inductor" (the default): on a GPU with CUDA graphs; on a CPU with the weights laid out for decoding
     (DecodingLayout, a copy) and frozen into the graph (CPU_COMPILE_OPTIONS), compiled again whenever a weight or
     a module's setting changed since, after forgetting every compiled graph (each frozen one holds a packed copy of
-    its weights). A model whose weights cannot be
+    its weights); a quantized model's layout is compiled without freezing (quantized_decode_one_token). A model
+    whose weights cannot be
     tracked (made under inference_mode) gets the unfrozen step: slower, never stale. Another backend name
     ("aot_eager" compiles in seconds, for tests) compiles the plain step with it. The first generation call
     compiles, which takes a while (15-60 s on a 2-core CPU).
@@ -139,34 +149,41 @@ class CompiledDecoder(FastDecoder):
         super().__init__(model)
         self.backend = backend
         self._compiled = None
-        self._layout: DecodingLayout | None = None  # the frozen step's weights
-        self._frozen = False
-        self._state = None  # what a frozen step was compiled for: (generation, weights, modules)
+        self._mode = None  # "frozen", "quantized" (the two CPU steps) or "plain": which step _compiled is
+        self._layout: DecodingLayout | None = None  # the CPU steps' weights
+        self._state = None  # what the CPU step was made for: (generation, weights, modules) frozen, weights quantized
         self._caches: dict[tuple, StaticKVCache] = {}
 
     def prepare(self, batch_size: int, max_seq_len: int) -> StaticKVCache:
         model = self.model
         cpu_inductor = self.backend == "inductor" and model.device.type == "cpu"
         weights = weights_state(model) if cpu_inductor else None
-        if weights is not None:  # the frozen step
+        if weights is not None and quantization_of(model) is not None:  # the quantized step
+            if self._mode != "quantized" or weights != self._state:
+                self._layout = DecodingLayout(model)
+                self._compiled = torch.compile(quantized_decode_one_token, backend="inductor", fullgraph=True,
+                                               dynamic=False)
+                self._mode, self._state = "quantized", weights
+        elif weights is not None:  # the frozen step
             state = (_frozen_generation, weights, modules_state(model))
-            if not self._frozen or state != self._state:
+            if self._mode != "frozen" or state != self._state:
                 forget_compiled_graphs()
                 self._layout = DecodingLayout(model)
                 self._compiled = torch.compile(frozen_decode_one_token, backend="inductor", fullgraph=True,
                                                dynamic=False, options={"guard_filter_fn":
                                                         torch.compiler.skip_guard_on_all_nn_modules_unsafe})
-                self._frozen, self._state = True, (_frozen_generation, weights, modules_state(model))
-        elif self._compiled is None or self._frozen:
+                self._mode, self._state = "frozen", (_frozen_generation, weights, modules_state(model))
+        elif self._mode != "plain":
             options = GPU_COMPILE_OPTIONS if self.backend == "inductor" and model.device.type == "cuda" else None
             self._compiled = torch.compile(decode_one_token, backend=self.backend, options=options, fullgraph=True,
                                            dynamic=False)
-            self._frozen, self._layout = False, None
+            self._mode, self._layout = "plain", None
         # one graph per cache length: rounded up so that requests of similar lengths share one
         length = min(model.args.max_seq_len, -(-max_seq_len // 128) * 128)
         key = (batch_size, length, model.device, model.dtype)
         if key not in self._caches:
-            self._caches[key] = StaticKVCache(model.args, batch_size, length, device=model.device, dtype=model.dtype)
+            self._caches[key] = StaticKVCache(model.args, batch_size, length, device=model.device, dtype=model.dtype,
+                                              kv_heads=model.layers[0].attention.n_kv_heads)
         return self._caches[key]
 
     def step(self, tokens: torch.Tensor, start_pos: int, cache: StaticKVCache) -> torch.Tensor:
@@ -176,8 +193,10 @@ class CompiledDecoder(FastDecoder):
         position = torch.tensor([start_pos], device=device)
         # a fresh (B, 1) tensor: the same shape and strides at every call, so one graph serves all
         tokens = tokens.clone(memory_format=torch.contiguous_format)
-        if not self._frozen:
+        if self._mode == "plain":
             return self._compiled(self.model, tokens, position, cache)
+        if self._mode == "quantized":
+            return self._compiled(self._layout, self.model, tokens, position, cache)
         import torch._inductor.config as inductor_config
 
         # The options must hold while a call traces and compiles (Dynamo reads `freezing` to take the weights as

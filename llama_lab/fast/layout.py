@@ -6,6 +6,8 @@ stream from memory. On a CPU two things make them stream faster (README, Speed, 
   joined into one matrix (w1, w3 into another) make the runs longer still and the products fewer;
 - every core: MKL runs a matrix-vector product on one core, so `linear` cuts a large one into a slice of outputs
   per core and lets torch.bmm run the slices side by side.
+A quantized model (`llama_lab.quantize`) gets the same joins, made of its integer rows and their scales; its
+products run on the weight-only kernels, which read the integers as they are stored.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..model import apply_rotary_emb
+from ..quantize import QuantizedLinear
 from .decoder import FastDecoder, weights_state
+from .kernels import with_kernel
 
 SPREAD_FROM = 2**18  # numbers in a weight (1 MiB in float32) from which `linear` spreads a product over the cores
 
@@ -58,26 +62,54 @@ def linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return y.transpose(0, 1).reshape(*x.shape[:-1], out_features)
 
 
+class SpreadLinear(nn.Module):
+    """A bias-free linear layer run by `linear` (on every core): on a model's own weight, shared, or on a copy
+    laid out for decoding."""
+
+    def __init__(self, weight: nn.Parameter):
+        super().__init__()
+        self.weight = weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return linear(x, self.weight)
+
+
+def laid_out(*layers: nn.Module, copy: bool = True) -> nn.Module:
+    """`layers` (bias-free, the same inputs) as decoding runs them: one module computing their outputs one after
+    another. Float layers: one weight stored by columns (copy=True), or the layer's own weight run by `linear`
+    (copy=False, a single layer). Quantized ones: one QuantizedLinear of their rows and scales joined, on the
+    int8 kernel where it runs (`kernels.with_kernel`)."""
+    if all(isinstance(layer, QuantizedLinear) for layer in layers):
+        return with_kernel(QuantizedLinear.join(list(layers)) if len(layers) > 1 else layers[0])
+    if any(isinstance(layer, QuantizedLinear) for layer in layers):
+        raise ValueError("cannot join quantized and floating-point layers: quantize the whole model")
+    if copy:
+        return SpreadLinear(nn.Parameter(by_columns(*(layer.weight for layer in layers)), requires_grad=False))
+    if len(layers) > 1:
+        raise ValueError("joining layers makes a new weight: copy=True")
+    return SpreadLinear(layers[0].weight)
+
+
 class DecodingLayout(nn.Module):
     """A model's weights laid out for decoding on a CPU, and the one-token step that reads them.
 
     It holds wq/wk/wv and w1/w3 of every block joined and stored by columns (`by_columns`), and the output head
-    stored by columns: most of the model's weights a second time (the model keeps its own). The numbers are the
-    model's, so the tokens are the plain model's; the products add up in another order, so logits may differ in
-    the last bits. `CompiledDecoder` freezes these weights into its CPU step too: Inductor's packed kernels also
+    stored by columns: most of the model's weights a second time (the model keeps its own); wo and w2 are read
+    where the model keeps them. A quantized model's joins are QuantizedLinears, and its int8 products run on the
+    int8 kernel (`laid_out`). The numbers are the model's, so the tokens are the plain model's; the products add
+    up in another order, so logits may differ in the last bits. `CompiledDecoder` freezes these weights into its CPU step too: Inductor's packed kernels also
     read the joined, column-stored matrices faster than the model's rows.
     """
 
     def __init__(self, model):
         super().__init__()
         with torch.no_grad():
-            self.wqkv = nn.ParameterList(
-                nn.Parameter(by_columns(layer.attention.wq.weight, layer.attention.wk.weight,
-                                        layer.attention.wv.weight), requires_grad=False) for layer in model.layers)
-            self.w13 = nn.ParameterList(
-                nn.Parameter(by_columns(layer.feed_forward.w1.weight, layer.feed_forward.w3.weight),
-                             requires_grad=False) for layer in model.layers)
-            self.output = nn.Parameter(by_columns(model.output.weight), requires_grad=False)
+            self.wqkv = nn.ModuleList(laid_out(layer.attention.wq, layer.attention.wk, layer.attention.wv)
+                                      for layer in model.layers)
+            self.wo = nn.ModuleList(laid_out(layer.attention.wo, copy=False) for layer in model.layers)
+            self.w13 = nn.ModuleList(laid_out(layer.feed_forward.w1, layer.feed_forward.w3) for layer in model.layers)
+            self.w2 = nn.ModuleList(laid_out(layer.feed_forward.w2, copy=False) for layer in model.layers)
+            self.output = laid_out(model.output)
 
     def forward(self, model, tokens: torch.Tensor, start_pos, cache) -> torch.Tensor:
         """Llama.forward for one token per row, with the joined weights; tokens (B, 1) -> logits (B, V).
@@ -92,10 +124,10 @@ class DecodingLayout(nn.Module):
         else:  # one new token sees every key written so far: no mask
             cos, sin = model.rope_cos[start_pos:start_pos + 1], model.rope_sin[start_pos:start_pos + 1]
             mask = None
-        for layer, wqkv, w13 in zip(model.layers, self.wqkv, self.w13):
+        for layer, wqkv, wo, w13, w2 in zip(model.layers, self.wqkv, self.wo, self.w13, self.w2):
             attention = layer.attention
             H, Hkv, hd = attention.n_heads, attention.n_kv_heads, attention.head_dim
-            qkv = linear(layer.attention_norm(x), wqkv).view(B, 1, H + 2 * Hkv, hd)  # query, key, value heads
+            qkv = wqkv(layer.attention_norm(x)).view(B, 1, H + 2 * Hkv, hd)  # query, key, value heads
             q, k = apply_rotary_emb(qkv[:, :, :H + Hkv], cos, sin).split((H, Hkv), dim=2)  # one rotation for both
             v = qkv[:, :, H + Hkv:]  # (B, 1, Hkv, hd)
             keys, values = cache.update(layer.layer_id, start_pos, k.transpose(1, 2), v.transpose(1, 2))
@@ -103,10 +135,10 @@ class DecodingLayout(nn.Module):
             # become n_rep queries to that one head.
             q = q.reshape(B, Hkv, H // Hkv, hd)  # (B, Hkv, n_rep, hd)
             out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)  # (B, Hkv, n_rep, hd)
-            x = x + linear(out.reshape(B, 1, H * hd), attention.wo.weight)  # heads in order: (B, 1, H * hd)
-            gate, up = linear(layer.ffn_norm(x), w13).chunk(2, dim=-1)  # (B, 1, hidden) each
-            x = x + linear(F.silu(gate) * up, layer.feed_forward.w2.weight)
-        return linear(model.norm(x), self.output)[:, -1].float()  # (B, V)
+            x = x + wo(out.reshape(B, 1, H * hd))  # heads in order: (B, 1, H * hd)
+            gate, up = w13(layer.ffn_norm(x)).chunk(2, dim=-1)  # (B, 1, hidden) each
+            x = x + w2(F.silu(gate) * up)
+        return self.output(model.norm(x))[:, -1].float()  # (B, V)
 
 
 class LaidOutDecoder(FastDecoder):

@@ -1,0 +1,293 @@
+"""Weight-only quantization: the model's matrices in 8 or 4 bits, everything else as it was.
+
+Decoding one token reads every weight once, so it runs at the speed the weights stream from memory, and a model
+fits on a device only if its weights do. Storing each number of a matrix in 8 bits instead of 16 halves both;
+4 bits quarter them. Only the matrices of the linear layers are quantized (wq wk wv wo, w1 w2 w3 and the output
+head: all but 0.1-4% of Llama 2's parameters); the token embedding (read one row per token), the norms and every
+activation stay in floating point. Each product then multiplies floating-point inputs by integer weights and
+one scale.
+
+Two schemes, the usual one of each width (torchao's `Int8WeightOnlyConfig` and its affine int4; the tests check
+the scales and the dequantized weights against torchao's own functions):
+
+int8, symmetric, one scale per output channel (a row r of the weight, all its inputs j):
+    scale_r = max_j |W_rj| / 127.5            the 256 levels -128..127 spread over [-max, max]
+    q_rj    = clamp(round(W_rj / scale_r), -128, 127)
+    W_rj   ~= q_rj * scale_r                  error at most scale_r / 2
+
+int4, asymmetric, one scale and one zero point per group of `group_size` inputs of a row (32, 64 or 128):
+    lo, hi  = min(min W, 0), max(max W, 0) over the group    (0 itself is a level)
+    scale   = (hi - lo) / 15                  the 16 levels 0..15 spread over [lo, hi]
+    zero    = clamp(round(-lo / scale), 0, 15)                the level that stands for 0.0
+    q       = clamp(round(W / scale) + zero, 0, 15)
+    W      ~= (q - zero) * scale
+
+Smaller groups follow the weights more closely and store more scales: with a 16-bit scale and a one-byte zero point
+a group of 128 costs 4.19 bits a weight, a group of 32 costs 4.75. "Divide by the scale" is computed as multiplying by its
+reciprocal, as torchao does, so that the two round every tie the same way.
+
+    from llama_lab.quantize import quantize_model
+    quantize_model(model, "int8")      # in place: every nn.Linear becomes a QuantizedLinear
+    quantize_model(model, "int4-g64")  # int4 in groups of 64
+
+A QuantizedLinear's forward dequantizes its weight and multiplies: the definition, on any device, smaller in
+memory and not faster. Decoding faster is the speed layer's: `llama_lab.fast` runs int8 products on a CPU
+kernel that reads the bytes as stored (`fast/kernels.py`), and on a GPU torch.compile fuses the dequantizing
+into the product.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+GROUP_SIZES = (32, 64, 128)
+FLOAT_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """How to quantize: bits 8 (per output channel) or 4 (in groups of group_size inputs)."""
+
+    bits: int
+    group_size: int | None = None  # int4 only
+
+    def __post_init__(self):
+        if self.bits == 8 and self.group_size is None:
+            return
+        if self.bits == 4 and self.group_size in GROUP_SIZES:
+            return
+        raise ValueError(f"quantization scheme bits={self.bits}, group_size={self.group_size} is not one the kit "
+                         f"has: use int8 (one scale per output channel) or int4 with a group size of "
+                         f"{', '.join(map(str, GROUP_SIZES))}")
+
+    @property
+    def name(self) -> str:
+        return "int8" if self.bits == 8 else f"int4-g{self.group_size}"
+
+    @classmethod
+    def parse(cls, scheme: "str | Scheme") -> "Scheme":
+        """"int8", "int4" (groups of 128), "int4-g32" / "int4-g64" / "int4-g128", or a Scheme."""
+        if isinstance(scheme, Scheme):
+            return scheme
+        match = re.fullmatch(r"int(8|4)(?:-g(\d+))?", str(scheme).strip().lower())
+        if not match or (match[1] == "8" and match[2]):
+            raise ValueError(f"quantization {scheme!r} is not one the kit knows: use 'int8', 'int4' (groups of "
+                             f"128) or 'int4-g32', 'int4-g64', 'int4-g128'")
+        if match[1] == "8":
+            return cls(8)
+        return cls(4, int(match[2] or 128))
+
+    def bits_per_weight(self, scale_bytes: int = 2) -> float:
+        """Bits stored per weight, scales and zero points included (a one-byte zero point per int4 group)."""
+        if self.bits == 8:
+            return 8.0  # one scale per row: a few thousand weights share it
+        return 4 + 8 * (scale_bytes + 1) / self.group_size
+
+
+# The smallest scale: float32's eps whatever the weights' dtype (bfloat16's eps, 0.0078, is larger than most of
+# Llama's weights), so that only an all-zero row or group is kept from dividing by zero. torchao's int8 does so too.
+SMALLEST_SCALE = torch.finfo(torch.float32).eps
+
+
+def quantize_int8(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """W (out, in) -> q (out, in) int8 and scale (out,) float32, with W ~= q * scale[:, None].
+
+    The scale is float32 whatever W's dtype (as torchao's): a row's largest weight divided by 127.5 in W's dtype,
+    and the rounding done in float32. Example: the row [1.0, -0.5, 0.25] has scale 1/127.5 and q [127, -64, 32]
+    (-0.5 * 127.5 = -63.75 -> -64).
+    """
+    scale = (weight.abs().amax(dim=1) / 127.5).float().clamp(min=SMALLEST_SCALE)  # (out,)
+    q = torch.clamp(torch.round(weight.float() * (1.0 / scale[:, None])), -128, 127)
+    return q.to(torch.int8), scale
+
+
+def quantize_int4(weight: torch.Tensor, group_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """W (out, in) -> q (out, in) uint8 with values 0..15, scale and zero (out, in / group_size), the scale in
+    W's dtype and the zero point a whole number 0..15 (uint8), with W ~= (q - zero) * scale group by group."""
+    out_features, in_features = weight.shape
+    if in_features % group_size:
+        raise ValueError(f"a weight with {in_features} inputs does not split into groups of {group_size}: "
+                         f"choose a group size that divides it ({', '.join(map(str, GROUP_SIZES))})")
+    groups = weight.reshape(out_features, in_features // group_size, group_size)  # (out, n_groups, g)
+    lo = groups.amin(dim=-1).clamp(max=0)  # (out, n_groups)
+    hi = groups.amax(dim=-1).clamp(min=0)
+    scale = ((hi - lo) / 15).clamp(min=SMALLEST_SCALE)
+    zero = torch.clamp(-torch.round(lo / scale), 0, 15)
+    q = torch.clamp(torch.round(groups * (1.0 / scale[..., None])) + zero[..., None], 0, 15)
+    return q.reshape(out_features, in_features).to(torch.uint8), scale, zero.to(torch.uint8)
+
+
+def pack_int4(q: torch.Tensor) -> torch.Tensor:
+    """Two 4-bit values a byte: q (out, in) with values 0..15 -> (out, in / 2) uint8, column 2i in the low four
+    bits of byte i and column 2i+1 in the high four. Example: [[1, 2, 15, 0]] -> [[0x21, 0x0F]]."""
+    q = q.to(torch.uint8)
+    return q[:, 0::2] | (q[:, 1::2] << 4)
+
+
+def unpack_int4(packed: torch.Tensor) -> torch.Tensor:
+    """The inverse of pack_int4: (out, in / 2) uint8 -> (out, in) uint8 with values 0..15."""
+    return torch.stack((packed & 0x0F, packed >> 4), dim=-1).flatten(1)
+
+
+class QuantizedLinear(nn.Module):
+    """An nn.Linear without bias whose weight is stored in 8 or 4 bits (see the module's docstring).
+
+    Buffers (what a checkpoint stores): int8: `qweight` (out, in) int8 and `scale` (out,) float32; int4:
+    `qweight` (out, in / 2) uint8 (pack_int4), `scale` (out, in / group_size) in the weights' dtype and `zero`
+    (the same shape, uint8). forward(x) is
+    F.linear(x, self.dequantize()), with an int8 row's scale applied to its output.
+    """
+
+    def __init__(self, in_features: int, out_features: int, scheme: Scheme, dtype=torch.float32, device=None):
+        super().__init__()
+        self.in_features, self.out_features, self.scheme = in_features, out_features, scheme
+        self.dtype = dtype  # the weights' dtype before quantizing: dequantize's
+        if scheme.bits == 8:
+            self.register_buffer("qweight", torch.empty(out_features, in_features, dtype=torch.int8, device=device))
+            self.register_buffer("scale", torch.empty(out_features, dtype=torch.float32, device=device))
+        else:
+            n_groups = in_features // scheme.group_size
+            self.register_buffer("qweight", torch.empty(out_features, in_features // 2, dtype=torch.uint8,
+                                                        device=device))
+            self.register_buffer("scale", torch.empty(out_features, n_groups, dtype=dtype, device=device))
+            self.register_buffer("zero", torch.empty(out_features, n_groups, dtype=torch.uint8, device=device))
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear, scheme: "str | Scheme") -> "QuantizedLinear":
+        """The quantized twin of `linear` (a bias-free nn.Linear), on its device."""
+        scheme = Scheme.parse(scheme)
+        if linear.bias is not None:
+            raise ValueError("QuantizedLinear has no bias: Llama 2's linear layers have none")
+        weight = linear.weight.detach()
+        if weight.dtype not in FLOAT_DTYPES:
+            raise ValueError(f"cannot quantize a {weight.dtype} weight: give a float32, bfloat16 or float16 one")
+        module = cls(weight.shape[1], weight.shape[0], scheme, dtype=weight.dtype, device=weight.device)
+        if scheme.bits == 8:
+            module.qweight, module.scale = quantize_int8(weight)
+        else:
+            q, module.scale, module.zero = quantize_int4(weight, scheme.group_size)
+            module.qweight = pack_int4(q)
+        return module
+
+    @classmethod
+    def join(cls, layers: list["QuantizedLinear"]) -> "QuantizedLinear":
+        """One layer computing what `layers` (same inputs, same scheme) compute, their outputs one after another:
+        the rows of a weight are quantized independently, so joining quantized rows is joining the weights."""
+        first = layers[0]
+        if any(layer.scheme != first.scheme or layer.in_features != first.in_features for layer in layers):
+            raise ValueError("only layers with the same inputs and the same scheme can be joined")
+        joined = cls(first.in_features, sum(layer.out_features for layer in layers), first.scheme,
+                     dtype=first.dtype, device=first.qweight.device)
+        for name, _ in joined.named_buffers():
+            setattr(joined, name, torch.cat([getattr(layer, name) for layer in layers]))
+        return joined
+
+    def dequantize(self, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """The weight the integers stand for, (out, in), in `dtype` (by default the weights' dtype before
+        quantizing: `self.dtype`)."""
+        dtype = dtype or self.dtype
+        if self.scheme.bits == 8:
+            return (self.qweight.float() * self.scale[:, None]).to(dtype)
+        g = self.scheme.group_size
+        q = unpack_int4(self.qweight).reshape(self.out_features, -1, g).to(dtype)  # (out, n_groups, g)
+        weight = (q - self.zero.to(dtype)[..., None]) * self.scale.to(dtype)[..., None]
+        return weight.reshape(self.out_features, self.in_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.scheme.bits == 8:  # a row's scale multiplies its output: applied to out numbers, not out * in
+            return (F.linear(x, self.qweight.to(x.dtype)) * self.scale).to(x.dtype)  # (..., in) -> (..., out)
+        return F.linear(x, self.dequantize(x.dtype))
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, scheme={self.scheme.name}"
+
+
+def quantize_model(model: nn.Module, scheme: "str | Scheme", skip: tuple[str, ...] = ()) -> nn.Module:
+    """Replace every bias-free nn.Linear of `model` (all of Llama's) by its QuantizedLinear, in place; returns
+    the model. `skip`: names of linear layers to keep in floating point (e.g. ("output",)).
+
+    The float weights are let go as each layer is replaced, so memory holds the quantized model plus one layer.
+    """
+    scheme = Scheme.parse(scheme)
+    if scheme.bits == 4:
+        widths = {module.in_features for name, module in model.named_modules()
+                  if isinstance(module, nn.Linear) and name not in skip}
+        if any(width % scheme.group_size for width in widths):
+            fitting = [g for g in GROUP_SIZES if all(width % g == 0 for width in widths)]
+            raise ValueError(f"the model's linear layers have {sorted(widths)} inputs, which do not all split into "
+                             f"groups of {scheme.group_size}: use " + (" or ".join(f"int4-g{g}" for g in fitting)
+                                                                      or "int8"))
+    targets = [(name, module) for name, module in model.named_modules()
+               if isinstance(module, nn.Linear) and name not in skip]
+    for name, linear in targets:
+        owner, _, attribute = name.rpartition(".")
+        setattr(model.get_submodule(owner), attribute, QuantizedLinear.from_linear(linear, scheme))
+    return model
+
+
+def quantization_of(model: nn.Module) -> Scheme | None:
+    """The scheme of a quantized model's linear layers, or None for a model in floating point."""
+    schemes = {m.scheme for m in model.modules() if isinstance(m, QuantizedLinear)}
+    if len(schemes) > 1:
+        raise ValueError(f"the model mixes quantization schemes: {sorted(s.name for s in schemes)}")
+    return schemes.pop() if schemes else None
+
+
+def weight_bytes(args, scheme: "str | Scheme | None" = None, dtype_bytes: int = 2) -> int:
+    """Bytes of a model's weights: the linear layers' at `scheme` (None: in floating point), the embedding and
+    the norms at dtype_bytes (2 for bfloat16), int4 scales in dtype_bytes too (int8 ones in float32).
+
+    Example: Llama 2 7B (LLAMA2_7B) in bfloat16: 13.5 GB; int8: 6.7 GB; int4 in groups of 128: 3.6 GB.
+    """
+    D, L, V, hidden = args.dim, args.n_layers, args.vocab_size, args.hidden_dim
+    kv = args.kv_heads * args.head_dim
+    linear_shapes = [(D, D), (kv, D), (kv, D), (D, D), (hidden, D), (D, hidden), (hidden, D)] * L + [(V, D)]
+    floating = V * D + (2 * L + 1) * D  # embedding and norms
+    total = floating * dtype_bytes
+    for out_features, in_features in linear_shapes:
+        if scheme is None:
+            total += out_features * in_features * dtype_bytes
+            continue
+        scheme = Scheme.parse(scheme)
+        if scheme.bits == 8:
+            total += out_features * in_features + out_features * 4  # float32 scales
+        else:
+            n_groups = out_features * in_features // scheme.group_size
+            total += out_features * in_features // 2 + n_groups * (dtype_bytes + 1)
+    return total
+
+
+def quantization_error(reference: nn.Module, quantized: nn.Module, text: torch.Tensor, prompt: list[int],
+                       new_tokens: int = 256) -> dict:
+    """How far `quantized` strays from `reference` (the same model in floating point), four ways:
+
+    max_logit_diff   the largest |difference| of any logit at any position of `text` (B, T)
+    kl               KL(reference || quantized) of the next-token distributions, mean over those positions, nats
+    loss, loss_change  reference's next-token loss on `text` (nats/token) and how much quantized adds to it
+    agreement        of `new_tokens` greedy tokens the reference writes after `prompt`, the share that quantized,
+                     fed the same tokens, also ranks first; `first_difference`: how many tokens the two write
+                     alike, each greedily on its own, before they part (new_tokens if never)
+    """
+    from .generate import generate_tokens  # decoding is above the model; quantizing below it
+
+    with torch.inference_mode():
+        ref_logits, q_logits = reference(text).float(), quantized(text).float()  # (B, T, V)
+        ref_logp, q_logp = ref_logits.log_softmax(-1), q_logits.log_softmax(-1)
+        kl = (ref_logp.exp() * (ref_logp - q_logp)).sum(-1).mean()
+        targets = text[:, 1:]  # (B, T - 1)
+        ref_loss = -ref_logp[:, :-1].gather(-1, targets[..., None]).mean()
+        q_loss = -q_logp[:, :-1].gather(-1, targets[..., None]).mean()
+        ref_tokens = generate_tokens(reference, [prompt], new_tokens, temperature=0, eos_id=None)[0]
+        written = torch.tensor([prompt + ref_tokens], device=text.device)
+        q_choices = quantized(written)[0, len(prompt) - 1:-1].argmax(-1)  # what quantized ranks first, fed them
+        agreement = (q_choices == written[0, len(prompt):]).float().mean()
+        q_tokens = generate_tokens(quantized, [prompt], new_tokens, temperature=0, eos_id=None)[0]
+    first_difference = next((i for i, (a, b) in enumerate(zip(ref_tokens, q_tokens)) if a != b), new_tokens)
+    return {"max_logit_diff": (ref_logits - q_logits).abs().max().item(), "kl": kl.item(),
+            "loss": ref_loss.item(), "loss_change": (q_loss - ref_loss).item(), "agreement": agreement.item(),
+            "first_difference": first_difference, "new_tokens": new_tokens}

@@ -1,0 +1,95 @@
+"""Tensor parallelism on torch.distributed (gloo, CPU processes) against the single-process model."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from llama_lab.checkpoint import load_model, save_model
+from llama_lab.generate import generate_tokens
+from llama_lab.model import ModelArgs, build_model, init_weights
+from llama_lab.parallel import check_split, kv_heads_of_rank
+from support import REPO
+
+# 8 query heads, 2 key/value heads (GQA): split on 2 ranks, replicated on 4; hidden 384 and vocabulary 512 split.
+ARGS = ModelArgs(dim=128, n_layers=2, n_heads=8, n_kv_heads=2, vocab_size=512, multiple_of=64, max_seq_len=64)
+WORKER = REPO / "tests" / "parallel_worker.py"
+
+
+def run_ranks(world: int, checkpoint, tmp_path) -> list[dict]:
+    """Run the worker as `world` processes and read back what each rank wrote."""
+    out = tmp_path / "out"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    ranks = [subprocess.Popen([sys.executable, str(WORKER), str(rank), str(world), str(tmp_path / "rendezvous"),
+                               str(checkpoint), str(out)], env=env, cwd=REPO, stderr=subprocess.PIPE, text=True)
+             for rank in range(world)]
+    try:
+        errors = [process.communicate(timeout=300)[1] for process in ranks]
+    finally:
+        for process in ranks:  # stopped by process id, whatever happened
+            if process.poll() is None:
+                process.kill()
+    for process, error in zip(ranks, errors):
+        assert process.returncode == 0, error[-3000:]
+    results = []
+    for rank in range(world):
+        with safe_open(f"{out}.{rank}.safetensors", "pt") as f:
+            results.append({**{k: f.get_tensor(k) for k in f.keys()}, "read": json.loads(f.metadata()["read"])})
+    return results
+
+
+def reference(model):
+    tokens = torch.tensor([[1, 17, 42, 99, 5, 250, 7, 3], [1, 8, 8, 300, 2, 61, 9, 44]])
+    with torch.inference_mode():
+        logits = model(tokens)
+        cache = model.new_cache(2, 16)
+        model(tokens[:, :6], cache=cache)
+        step = model(tokens[:, 6:7], start_pos=6, cache=cache)
+    greedy = generate_tokens(model, [[1, 17, 42], [1, 8]], 20, temperature=0, eos_id=None)
+    return logits, step, greedy
+
+
+@pytest.fixture(scope="module")
+def model():
+    return init_weights(build_model(ARGS), seed=3).eval()
+
+
+def check_equal(results, model, kv_heads_per_rank):
+    logits, step, greedy = reference(model)
+    for r in results:
+        assert torch.allclose(r["logits"], logits, atol=1e-5, rtol=0), (r["logits"] - logits).abs().max()
+        assert torch.allclose(r["step"], step, atol=1e-5, rtol=0)
+        assert [r["greedy0"].tolist(), r["greedy1"].tolist()] == greedy
+        assert r["cache_heads"].item() == kv_heads_per_rank  # the KV cache holds the rank's own heads
+
+
+@pytest.mark.parametrize("world", [2, 4])
+def test_parallel_equals_one_process(tmp_path, model, world):
+    save_model(model, tmp_path / "kit", format="kit")
+    results = run_ranks(world, tmp_path / "kit", tmp_path)
+    check_equal(results, model, kv_heads_per_rank=max(1, ARGS.kv_heads // world))
+
+
+def test_each_rank_reads_only_its_meta_shard(tmp_path, model):
+    save_model(model, tmp_path / "meta", format="meta", num_shards=2)
+    results = run_ranks(2, tmp_path / "meta", tmp_path)
+    assert [r["read"] for r in results] == [["consolidated.00.pth"], ["consolidated.01.pth"]]
+    check_equal(results, load_model(tmp_path / "meta"), kv_heads_per_rank=1)
+
+
+def test_kv_heads_of_each_rank():
+    llama70b_like = ModelArgs(dim=1024, n_heads=64, n_kv_heads=8)
+    assert [kv_heads_of_rank(llama70b_like, 8, r) for r in range(8)] == [[r] for r in range(8)]
+    assert kv_heads_of_rank(ModelArgs(dim=512, n_heads=8, n_kv_heads=8), 4, 1) == [2, 3]
+    assert [kv_heads_of_rank(ARGS, 4, r) for r in range(4)] == [[0], [0], [1], [1]]
+
+
+def test_uncuttable_models_are_refused():
+    with pytest.raises(ValueError, match="n_heads=8"):
+        check_split(ARGS, 3)
+    with pytest.raises(ValueError, match="n_kv_heads=2"):
+        check_split(ModelArgs(dim=192, n_heads=6, n_kv_heads=2, vocab_size=600, multiple_of=32), 3)

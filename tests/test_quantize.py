@@ -1,0 +1,252 @@
+"""Weight-only quantization: hand-worked cases, torchao's own functions, the kit's int8 kernel against the
+dequantized product, and quantized decoding against the float model."""
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from llama_lab.fast import CompiledDecoder, LaidOutDecoder
+from llama_lab.fast.kernels import Int4KernelLinear, Int8KernelLinear, int8_kernel_problem, with_kernel
+from llama_lab.generate import generate_tokens
+from llama_lab.model import LLAMA2_7B, LLAMA2_13B, LLAMA2_70B, ModelArgs, build_model, init_weights
+from llama_lab.quantize import (QuantizedLinear, Scheme, pack_int4, quantization_of, quantize_int4, quantize_int8,
+                                quantize_model, unpack_int4, weight_bytes)
+
+SCHEMES = ["int8", "int4-g32", "int4-g64", "int4-g128"]
+SMALL = ModelArgs(dim=128, n_layers=2, n_heads=4, n_kv_heads=2, vocab_size=512, multiple_of=64, max_seq_len=128)
+
+
+def small_model(seed=0):
+    return init_weights(build_model(SMALL), seed=seed).eval()
+
+
+# ------------------------------------------------------------------------------------ hand-worked cases
+
+def test_int8_hand_worked():
+    q, scale = quantize_int8(torch.tensor([[1.0, -0.5, 0.25], [0.0, 0.0, 0.0]]))
+    assert scale[0].item() == pytest.approx(1 / 127.5)
+    assert q[0].tolist() == [127, -64, 32]  # 127.5 clamps to 127 (or rounds down); -63.75 -> -64; 31.875 -> 32
+    assert q[1].tolist() == [0, 0, 0] and scale[1] > 0  # an all-zero row keeps a usable scale
+
+
+def test_int4_hand_worked():
+    # one group of 32: values from -1 to 2; lo -1, hi 2, scale 3/15 = 0.2, zero round(1 / 0.2) = 5
+    w = torch.zeros(1, 32)
+    w[0, 0], w[0, 1], w[0, 2] = -1.0, 2.0, 0.5
+    q, scale, zero = quantize_int4(w, 32)
+    assert scale.item() == pytest.approx(0.2) and zero.item() == 5
+    assert q[0, :4].tolist() == [0, 15, 7, 5]  # -1 -> 0, 2 -> 15, 0.5 -> round(2.5) + 5 = 2 + 5 (half to even)
+    deq = (q.float() - zero.float()) * scale
+    assert deq[0, :4].tolist() == pytest.approx([-1.0, 2.0, 0.4, 0.0])  # 0 stays exactly 0
+
+
+def test_int4_packing():
+    assert pack_int4(torch.tensor([[1, 2, 15, 0]])).tolist() == [[0x21, 0x0F]]
+    q = torch.randint(0, 16, (5, 64), dtype=torch.uint8)
+    assert torch.equal(unpack_int4(pack_int4(q)), q)
+
+
+def test_schemes_parse_and_refuse():
+    assert Scheme.parse("int8") == Scheme(8) and Scheme.parse("int4") == Scheme(4, 128)
+    assert Scheme.parse("INT4-G32").name == "int4-g32"
+    for bad in ("int3", "int8-g32", "int4-g48", "fp8", ""):
+        with pytest.raises(ValueError, match="quantization"):
+            Scheme.parse(bad)
+    with pytest.raises(ValueError, match="groups of 128"):
+        quantize_model(build_model(SMALL.with_(dim=96, n_heads=4)), "int4-g128")
+
+
+# -------------------------------------------------------------------------------------- against torchao
+
+torchao = pytest.importorskip("torchao", reason="torchao checks the scales and the dequantized weights")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_int8_matches_torchao(dtype):
+    from torchao.quantization import Int8WeightOnlyConfig, quantize_
+
+    weight = torch.randn(96, 256, generator=torch.Generator().manual_seed(0)).to(dtype)
+    theirs = torch.nn.Sequential(torch.nn.Linear(256, 96, bias=False, dtype=dtype))
+    theirs[0].weight.data.copy_(weight)
+    quantize_(theirs, Int8WeightOnlyConfig())
+    ours = QuantizedLinear.from_linear(torch.nn.Linear(256, 96, bias=False, dtype=dtype), "int8")
+    ours.qweight, ours.scale = quantize_int8(weight)
+    assert torch.equal(ours.qweight, theirs[0].weight.qdata)
+    assert torch.equal(ours.scale, theirs[0].weight.scale.flatten())
+    assert torch.equal(ours.dequantize(), theirs[0].weight.dequantize())
+
+
+@pytest.mark.parametrize("group_size", [32, 64, 128])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_int4_matches_torchao_affine(group_size, dtype):
+    from torchao.quantization.quant_primitives import (MappingType, choose_qparams_affine, dequantize_affine,
+                                                       quantize_affine)
+
+    weight = torch.randn(64, 256, generator=torch.Generator().manual_seed(1)).to(dtype) * 0.02
+    block = (1, group_size)
+    scale, zero = choose_qparams_affine(weight, MappingType.ASYMMETRIC, block, torch.uint8, quant_min=0,
+                                        quant_max=15, eps=torch.finfo(torch.float32).eps)
+    q_theirs = quantize_affine(weight, block, scale, zero, torch.uint8, quant_min=0, quant_max=15)
+    deq_theirs = dequantize_affine(q_theirs, block, scale, zero, torch.uint8, quant_min=0, quant_max=15,
+                                   output_dtype=dtype)
+    q, our_scale, our_zero = quantize_int4(weight, group_size)
+    assert torch.equal(our_scale, scale.reshape(our_scale.shape))
+    assert torch.equal(our_zero.int(), zero.reshape(our_zero.shape).int())
+    assert torch.equal(q, q_theirs)
+    layer = QuantizedLinear(256, 64, Scheme(4, group_size), dtype=dtype)
+    layer.qweight, layer.scale, layer.zero = pack_int4(q), our_scale, our_zero
+    assert torch.equal(layer.dequantize(), deq_theirs)
+
+
+# ---------------------------------------------------------------------------------- layers and kernels
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_quantized_linear_is_the_dequantized_product(scheme):
+    linear = torch.nn.Linear(256, 96, bias=False)
+    layer = QuantizedLinear.from_linear(linear, scheme)
+    x = torch.randn(3, 5, 256)
+    assert torch.allclose(layer(x), F.linear(x, layer.dequantize()), atol=1e-5)
+    error = (layer.dequantize() - linear.weight).abs()
+    if scheme == "int8":  # at most half a step per row
+        assert (error <= layer.scale[:, None] / 2 + 1e-7).all()
+    else:
+        step = layer.scale.repeat_interleave(layer.scheme.group_size, dim=1)
+        assert (error <= step / 2 + 1e-7).all()
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_kernels_match_the_layer(scheme):
+    layer = QuantizedLinear.from_linear(torch.nn.Linear(512, 160, bias=False), scheme)
+    fast = with_kernel(layer)
+    if scheme == "int8" and int8_kernel_problem() is not None:
+        pytest.skip(int8_kernel_problem())
+    assert isinstance(fast, Int8KernelLinear if scheme == "int8" else Int4KernelLinear)
+    for rows in (1, 3, 8):
+        x = torch.randn(rows, 1, 512)
+        assert torch.allclose(fast(x), layer(x), atol=1e-4, rtol=1e-5)
+
+
+def test_int8_kernel_handles_any_width():
+    if int8_kernel_problem() is not None:
+        pytest.skip(int8_kernel_problem())
+    for width in (8, 40, 100, 1000):  # the 32-wide loop, the 8-wide loop and the one-at-a-time tail
+        layer = QuantizedLinear.from_linear(torch.nn.Linear(width, 24, bias=False), "int8")
+        x = torch.randn(2, width)
+        assert torch.allclose(Int8KernelLinear(layer)(x), layer(x), atol=1e-4)
+
+
+def test_join_computes_what_the_parts_compute():
+    parts = [QuantizedLinear.from_linear(torch.nn.Linear(128, n, bias=False), "int4-g32") for n in (64, 32, 32)]
+    x = torch.randn(2, 128)
+    assert torch.allclose(QuantizedLinear.join(parts)(x), torch.cat([p(x) for p in parts], -1), atol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------- models
+
+def test_quantize_model_replaces_every_linear():
+    model = quantize_model(small_model(), "int8")
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    quantized = [m for m in model.modules() if isinstance(m, QuantizedLinear)]
+    assert not linears and len(quantized) == 7 * SMALL.n_layers + 1
+    assert quantization_of(model) == Scheme(8) and quantization_of(small_model()) is None
+    kept = quantize_model(small_model(), "int8", skip=("output",))
+    assert isinstance(kept.output, torch.nn.Linear)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_weight_bytes_counts_what_the_model_holds(scheme):
+    model = quantize_model(small_model().to(torch.bfloat16), scheme)
+    held = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    assert weight_bytes(SMALL, scheme) == held
+    assert weight_bytes(SMALL) == sum(t.numel() * 2 for t in small_model().state_dict().values())
+
+
+def test_preset_sizes():
+    gb = 1e9
+    assert weight_bytes(LLAMA2_7B) / gb == pytest.approx(13.48, abs=0.01)  # 6.74B parameters in bfloat16
+    assert weight_bytes(LLAMA2_70B, "int8") / gb == pytest.approx(69.0, abs=0.5)
+    assert weight_bytes(LLAMA2_70B, "int4") / gb < 40 < weight_bytes(LLAMA2_70B, "int8") / gb
+    assert weight_bytes(LLAMA2_13B, "int4-g32") > weight_bytes(LLAMA2_13B, "int4-g128")
+
+
+@pytest.mark.parametrize("scheme", ["int8", "int4-g64"])
+def test_decoders_give_the_quantized_model_s_tokens(scheme):
+    model = quantize_model(small_model(), scheme)
+    prompts = [[1, 5, 9, 200], [1, 7]]
+    plain = generate_tokens(model, prompts, 24, temperature=0, eos_id=None)
+    assert generate_tokens(LaidOutDecoder(model), prompts, 24, temperature=0, eos_id=None) == plain
+    compiled = CompiledDecoder(model, backend="aot_eager")
+    assert generate_tokens(compiled, prompts, 24, temperature=0, eos_id=None) == plain
+
+
+def test_compiled_quantized_step_with_inductor():
+    model = quantize_model(small_model(), "int8")
+    prompts = [[1, 5, 9, 200]]
+    plain = generate_tokens(model, prompts, 16, temperature=0, eos_id=None)
+    assert generate_tokens(CompiledDecoder(model), prompts, 16, temperature=0, eos_id=None) == plain
+
+
+def test_quantized_hooks_fire():
+    model = quantize_model(small_model(), "int8")
+    seen = []
+    handle = model.layers[0].attention.wq.register_forward_hook(lambda m, i, o: seen.append(o.shape))
+    generate_tokens(LaidOutDecoder(model), [[1, 2, 3]], 4, temperature=0, eos_id=None)
+    handle.remove()
+    assert len(seen) == 4  # the prompt's pass and three one-token steps: a hook makes the decoder step aside
+
+
+def test_quantizing_keeps_the_original_untouched():
+    model = small_model()
+    before = copy.deepcopy(model.state_dict())
+    quantized = quantize_model(copy.deepcopy(model), "int4-g32")
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert quantization_of(quantized) is not None
+
+
+# -------------------------------------------------------------------------------------------- checkpoints
+
+@pytest.mark.parametrize("scheme", ["int8", "int4-g32"])
+def test_quantized_checkpoint_round_trip(tmp_path, scheme):
+    from llama_lab.checkpoint import load_model, save_model
+
+    model = quantize_model(small_model(), scheme)
+    save_model(model, tmp_path / "q", format="kit")
+    assert sorted(p.name for p in (tmp_path / "q").iterdir()) == [".llama_lab.json", "model.safetensors",
+                                                                   "params.json", "quantization.json"]
+    loaded = load_model(tmp_path / "q")
+    assert quantization_of(loaded) == Scheme.parse(scheme)
+    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert torch.equal(a, b), name
+    tokens = torch.tensor([[1, 5, 9, 200, 3]])
+    assert torch.equal(model(tokens), loaded(tokens))
+    assert (tmp_path / "q" / "model.safetensors").stat().st_size < 0.45 * 4 * small_model().num_parameters()
+
+
+def test_quantize_while_loading_is_quantize_after_loading(tmp_path):
+    from llama_lab.checkpoint import load_model, save_model
+
+    save_model(small_model(), tmp_path / "f", format="meta")
+    streamed = load_model(tmp_path / "f", quantize="int4-g64")
+    after = quantize_model(load_model(tmp_path / "f"), "int4-g64")
+    for (name, a), (_, b) in zip(after.state_dict().items(), streamed.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
+def test_quantized_checkpoint_mistakes(tmp_path):
+    from llama_lab.checkpoint import CheckpointError, load_model, save_model
+
+    model = quantize_model(small_model(), "int8")
+    with pytest.raises(ValueError, match="kit's format only"):
+        save_model(model, tmp_path / "hf", format="hf")
+    assert not (tmp_path / "hf").exists()
+    save_model(model, tmp_path / "q", format="kit")
+    with pytest.raises(CheckpointError, match="quantized as int8"):
+        load_model(tmp_path / "q", quantize="int4")
+    (tmp_path / "q" / "quantization.json").write_text('{"scheme": "int4-g64", "dtype": "float32"}')
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_model(tmp_path / "q")
+    (tmp_path / "q" / "quantization.json").write_text('{"scheme": "int5"}')
+    with pytest.raises(CheckpointError, match="not a quantization the kit wrote"):
+        load_model(tmp_path / "q")
