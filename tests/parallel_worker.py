@@ -20,7 +20,7 @@ os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), G
 dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=world)
 
 from llama_lab import checkpoint as checkpoints, parallel  # noqa: E402
-from llama_lab.generate import generate_tokens  # noqa: E402
+from support import parallel_probe  # noqa: E402
 
 read = []
 for module in (checkpoints, parallel):
@@ -29,13 +29,7 @@ for module in (checkpoints, parallel):
 
 mesh = parallel.setup("gloo")
 model = parallel.load_parallel(checkpoint, mesh)
-tokens = torch.tensor([[1, 17, 42, 99, 5, 250, 7, 3], [1, 8, 8, 300, 2, 61, 9, 44]])
-with torch.inference_mode():
-    logits = model(tokens)
-    cache = model.new_cache(2, 16)
-    model(tokens[:, :6], cache=cache)
-    step = model(tokens[:, 6:7], start_pos=6, cache=cache)
-greedy = generate_tokens(model, [[1, 17, 42], [1, 8]], 20, temperature=0, eos_id=None)
+logits, step, greedy, cache = parallel_probe(model)
 save_file({"logits": logits.contiguous(), "step": step.contiguous(), "greedy0": torch.tensor(greedy[0]),
            "greedy1": torch.tensor(greedy[1]), "cache_heads": torch.tensor(cache.k.shape[2])},
           f"{out}.{rank}.safetensors", metadata={"read": json.dumps(read)})

@@ -41,3 +41,18 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def parallel_probe(model) -> tuple:
+    """What the tensor-parallel tests compare: the logits of two fixed rows of tokens, the logits of one cached
+    decoding step after six of them, and 20 greedy tokens after two prompts."""
+    from llama_lab.generate import generate_tokens
+
+    tokens = torch.tensor([[1, 17, 42, 99, 5, 250, 7, 3], [1, 8, 8, 300, 2, 61, 9, 44]], device=model.device)
+    with torch.inference_mode():
+        logits = model(tokens)
+        cache = model.new_cache(2, 16)
+        model(tokens[:, :6], cache=cache)
+        step = model(tokens[:, 6:7], start_pos=6, cache=cache)
+    greedy = generate_tokens(model, [[1, 17, 42], [1, 8]], 20, temperature=0, eos_id=None)
+    return logits, step, greedy, cache

@@ -52,9 +52,12 @@ def test_quick_bench_has_every_row(quick_run):
         "training step, 2x32 tokens", "training step, 2x32 tokens, compiled",
         "load, Meta .pth", "load peak RSS / size on disk, Meta .pth",
         "load, safetensors (HF layout)", "load peak RSS / size on disk, safetensors (HF layout)",
-        "load, safetensors (kit layout)", "load peak RSS / size on disk, safetensors (kit layout)"]
-    for metric in metrics:  # the table on screen carries every row too
+        "load, safetensors (kit layout)", "load peak RSS / size on disk, safetensors (kit layout)",
+        "decode, batch 1, int8, compiled", "decode, batch 2, int8, compiled",
+        "decode, batch 1, int4-g64, compiled", "decode, batch 2, int4-g64, compiled"]
+    for metric in metrics:  # the tables on screen carry every row too
         assert f"| toy | {metric} (" in stdout
+    assert "| quantized | float | quantized vs float |" in stdout
     assert positive(results["bandwidth_bytes_per_s"])
     assert results["machine"]["torch_threads"] == 1 and results["machine"]["dtype"] == "float32"
 
@@ -74,8 +77,12 @@ def test_quick_bench_numbers_are_sane(quick_run):
             assert positive(low) and low <= high and len(r["samples"]["transformers"]) == len(r["samples"]["kit"])
         else:  # transformers cannot read Meta's .pth, and the kit's own layout is the kit's
             assert r["transformers"] is None and r["ratio"] is None
+        if r.get("kind") == "quantized":  # against the float model: the "transformers" side is the float model
+            assert 0 <= r["tokens_alike"] <= r["new_tokens"] and r["bytes_per_step"] < weight_bytes_per_step(
+                random_model(TOY, torch.device("cpu"), torch.float32)) / 2
         if r["metric"].startswith("decode"):
             assert positive(r["bound"]) and r["share"] == pytest.approx(r["kit"] / r["bound"])
+        if r["metric"].startswith("decode") and r.get("kind") != "quantized":
             assert r["same_tokens"]  # the same weights, greedy: the same continuation as transformers
             assert r.get("same_tokens_as_eager", True)  # and the compiled step, that of the eager one
         if r["metric"].startswith("load peak RSS"):

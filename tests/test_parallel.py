@@ -10,10 +10,9 @@ import torch
 from safetensors import safe_open
 
 from llama_lab.checkpoint import load_model, save_model
-from llama_lab.generate import generate_tokens
 from llama_lab.model import ModelArgs, build_model, init_weights
 from llama_lab.parallel import check_split, kv_heads_of_rank
-from support import REPO
+from support import REPO, parallel_probe
 
 # 8 query heads, 2 key/value heads (GQA): split on 2 ranks, replicated on 4; hidden 384 and vocabulary 512 split.
 ARGS = ModelArgs(dim=128, n_layers=2, n_heads=8, n_kv_heads=2, vocab_size=512, multiple_of=64, max_seq_len=64)
@@ -42,24 +41,13 @@ def run_ranks(world: int, checkpoint, tmp_path) -> list[dict]:
     return results
 
 
-def reference(model):
-    tokens = torch.tensor([[1, 17, 42, 99, 5, 250, 7, 3], [1, 8, 8, 300, 2, 61, 9, 44]])
-    with torch.inference_mode():
-        logits = model(tokens)
-        cache = model.new_cache(2, 16)
-        model(tokens[:, :6], cache=cache)
-        step = model(tokens[:, 6:7], start_pos=6, cache=cache)
-    greedy = generate_tokens(model, [[1, 17, 42], [1, 8]], 20, temperature=0, eos_id=None)
-    return logits, step, greedy
-
-
 @pytest.fixture(scope="module")
 def model():
     return init_weights(build_model(ARGS), seed=3).eval()
 
 
 def check_equal(results, model, kv_heads_per_rank):
-    logits, step, greedy = reference(model)
+    logits, step, greedy, _ = parallel_probe(model)
     for r in results:
         assert torch.allclose(r["logits"], logits, atol=1e-5, rtol=0), (r["logits"] - logits).abs().max()
         assert torch.allclose(r["step"], step, atol=1e-5, rtol=0)

@@ -11,8 +11,8 @@ from llama_lab.fast import CompiledDecoder, LaidOutDecoder
 from llama_lab.fast.kernels import Int4KernelLinear, Int8KernelLinear, int8_kernel_problem, with_kernel
 from llama_lab.generate import generate_tokens
 from llama_lab.model import LLAMA2_7B, LLAMA2_13B, LLAMA2_70B, ModelArgs, build_model, init_weights
-from llama_lab.quantize import (QuantizedLinear, Scheme, pack_int4, quantization_of, quantize_int4, quantize_int8,
-                                quantize_model, unpack_int4, weight_bytes)
+from llama_lab.quantize import (QuantizedLinear, Scheme, pack_int4, quantization_error, quantization_of, quantize_int4,
+                                quantize_int8, quantize_model, unpack_int4, weight_bytes)
 
 SCHEMES = ["int8", "int4-g32", "int4-g64", "int4-g128"]
 SMALL = ModelArgs(dim=128, n_layers=2, n_heads=4, n_kv_heads=2, vocab_size=512, multiple_of=64, max_seq_len=128)
@@ -60,11 +60,9 @@ def test_schemes_parse_and_refuse():
 
 # -------------------------------------------------------------------------------------- against torchao
 
-torchao = pytest.importorskip("torchao", reason="torchao checks the scales and the dequantized weights")
-
-
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_int8_matches_torchao(dtype):
+    pytest.importorskip("torchao", reason="torchao (a dev dependency) checks the scales and dequantized weights")
     from torchao.quantization import Int8WeightOnlyConfig, quantize_
 
     weight = torch.randn(96, 256, generator=torch.Generator().manual_seed(0)).to(dtype)
@@ -81,6 +79,7 @@ def test_int8_matches_torchao(dtype):
 @pytest.mark.parametrize("group_size", [32, 64, 128])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_int4_matches_torchao_affine(group_size, dtype):
+    pytest.importorskip("torchao", reason="torchao (a dev dependency) checks the scales and dequantized weights")
     from torchao.quantization.quant_primitives import (MappingType, choose_qparams_affine, dequantize_affine,
                                                        quantize_affine)
 
@@ -133,7 +132,7 @@ def test_int8_kernel_handles_any_width():
         pytest.skip(int8_kernel_problem())
     for width in (8, 40, 100, 1000):  # the 32-wide loop, the 8-wide loop and the one-at-a-time tail
         layer = QuantizedLinear.from_linear(torch.nn.Linear(width, 24, bias=False), "int8")
-        x = torch.randn(2, width)
+        x = torch.randn(5, width)  # four rows at a time, then one
         assert torch.allclose(Int8KernelLinear(layer)(x), layer(x), atol=1e-4)
 
 
@@ -250,3 +249,33 @@ def test_quantized_checkpoint_mistakes(tmp_path):
     (tmp_path / "q" / "quantization.json").write_text('{"scheme": "int5"}')
     with pytest.raises(CheckpointError, match="not a quantization the kit wrote"):
         load_model(tmp_path / "q")
+
+
+# ------------------------------------------------------------------------------ measured on the tiny model
+
+@pytest.fixture(scope="module")
+def tiny_error():
+    from llama_lab.world import tinyworld
+    from llama_lab.world.tiny import load_tiny
+
+    model, tokenizer = load_tiny("base")
+    world = tinyworld.build_world(0)
+    documents = [tokenizer.encode(d) for d in tinyworld.pretraining_documents(world, "val", 64, 0)]
+    text = torch.tensor([d[:128] for d in documents if len(d) >= 128][:16])  # held-out text, (16, 128)
+    prompt = tokenizer.encode("Let me tell you about")
+    return {scheme: quantization_error(model, quantize_model(copy.deepcopy(model), scheme), text, prompt, 256)
+            for scheme in ("int8", "int4-g32", "int4-g64")}
+
+
+def test_int8_costs_the_tiny_model_almost_nothing(tiny_error):
+    e = tiny_error["int8"]
+    assert e["kl"] < 1e-4 and abs(e["loss_change"]) < 1e-3
+    assert e["agreement"] >= 0.99 and e["first_difference"] >= 200  # measured: 1.0 and all 256 tokens alike
+
+
+def test_int4_costs_more_and_smaller_groups_cost_less(tiny_error):
+    for scheme in ("int4-g32", "int4-g64"):
+        e = tiny_error[scheme]
+        assert 10 * tiny_error["int8"]["kl"] < e["kl"] < 0.01 and abs(e["loss_change"]) < 0.02
+        assert e["agreement"] >= 0.9  # measured: 0.95
+    assert tiny_error["int4-g32"]["kl"] < tiny_error["int4-g64"]["kl"]

@@ -22,6 +22,9 @@ torch.compile; on a CPU with the weights frozen into Inductor's matrix kernels, 
 is the training step: eager, and compiled on both sides (the kit's
 `train --compile` against transformers' model through the same torch.compile). Compiling is done in the untimed
 warm-up. On a GPU the suite runs in bfloat16 and adds a model of Llama 2 7B's shape with random weights.
+Quantized decoding (`llama_lab.quantize`, int8 and int4 in groups of 64) is measured against the same model in
+floating point through the same kind of step (compiled, or eager with --no-compile), in turns, with the share of
+the bandwidth bound for the bytes the quantized step reads; these rows have a table of their own.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from ..fast import CompiledDecoder, LaidOutDecoder
 from ..fast.layout import by_columns, linear
 from ..generate import Decoder, generate_tokens
 from ..model import LLAMA2_7B, Llama, ModelArgs, build_model, init_weights
+from ..quantize import QuantizedLinear, quantize_model
 from ..tables import markdown_row, markdown_table
 from ..train import compiled_loss_sums, logits_loss_sums, loss_sums
 
@@ -73,7 +77,7 @@ class Settings:
     prefill_len: int = 512
     train_batch: int = 8
     train_seq: int = 256
-    measure: tuple[str, ...] = ("decode", "prefill", "train", "load")
+    measure: tuple[str, ...] = ("decode", "prefill", "train", "load", "quantized")
     compile: bool = True  # also measure the compiled decode step (on a GPU with CUDA graphs) and training step
     bandwidth_mib: int = 256  # the matrix of the bandwidth probe, well above the CPU's caches
 
@@ -153,9 +157,15 @@ def transformers_twin(model: Llama):
     return twin.eval()
 
 
+QUANTIZED_SCHEMES = ("int8", "int4-g64")
+
+
 def weight_bytes_per_step(model: Llama) -> int:
-    """Bytes of weights one decoding step reads: all of them but the embedding table (a row per token)."""
+    """Bytes of weights one decoding step reads: all of them but the embedding table (a row per token); of a
+    quantized layer its integers, scales and zero points."""
     everything = sum(p.numel() * p.element_size() for p in model.parameters())
+    everything += sum(b.numel() * b.element_size() for m in model.modules() if isinstance(m, QuantizedLinear)
+                      for b in m.buffers())
     return everything - model.tok_embeddings.weight.numel() * model.tok_embeddings.weight.element_size()
 
 
@@ -239,6 +249,51 @@ def measure_decode(size, kit, twin, batch, cfg: Settings, bytes_per_step, probe:
     result["share_transformers"] = result["transformers"] / result["bound"]
     result["same_tokens"] = outputs["kit"] == outputs["transformers"]
     return result, outputs["kit"]
+
+
+def measure_quantized(size, model: Llama, float_decoder, cfg: Settings, probe: BandwidthProbe, log=print) -> list[dict]:
+    """Greedy decoding tokens/s of `model` quantized (QUANTIZED_SCHEMES) against `float_decoder` (the same model
+    unquantized, through the same kind of step), in turns. The "kit" side of each row is the quantized model,
+    the "transformers" side the float one; "tokens_alike": how many greedy tokens the two write alike before
+    their texts part (the median over the batch's rows; once one token differs, everything after it may)."""
+    device = model.device
+    rows = []
+    for scheme in QUANTIZED_SCHEMES:
+        try:
+            quantized = quantize_model(copy.deepcopy(model), scheme)
+        except ValueError as why:  # a group size that does not divide the model's widths
+            log(f"{size}: no {scheme} rows: {why}")
+            continue
+        if cfg.compile:
+            decoder = CompiledDecoder(quantized)
+        else:
+            decoder = LaidOutDecoder(quantized) if device.type == "cpu" else Decoder(quantized)
+        per_step = weight_bytes_per_step(quantized)
+        for batch in cfg.batches:
+            prompts = torch.randint(3, model.args.vocab_size, (batch, cfg.prompt_len),
+                                    generator=torch.Generator().manual_seed(batch)).tolist()
+            outputs = {}
+
+            def run(name, decoder):
+                outputs[name] = generate_tokens(decoder, prompts, cfg.new_tokens, temperature=0, eos_id=None)
+
+            probe.samples.clear()
+            times = take_turns({"quantized": lambda: run("quantized", decoder),
+                                "float": lambda: run("float", float_decoder), "bandwidth": probe}, cfg.repeats, device)
+            tokens = batch * cfg.new_tokens
+            r = row(size, f"decode, batch {batch}, {scheme}" + (", compiled" if cfg.compile else ""), "tokens/s",
+                    [tokens / t for t in times["quantized"]], [tokens / t for t in times["float"]])
+            alike = [next((i for i, (a, b) in enumerate(zip(q, f)) if a != b), len(q))
+                     for q, f in zip(outputs["quantized"], outputs["float"])]
+            r.update(kind="quantized", scheme=scheme, bytes_per_step=per_step, new_tokens=cfg.new_tokens,
+                     bandwidth_bytes_per_s=statistics.median(probe.samples[-cfg.repeats:]),
+                     tokens_alike=statistics.median(alike))
+            r["bound"] = batch * r["bandwidth_bytes_per_s"] / per_step
+            r["share"] = r["kit"] / r["bound"]
+            rows.append(r)
+        del quantized, decoder
+        gc.collect()
+    return rows
 
 
 def measure_prefill(size, kit, twin, cfg: Settings) -> list[dict]:
@@ -509,6 +564,10 @@ def run_suite(cfg: Settings, device: torch.device, dtype: torch.dtype, log=print
             rows.extend(measure_training(size, model, twin, cfg))
         if "load" in cfg.measure and size != "7b":
             rows.extend(measure_loading(size, model, cfg))
+        if "quantized" in cfg.measure:
+            float_decoder = compiled_decoder if cfg.compile else (
+                LaidOutDecoder(model) if device.type == "cpu" else Decoder(model))
+            rows.extend(measure_quantized(size, model, float_decoder, cfg, probe, log))
         for r in rows:
             log(format_row(r))
         results["rows"].extend(rows)
@@ -554,17 +613,33 @@ def _cells(r: dict) -> tuple[str, ...]:
             _percent(r.get("share")), _percent(r.get("share_transformers")), "; ".join(notes))
 
 
+QUANTIZED_COLUMNS = ("size", "measurement", "quantized", "float", "quantized vs float", "paired runs", "bound",
+                     "share", "notes")
+
+
+def _quantized_cells(r: dict) -> tuple[str, ...]:
+    return (r["size"], f"{r['metric']} ({r['unit']})", _number(r["kit"]), _number(r["transformers"]),
+            _ratio(r["ratio"]), "-".join(map(_ratio, r["ratio_range"])), _number(r["bound"]), _percent(r["share"]),
+            f"{r['bytes_per_step'] / 2**20:.1f} MiB read per step; greedy text alike for {r['tokens_alike']:.0f} "
+            f"of {r['new_tokens']} tokens")
+
+
 def format_row(r: dict) -> str:
-    """One row of the results as a line of the README's Markdown table."""
-    return markdown_row(_cells(r))
+    """One row of the results as a line of the README's Markdown tables."""
+    return markdown_row(_quantized_cells(r) if r.get("kind") == "quantized" else _cells(r))
 
 
 def format_table(results: dict) -> str:
     m = results["machine"]
     where = m.get("gpu") or f"{m['cpu']}, {m['cpu_count']} cores, {m['torch_threads']} torch threads"
+    plain = [r for r in results["rows"] if r.get("kind") != "quantized"]
+    quantized = [r for r in results["rows"] if r.get("kind") == "quantized"]
     lines = [f"{where}; torch {m['torch']}, transformers {m['transformers']}, {m['dtype']}; memory bandwidth "
              f"{results['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s (matrix-vector product)", "",
-             *markdown_table(COLUMNS, [_cells(r) for r in results["rows"]])]
+             *markdown_table(COLUMNS, [_cells(r) for r in plain])]
+    if quantized:
+        lines += ["", "Quantized decoding against the same model in floating point (the same kind of step):", "",
+                  *markdown_table(QUANTIZED_COLUMNS, [_quantized_cells(r) for r in quantized])]
     lines += ["", "kit vs HF: how many times better the kit does (kit/HF for tokens/s, HF/kit for seconds and "
               "memory). paired runs: the lowest and the highest ratio of two runs made side by side (the two take "
               "turns). bound: tokens/s if each step read every weight once at the bandwidth measured during that "

@@ -109,6 +109,34 @@ def kv_cache_bytes(args: ModelArgs, seq_len: int | None = None, batch_size: int 
     return kv_cache_bytes_per_token(args, bytes_per_value, gqa) * seq_len * batch_size
 
 
+# ---------------------------------------------------------------------------------------------- fitting
+
+# GPU memory in GiB (as the cards are sold: "80GB" means 80 GiB), from a gaming card to the largest data-centre one.
+GPUS = {"24 GiB (RTX 4090)": 24, "40 GiB (A100-40GB)": 40, "80 GiB (A100/H100-80GB)": 80}
+WIDTHS = (None, "int8", "int4-g128")  # bfloat16, then weight-only quantization (llama_lab.quantize)
+
+
+def memory_rows(seq_len: int = 4096, batch_size: int = 1, gpus: dict[str, int] = GPUS) -> list[dict]:
+    """For each preset and width: GiB of weights (llama_lab.quantize.weight_bytes: scales included, embedding and
+    norms in bfloat16), of the bf16 KV cache for `batch_size` sequences of `seq_len` tokens, their sum, and how
+    many GPUs of each size that sum needs (the whole model split evenly; activations and workspace left out).
+
+    Example: 70B at int4 in groups of 128 holds 35.0 GiB of weights and 1.25 GiB of cache: one 40 GiB GPU.
+    """
+    from ..quantize import weight_bytes as quantized_bytes  # course above engine: imported where used
+
+    rows = []
+    for size, args in PRESETS.items():
+        for width in WIDTHS:
+            weights = quantized_bytes(args, width) / GIB
+            cache = kv_cache_bytes(args, seq_len, batch_size) / GIB
+            row = {"model": size, "weights": width or "bf16", "weights GiB": weights, "KV cache GiB": cache,
+                   "total GiB": weights + cache}
+            row.update({gpu: math.ceil((weights + cache) / memory) for gpu, memory in gpus.items()})
+            rows.append(row)
+    return rows
+
+
 # ---------------------------------------------------------------------------------------------- compute
 
 def training_flops(n_params: int, tokens: int | float) -> int | float:
