@@ -263,6 +263,7 @@ class Llama(nn.Module):
         self.layers = nn.ModuleList(TransformerBlock(args, i) for i in range(args.n_layers))
         self.norm = RMSNorm(args.dim, eps=args.norm_eps)
         self.output = nn.Linear(args.dim, args.vocab_size, bias=False)
+        self.local_kv_heads = args.kv_heads  # the key/value heads this process holds (llama_lab.parallel cuts them)
         self.init_rope()
 
     def init_rope(self, device=None):
@@ -279,7 +280,7 @@ class Llama(nn.Module):
     def new_cache(self, batch_size: int, max_seq_len: int | None = None, dtype=None) -> KVCache:
         max_seq_len = self.args.max_seq_len if max_seq_len is None else max_seq_len
         return KVCache(self.args, batch_size, max_seq_len, device=self.device, dtype=dtype or self.dtype,
-                       kv_heads=self.layers[0].attention.n_kv_heads)
+                       kv_heads=self.local_kv_heads)
 
     def forward(self, tokens: torch.Tensor, start_pos: int = 0, cache: KVCache | None = None,
                 return_attention: bool = False, last_only: bool = False, head: bool = True):

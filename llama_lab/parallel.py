@@ -90,6 +90,7 @@ def tensor_parallel(model: Llama, mesh: DeviceMesh) -> Llama:
         attention.n_heads = args.n_heads // ranks
         attention.n_kv_heads = len(kv_heads_of_rank(args, ranks, rank))
         attention.n_rep = attention.n_heads // attention.n_kv_heads
+        model.local_kv_heads = attention.n_kv_heads  # the KV cache holds these
         if not kv_split:  # each rank keeps whole copies of the key/value heads it needs: plain local layers
             for name in ("wk", "wv"):
                 with torch.device(getattr(attention, name).weight.device):

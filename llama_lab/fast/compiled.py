@@ -183,7 +183,7 @@ class CompiledDecoder(FastDecoder):
         key = (batch_size, length, model.device, model.dtype)
         if key not in self._caches:
             self._caches[key] = StaticKVCache(model.args, batch_size, length, device=model.device, dtype=model.dtype,
-                                              kv_heads=model.layers[0].attention.n_kv_heads)
+                                              kv_heads=model.local_kv_heads)
         return self._caches[key]
 
     def step(self, tokens: torch.Tensor, start_pos: int, cache: StaticKVCache) -> torch.Tensor:
