@@ -681,9 +681,9 @@ def _load_quantized(path: Path, args: ModelArgs, state: dict, device, dtype, ask
                               "be applied to it. Load it without quantize=, or quantize its floating-point original")
     model = quantize_model(_skeleton(args).to(weights_dtype), scheme)  # on the meta device: shapes only
     expected = {k: (tuple(v.shape), v.dtype) for k, v in model.state_dict().items()}
-    wrong = [f"{k}: file {tuple(state[k].shape) if k in state else None} vs model {expected[k][0] if k in expected else None}"
-             for k in sorted(set(expected) | set(state))
-             if k not in state or k not in expected or tuple(state[k].shape) != expected[k][0]]
+    found = {k: tuple(v.shape) for k, v in state.items()}
+    wrong = [f"{k}: file {found.get(k)} vs model {expected[k][0] if k in expected else None}"
+             for k in sorted(set(expected) | set(found)) if found.get(k) != expected.get(k, (None,))[0]]
     if wrong:
         raise CheckpointError(f"{path}: the tensors do not match params.json and quantization.json "
                               f"({len(wrong)}): {wrong[:6]}")

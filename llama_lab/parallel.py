@@ -40,7 +40,7 @@ from torch.distributed.device_mesh import DeviceMesh, init_device_mesh
 from torch.distributed.tensor import DTensor, Replicate, Shard
 from torch.distributed.tensor.parallel import ColwiseParallel, RowwiseParallel, parallelize_module
 
-from .checkpoint import CheckpointError, _read_pth, _skeleton, detect_format, load_state
+from .checkpoint import CheckpointError, Unread, _read_pth, _skeleton, detect_format, load_state
 from .model import Llama, ModelArgs
 
 
@@ -113,24 +113,20 @@ def local_part(full: torch.Tensor, parameter: torch.Tensor, name: str, args: Mod
     return full
 
 
-def fill(model: Llama, state: dict[str, torch.Tensor], device: torch.device, whole: bool) -> None:
+def fill(model: Llama, state: dict[str, torch.Tensor], device: torch.device, whole: bool, ranks: int,
+         rank: int) -> None:
     """Give the parallel `model` (on the meta device) its weights on `device`: from the whole state dict
     (whole=True: each rank takes its part), or from this rank's Meta shard (its tensors are the parts already)."""
-    args, mesh = model.args, None
     for name, parameter in list(model.named_parameters()):
         tensor = state.pop(name)
-        if hasattr(tensor, "read"):  # a tensor still in its file (checkpoint.Unread)
+        if isinstance(tensor, Unread):  # still in its file
             tensor = tensor.read()
+        local = local_part(tensor, parameter, name, model.args, ranks, rank) if whole else tensor
+        local = local.to(device).contiguous()
         if isinstance(parameter, DTensor):
-            mesh = parameter.device_mesh
-            local = local_part(tensor, parameter, name, args, mesh.size(), mesh.get_local_rank()) if whole else tensor
-            value = DTensor.from_local(local.to(device).contiguous(), mesh, parameter.placements, run_check=False)
-        else:
-            value = local_part(tensor, parameter, name, args, dist.get_world_size(), dist.get_rank()) if whole \
-                else tensor
-            value = value.to(device).contiguous()
+            local = DTensor.from_local(local, parameter.device_mesh, parameter.placements, run_check=False)
         owner, _, attribute = name.rpartition(".")
-        setattr(model.get_submodule(owner), attribute, nn.Parameter(value, requires_grad=False))
+        setattr(model.get_submodule(owner), attribute, nn.Parameter(local, requires_grad=False))
     model.init_rope(device)
 
 
@@ -162,9 +158,10 @@ def load_parallel(path: str | os.PathLike, mesh: DeviceMesh, dtype=None) -> Llam
         for name, parameter in model.named_parameters():
             local = parameter.to_local() if isinstance(parameter, DTensor) else parameter
             if name not in state or tuple(state[name].shape) != tuple(local.shape):
-                raise CheckpointError(f"{shards[rank]}: {name} is {tuple(state[name].shape) if name in state else 'missing'}"
-                                      f", rank {rank} of {ranks} holds {tuple(local.shape)}")
-    fill(model, state, device, whole)
+                found = tuple(state[name].shape) if name in state else "missing"
+                raise CheckpointError(f"{shards[rank]}: {name} is {found}, rank {rank} of {ranks} holds "
+                                      f"{tuple(local.shape)}")
+    fill(model, state, device, whole, ranks, rank)
     if dtype is not None:
         model.to(dtype)
     return model.eval()

@@ -22,9 +22,9 @@ int4, asymmetric, one scale and one zero point per group of `group_size` inputs 
     q       = clamp(round(W / scale) + zero, 0, 15)
     W      ~= (q - zero) * scale
 
-Smaller groups follow the weights more closely and store more scales: with a 16-bit scale and a one-byte zero point
-a group of 128 costs 4.19 bits a weight, a group of 32 costs 4.75. "Divide by the scale" is computed as multiplying by its
-reciprocal, as torchao does, so that the two round every tie the same way.
+Smaller groups follow the weights more closely and store more scales: with a 16-bit scale and a one-byte zero
+point a group of 128 costs 4.19 bits a weight, a group of 32 costs 4.75. "Divide by the scale" is computed as
+multiplying by its reciprocal, as torchao does, so that the two round every tie the same way.
 
     from llama_lab.quantize import quantize_model
     quantize_model(model, "int8")      # in place: every nn.Linear becomes a QuantizedLinear

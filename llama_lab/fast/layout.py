@@ -97,8 +97,9 @@ class DecodingLayout(nn.Module):
     stored by columns: most of the model's weights a second time (the model keeps its own); wo and w2 are read
     where the model keeps them. A quantized model's joins are QuantizedLinears, and its int8 products run on the
     int8 kernel (`laid_out`). The numbers are the model's, so the tokens are the plain model's; the products add
-    up in another order, so logits may differ in the last bits. `CompiledDecoder` freezes these weights into its CPU step too: Inductor's packed kernels also
-    read the joined, column-stored matrices faster than the model's rows.
+    up in another order, so logits may differ in the last bits. `CompiledDecoder` freezes these weights into its
+    CPU step too: Inductor's packed kernels also read the joined, column-stored matrices faster than the model's
+    rows.
     """
 
     def __init__(self, model):
