@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import hashlib
 import json
 import math
@@ -33,6 +34,7 @@ import time
 import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -405,6 +407,30 @@ def chat_batches(tokenizer: Tokenizer, dialogs: list[list[dict]], seq_len: int, 
     if all(t == IGNORE for _, targets in examples for t in targets):
         raise ValueError(f"no dialog has an answer within seq_len={seq_len} tokens: give a longer seq_len")
     return ChatBatches(examples, batch_size, seed, pad_id=tokenizer.eos_id)
+
+
+def finetune_on_dialogs(model, tokenizer, dialogs: Sequence[list[dict]], steps: int = 30, lr: float = 1e-4,
+                        batch_size: int = 16, seed: int = 0, weight_decay: float = 0.0):
+    """A copy of `model` fine-tuned on `dialogs` with the loss on the assistant's tokens only (SFT).
+
+    The batches and the loss are those of `python -m llama_lab.train --stage chat` (`train.chat_batches`: each
+    epoch visits every dialog once in a seeded order, targets are IGNORE but for the assistant's tokens; the mean
+    cross-entropy over those targets). Plain AdamW at a constant learning rate. Returns (model, losses).
+    """
+    student = copy.deepcopy(model).train()
+    device = student.device
+    batches = chat_batches(tokenizer, list(dialogs), student.args.max_seq_len, batch_size, seed)
+    optimizer = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=weight_decay)
+    losses = []
+    for step in range(steps):
+        inputs, targets = batches.batch(step)  # (B, T) each
+        total, scored = loss_sums(student, inputs.to(device), targets.to(device))
+        loss = total / scored  # the mean over the assistant's tokens
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return student.eval(), losses
 
 
 def _my_slice(items: np.ndarray, rank: int, world: int) -> np.ndarray:
