@@ -34,14 +34,17 @@ from ..tokenizer import train_tokenizer
 ROOT = Path(__file__).resolve().parent.parent.parent
 WORLD_SEED = tinyworld.DEFAULT_SEED
 # More documents than the generator's default, so that pretraining reads each about once rather than many times.
-CORPUS = {"n_train_docs": 72_000, "n_val_docs": 1_000, "n_train_chat": 24_000, "n_val_chat": 800}
+# 48,000 chat dialogs, 2,400 steps of 16 (0.8 of an epoch): against 24,000 for 1,200 steps, held-out phrasings rose
+# from 81% to 88% of facts right, 54% to 69% of benign requests answered on topic, 92% to 98% of harmful ones refused.
+CORPUS = {"n_train_docs": 72_000, "n_val_docs": 1_000, "n_train_chat": 48_000, "n_val_chat": 800}
+TOKENIZER_DIALOGS = 24_000  # the tokenizer reads the first 24,000: every phrase of the chat data is in them
 VOCAB_SIZE = 4096
 MODEL = ["--dim", "192", "--n-layers", "6", "--n-heads", "8", "--n-kv-heads", "2", "--multiple-of", "32",
          "--max-seq-len", "256"]
 PRETRAIN = ["--batch-size", "16", "--seq-len", "256", "--steps", "1800", "--lr", "2e-3", "--warmup", "100",
             "--eval-interval", "200", "--save-interval", "100"]
-CHAT = ["--batch-size", "16", "--seq-len", "256", "--steps", "1200", "--lr", "5e-4", "--warmup", "30",
-        "--eval-interval", "100", "--save-interval", "100"]
+CHAT = ["--batch-size", "16", "--seq-len", "256", "--steps", "2400", "--lr", "5e-4", "--warmup", "30",
+        "--eval-interval", "400", "--save-interval", "400"]
 
 
 def hardware(device: str) -> str:
@@ -59,12 +62,13 @@ def hardware(device: str) -> str:
 
 
 def tokenizer_text(world_dir: Path) -> Path:
-    """The tokenizer's training text: the pretraining documents and every chat exchange in the chat format,
-    so that "[INST]", "<<SYS>>" and the assistant's phrases get pieces of their own."""
+    """The tokenizer's training text: the pretraining documents and the exchanges of the first TOKENIZER_DIALOGS
+    chat dialogs in the chat format, so that "[INST]", "<<SYS>>" and the assistant's phrases get pieces of their
+    own."""
     path = world_dir / "tokenizer_text.txt"
     with open(path, "w", encoding="utf-8") as out:
         out.write((world_dir / "train.txt").read_text(encoding="utf-8"))
-        for dialog in train.read_dialogs(world_dir / "chat_train.jsonl"):
+        for dialog in train.read_dialogs(world_dir / "chat_train.jsonl")[:TOKENIZER_DIALOGS]:
             dialog = fold_system_prompt(dialog)
             for prompt, answer in zip(dialog[::2], dialog[1::2]):
                 # one exchange a line, without the space that closes an exchange before its EOS

@@ -392,9 +392,11 @@ def render_model_card(card: dict) -> str:
         lines += ["", f"The whole `make data` (corpus, tokenizer, both models, evaluation) took {m['total_s'] / 60:.1f} "
                   f"min: corpus {m['corpus_s']:.0f} s, tokenizer {m['tokenizer_s']:.0f} s, pretraining "
                   f"{m['pretrain_s'] / 60:.1f} min, chat {m['chat_s'] / 60:.1f} min, evaluation "
-                  f"{m['evaluate_s'] / 60:.1f} min ({m['total_cpu_s'] / 60:.0f} CPU-minutes)"
+                  f"{m['evaluate_s'] / 60:.1f} min"
+                  + (f" ({m['total_cpu_s'] / 60:.0f} CPU-minutes)" if "total_cpu_s" in m else "")
                   + (f", on a machine shared with other jobs (load average {m['load_average_15min']:.1f})."
-                     if m.get("load_average_15min", 0) > (os.cpu_count() or 1) else ".")]
+                     if m.get("load_average_15min", 0) > (os.cpu_count() or 1) else ".")
+                  + (f" {m['note']}" if m.get("note") else "")]
     e = card.get("evaluation")
     if e:
         lines += ["", "## Evaluation", "", f"World seed {e['world_seed']}; see `llama_lab/world/evaluate.py` for the "
