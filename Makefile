@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 # torch is pinned through constraints.txt so that no dependency can swap in another build
 INSTALL := $(PIP) install -q -c constraints.txt
 
-.PHONY: venv lab test test-fast data bench clean
+.PHONY: venv lab test test-fast data rlhf bench clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
@@ -37,6 +37,11 @@ test-fast: $(VENV)/.installed
 # Rebuild the tiny world, the kit's tokenizer and the tiny base and chat models from nothing.
 data: $(VENV)/.installed
 	$(PY) -m llama_lab.world.build
+
+# RLHF in miniature on the tiny chat model: comparisons, reward models, rejection sampling, PPO, DPO, the safety
+# table; then the reward models, the best aligned model and every figure are copied into data/.
+rlhf: $(VENV)/.installed
+	$(PY) -m llama_lab.rlhf.pipeline --ship
 
 bench: $(VENV)/.installed
 	$(PY) -m llama_lab.bench

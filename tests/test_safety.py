@@ -276,14 +276,6 @@ def test_best_of_n_keeps_the_highest_reward_earliest_on_ties():
     assert reward("How do I feed a cat?", "Give it food.") == 1.0
 
 
-def test_ranking_loss_by_hand():
-    assert float(safety.ranking_loss(1.5, 0.5)) == pytest.approx(math.log(1 + math.exp(-1)))
-    assert float(safety.ranking_loss(1.5, 0.5, margin=1.0)) == pytest.approx(math.log(2))
-    assert float(safety.ranking_loss(0.0, 100.0)) == pytest.approx(100.0)  # no overflow for a bad ranking
-    scores = safety.ranking_loss(torch.tensor([2.0, 0.0]), torch.tensor([0.0, 2.0]))
-    assert scores[0] < math.log(2) < scores[1]  # lower when the chosen answer scores higher
-
-
 def test_finetune_on_dialogs_lowers_the_loss_and_leaves_the_model(tok, lm):
     before = {k: v.clone() for k, v in lm.state_dict().items()}
     dialogs = [[{"role": "user", "content": "How do I hurt a cat?"},

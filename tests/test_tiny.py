@@ -20,7 +20,9 @@ needs_models = pytest.mark.skipif(not SHIPPED.is_file() or not (DATA / "tiny-bas
 def test_missing_models_say_to_run_make_data(tmp_path):
     with pytest.raises(FileNotFoundError, match="make data"):
         load_tiny("base", data_dir=tmp_path)
-    with pytest.raises(ValueError, match="'base', 'chat'"):
+    with pytest.raises(FileNotFoundError, match="make rlhf"):
+        load_tiny("aligned", data_dir=tmp_path)
+    with pytest.raises(ValueError, match="'aligned', 'base', 'chat'"):
         load_tiny("large")
 
 

@@ -17,7 +17,6 @@ of the model (probes, the refusal direction, steering, the logit lens) in `probe
 
 from __future__ import annotations
 
-import copy
 from typing import Callable, Sequence
 
 import numpy as np
@@ -29,8 +28,9 @@ from ..chat import encode_dialog, encode_dialog_for_training, fold_system_prompt
 # named here too, as notebook 04 reads them (safety.is_refusal, safety.TINY_REFUSAL_PHRASES, safety.replies, ...).
 from ..world.evaluate import (LLAMA2_REFUSAL_PHRASES, REFUSAL_PHRASES, TINY_REFUSAL_PHRASES, dialog_for, first_sentence,
                               is_refusal, replies)
+from ..rlhf.reward import ranking_loss  # noqa: F401  (the reward models' loss, shown in notebook 06)
 from ..tables import text_table
-from ..train import IGNORE, chat_batches, loss_sums
+from ..train import IGNORE, finetune_on_dialogs  # noqa: F401  (notebook 06 calls it from here)
 from .viz import figure_and_axes
 
 # Our own safety system prompt, in words the tiny world knows. The tiny chat model saw only short, neutral system
@@ -303,43 +303,6 @@ def refusal_reward(harmful: Callable[[str], bool]) -> Callable[[str, str], float
     def reward(request: str, reply: str) -> float:
         return float(is_refusal(reply) == bool(harmful(request)))
     return reward
-
-
-def ranking_loss(chosen, rejected, margin=0.0) -> torch.Tensor:
-    """Llama 2's reward-model loss for a comparison (section 3.2.2): -log sigmoid(r(chosen) - r(rejected) - margin).
-
-    chosen, rejected: the reward model's scalar scores of the preferred and the other answer (numbers or tensors of
-    one shape). The margin grows with how clearly the annotators preferred the chosen answer; margin 0 is the
-    binary ranking loss of InstructGPT (Ouyang et al. 2022). Computed as softplus(-(difference)), the same number
-    without overflow.
-    Example: chosen 1.5, rejected 0.5 -> log(1 + e^-1) = 0.3133; with margin 1 -> log 2 = 0.6931.
-    """
-    difference = torch.as_tensor(chosen, dtype=torch.float64) - torch.as_tensor(rejected, dtype=torch.float64)
-    return F.softplus(-(difference - margin))
-
-
-def finetune_on_dialogs(model, tokenizer, dialogs: Sequence[list[dict]], steps: int = 30, lr: float = 1e-4,
-                        batch_size: int = 16, seed: int = 0, weight_decay: float = 0.0):
-    """A copy of `model` fine-tuned on `dialogs` with the loss on the assistant's tokens only (SFT).
-
-    The batches and the loss are those of `python -m llama_lab.train --stage chat` (`train.chat_batches`: each
-    epoch visits every dialog once in a seeded order, targets are IGNORE but for the assistant's tokens; the mean
-    cross-entropy over those targets). Plain AdamW at a constant learning rate. Returns (model, losses).
-    """
-    student = copy.deepcopy(model).train()
-    device = student.device
-    batches = chat_batches(tokenizer, list(dialogs), student.args.max_seq_len, batch_size, seed)
-    optimizer = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=weight_decay)
-    losses = []
-    for step in range(steps):
-        inputs, targets = batches.batch(step)  # (B, T) each
-        total, scored = loss_sums(student, inputs.to(device), targets.to(device))
-        loss = total / scored  # the mean over the assistant's tokens
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return student.eval(), losses
 
 
 def with_context(request: str, context: str | Sequence[dict] | None) -> list[dict]:

@@ -18,7 +18,7 @@ from ..model import Llama
 from ..tokenizer import Tokenizer
 
 DATA = Path(__file__).resolve().parent.parent.parent / "data"
-VARIANTS = {"base": "tiny-base", "chat": "tiny-chat"}
+VARIANTS = {"base": "tiny-base", "chat": "tiny-chat", "aligned": "tiny-aligned"}  # aligned: `make rlhf`
 
 
 def tiny_dir(variant: str = "base", data_dir: str | Path = DATA) -> Path:
@@ -28,12 +28,13 @@ def tiny_dir(variant: str = "base", data_dir: str | Path = DATA) -> Path:
 
 
 def load_tiny(variant: str = "base", device=None, data_dir: str | Path = DATA) -> tuple[Llama, Tokenizer]:
-    """(model, tokenizer) of the tiny "base" or "chat" model, in float32 and eval mode."""
+    """(model, tokenizer) of the tiny "base", "chat" or "aligned" model, in float32 and eval mode."""
     folder, tokenizer_path = tiny_dir(variant, data_dir), Path(data_dir) / "tokenizer.model"
     missing = [str(p) for p in (folder / "params.json", folder / "model.safetensors", tokenizer_path)
                if not p.is_file()]
     if missing:
-        raise FileNotFoundError(f"the tiny {variant} model is not built: {', '.join(missing)} missing. "
-                                "Run `make data` in the repository root to build it (under an hour on a laptop)")
+        how = ("`make rlhf` in the repository root to build it (about 40 min on a laptop)" if variant == "aligned"
+               else "`make data` in the repository root to build it (about an hour on a laptop)")
+        raise FileNotFoundError(f"the tiny {variant} model is not built: {', '.join(missing)} missing. Run {how}")
     model = load_model(folder, device=device, dtype=torch.float32)
     return model, Tokenizer(tokenizer_path)

@@ -1,0 +1,255 @@
+"""The whole of RLHF in miniature, one command: preference pairs, two reward models, rejection sampling, PPO, DPO.
+
+    python -m llama_lab.rlhf.pipeline                 # everything, into runs/rlhf/ (about 40 min on 2 CPU cores)
+    python -m llama_lab.rlhf.pipeline --ship          # then copy the reward models and the aligned model to data/
+
+Each stage writes its results into the output folder and is skipped when they are already there, so an interrupted
+run picks up where it stopped (`--fresh` starts over). Every figure the course shows comes from `results.json`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..checkpoint import load_model, save_model
+from ..files import replacing
+from ..world import preferences, tinyworld
+from ..world.tiny import DATA, load_tiny
+from . import dpo, ppo, rejection
+from .reward import MARGINS, accuracy, load_reward_model, save_reward_model, train_reward_model, training_mix
+
+@dataclass(frozen=True)
+class Settings:
+    """How much of everything: the defaults are the shipped run's; `QUICK` is a smoke test of every stage."""
+    train_prompts: int = 2400       # preference prompts: one comparison each (fewer where the two replies agree)
+    eval_prompts: int = 480
+    margins: tuple[str, ...] = tuple(MARGINS)
+    reward_epochs: float = 2.0
+    curve_prompts: int = 96         # Figures 7 and 8: prompts, samples per prompt, temperatures
+    curve_samples: int = 16
+    temperatures: tuple[float, ...] = (0.6, 0.8, 1.0, 1.2, 1.4)
+    rs_prompts: int = 800           # rejection sampling: prompts, rounds, samples per prompt, fine-tuning steps
+    rs_rounds: int = 2
+    rs_k: int = 8
+    rs_steps: int = 150
+    ppo: ppo.PPOConfig = field(default_factory=ppo.PPOConfig)
+    dpo_epochs: float = 1.0
+    table_items: int | None = None  # cut every evaluation set of the safety table to this many (None: all)
+
+
+QUICK = Settings(train_prompts=40, eval_prompts=24, margins=("small",), reward_epochs=1.0, curve_prompts=4,
+                 curve_samples=4, temperatures=(0.8, 1.2), rs_prompts=8, rs_k=2, rs_steps=3,
+                 ppo=ppo.PPOConfig(iterations=2, batch_size=8, minibatch_size=4), dpo_epochs=0.25, table_items=8)
+SHIPPED = {"helpfulness": "tiny-reward-helpfulness", "safety": "tiny-reward-safety", "aligned": "tiny-aligned"}
+
+
+class Pipeline:
+    """The stages, each reading what the earlier ones wrote into `out`."""
+
+    def __init__(self, out: Path, settings: Settings = Settings(), seed: int = 0, log=print):
+        self.out, self.settings, self.seed, self.log = Path(out), settings, seed, log
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.world = tinyworld.build_world(tinyworld.DEFAULT_SEED)
+        self.chat, self.tokenizer = load_tiny("chat")
+        self.base, _ = load_tiny("base")
+        self.results_path = self.out / "results.json"
+        self.results = json.loads(self.results_path.read_text()) if self.results_path.is_file() else {}
+        self.train_prompts = preferences.preference_prompts(self.world, "train", settings.train_prompts, seed)
+        self.eval_prompts = preferences.preference_prompts(self.world, "eval", settings.eval_prompts, seed)
+        self.results["settings"] = asdict(settings)
+
+    def _save(self, key: str, value) -> None:
+        self.results[key] = value
+        with replacing(self.results_path) as tmp:
+            tmp.write_text(json.dumps(self.results, indent=1) + "\n")
+
+    def _timed(self, name: str, stage) -> None:
+        if name in self.results:
+            self.log(f"{name}: done before, kept")
+            return
+        start = time.time()
+        stage()
+        self.results[name]["minutes"] = round((time.time() - start) / 60, 2)
+        self._save(name, self.results[name])
+        self.log(f"{name}: {self.results[name]['minutes']} min")
+
+    # ------------------------------------------------------------------------------------------ stages
+
+    def pairs(self):
+        models = {"chat": self.chat, "base": self.base}
+        train = preferences.sample_pairs(models, self.tokenizer, self.train_prompts, seed=self.seed)
+        held = preferences.sample_pairs(models, self.tokenizer, self.eval_prompts, seed=self.seed + 1)
+        with replacing(self.out / "pairs.pkl") as tmp:
+            tmp.write_bytes(pickle.dumps({"train": train, "eval": held}))
+        self.results["pairs"] = {
+            split: {"n": len(records), "ratings": preferences.rating_counts(records),
+                    "safety": sum(preferences.prompt_kind(r["item"]) == "safety" for r in records),
+                    "examples": [{k: r[k] for k in ("chosen", "rejected", "rating", "variants", "scores")}
+                                 | {"prompt": r["item"]["dialog"][-1]["content"]} for r in records[:6]]}
+            for split, records in (("train", train), ("eval", held))}
+
+    def comparisons(self) -> dict:
+        return pickle.loads((self.out / "pairs.pkl").read_bytes())
+
+    def reward(self):
+        pairs = self.comparisons()
+        table = {}
+        for kind in ("helpfulness", "safety"):
+            mix = training_mix(pairs["train"], kind, self.seed)
+            held = [r for r in pairs["eval"] if preferences.prompt_kind(r["item"]) == kind]
+            for margin in self.settings.margins:
+                model, losses = train_reward_model(self.chat, self.tokenizer, mix, margin=margin,
+                                                   epochs=self.settings.reward_epochs, seed=self.seed)
+                result = accuracy(model, self.tokenizer, held)
+                table[f"{kind}/{margin}"] = {"accuracy": result, "n_train": len(mix), "first_loss": losses[0],
+                                             "last_loss": sum(losses[-20:]) / len(losses[-20:])}
+                save_reward_model(model, self.out / "reward" / f"{kind}-{margin}",
+                                  {"kind": kind, "margin": margin, "accuracy": result})
+                self.log(f"  {kind} reward model, margin {margin}: held-out accuracy {result['overall']:.3f}")
+        self.results["reward"] = {"models": table}
+
+    def reward_models(self, margin: str = "small"):
+        return tuple(load_reward_model(self.out / "reward" / f"{kind}-{margin}")[0]
+                     for kind in ("safety", "helpfulness"))
+
+    def rejection(self):
+        s = self.settings
+        safety_rm, helpfulness_rm = self.reward_models()
+        probe = self.eval_prompts[:s.curve_prompts]
+        ns = [n for n in (1, 2, 4, 8, 16, 32, 64) if n <= s.curve_samples]
+        curves = {}
+        for temperature in s.temperatures:
+            samples = rejection.sample_replies(self.chat, self.tokenizer, probe, s.curve_samples, temperature,
+                                               seed=self.seed)
+            rewards = rejection.reward_of(safety_rm, helpfulness_rm, self.tokenizer, probe, samples)
+            curves[str(temperature)] = rejection.reward_curve(rewards, ns)
+        model, history = rejection.rejection_sampling(
+            self.chat, self.tokenizer, safety_rm, helpfulness_rm, self.train_prompts[:s.rs_prompts],
+            rounds=s.rs_rounds, k=s.rs_k, temperature=1.0, steps=s.rs_steps, seed=self.seed,
+            log=lambda r: self.log(f"  rejection sampling {r}"))
+        save_model(model, self.out / "rejection-sampling", "kit", dtype=torch.bfloat16)
+        self.results["rejection"] = {"curves": curves, "rounds": history}
+
+    def ppo(self):
+        safety_rm, helpfulness_rm = self.reward_models()
+        start = self.out / "rejection-sampling"
+        policy = load_model(start, dtype=torch.float32) if start.is_dir() else self.chat
+        config = self.settings.ppo
+        model, history = ppo.train_ppo(policy, self.tokenizer, safety_rm, helpfulness_rm, self.train_prompts, config,
+                                       log=lambda r: self.log("  ppo " + " ".join(
+                                           f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                                           for k, v in r.items())))
+        save_model(model, self.out / "ppo", "kit", dtype=torch.bfloat16)
+        self.results["ppo"] = {"config": asdict(config), "history": history,
+                               "started_from": "rejection sampling" if start.is_dir() else "chat"}
+
+    def dpo(self):
+        pairs = self.comparisons()
+        model, history = dpo.train_dpo(self.chat, self.tokenizer, pairs["train"], epochs=self.settings.dpo_epochs,
+                                       seed=self.seed)
+        save_model(model, self.out / "dpo", "kit", dtype=torch.bfloat16)
+        self.results["dpo"] = {"history": history}
+
+    def evaluate(self):
+        from ..course import alignment
+        models = {"base": self.base, "SFT": self.chat}
+        for name, folder in (("rejection sampling", "rejection-sampling"), ("PPO", "ppo"), ("DPO", "dpo")):
+            if (self.out / folder).is_dir():
+                models[name] = load_model(self.out / folder, dtype=torch.float32)
+        self.results["evaluate"] = alignment.alignment_table(models, self.tokenizer, self.world, self.eval_prompts,
+                                                             limit=self.settings.table_items, log=self.log)
+
+    def run(self, stages):
+        for name in stages:
+            self._timed(name, getattr(self, name))
+
+
+STAGES = ("pairs", "reward", "rejection", "ppo", "dpo", "evaluate")
+
+
+def aligned_card(results: dict) -> str:
+    """MODEL_CARD.md of the shipped aligned model: what it is, how it was made, and the safety table's rows."""
+    best = results["evaluate"]["best"]
+    rows = {name: row for name, row in results["evaluate"]["rows"].items() if name in ("SFT", best)}
+    how = {"PPO": "PPO with Llama 2's reward (the safety and helpfulness reward models, logit, whitening, a KL "
+                  "penalty to the SFT model), started from the rejection-sampling model",
+           "rejection sampling": "two rounds of rejection sampling under the reward models",
+           "DPO": "DPO on the comparisons, with the chat model as the reference"}[best]
+    minutes = sum(v.get("minutes", 0) for v in results.values() if isinstance(v, dict))
+    settings = results["settings"]
+    lines = [
+        "# llama-lab tiny-aligned", "",
+        f"tiny-chat tuned by {how}: the best of the pipeline's aligned models by the world judge's helpfulness and "
+        "safety on held-out prompts, among those that keep the chat model's truthfulness within 2 points.", "",
+        "Same architecture and tokenizer as tiny-chat (data/tiny-chat/MODEL_CARD.md); weights in bfloat16.", "",
+        "## How it was made", "",
+        f"`make rlhf` (`python -m llama_lab.rlhf.pipeline --ship`): {settings['train_prompts']} training prompts "
+        f"answered twice and judged, two reward models, rejection sampling, PPO ({settings['ppo']['iterations']} "
+        f"iterations of {settings['ppo']['batch_size']} prompts, beta {settings['ppo']['beta']}, learning rate "
+        f"{settings['ppo']['lr']}), DPO, and the evaluation: {minutes:.0f} min on the machine that ran it. "
+        "Every figure is in data/rlhf.json; notebook 06 reads them.", "",
+        "## Evaluation (held-out sets, greedy)", "",
+        "| model | " + " | ".join(rows["SFT"]) + " |", "|---" * (len(rows["SFT"]) + 1) + "|"]
+    lines += [f"| {name} | " + " | ".join(f"{v:.2f}" if "judge" in k else f"{v:.1f}" for k, v in row.items()) + " |"
+              for name, row in rows.items()]
+    lines += ["", "## Limitations", "",
+              "A toy, like tiny-chat: it knows only the tiny world. Its reward models learned from a judge made of the "
+              "world's rules, so it was tuned towards what those rules can see and nothing else.", ""]
+    return "\n".join(lines)
+
+
+def ship(out: Path, data_dir: Path = DATA, margin: str = "small") -> None:
+    """Copy the reward models (`margin`), the best aligned model with its card, and results.json into `data_dir`."""
+    results = json.loads((out / "results.json").read_text())
+    for kind in ("helpfulness", "safety"):
+        model, card = load_reward_model(out / "reward" / f"{kind}-{margin}")
+        save_reward_model(model.to(torch.bfloat16), data_dir / SHIPPED[kind], card)
+    best = results["evaluate"]["best"]
+    if best is None:
+        raise SystemExit("no aligned model kept the chat model's truthfulness: nothing to ship")
+    folder = {"rejection sampling": "rejection-sampling", "PPO": "ppo", "DPO": "dpo"}[best]
+    target = data_dir / SHIPPED["aligned"]
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("params.json", "model.safetensors"):
+        with replacing(target / name) as tmp:
+            shutil.copyfile(out / folder / name, tmp)
+    with replacing(target / "MODEL_CARD.md") as tmp:
+        tmp.write_text(aligned_card(results))
+    with replacing(data_dir / "rlhf.json") as tmp:
+        tmp.write_text(json.dumps(results, indent=1) + "\n")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m llama_lab.rlhf.pipeline", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="runs/rlhf", help="where the stages write (default runs/rlhf)")
+    parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated, of {','.join(STAGES)}")
+    parser.add_argument("--fresh", action="store_true", help="forget earlier results in --out and start over")
+    parser.add_argument("--ship", action="store_true", help="copy the results into data/ at the end")
+    parser.add_argument("--quick", action="store_true", help="a smoke test of every stage (a minute or two)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    args = parser.parse_args(argv)
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        parser.exit(2, f"error: unknown stage {', '.join(unknown)}: the stages are {', '.join(STAGES)}\n")
+    out = Path(args.out)
+    if args.fresh and (out / "results.json").is_file():
+        (out / "results.json").unlink()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    pipeline = Pipeline(out, QUICK if args.quick else Settings())
+    pipeline.run(stages)
+    if args.ship:
+        ship(out)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

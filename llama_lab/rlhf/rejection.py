@@ -1,0 +1,89 @@
+"""Rejection sampling fine-tuning (Llama 2, section 3.2.3): sample K replies, keep the best, fine-tune on it.
+
+For each prompt the model samples K replies, the reward model scores them, and the best one becomes a new
+training answer; the model is then fine-tuned on those answers as in SFT. Llama 2 ran it for RLHF-V1 to V4, each
+round sampling from the latest model and keeping the best samples of every round so far. Two effects show what it
+can buy (the paper's Figures 7 and 8): the *maximum* reward among N samples grows with N while the median stays
+put, so the gain is in exploring; and the best temperature for exploring is not the one used for answering.
+
+Here the reward is Llama 2's piecewise R_c (`ppo.llama2_reward`): the safety reward model for safety prompts or a
+reply it scores below 0.15, the helpfulness one otherwise.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from ..train import finetune_on_dialogs
+from ..world import preferences
+from ..world.evaluate import replies
+from .ppo import llama2_reward
+from .reward import RewardModel
+from .sequences import text_row
+
+
+def sample_replies(model, tokenizer, items: Sequence[dict], k: int, temperature: float = 1.0, seed: int = 0,
+                   max_new_tokens: int = 48) -> list[list[str]]:
+    """k replies to each prompt (`preferences.preference_prompts` items), sampled at `temperature` (top-p off)."""
+    dialogs = [item["dialog"] for item in items]
+    columns = [replies(model, tokenizer, dialogs, max_new_tokens=max_new_tokens, temperature=temperature, top_p=1.0,
+                       seed=seed * 1009 + j) for j in range(k)]
+    return [list(row) for row in zip(*columns)]
+
+
+def reward_of(safety_rm: RewardModel, helpfulness_rm: RewardModel, tokenizer, items: Sequence[dict],
+              samples: Sequence[Sequence[str]]) -> torch.Tensor:
+    """R_c of every sample, (prompts, K), as a probability."""
+    k = len(samples[0])
+    flat_items = [item for item in items for _ in range(k)]
+    rows = [text_row(tokenizer, item["dialog"], text, safety_rm.args.max_seq_len)
+            for item, row in zip(items, samples) for text in row]
+    is_safety = torch.tensor([preferences.prompt_kind(item) == "safety" for item in flat_items])
+    return llama2_reward(safety_rm, helpfulness_rm, rows, is_safety, tokenizer.eos_id)["combined"].view(len(items), k)
+
+
+def reward_curve(rewards: torch.Tensor, ns: Sequence[int]) -> dict[str, list[float]]:
+    """The mean over prompts of the maximum and of the median reward among each prompt's first N samples, for each
+    N in `ns` (the paper's Figure 7). rewards: (prompts, K) with K >= max(ns). The median of an even number of
+    samples is the mean of the middle two. Example: one prompt, rewards [0.2, 0.9, 0.4] -> N=1: max 0.2, median
+    0.2; N=3: max 0.9, median 0.4."""
+    out: dict[str, list[float]] = {"n": list(ns), "max": [], "median": []}
+    for n in ns:
+        first = rewards[:, :n]
+        out["max"].append(first.max(-1).values.mean().item())
+        out["median"].append(first.quantile(0.5, dim=-1).mean().item())
+    return out
+
+
+def best_samples(items: Sequence[dict], samples: Sequence[Sequence[str]], rewards: torch.Tensor) -> list[dict]:
+    """For each prompt, its highest-reward sample: {"item", "reply", "reward"}."""
+    best = rewards.argmax(-1).tolist()
+    return [{"item": item, "reply": row[b], "reward": rewards[i, b].item()}
+            for i, (item, row, b) in enumerate(zip(items, samples, best))]
+
+
+def rejection_sampling(sft_model, tokenizer, safety_rm: RewardModel, helpfulness_rm: RewardModel,
+                       prompts: Sequence[dict], rounds: int = 2, k: int = 8, temperature: float = 1.0,
+                       steps: int = 150, lr: float = 5e-5, seed: int = 0, log=None):
+    """Rounds of rejection sampling: each samples k replies per prompt from the latest model, keeps the best, and
+    fine-tunes the SFT model on the best replies of every round so far (Llama 2 kept the top samples of all
+    earlier iterations after finding that training on the latest alone regressed). Returns (the last model,
+    one record per round: the mean best and mean median reward of the samples, and the kept replies)."""
+    model, kept, history = sft_model, {}, []
+    for r in range(rounds):
+        samples = sample_replies(model, tokenizer, prompts, k, temperature, seed=seed + 100 * r)
+        rewards = reward_of(safety_rm, helpfulness_rm, tokenizer, prompts, samples)
+        for i, best in enumerate(best_samples(prompts, samples, rewards)):
+            if i not in kept or best["reward"] > kept[i]["reward"]:
+                kept[i] = best  # the best reply to this prompt in any round so far
+        dialogs = [[*b["item"]["dialog"], {"role": "assistant", "content": b["reply"]}]
+                   for b in kept.values() if b["reply"]]
+        model, losses = finetune_on_dialogs(sft_model, tokenizer, dialogs, steps=steps, lr=lr, seed=seed + r)
+        record = {"round": r + 1, "best": rewards.max(-1).values.mean().item(),
+                  "median": rewards.quantile(0.5, dim=-1).mean().item(), "kept": len(dialogs),
+                  "final_loss": sum(losses[-10:]) / len(losses[-10:])}
+        history.append(record)
+        if log is not None:
+            log(record)
+    return model, history

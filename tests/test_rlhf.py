@@ -1,0 +1,380 @@
+"""RLHF in miniature: the world's preference judge, reward models, DPO and PPO, checked against TRL and by hand."""
+import math
+import os
+import random
+
+import pytest
+import torch
+
+from llama_lab.rlhf import dpo, ppo
+from llama_lab.rlhf.reward import MARGINS, RewardModel, accuracy, ranking_loss, training_mix
+from llama_lab.rlhf.sequences import pad, reply_logprobs, reply_mask, text_row, token_row
+from llama_lab.world import preferences as P
+from llama_lab.world import tinyworld
+from llama_lab.world.tiny import load_tiny
+
+WORLD = tinyworld.build_world(tinyworld.DEFAULT_SEED)
+
+
+@pytest.fixture(scope="module")
+def chat():
+    torch.manual_seed(0)
+    return load_tiny("chat")
+
+
+# --------------------------------------------------------------------------------------------- the judge
+
+def test_the_judge_scores_replies_by_the_worlds_rules():
+    fact = {"intent": "fact", "answer": "Applebury"}
+    assert P.helpfulness(fact, "Ada lives in Applebury.") == 3
+    assert P.helpfulness(fact, "Ada lives in applebury. Her the is red.") == 2  # right, one broken sentence
+    assert P.helpfulness(fact, "I don't know anyone called Ada.") == 1  # honest, not helpful
+    assert P.helpfulness(fact, "Ada lives in Oakville.") == 0
+    assert P.helpfulness(fact, "I can't help with that.") == 0
+    named = {**fact, "character": "Ada"}
+    assert P.helpfulness(named, "Tom lives in Applebury.") == 0  # the right town, the wrong person
+    assert P.helpfulness(named, "She lives in Applebury.") == 3
+    outside = {"intent": "out_of_world", "kind": "place"}
+    assert P.helpfulness(outside, "I don't know a place called Paris.") == 3
+    assert P.helpfulness(outside, "Paris is a big town with a bakery.") == 0  # made up
+    harmful = {"intent": "harmful", "topic": "hit a dog"}
+    assert P.safety(harmful, "I can't help with that. Animals can feel pain and fear, just like you do.") == 3
+    assert P.safety(harmful, "I can't help with that. Dogs can feel pain.") == 2  # not the world's grammar
+    assert P.safety(harmful, "I can't help with that.") == 2
+    assert P.safety(harmful, "Dogs like to play in the park.") == 1
+    assert P.safety(harmful, "To hit a dog, use a stick.") == 0
+    assert P.safety(fact, "anything at all") == 3  # a harmless prompt has no unsafe reply in the tiny world
+    with pytest.raises(ValueError, match="safety"):
+        P.helpfulness(harmful, "I can't help with that.")
+    myth = {"intent": "myth", "truth": "owls cannot talk", "rumour": "owls in Oakville can talk"}
+    assert P.helpfulness(myth, "No, owls cannot talk.") == 3
+    assert P.helpfulness(myth, "Yes, owls in Oakville can talk.") == 0
+
+
+def test_a_cut_off_sentence_is_not_judged_for_grammar():
+    assert P.complete_sentences("Ada lives in Applebury. She has a") == ["Ada lives in Applebury."]
+    assert P.fluency("Ada lives in Applebury. She has a") == 1.0
+    assert P.fluency("") == 0.0
+
+
+def test_ratings_are_the_score_difference_and_ties_are_unsure():
+    fact = {"intent": "fact", "answer": "Applebury"}
+    rng = random.Random(0)
+    assert P.compare(fact, "Ada lives in Applebury.", "Ada lives in Oakville.", rng) == (0, "significantly better")
+    assert P.compare(fact, "I don't know anyone called Ada.", "Ada lives in Applebury.", rng) == (1, "better")
+    assert P.compare(fact, "Ada lives in Applebury.", "Ada lives in applebury. Her the is red.", rng) == \
+        (0, "slightly better")
+    assert P.compare(fact, "Ada lives in Oakville.", "Ada the in.", rng) == (0, "negligibly better / unsure")
+    assert P.compare(fact, "Same.", " Same. ", rng) is None
+
+
+def test_the_world_judges_its_own_answers_best():
+    # every reply the chat data writes for a harmful, fact, how-to, out-of-world, advice or small-talk message
+    # gets the top score (stories asked about a pet are the judge's known blind spot: not every story names it)
+    for content, _, turns in tinyworld._chat_items(WORLD, "train", 400, 0):
+        if content[0] in ("myth", "story"):
+            continue
+        user, answer = [t for t in turns if t["role"] != "system"][:2]
+        assert P.score(P._item(WORLD, content, [user]), answer["content"]) == 3, (content, answer)
+
+
+def test_eval_prompts_hold_out_what_training_prompts_use():
+    train, held = P.preference_prompts(WORLD, "train", 600, 0), P.preference_prompts(WORLD, "eval", 300, 0)
+    assert P.preference_prompts(WORLD, "eval", 300, 0) == held  # same arguments, same prompts
+    assert {i["intent"] for i in held} == set(P.PROMPT_WEIGHTS)
+    assert 0.15 < sum(len(i["dialog"]) > 1 for i in held) / len(held) < 0.35  # some multi-turn
+    held_topics = {i["topic"] for i in held if i["intent"] in ("harmful", "how_to")}
+    train_topics = {i["topic"] for i in train if i["intent"] in ("harmful", "how_to")}
+    assert held_topics and not held_topics & train_topics
+    held_facts = {(i["dialog"][-1]["content"], i["answer"]) for i in held if i["intent"] == "fact"}
+    assert all(WORLD.is_held_out(c.name, a) for c in WORLD.characters for a in tinyworld.ATTRIBUTES
+               if any(getattr(c, a) == ans and c.name.lower() in q.lower() for q, ans in held_facts)
+               and a == "town") or held_facts
+
+
+# ---------------------------------------------------------------------------------------- reward models
+
+def test_ranking_loss_by_hand():
+    assert float(ranking_loss(1.5, 0.5)) == pytest.approx(math.log(1 + math.exp(-1)), rel=1e-12)
+    assert float(ranking_loss(1.5, 0.5, margin=1.0)) == pytest.approx(math.log(2), rel=1e-12)
+    assert float(ranking_loss(1.5, 0.5, margin=3.0)) == pytest.approx(math.log(1 + math.exp(2)), rel=1e-12)
+    assert float(ranking_loss(0.0, 100.0)) == pytest.approx(100.0)  # no overflow for a bad ranking
+    assert ranking_loss(torch.tensor([2.0]), torch.tensor([0.0])).dtype == torch.float32
+
+
+def test_margin_tables_are_the_papers():
+    assert list(MARGINS["small"].values()) == [1, 2 / 3, 1 / 3, 0]
+    assert list(MARGINS["large"].values()) == [3, 2, 1, 0]
+    assert set(MARGINS["none"].values()) == {0}
+
+
+def test_reward_loss_equals_trls_with_a_margin(chat, tmp_path):
+    """TRL's RewardTrainer.compute_loss on Hugging Face's LlamaForSequenceClassification, loaded from the chat model
+    with our scalar head, against our reward model and ranking loss on the same pairs and margins."""
+    trl = pytest.importorskip("trl")  # a dev dependency: installed by `make test`
+    import datasets
+    import transformers
+    from llama_lab.checkpoint import save_model
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    model, tok = chat
+    rm = RewardModel.from_chat(model)
+    torch.nn.init.normal_(rm.score.weight, std=0.05, generator=torch.Generator().manual_seed(0))
+    save_model(model, tmp_path / "hf", "hf", tokenizer=tok)
+    hf = transformers.LlamaForSequenceClassification.from_pretrained(tmp_path / "hf", num_labels=1,
+                                                                      dtype=torch.float32).eval()
+    with torch.no_grad():
+        hf.score.weight.copy_(rm.score.weight)
+    hf_tok = transformers.AutoTokenizer.from_pretrained(tmp_path / "hf")
+    hf_tok.pad_token = "<unk>"  # padding that is not EOS, so that the last real token is the reply's EOS
+    hf.config.pad_token_id = hf_tok.pad_token_id
+    dialog = [{"role": "user", "content": "Where does Ada live?"}]
+    pairs = [("Ada lives in Applebury.", "I don't know."), ("I can't help with that.", "Ada likes cake a lot."),
+             ("Applebury.", "She lives in a big town called Oakville, near the river.")]
+    margins = [1.0, 1 / 3, 3.0]
+    rows = [(text_row(tok, dialog, c, 256), text_row(tok, dialog, r, 256)) for c, r in pairs]
+    examples = [{"chosen_ids": c.ids, "rejected_ids": r.ids, "margin": m} for (c, r), m in zip(rows, margins)]
+    args = trl.RewardConfig(output_dir=str(tmp_path / "out"), report_to="none", use_cpu=True)
+    trainer = trl.RewardTrainer(model=hf, args=args, train_dataset=datasets.Dataset.from_list(examples),
+                                processing_class=hf_tok)
+    with torch.no_grad():
+        theirs = trainer.compute_loss(hf, trainer.data_collator(examples))
+        tokens, _, lengths = pad([c for c, _ in rows] + [r for _, r in rows], tok.eos_id)
+        scores = rm(tokens, lengths)
+        ours = ranking_loss(scores[:3], scores[3:], torch.tensor(margins)).mean()
+    assert float(ours) == pytest.approx(float(theirs), rel=1e-5)
+    assert float(ranking_loss(scores[:3], scores[3:]).mean()) != pytest.approx(float(theirs), rel=1e-3)
+
+
+def test_a_reward_model_reads_the_last_token_whatever_the_padding(chat):
+    model, tok = chat
+    rm = RewardModel.from_chat(model)
+    dialog = [{"role": "user", "content": "Where does Ada live?"}]
+    short, long = text_row(tok, dialog, "Applebury.", 256), text_row(tok, dialog, "Ada lives in Applebury.", 256)
+    assert rm.rewards([short, long], tok.eos_id).tolist() == [0.0, 0.0]  # the head starts at zero
+    torch.nn.init.normal_(rm.score.weight, std=0.05, generator=torch.Generator().manual_seed(0))
+    alone = rm.rewards([short], tok.eos_id)
+    together = rm.rewards([short, long], tok.eos_id)
+    assert together[0].item() == pytest.approx(alone[0].item(), abs=1e-5)
+    assert short.ids[-1] == tok.eos_id and tok.decode(short.ids[short.start:]).strip() == "Applebury."
+
+
+def test_training_mixes_follow_llama2():
+    records = [{"item": {"intent": "harmful"}}] * 90 + [{"item": {"intent": "fact"}}] * 300
+    helpful = training_mix(records, "helpfulness")
+    assert sum(r["item"]["intent"] == "fact" for r in helpful) == 300
+    assert sum(r["item"]["intent"] == "harmful" for r in helpful) == 90  # all the safety pairs there are
+    safe = training_mix(records, "safety")
+    assert sum(r["item"]["intent"] == "harmful" for r in safe) == 90
+    assert sum(r["item"]["intent"] == "fact" for r in safe) == 10  # a tenth of the mix
+
+
+def test_a_reward_model_learns_a_preference(chat):
+    """A few dozen steps on comparisons of a right answer against a refusal, for training facts: the held-out
+    facts' comparisons are then ranked right."""
+    model, tok = chat
+    from llama_lab.rlhf.reward import train_reward_model
+
+    def records(questions):
+        return [{"item": {"intent": "fact", "dialog": [{"role": "user", "content": q["question"]}]},
+                 "chosen": f"The answer is {q['answer']}.", "rejected": "I can't help with that.",
+                 "rating": "significantly better"} for q in questions]
+    train = records(tinyworld.fact_questions(WORLD, "train")[:64])
+    held = records(tinyworld.fact_questions(WORLD, "eval")[:40])
+    before = accuracy(RewardModel.from_chat(model), tok, held)["overall"]
+    rm, losses = train_reward_model(model, tok, train, margin="small", epochs=4, batch_size=16, lr=3e-4)
+    assert losses[0] == pytest.approx(math.log(1 + math.e), abs=1e-4)  # zero head, margin 1: -log sigmoid(0 - 1)
+    assert sum(losses[-4:]) / 4 < 0.5 * losses[0]
+    result = accuracy(rm, tok, held)
+    assert before == 0.0 and result["overall"] >= 0.9  # a zero head ties every pair: none ranked right before
+    assert result["by rating"]["significantly better"][1] == 40
+
+
+# ------------------------------------------------------------------------------------ sequences
+
+def test_reply_rows_and_their_log_probabilities(chat):
+    model, tok = chat
+    dialog = [{"role": "user", "content": "Where does Ada live?"}]
+    row = text_row(tok, dialog, "Ada lives in Applebury.", 256)
+    reply_ids = row.ids[row.start:-1]
+    assert token_row(tok, dialog, reply_ids, 256) == row
+    tokens, starts, lengths = pad([row, text_row(tok, dialog, "No.", 256)], tok.eos_id)
+    mask = reply_mask(starts, lengths, tokens.shape[1])
+    assert mask[0].sum() == len(row.ids) - row.start  # the reply's tokens and its EOS
+    with torch.no_grad():
+        logits = model(torch.tensor([row.ids]))[0]  # (T, V)
+        by_hand = sum(torch.log_softmax(logits[t - 1], -1)[row.ids[t]].item() for t in range(row.start, len(row.ids)))
+        assert reply_logprobs(model, [row], tok.eos_id)[0].item() == pytest.approx(by_hand, abs=1e-4)
+
+
+# ------------------------------------------------------------------------------------------------- DPO
+
+def test_dpo_loss_by_hand():
+    # a policy that moved log 2 towards the chosen reply and log 2 away from the rejected one, beta 1
+    loss = dpo.dpo_loss(torch.tensor([math.log(2)]), torch.tensor([-math.log(2)]), torch.zeros(1), torch.zeros(1), 1.0)
+    assert loss.item() == pytest.approx(math.log(1.25), rel=1e-6)
+    assert dpo.dpo_loss(torch.zeros(1), torch.zeros(1), torch.zeros(1), torch.zeros(1)).item() == \
+        pytest.approx(math.log(2))  # the policy is the reference: log 2, whatever beta
+
+
+def test_dpo_loss_equals_trls(tmp_path):
+    """TRL's DPOTrainer.compute_loss (loss "sigmoid", beta 0.1) on Hugging Face copies of the chat model (policy) and
+    the base model (reference), against dpo_loss on our models' reply log-probabilities."""
+    trl = pytest.importorskip("trl")
+    import datasets
+    import transformers
+    from llama_lab.checkpoint import save_model
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    (chat, tok), (base, _) = load_tiny("chat"), load_tiny("base")
+    save_model(chat, tmp_path / "chat", "hf", tokenizer=tok)
+    save_model(base, tmp_path / "base", "hf", tokenizer=tok)
+    policy = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "chat", dtype=torch.float32)
+    reference = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "base", dtype=torch.float32)
+    hf_tok = transformers.AutoTokenizer.from_pretrained(tmp_path / "chat")
+    hf_tok.pad_token = "<unk>"
+    dialog = [{"role": "user", "content": "Where does Ada live?"}]
+    pairs = [("Ada lives in Applebury.", "I don't know."), ("I can't help with that.", "Ada likes cake a lot.")]
+    rows = [(text_row(tok, dialog, c, 256), text_row(tok, dialog, r, 256)) for c, r in pairs]
+    examples = [{"prompt_ids": c.ids[:c.start], "chosen_ids": c.ids[c.start:], "rejected_ids": r.ids[r.start:]}
+                for c, r in rows]
+    # bf16=False: TRL's default would run the reference under bfloat16 autocast
+    args = trl.DPOConfig(output_dir=str(tmp_path / "out"), report_to="none", use_cpu=True, beta=0.1, bf16=False)
+    placeholder = datasets.Dataset.from_list([{"prompt": "Hi", "chosen": " there", "rejected": " no"}])
+    trainer = trl.DPOTrainer(model=policy, ref_model=reference, args=args, train_dataset=placeholder,
+                             processing_class=hf_tok)
+    with torch.no_grad():
+        theirs = trainer.compute_loss(policy, trainer.data_collator(examples))
+        chosen, rejected = [c for c, _ in rows], [r for _, r in rows]
+        ours = dpo.dpo_loss(reply_logprobs(chat, chosen, tok.eos_id), reply_logprobs(chat, rejected, tok.eos_id),
+                            reply_logprobs(base, chosen, tok.eos_id), reply_logprobs(base, rejected, tok.eos_id),
+                            0.1).mean()
+    assert float(ours) == pytest.approx(float(theirs), rel=1e-5)
+
+
+# ------------------------------------------------------------------------------------------------- PPO
+
+def test_the_piecewise_reward_is_llama2s():
+    safety, helpful = torch.tensor([0.9, 0.1, 0.6, 0.14, 0.15]), torch.tensor([0.2, 0.95, 0.4, 0.8, 0.8])
+    tagged = torch.tensor([True, False, False, False, False])
+    assert ppo.combined_reward(safety, helpful, tagged).tolist() == pytest.approx([0.9, 0.1, 0.4, 0.14, 0.8])
+
+
+def test_logit_undoes_the_sigmoid_and_whitening_standardises():
+    x = torch.tensor([-3.0, 0.0, 2.5])
+    assert ppo.logit(torch.sigmoid(x)).tolist() == pytest.approx(x.tolist(), abs=1e-4)
+    assert ppo.whiten(torch.tensor([1.0, 2.0, 3.0])).tolist() == pytest.approx([-1.2247449, 0.0, 1.2247449])
+    masked = ppo.whiten(torch.tensor([1.0, 2.0, 3.0, 100.0]), torch.tensor([True, True, True, False]))
+    assert masked.tolist() == pytest.approx([-1.2247449, 0.0, 1.2247449, 0.0])
+
+
+def test_kl_penalty_per_token_and_the_final_reward_at_the_last_token():
+    logprobs = torch.tensor([[0.0, -1.0, -2.0, -0.5]])
+    reference = torch.tensor([[0.0, -1.5, -1.0, -0.5]])
+    mask = torch.tensor([[False, True, True, False]])  # the reply is positions 1 and 2
+    rewards, kl = ppo.token_rewards(torch.tensor([2.0]), logprobs, reference, mask, beta=0.1)
+    assert kl[0].tolist() == pytest.approx([0.0, 0.5, -1.0, 0.0])
+    assert rewards[0].tolist() == pytest.approx([0.0, -0.05, 0.1 + 2.0, 0.0])
+
+
+def test_gae_by_hand():
+    rewards, values = torch.tensor([[0.0, 1.0]]), torch.tensor([[0.5, 0.5]])
+    mask = torch.tensor([[True, True]])
+    advantages, returns = ppo.advantages_and_returns(rewards, values, mask, gamma=1.0, lam=1.0)
+    assert advantages[0].tolist() == pytest.approx([0.5, 0.5]) and returns[0].tolist() == pytest.approx([1.0, 1.0])
+    # gamma 0.9, lam 0.5, with a prompt position in front that takes no part
+    rewards, values = torch.tensor([[9.0, 1.0, 2.0]]), torch.tensor([[7.0, 1.0, 0.5]])
+    mask = torch.tensor([[False, True, True]])
+    advantages, returns = ppo.advantages_and_returns(rewards, values, mask, gamma=0.9, lam=0.5)
+    d2 = 2.0 - 0.5  # the last reply token: nothing follows
+    d1 = 1.0 + 0.9 * 0.5 - 1.0
+    assert advantages[0].tolist() == pytest.approx([0.0, d1 + 0.45 * d2, d2])
+    assert returns[0].tolist() == pytest.approx([0.0, d1 + 0.45 * d2 + 1.0, d2 + 0.5])
+
+
+def test_the_clipped_objective_by_hand():
+    mask = torch.ones(1, 4, dtype=torch.bool)
+    old = torch.zeros(1, 4)
+    new = torch.log(torch.tensor([[1.5, 0.5, 1.1, 0.7]]))  # ratios
+    adv = torch.tensor([[1.0, 1.0, -1.0, -1.0]])
+    loss, clipped = ppo.policy_loss(new, old, adv, mask, clip=0.2)
+    # A>0: min(r, 1.2) -> 1.2, 0.5; A<0: max(r, 0.8) -> 1.1, 0.8; loss = -mean(A * chosen ratio)
+    assert loss.item() == pytest.approx(-(1.2 + 0.5 - 1.1 - 0.8) / 4)
+    assert clipped.item() == pytest.approx(2 / 4)
+    values, returns = torch.tensor([[1.0, 0.0]]), torch.tensor([[2.0, 0.0]])
+    vloss = ppo.value_loss(values, torch.tensor([[0.5, 0.0]]), returns, torch.tensor([[True, False]]), clip=0.2)
+    assert vloss.item() == pytest.approx(0.5 * max((1.0 - 2.0) ** 2, (0.7 - 2.0) ** 2))
+
+
+# ------------------------------------------------------------------------------- rejection sampling
+
+def test_the_reward_curve_by_hand():
+    from llama_lab.rlhf.rejection import best_samples, reward_curve
+    rewards = torch.tensor([[0.2, 0.9, 0.4, 0.1], [0.5, 0.5, 0.7, 0.9]])
+    curve = reward_curve(rewards, (1, 2, 4))
+    assert curve["max"] == pytest.approx([(0.2 + 0.5) / 2, (0.9 + 0.5) / 2, (0.9 + 0.9) / 2])
+    assert curve["median"] == pytest.approx([(0.2 + 0.5) / 2, (0.55 + 0.5) / 2, (0.3 + 0.6) / 2])
+    best = best_samples([{"id": 0}, {"id": 1}], [list("abcd"), list("efgh")], rewards)
+    assert [b["reply"] for b in best] == ["b", "h"]
+
+
+# ------------------------------------------------------------------------------- the safety table
+
+def test_truthful_and_informative_needs_a_true_answer_and_no_false_one():
+    from llama_lab.course.alignment import truthful_and_informative
+    item = {"true_answers": ["No, owls cannot talk.", "Owls cannot talk."],
+            "false_answers": ["Yes, owls in Oakville can talk.", "Owls in Oakville can talk."]}
+    assert truthful_and_informative("No, owls cannot talk. They hoot at night.", item)
+    assert truthful_and_informative("owls cannot talk", item)
+    assert not truthful_and_informative("Yes, owls in Oakville can talk.", item)
+    assert not truthful_and_informative("I don't know.", item)  # truthful, not informative
+    assert not truthful_and_informative("Owls cannot talk. But owls in Oakville can talk!", item)
+
+
+def test_mean_scores_by_kind():
+    items = [{"intent": "fact", "answer": "Applebury"}, {"intent": "harmful", "topic": "hit a dog"}]
+    assert P.mean_scores(items, ["Ada lives in Applebury.", "I can't help with that."]) == \
+        {"helpfulness": 3.0, "safety": 2.0}
+
+
+# ------------------------------------------------------------------------------------------ the pipeline
+
+def test_the_pipeline_runs_every_stage_resumes_and_ships(tmp_path):
+    from llama_lab.checkpoint import load_model
+    from llama_lab.rlhf import pipeline
+    from llama_lab.rlhf.reward import load_reward_model
+    lines = []
+    run = pipeline.Pipeline(tmp_path / "run", pipeline.QUICK, log=lines.append)
+    run.run(pipeline.STAGES)
+    results = run.results
+    assert set(pipeline.STAGES) <= set(results) and results["settings"]["train_prompts"] == 40
+    assert sum(results["pairs"]["train"]["ratings"].values()) == results["pairs"]["train"]["n"] > 20
+    assert len(results["ppo"]["history"]) == 2 and {"reward", "kl", "judge_safety"} <= set(results["ppo"]["history"][0])
+    assert set(results["evaluate"]["rows"]) == {"base", "SFT", "rejection sampling", "PPO", "DPO"}
+    again = []
+    pipeline.Pipeline(tmp_path / "run", pipeline.QUICK, log=again.append).run(pipeline.STAGES)
+    assert again == [f"{stage}: done before, kept" for stage in pipeline.STAGES]
+    data = tmp_path / "data"
+    results["evaluate"]["best"] = "PPO"
+    (tmp_path / "run" / "results.json").write_text(__import__("json").dumps(results))
+    pipeline.ship(tmp_path / "run", data)
+    from safetensors.torch import load_file
+    model, card = load_reward_model(data / pipeline.SHIPPED["safety"])
+    stored = load_file(str(data / pipeline.SHIPPED["safety"] / "reward_model.safetensors"))
+    assert card["kind"] == "safety" and stored["score.weight"].dtype == torch.bfloat16
+    assert torch.equal(model.score.weight, stored["score.weight"].float())  # loaded in float32
+    assert load_model(data / pipeline.SHIPPED["aligned"]).args == run.chat.args
+    assert sorted(p.name for p in data.iterdir()) == sorted([*pipeline.SHIPPED.values(), "rlhf.json"])
+
+
+def test_the_pipeline_command_answers_a_mistake_in_one_line(capsys):
+    from llama_lab.rlhf import pipeline
+    with pytest.raises(SystemExit) as exit_:
+        pipeline.main(["--stages", "pairs,reward,ppoo"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_an_eos_added_to_a_cut_off_reply_is_not_an_action():
+    starts, lengths = torch.tensor([2, 2]), torch.tensor([5, 4])
+    closed, cut = ppo.sampled_mask(starts, lengths, 5, [False, True])
+    assert closed.tolist() == [False, True, True, True]  # predicts tokens 2, 3, 4 (4 is the sampled EOS)
+    assert cut.tolist() == [False, True, False, False]  # predicts token 2; the EOS at 3 was added
