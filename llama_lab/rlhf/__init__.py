@@ -1,6 +1,6 @@
 """How Llama-2-Chat was made after SFT (Touvron et al. 2023, section 3.2-3.3), in miniature, on the tiny world.
 
-    replies.py     prompt + reply as token ids, padded batches, the log-probabilities of a reply's tokens
+    sequences.py   prompt + reply as token ids, padded batches, the log-probabilities of a reply's tokens
     reward.py      reward models: a scalar head on the chat model, the binary ranking loss with a margin (3.2.2)
     rejection.py   rejection sampling: the best of K samples under the reward, fine-tuned on (3.2.3)
     ppo.py         PPO with Llama 2's reward: the piecewise choice, logit and whitening, KL penalty, GAE (3.2.3)
