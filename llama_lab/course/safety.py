@@ -28,6 +28,7 @@ from ..chat import encode_dialog, encode_dialog_for_training, fold_system_prompt
 # named here too, as notebook 04 reads them (safety.is_refusal, safety.TINY_REFUSAL_PHRASES, safety.replies, ...).
 from ..world.evaluate import (LLAMA2_REFUSAL_PHRASES, REFUSAL_PHRASES, TINY_REFUSAL_PHRASES, dialog_for, first_sentence,
                               is_refusal, replies)
+from ..rlhf.rejection import sample_replies  # noqa: F401  (notebook 06's best-of-N samples with it)
 from ..rlhf.reward import ranking_loss  # noqa: F401  (the reward models' loss, shown in notebook 06)
 from ..tables import text_table
 from ..train import IGNORE, finetune_on_dialogs  # noqa: F401  (notebook 06 calls it from here)
@@ -269,16 +270,6 @@ def truthfulness_scores(model, tokenizer, items: Sequence[dict], prompt: Callabl
 
 
 # ------------------------------------------------------------------- how Llama 2 got there, in miniature
-
-def sample_replies(model, tokenizer, requests: Sequence[str], n: int, system: str | None = None,
-                   temperature: float = 1.0, top_p: float = 1.0, max_new_tokens: int = 32, seed: int = 0,
-                   batch_size: int = 64) -> list[list[str]]:
-    """n sampled replies per request: [[reply 1, ..., reply n] for each request]."""
-    repeated = [r for r in requests for _ in range(n)]
-    flat = replies(model, tokenizer, repeated, system=system, max_new_tokens=max_new_tokens,
-                   batch_size=batch_size, temperature=temperature, top_p=top_p, seed=seed)
-    return [flat[i * n:(i + 1) * n] for i in range(len(requests))]
-
 
 def best_of_n(requests: Sequence[str], samples: Sequence[Sequence[str]],
               reward: Callable[[str, str], float]) -> list[str]:

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from ..model import Llama
 from .reward import comparison_rows
-from .sequences import reply_logprobs
+from .sequences import epoch_order, reply_logprobs
 
 
 def dpo_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, reference_chosen: torch.Tensor,
@@ -51,9 +51,7 @@ def train_dpo(sft_model: Llama, tokenizer, records: Sequence[dict], beta: float 
         ref_rejected = torch.cat([reply_logprobs(reference, rejected[i:i + 64], tokenizer.eos_id)
                                   for i in range(0, len(rejected), 64)])
     steps = max(1, math.ceil(epochs * len(records) / batch_size))
-    order: list[int] = []
-    while len(order) < steps * batch_size:
-        order += torch.randperm(len(records), generator=torch.Generator().manual_seed(seed + len(order))).tolist()
+    order = epoch_order(len(records), steps, batch_size, seed)
     optimizer = torch.optim.AdamW(policy.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
     warm = max(1, steps // 10)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warm))

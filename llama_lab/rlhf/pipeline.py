@@ -127,8 +127,8 @@ class Pipeline:
         ns = [n for n in (1, 2, 4, 8, 16, 32, 64) if n <= s.curve_samples]
         curves = {}
         for temperature in s.temperatures:
-            samples = rejection.sample_replies(self.chat, self.tokenizer, probe, s.curve_samples, temperature,
-                                               seed=self.seed)
+            samples = rejection.sample_replies(self.chat, self.tokenizer, [p["dialog"] for p in probe],
+                                               s.curve_samples, temperature=temperature, seed=self.seed)
             rewards = rejection.reward_of(safety_rm, helpfulness_rm, self.tokenizer, probe, samples)
             curves[str(temperature)] = rejection.reward_curve(rewards, ns)
         model, history = rejection.rejection_sampling(

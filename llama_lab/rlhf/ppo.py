@@ -31,7 +31,7 @@ from ..generate import generate_tokens
 from ..model import Llama
 from ..world import preferences
 from .reward import RewardModel
-from .sequences import Row, pad, reply_mask, token_row
+from .sequences import Row, logprobs_of, pad, reply_mask, token_row
 
 SAFETY_THRESHOLD = 0.15  # R_s below this and the safety reward model's verdict is used, whatever the prompt
 
@@ -148,11 +148,6 @@ def sampled_mask(starts: torch.Tensor, lengths: torch.Tensor, width: int, cut_of
     return mask
 
 
-def _logprobs_of(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-    """(B, T-1): log p(tokens[:, t+1]) from logits (B, T, V) of positions 0..T-1."""
-    return torch.log_softmax(logits[:, :-1], -1).gather(-1, tokens[:, 1:, None]).squeeze(-1)
-
-
 # ------------------------------------------------------------------------------------------------ the loop
 
 @dataclass
@@ -217,8 +212,8 @@ def train_ppo(sft_model: Llama, tokenizer, safety_rm: RewardModel, helpfulness_r
         is_safety = torch.tensor([preferences.prompt_kind(item) == "safety" for item in batch])
         with torch.no_grad():
             logits, values = model(tokens)
-            old_logprobs, old_values = _logprobs_of(logits, tokens), values[:, :-1] * mask
-            reference_logprobs = _logprobs_of(reference(tokens), tokens)
+            old_logprobs, old_values = logprobs_of(logits, tokens), values[:, :-1] * mask
+            reference_logprobs = logprobs_of(reference(tokens), tokens)
             reward = llama2_reward(safety_rm, helpfulness_rm, rows, is_safety, pad_id)
             rewards, kl = token_rewards(reward["whitened"].to(tokens.device), old_logprobs, reference_logprobs,
                                         mask, cfg.beta)
@@ -231,7 +226,7 @@ def train_ppo(sft_model: Llama, tokenizer, safety_rm: RewardModel, helpfulness_r
             for start in range(0, len(rows), cfg.minibatch_size):
                 idx = order[start:start + cfg.minibatch_size]
                 logits, values = model(tokens[idx])
-                new_logprobs = _logprobs_of(logits, tokens[idx])
+                new_logprobs = logprobs_of(logits, tokens[idx])
                 pg, clip_share = policy_loss(new_logprobs, old_logprobs[idx], advantages[idx], mask[idx], cfg.clip)
                 vf = value_loss(values[:, :-1], old_values[idx], returns[idx], mask[idx], cfg.value_clip)
                 loss = pg + cfg.value_coef * vf

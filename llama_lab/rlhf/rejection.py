@@ -23,12 +23,15 @@ from .reward import RewardModel
 from .sequences import text_row
 
 
-def sample_replies(model, tokenizer, items: Sequence[dict], k: int, temperature: float = 1.0, seed: int = 0,
-                   max_new_tokens: int = 48) -> list[list[str]]:
-    """k replies to each prompt (`preferences.preference_prompts` items), sampled at `temperature` (top-p off)."""
-    dialogs = [item["dialog"] for item in items]
-    columns = [replies(model, tokenizer, dialogs, max_new_tokens=max_new_tokens, temperature=temperature, top_p=1.0,
-                       seed=seed * 1009 + j) for j in range(k)]
+def sample_replies(model, tokenizer, requests: Sequence, n: int, system: str | None = None,
+                   temperature: float = 1.0, top_p: float = 1.0, max_new_tokens: int = 48, seed: int = 0,
+                   batch_size: int = 64) -> list[list[str]]:
+    """n sampled replies per request, [[reply 1, ..., reply n] for each request]: reply j of every request comes
+    from one batched call seeded `seed * 1009 + j`. A request is a user message (with `system` in front) or a
+    dialog ending on the user's turn, as `evaluate.replies` takes them."""
+    columns = [replies(model, tokenizer, list(requests), system=system, max_new_tokens=max_new_tokens,
+                       temperature=temperature, top_p=top_p, seed=seed * 1009 + j, batch_size=batch_size)
+               for j in range(n)]
     return [list(row) for row in zip(*columns)]
 
 
@@ -72,7 +75,8 @@ def rejection_sampling(sft_model, tokenizer, safety_rm: RewardModel, helpfulness
     one record per round: the mean best and mean median reward of the samples, and the kept replies)."""
     model, kept, history = sft_model, {}, []
     for r in range(rounds):
-        samples = sample_replies(model, tokenizer, prompts, k, temperature, seed=seed + 100 * r)
+        samples = sample_replies(model, tokenizer, [p["dialog"] for p in prompts], k, temperature=temperature,
+                                 seed=seed + 100 * r)
         rewards = reward_of(safety_rm, helpfulness_rm, tokenizer, prompts, samples)
         for i, best in enumerate(best_samples(prompts, samples, rewards)):
             if i not in kept or best["reward"] > kept[i]["reward"]:

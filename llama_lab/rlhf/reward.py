@@ -20,7 +20,6 @@ were safe. `training_mix` builds both.
 """
 from __future__ import annotations
 
-import copy
 import json
 import math
 import random
@@ -34,7 +33,7 @@ import torch.nn.functional as F
 from ..files import replacing
 from ..model import Llama, ModelArgs
 from ..world.preferences import RATINGS, prompt_kind
-from .sequences import Row, pad, text_row
+from .sequences import Row, epoch_order, pad, text_row
 
 MARGINS = {
     "none": dict.fromkeys(RATINGS, 0.0),
@@ -77,7 +76,7 @@ class RewardModel(nn.Module):
     @classmethod
     def from_chat(cls, chat_model: Llama) -> "RewardModel":
         model = cls(chat_model.args).to(device=chat_model.device, dtype=chat_model.dtype)
-        weights = {k: v for k, v in copy.deepcopy(chat_model.state_dict()).items() if not k.startswith("output.")}
+        weights = {k: v for k, v in chat_model.state_dict().items() if not k.startswith("output.")}  # copied in
         model.transformer.load_state_dict(weights)
         return model
 
@@ -149,9 +148,7 @@ def train_reward_model(chat_model: Llama, tokenizer, records: Sequence[dict], ma
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.1)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: (s + 1) / warm if s < warm else
                                                  0.1 + 0.45 * (1 + math.cos(math.pi * (s - warm) / max(1, steps - warm))))
-    order: list[int] = []  # each epoch visits every comparison once, in a fresh seeded order
-    while len(order) < steps * batch_size:
-        order += torch.randperm(len(records), generator=torch.Generator().manual_seed(seed + len(order))).tolist()
+    order = epoch_order(len(records), steps, batch_size, seed)
     losses = []
     for step in range(steps):
         picked = order[step * batch_size:(step + 1) * batch_size]

@@ -55,10 +55,15 @@ def reply_mask(starts: torch.Tensor, lengths: torch.Tensor, width: int) -> torch
     return (predicted >= starts[:, None]) & (predicted < lengths[:, None])
 
 
+def logprobs_of(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """(B, T - 1): log p(tokens[:, t + 1]) from the logits of positions 0..T-2 ((B, T-1, V) or more), in float32."""
+    logits = logits[:, :tokens.shape[1] - 1]
+    return torch.gather(F.log_softmax(logits.float(), dim=-1), -1, tokens[:, 1:, None]).squeeze(-1)
+
+
 def token_logprobs(model, tokens: torch.Tensor) -> torch.Tensor:
     """(B, T - 1): log p(tokens[:, t + 1] | tokens[:, :t + 1]) under `model`, in float32."""
-    logits = model(tokens[:, :-1])  # (B, T-1, V)
-    return torch.gather(F.log_softmax(logits.float(), dim=-1), -1, tokens[:, 1:, None]).squeeze(-1)
+    return logprobs_of(model(tokens[:, :-1]), tokens)  # the model reads (B, T-1)
 
 
 def reply_logprobs(model, rows: Sequence[Row], pad_id: int) -> torch.Tensor:
@@ -66,3 +71,12 @@ def reply_logprobs(model, rows: Sequence[Row], pad_id: int) -> torch.Tensor:
     tokens, starts, lengths = pad(rows, pad_id, model.device)
     mask = reply_mask(starts, lengths, tokens.shape[1])  # (B, T-1)
     return (token_logprobs(model, tokens) * mask).sum(-1)
+
+
+def epoch_order(n: int, steps: int, batch_size: int, seed: int) -> list[int]:
+    """The indices of `steps` batches of `batch_size` drawn from n items: each epoch visits every item once, in a
+    fresh seeded order; batch k is order[k * batch_size:(k + 1) * batch_size]."""
+    order: list[int] = []
+    while len(order) < steps * batch_size:
+        order += torch.randperm(n, generator=torch.Generator().manual_seed(seed + len(order))).tolist()
+    return order
