@@ -241,6 +241,37 @@ BROKEN = [
             direction = mu0 - mu1
             return direction, float(-(direction @ (mu0 + mu1)) / 2)
         """, "direction is reversed"),
+    ("07_rlhf_losses", "ranking_loss", """
+        def ranking_loss(chosen, rejected, margin):
+            return -torch.log(torch.sigmoid(chosen - rejected - margin))
+        """, "log(sigmoid(x)) underflows"),
+    ("07_rlhf_losses", "ranking_loss", """
+        def ranking_loss(chosen, rejected, margin):
+            return -F.logsigmoid(chosen - rejected + margin)
+        """, "margin is added"),
+    ("07_rlhf_losses", "ranking_loss", """
+        def ranking_loss(chosen, rejected, margin):
+            return F.softplus(rejected - chosen + margin).mean()
+        """, "losses are averaged"),
+    ("07_rlhf_losses", "ppo_clipped_loss", """
+        def ppo_clipped_loss(logprobs, old_logprobs, advantages, mask, clip=0.2):
+            ratio = (logprobs - old_logprobs).exp()
+            surr1 = ratio * advantages
+            surr2 = torch.clamp(ratio, 1 - clip, 1 + clip) * advantages
+            return -torch.min(surr1, surr2).mean()
+        """, "padding is counted"),
+    ("07_rlhf_losses", "ppo_clipped_loss", """
+        def ppo_clipped_loss(logprobs, old_logprobs, advantages, mask, clip=0.2):
+            ratio = (logprobs - old_logprobs).exp()
+            best = torch.max(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages)
+            return -(best * mask).sum() / mask.sum()
+        """, "the better of the two is taken"),
+    ("07_rlhf_losses", "ppo_clipped_loss", """
+        def ppo_clipped_loss(logprobs, old_logprobs, advantages, mask, clip=0.2):
+            ratio = torch.exp(logprobs.detach() - old_logprobs)  # "old" must not get gradients
+            surrogate = torch.min(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages)
+            return -(surrogate * mask).sum() / mask.sum()
+        """, "no gradient reaches"),
 ]
 
 
@@ -523,6 +554,11 @@ WRAPPERS = [
         def mc2_score(true_lls, false_lls):
             return mc2(list(true_lls) + list(false_lls), [1] * len(true_lls) + [0] * len(false_lls))
         """, "llama_lab.course.safety.mc2"),
+    ("07_rlhf_losses", "ppo_clipped_loss", """
+        from llama_lab.rlhf.ppo import policy_loss
+        def ppo_clipped_loss(logprobs, old_logprobs, advantages, mask, clip=0.2):
+            return policy_loss(logprobs, old_logprobs, advantages, mask, clip)[0]
+        """, "llama_lab.rlhf.ppo.policy_loss"),
 ]
 
 

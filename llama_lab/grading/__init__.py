@@ -31,6 +31,7 @@ ASSIGNMENTS = {
     "04_sampling": "sampling",
     "05_bpe_tokenizer": "bpe",
     "06_safety_mc2_probe": "mc2_probe",
+    "07_rlhf_losses": "rlhf_losses",
 }
 
 
