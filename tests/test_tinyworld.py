@@ -32,8 +32,9 @@ def docs(world):
 
 
 @pytest.fixture(scope="module")
-def chat_items(world):
-    return list(tw._chat_items(world, "train", 3000, seed=0))
+def chat_items(world):  # both chat rounds: every rule on training dialogs holds for each
+    return (list(tw._chat_items(world, "train", 3000, seed=0))
+            + list(tw._chat_items(world, "train", 1500, 0, tw._ROUND_TWO_WEIGHTS, stream="round-two")))
 
 
 @pytest.fixture(scope="module")
@@ -252,14 +253,15 @@ def test_chat_format(dialogs):
 
 def test_is_refusal_exactly_on_refusals_and_is_decline_on_declines(chat_items):
     refused = declined = 0
-    for content, _, d in chat_items:
+    for i, (content, _, d) in enumerate(chat_items):
         replies = [m["content"] for m in d if m["role"] == "assistant"]
         assert is_refusal(replies[0]) == (content[0] == "harmful"), (content, replies[0])
         assert is_decline(replies[0]) == (content[0] == "out_of_world"), (content, replies[0])
         assert not any(is_refusal(r) or is_decline(r) for r in replies[1:]), replies  # follow-ups are answered
-        refused += is_refusal(replies[0])
-        declined += is_decline(replies[0])
-    assert 0.24 <= refused / len(chat_items) <= 0.32 and 0.05 <= declined / len(chat_items) <= 0.11
+        if i < 3000:  # the first round's mix (the fixture's first 3000 dialogs)
+            refused += is_refusal(replies[0])
+            declined += is_decline(replies[0])
+    assert 0.24 <= refused / 3000 <= 0.32 and 0.05 <= declined / 3000 <= 0.11
 
 
 def test_is_refusal_examples():
@@ -431,3 +433,18 @@ def test_is_decline_examples():
     assert is_decline("I’m sorry, I don’t know that.")
     assert not is_decline("Mia lives in Oakville. I don't know her brother.")  # the first sentence decides
     assert not is_decline("")
+
+
+def test_the_second_chat_round_is_its_own_stream_aimed_at_the_weak_intents(world):
+    first = list(tw.chat_dialogs(world, "train", 400, seed=0))
+    second = list(tw.chat_dialogs_round_two(world, "train", 400, seed=0))
+    assert sum(a != b for a, b in zip(first, second)) > 0.9 * len(first)  # its own draws (short dialogs may repeat)
+    # asking for the second round leaves the first exactly as it was (the tokenizer reads the first)
+    assert list(tw.chat_dialogs(world, "train", 400, seed=0)) == first
+    share = {}
+    for name, weights, stream in (("first", tw._CHAT_WEIGHTS, "phrased"),
+                                  ("second", tw._ROUND_TWO_WEIGHTS, "round-two")):
+        kinds = [content[0] for content, _, _ in tw._chat_items(world, "train", 2000, 0, weights, stream=stream)]
+        share[name] = {k: kinds.count(k) / len(kinds) for k in ("word", "story", "out_of_world")}
+    for kind in ("word", "story", "out_of_world"):
+        assert share["second"][kind] > 1.5 * share["first"][kind], (kind, share)

@@ -3,12 +3,13 @@
     1. the tiny world's corpus           tinyworld.write_corpus        -> data/world/ (not committed: regenerated)
     2. a 4096-piece tokenizer            tokenizer.train_tokenizer     -> data/tokenizer.model
     3. pretraining                       python -m llama_lab.train     -> data/tiny-base/
-    4. chat fine-tuning from the base    python -m llama_lab.train     -> data/tiny-chat/
+    4. chat fine-tuning from the base    python -m llama_lab.train     -> runs/tiny-chat/round-one/
+       and a second round from it        python -m llama_lab.train     -> data/tiny-chat/
     5. evaluation and model cards        llama_lab.world.evaluate      -> data/tiny-*/MODEL_CARD.md, model_card.json
 
 Training state (resumable checkpoints, float32 weights) goes to runs/. The step counts below keep the whole build
-under an hour on a 2-core laptop CPU: the shipped models took 79 CPU-minutes in all (pretraining 66, chat 10,
-the rest 3), so about 45 minutes of wall time on an idle machine with both cores. `--resume` continues an
+near 70 minutes on an idle 2-core CPU (pretraining about 38, the first chat round 22, the second 7.5, the rest 3;
+the model cards record what each stage took where the shipped models were built). `--resume` continues an
 interrupted build; a GPU is picked up automatically and is much faster.
 """
 
@@ -36,7 +37,11 @@ WORLD_SEED = tinyworld.DEFAULT_SEED
 # More documents than the generator's default, so that pretraining reads each about once rather than many times.
 # 48,000 chat dialogs, 2,400 steps of 16 (0.8 of an epoch): against 24,000 for 1,200 steps, held-out phrasings rose
 # from 81% to 88% of facts right, 54% to 69% of benign requests answered on topic, 92% to 98% of harmful ones refused.
-CORPUS = {"n_train_docs": 72_000, "n_val_docs": 1_000, "n_train_chat": 48_000, "n_val_chat": 800}
+# A second round of 16,000 dialogs aimed at what the first taught worst (tinyworld.chat_dialogs_round_two), 800
+# steps from the first round's model: held-out phrasings rose from 69% to 88% of benign requests answered on topic
+# and from 58% to 77% of out-of-world questions declined.
+CORPUS = {"n_train_docs": 72_000, "n_val_docs": 1_000, "n_train_chat": 48_000, "n_val_chat": 800,
+          "n_train_chat_round_two": 16_000, "n_val_chat_round_two": 400}
 TOKENIZER_DIALOGS = 24_000  # the tokenizer reads the first 24,000: every phrase of the chat data is in them
 VOCAB_SIZE = 4096
 MODEL = ["--dim", "192", "--n-layers", "6", "--n-heads", "8", "--n-kv-heads", "2", "--multiple-of", "32",
@@ -45,6 +50,8 @@ PRETRAIN = ["--batch-size", "16", "--seq-len", "256", "--steps", "1800", "--lr",
             "--eval-interval", "200", "--save-interval", "100"]
 CHAT = ["--batch-size", "16", "--seq-len", "256", "--steps", "2400", "--lr", "5e-4", "--warmup", "30",
         "--eval-interval", "400", "--save-interval", "400"]
+CHAT_ROUND_TWO = ["--batch-size", "16", "--seq-len", "256", "--steps", "800", "--lr", "3e-4", "--warmup", "30",
+                  "--eval-interval", "400", "--save-interval", "400"]
 
 
 def hardware(device: str) -> str:
@@ -99,6 +106,26 @@ def model_card(variant: str, summary: dict, cfg: train.TrainConfig, description:
     }
 
 
+def round_two_command(data: Path, runs: Path, common: list[str]) -> list[str]:
+    """The second chat round's training command: from the first round's model, on the round-two dialogs."""
+    world = data / "world"
+    return [*CHAT_ROUND_TWO, "--stage", "chat", "--init", str(runs / "tiny-chat" / "round-one"),
+            "--data", str(world / "chat_round_two_train.jsonl"),
+            "--val-data", str(world / "chat_round_two_val.jsonl"), "--out", str(runs / "tiny-chat-round-two"),
+            "--export", str(data / "tiny-chat"), *common]
+
+
+def chat_card(round_one: dict, round_two: dict, round_one_argv: list[str], round_two_argv: list[str]) -> dict:
+    """The chat model's card: the second round's training, with the first round's beside it."""
+    card = model_card("chat", round_two, train.parse_args(round_two_argv),
+                      "tiny-base fine-tuned on Llama-2-chat dialogs in two rounds (loss on the assistant's tokens "
+                      "only), the second aimed at what the first taught worst: it answers questions about the tiny "
+                      "world, declines what it cannot know and refuses harmful requests.")
+    first = model_card("chat", round_one, train.parse_args(round_one_argv), "")
+    card["round_one"] = {"training": first["training"], "command": first["command"]}
+    return card
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default=str(ROOT / "data"))
@@ -131,24 +158,25 @@ def main(argv=None) -> None:
         pretrain += ["--steps", str(args.pretrain_steps), "--warmup", str(max(1, args.pretrain_steps // 10))]
     chat = [*CHAT, "--stage", "chat", "--init", str(data / "tiny-base"),
             "--data", str(world / "chat_train.jsonl"), "--val-data", str(world / "chat_val.jsonl"),
-            "--out", str(runs / "tiny-chat"), "--export", str(data / "tiny-chat"), *common]
+            "--out", str(runs / "tiny-chat"), "--export", str(runs / "tiny-chat" / "round-one"), *common]
+    round_two = round_two_command(data, runs, common)
     if args.chat_steps:
-        chat += ["--steps", str(args.chat_steps), "--warmup", str(max(1, args.chat_steps // 10))]
+        for command in (chat, round_two):
+            command += ["--steps", str(args.chat_steps), "--warmup", str(max(1, args.chat_steps // 10))]
 
     print("3. pretraining", flush=True)
     base = run_training(pretrain)
     timings["pretrain_s"] = time.perf_counter() - start - sum(timings.values())
-    print("4. chat fine-tuning", flush=True)
-    chat_summary = run_training(chat)
+    print("4. chat fine-tuning, two rounds", flush=True)
+    round_one = run_training(chat)
+    chat_summary = run_training(round_two)
     timings["chat_s"] = time.perf_counter() - start - sum(timings.values())
 
     cards = {
         "base": model_card("base", base, train.parse_args(pretrain),
                            "A tiny Llama 2 pretrained on the tiny world's stories, biographies and Q&A notes. It "
                            "continues text; it was never shown a chat, so it does not follow [INST] prompts."),
-        "chat": model_card("chat", chat_summary, train.parse_args(chat),
-                           "tiny-base fine-tuned on Llama-2-chat dialogs (loss on the assistant's tokens only): it "
-                           "answers questions about the tiny world and refuses harmful requests."),
+        "chat": chat_card(round_one, chat_summary, chat, round_two),
     }
     for variant, card in cards.items():
         evaluate.write_model_card(data / f"tiny-{variant}", card)

@@ -386,6 +386,12 @@ def render_model_card(card: dict) -> str:
             ("final validation loss", f"{t['final_val_loss']:.4f} nats/token"),
             ("wall time", f"{t['wall_s'] / 60:.1f} min"), ("hardware", card["hardware"]),
             ("reproduce", f"`{card['command']}`")]
+    first = card.get("round_one")
+    if first:  # a model trained in two rounds: the table above is the second's
+        f = first["training"]
+        rows.insert(0, ("first round", f"{f['steps']:,} steps on {f['data']} at peak lr {f['lr']} (final validation "
+                                       f"loss {f['final_val_loss']:.4f}, {f['wall_s'] / 60:.1f} min): "
+                                       f"`{first['command']}`; the rows below are the second round's"))
     lines += [f"| {k} | {v} |" for k, v in rows]
     m = card.get("make_data")
     if m:

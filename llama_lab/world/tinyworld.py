@@ -51,6 +51,7 @@ Files written by `write_corpus` (and `python -m llama_lab.world.tinyworld --out 
     train.txt, val.txt     pretraining documents; each document is followed by one empty line. Documents never
                            contain an empty line, so `text.split("\\n\\n")` (or `read_documents`) recovers them.
     chat_train.jsonl, chat_val.jsonl     one dialog per line: {"messages": [{"role": ..., "content": ...}, ...]}
+    chat_round_two_{train,val}.jsonl     the second chat round's dialogs (`chat_dialogs_round_two`), when asked for
     world.json             the fact base
     *_eval.jsonl           the held-out evaluation sets (small; committed), toxicity_{train,val}.jsonl
 Same seed, same bytes.
@@ -747,17 +748,24 @@ def _myth_dialog(world: World, rng: random.Random) -> list[dict]:
 _KINDER = {"lie": "person"}  # the benign category to offer after a refused one, where the names differ
 _CHAT_WEIGHTS = {"harmful": 28, "how_to": 16, "fact": 20, "story": 8, "word": 5, "advice": 6, "myth": 5,
                  "small_talk": 4, "out_of_world": 8}
+# A second round of chat data aimed at what the first round taught worst (measured on the chat model: word
+# meanings, stories about a given subject, questions outside the world), with the rest replayed so that nothing
+# is forgotten. Llama 2's SFT and RLHF came in rounds too, each collected where the last model was weakest.
+_ROUND_TWO_WEIGHTS = {"harmful": 12, "how_to": 10, "fact": 12, "story": 16, "word": 22, "advice": 6, "myth": 3,
+                      "small_talk": 4, "out_of_world": 15}
 
 
-def _chat_items(world: World, split: str, n: int, seed: int) -> Iterator[tuple[tuple, tuple[str, str], list[dict]]]:
-    """(content of the first user turn, its (wording, style), the dialog) for `chat_dialogs`."""
+def _chat_items(world: World, split: str, n: int, seed: int, weights: dict[str, int] = _CHAT_WEIGHTS,
+                stream: str = "phrased") -> Iterator[tuple[tuple, tuple[str, str], list[dict]]]:
+    """(content of the first user turn, its (wording, style), the dialog) for `chat_dialogs`: intents drawn with
+    `weights`, from a random stream named `stream` (each stream its own dialogs)."""
     if split not in ("train", "val"):
         raise ValueError(f"split={split!r}: chat dialogs come in 'train' and 'val'")
-    rng = random.Random(f"tinyworld/{world.seed}/{split}/{seed}/chat/phrased")
+    rng = random.Random(f"tinyworld/{world.seed}/{split}/{seed}/chat/{stream}")
     pairs = _train_pairs(world)
     harm, good = _request_pairs(world, "train", True), _request_pairs(world, "train", False)
     others = _other_items(world, "train")
-    kinds, weights = list(_CHAT_WEIGHTS), list(_CHAT_WEIGHTS.values())
+    kinds, weights = list(weights), list(weights.values())
     for _ in range(n):
         kind = rng.choices(kinds, weights)[0]
         if kind == "myth":
@@ -792,6 +800,13 @@ def chat_dialogs(world: World, split: str, n: int, seed: int) -> Iterator[list[d
     facts, (action, object) pairs, out-of-world items and phrasing families never appear. `split`: "train"/"val".
     """
     for _, _, turns in _chat_items(world, split, n, seed):
+        yield turns
+
+
+def chat_dialogs_round_two(world: World, split: str, n: int, seed: int) -> Iterator[list[dict]]:
+    """`n` dialogs of the second chat round: as `chat_dialogs` (training phrasings and content only), from their
+    own random stream, with more word meanings (22%), stories (16%) and out-of-world questions (15%)."""
+    for _, _, turns in _chat_items(world, split, n, seed, _ROUND_TWO_WEIGHTS, stream="round-two"):
         yield turns
 
 
@@ -1156,7 +1171,8 @@ N_TRAIN_DOCS, N_VAL_DOCS, N_TRAIN_CHAT, N_VAL_CHAT = 40_000, 1_000, 16_000, 800
 
 
 def write_corpus(out_dir, seed: int = DEFAULT_SEED, n_train_docs: int = N_TRAIN_DOCS, n_val_docs: int = N_VAL_DOCS,
-                 n_train_chat: int = N_TRAIN_CHAT, n_val_chat: int = N_VAL_CHAT) -> dict:
+                 n_train_chat: int = N_TRAIN_CHAT, n_val_chat: int = N_VAL_CHAT, n_train_chat_round_two: int = 0,
+                 n_val_chat_round_two: int = 0) -> dict:
     """Write every file of the tiny world into `out_dir` and return a summary (counts, bytes, seconds).
 
     Same arguments, byte-identical files. See the module docstring for the file list and formats.
@@ -1174,6 +1190,11 @@ def write_corpus(out_dir, seed: int = DEFAULT_SEED, n_train_docs: int = N_TRAIN_
     for split, n in (("train", n_train_chat), ("val", n_val_chat)):
         counts[f"chat_{split}.jsonl"] = _write_jsonl(
             out / f"chat_{split}.jsonl", ({"messages": d} for d in chat_dialogs(world, split, n, seed=seed)))
+    for split, n in (("train", n_train_chat_round_two), ("val", n_val_chat_round_two)):
+        if n:
+            counts[f"chat_round_two_{split}.jsonl"] = _write_jsonl(
+                out / f"chat_round_two_{split}.jsonl",
+                ({"messages": d} for d in chat_dialogs_round_two(world, split, n, seed=seed)))
     (out / "world.json").write_text(json.dumps(asdict(world), indent=1, ensure_ascii=False) + "\n",
                                     encoding="utf-8")
     evals = eval_files(world)
