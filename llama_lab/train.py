@@ -401,25 +401,31 @@ class ChatBatches:
 
 
 def chat_batches(tokenizer: Tokenizer, dialogs: list[list[dict]], seq_len: int, batch_size: int,
-                 seed: int) -> ChatBatches:
-    """The chat stage's batches: each dialog as `chat_example` makes it, right-padded with EOS (`ChatBatches`)."""
-    examples = [chat_example(tokenizer, d, seq_len) for d in dialogs]
+                 seed: int, last_answer_only: bool | Sequence[bool] = False) -> ChatBatches:
+    """The chat stage's batches: each dialog as `chat_example` makes it, right-padded with EOS (`ChatBatches`).
+    `last_answer_only`: for all dialogs, or one flag per dialog (Ghost Attention's examples beside ordinary ones)."""
+    flags = [last_answer_only] * len(dialogs) if isinstance(last_answer_only, bool) else list(last_answer_only)
+    if len(flags) != len(dialogs):
+        raise ValueError(f"{len(flags)} last_answer_only flags for {len(dialogs)} dialogs: give one per dialog")
+    examples = [chat_example(tokenizer, d, seq_len, flag) for d, flag in zip(dialogs, flags)]
     if all(t == IGNORE for _, targets in examples for t in targets):
         raise ValueError(f"no dialog has an answer within seq_len={seq_len} tokens: give a longer seq_len")
     return ChatBatches(examples, batch_size, seed, pad_id=tokenizer.eos_id)
 
 
 def finetune_on_dialogs(model, tokenizer, dialogs: Sequence[list[dict]], steps: int = 30, lr: float = 1e-4,
-                        batch_size: int = 16, seed: int = 0, weight_decay: float = 0.0):
+                        batch_size: int = 16, seed: int = 0, weight_decay: float = 0.0,
+                        last_answer_only: bool | Sequence[bool] = False):
     """A copy of `model` fine-tuned on `dialogs` with the loss on the assistant's tokens only (SFT).
 
     The batches and the loss are those of `python -m llama_lab.train --stage chat` (`train.chat_batches`: each
     epoch visits every dialog once in a seeded order, targets are IGNORE but for the assistant's tokens; the mean
-    cross-entropy over those targets). Plain AdamW at a constant learning rate. Returns (model, losses).
+    cross-entropy over those targets). Plain AdamW at a constant learning rate. `last_answer_only` (for all
+    dialogs or one flag each) puts a dialog's loss on its last answer alone. Returns (model, losses).
     """
     student = copy.deepcopy(model).train()
     device = student.device
-    batches = chat_batches(tokenizer, list(dialogs), student.args.max_seq_len, batch_size, seed)
+    batches = chat_batches(tokenizer, list(dialogs), student.args.max_seq_len, batch_size, seed, last_answer_only)
     optimizer = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=weight_decay)
     losses = []
     for step in range(steps):

@@ -181,3 +181,45 @@ def plot_ppo(history: Sequence[dict], axes=None):
         ax.set_xlabel("PPO iteration")
     fig.tight_layout()
     return fig
+
+
+def plot_instruction_kept(rows: dict, axes=None):
+    """Ghost Attention, the paper's Figure 9 in miniature: left, the share of answers that follow a held-out
+    instruction given once in the system prompt, at turn 1..N, per model; right, the attention the answers pay
+    to the system prompt by turn (mean over layers and heads), with the prompt's share of the tokens dashed."""
+    import matplotlib.pyplot as plt
+    fig, axes = (axes[0].figure, axes) if axes is not None else plt.subplots(1, 2, figsize=(10, 3.6))
+    for name, row in rows.items():
+        turns = np.arange(1, len(row["kept"]) + 1)
+        axes[0].plot(turns, 100 * np.asarray(row["kept"]), "o-", label=name)
+        attention = row["attention"]
+        axes[1].plot(turns[:len(attention["attention"])], 100 * np.asarray(attention["attention"]), "o-",
+                             label=name)
+    axes[1].plot(turns[:len(attention["share"])], 100 * np.asarray(attention["share"]), "k--", lw=1,
+                 label="system prompt's share of the tokens")
+    axes[0].set_ylabel("% of answers following the instruction")
+    axes[0].set_title("The instruction kept, turn by turn")
+    axes[1].set_ylabel("% of attention on the system prompt")
+    axes[1].set_title("Attention to the instruction")
+    for ax in axes:
+        ax.set_xlabel("turn")
+        ax.set_xticks(turns)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_attention_along(maps: dict, ax=None):
+    """The paper's Figure 10 in miniature: along one dialog, the attention each position pays to the system prompt
+    (mean over layers and heads), one line per model; dotted lines mark where each turn's answer begins."""
+    fig, ax = figure_and_axes(ax, figsize=(10, 3.2))
+    for name, along in maps.items():
+        ax.plot(100 * np.asarray(along["attention"]), label=name, lw=1)
+    for position in next(iter(maps.values()))["answers"]:
+        ax.axvline(position, color="grey", ls=":", lw=1)
+    ax.set_xlabel("token position in the dialog (dotted: where an answer begins)")
+    ax.set_ylabel("% of attention on the system prompt")
+    ax.set_title("Attention to the system prompt along one dialog")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

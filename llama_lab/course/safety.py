@@ -380,6 +380,16 @@ def encode_dialog_with_roles(tokenizer, dialog: Sequence[dict]) -> dict:
 
 
 @torch.no_grad()
+def attention_to_system(model, tokenizer, dialog: Sequence[dict]) -> tuple[dict, torch.Tensor]:
+    """(`encode_dialog_with_roles` of the dialog, (T,) the attention mass each position pays to the system prompt's
+    tokens, averaged over layers and heads)."""
+    encoded = encode_dialog_with_roles(tokenizer, dialog)
+    _, attentions = model(torch.tensor([encoded["ids"]], device=model.device), return_attention=True)
+    probs = torch.stack([a[0].float() for a in attentions]).mean(dim=(0, 1))  # (T, T): mean over layers, heads
+    is_system = torch.tensor([r == "system" for r in encoded["roles"]], device=probs.device)
+    return encoded, probs[:, is_system].sum(-1).cpu()
+
+
 def system_prompt_attention(model, tokenizer, dialog: Sequence[dict]) -> dict:
     """How much attention each exchange's answer position pays to the system prompt, averaged over layers and
     heads.
@@ -388,17 +398,11 @@ def system_prompt_attention(model, tokenizer, dialog: Sequence[dict]) -> dict:
     fraction of the tokens visible from there that are the system prompt (attention spread evenly would give
     this)}. Ghost Attention (Llama 2, section 3.3) was made because the first number fades over the turns.
     """
-    encoded = encode_dialog_with_roles(tokenizer, dialog)
-    ids, roles = encoded["ids"], encoded["roles"]
-    device = model.device
-    _, attentions = model(torch.tensor([ids], device=device), return_attention=True)
-    probs = torch.stack([a[0].float() for a in attentions]).mean(dim=(0, 1))  # (T, T): mean over layers, heads
-    is_system = torch.tensor([r == "system" for r in roles], device=device)
-    attention, share = [], []
-    for position in encoded["answer_positions"]:
-        attention.append(float(probs[position, is_system].sum()))
-        share.append(float(is_system[:position + 1].sum()) / (position + 1))
-    return {"attention": attention, "share": share}
+    encoded, to_system = attention_to_system(model, tokenizer, dialog)
+    n_system = torch.cumsum(torch.tensor([r == "system" for r in encoded["roles"]]), 0)  # (T,) system tokens so far
+    positions = encoded["answer_positions"]
+    return {"attention": [float(to_system[p]) for p in positions],
+            "share": [float(n_system[p]) / (p + 1) for p in positions]}
 
 
 def _answered(model, tokenizer, dialog: list[dict], user_turns: Sequence[str], max_new_tokens: int) -> list[dict]:

@@ -5,6 +5,7 @@
     rejection.py   rejection sampling: the best of K samples under the reward, fine-tuned on (3.2.3)
     ppo.py         PPO with Llama 2's reward: the piecewise choice, logit and whitening, KL penalty, GAE (3.2.3)
     dpo.py         Direct Preference Optimization (Rafailov et al. 2023), the method that came after
+    gatt.py        Ghost Attention: an instruction kept over many turns (3.3)
     pipeline.py    the whole pipeline, one command: `python -m llama_lab.rlhf.pipeline`
 
 The preference data and the judge that stands in for annotators are the world's: `llama_lab.world.preferences`.

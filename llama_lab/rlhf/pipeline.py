@@ -1,6 +1,7 @@
-"""The whole of RLHF in miniature, one command: preference pairs, two reward models, rejection sampling, PPO, DPO.
+"""The whole of RLHF in miniature, one command: preference pairs, two reward models, rejection sampling, PPO, DPO,
+Ghost Attention.
 
-    python -m llama_lab.rlhf.pipeline                 # everything, into runs/rlhf/ (about 40 min on 2 CPU cores)
+    python -m llama_lab.rlhf.pipeline                 # everything, into runs/rlhf/ (about an hour on 2 CPU cores)
     python -m llama_lab.rlhf.pipeline --ship          # then copy the reward models and the aligned model to data/
 
 Each stage writes its results into the output folder and is skipped when they are already there, so an interrupted
@@ -23,7 +24,7 @@ from ..checkpoint import load_model, save_model
 from ..files import replacing
 from ..world import preferences, tinyworld
 from ..world.tiny import DATA, load_tiny
-from . import dpo, ppo, rejection
+from . import dpo, gatt, ppo, rejection
 from .reward import MARGINS, accuracy, load_reward_model, save_reward_model, train_reward_model, training_mix
 
 @dataclass(frozen=True)
@@ -42,12 +43,21 @@ class Settings:
     rs_steps: int = 150
     ppo: ppo.PPOConfig = field(default_factory=ppo.PPOConfig)
     dpo_epochs: float = 1.0
+    gatt_instruction_dialogs: int = 2000  # Ghost Attention: instruction tuning first (dialogs, steps)
+    gatt_tune_steps: int = 500
+    gatt_dialogs: int = 1200        # then dialogs sampled with the instruction on every turn, turns each, steps
+    gatt_turns: int = 4
+    gatt_steps: int = 300
+    gatt_eval_dialogs: int = 96     # measured on held-out instructions over dialogs of this many turns
+    gatt_eval_turns: int = 5
     table_items: int | None = None  # cut every evaluation set of the safety table to this many (None: all)
 
 
 QUICK = Settings(train_prompts=40, eval_prompts=24, margins=("small",), reward_epochs=1.0, curve_prompts=4,
                  curve_samples=4, temperatures=(0.8, 1.2), rs_prompts=8, rs_k=2, rs_steps=3,
-                 ppo=ppo.PPOConfig(iterations=2, batch_size=8, minibatch_size=4), dpo_epochs=0.25, table_items=8)
+                 ppo=ppo.PPOConfig(iterations=2, batch_size=8, minibatch_size=4), dpo_epochs=0.25,
+                 gatt_instruction_dialogs=16, gatt_tune_steps=2, gatt_dialogs=8, gatt_turns=2, gatt_steps=2,
+                 gatt_eval_dialogs=4, gatt_eval_turns=2, table_items=8)
 SHIPPED = {"helpfulness": "tiny-reward-helpfulness", "safety": "tiny-reward-safety", "aligned": "tiny-aligned"}
 
 
@@ -158,6 +168,34 @@ class Pipeline:
         save_model(model, self.out / "dpo", "kit", dtype=torch.bfloat16)
         self.results["dpo"] = {"history": history}
 
+    def gatt(self):
+        s = self.settings
+        instructed, tune_losses = gatt.instruction_tune(self.chat, self.tokenizer, self.world,
+                                                        n=s.gatt_instruction_dialogs, steps=s.gatt_tune_steps,
+                                                        seed=self.seed)
+        model, info = gatt.train_gatt(instructed, self.tokenizer, self.world, n_dialogs=s.gatt_dialogs,
+                                      turns=s.gatt_turns, steps=s.gatt_steps, seed=self.seed,
+                                      log=lambda line: self.log("  " + line))
+        save_model(model, self.out / "gatt", "kit", dtype=torch.bfloat16)
+        models = {"SFT": self.chat, "instruction-tuned": instructed, "GAtt": model}
+        rows, dialogs = {}, {}
+        for name, m in models.items():  # the training instructions, then the held-out ones, on held-out questions
+            kept, held = (gatt.instruction_kept(m, self.tokenizer, self.world, n=s.gatt_eval_dialogs,
+                                                turns=s.gatt_eval_turns, seed=self.seed, instructions=split)
+                          for split in ("train", "eval"))
+            rows[name] = {key: kept[key] for key in ("kept", "by_kind", "facts", "n")}
+            rows[name].update(held_out_kept=held["kept"], held_out_by_kind=held["by_kind"], held_out_n=held["n"])
+            rows[name]["example"], dialogs[name] = kept["dialogs"][0], kept["dialogs"]
+            self.log(f"  {name}: instruction kept by turn " + " ".join(f"{x:.2f}" for x in kept["kept"])
+                     + "; held-out instructions " + " ".join(f"{x:.2f}" for x in held["kept"]))
+        # attention read on the same text for every model: the GAtt model's dialogs, which follow the instruction
+        for name, m in models.items():
+            rows[name]["attention"] = gatt.attention_by_turn(m, self.tokenizer, dialogs["GAtt"])
+            rows[name]["attention_map"] = gatt.attention_along(m, self.tokenizer, dialogs["GAtt"][0])
+        self.results["gatt"] = {"rows": rows, "sampled_kept": info["kept"], "examples": info["examples"],
+                                "tune_losses": tune_losses[::10], "losses": info["losses"][::10],
+                                "example": info["example"]}
+
     def evaluate(self):
         from ..course import alignment
         models = {"base": self.base, "SFT": self.chat}
@@ -172,7 +210,7 @@ class Pipeline:
             self._timed(name, getattr(self, name))
 
 
-STAGES = ("pairs", "reward", "rejection", "ppo", "dpo", "evaluate")
+STAGES = ("pairs", "reward", "rejection", "ppo", "dpo", "evaluate", "gatt")
 
 
 def aligned_card(results: dict) -> str:

@@ -1,0 +1,211 @@
+"""Ghost Attention (Llama 2, section 3.3): an instruction given once, kept for the whole dialog.
+
+A user says "Begin every answer with "Ahoy!"" in the system prompt, and a chat model does, for a turn or two. Then
+it forgets: the instruction is further back with every turn. Llama 2's fix makes training dialogs in which every
+answer follows the instruction although the instruction is stated once:
+
+1. *Instruction tuning first* (`instruction_dialogs`): the model must follow an instruction at all. Llama 2's
+   RLHF-V3 model could; the tiny chat model never saw one, so it is fine-tuned on single-turn dialogs under an
+   instruction (training instructions only, `world.instructions`), the world's own replies rewritten to follow it,
+   beside as many of its ordinary chat dialogs.
+2. *Sampling* (`sample_gatt_dialogs`): multi-turn dialogs are answered turn after turn with the instruction written
+   in front of *every* user message, so every answer follows it (greedy here; dialogs with an answer that does not
+   are dropped).
+3. *Training data* (`gatt_training_dialogs`): the same dialogs with the instruction as the system prompt of the
+   first turn only, and the loss on the last answer alone (`train.chat_example(..., last_answer_only=True)`: the
+   paper zeroes the loss on every token of the earlier turns, answers included, because they were written with the
+   instruction in front of them, a context the training dialog no longer shows). Each dialog gives one example per
+   turn, cut after it.
+4. *Fine-tuning* (`train_gatt`) on those, beside a replay of step 1's dialogs.
+
+Measured (`instruction_kept`): an instruction in the system prompt (those GAtt trained with, or held-out ones: a
+new phrasing, or new words or names), dialogs of held-out fact questions answered greedily, the share of answers at
+turn 1..N that follow the instruction (the paper's Figure 9 reads the same from people), whether the facts stay
+right, and the attention each answer pays to the system prompt by turn (`attention_by_turn`) and along a dialog
+(`attention_along`, Figure 10).
+"""
+from __future__ import annotations
+
+import random
+from typing import Sequence
+
+import torch
+
+from .. import train
+from ..chat import encode_dialog
+from ..course.safety import attention_to_system, system_prompt_attention
+from ..world import tinyworld
+from ..world.evaluate import answer_is_correct, replies
+from ..world.instructions import Instruction, sample_instructions
+
+MAX_REPLY_CHARS = 160  # replies short enough that four turns and the instruction fit in the tiny model's context
+
+
+def _short_exchanges(world, n: int, seed: int) -> list[tuple[str, str]]:
+    """(user message, the world's reply) of n first turns of the world's training chat dialogs, replies short."""
+    out = []
+    for dialog in tinyworld.chat_dialogs(world, "train", 8 * n, seed=seed):
+        user, reply = [m for m in dialog if m["role"] != "system"][:2]
+        if len(reply["content"]) <= MAX_REPLY_CHARS:
+            out.append((user["content"], reply["content"]))
+        if len(out) == n:
+            break
+    return out
+
+
+def instruction_dialogs(world, n: int, seed: int = 0) -> list[list[dict]]:
+    """n single-turn dialogs under a training instruction, the reply rewritten to follow it; half with the
+    instruction as the system prompt, half written in front of the user's message ("{instruction} {user}", the
+    form step 2 samples with); then n of the world's chat dialogs as they are, so that nothing is forgotten."""
+    rng = random.Random(f"gatt/instruction-dialogs/{seed}")
+    out = []
+    exchanges = _short_exchanges(world, n, seed=1000 + seed)
+    for (user, reply), instruction in zip(exchanges, sample_instructions("train", n, seed)):
+        answer = {"role": "assistant", "content": instruction.apply(reply)}
+        if rng.random() < 0.5:
+            out.append([{"role": "system", "content": instruction.text}, {"role": "user", "content": user}, answer])
+        else:
+            out.append([{"role": "user", "content": f"{instruction.text} {user}"}, answer])
+    return out + list(tinyworld.chat_dialogs(world, "train", n, seed=2000 + seed))
+
+
+def user_turns(world, n: int, turns: int, split: str, seed: int = 0) -> list[list[str]]:
+    """n conversations of `turns` user messages. "train": first messages of the world's training chat dialogs
+    (any intent, short replies); "eval": held-out fact questions, so that each answer can also be checked."""
+    rng = random.Random(f"gatt/user-turns/{split}/{seed}")
+    if split == "eval":
+        questions = [q["question"] for q in tinyworld.fact_questions(world, "eval")]
+    elif split == "train":
+        questions = [user for user, _ in _short_exchanges(world, 4 * n, seed=3000 + seed)]
+    else:
+        raise ValueError(f"split={split!r}: user turns come in 'train' and 'eval'")
+    return [rng.sample(questions, turns) for _ in range(n)]
+
+
+def answer_turns(model, tokenizer, starts: Sequence[list[dict]], conversations: Sequence[Sequence[str]],
+                 max_new_tokens: int = 40, prefix: Sequence[str] | None = None) -> list[list[dict]]:
+    """Each dialog of `starts` continued with its conversation's user messages, each answered greedily by the model
+    after everything before it; the user message carries `prefix[i] + " "` in front where a prefix is given (the
+    instruction, while sampling for GAtt). Batched over dialogs, turn by turn. A dialog whose next prompt would not
+    leave max_new_tokens in the model's context stops there."""
+    dialogs = [list(start) for start in starts]
+    live = list(range(len(dialogs)))
+    for turn in range(max(len(c) for c in conversations)):
+        asked = []
+        for i in live:
+            if turn >= len(conversations[i]):
+                continue
+            user = conversations[i][turn]
+            candidate = dialogs[i] + [{"role": "user", "content": f"{prefix[i]} {user}" if prefix else user}]
+            if len(encode_dialog(tokenizer, candidate)) + max_new_tokens <= model.args.max_seq_len:
+                dialogs[i] = candidate
+                asked.append(i)
+        answers = replies(model, tokenizer, [dialogs[i] for i in asked], max_new_tokens=max_new_tokens,
+                          batch_size=32)
+        for i, answer in zip(asked, answers):
+            dialogs[i].append({"role": "assistant", "content": answer or "..."})
+        live = asked
+    return dialogs
+
+
+def sample_gatt_dialogs(model, tokenizer, instructions: Sequence[Instruction], conversations: Sequence[Sequence[str]],
+                        max_new_tokens: int = 40) -> list[list[dict]]:
+    """Step 2: each conversation answered with its instruction in front of every user message."""
+    return answer_turns(model, tokenizer, [[] for _ in conversations], conversations, max_new_tokens,
+                        prefix=[instruction.text for instruction in instructions])
+
+
+def gatt_training_dialogs(sampled: Sequence[list[dict]], instructions: Sequence[Instruction],
+                          conversations: Sequence[Sequence[str]]) -> tuple[list[list[dict]], float]:
+    """Step 3: (training dialogs, share of sampled dialogs kept). A sampled dialog is kept when every answer follows
+    its instruction; it gives one dialog per turn k, cut after the k-th answer, with the instruction as the system
+    prompt and the user's messages as they were written. Train with the loss on the last answer only."""
+    out, kept = [], 0
+    for dialog, instruction, users in zip(sampled, instructions, conversations):
+        answers = [m["content"] for m in dialog[1::2]]
+        if not answers or not all(instruction.follows(a) for a in answers):
+            continue
+        kept += 1
+        clean = [{"role": "system", "content": instruction.text}]
+        for user, answer in zip(users, answers):
+            clean += [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
+            out.append(list(clean))
+    return out, kept / max(1, len(sampled))
+
+
+def instruction_tune(model, tokenizer, world, n: int = 2000, steps: int = 300, lr: float = 1e-4, seed: int = 0):
+    """Step 1: a copy of `model` fine-tuned on `instruction_dialogs` (loss on every answer). Returns (model,
+    losses)."""
+    return train.finetune_on_dialogs(model, tokenizer, instruction_dialogs(world, n, seed), steps=steps, lr=lr,
+                                     seed=seed)
+
+
+def train_gatt(model, tokenizer, world, n_dialogs: int = 1200, turns: int = 4, steps: int = 400, lr: float = 1e-4,
+               seed: int = 0, log=print) -> tuple[object, dict]:
+    """Steps 2-4 from an instruction-tuned `model`: (the GAtt model, {"kept": share of sampled dialogs kept,
+    "examples": number of training dialogs, "losses": per step})."""
+    instructions = sample_instructions("train", n_dialogs, seed=100 + seed)
+    conversations = user_turns(world, n_dialogs, turns, "train", seed=seed)
+    sampled = sample_gatt_dialogs(model, tokenizer, instructions, conversations)
+    gatt, kept = gatt_training_dialogs(sampled, instructions, conversations)
+    log(f"GAtt: {kept:.1%} of {n_dialogs} sampled dialogs followed the instruction on every turn; "
+        f"{len(gatt)} training dialogs")
+    example = {"sampled": sampled[0], "trained": gatt[turns - 1] if len(gatt) >= turns else []}
+    if not gatt:  # the model follows no instruction on every turn yet: nothing to learn from, nothing changed
+        log("GAtt: no training dialogs, the model is left as it was (instruction-tune it longer first)")
+        return model, {"kept": kept, "examples": 0, "losses": [], "example": example}
+    replay = instruction_dialogs(world, max(1, len(gatt) // 4), seed=10 + seed)  # half of it the world's own chats
+    dialogs = gatt + replay
+    model, losses = train.finetune_on_dialogs(model, tokenizer, dialogs, steps=steps, lr=lr, seed=seed,
+                                              last_answer_only=[True] * len(gatt) + [False] * len(replay))
+    return model, {"kept": kept, "examples": len(gatt), "losses": losses, "example": example}
+
+
+def instruction_kept(model, tokenizer, world, n: int = 96, turns: int = 5, seed: int = 0, max_new_tokens: int = 40,
+                     instructions: str = "eval") -> dict:
+    """Instructions of a split ("eval": held out; "train": those GAtt trained with) as the system prompt of n
+    dialogs of `turns` held-out fact questions, answered greedily.
+
+    {"kept": share of answers following the instruction at turn 1..N, "by_kind": the same per kind, "facts": share
+    of answers right at each turn, "n": answers at each turn (a dialog stops where the context is full),
+    "dialogs": the dialogs}."""
+    given = sample_instructions(instructions, n, seed=200 + seed)
+    conversations = user_turns(world, n, turns, "eval", seed=seed)
+    dialogs = answer_turns(model, tokenizer, [[{"role": "system", "content": i.text}] for i in given],
+                           conversations, max_new_tokens)
+    answers_of = {q["question"]: q["answer"] for q in tinyworld.fact_questions(world, "eval")}
+    kept, right, by_kind = [[] for _ in range(turns)], [[] for _ in range(turns)], {}
+    for dialog, instruction in zip(dialogs, given):
+        for t, (user, answer) in enumerate(zip(dialog[1::2], dialog[2::2])):
+            follows = instruction.follows(answer["content"])
+            kept[t].append(follows)
+            right[t].append(answer_is_correct(answer["content"], answers_of[user["content"]]))
+            by_kind.setdefault(instruction.kind, [[] for _ in range(turns)])[t].append(follows)
+
+    def shares(rows):
+        return [sum(r) / len(r) if r else float("nan") for r in rows]
+
+    return {"kept": shares(kept), "by_kind": {k: shares(v) for k, v in sorted(by_kind.items())},
+            "facts": shares(right), "n": [len(r) for r in kept], "dialogs": dialogs}
+
+
+@torch.no_grad()
+def attention_by_turn(model, tokenizer, dialogs: Sequence[list[dict]]) -> dict:
+    """The attention each answer's first position pays to the system prompt, by turn, averaged over the dialogs
+    (and over layers and heads): {"attention": [...], "share": the system prompt's share of the visible tokens}."""
+    per_turn: dict[int, list[tuple[float, float]]] = {}
+    for dialog in dialogs:
+        result = system_prompt_attention(model, tokenizer, dialog)
+        for t, pair in enumerate(zip(result["attention"], result["share"])):
+            per_turn.setdefault(t, []).append(pair)
+    turns = sorted(per_turn)
+    return {"attention": [sum(a for a, _ in per_turn[t]) / len(per_turn[t]) for t in turns],
+            "share": [sum(s for _, s in per_turn[t]) / len(per_turn[t]) for t in turns]}
+
+
+def attention_along(model, tokenizer, dialog: Sequence[list[dict]]) -> dict:
+    """For one dialog: at every position, the attention paid to the system prompt (mean over layers and heads), and
+    where each turn's answer starts: the paper's Figure 10 reads the same from attention maps."""
+    encoded, to_system = attention_to_system(model, tokenizer, dialog)
+    return {"attention": [round(float(x), 4) for x in to_system], "answers": list(encoded["answer_positions"]),
+            "roles": encoded["roles"]}
