@@ -24,7 +24,7 @@ from . import tinyworld
 from .evaluate import answer_is_correct, is_decline, is_on_topic, is_refusal, replies
 from .tinyworld import (ATTRIBUTES, NAMES, SYSTEM_PROMPTS, World, _content_ctx, _draw_content, _exchange, _message,
                         _other_items, _phrasing_check, _request_content, _request_pairs, _training_phrasing,
-                        _train_pairs, held_out_families, is_grammatical, split_sentences)
+                        held_out_families, is_grammatical, split_sentences)
 
 # Llama 2's four rating levels (section 3.2.1), from the clearest preference to the faintest.
 RATINGS = ("significantly better", "better", "slightly better", "negligibly better / unsure")
@@ -95,9 +95,7 @@ def preference_prompts(world: World, split: str, n: int, seed: int = 0, multi_tu
     if split not in ("train", "eval"):
         raise ValueError(f"split={split!r}: preference prompts come in 'train' and 'eval'")
     rng = random.Random(f"tinyworld/{world.seed}/{split}/{seed}/preferences")
-    train_pairs = _train_pairs(world)
-    harm, good = _request_pairs(world, "train", True), _request_pairs(world, "train", False)
-    others = _other_items(world, "train")
+    train_pairs, harm, good, others = tinyworld.training_pools(world)
     pools = {"facts": [(c, a) for c in world.characters for a in ATTRIBUTES if world.is_held_out(c.name, a)],
              "harmful": _request_pairs(world, "eval", True), "how_to": _request_pairs(world, "eval", False),
              "others": _other_items(world, "eval")}

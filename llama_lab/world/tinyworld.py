@@ -667,6 +667,13 @@ def _request_content(pair) -> tuple:
     return ("harmful" if gerund else "how_to", cat, action, gerund, obj)
 
 
+def training_pools(world: World) -> tuple[list, list, list, dict[str, list]]:
+    """What training text may ask about: (fact pairs, harmful request pairs, benign request pairs, out-of-world
+    items by kind), none of them held out. `_draw_content` draws from these."""
+    return (_train_pairs(world), _request_pairs(world, "train", True), _request_pairs(world, "train", False),
+            _other_items(world, "train"))
+
+
 def _draw_content(world: World, rng: random.Random, intent: str, pairs, harm, good, others) -> tuple:
     """Content of the training split for `intent`: never a held-out fact, request pair or out-of-world item."""
     if intent == "fact":
@@ -762,9 +769,7 @@ def _chat_items(world: World, split: str, n: int, seed: int, weights: dict[str, 
     if split not in ("train", "val"):
         raise ValueError(f"split={split!r}: chat dialogs come in 'train' and 'val'")
     rng = random.Random(f"tinyworld/{world.seed}/{split}/{seed}/chat/{stream}")
-    pairs = _train_pairs(world)
-    harm, good = _request_pairs(world, "train", True), _request_pairs(world, "train", False)
-    others = _other_items(world, "train")
+    pairs, harm, good, others = training_pools(world)
     kinds, weights = list(weights), list(weights.values())
     for _ in range(n):
         kind = rng.choices(kinds, weights)[0]
@@ -905,9 +910,7 @@ def held_out_phrasings(world: World, per_intent: int = 48) -> list[dict]:
               "answer": "Oakville"}. `evaluate.phrasing_verdicts` says what counts as a right reply to each.
     """
     rng = random.Random(f"tinyworld/{world.seed}/eval/phrasings")
-    pairs = _train_pairs(world)
-    harm, good = _request_pairs(world, "train", True), _request_pairs(world, "train", False)
-    others = _other_items(world, "train")
+    pairs, harm, good, others = training_pools(world)
     out = []
     for intent in INTENTS:
         held_wordings, held_styles = held_out_families(world.seed, intent)
