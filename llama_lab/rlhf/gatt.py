@@ -133,14 +133,14 @@ def gatt_training_dialogs(sampled: Sequence[list[dict]], instructions: Sequence[
     return out, kept / max(1, len(sampled))
 
 
-def instruction_tune(model, tokenizer, world, n: int = 2000, steps: int = 300, lr: float = 1e-4, seed: int = 0):
+def instruction_tune(model, tokenizer, world, n: int = 2000, steps: int = 500, lr: float = 1e-4, seed: int = 0):
     """Step 1: a copy of `model` fine-tuned on `instruction_dialogs` (loss on every answer). Returns (model,
     losses)."""
     return train.finetune_on_dialogs(model, tokenizer, instruction_dialogs(world, n, seed), steps=steps, lr=lr,
                                      seed=seed)
 
 
-def train_gatt(model, tokenizer, world, n_dialogs: int = 1200, turns: int = 4, steps: int = 400, lr: float = 1e-4,
+def train_gatt(model, tokenizer, world, n_dialogs: int = 1200, turns: int = 4, steps: int = 300, lr: float = 1e-4,
                seed: int = 0, log=print) -> tuple[object, dict]:
     """Steps 2-4 from an instruction-tuned `model`: (the GAtt model, {"kept": share of sampled dialogs kept,
     "examples": number of training dialogs, "losses": per step})."""
