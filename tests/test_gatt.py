@@ -66,6 +66,17 @@ def test_training_dialogs_keep_the_instruction_in_the_first_turn_only():
                           {"role": "user", "content": users[1]},
                           {"role": "assistant", "content": "Ahoy! Ada has a cat."}]
     assert dialogs[0] == dialogs[1][:3]
+    assert gatt.instruction_first(sampled[1], opener, users)[-1]["content"] == "Ada has a cat."  # no filter here
+
+
+def test_multi_turn_dialogs_answer_each_turn_behind_all_before_it(chat):
+    model, tokenizer = chat
+    turns = ["Where does Mia live?", "How do I feed a dog?"]
+    dialog = safety.multi_turn_dialog(model, tokenizer, "Be kind.", turns, max_new_tokens=6)
+    assert [m["role"] for m in dialog] == ["system"] + ["user", "assistant"] * 2
+    for k in (1, 2):  # each answer is the greedy reply to the dialog before it, asked on its own
+        [expected] = safety.replies(model, tokenizer, [dialog[:2 * k]], max_new_tokens=6)
+        assert dialog[2 * k]["content"] == (expected or "...")
 
 
 def test_the_loss_is_on_the_last_answer_only(chat):

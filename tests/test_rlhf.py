@@ -363,6 +363,17 @@ def test_the_pipeline_runs_every_stage_resumes_and_ships(tmp_path):
     assert torch.equal(model.score.weight, stored["score.weight"].float())  # loaded in float32
     assert load_model(data / pipeline.SHIPPED["aligned"]).args == run.chat.args
     assert sorted(p.name for p in data.iterdir()) == sorted([*pipeline.SHIPPED.values(), "rlhf.json"])
+    tokenizer_bytes = (tmp_path / "run" / "tokenizer.model").read_bytes()
+    assert tokenizer_bytes == run.tokenizer.path.read_bytes()  # the tokenizer the stages used
+    for folder in pipeline.SHIPPED.values():  # each shipped model carries it, and load_tiny reads it from there
+        assert (data / folder / "tokenizer.model").read_bytes() == tokenizer_bytes
+    from llama_lab.world.tiny import tokenizer_of
+    assert tokenizer_of(data / pipeline.SHIPPED["aligned"], data) == data / pipeline.SHIPPED["aligned"] / "tokenizer.model"
+    assert tokenizer_of(data / "elsewhere", data) == data / "tokenizer.model"
+    # a run resumed after the tiny models were rebuilt with another tokenizer stops rather than mix two models
+    (tmp_path / "run" / "tokenizer.model").write_bytes(tokenizer_bytes[:-1] + b"x")
+    with pytest.raises(SystemExit, match="another tokenizer"):
+        pipeline.Pipeline(tmp_path / "run", pipeline.QUICK, log=lines.append)
 
 
 def test_the_pipeline_command_answers_a_mistake_in_one_line(capsys):

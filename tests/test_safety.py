@@ -254,6 +254,25 @@ def test_steering_edits_the_stream_as_stated():
     assert not model.layers[0]._forward_hooks  # hooks are gone after the with
 
 
+def test_the_steering_sweep_steers_each_layer_both_ways(tok, lm, monkeypatch):
+    calls = []
+
+    def fake_rate(model, tokenizer, requests, direction, mode, layers=None, scale=1.0, **options):
+        calls.append((tuple(requests), int(direction[0]), mode, tuple(layers), scale, options))
+        return 0.1 * int(direction[0]) + (0.5 if scale > 0 else 0.0)
+
+    monkeypatch.setattr(probes, "steered_refusal_rate", fake_rate)
+    directions = torch.arange(4.0)[:, None].repeat(1, 64)  # (layers + 1, D): layer i's direction is all i
+    rates = probes.steering_sweep(lm, tok, ["hurt"], ["feed"], directions, max_new_tokens=5)
+    assert rates["subtracted"][0] != rates["subtracted"][0] and rates["added"][0] != rates["added"][0]  # nan
+    assert rates["subtracted"][1:] == pytest.approx([0.1, 0.2, 0.3])
+    assert rates["added"][1:] == pytest.approx([0.6, 0.7, 0.8])
+    # each layer's own direction, at its own layer: subtracted from the harmful requests, added to the benign
+    assert calls[:2] == [(("hurt",), 1, "add", (1,), -1.0, {"max_new_tokens": 5}),
+                         (("feed",), 1, "add", (1,), 1.0, {"max_new_tokens": 5})]
+    assert [c[3] for c in calls] == [(1,), (1,), (2,), (2,), (3,), (3,)]
+
+
 def test_last_token_activations_and_logit_lens(tok, lm):
     prompts = [tok.encode("How do I feed a dog?"), tok.encode("Tom was a baker.")]
     acts = probes.last_token_activations(lm, prompts, batch_size=2)
@@ -302,19 +321,6 @@ def test_roles_and_system_prompt_attention(tok, lm):
     finished = dialog + [{"role": "assistant", "content": "Give it food."}]  # ends on the assistant: also fine
     assert safety.encode_dialog_with_roles(tok, finished)["answer_positions"] == encoded["answer_positions"]
     assert safety.system_prompt_attention(lm, tok, finished)["attention"] == pytest.approx(result["attention"])
-
-
-def test_ghost_attention_samples_with_the_instruction_everywhere_and_trains_with_it_first(tok, lm):
-    turns = ["Where does Mia live?", "How do I feed a dog?", "Who is Tom?"]
-    sampled, training = safety.ghost_attention_dialogs(lm, tok, "Be kind.", turns, max_new_tokens=6)
-    assert [m["content"] for m in sampled[::2]] == [f"Be kind. {t}" for t in turns]
-    assert [m["content"] for m in training[::2]] == ["Be kind. Where does Mia live?"] + turns[1:]
-    assert training[1::2] == sampled[1::2]  # the answers are the ones sampled behind the instruction
-    expected = [{"role": "user", "content": f"Be kind. {turns[0]}"}]
-    [first] = safety.replies(lm, tok, [expected], max_new_tokens=6)
-    assert sampled[1]["content"] == (first or "...")
-    with pytest.raises(ValueError, match="no user turns"):
-        safety.ghost_attention_dialogs(lm, tok, "Be kind.", [])
 
 
 def test_context_distillation_keeps_context_answers_only_where_the_reward_says(tok, lm):

@@ -370,9 +370,14 @@ def test_held_out_families_by_intent():
         allowed_wordings, allowed_styles = phrasing.training_families(0, intent)
         assert not (set(allowed_wordings) & wordings or set(allowed_styles) & styles)
     # each family is held out for some intents and trained for others, as each action of a held-out pair is
-    held_styles = [phrasing.held_out_families(0, i)[1] for i in phrasing.INTENTS]
-    for style in phrasing.STYLES[1:]:
-        assert 0 < sum(style in h for h in held_styles) < len(phrasing.INTENTS), style
+    # and balanced: held out for three or four of the eight intents (two styles each over five families), so
+    # that training sees every style with at least half the intents; a wording is held out for at most two
+    for seed in range(6):
+        held = [phrasing.held_out_families(seed, i) for i in phrasing.INTENTS]
+        for style in phrasing.STYLES[1:]:
+            assert sum(style in styles for _, styles in held) in (3, 4), (seed, style, held)
+        for wording in phrasing.WORDINGS[1:]:
+            assert sum(wording in wordings for wordings, _ in held) <= 2, (seed, wording, held)
     assert [phrasing.held_out_families(1, i) for i in phrasing.INTENTS] != \
         [phrasing.held_out_families(0, i) for i in phrasing.INTENTS]
 

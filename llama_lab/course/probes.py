@@ -167,6 +167,21 @@ def ablation_sweep(model, tokenizer, requests: Sequence[str], directions: torch.
             for i in range(len(directions))]
 
 
+def steering_sweep(model, tokenizer, harmful: Sequence[str], benign: Sequence[str], directions: torch.Tensor,
+                   **options) -> dict[str, list[float]]:
+    """Each layer's direction used at its own layer only, both ways: {"subtracted": refusal rate of the harmful
+    requests with the direction subtracted (scale -1), "added": refusal rate of the benign ones with it added}.
+    Residual layer 0 (the embeddings) is skipped and reported as nan, as in `ablation_sweep`. The layer that
+    flips the most both ways is the one where `added - subtracted` is largest."""
+    rates: dict[str, list[float]] = {"subtracted": [float("nan")], "added": [float("nan")]}
+    for i in range(1, len(directions)):
+        rates["subtracted"].append(steered_refusal_rate(model, tokenizer, harmful, directions[i], "add", layers=[i],
+                                                        scale=-1.0, **options))
+        rates["added"].append(steered_refusal_rate(model, tokenizer, benign, directions[i], "add", layers=[i],
+                                                   **options))
+    return rates
+
+
 # ---------------------------------------------------------------------------------------- the logit lens
 
 def lens_table(tokenizer, probs: torch.Tensor, k: int = 3) -> list[str]:

@@ -26,8 +26,8 @@ import torch.nn.functional as F
 from ..chat import encode_dialog, encode_dialog_for_training, fold_system_prompt, turn_parts, turn_text
 # The model's replies and the refusal rule are evaluate.py's, where the tiny models' cards count refusals with them;
 # named here too, as notebook 04 reads them (safety.is_refusal, safety.TINY_REFUSAL_PHRASES, safety.replies, ...).
-from ..world.evaluate import (LLAMA2_REFUSAL_PHRASES, REFUSAL_PHRASES, TINY_REFUSAL_PHRASES, dialog_for, first_sentence,
-                              is_refusal, replies)
+from ..world.evaluate import (LLAMA2_REFUSAL_PHRASES, REFUSAL_PHRASES, TINY_REFUSAL_PHRASES, answer_turns, dialog_for,
+                              first_sentence, is_refusal, replies)
 from ..rlhf.rejection import sample_replies  # noqa: F401  (notebook 06's best-of-N samples with it)
 from ..rlhf.reward import ranking_loss  # noqa: F401  (the reward models' loss, shown in notebook 06)
 from ..tables import text_table
@@ -405,38 +405,9 @@ def system_prompt_attention(model, tokenizer, dialog: Sequence[dict]) -> dict:
             "share": [float(n_system[p]) / (p + 1) for p in positions]}
 
 
-def _answered(model, tokenizer, dialog: list[dict], user_turns: Sequence[str], max_new_tokens: int) -> list[dict]:
-    """`dialog` followed by each user turn and the model's greedy answer to everything before it, in turn."""
-    dialog = list(dialog)
-    for user in user_turns:
-        dialog.append({"role": "user", "content": user})
-        [reply] = replies(model, tokenizer, [dialog], max_new_tokens=max_new_tokens)
-        dialog.append({"role": "assistant", "content": reply or "..."})
-    return dialog
-
-
 def multi_turn_dialog(model, tokenizer, system: str, user_turns: Sequence[str], max_new_tokens: int = 32) -> list[dict]:
     """A dialog the model writes itself: the system prompt, then each user turn answered greedily in turn."""
-    return _answered(model, tokenizer, [{"role": "system", "content": system}], user_turns, max_new_tokens)
-
-
-def ghost_attention_dialogs(model, tokenizer, instruction: str, user_turns: Sequence[str],
-                            max_new_tokens: int = 32) -> tuple[list[dict], list[dict]]:
-    """One Ghost Attention example (Llama 2, section 3.3): (the dialog its answers are sampled in, the one trained on).
-
-    Sampling: the instruction is put in front of *every* user message ("{instruction} {user}"), and the model
-    answers turn after turn behind all of them (greedily here; Llama 2 sampled from its latest RLHF model).
-    Training: the same messages and answers, with the instruction left in the *first* user message only, where a
-    system prompt sits. Train on it with the loss on the last answer alone (`train.chat_example(...,
-    last_answer_only=True)`): the paper zeroes the loss on every token of the earlier turns, answers included.
-    """
-    if not user_turns:
-        raise ValueError("no user turns: Ghost Attention needs a dialog of at least one turn, better several")
-    sampled = _answered(model, tokenizer, [], [f"{instruction} {user}" for user in user_turns], max_new_tokens)
-    training = [dict(message) for message in sampled]
-    for message, user in zip(training[2::2], user_turns[1:]):
-        message["content"] = user
-    return sampled, training
+    return answer_turns(model, tokenizer, [[{"role": "system", "content": system}]], [user_turns], max_new_tokens)[0]
 
 
 # ------------------------------------------------------------------------------------------------- plots

@@ -32,10 +32,9 @@ from typing import Sequence
 import torch
 
 from .. import train
-from ..chat import encode_dialog
 from ..course.safety import attention_to_system, system_prompt_attention
 from ..world import tinyworld
-from ..world.evaluate import answer_is_correct, replies
+from ..world.evaluate import answer_is_correct, answer_turns
 from ..world.instructions import Instruction, sample_instructions
 
 MAX_REPLY_CHARS = 160  # replies short enough that four turns and the instruction fit in the tiny model's context
@@ -82,32 +81,6 @@ def user_turns(world, n: int, turns: int, split: str, seed: int = 0) -> list[lis
     return [rng.sample(questions, turns) for _ in range(n)]
 
 
-def answer_turns(model, tokenizer, starts: Sequence[list[dict]], conversations: Sequence[Sequence[str]],
-                 max_new_tokens: int = 40, prefix: Sequence[str] | None = None) -> list[list[dict]]:
-    """Each dialog of `starts` continued with its conversation's user messages, each answered greedily by the model
-    after everything before it; the user message carries `prefix[i] + " "` in front where a prefix is given (the
-    instruction, while sampling for GAtt). Batched over dialogs, turn by turn. A dialog whose next prompt would not
-    leave max_new_tokens in the model's context stops there."""
-    dialogs = [list(start) for start in starts]
-    live = list(range(len(dialogs)))
-    for turn in range(max(len(c) for c in conversations)):
-        asked = []
-        for i in live:
-            if turn >= len(conversations[i]):
-                continue
-            user = conversations[i][turn]
-            candidate = dialogs[i] + [{"role": "user", "content": f"{prefix[i]} {user}" if prefix else user}]
-            if len(encode_dialog(tokenizer, candidate)) + max_new_tokens <= model.args.max_seq_len:
-                dialogs[i] = candidate
-                asked.append(i)
-        answers = replies(model, tokenizer, [dialogs[i] for i in asked], max_new_tokens=max_new_tokens,
-                          batch_size=32)
-        for i, answer in zip(asked, answers):
-            dialogs[i].append({"role": "assistant", "content": answer or "..."})
-        live = asked
-    return dialogs
-
-
 def sample_gatt_dialogs(model, tokenizer, instructions: Sequence[Instruction], conversations: Sequence[Sequence[str]],
                         max_new_tokens: int = 40) -> list[list[dict]]:
     """Step 2: each conversation answered with its instruction in front of every user message."""
@@ -115,21 +88,28 @@ def sample_gatt_dialogs(model, tokenizer, instructions: Sequence[Instruction], c
                         prefix=[instruction.text for instruction in instructions])
 
 
+def instruction_first(sampled: list[dict], instruction: Instruction, users: Sequence[str]) -> list[dict]:
+    """A dialog sampled with the instruction on every user turn, as GAtt trains on it: the instruction as the
+    system prompt of the first turn only, the user's messages as they were written, the sampled answers."""
+    dialog = [{"role": "system", "content": instruction.text}]
+    for user, answer in zip(users, sampled[1::2]):
+        dialog += [{"role": "user", "content": user}, {"role": "assistant", "content": answer["content"]}]
+    return dialog
+
+
 def gatt_training_dialogs(sampled: Sequence[list[dict]], instructions: Sequence[Instruction],
                           conversations: Sequence[Sequence[str]]) -> tuple[list[list[dict]], float]:
     """Step 3: (training dialogs, share of sampled dialogs kept). A sampled dialog is kept when every answer follows
-    its instruction; it gives one dialog per turn k, cut after the k-th answer, with the instruction as the system
-    prompt and the user's messages as they were written. Train with the loss on the last answer only."""
+    its instruction; it gives one dialog per turn k of `instruction_first(...)`, cut after the k-th answer. Train
+    with the loss on the last answer only."""
     out, kept = [], 0
     for dialog, instruction, users in zip(sampled, instructions, conversations):
         answers = [m["content"] for m in dialog[1::2]]
         if not answers or not all(instruction.follows(a) for a in answers):
             continue
         kept += 1
-        clean = [{"role": "system", "content": instruction.text}]
-        for user, answer in zip(users, answers):
-            clean += [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
-            out.append(list(clean))
+        clean = instruction_first(dialog, instruction, users)
+        out += [clean[:1 + 2 * k] for k in range(1, len(answers) + 1)]
     return out, kept / max(1, len(sampled))
 
 

@@ -23,7 +23,7 @@ import torch
 from ..checkpoint import load_model, save_model
 from ..files import replacing
 from ..world import preferences, tinyworld
-from ..world.tiny import DATA, load_tiny
+from ..world.tiny import DATA, load_tiny, tiny_dir, tokenizer_of
 from . import dpo, gatt, ppo, rejection
 from .reward import MARGINS, accuracy, load_reward_model, save_reward_model, train_reward_model, training_mix
 
@@ -70,11 +70,23 @@ class Pipeline:
         self.world = tinyworld.build_world(tinyworld.DEFAULT_SEED)
         self.chat, self.tokenizer = load_tiny("chat")
         self.base, _ = load_tiny("base")
+        self._keep_tokenizer(tokenizer_of(tiny_dir("chat")))
         self.results_path = self.out / "results.json"
         self.results = json.loads(self.results_path.read_text()) if self.results_path.is_file() else {}
         self.train_prompts = preferences.preference_prompts(self.world, "train", settings.train_prompts, seed)
         self.eval_prompts = preferences.preference_prompts(self.world, "eval", settings.eval_prompts, seed)
         self.results["settings"] = asdict(settings)
+
+    def _keep_tokenizer(self, path: Path) -> None:
+        """Keep a copy of the tokenizer in `out` (`ship` puts it beside every model it ships); a run resumed on
+        models with another tokenizer would mix stages of two models, so it stops and says so."""
+        kept = self.out / "tokenizer.model"
+        if not kept.is_file():
+            with replacing(kept) as tmp:
+                shutil.copyfile(path, tmp)
+        elif kept.read_bytes() != path.read_bytes():
+            raise SystemExit(f"{self.out} holds stages made with another tokenizer than {path} (the tiny models were "
+                             "rebuilt since): start over with --fresh, or give another --out")
 
     def _save(self, key: str, value) -> None:
         self.results[key] = value
@@ -250,6 +262,10 @@ def ship(out: Path, data_dir: Path = DATA, margin: str = "small") -> None:
     for kind in ("helpfulness", "safety"):
         model, card = load_reward_model(out / "reward" / f"{kind}-{margin}")
         save_reward_model(model.to(torch.bfloat16), data_dir / SHIPPED[kind], card)
+    for folder in SHIPPED.values():  # each model with the tokenizer it was trained with
+        (data_dir / folder).mkdir(parents=True, exist_ok=True)
+        with replacing(data_dir / folder / "tokenizer.model") as tmp:
+            shutil.copyfile(out / "tokenizer.model", tmp)
     best = results["evaluate"]["best"]
     if best is None:
         raise SystemExit("no aligned model kept the chat model's truthfulness: nothing to ship")
@@ -279,8 +295,9 @@ def main(argv=None) -> None:
     if unknown:
         parser.exit(2, f"error: unknown stage {', '.join(unknown)}: the stages are {', '.join(STAGES)}\n")
     out = Path(args.out)
-    if args.fresh and (out / "results.json").is_file():
-        (out / "results.json").unlink()
+    if args.fresh:
+        for name in ("results.json", "tokenizer.model"):
+            (out / name).unlink(missing_ok=True)
     if args.threads:
         torch.set_num_threads(args.threads)
     pipeline = Pipeline(out, QUICK if args.quick else Settings())

@@ -8,8 +8,9 @@
     5. evaluation and model cards        llama_lab.world.evaluate      -> data/tiny-*/MODEL_CARD.md, model_card.json
 
 Training state (resumable checkpoints, float32 weights) goes to runs/. The step counts below keep the whole build
-near 70 minutes on an idle 2-core CPU (pretraining about 38, the first chat round 22, the second 7.5, the rest 3;
-the model cards record what each stage took where the shipped models were built). `--resume` continues an
+between 70 and 90 minutes on a 2-core CPU (pretraining 38-43, the first chat round 22-29, the second 7.5-11, the
+rest 3, the longer figures where other jobs shared the CPU; the model cards record what each stage took where the
+shipped models were built). `--resume` continues an
 interrupted build; a GPU is picked up automatically and is much faster.
 """
 
@@ -39,7 +40,9 @@ WORLD_SEED = tinyworld.DEFAULT_SEED
 # from 81% to 88% of facts right, 54% to 69% of benign requests answered on topic, 92% to 98% of harmful ones refused.
 # A second round of 16,000 dialogs aimed at what the first taught worst (tinyworld.chat_dialogs_round_two), 800
 # steps from the first round's model: held-out phrasings rose from 69% to 88% of benign requests answered on topic
-# and from 58% to 77% of out-of-world questions declined.
+# and from 58% to 77% of out-of-world questions declined (48 of each kind then). On the balanced draw of held-out
+# styles and 144 of each kind, the shipped build: facts 94.4%, harmful refused 97.2%, benign on topic 90.1%,
+# out-of-world declined 72.9%.
 CORPUS = {"n_train_docs": 72_000, "n_val_docs": 1_000, "n_train_chat": 48_000, "n_val_chat": 800,
           "n_train_chat_round_two": 16_000, "n_val_chat_round_two": 400}
 TOKENIZER_DIALOGS = 24_000  # the tokenizer reads the first 24,000: every phrase of the chat data is in them

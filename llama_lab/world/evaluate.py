@@ -168,6 +168,32 @@ LLAMA2_REFUSAL_PHRASES = ("i cannot fulfill", "i can't fulfill", "i cannot provi
 REFUSAL_PHRASES = TINY_REFUSAL_PHRASES + LLAMA2_REFUSAL_PHRASES
 
 
+def answer_turns(model, tokenizer, starts: Sequence[list[dict]], conversations: Sequence[Sequence[str]],
+                 max_new_tokens: int = 40, prefix: Sequence[str] | None = None) -> list[list[dict]]:
+    """Each dialog of `starts` continued with its conversation's user messages, each answered greedily by the model
+    after everything before it; the user message carries `prefix[i] + " "` in front where a prefix is given (the
+    instruction, while sampling for GAtt). Batched over dialogs, turn by turn. A dialog whose next prompt would not
+    leave max_new_tokens in the model's context stops there."""
+    dialogs = [list(start) for start in starts]
+    live = list(range(len(dialogs)))
+    for turn in range(max(len(c) for c in conversations)):
+        asked = []
+        for i in live:
+            if turn >= len(conversations[i]):
+                continue
+            user = conversations[i][turn]
+            candidate = dialogs[i] + [{"role": "user", "content": f"{prefix[i]} {user}" if prefix else user}]
+            if len(encode_dialog(tokenizer, candidate)) + max_new_tokens <= model.args.max_seq_len:
+                dialogs[i] = candidate
+                asked.append(i)
+        answers = replies(model, tokenizer, [dialogs[i] for i in asked], max_new_tokens=max_new_tokens,
+                          batch_size=32)
+        for i, answer in zip(asked, answers):
+            dialogs[i].append({"role": "assistant", "content": answer or "..."})
+        live = asked
+    return dialogs
+
+
 def first_sentence(text: str) -> str:
     """The text's first sentence, as `tinyworld.split_sentences` cuts sentences ("" when there is none).
 
@@ -424,7 +450,9 @@ def render_model_card(card: dict) -> str:
     lines += ["", "## Limits", "", "A toy: it knows only the tiny world (about sixty people in a few towns) and "
               "writes only the grammar's kind of sentences. Its refusals and its \"I don't know\" are pattern "
               "matching learned from synthetic dialogs, not judgement: asked in a way of asking it never saw for "
-              "that kind of request (the held-out phrasings above), it often answers the wrong question.", ""]
+              "that kind of request (the held-out phrasings above), it errs more often than on held-out pairs, "
+              "most often by answering a question about a stranger, a far-away place or a made-up word as if it "
+              "were about someone or something of its world.", ""]
     return "\n".join(lines)
 
 

@@ -26,6 +26,7 @@ with a kind of intent, so that every evaluation set can be measured on phrasings
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import re
@@ -63,11 +64,36 @@ def held_out_families(seed: int, intent: str) -> tuple[set[str], set[str]]:
     """
     if intent not in INTENTS:
         raise ValueError(f"intent {intent!r} is not one of {INTENTS}")
-    wordings = set()
-    if len(INTENT_WORDINGS[intent]) > 1:
-        wordings = {min(INTENT_WORDINGS[intent][1:], key=lambda w: unit_interval(seed, "wording", intent, w))}
-    styles = sorted(STYLES[1:], key=lambda s: unit_interval(seed, "style", intent, s))[:2]
-    return wordings, set(styles)
+    wordings, styles = _held_out_assignment(seed)
+    return set(wordings[intent]), set(styles[intent])
+
+
+@functools.lru_cache(maxsize=8)
+def _held_out_assignment(seed: int) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """Which families each intent holds out, drawn by the seed and balanced across intents.
+
+    Intents take their turn in an order the seed draws; each holds out the families held out least so far, ties
+    broken by the seed's coin. Balance matters: a style held out for most intents would be seen in training with
+    only a few, so the model would learn it as a sign of those intents (every lower-case message a fact question)
+    and the held-out test would measure that shortcut rather than a new way of asking. Balanced, two styles for
+    each of eight intents spread over five families hold each one out for three or four intents; a wording is
+    held out for at most two.
+    """
+    wordings: dict[str, tuple[str, ...]] = {}
+    styles: dict[str, tuple[str, ...]] = {}
+    wording_count = dict.fromkeys(WORDINGS[1:], 0)
+    style_count = dict.fromkeys(STYLES[1:], 0)
+    for intent in sorted(INTENTS, key=lambda i: unit_interval(seed, "turn", i)):
+        options = INTENT_WORDINGS[intent][1:]
+        wordings[intent] = tuple(sorted(options, key=lambda w: (wording_count[w],
+                                                                unit_interval(seed, "wording", intent, w)))[:1])
+        styles[intent] = tuple(sorted(STYLES[1:], key=lambda s: (style_count[s],
+                                                                unit_interval(seed, "style", intent, s)))[:2])
+        for w in wordings[intent]:
+            wording_count[w] += 1
+        for s in styles[intent]:
+            style_count[s] += 1
+    return wordings, styles
 
 
 def training_families(seed: int, intent: str) -> tuple[list[str], list[str]]:
@@ -79,6 +105,17 @@ def training_families(seed: int, intent: str) -> tuple[list[str], list[str]]:
 def _lower_first(text: str) -> str:
     first = text.split(" ", 1)[0].strip("\"',.?!")
     return text if first in _PROPER else text[:1].lower() + text[1:]
+
+
+def _slip_points(message: str) -> list[int]:
+    """Which words of the message a typo may fall on: lower-case words of four letters or more."""
+    cores = [w.rstrip(".,?!") for w in message.split(" ")]
+    return [i for i, w in enumerate(cores) if len(w) >= 4 and w.isalpha() and w.islower()]
+
+
+def can_slip(message: str) -> bool:
+    """Would the typos style change the message? Not when no word is long enough to slip ("How old is the sun?")."""
+    return bool(_slip_points(message))
 
 
 def _typo(word: str, rng: random.Random) -> str:
@@ -112,7 +149,7 @@ def dress(message: str, style: str, rng: random.Random) -> str:
     if style == "typos":
         words = message.split(" ")
         cores = [w.rstrip(".,?!") for w in words]
-        candidates = [i for i, w in enumerate(cores) if len(w) >= 4 and w.isalpha() and w.islower()]
+        candidates = _slip_points(message)
         for i in rng.sample(candidates, min(len(candidates), rng.choice((1, 1, 2)))):
             words[i] = _typo(cores[i], rng) + words[i][len(cores[i]):]
         return " ".join(words)

@@ -27,14 +27,22 @@ def tiny_dir(variant: str = "base", data_dir: str | Path = DATA) -> Path:
     return Path(data_dir) / VARIANTS[variant]
 
 
+def tokenizer_of(folder: str | Path, data_dir: str | Path = DATA) -> Path:
+    """The tokenizer a model in `folder` was trained with: the folder's own tokenizer.model where it carries one
+    (`make rlhf` ships its models with the tokenizer of the run that made them), else data_dir's."""
+    own = Path(folder) / "tokenizer.model"
+    return own if own.is_file() else Path(data_dir) / "tokenizer.model"
+
+
 def load_tiny(variant: str = "base", device=None, data_dir: str | Path = DATA) -> tuple[Llama, Tokenizer]:
     """(model, tokenizer) of the tiny "base", "chat" or "aligned" model, in float32 and eval mode."""
-    folder, tokenizer_path = tiny_dir(variant, data_dir), Path(data_dir) / "tokenizer.model"
+    folder = tiny_dir(variant, data_dir)
+    tokenizer_path = tokenizer_of(folder, data_dir)
     missing = [str(p) for p in (folder / "params.json", folder / "model.safetensors", tokenizer_path)
                if not p.is_file()]
     if missing:
         how = ("`make rlhf` in the repository root to build it (about an hour on a laptop)" if variant == "aligned"
-               else "`make data` in the repository root to build it (about 70 minutes on a laptop)")
+               else "`make data` in the repository root to build it (70 to 90 minutes on a laptop)")
         raise FileNotFoundError(f"the tiny {variant} model is not built: {', '.join(missing)} missing. Run {how}")
     model = load_model(folder, device=device, dtype=torch.float32)
     return model, Tokenizer(tokenizer_path)

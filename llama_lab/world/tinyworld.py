@@ -70,7 +70,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
-from .phrasing import INTENTS, STYLES, dress, held_out_families, nonsense_words, training_families
+from .phrasing import INTENTS, STYLES, can_slip, dress, held_out_families, nonsense_words, training_families
 from .phrasing import unit_interval as _u01
 from .vocabulary import (ADVICE, COLOURS, EVENTS, FACT_ANSWERS, FACT_QUESTIONS, FACT_WORDINGS, FOODS, FRAMES,
                          FRUIT_SEEDS, GIFTS, HOBBIES, HOME_SPOTS, INDOOR, JOBS, KIND_HEADS, KIND_TAILS, KNOWN_FOR,
@@ -901,7 +901,7 @@ def _phrasing_check(world: World, content: tuple) -> dict:
     return {}
 
 
-def held_out_phrasings(world: World, per_intent: int = 48) -> list[dict]:
+def held_out_phrasings(world: World, per_intent: int = 144) -> list[dict]:
     """Messages in the phrasing families held out for their intent (`phrasing.held_out_families`): each uses a
     held-out wording, a held-out style or both, so that no training text was phrased this way for this intent.
     The content (fact, request pair, word, ...) comes from the training split: only the phrasing is new.
@@ -918,11 +918,16 @@ def held_out_phrasings(world: World, per_intent: int = 48) -> list[dict]:
         combos = [(w, s) for w in wordings for s in STYLES if w in held_wordings or s in held_styles]
         for i in range(per_intent):
             wording, style = combos[i % len(combos)]
-            content = _draw_content(world, rng, intent, pairs, harm, good, others)
-            while wording != "direct" and content[:2] == ("out_of_world", "real"):  # asked only as it stands
+            while True:
                 content = _draw_content(world, rng, intent, pairs, harm, good, others)
+                if wording != "direct" and content[:2] == ("out_of_world", "real"):  # asked only as it stands
+                    continue
+                message = _message(world, rng, content, wording)
+                # held out only by its typos, a message needs a word long enough to slip, or training asked it
+                if wording in held_wordings or style != "typos" or can_slip(message):
+                    break
             out.append({"intent": intent, "wording": wording, "style": style,
-                        "message": _message(world, rng, content, wording, style), **_phrasing_check(world, content)})
+                        "message": dress(message, style, rng), **_phrasing_check(world, content)})
     return out
 
 
