@@ -271,7 +271,9 @@ def quantization_error(reference: nn.Module, quantized: nn.Module, text: torch.T
     loss, loss_change  reference's next-token loss on `text` (nats/token) and how much quantized adds to it
     agreement        of `new_tokens` greedy tokens the reference writes after `prompt`, the share that quantized,
                      fed the same tokens, also ranks first; `first_difference`: how many tokens the two write
-                     alike, each greedily on its own, before they part (new_tokens if never)
+                     alike, each greedily on its own, before they part (new_tokens if never), and
+                     `gap_where_parted`: there, how far apart the reference's two best logits were (nan if they
+                     never part): a near-tie that any rounding may decide, or a real change of mind
     """
     from .generate import generate_tokens  # decoding is above the model; quantizing below it
 
@@ -287,7 +289,12 @@ def quantization_error(reference: nn.Module, quantized: nn.Module, text: torch.T
         q_choices = quantized(written)[0, len(prompt) - 1:-1].argmax(-1)  # what quantized ranks first, fed them
         agreement = (q_choices == written[0, len(prompt):]).float().mean()
         q_tokens = generate_tokens(quantized, [prompt], new_tokens, temperature=0, eos_id=None)[0]
-    first_difference = next((i for i, (a, b) in enumerate(zip(ref_tokens, q_tokens)) if a != b), new_tokens)
+        first_difference = next((i for i, (a, b) in enumerate(zip(ref_tokens, q_tokens)) if a != b), new_tokens)
+        gap_where_parted = float("nan")
+        if first_difference < new_tokens:
+            before = torch.tensor([prompt + ref_tokens[:first_difference]], device=text.device)
+            best_two = reference(before)[0, -1].float().topk(2).values
+            gap_where_parted = (best_two[0] - best_two[1]).item()
     return {"max_logit_diff": (ref_logits - q_logits).abs().max().item(), "kl": kl.item(),
             "loss": ref_loss.item(), "loss_change": (q_loss - ref_loss).item(), "agreement": agreement.item(),
-            "first_difference": first_difference, "new_tokens": new_tokens}
+            "first_difference": first_difference, "gap_where_parted": gap_where_parted, "new_tokens": new_tokens}

@@ -267,10 +267,23 @@ def tiny_error():
             for scheme in ("int8", "int4-g32", "int4-g64")}
 
 
+def test_a_model_against_its_own_copy_costs_nothing_and_never_parts():
+    from llama_lab.world.tiny import load_tiny
+
+    model, tokenizer = load_tiny("base")
+    text = torch.tensor([tokenizer.encode("Ada lived in Applebury with her guinea pig, Lucky.")])
+    e = quantization_error(model, copy.deepcopy(model), text, tokenizer.encode("Once upon a time"), 12)
+    assert e["kl"] == 0 and e["max_logit_diff"] == 0 and e["agreement"] == 1
+    assert e["first_difference"] == e["new_tokens"] == 12 and e["gap_where_parted"] != e["gap_where_parted"]  # nan
+
+
 def test_int8_costs_the_tiny_model_almost_nothing(tiny_error):
     e = tiny_error["int8"]
     assert e["kl"] < 1e-4 and abs(e["loss_change"]) < 1e-3
-    assert e["agreement"] >= 0.99 and e["first_difference"] >= 200  # measured: 1.0 and all 256 tokens alike
+    assert e["agreement"] >= 0.99  # measured: 0.996
+    # free-running greedy text parts, if at all, only where the float model's two best tokens were all but tied,
+    # which any rounding may decide; int4 parts at wider margins (measured: 0.03 and 0.06)
+    assert e["first_difference"] == e["new_tokens"] or e["gap_where_parted"] < 0.01  # measured: token 62, 0.004
 
 
 def test_int4_costs_more_and_smaller_groups_cost_less(tiny_error):
