@@ -370,6 +370,14 @@ def test_the_pipeline_runs_every_stage_resumes_and_ships(tmp_path):
     from llama_lab.world.tiny import tokenizer_of
     assert tokenizer_of(data / pipeline.SHIPPED["aligned"], data) == data / pipeline.SHIPPED["aligned"] / "tokenizer.model"
     assert tokenizer_of(data / "elsewhere", data) == data / "tokenizer.model"
+    # with no aligned model to ship, nothing is written: the shipped folders keep their models and tokenizers
+    before = {p: p.read_bytes() for p in data.rglob("*") if p.is_file()}
+    results["evaluate"]["best"] = None
+    (tmp_path / "run" / "results.json").write_text(__import__("json").dumps(results))
+    (tmp_path / "run" / "tokenizer.model").write_bytes(tokenizer_bytes + b"x")
+    with pytest.raises(SystemExit, match="nothing to ship"):
+        pipeline.ship(tmp_path / "run", data)
+    assert {p: p.read_bytes() for p in data.rglob("*") if p.is_file()} == before
     # a run resumed after the tiny models were rebuilt with another tokenizer stops rather than mix two models
     (tmp_path / "run" / "tokenizer.model").write_bytes(tokenizer_bytes[:-1] + b"x")
     with pytest.raises(SystemExit, match="another tokenizer"):

@@ -259,16 +259,16 @@ def aligned_card(results: dict) -> str:
 def ship(out: Path, data_dir: Path = DATA, margin: str = "small") -> None:
     """Copy the reward models (`margin`), the best aligned model with its card, and results.json into `data_dir`."""
     results = json.loads((out / "results.json").read_text())
+    best = results["evaluate"]["best"]
+    if best is None:  # checked before anything is written: a refused ship leaves data_dir as it was
+        raise SystemExit("no aligned model kept the chat model's truthfulness: nothing to ship")
     for kind in ("helpfulness", "safety"):
         model, card = load_reward_model(out / "reward" / f"{kind}-{margin}")
         save_reward_model(model.to(torch.bfloat16), data_dir / SHIPPED[kind], card)
-    for folder in SHIPPED.values():  # each model with the tokenizer it was trained with
-        (data_dir / folder).mkdir(parents=True, exist_ok=True)
-        with replacing(data_dir / folder / "tokenizer.model") as tmp:
+    for shipped in SHIPPED.values():  # each model with the tokenizer it was trained with
+        (data_dir / shipped).mkdir(parents=True, exist_ok=True)
+        with replacing(data_dir / shipped / "tokenizer.model") as tmp:
             shutil.copyfile(out / "tokenizer.model", tmp)
-    best = results["evaluate"]["best"]
-    if best is None:
-        raise SystemExit("no aligned model kept the chat model's truthfulness: nothing to ship")
     folder = {"rejection sampling": "rejection-sampling", "PPO": "ppo", "DPO": "dpo"}[best]
     target = data_dir / SHIPPED["aligned"]
     target.mkdir(parents=True, exist_ok=True)
