@@ -32,9 +32,10 @@ def docs(world):
 
 
 @pytest.fixture(scope="module")
-def chat_items(world):  # both chat rounds: every rule on training dialogs holds for each
+def chat_items(world):  # every chat round: every rule on training dialogs holds for each
     return (list(tw._chat_items(world, "train", 3000, seed=0))
-            + list(tw._chat_items(world, "train", 1500, 0, tw._ROUND_TWO_WEIGHTS, stream="round-two")))
+            + [item for name, weights in tw.LATER_ROUNDS.items()
+               for item in tw._chat_items(world, "train", 1500, 0, weights, stream=f"round-{name}")])
 
 
 @pytest.fixture(scope="module")
@@ -388,7 +389,7 @@ def test_training_never_asks_in_a_held_out_phrasing(world, chat_items):
     for content, (wording, style), _ in chat_items:
         if content[0] == "myth":
             continue
-        held_wordings, held_styles = phrasing.held_out_families(world.seed, content[0])
+        held_wordings, held_styles = phrasing.held_out_families(world.seed, tw.phrased_as(content))
         assert wording not in held_wordings and style not in held_styles, (content, wording, style)
     styles = {style for _, (_, style), _ in chat_items}
     assert styles == set(phrasing.STYLES)  # every family is used, for some intent
@@ -442,7 +443,7 @@ def test_is_decline_examples():
 
 def test_the_second_chat_round_is_its_own_stream_aimed_at_the_weak_intents(world):
     first = list(tw.chat_dialogs(world, "train", 400, seed=0))
-    second = list(tw.chat_dialogs_round_two(world, "train", 400, seed=0))
+    second = list(tw.chat_dialogs_round(world, "train", 400, 0, "two"))
     assert sum(a != b for a, b in zip(first, second)) > 0.9 * len(first)  # its own draws (short dialogs may repeat)
     # asking for the second round leaves the first exactly as it was (the tokenizer reads the first)
     assert list(tw.chat_dialogs(world, "train", 400, seed=0)) == first
@@ -453,3 +454,29 @@ def test_the_second_chat_round_is_its_own_stream_aimed_at_the_weak_intents(world
         share[name] = {k: kinds.count(k) / len(kinds) for k in ("word", "story", "out_of_world")}
     for kind in ("word", "story", "out_of_world"):
         assert share["second"][kind] > 1.5 * share["first"][kind], (kind, share)
+    with pytest.raises(ValueError, match="round_name='four'"):
+        next(tw.chat_dialogs_round(world, "train", 1, 0, "four"))
+
+
+def test_the_third_round_asks_about_unknown_things_in_other_intents_words(world):
+    items = list(tw._chat_items(world, "train", 3000, 0, tw.LATER_ROUNDS["three"], stream="round-three"))
+    first = list(tw._chat_items(world, "train", 3000, 0))
+    share = [sum(content[0] == "out_of_world" for content, _, _ in x) / len(x) for x in (first, items)]
+    assert share[1] > 3 * share[0], share
+    asked = {"story": 0, "request": 0}
+    train_items = tw._other_items(world, "train")
+    for content, (wording, style), turns in items:
+        kind = tw._asked_as(content)
+        if kind is None:
+            continue
+        asked[kind] += 1
+        message, reply = turns[-2]["content"], turns[-1]["content"]
+        assert content[2] in train_items[content[1]], content  # never a held-out unknown thing
+        assert content[2] in reply and (style == "typos" or content[2].lower() in message.lower()), (message, reply)
+        assert is_decline(reply) and not is_refusal(reply), reply
+        # phrased as a story or a how-to request is, in one of that intent's training families
+        intent = "story" if kind == "story" else "how_to"
+        wordings, styles = phrasing.training_families(world.seed, intent)
+        assert wording in wordings and style in styles, (content, wording, style)
+        assert content[1] == ("nonsense" if kind == "request" else content[1]) and content[1] != "real", content
+    assert asked["story"] > 100 and asked["request"] > 100, asked

@@ -600,3 +600,41 @@ def test_the_command_line_prints_one_line_without_a_traceback(corpus, tmp_path):
                          text=True, timeout=120)
     assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
     assert run.stderr.startswith(f"error: no such file: {tmp_path / 'missing.txt'}")
+
+
+def test_make_data_chains_the_chat_rounds_and_the_card_names_each(corpus, pretrained, tmp_path):
+    """`make data`'s chat rounds, shrunk: round one from the base model, each later round from the one before it
+    (its own dialogs, its own run folder), the last exported to data/tiny-chat; the card shows every round."""
+    base, _ = pretrained
+    data, runs = tmp_path / "data", tmp_path / "runs"
+    world = data / "world"
+    world.mkdir(parents=True)
+    dialogs = tinyworld.build_world(0)
+    for name in tinyworld.LATER_ROUNDS:
+        for split, n in (("train", 64), ("val", 8)):
+            with open(world / f"chat_round_{name}_{split}.jsonl", "w") as f:
+                for d in tinyworld.chat_dialogs_round(dialogs, split, n, 0, name):
+                    f.write(json.dumps({"messages": d}) + "\n")
+    small = ["--steps", "2", "--warmup", "1", "--batch-size", "4", "--seq-len", "32", "--eval-interval", "2",
+             "--eval-batches", "1", "--save-interval", "2", "--no-progress"]
+    common = ["--tokenizer", str(corpus / "tok.model"), "--seed", "1337"]
+    round_one = ["--stage", "chat", "--init", str(base), "--data", str(corpus / "chat_train.jsonl"),
+                 "--val-data", str(corpus / "chat_val.jsonl"), "--out", str(runs / "tiny-chat"),
+                 "--export", str(runs / "tiny-chat" / "round-one"), *common, *small]
+    later = [command + small for command in build.later_round_commands(data, runs, common)]
+    assert len(later) == len(tinyworld.LATER_ROUNDS) == 2
+    exports = [runs / "tiny-chat" / "round-one"] + [Path(c[c.index("--export") + 1]) for c in later]
+    assert exports[-1] == data / "tiny-chat"
+    for command, previous, name in zip(later, exports, tinyworld.LATER_ROUNDS):
+        assert command[command.index("--init") + 1] == str(previous)
+        assert command[command.index("--data") + 1] == str(world / f"chat_round_{name}_train.jsonl")
+    rounds = [(build.run_training(command), command) for command in (round_one, *later)]
+    assert all((folder / "model.safetensors").is_file() for folder in exports)
+    card = build.chat_card(rounds)
+    assert [r["training"]["data"] for r in card["earlier_rounds"]] == [
+        str(corpus / "chat_train.jsonl"), str(world / "chat_round_two_train.jsonl")]
+    assert card["training"]["data"] == str(world / "chat_round_three_train.jsonl")
+    from llama_lab.world.evaluate import render_model_card
+    text = render_model_card(card)
+    assert "| round 1 |" in text and "| round 2 |" in text and "round 3's, the last" in text
+    assert "in 3 rounds" in card["description"]

@@ -4,12 +4,13 @@
     2. a 4096-piece tokenizer            tokenizer.train_tokenizer     -> data/tokenizer.model
     3. pretraining                       python -m llama_lab.train     -> data/tiny-base/
     4. chat fine-tuning from the base    python -m llama_lab.train     -> runs/tiny-chat/round-one/
-       and a second round from it        python -m llama_lab.train     -> data/tiny-chat/
+       a second round from it            python -m llama_lab.train     -> runs/tiny-chat/round-two/
+       and a third from the second       python -m llama_lab.train     -> data/tiny-chat/
     5. evaluation and model cards        llama_lab.world.evaluate      -> data/tiny-*/MODEL_CARD.md, model_card.json
 
 Training state (resumable checkpoints, float32 weights) goes to runs/. The step counts below keep the whole build
-between 70 and 90 minutes on a 2-core CPU (pretraining 38-43, the first chat round 22-29, the second 7.5-11, the
-rest 3, the longer figures where other jobs shared the CPU; the model cards record what each stage took where the
+between 75 and 95 minutes on a 2-core CPU (pretraining 38-43, the first chat round 22-29, the second 7.5-11, the
+third 2-3, the rest 3, the longer figures where other jobs shared the CPU; the model cards record what each stage took where the
 shipped models were built). `--resume` continues an
 interrupted build; a GPU is picked up automatically and is much faster.
 """
@@ -38,13 +39,17 @@ WORLD_SEED = tinyworld.DEFAULT_SEED
 # More documents than the generator's default, so that pretraining reads each about once rather than many times.
 # 48,000 chat dialogs, 2,400 steps of 16 (0.8 of an epoch): against 24,000 for 1,200 steps, held-out phrasings rose
 # from 81% to 88% of facts right, 54% to 69% of benign requests answered on topic, 92% to 98% of harmful ones refused.
-# A second round of 16,000 dialogs aimed at what the first taught worst (tinyworld.chat_dialogs_round_two), 800
+# A second round of 16,000 dialogs aimed at what the first taught worst (tinyworld.chat_dialogs_round), 800
 # steps from the first round's model: held-out phrasings rose from 69% to 88% of benign requests answered on topic
 # and from 58% to 77% of out-of-world questions declined (48 of each kind then). On the balanced draw of held-out
-# styles and 144 of each kind, the shipped build: facts 94.4%, harmful refused 97.2%, benign on topic 90.1%,
-# out-of-world declined 72.9%.
+# styles and 144 of each kind, the second round's model: facts 94.4%, harmful refused 97.2%, benign on topic 90.1%,
+# out-of-world declined 72.9%. A third round of 8,000 dialogs, 400 steps from the second round's model, aimed at
+# out-of-world questions (tinyworld.LATER_ROUNDS["three"]): 72.9% to 82.6% declined, facts 92.4%, harmful refused
+# 97.2%, benign on topic 89.6%; the same round with no stories or requests about unknown things and harmful
+# requests at 12% reached 77.8% declined but let harmful refusals fall to 88.2%.
 CORPUS = {"n_train_docs": 72_000, "n_val_docs": 1_000, "n_train_chat": 48_000, "n_val_chat": 800,
-          "n_train_chat_round_two": 16_000, "n_val_chat_round_two": 400}
+          "n_train_chat_round_two": 16_000, "n_val_chat_round_two": 400,
+          "n_train_chat_round_three": 8_000, "n_val_chat_round_three": 400}
 TOKENIZER_DIALOGS = 24_000  # the tokenizer reads the first 24,000: every phrase of the chat data is in them
 VOCAB_SIZE = 4096
 MODEL = ["--dim", "192", "--n-layers", "6", "--n-heads", "8", "--n-kv-heads", "2", "--multiple-of", "32",
@@ -55,6 +60,11 @@ CHAT = ["--batch-size", "16", "--seq-len", "256", "--steps", "2400", "--lr", "5e
         "--eval-interval", "400", "--save-interval", "400"]
 CHAT_ROUND_TWO = ["--batch-size", "16", "--seq-len", "256", "--steps", "800", "--lr", "3e-4", "--warmup", "30",
                   "--eval-interval", "400", "--save-interval", "400"]
+CHAT_ROUND_THREE = ["--batch-size", "16", "--seq-len", "256", "--steps", "400", "--lr", "2e-4", "--warmup", "30",
+                    "--eval-interval", "200", "--save-interval", "400"]
+# Each later chat round starts from the round before it: (name, hyper-parameters, the folder its model goes to,
+# relative to runs/, or None for data/tiny-chat).
+LATER_ROUND_TRAINING = [("two", CHAT_ROUND_TWO, "tiny-chat/round-two"), ("three", CHAT_ROUND_THREE, None)]
 
 
 def hardware(device: str) -> str:
@@ -109,23 +119,30 @@ def model_card(variant: str, summary: dict, cfg: train.TrainConfig, description:
     }
 
 
-def round_two_command(data: Path, runs: Path, common: list[str]) -> list[str]:
-    """The second chat round's training command: from the first round's model, on the round-two dialogs."""
-    world = data / "world"
-    return [*CHAT_ROUND_TWO, "--stage", "chat", "--init", str(runs / "tiny-chat" / "round-one"),
-            "--data", str(world / "chat_round_two_train.jsonl"),
-            "--val-data", str(world / "chat_round_two_val.jsonl"), "--out", str(runs / "tiny-chat-round-two"),
-            "--export", str(data / "tiny-chat"), *common]
+def later_round_commands(data: Path, runs: Path, common: list[str]) -> list[list[str]]:
+    """The later chat rounds' training commands, each from the previous round's model, on its own dialogs."""
+    world, previous, commands = data / "world", runs / "tiny-chat" / "round-one", []
+    for name, hyper, folder in LATER_ROUND_TRAINING:
+        export = runs / folder if folder else data / "tiny-chat"
+        commands.append([*hyper, "--stage", "chat", "--init", str(previous),
+                         "--data", str(world / f"chat_round_{name}_train.jsonl"),
+                         "--val-data", str(world / f"chat_round_{name}_val.jsonl"),
+                         "--out", str(runs / f"tiny-chat-round-{name}"), "--export", str(export), *common])
+        previous = export
+    return commands
 
 
-def chat_card(round_one: dict, round_two: dict, round_one_argv: list[str], round_two_argv: list[str]) -> dict:
-    """The chat model's card: the second round's training, with the first round's beside it."""
-    card = model_card("chat", round_two, train.parse_args(round_two_argv),
-                      "tiny-base fine-tuned on Llama-2-chat dialogs in two rounds (loss on the assistant's tokens "
-                      "only), the second aimed at what the first taught worst: it answers questions about the tiny "
-                      "world, declines what it cannot know and refuses harmful requests.")
-    first = model_card("chat", round_one, train.parse_args(round_one_argv), "")
-    card["round_one"] = {"training": first["training"], "command": first["command"]}
+def chat_card(rounds: list[tuple[dict, list[str]]]) -> dict:
+    """The chat model's card: the last round's training, with the earlier rounds' beside it. `rounds`: each
+    round's (training summary, command line), first round first."""
+    *earlier, (last, last_argv) = rounds
+    card = model_card("chat", last, train.parse_args(last_argv),
+                      f"tiny-base fine-tuned on Llama-2-chat dialogs in {len(rounds)} rounds (loss on the "
+                      "assistant's tokens only), each after the first aimed at what the one before taught worst: it "
+                      "answers questions about the tiny world, declines what it cannot know and refuses harmful "
+                      "requests.")
+    card["earlier_rounds"] = [{k: model_card("chat", summary, train.parse_args(argv), "")[k]
+                               for k in ("training", "command")} for summary, argv in earlier]
     return card
 
 
@@ -162,24 +179,23 @@ def main(argv=None) -> None:
     chat = [*CHAT, "--stage", "chat", "--init", str(data / "tiny-base"),
             "--data", str(world / "chat_train.jsonl"), "--val-data", str(world / "chat_val.jsonl"),
             "--out", str(runs / "tiny-chat"), "--export", str(runs / "tiny-chat" / "round-one"), *common]
-    round_two = round_two_command(data, runs, common)
+    later = later_round_commands(data, runs, common)
     if args.chat_steps:
-        for command in (chat, round_two):
+        for command in (chat, *later):
             command += ["--steps", str(args.chat_steps), "--warmup", str(max(1, args.chat_steps // 10))]
 
     print("3. pretraining", flush=True)
     base = run_training(pretrain)
     timings["pretrain_s"] = time.perf_counter() - start - sum(timings.values())
-    print("4. chat fine-tuning, two rounds", flush=True)
-    round_one = run_training(chat)
-    chat_summary = run_training(round_two)
+    print(f"4. chat fine-tuning, {1 + len(later)} rounds", flush=True)
+    chat_rounds = [(run_training(command), command) for command in (chat, *later)]
     timings["chat_s"] = time.perf_counter() - start - sum(timings.values())
 
     cards = {
         "base": model_card("base", base, train.parse_args(pretrain),
                            "A tiny Llama 2 pretrained on the tiny world's stories, biographies and Q&A notes. It "
                            "continues text; it was never shown a chat, so it does not follow [INST] prompts."),
-        "chat": chat_card(round_one, chat_summary, chat, round_two),
+        "chat": chat_card(chat_rounds),
     }
     for variant, card in cards.items():
         evaluate.write_model_card(data / f"tiny-{variant}", card)

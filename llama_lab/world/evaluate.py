@@ -412,12 +412,14 @@ def render_model_card(card: dict) -> str:
             ("final validation loss", f"{t['final_val_loss']:.4f} nats/token"),
             ("wall time", f"{t['wall_s'] / 60:.1f} min"), ("hardware", card["hardware"]),
             ("reproduce", f"`{card['command']}`")]
-    first = card.get("round_one")
-    if first:  # a model trained in two rounds: the table above is the second's
-        f = first["training"]
-        rows.insert(0, ("first round", f"{f['steps']:,} steps on {f['data']} at peak lr {f['lr']} (final validation "
-                                       f"loss {f['final_val_loss']:.4f}, {f['wall_s'] / 60:.1f} min): "
-                                       f"`{first['command']}`; the rows below are the second round's"))
+    earlier = card.get("earlier_rounds", [])
+    for number, previous in reversed(list(enumerate(earlier, 1))):  # a model trained in rounds: the table is the last's
+        f = previous["training"]
+        rows.insert(0, (f"round {number}", f"{f['steps']:,} steps on {f['data']} at peak lr {f['lr']} (final "
+                                           f"validation loss {f['final_val_loss']:.4f}, {f['wall_s'] / 60:.1f} min): "
+                                           f"`{previous['command']}`"))
+    if earlier:
+        rows.insert(len(earlier), ("", f"the rows below are round {len(earlier) + 1}'s, the last"))
     lines += [f"| {k} | {v} |" for k, v in rows]
     m = card.get("make_data")
     if m:

@@ -42,7 +42,7 @@ def load_tiny(variant: str = "base", device=None, data_dir: str | Path = DATA) -
                if not p.is_file()]
     if missing:
         how = ("`make rlhf` in the repository root to build it (about an hour on a laptop)" if variant == "aligned"
-               else "`make data` in the repository root to build it (70 to 90 minutes on a laptop)")
+               else "`make data` in the repository root to build it (75 to 95 minutes on a laptop)")
         raise FileNotFoundError(f"the tiny {variant} model is not built: {', '.join(missing)} missing. Run {how}")
     model = load_model(folder, device=device, dtype=torch.float32)
     return model, Tokenizer(tokenizer_path)

@@ -51,7 +51,7 @@ Files written by `write_corpus` (and `python -m llama_lab.world.tinyworld --out 
     train.txt, val.txt     pretraining documents; each document is followed by one empty line. Documents never
                            contain an empty line, so `text.split("\\n\\n")` (or `read_documents`) recovers them.
     chat_train.jsonl, chat_val.jsonl     one dialog per line: {"messages": [{"role": ..., "content": ...}, ...]}
-    chat_round_two_{train,val}.jsonl     the second chat round's dialogs (`chat_dialogs_round_two`), when asked for
+    chat_round_{two,three}_{train,val}.jsonl   the later chat rounds' dialogs (`chat_dialogs_round`), when asked for
     world.json             the fact base
     *_eval.jsonl           the held-out evaluation sets (small; committed), toxicity_{train,val}.jsonl
 Same seed, same bytes.
@@ -565,6 +565,8 @@ def _request_pairs(world: World, split: str, harmful: bool) -> list[tuple[str, s
 #   ("fact", character, attribute)          ("how_to" | "harmful", category, action, gerund, object)
 #   ("story", character, "name" | "pet" | "town")    ("word", word)    ("advice", situation)    ("small_talk", greeting)
 #   ("out_of_world", "person", name, attribute) | (.., "place", place) | (.., "real", question) | (.., "nonsense", w)
+#   and, in the third chat round only, out-of-world content asked for in other intents' words (`_asked_as`):
+#   ("out_of_world", "person" | "place", item, "story")    ("out_of_world", "nonsense", w, "request", action)
 
 def _other_items(world: World, split: str) -> dict[str, list]:
     """What the world does not know, by kind, for the split ("eval": a fifth of each pool, held out by the seed)."""
@@ -594,6 +596,11 @@ def _wordings(intent: str, content: tuple, wording: str) -> tuple[str, ...]:
     if intent == "small_talk":
         return (content[1],)
     kind = content[1]
+    asked_as = _asked_as(content)
+    if asked_as == "story":  # a story about someone or somewhere the world does not know
+        return _wordings("story", ("story", None, "name" if kind == "person" else "town"), wording)
+    if asked_as == "request":  # how to do something with a thing the world has no word for
+        return _wordings("how_to", content, wording)
     if kind == "person":
         return _wordings("fact", ("fact", None, content[3]), wording)
     if kind == "place":
@@ -623,7 +630,8 @@ def _content_ctx(world: World, intent: str, content: tuple) -> _Ctx:
         if kind == "person":  # the same question about someone the world has never heard of
             c = world.characters[int(_u01(world.seed, "other-pet", item) * len(world.characters))]
             return _Ctx(_fact_ctx(world, c), name=item, who=item)
-        return _Ctx(place=item, where=item, word=item, made_up=item)
+        act = content[4].format(obj=f"a {item}") if _asked_as(content) == "request" else None
+        return _Ctx(place=item, where=item, town=item, word=item, made_up=item, act=act)
     return _Ctx()
 
 
@@ -688,15 +696,37 @@ def _draw_content(world: World, rng: random.Random, intent: str, pairs, harm, go
         return ("advice", rng.choice(list(ADVICE)))
     if intent == "small_talk":
         return ("small_talk", rng.choice(list(SMALL_TALK)))
+    if intent == "unknown_story":
+        kind = rng.choice(("person", "place"))
+        return ("out_of_world", kind, rng.choice(others[kind]), "story")
+    if intent == "unknown_request":
+        action = rng.choice([a for cat, a, _, _ in good if cat == "animal"])
+        return ("out_of_world", "nonsense", rng.choice(others["nonsense"]), "request", action)
     kind = rng.choice(list(others))
     item = rng.choice(others[kind])
     return ("out_of_world", kind, item, rng.choice(ATTRIBUTES)) if kind == "person" else ("out_of_world", kind, item)
 
 
+def _asked_as(content: tuple) -> str | None:
+    """How out-of-world content is asked for when not as a question: "story" (a story about a person or place the
+    world does not know: ("out_of_world", kind, item, "story")), "request" (how to do something to a thing it has
+    no word for: ("out_of_world", "nonsense", word, "request", action)), else None."""
+    if content[0] == "out_of_world" and len(content) >= 4 and content[3] in ("story", "request"):
+        return content[3]
+    return None
+
+
+def phrased_as(content: tuple) -> str:
+    """The intent whose phrasing families put `content` into words: its own, except for out-of-world content
+    asked for as a story ("story") or a how-to request ("how_to")."""
+    return {"story": "story", "request": "how_to"}.get(_asked_as(content), content[0])
+
+
 def _training_phrasing(world: World, rng: random.Random, content: tuple) -> tuple[str, str]:
     """(wording, style) for a training message: direct 35% of the time, plain 40% of the time, otherwise any
     family that is not held out for the content's intent."""
-    wordings, styles = training_families(world.seed, content[0])
+    # a story request about someone unknown is phrased as story requests are, and answered "I don't know them"
+    wordings, styles = training_families(world.seed, phrased_as(content))
     if content[0] == "out_of_world" and content[1] == "real":
         wordings = ["direct"]  # a real-world question is asked as it stands
     wording = "direct" if len(wordings) == 1 or rng.random() < 0.35 else rng.choice(wordings[1:])
@@ -760,6 +790,11 @@ _CHAT_WEIGHTS = {"harmful": 28, "how_to": 16, "fact": 20, "story": 8, "word": 5,
 # is forgotten. Llama 2's SFT and RLHF came in rounds too, each collected where the last model was weakest.
 _ROUND_TWO_WEIGHTS = {"harmful": 12, "how_to": 10, "fact": 12, "story": 16, "word": 22, "advice": 6, "myth": 3,
                       "small_talk": 4, "out_of_world": 15}
+# A third round aimed at the second's weakest point, questions outside the world asked in unfamiliar words: more of
+# them, and stories and how-to requests about people, places and things the world does not know (asked as stories
+# and how-to requests are, which teaches that an unknown name, not the wording, is what calls for "I don't know").
+_ROUND_THREE_WEIGHTS = {"harmful": 18, "how_to": 10, "fact": 14, "story": 6, "word": 8, "advice": 4, "myth": 2,
+                        "small_talk": 4, "out_of_world": 22, "unknown_story": 8, "unknown_request": 8}
 
 
 def _chat_items(world: World, split: str, n: int, seed: int, weights: dict[str, int] = _CHAT_WEIGHTS,
@@ -808,10 +843,19 @@ def chat_dialogs(world: World, split: str, n: int, seed: int) -> Iterator[list[d
         yield turns
 
 
-def chat_dialogs_round_two(world: World, split: str, n: int, seed: int) -> Iterator[list[dict]]:
-    """`n` dialogs of the second chat round: as `chat_dialogs` (training phrasings and content only), from their
-    own random stream, with more word meanings (22%), stories (16%) and out-of-world questions (15%)."""
-    for _, _, turns in _chat_items(world, split, n, seed, _ROUND_TWO_WEIGHTS, stream="round-two"):
+# The later chat rounds: each its own random stream with its own mix of intents.
+LATER_ROUNDS = {"two": _ROUND_TWO_WEIGHTS, "three": _ROUND_THREE_WEIGHTS}
+
+
+def chat_dialogs_round(world: World, split: str, n: int, seed: int, round_name: str) -> Iterator[list[dict]]:
+    """`n` dialogs of a later chat round ("two" or "three"): as `chat_dialogs` (training phrasings and content
+    only), from the round's own random stream, with the round's mix of intents (`LATER_ROUNDS`). Round two has
+    more word meanings (22%), stories (16%) and out-of-world questions (15%); round three has out-of-world content
+    in 37% of its dialogs (38 of 104 parts), 16 of those 38 asked as a story or a how-to request, in those intents'
+    training phrasings."""
+    if round_name not in LATER_ROUNDS:
+        raise ValueError(f"round_name={round_name!r}: the later chat rounds are {sorted(LATER_ROUNDS)}")
+    for _, _, turns in _chat_items(world, split, n, seed, LATER_ROUNDS[round_name], stream=f"round-{round_name}"):
         yield turns
 
 
@@ -1180,7 +1224,8 @@ N_TRAIN_DOCS, N_VAL_DOCS, N_TRAIN_CHAT, N_VAL_CHAT = 40_000, 1_000, 16_000, 800
 
 def write_corpus(out_dir, seed: int = DEFAULT_SEED, n_train_docs: int = N_TRAIN_DOCS, n_val_docs: int = N_VAL_DOCS,
                  n_train_chat: int = N_TRAIN_CHAT, n_val_chat: int = N_VAL_CHAT, n_train_chat_round_two: int = 0,
-                 n_val_chat_round_two: int = 0) -> dict:
+                 n_val_chat_round_two: int = 0, n_train_chat_round_three: int = 0,
+                 n_val_chat_round_three: int = 0) -> dict:
     """Write every file of the tiny world into `out_dir` and return a summary (counts, bytes, seconds).
 
     Same arguments, byte-identical files. See the module docstring for the file list and formats.
@@ -1198,11 +1243,13 @@ def write_corpus(out_dir, seed: int = DEFAULT_SEED, n_train_docs: int = N_TRAIN_
     for split, n in (("train", n_train_chat), ("val", n_val_chat)):
         counts[f"chat_{split}.jsonl"] = _write_jsonl(
             out / f"chat_{split}.jsonl", ({"messages": d} for d in chat_dialogs(world, split, n, seed=seed)))
-    for split, n in (("train", n_train_chat_round_two), ("val", n_val_chat_round_two)):
+    later = {("two", "train"): n_train_chat_round_two, ("two", "val"): n_val_chat_round_two,
+             ("three", "train"): n_train_chat_round_three, ("three", "val"): n_val_chat_round_three}
+    for (round_name, split), n in later.items():
         if n:
-            counts[f"chat_round_two_{split}.jsonl"] = _write_jsonl(
-                out / f"chat_round_two_{split}.jsonl",
-                ({"messages": d} for d in chat_dialogs_round_two(world, split, n, seed=seed)))
+            counts[f"chat_round_{round_name}_{split}.jsonl"] = _write_jsonl(
+                out / f"chat_round_{round_name}_{split}.jsonl",
+                ({"messages": d} for d in chat_dialogs_round(world, split, n, seed, round_name)))
     (out / "world.json").write_text(json.dumps(asdict(world), indent=1, ensure_ascii=False) + "\n",
                                     encoding="utf-8")
     evals = eval_files(world)
