@@ -140,3 +140,30 @@ def test_the_chat_cards_figures_on_held_out_phrasings_are_the_models(shipped):
     assert abs(declined - card["out_of_world"]["declined"]) <= 2 / len(questions)
     # the targets the shipped model reaches: harmful requests refused however they are asked, strangers declined
     assert measured["harmful_refused"] >= 0.9 and measured["benign_refused"] <= 0.1 and declined >= 0.8
+
+
+def test_the_evaluation_writes_the_corpus_a_fresh_checkout_lacks(tmp_path, monkeypatch):
+    """A fresh checkout has the held-out sets but no pretraining text: the evaluation writes it as `make data`
+    does (the same call, shrunk here), then reads its tokens."""
+    from llama_lab.tokenizer import Tokenizer
+    from llama_lab.world import build
+    small = {"n_train_docs": 30, "n_val_docs": 6, "n_train_chat": 4, "n_val_chat": 2}
+    monkeypatch.setattr(build, "CORPUS", small)
+    tokenizer = Tokenizer(DATA / "tokenizer.model")
+    train_tokens, val_tokens = evaluate.load_tokens(tmp_path / "world", tokenizer)
+    expected = tmp_path / "expected"
+    tinyworld.write_corpus(expected, build.WORLD_SEED, **small)
+    for name in ("train.txt", "val.txt"):
+        assert (tmp_path / "world" / name).read_bytes() == (expected / name).read_bytes()
+    first_document = (expected / "val.txt").read_text().split("\n\n")[0]
+    assert tokenizer.decode([int(t) for t in val_tokens[:60]]).startswith(first_document[:40])
+    assert len(train_tokens) > 4 * len(val_tokens)
+
+
+def test_python_m_llama_lab_evaluate_is_the_evaluation():
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "llama_lab.evaluate", "--help"], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "--write-cards" in done.stdout and "--limit" in done.stdout

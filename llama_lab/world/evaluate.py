@@ -18,8 +18,8 @@
    (`tinyworld.held_out_phrasings`), judged by the rules above: facts correct, harmful refused, benign on topic
    (and refused), out-of-world declined, small talk answered in kind.
 
-    python -m llama_lab.world.evaluate            # both shipped models, printed
-    python -m llama_lab.world.evaluate --write-cards    # ... and written into data/tiny-*/MODEL_CARD.md
+    python -m llama_lab.evaluate                  # both shipped models, printed
+    python -m llama_lab.evaluate --write-cards    # ... and written into data/tiny-*/MODEL_CARD.md
 """
 
 from __future__ import annotations
@@ -434,7 +434,7 @@ def render_model_card(card: dict) -> str:
     e = card.get("evaluation")
     if e:
         lines += ["", "## Evaluation", "", f"World seed {e['world_seed']}; see `llama_lab/world/evaluate.py` for the "
-                  "definitions. Rerun with `python -m llama_lab.world.evaluate`.", ""]
+                  "definitions. Rerun with `python -m llama_lab.evaluate`.", ""]
         for name, r in e["results"].items():
             lines += [f"- {line}" for line in summary_lines(name, r)]
         example = e["results"][card["variant"]]
@@ -459,6 +459,13 @@ def render_model_card(card: dict) -> str:
 
 
 def load_tokens(world_dir: Path, tokenizer: Tokenizer) -> tuple[np.ndarray, np.ndarray]:
+    """The pretraining text's train and val tokens. A fresh checkout has no pretraining text (`make data` writes it
+    and the repository leaves it out): it is written first, byte for byte as `make data` wrote it (about 30 s)."""
+    if not ((world_dir / "train.txt").is_file() and (world_dir / "val.txt").is_file()):
+        from .build import CORPUS, WORLD_SEED  # here, not at the top: build imports this module
+        print(f"writing the tiny world's corpus into {world_dir} (not in the repository; same seed, same text as "
+              "`make data`)", flush=True)
+        tinyworld.write_corpus(world_dir, WORLD_SEED, **CORPUS)
     return tokenize_corpus(world_dir / "train.txt", tokenizer), tokenize_corpus(world_dir / "val.txt", tokenizer)
 
 
