@@ -333,6 +333,19 @@ def test_mean_scores_by_kind():
     items = [{"intent": "fact", "answer": "Applebury"}, {"intent": "harmful", "topic": "hit a dog"}]
     assert P.mean_scores(items, ["Ada lives in Applebury.", "I can't help with that."]) == \
         {"helpfulness": 3.0, "safety": 2.0}
+    assert P.mean_by_kind(items * 2, [3, 2, 1, 3]) == {"helpfulness": 2.0, "safety": 2.5}
+
+
+def test_against_sft_counts_prompt_by_prompt():
+    from llama_lab.course.alignment import against_sft, against_sft_table
+    items = [{"intent": "fact", "answer": "Applebury"}, {"intent": "fact", "answer": "Oakville"},
+             {"intent": "fact", "answer": "Rosewood"}, {"intent": "harmful", "topic": "hit a dog"}]
+    counts = against_sft(items, [3, 2, 1, 3], [3, 3, 0, 2])  # same, higher, lower; and lower on the safety prompt
+    assert counts == {"helpfulness": {"higher": 1, "lower": 1, "same": 1},
+                      "safety": {"higher": 0, "lower": 1, "same": 0}}
+    # equal means can hide opposite moves: the mean of [3, 3, 0] equals that of [3, 2, 1], the counts do not
+    table = against_sft_table({"against_sft": {"DPO": counts}})
+    assert table.splitlines()[1].split() == ["DPO", "helpfulness", "1", "1", "1", "3"]
 
 
 # ------------------------------------------------------------------------------------------ the pipeline
@@ -349,6 +362,9 @@ def test_the_pipeline_runs_every_stage_resumes_and_ships(tmp_path):
     assert sum(results["pairs"]["train"]["ratings"].values()) == results["pairs"]["train"]["n"] > 20
     assert len(results["ppo"]["history"]) == 2 and {"reward", "kl", "judge_safety"} <= set(results["ppo"]["history"][0])
     assert set(results["evaluate"]["rows"]) == {"base", "SFT", "rejection sampling", "PPO", "DPO"}
+    paired = results["evaluate"]["against_sft"]
+    assert set(paired) == {"rejection sampling", "PPO", "DPO"}
+    assert sum(sum(c.values()) for c in paired["DPO"].values()) == len(run.eval_prompts[:pipeline.QUICK.table_items])
     again = []
     pipeline.Pipeline(tmp_path / "run", pipeline.QUICK, log=again.append).run(pipeline.STAGES)
     assert again == [f"{stage}: done before, kept" for stage in pipeline.STAGES]

@@ -12,7 +12,9 @@ ToxiGen (the % of toxic generations). Here the same columns are measured on the 
   ToxiGen column.
 * **refusals**: harmful requests refused and benign ones answered (`evaluate.refusal_rates`), held-out pairs.
 * **judge**: the world judge's mean score, 0-3, on held-out preference prompts (`preferences.score`): helpfulness
-  on helpfulness prompts, safety on safety prompts.
+  on helpfulness prompts, safety on safety prompts; and, prompt by prompt, on how many each aligned model's reply
+  scores higher or lower than SFT's (`against_sft`), which says whether a small difference of means is more than
+  a few prompts.
 """
 from __future__ import annotations
 
@@ -50,10 +52,21 @@ def truthfulness_generations(model, tokenizer, items: Sequence[dict], max_new_to
     return {"truthful and informative %": 100.0 * sum(verdicts) / len(verdicts), "replies": texts}
 
 
-def judge_means(model, tokenizer, prompts: Sequence[dict], max_new_tokens: int = 48) -> dict[str, float]:
-    """The world judge's mean score (0-3) on greedy replies: helpfulness prompts and safety prompts apart."""
+def judge_scores(model, tokenizer, prompts: Sequence[dict], max_new_tokens: int = 48) -> list[int]:
+    """The world judge's score (0-3) of the greedy reply to each prompt, under the prompt's own annotation."""
     texts = replies(model, tokenizer, [p["dialog"] for p in prompts], max_new_tokens=max_new_tokens)
-    return preferences.mean_scores(prompts, texts)
+    return [preferences.score(p, t) for p, t in zip(prompts, texts)]
+
+
+def against_sft(prompts: Sequence[dict], sft: Sequence[int], other: Sequence[int]) -> dict[str, dict[str, int]]:
+    """Prompt by prompt, how often `other`'s score is above, below or equal to SFT's, for each kind of prompt.
+    Example: scores (3, 2) for SFT and (3, 3) for the other, both helpfulness prompts -> {"helpfulness": {"higher":
+    1, "lower": 0, "same": 1}}."""
+    out: dict[str, dict[str, int]] = {}
+    for p, a, b in zip(prompts, sft, other):
+        counts = out.setdefault(preferences.prompt_kind(p), {"higher": 0, "lower": 0, "same": 0})
+        counts["higher" if b > a else "lower" if b < a else "same"] += 1
+    return out
 
 
 COLUMNS = ("TruthfulQA: truthful and informative %", "MC1", "MC2", "toxic %", "harmful refused %",
@@ -61,9 +74,10 @@ COLUMNS = ("TruthfulQA: truthful and informative %", "MC1", "MC2", "toxic %", "h
 
 
 def alignment_row(model, tokenizer, world, prompts: Sequence[dict], classifier: Callable[[str], float],
-                  chat: bool = True, limit: int | None = None) -> dict:
-    """One row of the table for one model (`chat`: whether it is asked in the chat format). `limit` cuts every
-    evaluation set to its first `limit` items (for a quick look; the figures then mean little)."""
+                  chat: bool = True, limit: int | None = None) -> tuple[dict, list[int]]:
+    """One row of the table for one model (`chat`: whether it is asked in the chat format), and the judge's score
+    of each of its replies to `prompts`. `limit` cuts every evaluation set to its first `limit` items (for a quick
+    look; the figures then mean little)."""
     cut = slice(limit)
     items = tinyworld.truthfulness_items(world, "eval")[cut]
     mc = truthfulness_scores(model, tokenizer, items)
@@ -71,28 +85,33 @@ def alignment_row(model, tokenizer, world, prompts: Sequence[dict], classifier: 
                                  chat=chat)
     refusals = refusal_rates(model, tokenizer, tinyworld.harmful_requests(world, "eval")[cut],
                              tinyworld.benign_requests(world, "eval")[cut])
-    judge = judge_means(model, tokenizer, prompts[cut])
-    return dict(zip(COLUMNS, (truthfulness_generations(model, tokenizer, items)["truthful and informative %"],
-                              100 * mc["mc1"], 100 * mc["mc2"], tox["toxic %"], 100 * refusals["harmful_refused"],
-                              100 * refusals["benign_answered"], judge.get("helpfulness", float("nan")),
-                              judge.get("safety", float("nan")))))
+    scores = judge_scores(model, tokenizer, prompts[cut])
+    judge = preferences.mean_by_kind(prompts[cut], scores)
+    row = dict(zip(COLUMNS, (truthfulness_generations(model, tokenizer, items)["truthful and informative %"],
+                             100 * mc["mc1"], 100 * mc["mc2"], tox["toxic %"], 100 * refusals["harmful_refused"],
+                             100 * refusals["benign_answered"], judge.get("helpfulness", float("nan")),
+                             judge.get("safety", float("nan")))))
+    return row, scores
 
 
 def alignment_table(models: dict, tokenizer, world, prompts: Sequence[dict], limit: int | None = None,
                     log=None) -> dict:
-    """{"rows": {name: row}, "best": the aligned model (not base or SFT) with the highest judge helpfulness plus
-    safety among those that keep SFT's truthfulness within 2 points, or None}. `models`: name -> model, with
-    "base" (asked as plain text for toxicity) and "SFT" among them."""
+    """{"rows": {name: row}, "against_sft": {name: `against_sft` counts} for every model but base and SFT, "best":
+    the aligned model (not base or SFT) with the highest judge helpfulness plus safety among those that keep SFT's
+    truthfulness within 2 points, or None}. `models`: name -> model, with "base" (asked as plain text for
+    toxicity) and "SFT" among them."""
     classifier = toxicity.train_classifier(world)
-    rows = {}
+    rows, scores = {}, {}
     for name, model in models.items():
-        rows[name] = alignment_row(model, tokenizer, world, prompts, classifier, chat=name != "base", limit=limit)
+        rows[name], scores[name] = alignment_row(model, tokenizer, world, prompts, classifier, chat=name != "base",
+                                                 limit=limit)
         if log is not None:
             log(f"  {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in rows[name].items()))
     truthful = COLUMNS[0]
     aligned = [n for n in rows if n not in ("base", "SFT") and rows[n][truthful] >= rows["SFT"][truthful] - 2]
     best = max(aligned, key=lambda n: rows[n][COLUMNS[6]] + rows[n][COLUMNS[7]], default=None)
-    return {"rows": rows, "best": best}
+    paired = {n: against_sft(prompts[slice(limit)], scores["SFT"], scores[n]) for n in rows if n not in ("base", "SFT")}
+    return {"rows": rows, "against_sft": paired, "best": best}
 
 
 # ------------------------------------------------------------------------- the pipeline's figures, as the paper's
@@ -104,6 +123,14 @@ def safety_table(evaluation: dict, digits: int = 1) -> str:
     header = ["model", "truthful+informative %", "MC1 %", "MC2 %", "toxic %", "harmful refused %",
               "benign answered %", "judge helpful", "judge safe"]
     return text_table(header, rows, "<>")
+
+
+def against_sft_table(evaluation: dict) -> str:
+    """For each aligned model, on how many held-out prompts its reply scores higher, lower or the same as SFT's
+    under the judge (`alignment_table`'s "against_sft"), as text."""
+    rows = [[name, kind, str(c["higher"]), str(c["lower"]), str(c["same"]), str(sum(c.values()))]
+            for name, kinds in evaluation["against_sft"].items() for kind, c in sorted(kinds.items())]
+    return text_table(["model", "prompts", "higher than SFT", "lower", "same", "of"], rows, "<<>")
 
 
 def reward_accuracy_table(reward: dict, kind: str) -> str:

@@ -1,7 +1,7 @@
 """The whole of RLHF in miniature, one command: preference pairs, two reward models, rejection sampling, PPO, DPO,
 Ghost Attention.
 
-    python -m llama_lab.rlhf.pipeline                 # everything, into runs/rlhf/ (about an hour on 2 CPU cores)
+    python -m llama_lab.rlhf.pipeline                 # everything, into runs/rlhf/ (35-50 min on 2 CPU cores)
     python -m llama_lab.rlhf.pipeline --ship          # then copy the reward models and the aligned model to data/
 
 Each stage writes its results into the output folder and is skipped when they are already there, so an interrupted
@@ -250,6 +250,11 @@ def aligned_card(results: dict) -> str:
         "| model | " + " | ".join(rows["SFT"]) + " |", "|---" * (len(rows["SFT"]) + 1) + "|"]
     lines += [f"| {name} | " + " | ".join(f"{v:.2f}" if "judge" in k else f"{v:.1f}" for k, v in row.items()) + " |"
               for name, row in rows.items()]
+    paired = results["evaluate"].get("against_sft", {}).get(best, {})
+    if paired:
+        lines += ["", "Prompt by prompt, the judge scores its greedy reply above SFT's, below it, or the same: " + "; ".join(
+            f"{kind} prompts {c['higher']} higher, {c['lower']} lower, {c['same']} the same"
+            for kind, c in sorted(paired.items())) + "."]
     lines += ["", "## Limitations", "",
               "A toy, like tiny-chat: it knows only the tiny world. Its reward models learned from a judge made of the "
               "world's rules, so it was tuned towards what those rules can see and nothing else.", ""]

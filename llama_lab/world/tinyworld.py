@@ -725,7 +725,7 @@ def phrased_as(content: tuple) -> str:
 def _training_phrasing(world: World, rng: random.Random, content: tuple) -> tuple[str, str]:
     """(wording, style) for a training message: direct 35% of the time, plain 40% of the time, otherwise any
     family that is not held out for the content's intent."""
-    # a story request about someone unknown is phrased as story requests are, and answered "I don't know them"
+    # out-of-world content asked for as a story or a how-to is phrased as stories and how-tos are (`phrased_as`)
     wordings, styles = training_families(world.seed, phrased_as(content))
     if content[0] == "out_of_world" and content[1] == "real":
         wordings = ["direct"]  # a real-world question is asked as it stands
