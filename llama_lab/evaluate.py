@@ -5,9 +5,7 @@ pairs and held-out phrasings (the measures themselves are in `llama_lab/world/ev
     python -m llama_lab.evaluate --write-cards    # and put them into data/tiny-*/MODEL_CARD.md
 """
 
-import sys
-
 from .world.evaluate import main
 
 if __name__ == "__main__":
-    sys.exit(0 if main() else 1)
+    main()

@@ -105,14 +105,11 @@ def test_write_corpus_is_byte_identical(tmp_path):
 
 
 def test_committed_eval_files_match_the_generator(world):
-    folder = REPO / "data" / "world"
-    if not (folder / "fact_questions_eval.jsonl").exists():
-        pytest.skip("data/world has not been generated")
+    folder = REPO / "data" / "world"  # the held-out sets are committed: a fresh checkout evaluates on them
     for name, rows in tw.eval_files(world).items():
         path = folder / name
-        if path.exists():
-            expected = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-            assert path.read_text(encoding="utf-8") == expected, f"{name} is stale: run `make data`"
+        expected = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        assert path.is_file() and path.read_text(encoding="utf-8") == expected, f"{name} is stale: run `make data`"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -478,5 +475,5 @@ def test_the_third_round_asks_about_unknown_things_in_other_intents_words(world)
         intent = "story" if kind == "story" else "how_to"
         wordings, styles = phrasing.training_families(world.seed, intent)
         assert wording in wordings and style in styles, (content, wording, style)
-        assert content[1] == ("nonsense" if kind == "request" else content[1]) and content[1] != "real", content
+        assert content[1] in (("nonsense",) if kind == "request" else ("person", "place")), content
     assert asked["story"] > 100 and asked["request"] > 100, asked

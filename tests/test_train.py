@@ -609,11 +609,11 @@ def test_make_data_chains_the_chat_rounds_and_the_card_names_each(corpus, pretra
     data, runs = tmp_path / "data", tmp_path / "runs"
     world = data / "world"
     world.mkdir(parents=True)
-    dialogs = tinyworld.build_world(0)
+    tiny_world = tinyworld.build_world(0)
     for name in tinyworld.LATER_ROUNDS:
         for split, n in (("train", 64), ("val", 8)):
             with open(world / f"chat_round_{name}_{split}.jsonl", "w") as f:
-                for d in tinyworld.chat_dialogs_round(dialogs, split, n, 0, name):
+                for d in tinyworld.chat_dialogs_round(tiny_world, split, n, 0, name):
                     f.write(json.dumps({"messages": d}) + "\n")
     small = ["--steps", "2", "--warmup", "1", "--batch-size", "4", "--seq-len", "32", "--eval-interval", "2",
              "--eval-batches", "1", "--save-interval", "2", "--no-progress"]

@@ -110,7 +110,8 @@ def alignment_table(models: dict, tokenizer, world, prompts: Sequence[dict], lim
     truthful = COLUMNS[0]
     aligned = [n for n in rows if n not in ("base", "SFT") and rows[n][truthful] >= rows["SFT"][truthful] - 2]
     best = max(aligned, key=lambda n: rows[n][COLUMNS[6]] + rows[n][COLUMNS[7]], default=None)
-    paired = {n: against_sft(prompts[slice(limit)], scores["SFT"], scores[n]) for n in rows if n not in ("base", "SFT")}
+    paired = {n: against_sft(prompts[slice(limit)], scores["SFT"], scores[n])
+              for n in rows if n not in ("base", "SFT")}
     return {"rows": rows, "against_sft": paired, "best": best}
 
 

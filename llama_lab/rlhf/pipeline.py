@@ -252,9 +252,10 @@ def aligned_card(results: dict) -> str:
               for name, row in rows.items()]
     paired = results["evaluate"].get("against_sft", {}).get(best, {})
     if paired:
-        lines += ["", "Prompt by prompt, the judge scores its greedy reply above SFT's, below it, or the same: " + "; ".join(
-            f"{kind} prompts {c['higher']} higher, {c['lower']} lower, {c['same']} the same"
-            for kind, c in sorted(paired.items())) + "."]
+        counts = "; ".join(f"{kind} prompts {c['higher']} higher, {c['lower']} lower, {c['same']} the same"
+                           for kind, c in sorted(paired.items()))
+        lines += ["", "Prompt by prompt, the judge scores its greedy reply above SFT's, below it, or the same: "
+                  f"{counts}."]
     lines += ["", "## Limitations", "",
               "A toy, like tiny-chat: it knows only the tiny world. Its reward models learned from a judge made of the "
               "world's rules, so it was tuned towards what those rules can see and nothing else.", ""]

@@ -10,9 +10,9 @@
 
 Training state (resumable checkpoints, float32 weights) goes to runs/. The step counts below keep the whole build
 between 75 and 95 minutes on a 2-core CPU (pretraining 38-43, the first chat round 22-29, the second 7.5-11, the
-third 2-3, the rest 3, the longer figures where other jobs shared the CPU; the model cards record what each stage took where the
-shipped models were built). `--resume` continues an
-interrupted build; a GPU is picked up automatically and is much faster.
+third 2-3, the rest 3, the longer figures where other jobs shared the CPU; the model cards record what each stage
+took where the shipped models were built). `--resume` continues an interrupted build; a GPU is picked up
+automatically and is much faster.
 """
 
 from __future__ import annotations

@@ -412,14 +412,15 @@ def render_model_card(card: dict) -> str:
             ("final validation loss", f"{t['final_val_loss']:.4f} nats/token"),
             ("wall time", f"{t['wall_s'] / 60:.1f} min"), ("hardware", card["hardware"]),
             ("reproduce", f"`{card['command']}`")]
-    earlier = card.get("earlier_rounds", [])
-    for number, previous in reversed(list(enumerate(earlier, 1))):  # a model trained in rounds: the table is the last's
-        f = previous["training"]
-        rows.insert(0, (f"round {number}", f"{f['steps']:,} steps on {f['data']} at peak lr {f['lr']} (final "
-                                           f"validation loss {f['final_val_loss']:.4f}, {f['wall_s'] / 60:.1f} min): "
-                                           f"`{previous['command']}`"))
+    earlier = card.get("earlier_rounds", [])  # a model trained in rounds: the rows above are the last round's
     if earlier:
-        rows.insert(len(earlier), ("", f"the rows below are round {len(earlier) + 1}'s, the last"))
+        first_rows = []
+        for number, previous in enumerate(earlier, 1):
+            f = previous["training"]
+            first_rows.append((f"round {number}", f"{f['steps']:,} steps on {f['data']} at peak lr {f['lr']} "
+                                                  f"(final validation loss {f['final_val_loss']:.4f}, "
+                                                  f"{f['wall_s'] / 60:.1f} min): `{previous['command']}`"))
+        rows = first_rows + [("", f"the rows below are round {len(earlier) + 1}'s, the last")] + rows
     lines += [f"| {k} | {v} |" for k, v in rows]
     m = card.get("make_data")
     if m:
