@@ -105,11 +105,16 @@ def test_write_corpus_is_byte_identical(tmp_path):
 
 
 def test_committed_eval_files_match_the_generator(world):
-    folder = REPO / "data" / "world"  # the held-out sets are committed: a fresh checkout evaluates on them
-    for name, rows in tw.eval_files(world).items():
+    folder = REPO / "data" / "world"
+    files = tw.eval_files(world)
+    # the held-out sets (*_eval.jsonl) are committed: a fresh checkout evaluates on them; the toxicity classifier's
+    # train and val files are not, and are checked where `make data` has written them
+    assert all((folder / name).is_file() for name in files if name.endswith("_eval.jsonl"))
+    for name, rows in files.items():
         path = folder / name
-        expected = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-        assert path.is_file() and path.read_text(encoding="utf-8") == expected, f"{name} is stale: run `make data`"
+        if path.exists():
+            expected = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+            assert path.read_text(encoding="utf-8") == expected, f"{name} is stale: run `make data`"
 
 
 # ---------------------------------------------------------------------------------------------------------------
