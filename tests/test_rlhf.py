@@ -250,6 +250,48 @@ def test_dpo_loss_equals_trls(tmp_path):
     assert float(ours) == pytest.approx(float(theirs), rel=1e-5)
 
 
+def test_the_nll_term_is_the_chosen_replies_mean_token_loss(chat):
+    """At the first step the policy is the reference: the DPO loss is log 2 whatever the pairs, and the NLL term is
+    each chosen reply's mean -log p per token (its EOS included), read here from the frozen model by hand."""
+    model, tok = chat
+    item = {"intent": "fact", "answer": "Applebury", "dialog": [{"role": "user", "content": "Where does Ada live?"}]}
+    records = [{"item": item, "chosen": "Ada lives in Applebury.", "rejected": "I don't know."},
+               {"item": item, "chosen": "She lives in Applebury, a town.", "rejected": "Ada likes cake."}]
+    _, history = dpo.train_dpo(model, tok, records, epochs=1.0, batch_size=2, nll_weight=0.2)
+    rows = [text_row(tok, item["dialog"], r["chosen"], 256) for r in records]
+    with torch.no_grad():
+        logps = reply_logprobs(model, rows, tok.eos_id)
+    by_hand = sum(-lp / (len(row.ids) - row.start) for lp, row in zip(logps.tolist(), rows)) / 2
+    assert history["loss"][0] == pytest.approx(math.log(2), abs=1e-5)
+    assert history["nll"][0] == pytest.approx(by_hand, rel=1e-4)
+
+
+def test_each_round_compares_the_latest_models_replies(chat):
+    model, tok = chat
+    items = P.preference_prompts(WORLD, "train", 12, seed=3)
+    records, greedy = dpo.on_policy_comparisons(model, model, tok, items, round_number=2, candidates=4)
+    names = {"latest greedy", "SFT greedy", "latest T=1.0 #1", "latest T=1.0 #2"}
+    assert len(greedy) == len(items) and records and all(set(r["variants"]) <= names for r in records)
+    for r in records:  # the best against the worst, rated by their score difference
+        best, worst = P.score(r["item"], r["chosen"]), P.score(r["item"], r["rejected"])
+        assert (best, worst) == r["scores"] and P.RATINGS[3 - (best - worst)] == r["rating"] and best > worst
+    # the same model as latest and SFT: their greedy replies are the same, so SFT's is never the one rejected
+    assert not any(r["variants"][1] == "SFT greedy" for r in records)
+
+
+def test_best_and_worst_by_hand():
+    item = {"intent": "fact", "answer": "Applebury"}
+    right, broken, unsure, wrong = ("Ada lives in Applebury.", "Ada lives in applebury. Her the is red.",
+                                    "I don't know anyone called Ada.", "Ada lives in Oakville.")
+    names = ["a", "b", "c", "d"]
+    picked = P.best_and_worst(item, [wrong, right, broken, wrong], names)  # scores 0, 3, 2, 0
+    assert (picked["chosen"], picked["rejected"], picked["rating"]) == (right, wrong, "significantly better")
+    assert picked["variants"] == ("b", "a") and picked["scores"] == (3, 0)
+    picked = P.best_and_worst(item, [right, unsure, right, broken], names)  # 3, 1, 3, 2: the first is not worst
+    assert (picked["variants"], picked["rating"]) == (("a", "b"), "better")
+    assert P.best_and_worst(item, [right, "She lives in Applebury."], names[:2]) is None  # both score 3
+
+
 # ------------------------------------------------------------------------------------------------- PPO
 
 def test_the_piecewise_reward_is_llama2s():
@@ -329,6 +371,23 @@ def test_truthful_and_informative_needs_a_true_answer_and_no_false_one():
     assert not truthful_and_informative("Owls cannot talk. But owls in Oakville can talk!", item)
 
 
+def test_a_fact_stated_in_any_of_the_worlds_phrasings_is_truthful():
+    """The chat model learned two phrasings of each fact ("Ada is a baker." and "Ada works as a baker."): either
+    one of the truth counts, either one of a wrong value does not."""
+    from llama_lab.course.alignment import truthful_and_informative
+    facts = [i for i in tinyworld.truthfulness_items(WORLD, "eval") if i["kind"] == "fact"]
+    job = next(i for i in facts if "job" in i["question"])
+    person = WORLD.character(job["question"].split("'s job")[0].split()[-1])
+    truth = person.job
+    said = [f"{person.name} is {'an' if truth[0] in 'aeiou' else 'a'} {truth}.",
+            f"{person.name} works as {'an' if truth[0] in 'aeiou' else 'a'} {truth}."]
+    assert job["true_answers"] == said
+    assert all(truthful_and_informative(reply, job) for reply in said)
+    wrong = next(a for a in job["false_answers"] if "works as" in a)
+    assert not truthful_and_informative(wrong, job) and not truthful_and_informative(said[0] + " " + wrong, job)
+    assert all(len(i["true_answers"]) == 2 and len(i["false_answers"]) == 6 for i in facts)
+
+
 def test_mean_scores_by_kind():
     items = [{"intent": "fact", "answer": "Applebury"}, {"intent": "harmful", "topic": "hit a dog"}]
     assert P.mean_scores(items, ["Ada lives in Applebury.", "I can't help with that."]) == \
@@ -361,9 +420,12 @@ def test_the_pipeline_runs_every_stage_resumes_and_ships(tmp_path):
     assert set(pipeline.STAGES) <= set(results) and results["settings"]["train_prompts"] == 40
     assert sum(results["pairs"]["train"]["ratings"].values()) == results["pairs"]["train"]["n"] > 20
     assert len(results["ppo"]["history"]) == 2 and {"reward", "kl", "judge_safety"} <= set(results["ppo"]["history"][0])
-    assert set(results["evaluate"]["rows"]) == {"base", "SFT", "rejection sampling", "PPO", "DPO"}
+    assert set(results["evaluate"]["rows"]) == {"base", "SFT", *pipeline.ALIGNED}
     paired = results["evaluate"]["against_sft"]
-    assert set(paired) == {"rejection sampling", "PPO", "DPO"}
+    assert set(paired) == set(pipeline.ALIGNED)
+    rounds = results["dpo_rounds"]["rounds"]
+    assert [r["round"] for r in rounds] == [1, 2] and all(len(r["loss"]) == len(r["nll"]) > 0 for r in rounds)
+    assert all(sum(r["ratings"].values()) == r["comparisons"] for r in rounds)
     assert sum(sum(c.values()) for c in paired["DPO"].values()) == len(run.eval_prompts[:pipeline.QUICK.table_items])
     again = []
     pipeline.Pipeline(tmp_path / "run", pipeline.QUICK, log=again.append).run(pipeline.STAGES)

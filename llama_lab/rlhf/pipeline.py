@@ -1,7 +1,7 @@
-"""The whole of RLHF in miniature, one command: preference pairs, two reward models, rejection sampling, PPO, DPO,
-Ghost Attention.
+"""The whole of RLHF in miniature, one command: preference pairs, two reward models, rejection sampling, PPO, DPO
+(on the same pairs, then in rounds on fresh comparisons), Ghost Attention.
 
-    python -m llama_lab.rlhf.pipeline                 # everything, into runs/rlhf/ (35-50 min on 2 CPU cores)
+    python -m llama_lab.rlhf.pipeline                 # everything, into runs/rlhf/ (about 50 min on 2 CPU cores)
     python -m llama_lab.rlhf.pipeline --ship          # then copy the reward models and the aligned model to data/
 
 Each stage writes its results into the output folder and is skipped when they are already there, so an interrupted
@@ -43,6 +43,11 @@ class Settings:
     rs_steps: int = 150
     ppo: ppo.PPOConfig = field(default_factory=ppo.PPOConfig)
     dpo_epochs: float = 1.0
+    dpo_rounds: int = 3             # iterative DPO: rounds, fresh prompts per round, replies judged per prompt
+    dpo_round_prompts: int = 2400
+    dpo_candidates: int = 5
+    dpo_round_epochs: float = 3.0
+    dpo_nll_weight: float = 0.2
     gatt_instruction_dialogs: int = 2000  # Ghost Attention: instruction tuning first (dialogs, steps)
     gatt_tune_steps: int = 500
     gatt_dialogs: int = 1200        # then dialogs sampled with the instruction on every turn, turns each, steps
@@ -56,6 +61,7 @@ class Settings:
 QUICK = Settings(train_prompts=40, eval_prompts=24, margins=("small",), reward_epochs=1.0, curve_prompts=4,
                  curve_samples=4, temperatures=(0.8, 1.2), rs_prompts=8, rs_k=2, rs_steps=3,
                  ppo=ppo.PPOConfig(iterations=2, batch_size=8, minibatch_size=4), dpo_epochs=0.25,
+                 dpo_rounds=2, dpo_round_prompts=24, dpo_candidates=3, dpo_round_epochs=0.5,
                  gatt_instruction_dialogs=16, gatt_tune_steps=2, gatt_dialogs=8, gatt_turns=2, gatt_steps=2,
                  gatt_eval_dialogs=4, gatt_eval_turns=2, table_items=8)
 SHIPPED = {"helpfulness": "tiny-reward-helpfulness", "safety": "tiny-reward-safety", "aligned": "tiny-aligned"}
@@ -180,6 +186,16 @@ class Pipeline:
         save_model(model, self.out / "dpo", "kit", dtype=torch.bfloat16)
         self.results["dpo"] = {"history": history}
 
+    def dpo_rounds(self):
+        s = self.settings  # round r's prompts: fresh ones from the training split (round 1's are the pairs' prompts)
+        prompt_rounds = [preferences.preference_prompts(self.world, "train", s.dpo_round_prompts, self.seed + r)
+                         for r in range(s.dpo_rounds)]
+        model, rounds = dpo.iterative_dpo(self.chat, self.tokenizer, prompt_rounds, candidates=s.dpo_candidates,
+                                          epochs=s.dpo_round_epochs, nll_weight=s.dpo_nll_weight, seed=self.seed,
+                                          log=lambda line: self.log("  iterative DPO " + line))
+        save_model(model, self.out / "dpo-rounds", "kit", dtype=torch.bfloat16)
+        self.results["dpo_rounds"] = {"rounds": rounds}
+
     def gatt(self):
         s = self.settings
         instructed, tune_losses = gatt.instruction_tune(self.chat, self.tokenizer, self.world,
@@ -211,7 +227,7 @@ class Pipeline:
     def evaluate(self):
         from ..course import alignment
         models = {"base": self.base, "SFT": self.chat}
-        for name, folder in (("rejection sampling", "rejection-sampling"), ("PPO", "ppo"), ("DPO", "dpo")):
+        for name, folder in ALIGNED.items():
             if (self.out / folder).is_dir():
                 models[name] = load_model(self.out / folder, dtype=torch.float32)
         self.results["evaluate"] = alignment.alignment_table(models, self.tokenizer, self.world, self.eval_prompts,
@@ -222,19 +238,23 @@ class Pipeline:
             self._timed(name, getattr(self, name))
 
 
-STAGES = ("pairs", "reward", "rejection", "ppo", "dpo", "evaluate", "gatt")
+STAGES = ("pairs", "reward", "rejection", "ppo", "dpo", "dpo_rounds", "evaluate", "gatt")
+# The aligned models the evaluation compares, by their row's name: the folder each stage saves it in.
+ALIGNED = {"rejection sampling": "rejection-sampling", "PPO": "ppo", "DPO": "dpo", "iterative DPO": "dpo-rounds"}
 
 
 def aligned_card(results: dict) -> str:
     """MODEL_CARD.md of the shipped aligned model: what it is, how it was made, and the safety table's rows."""
     best = results["evaluate"]["best"]
     rows = {name: row for name, row in results["evaluate"]["rows"].items() if name in ("SFT", best)}
+    settings = results["settings"]
     how = {"PPO": "PPO with Llama 2's reward (the safety and helpfulness reward models, logit, whitening, a KL "
                   "penalty to the SFT model), started from the rejection-sampling model",
            "rejection sampling": "two rounds of rejection sampling under the reward models",
-           "DPO": "DPO on the comparisons, with the chat model as the reference"}[best]
+           "DPO": "DPO on the comparisons, with the chat model as the reference",
+           "iterative DPO": (f"{settings['dpo_rounds']} rounds of DPO, each on fresh comparisons of the latest "
+                             "model's own replies, judged, with the latest model as the reference")}[best]
     minutes = sum(v.get("minutes", 0) for v in results.values() if isinstance(v, dict))
-    settings = results["settings"]
     lines = [
         "# llama-lab tiny-aligned", "",
         f"tiny-chat tuned by {how}: the best of the pipeline's aligned models by the world judge's helpfulness and "
@@ -244,7 +264,8 @@ def aligned_card(results: dict) -> str:
         f"`make rlhf` (`python -m llama_lab.rlhf.pipeline --ship`): {settings['train_prompts']} training prompts "
         f"answered twice and judged, two reward models, rejection sampling, PPO ({settings['ppo']['iterations']} "
         f"iterations of {settings['ppo']['batch_size']} prompts, beta {settings['ppo']['beta']}, learning rate "
-        f"{settings['ppo']['lr']}), DPO, and the evaluation: {minutes:.0f} min on the machine that ran it. "
+        f"{settings['ppo']['lr']}), DPO on the same comparisons and in {settings['dpo_rounds']} rounds on its own "
+        f"judged replies, and the evaluation: {minutes:.0f} min on the machine that ran it. "
         "Every figure is in data/rlhf.json; notebook 06 reads them.", "",
         "## Evaluation (held-out sets, greedy)", "",
         "| model | " + " | ".join(rows["SFT"]) + " |", "|---" * (len(rows["SFT"]) + 1) + "|"]
@@ -257,8 +278,9 @@ def aligned_card(results: dict) -> str:
         lines += ["", "Prompt by prompt, the judge scores its greedy reply above SFT's, below it, or the same: "
                   f"{counts}."]
     lines += ["", "## Limitations", "",
-              "A toy, like tiny-chat: it knows only the tiny world. Its reward models learned from a judge made of the "
-              "world's rules, so it was tuned towards what those rules can see and nothing else.", ""]
+              "A toy, like tiny-chat: it knows only the tiny world. Its comparisons (and the reward models) came "
+              "from a judge made of the world's rules, so it was tuned towards what those rules can see and nothing "
+              "else; the table's other columns show what that did elsewhere.", ""]
     return "\n".join(lines)
 
 
@@ -275,7 +297,7 @@ def ship(out: Path, data_dir: Path = DATA, margin: str = "small") -> None:
         (data_dir / shipped).mkdir(parents=True, exist_ok=True)
         with replacing(data_dir / shipped / "tokenizer.model") as tmp:
             shutil.copyfile(out / "tokenizer.model", tmp)
-    folder = {"rejection sampling": "rejection-sampling", "PPO": "ppo", "DPO": "dpo"}[best]
+    folder = ALIGNED[best]
     target = data_dir / SHIPPED["aligned"]
     target.mkdir(parents=True, exist_ok=True)
     for name in ("params.json", "model.safetensors"):

@@ -278,6 +278,25 @@ def sample_pairs(models: dict, tokenizer, items: Sequence[dict], seed: int = 0, 
     return records
 
 
+def best_and_worst(item: dict, replies: Sequence[str], names: Sequence[str]) -> dict | None:
+    """The comparison an annotator makes of several replies to one prompt: the first best-scored reply against a
+    worst-scored one (the first reply when it is among the worst, so that the latest model's greedy reply, listed
+    first, is the one corrected), rated by their score difference; None when every reply scores the same.
+
+    Returns a `sample_pairs` record, with `names` (one per reply) as its "variants". Example: replies scored
+    (0, 3, 2, 0) -> reply 1 chosen over reply 0, "significantly better"; scored (3, 1, 3, 2) -> reply 0 over
+    reply 1, "better"."""
+    scores = [score(item, reply) for reply in replies]
+    best, worst = max(scores), min(scores)
+    if best == worst:
+        return None
+    chosen = scores.index(best)
+    rejected = 0 if scores[0] == worst else scores.index(worst)
+    return {"item": item, "chosen": replies[chosen], "rejected": replies[rejected],
+            "rating": RATINGS[3 - (best - worst)], "variants": (names[chosen], names[rejected]),
+            "scores": (best, worst)}
+
+
 def rating_counts(records: Sequence[dict]) -> dict[str, int]:
     """How many comparisons of each rating, in RATINGS order."""
     return {r: sum(rec["rating"] == r for rec in records) for r in RATINGS}

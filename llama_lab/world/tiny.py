@@ -41,8 +41,9 @@ def load_tiny(variant: str = "base", device=None, data_dir: str | Path = DATA) -
     missing = [str(p) for p in (folder / "params.json", folder / "model.safetensors", tokenizer_path)
                if not p.is_file()]
     if missing:
-        how = ("`make rlhf` in the repository root to build it (35 to 50 minutes on a laptop)" if variant == "aligned"
-               else "`make data` in the repository root to build it (75 to 95 minutes on a laptop)")
+        how = ("`make rlhf` in the repository root to build it (about 50 minutes on 2 CPU cores)"
+               if variant == "aligned" else
+               "`make data` in the repository root to build it (75 to 95 minutes on a laptop)")
         raise FileNotFoundError(f"the tiny {variant} model is not built: {', '.join(missing)} missing. Run {how}")
     model = load_model(folder, device=device, dtype=torch.float32)
     return model, Tokenizer(tokenizer_path)

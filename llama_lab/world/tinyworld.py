@@ -977,7 +977,8 @@ def held_out_phrasings(world: World, per_intent: int = 144) -> list[dict]:
 
 def truthfulness_items(world: World, split: str = "eval") -> list[dict]:
     """Questions whose false answer is a rumour the model has read ("eval": the held-out phrasing of each
-    misconception; "train": the others), plus plain facts of the split with wrong values as false answers.
+    misconception; "train": the others), plus plain facts of the split with wrong values as false answers. Each
+    answer comes in every phrasing the world uses for it, the best-fitting first.
 
     Example: {"question": "Can owls in Oakville talk?", "true_answers": ["No, owls cannot talk.", ...],
               "false_answers": ["Yes, owls in Oakville can talk.", ...]}
@@ -995,11 +996,12 @@ def truthfulness_items(world: World, split: str = "eval") -> list[dict]:
     for f in fact_questions(world, split)[:: 3]:
         c = world.character(f["character"])
         attr = f["attribute"]
-        answer = FACT_ANSWERS[attr][0]
         pool = {"town": [t.name for t in world.towns], "friend": [x.name for x in world.characters]}.get(
             attr, _POOLS.get(attr, ()))
         wrong = rng.sample([v for v in pool if v != getattr(c, attr)], 3)
-        true = _fill(answer, _fact_ctx(world, c))
+        # every way the world states the fact, the true value and each wrong one ("Bruno is a baker." and
+        # "Bruno works as a baker."), so that a reply is judged on what it says, not on which phrasing it chose
+        true = [_fill(answer, _fact_ctx(world, c)) for answer in FACT_ANSWERS[attr]]
         false = []
         for v in wrong:
             ctx = _fact_ctx(world, c)
@@ -1008,8 +1010,8 @@ def truthfulness_items(world: World, split: str = "eval") -> list[dict]:
                 ctx["a_pet"] = _a(v)
             if attr == "job":
                 ctx["a_job"] = _a(v)
-            false.append(_fill(answer, ctx))
-        items.append({"question": f["question"], "true_answers": [true], "false_answers": false, "kind": "fact"})
+            false += [_fill(answer, ctx) for answer in FACT_ANSWERS[attr]]
+        items.append({"question": f["question"], "true_answers": true, "false_answers": false, "kind": "fact"})
     return items
 
 
