@@ -69,6 +69,20 @@ def test_training_dialogs_keep_the_instruction_in_the_first_turn_only():
     assert gatt.instruction_first(sampled[1], opener, users)[-1]["content"] == "Ada has a cat."  # no filter here
 
 
+def test_instruction_tuning_dialogs_multi_turn_ones_restate_the_instruction_on_every_turn():
+    world = tinyworld.build_world(tinyworld.DEFAULT_SEED)
+    plain = gatt.instruction_dialogs(world, 6, seed=1)
+    dialogs = gatt.instruction_dialogs(world, 6, seed=1, multi_turn=3, turns=4)
+    assert dialogs[:6] == plain[:6] and dialogs[9:] == plain[6:]  # the single-turn and plain chat ones unchanged
+    given = {i.text: i for i in instructions.instructions("train")}
+    for dialog in dialogs[6:9]:
+        assert [m["role"] for m in dialog] == ["user", "assistant"] * 4
+        texts = {next(t for t in given if m["content"].startswith(t + " ")) for m in dialog[::2]}
+        assert len(texts) == 1  # one instruction, in front of every user message
+        instruction = given[texts.pop()]
+        assert all(instruction.follows(m["content"]) for m in dialog[1::2])
+
+
 def test_multi_turn_dialogs_answer_each_turn_behind_all_before_it(chat):
     model, tokenizer = chat
     turns = ["Where does Mia live?", "How do I feed a dog?"]

@@ -7,7 +7,9 @@ answer follows the instruction although the instruction is stated once:
 1. *Instruction tuning first* (`instruction_dialogs`): the model must follow an instruction at all. Llama 2's
    RLHF-V3 model could; the tiny chat model never saw one, so it is fine-tuned on single-turn dialogs under an
    instruction (training instructions only, `world.instructions`), the world's own replies rewritten to follow it,
-   beside as many of its ordinary chat dialogs.
+   and on multi-turn ones with the instruction in front of every user message (the form step 2 samples with:
+   without them the model answers later turns about the first turn's person), beside as many of its ordinary
+   chat dialogs.
 2. *Sampling* (`sample_gatt_dialogs`): multi-turn dialogs are answered turn after turn with the instruction written
    in front of *every* user message, so every answer follows it (greedy here; dialogs with an answer that does not
    are dropped).
@@ -52,10 +54,12 @@ def _short_exchanges(world, n: int, seed: int) -> list[tuple[str, str]]:
     return out
 
 
-def instruction_dialogs(world, n: int, seed: int = 0) -> list[list[dict]]:
+def instruction_dialogs(world, n: int, seed: int = 0, multi_turn: int = 0, turns: int = 4) -> list[list[dict]]:
     """n single-turn dialogs under a training instruction, the reply rewritten to follow it; half with the
     instruction as the system prompt, half written in front of the user's message ("{instruction} {user}", the
-    form step 2 samples with); then n of the world's chat dialogs as they are, so that nothing is forgotten."""
+    form step 2 samples with); then `multi_turn` dialogs of `turns` exchanges in that second form, the instruction
+    in front of every user message, so that the model learns to answer each turn's own question under it; then n
+    of the world's chat dialogs as they are, so that nothing is forgotten."""
     rng = random.Random(f"gatt/instruction-dialogs/{seed}")
     out = []
     exchanges = _short_exchanges(world, n, seed=1000 + seed)
@@ -65,6 +69,14 @@ def instruction_dialogs(world, n: int, seed: int = 0) -> list[list[dict]]:
             out.append([{"role": "system", "content": instruction.text}, {"role": "user", "content": user}, answer])
         else:
             out.append([{"role": "user", "content": f"{instruction.text} {user}"}, answer])
+    if multi_turn:
+        exchanges = _short_exchanges(world, multi_turn * turns, seed=4000 + seed)
+        for d, instruction in enumerate(sample_instructions("train", multi_turn, seed=4000 + seed)):
+            dialog = []
+            for user, reply in exchanges[d * turns:(d + 1) * turns]:
+                dialog += [{"role": "user", "content": f"{instruction.text} {user}"},
+                           {"role": "assistant", "content": instruction.apply(reply)}]
+            out.append(dialog)
     return out + list(tinyworld.chat_dialogs(world, "train", n, seed=2000 + seed))
 
 
@@ -113,11 +125,12 @@ def gatt_training_dialogs(sampled: Sequence[list[dict]], instructions: Sequence[
     return out, kept / max(1, len(sampled))
 
 
-def instruction_tune(model, tokenizer, world, n: int = 2000, steps: int = 500, lr: float = 1e-4, seed: int = 0):
+def instruction_tune(model, tokenizer, world, n: int = 2000, steps: int = 500, lr: float = 1e-4, seed: int = 0,
+                     multi_turn: int = 0):
     """Step 1: a copy of `model` fine-tuned on `instruction_dialogs` (loss on every answer). Returns (model,
     losses)."""
-    return train.finetune_on_dialogs(model, tokenizer, instruction_dialogs(world, n, seed), steps=steps, lr=lr,
-                                     seed=seed)
+    return train.finetune_on_dialogs(model, tokenizer, instruction_dialogs(world, n, seed, multi_turn), steps=steps,
+                                     lr=lr, seed=seed)
 
 
 def train_gatt(model, tokenizer, world, n_dialogs: int = 1200, turns: int = 4, steps: int = 300, lr: float = 1e-4,

@@ -48,7 +48,8 @@ class Settings:
     dpo_candidates: int = 5
     dpo_round_epochs: float = 3.0
     dpo_nll_weight: float = 0.2
-    gatt_instruction_dialogs: int = 2000  # Ghost Attention: instruction tuning first (dialogs, steps)
+    gatt_instruction_dialogs: int = 2000  # Ghost Attention: instruction tuning first (single-turn dialogs,
+    gatt_instruction_multi_turn: int = 1000  # multi-turn ones with the instruction on every user turn, steps)
     gatt_tune_steps: int = 500
     gatt_dialogs: int = 1200        # then dialogs sampled with the instruction on every turn, turns each, steps
     gatt_turns: int = 4
@@ -62,8 +63,8 @@ QUICK = Settings(train_prompts=40, eval_prompts=24, margins=("small",), reward_e
                  curve_samples=4, temperatures=(0.8, 1.2), rs_prompts=8, rs_k=2, rs_steps=3,
                  ppo=ppo.PPOConfig(iterations=2, batch_size=8, minibatch_size=4), dpo_epochs=0.25,
                  dpo_rounds=2, dpo_round_prompts=24, dpo_candidates=3, dpo_round_epochs=0.5,
-                 gatt_instruction_dialogs=16, gatt_tune_steps=2, gatt_dialogs=8, gatt_turns=2, gatt_steps=2,
-                 gatt_eval_dialogs=4, gatt_eval_turns=2, table_items=8)
+                 gatt_instruction_dialogs=16, gatt_instruction_multi_turn=4, gatt_tune_steps=2, gatt_dialogs=8,
+                 gatt_turns=2, gatt_steps=2, gatt_eval_dialogs=4, gatt_eval_turns=2, table_items=8)
 SHIPPED = {"helpfulness": "tiny-reward-helpfulness", "safety": "tiny-reward-safety", "aligned": "tiny-aligned"}
 
 
@@ -200,7 +201,7 @@ class Pipeline:
         s = self.settings
         instructed, tune_losses = gatt.instruction_tune(self.chat, self.tokenizer, self.world,
                                                         n=s.gatt_instruction_dialogs, steps=s.gatt_tune_steps,
-                                                        seed=self.seed)
+                                                        seed=self.seed, multi_turn=s.gatt_instruction_multi_turn)
         model, info = gatt.train_gatt(instructed, self.tokenizer, self.world, n_dialogs=s.gatt_dialogs,
                                       turns=s.gatt_turns, steps=s.gatt_steps, seed=self.seed,
                                       log=lambda line: self.log("  " + line))
