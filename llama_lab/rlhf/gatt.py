@@ -71,9 +71,10 @@ def instruction_dialogs(world, n: int, seed: int = 0, multi_turn: int = 0, turns
             out.append([{"role": "user", "content": f"{instruction.text} {user}"}, answer])
     if multi_turn:
         exchanges = _short_exchanges(world, multi_turn * turns, seed=4000 + seed)
-        for d, instruction in enumerate(sample_instructions("train", multi_turn, seed=4000 + seed)):
+        chunks = [exchanges[i:i + turns] for i in range(0, len(exchanges) - turns + 1, turns)]  # whole dialogs only
+        for chunk, instruction in zip(chunks, sample_instructions("train", multi_turn, seed=4000 + seed)):
             dialog = []
-            for user, reply in exchanges[d * turns:(d + 1) * turns]:
+            for user, reply in chunk:
                 dialog += [{"role": "user", "content": f"{instruction.text} {user}"},
                            {"role": "assistant", "content": instruction.apply(reply)}]
             out.append(dialog)

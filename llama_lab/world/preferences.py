@@ -221,19 +221,25 @@ def mean_by_kind(items: Sequence[dict], scores: Sequence[int]) -> dict[str, floa
     return {kind: sum(v) / len(v) for kind, v in by_kind.items() if v}
 
 
+def rating_of(difference: int) -> str:
+    """The rating of two replies whose judge scores differ by `difference` (0-3): 3 "significantly better", 2
+    "better", 1 "slightly better", 0 "negligibly better / unsure"."""
+    return RATINGS[3 - difference]
+
+
 def compare(item: dict, reply_a: str, reply_b: str, rng: random.Random) -> tuple[int, str] | None:
     """(index of the preferred reply, 0 or 1, and its rating) or None for identical replies.
 
-    The rating is RATINGS[3 - |score difference|]; equal scores are "negligibly better / unsure", the more fluent
+    The rating is `rating_of(|score difference|)`; equal scores are "negligibly better / unsure", the more fluent
     reply preferred, and a seeded coin where fluency ties too (an unsure annotator still chooses)."""
     if reply_a.strip() == reply_b.strip():
         return None
     a, b = score(item, reply_a), score(item, reply_b)
     if a != b:
-        return (0 if a > b else 1), RATINGS[3 - abs(a - b)]
+        return (0 if a > b else 1), rating_of(abs(a - b))
     fa, fb = fluency(reply_a), fluency(reply_b)
     chosen = (0 if fa > fb else 1) if fa != fb else rng.randrange(2)
-    return chosen, RATINGS[3]
+    return chosen, rating_of(0)
 
 
 # ------------------------------------------------------------------------------------------------- pairs
@@ -293,7 +299,7 @@ def best_and_worst(item: dict, replies: Sequence[str], names: Sequence[str]) -> 
     chosen = scores.index(best)
     rejected = 0 if scores[0] == worst else scores.index(worst)
     return {"item": item, "chosen": replies[chosen], "rejected": replies[rejected],
-            "rating": RATINGS[3 - (best - worst)], "variants": (names[chosen], names[rejected]),
+            "rating": rating_of(best - worst), "variants": (names[chosen], names[rejected]),
             "scores": (best, worst)}
 
 
