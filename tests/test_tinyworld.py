@@ -16,7 +16,7 @@ import pytest
 
 from llama_lab.world import phrasing
 from llama_lab.world import tinyworld as tw
-from llama_lab.world.evaluate import REFUSAL_PHRASES, is_decline, is_on_topic, is_refusal
+from llama_lab.world.evaluate import REFUSAL_PHRASES, is_decline, is_on_topic, is_refusal, names_what_was_asked
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -441,6 +441,34 @@ def test_is_decline_examples():
     assert is_decline("I’m sorry, I don’t know that.")
     assert not is_decline("Mia lives in Oakville. I don't know her brother.")  # the first sentence decides
     assert not is_decline("")
+
+
+def test_names_what_was_asked_examples():
+    asked = "Where does Barack live?"
+    assert names_what_was_asked("I don't know anyone called Barack. I only know our little world.", asked, "Barack")
+    assert not names_what_was_asked("I don't know anyone called Kenji.", asked, "Barack")  # a decline, naming another
+    assert not names_what_was_asked("Barack lives in Oakville.", asked, "Barack")  # names him, but no decline
+    assert names_what_was_asked('I don\'t know the word "gubplm".', 'What does "gubplm" mean?', "gubplim")  # a typo
+    assert names_what_was_asked("I'm sorry, I don't know what \"blorfen\" means.", "um what is a blorfen", "blorfen")
+    assert not names_what_was_asked('I don\'t know the word "daxmop".', 'Explain the word "gubplim".', "gubplim")
+    assert names_what_was_asked("I'm sorry, I don't know that.", "What is the capital of France?", None)
+    assert not names_what_was_asked("I don't know anyone called Kenji.", "What is the capital of France?", None)
+    assert not names_what_was_asked('I don\'t know the word "daxmop".', "How tall is Mount Everest?", None)
+
+
+def test_the_worlds_own_declines_name_what_was_asked(chat_items):
+    """The rule agrees with the world: every decline in the training dialogs names the person, place or word the
+    question was about (and a question about the real world gets a decline naming nothing)."""
+    n = 0
+    for content, _, d in chat_items:
+        if content[0] != "out_of_world":
+            continue
+        question = next(m["content"] for m in d if m["role"] == "user")
+        reply = next(m["content"] for m in d if m["role"] == "assistant")
+        asked = None if content[1] == "real" else content[2]
+        assert names_what_was_asked(reply, question, asked), (content, question, reply)
+        n += 1
+    assert n > 300
 
 
 def test_the_second_chat_round_is_its_own_stream_aimed_at_the_weak_intents(world):

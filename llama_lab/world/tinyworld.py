@@ -915,7 +915,8 @@ def out_of_world_questions(world: World, split: str = "eval") -> list[dict]:
     """Questions the world cannot answer, asked plainly, about its held-out ("eval") or training items: people and
     places it has never heard of, the real world's facts, made-up words. A chat model should say it does not know.
 
-    Example: {"question": "Where does Barack live?", "kind": "person"}.
+    Example: {"question": "Where does Barack live?", "kind": "person", "asked": "Barack"} ("asked" is what a
+    decline should name: the person, place or made-up word; None for a question about the real world).
     """
     rng = random.Random(f"tinyworld/{world.seed}/{split}/out-of-world")
     out = []
@@ -923,7 +924,8 @@ def out_of_world_questions(world: World, split: str = "eval") -> list[dict]:
         for item in items:
             attr = ATTRIBUTES[int(_u01(world.seed, "other-attribute", item) * len(ATTRIBUTES))]
             content = ("out_of_world", kind, item, attr) if kind == "person" else ("out_of_world", kind, item)
-            out.append({"question": _message(world, rng, content), "kind": kind})
+            out.append({"question": _message(world, rng, content), "kind": kind,
+                        "asked": None if kind == "real" else item})
     return out
 
 
@@ -942,6 +944,8 @@ def _phrasing_check(world: World, content: tuple) -> dict:
         return {"openings": sorted({split_sentences(a)[0] for a in ADVICE[content[1]][1]})}
     if intent == "small_talk":
         return {"openings": sorted({split_sentences(a)[0] for a in SMALL_TALK[content[1]]})}
+    if intent == "out_of_world":  # a decline names what it does not know (`evaluate.names_what_was_asked`)
+        return {"kind": content[1], "asked": None if content[1] == "real" else content[2]}
     return {}
 
 
