@@ -23,13 +23,17 @@ SPECIAL_TAGS = [B_INST, E_INST, "<<SYS>>", "<</SYS>>"]
 UNSAFE_ERROR = "Error: special tags are not allowed as part of the prompt."
 
 # The template Hugging Face's Llama 2 chat tokenizers carry (tokenizer_config.json's "chat_template", which
-# `tokenizer.apply_chat_template` renders), with the tags above. Rendered and tokenized with "<s>" and "</s>" read
-# as BOS and EOS, it gives encode_dialog's ids: each exchange "<s>[INST] {user} [/INST] {answer} </s>", the system
-# prompt folded into the first user message, the folded message and each answer stripped. Where it parts from
-# Meta's rules (tests/test_chat.py checks each): a dialog may end on an answer (written whole and closed by EOS, the
-# ids of encode_dialog_for_training), and add_generation_prompt adds nothing; messages holding the tags are
-# formatted, not answered with UNSAFE_ERROR; a system message alone renders as nothing. And it is text: "<s>" typed
-# in a message becomes BOS too, where SentencePiece keeps it as text.
+# `tokenizer.apply_chat_template` renders), with the tags above; save_model puts it in every Hugging Face export.
+# It writes BOS and EOS as the text "<s>" and "</s>", and the export reads a typed "<s>" as text, as SentencePiece
+# does, so for chat load the tokenizer with split_special_tokens=False. Then the ids are encode_dialog's: each
+# exchange "<s>[INST] {user} [/INST] {answer} </s>", the system prompt folded into the first user message, the folded
+# message and each answer stripped. Where it parts from Meta's rules (tests/test_hf_chat_template.py checks each):
+# - "<s>" or "</s>" typed in a message become BOS and EOS, unless apply_chat_template is given
+#   sanitize_control_tokens=True; then they are text, but tokenized apart from the text around them (Llama 2's
+#   tokenizer writes " <s>" as "▁<" "s" ">", the sanitized template as "▁" "<" "s" ">");
+# - a message holding [INST] or <<SYS>> is formatted like any text, where Meta answers UNSAFE_ERROR;
+# - a dialog may end on an answer, written whole and closed by EOS (encode_dialog_for_training's ids), and
+#   add_generation_prompt adds nothing; a system message alone renders as nothing.
 HF_CHAT_TEMPLATE = (
     "{% if messages[0]['role'] == 'system' %}"
     "{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}"

@@ -846,9 +846,9 @@ def save_model(model: Llama, path: str | os.PathLike, format: str = "hf", dtype=
     format="kit": params.json + model.safetensors in Meta's layout; the only format for a quantized model
     (`llama_lab.quantize`), whose integers and scales are saved as they are, with quantization.json beside them.
     With a `tokenizer`, its tokenizer.model is copied beside the weights (for "hf", with what transformers needs to
-    tokenize exactly as the kit does: see tokenizer.write_for_transformers; and Llama 2's chat template, so that
-    `apply_chat_template(dialog, tokenizer_kwargs={"split_special_tokens": False})` gives encode_dialog's ids: the
-    export keeps a typed "<s>" as text, so the template's own BOS and EOS need that setting: chat.HF_CHAT_TEMPLATE).
+    tokenize exactly as the kit does: see tokenizer.write_for_transformers; and Llama 2's chat template, which gives
+    encode_dialog's ids from `AutoTokenizer.from_pretrained(path, split_special_tokens=False).apply_chat_template(
+    dialog)`: see chat.HF_CHAT_TEMPLATE).
     Saving over a folder replaces the files the kit saved there before and leaves every other file alone.
     """
     if format not in ("hf", "meta", "kit"):
