@@ -57,9 +57,9 @@ test: $(VENV)/.dev
 		"browser=$(REPORTS)/browser.xml" || status=1; \
 	exit $$status
 
-# The unit tests alone (no notebooks), quietly: a few minutes.
+# The unit tests alone (no notebooks, no browser), quietly.
 test-fast: $(VENV)/.dev
-	$(PY) -m pytest tests/ -q
+	$(PY) -m pytest tests/ --ignore=tests/test_browser.py -q
 
 # Rebuild the tiny world, the kit's tokenizer and the tiny base and chat models from nothing.
 data: $(VENV)/.lab
