@@ -3,12 +3,13 @@ reports pytest wrote (`--junitxml`), then the total time.
 
     python scripts/test_summary.py "unit tests=REPORTS/unit.xml" "notebooks=REPORTS/notebooks.xml" ...
 
-prints, for example,
+prints, for example (made-up figures),
 
-    unit tests  812 passed, 24 skipped                  6 min 12 s
-    notebooks   8 passed                                3 min 40 s
-    browser     1 failed (tests/test_browser.py::test_widgets_render_in_jupyterlab)   0 min 31 s
-    all         821 passed, 24 skipped, 1 failed in 10 min 23 s
+    unit tests  700 passed, 24 skipped  6 min 12 s
+    notebooks   300 passed              3 min 40 s
+    browser     1 failed                0 min 31 s
+                  failed: tests.test_browser::test_the_playground_renders
+    all         1001 passed, 24 skipped, 1 failed in 10 min 23 s
 
 and exits with status 1 when a test failed or errored, or a phase wrote no report (it did not run to the end).
 """
@@ -28,7 +29,7 @@ class Phase:
     name: str
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     seconds: float = 0.0
-    failed_tests: list[str] = field(default_factory=list)
+    failed_tests: list[str] = field(default_factory=list)  # "failed: NODE" or "error: NODE"
     reported: bool = True
 
 
@@ -53,8 +54,8 @@ def read_report(name: str, path: Path) -> Phase:
             elif all(error.get("message", "").startswith("failed on teardown") for error in errors):
                 phase.counts["passed"] += 1  # passed, even if its teardown then failed (counted as an error)
             if case.find("failure") is not None or errors:
-                where = case.get("classname", "").replace(".", "/")
-                phase.failed_tests.append(f"{where}::{case.get('name')}")
+                kind = "failed" if case.find("failure") is not None else "error"
+                phase.failed_tests.append(f"{kind}: {case.get('classname')}::{case.get('name')}")
     return phase
 
 
@@ -72,16 +73,17 @@ def summary(phases: list[Phase]) -> str:
     for phase in phases:
         if not phase.reported:
             rows.append((phase.name, "no report: this phase stopped before its end (see its output above)", ""))
-            continue
-        text = counts_text(phase.counts)
-        if phase.failed_tests:
-            text += f" ({', '.join(phase.failed_tests[:3])}{', ...' if len(phase.failed_tests) > 3 else ''})"
-        rows.append((phase.name, text, minutes(phase.seconds)))
+        else:
+            rows.append((phase.name, counts_text(phase.counts), minutes(phase.seconds)))
     total = {outcome: sum(phase.counts[outcome] for phase in phases) for outcome in OUTCOMES}
     rows.append(("all", f"{counts_text(total)} in {minutes(sum(phase.seconds for phase in phases))}", ""))
     name_width = max(len(name) for name, _, _ in rows)
-    text_width = max(len(text) for _, text, _ in rows[:-1])
-    lines = [f"{name:<{name_width}}  {text:<{text_width}}  {time}".rstrip() for name, text, time in rows]
+    text_width = max(len(text) for _, text, time in rows if time)
+    lines = []
+    for (name, text, time), phase in zip(rows, [*phases, None]):
+        lines.append(f"{name:<{name_width}}  {text:<{text_width}}  {time}".rstrip())
+        for test in phase.failed_tests if phase else []:
+            lines.append(f"{'':<{name_width}}    {test}")
     rule = "=" * max(len(line) for line in lines)
     return "\n".join([rule, "make test: summary", *lines, rule])
 
