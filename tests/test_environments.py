@@ -7,8 +7,12 @@ on import or adds menus: no torchao, no nbgrader, no test tools. The dev extra (
 import importlib.metadata
 import json
 import re
+import shutil
 import sys
 import tomllib
+from pathlib import Path
+
+import pytest
 
 from support import REPO
 
@@ -93,3 +97,42 @@ def test_conda_users_get_the_learners_environment():
     assert "-e .[lab]" in environment and "-e .[lab,dev]" not in environment.split("dependencies:")[1]
     listed = set(re.findall(r"^\s+- ([A-Za-z][\w-]*)", environment.split("dependencies:")[1], flags=re.MULTILINE))
     assert not listed & DEV_ONLY, sorted(listed & DEV_ONLY)
+
+
+def nbgrader_config_warnings(monkeypatch, config_folder) -> tuple[list[str], object]:
+    """What nbgrader logs when it loads its configuration with `config_folder` among Jupyter's config folders."""
+    import logging
+
+    from nbgrader.apps.baseapp import NbGrader
+
+    monkeypatch.setenv("JUPYTER_CONFIG_PATH", str(config_folder))
+    app = NbGrader()
+    warnings = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: warnings.append(record.getMessage())
+    app.log.addHandler(handler)
+    try:
+        app.load_cwd_config = False
+        app.load_config_file()
+        return warnings, app.config
+    finally:
+        app.log.removeHandler(handler)
+        NbGrader.clear_instance()
+
+
+def test_the_shipped_nbgrader_config_silences_nbgraders_warning(monkeypatch, tmp_path):
+    """`make dev` copies nbgrader_config.py into the environment's etc/jupyter, a folder nbgrader searches; with
+    it there, nbgrader no longer logs "No nbgrader_config.py file found"."""
+    pytest.importorskip("nbgrader")
+    from jupyter_core.paths import jupyter_config_path
+
+    assert str(Path(sys.prefix) / "etc" / "jupyter") in jupyter_config_path()  # where the Makefile puts it
+    (tmp_path / "with").mkdir()
+    (tmp_path / "without").mkdir()
+    shutil.copy(REPO / "nbgrader_config.py", tmp_path / "with")
+    warnings, config = nbgrader_config_warnings(monkeypatch, tmp_path / "with")
+    assert not any("No nbgrader_config.py" in w for w in warnings), warnings
+    assert config.CourseDirectory.course_id == "llama-lab"
+    if not (Path(sys.prefix) / "etc" / "jupyter" / "nbgrader_config.py").exists():  # an environment before make dev
+        warnings, _ = nbgrader_config_warnings(monkeypatch, tmp_path / "without")
+        assert any("No nbgrader_config.py" in w for w in warnings), warnings
