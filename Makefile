@@ -67,10 +67,10 @@ data: $(VENV)/.lab
 
 # RLHF in miniature on the tiny chat model: comparisons, reward models, rejection sampling, PPO, DPO, the safety
 # table; then the reward models, the best aligned model and every figure are copied into data/.
-rlhf: $(VENV)/.dev
+rlhf: $(VENV)/.lab
 	$(PY) -m llama_lab.rlhf.pipeline --ship
 
-bench: $(VENV)/.dev
+bench: $(VENV)/.lab
 	$(PY) -m llama_lab.bench
 
 clean:
