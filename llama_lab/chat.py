@@ -8,17 +8,47 @@ comes first and is folded into the first user message between <<SYS>> tags. Each
 
 Every message is stripped of surrounding whitespace. Messages that contain the tags themselves are reported
 (Meta answers them with UNSAFE_ERROR rather than letting a user forge a system prompt). The template is written
-out here alone (`turn_parts`); everything else that needs a turn's text asks for it (`turn_text`).
+out here alone (`turn_parts`); everything else that needs a turn's text asks for it (`turn_text`). For
+transformers, `HF_CHAT_TEMPLATE` writes the same rules in Jinja, as Hugging Face's Llama 2 chat tokenizers do.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Sequence
 
 B_INST, E_INST = "[INST]", "[/INST]"
 B_SYS, E_SYS = "<<SYS>>\n", "\n<</SYS>>\n\n"
 SPECIAL_TAGS = [B_INST, E_INST, "<<SYS>>", "<</SYS>>"]
 UNSAFE_ERROR = "Error: special tags are not allowed as part of the prompt."
+
+# The template Hugging Face's Llama 2 chat tokenizers carry (tokenizer_config.json's "chat_template", which
+# `tokenizer.apply_chat_template` renders), with the tags above; save_model puts it in every Hugging Face export.
+# It writes BOS and EOS as the text "<s>" and "</s>", and the export reads a typed "<s>" as text, as SentencePiece
+# does, so for chat load the tokenizer with split_special_tokens=False. Then the ids are encode_dialog's: each
+# exchange "<s>[INST] {user} [/INST] {answer} </s>", the system prompt folded into the first user message, the folded
+# message and each answer stripped. Where it parts from Meta's rules (tests/test_hf_chat_template.py checks each):
+# - "<s>" or "</s>" typed in a message become BOS and EOS, unless apply_chat_template is given
+#   sanitize_control_tokens=True; then they are text, but tokenized apart from the text around them (Llama 2's
+#   tokenizer writes " <s>" as "▁<" "s" ">", the sanitized template as "▁" "<" "s" ">");
+# - a message holding [INST] or <<SYS>> is formatted like any text, where Meta answers UNSAFE_ERROR;
+# - a dialog may end on an answer, written whole and closed by EOS (encode_dialog_for_training's ids), and
+#   add_generation_prompt adds nothing; a system message alone renders as nothing.
+HF_CHAT_TEMPLATE = (
+    "{% if messages[0]['role'] == 'system' %}"
+    "{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}"
+    "{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}"
+    "{% for message in loop_messages %}"
+    "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+    "{% if loop.index0 == 0 and system_message != false %}"
+    f"{{% set content = {json.dumps(B_SYS)} + system_message + {json.dumps(E_SYS)} + message['content'] %}}"
+    "{% else %}{% set content = message['content'] %}{% endif %}"
+    "{% if message['role'] == 'user' %}"
+    f"{{{{ bos_token + {json.dumps(B_INST + ' ')} + content.strip() + {json.dumps(' ' + E_INST)} }}}}"
+    "{% elif message['role'] == 'assistant' %}{{ ' ' + content.strip() + ' ' + eos_token }}{% endif %}"
+    "{% endfor %}"
+)
 
 
 def _folded_parts(system: str, user: str) -> list[tuple[str, str]]:

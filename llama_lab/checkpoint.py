@@ -40,6 +40,7 @@ from unittest import mock
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from .chat import HF_CHAT_TEMPLATE
 from .model import Llama, ModelArgs
 from .quantize import FLOAT_DTYPES, QuantizedLinear, Scheme, quantization_of, quantize_model
 from .tokenizer import write_for_transformers
@@ -845,7 +846,9 @@ def save_model(model: Llama, path: str | os.PathLike, format: str = "hf", dtype=
     format="kit": params.json + model.safetensors in Meta's layout; the only format for a quantized model
     (`llama_lab.quantize`), whose integers and scales are saved as they are, with quantization.json beside them.
     With a `tokenizer`, its tokenizer.model is copied beside the weights (for "hf", with what transformers needs to
-    tokenize exactly as the kit does: see tokenizer.write_for_transformers).
+    tokenize exactly as the kit does: see tokenizer.write_for_transformers; and Llama 2's chat template, which gives
+    encode_dialog's ids from `AutoTokenizer.from_pretrained(path, split_special_tokens=False).apply_chat_template(
+    dialog)`: see chat.HF_CHAT_TEMPLATE).
     Saving over a folder replaces the files the kit saved there before and leaves every other file alone.
     """
     if format not in ("hf", "meta", "kit"):
@@ -882,6 +885,9 @@ def save_model(model: Llama, path: str | os.PathLike, format: str = "hf", dtype=
                     torch.save(shard, tmp / f"consolidated.{i:02d}.pth")
         if tokenizer is not None and format == "hf":
             write_for_transformers(tokenizer, tmp, args.max_seq_len)
+            tokenizer_config = tmp / "tokenizer_config.json"  # and Llama 2's chat format, for apply_chat_template
+            tokenizer_config.write_text(json.dumps(
+                {**json.loads(tokenizer_config.read_text()), "chat_template": HF_CHAT_TEMPLATE}, indent=2))
         elif tokenizer is not None:
             shutil.copyfile(tokenizer.path, tmp / "tokenizer.model")
 

@@ -83,15 +83,33 @@ def capture_residual_stream(model: Llama) -> Iterator[dict[int, torch.Tensor]]:
         yield stream
 
 
+def _token_batch(tokens) -> torch.Tensor:
+    """tokens as a (B, T) tensor of ids, or a ValueError that says what was given and what to give instead."""
+    try:
+        batch = torch.as_tensor(tokens)
+    except (ValueError, TypeError, RuntimeError) as error:  # rows of different lengths, or not numbers at all
+        raise ValueError(f"tokens must be a (B, T) batch of token ids with rows of equal length; torch could not "
+                         f"read them ({error}): pad the rows, or run one sequence at a time as [ids]") from None
+    if batch.dim() == 1:
+        raise ValueError(f"tokens has shape {tuple(batch.shape)}, a single sequence: residual_stream takes a batch "
+                         "(B, T); for one sequence give [ids] (a list) or tokens[None] (a tensor)")
+    if batch.dim() != 2:
+        raise ValueError(f"tokens has shape {tuple(batch.shape)}: give a batch of token ids, shape (B, T)")
+    if batch.is_floating_point() or batch.is_complex() or batch.dtype == torch.bool:
+        raise ValueError(f"tokens are {batch.dtype}: give integer token ids (tokens.long())")
+    return batch
+
+
 @torch.no_grad()
 def residual_stream(model: Llama, tokens) -> torch.Tensor:
     """The residual stream of one forward pass, stacked: tokens (B, T) -> (n_layers + 1, B, T, D).
 
     Entry 0 is the embeddings, entry i >= 1 the stream leaving block i - 1 (as `capture_residual_stream`).
-    `tokens` is a tensor or a list of equally long lists of ids.
+    `tokens` is a tensor or a list of equally long lists of ids: a batch, even of one sequence ([ids], not ids).
     """
+    tokens = _token_batch(tokens)
     with capture_residual_stream(model) as stream:
-        model(torch.as_tensor(tokens, device=model.device))
+        model(tokens.to(model.device))
     return torch.stack([stream[i] for i in range(len(model.layers) + 1)])
 
 

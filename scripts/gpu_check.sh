@@ -89,7 +89,7 @@ EOF
     step bench "${limits[2]}" "$python" -m llama_lab.bench --device $device "${bench_args[@]}" --json "$out/bench.json"
     # the notebooks' saved outputs name the device the course model runs on ("float32 on cpu"): the same line on the
     # GPU says "cuda", which is not a change of output
-    sed 's/\r$//' notebooks/sanitize.cfg > "$out/sanitize.cfg"
+    sed 's/\r$//' tests/nbval_sanitize.cfg > "$out/sanitize.cfg"
     printf '\n[the device]\nregex: on cuda(:[0-9]+)?\nreplace: on cpu\n' >> "$out/sanitize.cfg"
     step notebooks "${limits[3]}" env -u LLAMA2_DIR -u LLAMA2_TOKENIZER LLAMA_LAB_DEVICE=$device \
         "$python" -m pytest notebooks/ --nbval -p no:cacheprovider --nbval-current-env \

@@ -209,3 +209,10 @@ def test_text_generation_with_a_real_tokenizer(llama2_tokenizer):
     assert "".join(pieces) == text
     with pytest.raises(ValueError, match="list of strings"):
         generate(model, llama2_tokenizer, "Once upon a time")
+
+
+def test_the_text_stream_is_at_the_top_level_beside_generate():
+    """`ll.stream`, as notebook 03 uses it from llama_lab.generate."""
+    import llama_lab as ll
+    from llama_lab.generate import stream
+    assert ll.stream is stream and "stream" in ll.__all__

@@ -1,7 +1,6 @@
 """The kit's Llama against Hugging Face transformers' LlamaForCausalLM, weight for weight."""
 
 import json
-import os
 import random
 from pathlib import Path
 
@@ -14,6 +13,7 @@ transformers = pytest.importorskip("transformers")
 from llama_lab import (CheckpointError, Llama, ModelArgs, Tokenizer, generate_tokens, load_model,  # noqa: E402
                        save_model)
 from llama_lab.sampling import next_token_probs, top_k_filter, top_p_filter  # noqa: E402
+from support import llama2_tokenizer_file  # noqa: E402
 
 CONFIGS = {
     "gqa": dict(hidden_size=64, intermediate_size=192, num_hidden_layers=2, num_attention_heads=8,
@@ -191,9 +191,7 @@ def test_an_exported_tokenizer_tokenizes_as_sentencepiece(tmp_path, which):
     """transformers reads the exported tokenizer and gives SentencePiece's ids, spaces and all, and its text back."""
     source = Path(__file__).resolve().parent.parent / "data" / "tokenizer.model"
     if which == "llama2":
-        if not os.environ.get("LLAMA2_TOKENIZER"):
-            pytest.skip("set LLAMA2_TOKENIZER to Llama 2's tokenizer.model to check it too")
-        source = Path(os.environ["LLAMA2_TOKENIZER"])
+        source = llama2_tokenizer_file()  # skips, with the other tests that need Llama 2's tokenizer, when not set
     ours = Tokenizer(source)
     model = Llama(ModelArgs(dim=16, n_layers=1, n_heads=2, vocab_size=ours.n_words, multiple_of=16, max_seq_len=64))
     save_model(model, tmp_path / "out", format="hf", tokenizer=ours)

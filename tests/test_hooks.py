@@ -102,3 +102,19 @@ def test_attention_patterns_are_the_models_own_and_stop_early(model):
         torch.testing.assert_close(probs, attentions[block][0])  # (H, T, T)
     assert sorted(attention_patterns(model, ids, n_layers=1)) == [0]
     assert not any(layer._forward_hooks for layer in model.layers)
+
+
+def test_residual_stream_asks_for_a_batch(model):
+    """A flat list of ids is one sequence, not a batch: the error says to wrap it, and the wrapped list works."""
+    ids = TOKENS[0].tolist()
+    with pytest.raises(ValueError, match=r"shape \(9,\), a single sequence.*\[ids\].*tokens\[None\]"):
+        residual_stream(model, ids)
+    with pytest.raises(ValueError, match=r"tokens\[None\]"):
+        residual_stream(model, TOKENS[0])
+    torch.testing.assert_close(residual_stream(model, [ids]), residual_stream(model, TOKENS)[:, :1])
+    with pytest.raises(ValueError, match="rows of equal length"):
+        residual_stream(model, [ids, ids[:4]])
+    with pytest.raises(ValueError, match=r"shape \(1, 2, 9\)"):
+        residual_stream(model, TOKENS[None])
+    with pytest.raises(ValueError, match="torch.float32: give integer token ids"):
+        residual_stream(model, TOKENS.float())
