@@ -109,7 +109,10 @@ PRETOKENIZE_MISTAKES = {
 
 
 def _pretokenize_cases():
-    return [Case(f"text {t!r}", dict(text=t)) for t in ("Hello world", " Hello  world ", "", "naïve café ☕")]
+    labels = {"": "the empty text ''", "a": "text 'a' (one character)",
+              "   ": "text '   ' (spaces only: each one is a symbol)"}
+    return [Case(labels.get(t, f"text {t!r}"), dict(text=t))
+            for t in ("Hello world", " Hello  world ", "", "naïve café ☕", "a", "   ")]
 
 
 # --------------------------------------------------------------------------------------------- bpe_merge
@@ -164,6 +167,8 @@ def _merge_cases():
              dict(symbols=list(SPACE + "aaa"), scores={"aa": -1.0, f"{SPACE}a": -2.0})),
         Case("symbols ▁ a b c d; scores abc -1, cd -2 (no pair joins into 'abc', so it cannot form)",
              dict(symbols=list(SPACE + "abcd"), scores={"abc": -1.0, "cd": -2.0})),
+        Case("no symbols (the empty text): nothing to merge", dict(symbols=[], scores={"aa": -1.0})),
+        Case("one symbol ▁ (nothing next to it to merge with)", dict(symbols=[SPACE], scores={f"{SPACE}a": -1.0})),
         Case(f"the symbols of {sentence!r} with the vocabulary of {Path(path).name} "
              f"({len(scores)} pieces)", dict(symbols=kit_pretokenize(sentence), scores=scores)),
     ]
@@ -204,8 +209,10 @@ def _run_encode(impl, inputs):
 def _encode_cases():
     path = tokenizer_path()
     texts = ["The llama walks down to the river.", "Line one\n\tindented line two", "Llamas 🦙 in Zürich, ©2023",
-             "In 2023, 7 farmers kept 70 llamas!"]
-    return [Case(f"text {t!r}", dict(text=t, tokenizer=path)) for t in texts]
+             "In 2023, 7 farmers kept 70 llamas!", "", "€", " "]
+    labels = {"": "the empty text '' (no ids at all)", "€": "text '€' (a single character)",
+              " ": "text ' ' (a single space)"}
+    return [Case(labels.get(t, f"text {t!r}"), dict(text=t, tokenizer=path)) for t in texts]
 
 
 PARTS = [
