@@ -312,12 +312,12 @@ def test_check_cells_give_nbgrader_the_points(capsys):
     source = next(s for a, p, s, m in BROKEN if m == "low precision")
     points = grading.check("01_rmsnorm_swiglu", "rms_norm", namespace_with(source))
     printed = capsys.readouterr()
-    assert printed.err == "" and printed.out.startswith("rms_norm: 4/5  (RMSNorm)")
+    assert printed.err == "" and printed.out.startswith("rms_norm: 6/7  (RMSNorm)")
     cell = nbformat.v4.new_code_cell("check(...)", outputs=[
         nbformat.v4.new_output("stream", name="stdout", text=printed.out),
         nbformat.v4.new_output("execute_result", {"text/plain": repr(points)}, execution_count=1)])
-    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "points": 5, "grade_id": "rms_norm_check"}
-    assert determine_grade(cell) == (4.0, 5.0)  # nbgrader's partial credit: the points check returned
+    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "points": 7, "grade_id": "rms_norm_check"}
+    assert determine_grade(cell) == (6.0, 7.0)  # nbgrader's partial credit: the points check returned
 
 
 def test_a_missing_function_is_reported_per_part():
