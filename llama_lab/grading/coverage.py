@@ -5,10 +5,10 @@ one beyond the case's tolerance, or it raises. A case is the *first* to catch a 
 the part (in the order the student sees them) caught it. A mistake that no case catches is dead weight: the
 grader can never name it, and a student who makes it gets full marks.
 
-    python -m llama_lab.grading.coverage            # the table, in Markdown, for every assignment
+    python -m llama_lab.grading.coverage            # the tables, in Markdown, for every assignment
 
-Example row: `top_p_filter` | `probs ..., p=0.75 (...)` | caught 3, first 1: a case that three mistakes fail,
-one of them failing nothing before it.
+Example row: `top_p_filter` | `probs ..., p=0.75 (...)` | caught 6, first 1: a case that six mistakes fail,
+one of them no earlier case.
 """
 
 from __future__ import annotations
@@ -55,11 +55,11 @@ def uncaught(part: Part) -> list[str]:
     return [name for name in part.mistakes if name not in caught]
 
 
-def markdown(assignments=None) -> str:
-    """One row per case: its part, its label, how many mistakes it catches and how many it is first to catch;
-    then one summary row per part."""
-    lines = ["| assignment | part | case | caught | first to catch |", "|---|---|---|---|---|"]
+def tables(assignments=None) -> tuple[str, str]:
+    """Two Markdown tables: one row per part (its cases, its named mistakes, how many of them a case catches);
+    then one row per case (how many mistakes it catches, and how many of those it is the first to catch)."""
     summary = ["| assignment | part | cases | named mistakes | caught by a case |", "|---|---|---|---|---|"]
+    lines = ["| assignment | part | case | caught | first to catch |", "|---|---|---|---|---|"]
     for name in assignments or ASSIGNMENTS:
         for part in load(name).PARTS:
             rows = catches(part)
@@ -68,8 +68,8 @@ def markdown(assignments=None) -> str:
                 lines.append(f"| {name} | `{part.name}` | {i}. {label} | {len(row.caught)} | {len(row.first)} |")
             caught = sum(len(row.first) for row in rows)
             summary.append(f"| {name} | `{part.name}` | {len(rows)} | {len(part.mistakes)} | {caught} |")
-    return "\n".join(summary) + "\n\n" + "\n".join(lines)
+    return "\n".join(summary), "\n".join(lines)
 
 
 if __name__ == "__main__":
-    print(markdown(sys.argv[1:] or None))
+    print(*tables(sys.argv[1:] or None), sep="\n\n")
