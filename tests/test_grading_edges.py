@@ -77,6 +77,7 @@ IMPORTS = """
 import math
 import torch
 import torch.nn.functional as F
+SPACE = "\\u2581"
 """
 
 # (assignment, part, a wrong solution as a learner writes it, words of the mistake the grader must name)
@@ -128,6 +129,15 @@ EDGE_MISTAKES = [
             logprobs = F.log_softmax(logits, dim=-1)
             return sum(logprobs[t - 1, tokens[t]].item() for t in range(n_prompt, len(tokens)))
         """, "in the logits' bfloat16"),
+    ("05_bpe_tokenizer", "encode", """
+        def encode(text, tokenizer):
+            vocab = {tokenizer.id_to_piece(i): i for i in range(tokenizer.n_words)}
+            symbols = list(SPACE + text.replace(" ", SPACE))  # the dummy prefix, then the spaces
+            ids = []
+            for piece in bpe_merge(symbols, vocabulary_scores(tokenizer)):
+                ids += [vocab[piece]] if piece in vocab else [vocab[f"<0x{b:02X}>"] for b in piece.encode("utf-8")]
+            return ids
+        """, "the empty text gave the id of"),
 ]
 
 

@@ -180,10 +180,10 @@ def sentencepiece_encode(text, tokenizer):
     return tokenizer.encode(text, bos=False)
 
 
-def _encode_with(text, tokenizer, fallback):
+def _encode_with(text, tokenizer, fallback, pretokenize=kit_pretokenize):
     ids = {tokenizer.id_to_piece(i): i for i in range(tokenizer.n_words)}
     out = []
-    for symbol in kit_bpe_merge(kit_pretokenize(text), vocabulary_scores(tokenizer)):
+    for symbol in kit_bpe_merge(pretokenize(text), vocabulary_scores(tokenizer)):
         out += [ids[symbol]] if symbol in ids else fallback(symbol, ids)
     return out
 
@@ -199,6 +199,10 @@ ENCODE_MISTAKES = {
         text, tok, lambda s, ids: [ids[f"<0x{ord(c):02X}>"] if ord(c) < 256 else 0 for c in s]),
     "a BOS id was added: this encode is Tokenizer.encode(text, bos=False), without <s>":
         lambda text, tok: [tok.bos_id] + tok.encode(text, bos=False),
+    "the empty text gave the id of ▁: the dummy prefix goes only in front of non-empty text, so '' encodes to [] "
+    "(pretokenize('') is [])": lambda text, tok: _encode_with(
+        text, tok, lambda s, ids: [ids[f"<0x{b:02X}>"] for b in s.encode("utf-8")],
+        pretokenize=lambda t: list(SPACE + t.replace(" ", SPACE))),
 }
 
 
