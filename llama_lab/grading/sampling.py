@@ -36,6 +36,12 @@ def _greedy_or(fn):
     return lambda logits, t: kit_softmax_with_temperature(logits, 0) if t == 0 else fn(logits, t)
 
 
+def _spread_over_ties(logits):
+    """Greedy done as "all the likeliest tokens", which is one token unless the largest logit is tied."""
+    likeliest = (logits == logits.max(-1, keepdim=True).values).float()
+    return likeliest / likeliest.sum(-1, keepdim=True)
+
+
 TEMPERATURE_MISTAKES = {
     "the temperature is applied after the softmax (softmax(logits) / T): divide the logits by T, then take "
     "the softmax": _greedy_or(lambda logits, t: F.softmax(logits.float(), dim=-1) / t),
@@ -53,9 +59,7 @@ TEMPERATURE_MISTAKES = {
         _greedy_or(lambda logits, t: (lambda e: e / e.sum(-1, keepdim=True))(torch.exp(logits.float() / t))),
     "at temperature 0 every tied likeliest token gets probability: greedy takes one, the first of them "
     "(torch.argmax, as Meta's generate); use F.one_hot(logits.argmax(-1), V)":
-        lambda logits, t: (lambda top: top / top.sum(-1, keepdim=True))(
-            (logits == logits.max(-1, keepdim=True).values).float()) if t == 0
-        else kit_softmax_with_temperature(logits, t),
+        lambda logits, t: _spread_over_ties(logits) if t == 0 else kit_softmax_with_temperature(logits, t),
     "the softmax is computed in the logits' bfloat16 (3 significant digits): cast the logits to float32 first "
     "(logits.float()), as the kit does before sampling":
         _greedy_or(lambda logits, t: F.softmax(logits / t, dim=-1).float()),
@@ -68,8 +72,9 @@ def _temperature_cases():
         Case("logits of shape (2, 5), temperature 0.5", dict(logits=torch.randn(2, 5, generator=g) * 2, t=0.5)),
         Case("logits of shape (3, 6), temperature 2.0", dict(logits=torch.randn(3, 6, generator=g) * 2, t=2.0)),
         Case("logits of shape (2, 4), temperature 0 (greedy)", dict(logits=torch.randn(2, 4, generator=g), t=0.0)),
-        Case("logits of shape (2, 6), temperature 0.01 (almost greedy: logits / T reach several hundred)",
-             dict(logits=torch.randn(2, 6, generator=g) * 2, t=0.01)),
+        Case("logits [[3, 2.99, 0.5, -1], [-2, 1, 1.5, 1.49]], temperature 0.01: logits / T reach 300, and in each "
+             "row the two likeliest, 0.01 apart, still share the probability about 0.73 : 0.27",
+             dict(logits=torch.tensor([[3.0, 2.99, 0.5, -1.0], [-2.0, 1.0, 1.5, 1.49]]), t=0.01)),
         Case("logits of shape (2, 6), temperature 100 (almost flat)",
              dict(logits=torch.randn(2, 6, generator=g) * 2, t=100.0)),
         Case("logits [[1, 3, 0, 3]], temperature 0, two tokens tied for the largest logit: greedy takes the first "
@@ -106,8 +111,8 @@ TOP_K_MISTAKES = {
         lambda probs, k: (lambda v: v / v.sum(-1, keepdim=True))(torch.topk(probs, min(k, probs.shape[-1])).values),
     "on a tie at the k-th place only k tokens are kept: keep every token as likely as the k-th (probs >= the k-th "
     "largest), as the kit and Hugging Face do, so that no tied token is dropped at random":
-        lambda probs, k: (lambda top: _keep(probs, torch.zeros_like(probs, dtype=torch.bool).scatter(
-            -1, top.indices, True)))(torch.topk(probs, min(k, probs.shape[-1]))),
+        lambda probs, k: _keep(probs, torch.zeros_like(probs, dtype=torch.bool).scatter(
+            -1, torch.topk(probs, min(k, probs.shape[-1])).indices, True)),
 }
 
 
