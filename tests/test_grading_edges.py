@@ -138,6 +138,13 @@ EDGE_MISTAKES = [
                 ids += [vocab[piece]] if piece in vocab else [vocab[f"<0x{b:02X}>"] for b in piece.encode("utf-8")]
             return ids
         """, "the empty text gave the id of"),
+    ("07_rlhf_losses", "ppo_clipped_loss", """
+        def ppo_clipped_loss(logprobs, old_logprobs, advantages, mask, clip=0.2):
+            ratio = torch.exp(logprobs - old_logprobs)
+            per_token = torch.maximum(-advantages * ratio, -advantages * ratio.clamp(1 - clip, 1 + clip))
+            per_reply = (per_token * mask).sum(dim=1) / mask.sum(dim=1)  # each reply's mean
+            return per_reply.mean()
+        """, "a reply with no tokens gives 0 / 0"),
 ]
 
 

@@ -105,6 +105,10 @@ def _row_means_then_mean(x, mask):
     return ((x * mask).sum(1) / mask.sum(1).clamp(min=1)).mean()
 
 
+def _row_means_of_nothing(x, mask):
+    return ((x * mask).sum(1) / mask.sum(1)).mean()  # a row without reply tokens is 0 / 0
+
+
 PPO_MISTAKES = {
     "the ratio is inverted: it is pi_new / pi_old = exp(logprobs - old_logprobs)":
         _ppo_with(ratio_of=lambda new, old: torch.exp(old - new)),
@@ -129,6 +133,9 @@ PPO_MISTAKES = {
     "each row is averaged first: average over all reply tokens of the batch at once, so that every token weighs "
     "the same (sum(x * mask) / sum(mask))":
         _ppo_with(average=_row_means_then_mean),
+    "each row is averaged first, and a reply with no tokens gives 0 / 0 = NaN: average over all reply tokens of "
+    "the batch at once, sum(x * mask) / sum(mask), which counts an empty reply as nothing":
+        _ppo_with(average=_row_means_of_nothing),
     "no gradient reaches the new log-probabilities (a .detach(), .item() or torch.no_grad() too many): the "
     "optimiser needs d loss / d logprobs":
         lambda new, old, adv, mask, clip=0.2: reference_ppo_loss(new.detach(), old, adv, mask, clip),
