@@ -1,4 +1,4 @@
-"""Which case catches which known mistake: the table that shows a part's cases reach every mistake it names.
+"""Which case catches which known mistake: tables that show a part's cases reach every mistake it names.
 
 A case catches a mistake when the mistake's code loses that case's points: its output differs from the right
 one beyond the case's tolerance, or it raises. A case is the *first* to catch a mistake when no earlier case of
@@ -7,8 +7,8 @@ grader can never name it, and a student who makes it gets full marks.
 
     python -m llama_lab.grading.coverage            # the tables, in Markdown, for every assignment
 
-Example row: `top_p_filter` | `probs ..., p=0.75 (...)` | caught 6, first 1: a case that six mistakes fail,
-one of them no earlier case.
+Example row: | 04_sampling | `top_p_filter` | 4. probs [0.125, 0.5, ...], p=0.75 ... | 6 | 1 |: six mistakes lose
+this case's points, and one of them (a token dropped when the tokens above it hold exactly p) loses no earlier one.
 """
 
 from __future__ import annotations
