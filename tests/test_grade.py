@@ -275,6 +275,11 @@ BROKEN = [
 ]
 
 
+def worth(assignment: str, part: str | None = None) -> float:
+    """What an assignment (or one of its parts) is worth: the sum of its cases' points."""
+    return sum(case.points for p in grading.load(assignment).PARTS if part in (None, p.name) for case in p.cases())
+
+
 def namespace_with(source: str) -> dict:
     """A notebook's namespace after running its imports and one solution cell."""
     namespace = {"__name__": "__main__"}
@@ -312,12 +317,12 @@ def test_check_cells_give_nbgrader_the_points(capsys):
     source = next(s for a, p, s, m in BROKEN if m == "low precision")
     points = grading.check("01_rmsnorm_swiglu", "rms_norm", namespace_with(source))
     printed = capsys.readouterr()
-    assert printed.err == "" and printed.out.startswith("rms_norm: 4/5  (RMSNorm)")
+    assert printed.err == "" and printed.out.startswith("rms_norm: 6/7  (RMSNorm)")
     cell = nbformat.v4.new_code_cell("check(...)", outputs=[
         nbformat.v4.new_output("stream", name="stdout", text=printed.out),
         nbformat.v4.new_output("execute_result", {"text/plain": repr(points)}, execution_count=1)])
-    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "points": 5, "grade_id": "rms_norm_check"}
-    assert determine_grade(cell) == (4.0, 5.0)  # nbgrader's partial credit: the points check returned
+    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "points": 7, "grade_id": "rms_norm_check"}
+    assert determine_grade(cell) == (6.0, 7.0)  # nbgrader's partial credit: the points check returned
 
 
 def test_a_missing_function_is_reported_per_part():
@@ -446,7 +451,7 @@ def test_untouched_student_versions_get_zero(name, monkeypatch):
 def test_the_command_line_grades_a_student_notebook(capsys):
     assert main([str(STUDENT / "04_sampling.ipynb"), "--json"] + (["--no-sandbox"] if NO_SANDBOX else [])) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["points"] == 0 and report["max_points"] == 13
+    assert report["points"] == 0 and report["max_points"] == worth("04_sampling") == 21
     notebook = report["notebooks"][0]
     assert notebook["error"] is None and notebook["problems"] == [], notebook
     assert [p["name"] for p in notebook["parts"]] == ["softmax_with_temperature", "top_k_filter", "top_p_filter",
@@ -518,10 +523,10 @@ def test_a_notebook_that_loops_crashes_and_floods_is_stopped_and_graded(tmp_path
 def test_the_report_reads_well(instructor_grades):
     grade = next(g for g in instructor_grades if g.assignment == "02_rotary_embeddings")
     text = format_grade(grade)
-    assert text.splitlines()[0].endswith(f"7/7 points  (Rotary position embeddings; {grade.seconds:g} s)")
-    assert "  rope_tables: 3/3  (the rotation angles)" in text
-    assert format_summary([grade, grade]).splitlines()[-1].split() == ["total", "14/14"]
-    assert math.isclose(grade.to_dict()["points"], 7)
+    assert text.splitlines()[0].endswith(f"11/11 points  (Rotary position embeddings; {grade.seconds:g} s)")
+    assert "  rope_tables: 5/5  (the rotation angles)" in text
+    assert format_summary([grade, grade]).splitlines()[-1].split() == ["total", "22/22"]
+    assert math.isclose(grade.to_dict()["points"], 11)
 
 
 # ------------------------------------------------------------------ strangers' notebooks: faking a score
@@ -618,7 +623,7 @@ def test_a_notebook_that_replaces_the_harness_gets_nothing_and_is_flagged(tmp_pa
     path = tmp_path / "04_sampling.ipynb"
     nbformat.write(nb, path)
     grade = grade_notebook(path, **TRUSTED)
-    assert grade.points == 0 and grade.max_points == 13, format_grade(grade)
+    assert grade.points == 0 and grade.max_points == worth("04_sampling"), format_grade(grade)
     assert len(grade.flags) == 4 and all("no results signed by the grader" in f for f in grade.flags), grade.flags
     assert "FLAGGED" in format_grade(grade)
 
@@ -697,7 +702,8 @@ def test_a_notebook_cannot_reach_the_machine_its_classmates_or_the_grades(tmp_pa
     assert main([str(submissions), "--output", str(grades)]) == 0
     report = json.loads(grades.read_text())
     alice = next(g for g in report["notebooks"] if "alice" in g["path"])
-    assert report["points"] == report["max_points"] == 26, report  # the attacks cost alice nothing, bob nothing
+    full = 2 * worth("04_sampling")  # the attacks cost alice nothing, bob nothing
+    assert report["points"] == report["max_points"] == full, report
     outcomes = [p.split("RuntimeError: ", 1)[1] for p in alice["problems"]]
     assert outcomes == ["attack: home: FileNotFoundError",
                         "attack: writes ['FileNotFoundError', 'FileNotFoundError', 'FileNotFoundError', "
@@ -727,9 +733,10 @@ def test_a_notebook_cannot_kill_or_freeze_the_grader(signal_name, tmp_path):
                           env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     first, second = json.loads(grades.read_text())["notebooks"]
-    assert second["points"] == second["max_points"] == 13
+    assert second["points"] == second["max_points"] == worth("04_sampling")
     parts = {p["name"]: p for p in first["parts"]}
-    assert first["points"] == 10 and parts["top_p_filter"]["points"] == 0, first
+    assert first["points"] == worth("04_sampling") - worth("04_sampling", "top_p_filter"), first
+    assert parts["top_p_filter"]["points"] == 0, first
     message = "calls the kit's own llama_lab.sampling.top_p_filter: the assignment is to write it yourself"
     assert all(c["message"] == message for c in parts["top_p_filter"]["cases"])
     assert first["flags"] and all(message in flag for flag in first["flags"]) and "FLAGGED" in done.stdout
@@ -750,7 +757,7 @@ def test_a_notebook_the_grader_cannot_read_costs_only_its_own_grade(tmp_path):
     (tmp_path / "09_unreadable.ipynb").write_text('{"cells": 42}')
     nbformat.write(with_solutions("04_sampling", {}), tmp_path / "good_04_sampling.ipynb")
     *odd, good = grade_path(tmp_path, **TRUSTED)
-    assert good.points == good.max_points == 13, format_grade(good)
+    assert good.points == good.max_points == worth("04_sampling"), format_grade(good)
     assert len(odd) == 4 and not any(g.parts for g in odd)
     for grade, what in zip(odd, list(ODD) + ["not a notebook"]):
         assert grade.error and grade.error.startswith(Path(grade.path).name), (what, grade.error)

@@ -9,7 +9,7 @@ They live in the package, not in the notebooks, so a student cannot edit them aw
   credit).
 
 Example, in a notebook cell:
-    check("01_rmsnorm_swiglu", "rms_norm", globals())   # prints "rms_norm: 4/4  (RMSNorm as a function)"
+    check("01_rmsnorm_swiglu", "rms_norm", globals())   # prints "rms_norm: 7/7  (RMSNorm)"
 """
 
 from __future__ import annotations

@@ -46,17 +46,20 @@ def _repeat_cases():
         Case("x of shape (2, 3, 5, 4), n_rep=4", dict(x=torch.randn(2, 3, 5, 4, generator=g), n_rep=4)),
         Case("x of shape (1, 2, 3, 4), n_rep=1 (plain multi-head attention: nothing to share)",
              dict(x=torch.randn(1, 2, 3, 4, generator=g), n_rep=1)),
+        Case("x of shape (1, 8, 1, 128), bfloat16, n_rep=8: one position (a decoding step) of Llama 2 70B, whose "
+             "64 query heads share 8 key/value heads (the result stays bfloat16)",
+             dict(x=torch.randn(1, 8, 1, 128, generator=g).bfloat16(), n_rep=8), exact_dtype=True),
     ]
 
 
 # --------------------------------------------------------------------------------------------- attention
 
-def _attend(q, k, v, mask=None, scale=None, fill=float("-inf"), dim=-1):
+def _attend(q, k, v, mask=None, scale=None, fill=float("-inf"), dim=-1, dtype=None):
     scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
     scores = (q.float() @ k.float().transpose(-2, -1)) * scale  # (B, H, T, S)
     if mask is not None:
         scores = scores.masked_fill(~mask, fill)
-    return (F.softmax(scores, dim=dim) @ v.float()).type_as(q)
+    return (F.softmax(scores, dim=dim) @ v.float()).to(q.dtype if dtype is None else dtype)
 
 
 def _causal(q, k, diagonal_shift=0):
@@ -90,6 +93,9 @@ ATTENTION_MISTAKES = {
         lambda q, k, v: _attend(q, k, v, _causal(q, k), scale=1 / q.shape[-1]),
     "masked scores are set to 0 instead of -inf: exp(0) = 1, so hidden keys still get weight":
         lambda q, k, v: _attend(q, k, v, _causal(q, k), fill=0.0),
+    "the result is float32: compute in float32 if you like, but return q's dtype (`.type_as(q)`), as the rest "
+    "of a bfloat16 model expects":
+        lambda q, k, v: _attend(q, k, v, _causal(q, k), dtype=torch.float32),
 }
 
 
@@ -104,6 +110,11 @@ def _attention_cases():
         Case("q, k, v of 5 positions each (B=1, H=2, head_dim=8): a whole prompt, no cache", qkv(5, 5)),
         Case("one query after 6 cached keys (T=1, S=7): a decoding step", qkv(1, 7)),
         Case("3 queries after 4 cached keys (T=3, S=7): a chunk of new tokens", qkv(3, 7)),
+        Case("one query after 4,095 cached keys (T=1, S=4096): the last decoding step of Llama 2's context",
+             qkv(1, 4096)),
+        Case("a one-token prompt (T=S=1): the token sees only itself, so its output is its own value", qkv(1, 1)),
+        Case("q, k, v in bfloat16, 4 positions (a model run in bfloat16: the result stays bfloat16)",
+             {name: x.bfloat16() for name, x in qkv(4, 4).items()}, atol=1e-2, rtol=1e-2, exact_dtype=True),
     ]
 
 
@@ -176,6 +187,9 @@ def _cache_cases():
         Case("an empty cache of 10 positions, start_pos=0, 4 new keys (the prompt)", case(0, 4)),
         Case("4 positions cached, start_pos=4, 1 new key (a decoding step)", case(4, 1)),
         Case("5 positions cached, start_pos=5, 3 new keys", case(5, 3)),
+        Case("an empty cache, start_pos=0, 1 new key (a one-token prompt)", case(0, 1)),
+        Case("a cache of Llama 2's 4,096 positions with 4,095 cached, start_pos=4095, 1 new key (it fills the last "
+             "position)", case(4095, 1, max_len=4096)),
     ]
 
 
@@ -283,9 +297,9 @@ def _run_class(impl, inputs):
     if inputs["what"] == "logits":
         return model(tokens)[0]
     if inputs["what"] == "cached":
-        cache = model.new_cache(1, 16)
-        steps = [model(tokens[:, :5], start_pos=0, cache=cache)]  # prefill 5 tokens, then one at a time
-        steps += [model(tokens[:, p:p + 1], start_pos=p, cache=cache) for p in range(5, len(prompt))]
+        cache, prefill = model.new_cache(1, 16), inputs.get("prefill", 5)
+        steps = [model(tokens[:, :prefill], start_pos=0, cache=cache)]  # prefill, then one token at a time
+        steps += [model(tokens[:, p:p + 1], start_pos=p, cache=cache) for p in range(prefill, len(prompt))]
         return torch.cat(steps, dim=1)[0]
     return generate_tokens(model, [prompt], 8, temperature=0, eos_id=None)[0]
 
@@ -297,6 +311,8 @@ def _class_cases():
              "9-token prompt, no cache", dict(seed=31, prompt=prompt, what="logits"), atol=1e-4, rtol=1e-4),
         Case("the same prompt through the KV cache: 5 tokens, then one at a time (start_pos 5, 6, 7, 8)",
              dict(seed=31, prompt=prompt, what="cached"), atol=1e-4, rtol=1e-4),
+        Case("the same prompt from its first token alone: a one-token prefill, then one token at a time (start_pos "
+             "1 .. 8)", dict(seed=31, prompt=prompt, what="cached", prefill=1), atol=1e-4, rtol=1e-4),
         Case("greedy generation of 8 tokens with generate_tokens (which uses the cache)",
              dict(seed=32, prompt=random_prompt(32, 6), what="generate")),
     ]

@@ -109,7 +109,10 @@ PRETOKENIZE_MISTAKES = {
 
 
 def _pretokenize_cases():
-    return [Case(f"text {t!r}", dict(text=t)) for t in ("Hello world", " Hello  world ", "", "naïve café ☕")]
+    labels = {"": "the empty text ''", "a": "text 'a' (one character)",
+              "   ": "text '   ' (spaces only: each one is a symbol)"}
+    return [Case(labels.get(t, f"text {t!r}"), dict(text=t))
+            for t in ("Hello world", " Hello  world ", "", "naïve café ☕", "a", "   ")]
 
 
 # --------------------------------------------------------------------------------------------- bpe_merge
@@ -164,6 +167,8 @@ def _merge_cases():
              dict(symbols=list(SPACE + "aaa"), scores={"aa": -1.0, f"{SPACE}a": -2.0})),
         Case("symbols ▁ a b c d; scores abc -1, cd -2 (no pair joins into 'abc', so it cannot form)",
              dict(symbols=list(SPACE + "abcd"), scores={"abc": -1.0, "cd": -2.0})),
+        Case("no symbols (the empty text): nothing to merge", dict(symbols=[], scores={"aa": -1.0})),
+        Case("one symbol ▁ (nothing next to it to merge with)", dict(symbols=[SPACE], scores={f"{SPACE}a": -1.0})),
         Case(f"the symbols of {sentence!r} with the vocabulary of {Path(path).name} "
              f"({len(scores)} pieces)", dict(symbols=kit_pretokenize(sentence), scores=scores)),
     ]
@@ -175,10 +180,10 @@ def sentencepiece_encode(text, tokenizer):
     return tokenizer.encode(text, bos=False)
 
 
-def _encode_with(text, tokenizer, fallback):
+def _encode_with(text, tokenizer, fallback, pretokenize=kit_pretokenize):
     ids = {tokenizer.id_to_piece(i): i for i in range(tokenizer.n_words)}
     out = []
-    for symbol in kit_bpe_merge(kit_pretokenize(text), vocabulary_scores(tokenizer)):
+    for symbol in kit_bpe_merge(pretokenize(text), vocabulary_scores(tokenizer)):
         out += [ids[symbol]] if symbol in ids else fallback(symbol, ids)
     return out
 
@@ -194,6 +199,10 @@ ENCODE_MISTAKES = {
         text, tok, lambda s, ids: [ids[f"<0x{ord(c):02X}>"] if ord(c) < 256 else 0 for c in s]),
     "a BOS id was added: this encode is Tokenizer.encode(text, bos=False), without <s>":
         lambda text, tok: [tok.bos_id] + tok.encode(text, bos=False),
+    "the empty text gave the id of ▁: the dummy prefix goes only in front of non-empty text, so '' encodes to [] "
+    "(pretokenize('') is [])": lambda text, tok: _encode_with(
+        text, tok, lambda s, ids: [ids[f"<0x{b:02X}>"] for b in s.encode("utf-8")],
+        pretokenize=lambda t: list(SPACE + t.replace(" ", SPACE))),
 }
 
 
@@ -204,8 +213,10 @@ def _run_encode(impl, inputs):
 def _encode_cases():
     path = tokenizer_path()
     texts = ["The llama walks down to the river.", "Line one\n\tindented line two", "Llamas 🦙 in Zürich, ©2023",
-             "In 2023, 7 farmers kept 70 llamas!"]
-    return [Case(f"text {t!r}", dict(text=t, tokenizer=path)) for t in texts]
+             "In 2023, 7 farmers kept 70 llamas!", "", "€", " "]
+    labels = {"": "the empty text '' (no ids at all)", "€": "text '€' (a single character)",
+              " ": "text ' ' (a single space)"}
+    return [Case(labels.get(t, f"text {t!r}"), dict(text=t, tokenizer=path)) for t in texts]
 
 
 PARTS = [

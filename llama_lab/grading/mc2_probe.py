@@ -61,6 +61,10 @@ ANSWER_MISTAKES = {
     "the first answer token is left out: the answer starts at tokens[n_prompt], scored by logits[n_prompt - 1]":
         lambda logits, tokens, n: _scored(logits, tokens, slice(n, -1), slice(n + 1, None),
                                           lambda x: F.log_softmax(x, -1)),
+    "the log-probabilities are computed in the logits' bfloat16 (3 significant digits): cast the logits to "
+    "float32 first (logits.float()), as lm-evaluation-harness does":
+        lambda logits, tokens, n: _scored(logits, tokens, slice(n - 1, -1), slice(n, None),
+                                          lambda x: F.log_softmax(logits, -1).float()),
 }
 
 
@@ -82,6 +86,16 @@ def _answer_cases():
         Case("random logits of shape (8, 11), n_prompt=3 (5 answer tokens)",
              dict(logits=torch.randn(8, 11, generator=g) * 2,
                   tokens=torch.randint(0, 11, (8,), generator=g).tolist(), n_prompt=3)),
+        Case("a one-token answer: random logits of shape (6, 11), n_prompt=5",
+             dict(logits=torch.randn(6, 11, generator=g) * 2,
+                  tokens=torch.randint(0, 11, (6,), generator=g).tolist(), n_prompt=5)),
+        Case("a one-token prompt: random logits of shape (5, 11), n_prompt=1 (every later token is the answer)",
+             dict(logits=torch.randn(5, 11, generator=g) * 2,
+                  tokens=torch.randint(0, 11, (5,), generator=g).tolist(), n_prompt=1)),
+        Case("bfloat16 logits of shape (8, 32000) (a model run in bfloat16, Llama 2's vocabulary), n_prompt=4: "
+             "the log-probabilities are computed in float32",
+             dict(logits=(torch.randn(8, 32000, generator=g) * 3).bfloat16(),
+                  tokens=torch.randint(0, 32000, (8,), generator=g).tolist(), n_prompt=4), atol=1e-4),
         Case("a small Llama's logits for a 10-token sequence, n_prompt=6",
              dict(seed=51, prompt=random_prompt(51, 10), n_prompt=6), atol=1e-4),
     ]
@@ -131,6 +145,8 @@ def _mc2_cases():
                   false_lls=(-3 - 12 * torch.rand(4, generator=g)).tolist())),
         Case("long answers: true -1000.0; false -1001.0, -1002.0 (answer: 1 / (1 + e^-1 + e^-2) = 0.6652)",
              dict(true_lls=[-1000.0], false_lls=[-1001.0, -1002.0])),
+        Case("one true and one false answer, equally likely (log-likelihoods -7.5 and -7.5; answer: 0.5)",
+             dict(true_lls=[-7.5], false_lls=[-7.5])),
     ]
 
 
@@ -221,6 +237,8 @@ def _probe_cases():
         Case("by hand: acts [[1, 2], [3, 2], [-1, 0], [-3, 0]], labels [1, 1, 0, 0] (answer: direction [4, 2], "
              "bias -2)", dict(acts=torch.tensor([[1.0, 2.0], [3.0, 2.0], [-1.0, 0.0], [-3.0, 0.0]]),
                               labels=[1, 1, 0, 0])),
+        Case("one example of each label: acts [[0, 1, 2], [2, 1, 0]], labels [0, 1] (answer: direction [2, 0, -2], "
+             "bias 0)", dict(acts=torch.tensor([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]]), labels=[0, 1])),
         Case("40 activations of 16 features, labels alternating 0 and 1", dict(acts=acts, labels=labels),
              atol=1e-4),
         Case("a small Llama's residual stream after block 0, at the last token of 8 prompts (the 4 labelled 1 "

@@ -81,6 +81,8 @@ def _ranking_cases():
         Case("a batch of shape (2, 3) with one margin for all (a plain number, 0.5)",
              dict(chosen=torch.randn(2, 3, generator=g) * 2, rejected=torch.randn(2, 3, generator=g) * 2,
                   margin=0.5)),
+        Case("one comparison, the two replies scored the same, margin 0 (answer: [log 2] = [0.6931])",
+             dict(chosen=torch.tensor([0.25]), rejected=torch.tensor([0.25]), margin=torch.tensor([0.0]))),
     ]
 
 
@@ -101,6 +103,10 @@ def _ppo_with(ratio_of=None, combine=torch.maximum, average=masked_mean, clip_lo
 
 def _row_means_then_mean(x, mask):
     return ((x * mask).sum(1) / mask.sum(1).clamp(min=1)).mean()
+
+
+def _row_means_of_nothing(x, mask):
+    return ((x * mask).sum(1) / mask.sum(1)).mean()  # a row without reply tokens is 0 / 0
 
 
 PPO_MISTAKES = {
@@ -127,6 +133,9 @@ PPO_MISTAKES = {
     "each row is averaged first: average over all reply tokens of the batch at once, so that every token weighs "
     "the same (sum(x * mask) / sum(mask))":
         _ppo_with(average=_row_means_then_mean),
+    "each row is averaged first, and a reply with no tokens gives 0 / 0 = NaN: average over all reply tokens of "
+    "the batch at once, sum(x * mask) / sum(mask), which counts an empty reply as nothing":
+        _ppo_with(average=_row_means_of_nothing),
     "no gradient reaches the new log-probabilities (a .detach(), .item() or torch.no_grad() too many): the "
     "optimiser needs d loss / d logprobs":
         lambda new, old, adv, mask, clip=0.2: reference_ppo_loss(new.detach(), old, adv, mask, clip),
@@ -169,6 +178,14 @@ def _ppo_cases():
         Case("a policy that moved far: new log-probabilities up to 2 from the old, mask as above, clip 0.3",
              dict(logprobs=old + (torch.rand(3, 6, generator=g) - 0.5) * 4, old_logprobs=old,
                   advantages=torch.randn(3, 6, generator=g), mask=mask, clip=0.3)),
+        Case("one reply of one token: ratio 1.5, advantage 2, clip 0.2 (answer: max(-3, -2.4) = -2.4; gradient 0, "
+             "the ratio is clipped)",
+             dict(logprobs=torch.tensor([[1.5]]).log() - 2.0, old_logprobs=torch.full((1, 1), -2.0),
+                  advantages=torch.tensor([[2.0]]), mask=torch.ones(1, 1), clip=0.2)),
+        Case("a reply with no tokens at all (its row of the mask all 0) beside rows of 6 and 3, clip 0.2",
+             dict(logprobs=old + (torch.rand(3, 6, generator=g) - 0.5) * 0.8, old_logprobs=old,
+                  advantages=torch.randn(3, 6, generator=g), clip=0.2,
+                  mask=(torch.arange(6)[None, :] < torch.tensor([6, 0, 3])[:, None]).float())),
     ]
 
 

@@ -91,6 +91,13 @@ def _rms_cases():
         Case("x of shape (2, 4, 32), bfloat16, eps=1e-6",
              dict(x=(torch.randn(2, 4, 32, generator=g) * 3).bfloat16(), weight=weight(32, torch.bfloat16),
                   eps=1e-6), atol=1e-2, rtol=1e-2, exact_dtype=True),
+        Case("x of shape (1, 1, 4096), bfloat16: one position of Llama 2 7B's 4,096 features (a batch of one, a "
+             "one-token prompt)", dict(x=(torch.randn(1, 1, 4096, generator=g) * 2).bfloat16(),
+                                        weight=weight(4096, torch.bfloat16), eps=1e-5),
+             atol=1e-2, rtol=1e-2, exact_dtype=True),
+        Case("x and weight in float64 (the result stays float64)",
+             dict(x=torch.randn(3, 16, generator=g, dtype=torch.float64), weight=weight(16, torch.float64),
+                  eps=1e-5), exact_dtype=True),
         Case("inside the model: every RMSNorm of a small Llama calls your rms_norm (logits of a 10-token prompt, "
              "then 8 greedy tokens)", dict(seed=11, prompt=random_prompt(11, 10)), atol=1e-4, rtol=1e-4),
     ]
@@ -154,6 +161,8 @@ def _ffn_cases():
              dict(x=torch.randn(2, 3, 8, generator=g), **weights(8, 24))),
         Case("x of shape (4, 16) with large values (std 3); hidden size 40",
              dict(x=torch.randn(4, 16, generator=g) * 3, **weights(16, 40)), atol=1e-4),
+        Case("x of shape (1, 1, 16): one position, a batch of one", dict(x=torch.randn(1, 1, 16, generator=g),
+                                                                     **weights(16, 40))),
         Case("inside the model: every feed-forward of a small Llama calls your feed_forward (logits of a "
              "10-token prompt, then 8 greedy tokens)", dict(seed=12, prompt=random_prompt(12, 10)),
              atol=1e-4, rtol=1e-4),

@@ -28,6 +28,10 @@ def _arange(n):
     return torch.arange(n, dtype=torch.float32)
 
 
+def _inv_freq(hd, theta):
+    return 1.0 / theta ** (torch.arange(0, hd, 2).float() / hd)
+
+
 TABLE_MISTAKES = {
     "the exponent is i/hd instead of 2i/hd: the frequencies are theta^(-2i/hd) for i = 0 .. hd/2 - 1 "
     "(torch.arange(0, hd, 2) / hd)":
@@ -44,6 +48,13 @@ TABLE_MISTAKES = {
     "the tables are hd wide (each frequency written twice, Hugging Face's layout): Meta's tables hold one "
     "column per pair, hd/2":
         lambda hd, n, theta=10000.0: tuple(t.repeat_interleave(2, dim=-1) for t in kit.rope_tables(hd, n, theta)),
+    "the positions are bfloat16: it holds whole numbers exactly only up to 256, so far positions share a "
+    "rounded angle (4095 becomes 4096); count positions in float32, torch.arange(max_seq_len, dtype=torch.float32)":
+        lambda hd, n, theta=10000.0: _tables(_inv_freq(hd, theta), torch.arange(n, dtype=torch.bfloat16).float()),
+    "the angles are computed in float16: its frequencies keep about 3 digits and it holds whole numbers exactly "
+    "only up to 2048, so the angles drift and far positions are off by radians; compute the table in float32":
+        lambda hd, n, theta=10000.0: tuple(t.float() for t in _tables(_inv_freq(hd, theta).half(),
+                                                                       torch.arange(n, dtype=torch.float16))),
 }
 
 
@@ -66,6 +77,12 @@ def _table_cases():
         Case("head_dim=8, max_seq_len=6, theta=10000", dict(head_dim=8, max_seq_len=6, theta=10000.0), atol=1e-4),
         Case("head_dim=16, max_seq_len=12, theta=500000 (Llama 3's)",
              dict(head_dim=16, max_seq_len=12, theta=500000.0), atol=1e-4),
+        # float32 rounds an angle near 4095 to 2.4e-4, so correct ways of computing it differ by that much
+        Case("head_dim=128, max_seq_len=4096, theta=10000: Llama 2 7B's heads over its whole context (angles up "
+             "to 4095 radians; float32 counts positions exactly that far, float16 and bfloat16 do not)",
+             dict(head_dim=128, max_seq_len=4096, theta=10000.0), atol=1e-3),
+        Case("head_dim=2, max_seq_len=1 (one pair, one position: cos [[1]], sin [[0]])",
+             dict(head_dim=2, max_seq_len=1, theta=10000.0)),
         Case("inside the model: a small Llama whose tables are yours (logits of a 10-token prompt, then 8 greedy "
              "tokens)", dict(seed=21, prompt=random_prompt(21, 10)), atol=1e-4, rtol=1e-4),
     ]
@@ -138,6 +155,7 @@ def _rotate_cases():
     g = torch.Generator().manual_seed(3)
     cos8, sin8 = kit.rope_tables(8, 16)
     cos16, sin16 = kit.rope_tables(16, 16)
+    cos128, sin128 = kit.rope_tables(128, 4096)  # Llama 2 7B's head size and context
     return [
         Case("x of shape (2, 5, 3, 8) (batch, positions, heads, head dim) at positions 0..4",
              dict(x=torch.randn(2, 5, 3, 8, generator=g), cos=cos8[:5], sin=sin8[:5])),
@@ -146,6 +164,13 @@ def _rotate_cases():
         Case("x of shape (1, 3, 2, 16), bfloat16",
              dict(x=torch.randn(1, 3, 2, 16, generator=g).bfloat16(), cos=cos16[2:5], sin=sin16[2:5]),
              atol=1e-2, rtol=1e-2, exact_dtype=True),
+        Case("x of shape (1, 1, 32, 128), float16: one token at position 4095, the last of Llama 2's 4,096 (a "
+             "decoding step with a batch of one, 32 heads of 128)",
+             dict(x=torch.randn(1, 1, 32, 128, generator=g).half(), cos=cos128[4095:], sin=sin128[4095:]),
+             atol=1e-2, rtol=1e-2, exact_dtype=True),
+        Case("x of shape (2, 6, 2, 128), float64, at positions 4090..4095 (the result stays float64)",
+             dict(x=torch.randn(2, 6, 2, 128, generator=g, dtype=torch.float64), cos=cos128[4090:],
+                  sin=sin128[4090:]), exact_dtype=True),
         Case("inside the model: a small Llama whose attention calls your apply_rotary_emb (logits of a 10-token "
              "prompt, then 8 greedy tokens decoded with the KV cache)", dict(seed=22, prompt=random_prompt(22, 10)),
              atol=1e-4, rtol=1e-4),

@@ -36,6 +36,12 @@ def _greedy_or(fn):
     return lambda logits, t: kit_softmax_with_temperature(logits, 0) if t == 0 else fn(logits, t)
 
 
+def _spread_over_ties(logits):
+    """Greedy done as "all the likeliest tokens", which is one token unless the largest logit is tied."""
+    likeliest = (logits == logits.max(-1, keepdim=True).values).float()
+    return likeliest / likeliest.sum(-1, keepdim=True)
+
+
 TEMPERATURE_MISTAKES = {
     "the temperature is applied after the softmax (softmax(logits) / T): divide the logits by T, then take "
     "the softmax": _greedy_or(lambda logits, t: F.softmax(logits.float(), dim=-1) / t),
@@ -48,6 +54,15 @@ TEMPERATURE_MISTAKES = {
     "temperature 0 is not handled: it means greedy, all probability on the likeliest token "
     "(logits / 0 gives inf and NaN)":
         lambda logits, t: F.softmax(logits.float() / t, dim=-1),
+    "the softmax is written out without subtracting the largest logit: at a small temperature logits / T exceed "
+    "88 and exp overflows float32 to inf (inf / inf = NaN); use F.softmax, or subtract each row's max first":
+        _greedy_or(lambda logits, t: (lambda e: e / e.sum(-1, keepdim=True))(torch.exp(logits.float() / t))),
+    "at temperature 0 every tied likeliest token gets probability: greedy takes one, the first of them "
+    "(torch.argmax, as Meta's generate); use F.one_hot(logits.argmax(-1), V)":
+        lambda logits, t: _spread_over_ties(logits) if t == 0 else kit_softmax_with_temperature(logits, t),
+    "the softmax is computed in the logits' bfloat16 (3 significant digits): cast the logits to float32 first "
+    "(logits.float()), as the kit does before sampling":
+        _greedy_or(lambda logits, t: F.softmax(logits / t, dim=-1).float()),
 }
 
 
@@ -57,6 +72,16 @@ def _temperature_cases():
         Case("logits of shape (2, 5), temperature 0.5", dict(logits=torch.randn(2, 5, generator=g) * 2, t=0.5)),
         Case("logits of shape (3, 6), temperature 2.0", dict(logits=torch.randn(3, 6, generator=g) * 2, t=2.0)),
         Case("logits of shape (2, 4), temperature 0 (greedy)", dict(logits=torch.randn(2, 4, generator=g), t=0.0)),
+        Case("logits [[3, 2.99, 0.5, -1], [-2, 1, 1.5, 1.49]], temperature 0.01: logits / T reach 300, and in each "
+             "row the two likeliest, 0.01 apart, still share the probability about 0.73 : 0.27",
+             dict(logits=torch.tensor([[3.0, 2.99, 0.5, -1.0], [-2.0, 1.0, 1.5, 1.49]]), t=0.01)),
+        Case("logits of shape (2, 6), temperature 100 (almost flat)",
+             dict(logits=torch.randn(2, 6, generator=g) * 2, t=100.0)),
+        Case("logits [[1, 3, 0, 3]], temperature 0, two tokens tied for the largest logit: greedy takes the first "
+             "of them, index 1 (torch.argmax's rule, as in Meta's generate)",
+             dict(logits=torch.tensor([[1.0, 3.0, 0.0, 3.0]]), t=0.0)),
+        Case("bfloat16 logits of shape (2, 8) (a model run in bfloat16), temperature 0.7: the probabilities are "
+             "computed in float32", dict(logits=(torch.randn(2, 8, generator=g) * 2).bfloat16(), t=0.7)),
     ]
 
 
@@ -84,6 +109,10 @@ TOP_K_MISTAKES = {
     "only the k probabilities are returned: return a distribution over the whole vocabulary, zero outside "
     "the top k":
         lambda probs, k: (lambda v: v / v.sum(-1, keepdim=True))(torch.topk(probs, min(k, probs.shape[-1])).values),
+    "on a tie at the k-th place only k tokens are kept: keep every token as likely as the k-th (probs >= the k-th "
+    "largest), as the kit and Hugging Face do, so that no tied token is dropped at random":
+        lambda probs, k: _keep(probs, torch.zeros_like(probs, dtype=torch.bool).scatter(
+            -1, torch.topk(probs, min(k, probs.shape[-1])).indices, True)),
 }
 
 
@@ -94,6 +123,11 @@ def _top_k_cases():
         Case("probs of shape (3, 8), k=3", dict(probs=F.softmax(torch.randn(3, 8, generator=g) * 2, -1), k=3)),
         Case("probs of shape (2, 5), k=10 (more than the vocabulary: keep all)",
              dict(probs=F.softmax(torch.randn(2, 5, generator=g), -1), k=10)),
+        Case("probs [0.4, 0.2, 0.2, 0.1, 0.1], k=2, a tie at the k-th place: every token as likely as the k-th is "
+             "kept (the kit's rule, and Hugging Face's), so 3 survive: [0.5, 0.25, 0.25, 0, 0]",
+             dict(probs=torch.tensor([[0.4, 0.2, 0.2, 0.1, 0.1]]), k=2)),
+        Case("probs of shape (1, 7), k=1 (only the likeliest token: the same as greedy)",
+             dict(probs=F.softmax(torch.randn(1, 7, generator=g) * 2, -1), k=1)),
     ]
 
 
@@ -131,6 +165,8 @@ TOP_P_MISTAKES = {
         _left_sorted,
     "the mask is inverted: the likeliest tokens are the ones to keep": lambda probs, p: _by_rank(
         probs, lambda s: torch.cumsum(s, -1) - s > p),
+    "a token is dropped when the tokens above it hold exactly p: Meta's rule drops it only when they hold more "
+    "than p (mass_before > p, not >=)": lambda probs, p: _by_rank(probs, lambda s: torch.cumsum(s, -1) - s < p),
 }
 
 
@@ -143,6 +179,10 @@ def _top_p_cases():
              dict(probs=F.softmax(torch.randn(2, 6, generator=g) * 1.5, -1), p=0.9)),
         Case("probs [0.1, 0.6, 0.3], p=0.3 (the likeliest token alone crosses p)",
              dict(probs=torch.tensor([[0.1, 0.6, 0.3]]), p=0.3)),
+        Case("probs [0.125, 0.5, 0.0625, 0.25, 0.0625] (exact in binary), p=0.75: the two likeliest hold exactly "
+             "0.75, and Meta's rule drops a token only when the ones above it hold more than p, so 0.125 is kept "
+             "too (Hugging Face's rule would drop it): [1/7, 4/7, 0, 2/7, 0]",
+             dict(probs=torch.tensor([[0.125, 0.5, 0.0625, 0.25, 0.0625]]), p=0.75)),
     ]
 
 
@@ -196,6 +236,8 @@ def _compose_cases():
              dict(logits=torch.tensor([[0.2, 0.22, 0.18, 0.21, 0.19]]).log(), temperature=1.0, top_k=2, top_p=0.45)),
         Case("logits of shape (1, 12), temperature 1.5, top_k=None, top_p=0.9",
              dict(logits=torch.randn(1, 12, generator=g) * 2, temperature=1.5, top_k=None, top_p=0.9)),
+        Case("logits of shape (2, 8), temperature 0, top_k=3, top_p=0.5 (greedy, whatever the filters)",
+             dict(logits=torch.randn(2, 8, generator=g) * 2, temperature=0.0, top_k=3, top_p=0.5)),
         Case("inside generate_tokens: 12 tokens sampled with seed 41, temperature 0.9, top_k=20, top_p=0.8, from a "
              "small Llama (the same seed must give the same tokens)", dict(seed=41, prompt=random_prompt(41, 5))),
     ]
