@@ -17,11 +17,19 @@ How one notebook is graded:
    alone: the other parts' functions are the reference ones while it runs, so one part's bug costs that part only.
 
 What protects what. The notebooks are strangers' code, so each kernel runs in an OS sandbox
-(llama_lab/grading/sandbox.py: bubblewrap): as user nobody, with its own copy of the notebook as the only thing
-it can write, no network, no view of the home directories, the other submissions or the grades file, and a
-process namespace of its own, so that it cannot signal the grader and nothing it starts outlives it. The sandbox
-is what keeps the instructor's machine and the other submissions safe; without bwrap the grader refuses to run
-unless told `--no-sandbox` (for notebooks you wrote yourself).
+(llama_lab/grading/sandbox.py: bubblewrap): as a host user without privileges, with its own copy of the notebook
+as the only thing it can write, no network, no view of the home directories, the other submissions or the grades
+file, at most `process_limit` processes and `memory_limit` bytes per process, and a process namespace of its
+own, so that it cannot signal the grader and nothing it starts outlives it. The sandbox is what keeps the
+instructor's machine and the other submissions safe; without bwrap the grader refuses to run unless told
+`--no-sandbox` (for notebooks you wrote yourself). Before any sandbox, the handed-in files themselves are
+strangers' too: the grader reads a notebook only if it is a regular file of at most MAX_NOTEBOOK_BYTES, opened
+without following links (read_submission); a link, a pipe or a device gets a grade saying what it is.
+
+The command line stops on Ctrl-C or SIGTERM: the kernels are killed, the grades finished so far are printed and
+written to `--output` (which is checked before the first notebook and rewritten, atomically, after each one), and
+the exit status is 130 or 143. Each notebook is graded in a folder of the temporary folder named TEMP_PREFIX...
+that names its grader; a grader killed outright (SIGKILL) leaves it behind, and the next one removes it.
 
 Inside its sandbox the notebook shares a process with the harness, and the harness defends the score against the
 known ways to fake it: its grading function is a closure made before the notebook's first cell, under a name

@@ -18,8 +18,9 @@ Who it runs as on the host. A grader started by an ordinary user makes the box w
 the kernel is user 65534 (nobody); on the host it is that user, who can do no more than before. A grader started
 as root would map the box's user to root that way, so as root bwrap makes the namespaces itself (no user
 namespace) and the kernel is started through `setpriv` as the host user FIRST_BOX_UID + slot, an id no account
-uses (one per notebook graded at the same time), with no capabilities and no way to gain any (no_new_privs).
-Its folder is handed to that user; the rest of the host is only what any user may read.
+uses (one per notebook graded at the same time), with no capabilities and no way to gain any (no_new_privs);
+only bwrap's own small init, which starts the kernel and reaps what ends, stays root's. The kernel's folder is
+handed to that user; the rest of the host is only what any user may read.
 
 Limits per process in the box, set with `prlimit` just before the kernel starts, and inherited by everything
 it starts: at most `processes` processes and threads (PROCESS_LIMIT, 128: the kernel itself uses about 10, a
