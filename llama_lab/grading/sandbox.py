@@ -23,10 +23,10 @@ only bwrap's own small init, which starts the kernel and reaps what ends, stays 
 handed to that user; the rest of the host is only what any user may read.
 
 Limits per process in the box, set with `prlimit` just before the kernel starts, and inherited by everything
-it starts: at most `processes` processes and threads (PROCESS_LIMIT, 128: the kernel itself uses about 10, a
+it starts: at most `processes` processes and threads (PROCESS_LIMIT, 128: the kernel itself uses 11, a
 fork bomb stops there: fork raises BlockingIOError), counted for the box alone (as root: for its own user;
 otherwise: for its own user namespace, Linux 5.14 and later); at most `memory` bytes of address space each
-(MEMORY_LIMIT, 4 GiB: a kernel with torch and a tiny model uses under 1): a larger allocation raises MemoryError
+(MEMORY_LIMIT, 4 GiB: a kernel that ran a tiny model peaked at 1.4): a larger allocation raises MemoryError
 (or torch's "can't allocate memory") in the cell that asked, and the kernel carries on; no core files. These are
 limits per process, not one for the whole box: its memory is bounded by processes x memory, not by memory.
 
