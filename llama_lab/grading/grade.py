@@ -832,18 +832,20 @@ def main(argv: list[str] | None = None) -> int:
     signals = (signal.SIGINT, signal.SIGTERM) if threading.current_thread() is threading.main_thread() else ()
     previous = {signum: signal.signal(signum, stop) for signum in signals}
     try:
-        notebooks = find_notebooks(Path(args.path))
-        found += map(str, notebooks)
-        grades = grade_notebooks(notebooks, limits, args.jobs, sandboxed=not args.no_sandbox, on_grade=on_grade)
-    except (OSError, sandbox.SandboxError) as error:  # no notebooks there, no sandbox here, --output unwritable
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except GradingInterrupted as stopped:
-        grades, interrupted = stopped.grades, stopped
-    finally:
+        try:
+            notebooks = find_notebooks(Path(args.path))
+            found += map(str, notebooks)
+            grades = grade_notebooks(notebooks, limits, args.jobs, sandboxed=not args.no_sandbox,
+                                     on_grade=on_grade)
+        except (OSError, sandbox.SandboxError) as error:  # no notebooks there, no sandbox here
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        except GradingInterrupted as stopped:
+            grades, interrupted = stopped.grades, stopped
+        except _Stopped as stopped:  # before grading started (while the notebooks were listed)
+            grades, interrupted = [], GradingInterrupted([], len(found), found, stopped.signum)
         for signum in previous:
             signal.signal(signum, signal.SIG_IGN)  # the report is written whole, whatever arrives now
-    try:
         # every kernel, and every sandbox with whatever it started, is gone by now
         write(grades)
         if args.json:
