@@ -802,9 +802,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="processes and threads a notebook may have in the sandbox (default %(default)s)")
     parser.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default 1)")
     args = parser.parse_args(argv)
-    if args.memory_limit <= 0 or args.process_limit < 1 or args.jobs < 1:
-        parser.error("--memory-limit, --process-limit and --jobs must be positive")
     problem = output_problem(args.output) if args.output else None
+    if args.memory_limit <= 0 or args.process_limit < 1 or args.jobs < 1:
+        problem = (f"--memory-limit {args.memory_limit:g}, --process-limit {args.process_limit} and --jobs "
+                   f"{args.jobs} must all be positive")
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
