@@ -11,10 +11,15 @@ assignment with several parts wrong at once).
 import json
 import math
 import os
+import resource
 import secrets
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -23,7 +28,8 @@ import pytest
 import torch
 
 from llama_lab import grading
-from llama_lab.grading.grade import Limits, format_grade, format_summary, grade_notebook, grade_path, main
+from llama_lab.grading.grade import (MAX_NOTEBOOK_BYTES, OWNER, TEMP_PREFIX, Limits, format_grade, format_summary,
+                                     grade_notebook, grade_path, grading_folder, main, remove_leftovers)
 from llama_lab.grading import harness, sandbox
 
 REPO = Path(__file__).resolve().parent.parent
@@ -708,7 +714,9 @@ def test_a_notebook_cannot_reach_the_machine_its_classmates_or_the_grades(tmp_pa
     assert outcomes == ["attack: home: FileNotFoundError",
                         "attack: writes ['FileNotFoundError', 'FileNotFoundError', 'FileNotFoundError', "
                         "'FileNotFoundError', 'OSError']",
-                        "attack: detached", "attack: network ConnectionRefusedError as uid 65534"], outcomes
+                        "attack: detached",
+                        f"attack: network ConnectionRefusedError as uid {sandbox.box_user(0) or sandbox.NOBODY}"], \
+        outcomes
     assert bob.read_bytes() == before and not (tmp_path / "outside.txt").exists()
     assert no_process_with(token), "a process the notebook started outlived its grading"
     time.sleep(max(0.0, 7 - (time.monotonic() - started)))
@@ -778,11 +786,242 @@ def test_without_the_lab_extra_the_command_says_what_to_install():
 
 
 def test_without_bwrap_the_grader_refuses_and_says_how_to_install_it(monkeypatch, capsys, tmp_path):
-    sandbox.bwrap.cache_clear()
+    sandbox.tools.cache_clear()
     monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on it
     try:
         assert main([str(STUDENT / "04_sampling.ipynb")]) == 2
     finally:
-        sandbox.bwrap.cache_clear()
+        sandbox.tools.cache_clear()
     said = capsys.readouterr().err.strip()
     assert len(said.splitlines()) == 1 and "apt-get install bubblewrap" in said and "--no-sandbox" in said, said
+
+
+# ------------------------------------------------------------------ the grader's files, processes and signals
+
+def test_links_pipes_and_huge_files_are_not_read_and_their_grades_say_what_they_are(tmp_path, capsys):
+    submissions, grades = tmp_path / "submissions", tmp_path / "grades.json"
+    key = tmp_path / "instructor_key.txt"
+    key.write_text("SECRET-" + secrets.token_hex(16))
+    (tmp_path / "elsewhere").mkdir()
+    nbformat.write(nbformat.read(INSTRUCTOR / "04_sampling.ipynb", as_version=4), tmp_path / "elsewhere" / "04.ipynb")
+    for student in ["alice", "bob", "carol", "dave", "erin", "frank"]:
+        (submissions / student).mkdir(parents=True)
+    (submissions / "alice" / "04_sampling.ipynb").symlink_to(INSTRUCTOR / "04_sampling.ipynb")  # full marks
+    (submissions / "bob" / "04_sampling.ipynb").symlink_to(key)
+    (submissions / "carol" / "04_sampling.ipynb").symlink_to("/dev/zero")
+    os.mkfifo(submissions / "dave" / "04_sampling.ipynb")  # opened for reading, it waits for a writer forever
+    with open(submissions / "erin" / "04_sampling.ipynb", "wb") as huge:
+        huge.truncate(MAX_NOTEBOOK_BYTES + 1)  # sparse: costs no disk
+    (submissions / "frank" / "work").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    listening = socket.socket(socket.AF_UNIX)
+    listening.bind(str(submissions / "frank" / "04_sampling.ipynb"))
+    forged = "a\nzed_04_sampling.ipynb: 13 points  (forged).ipynb"  # a name that starts a line of its own
+    (submissions / forged).write_text('{"cells": 42}')
+    memory_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        assert main([str(submissions), "--output", str(grades), "--no-sandbox"]) == 1
+    finally:
+        listening.close()
+    printed = capsys.readouterr().out
+    report = json.loads(grades.read_text())
+    errors = {Path(g["path"]).relative_to(submissions).as_posix(): g["error"] for g in report["notebooks"]}
+    assert report["points"] == 0 and report["pending"] == [] and not any(g["parts"] for g in report["notebooks"])
+    assert errors == {
+        "alice/04_sampling.ipynb": "04_sampling.ipynb is a symbolic link: hand in the notebook file itself (the "
+                                   "grader does not follow links)",
+        "bob/04_sampling.ipynb": "04_sampling.ipynb is a symbolic link: hand in the notebook file itself (the "
+                                 "grader does not follow links)",
+        "carol/04_sampling.ipynb": "04_sampling.ipynb is a symbolic link: hand in the notebook file itself (the "
+                                   "grader does not follow links)",
+        "dave/04_sampling.ipynb": "04_sampling.ipynb is a named pipe (FIFO), not a notebook file: hand in the "
+                                  "notebook file itself",
+        "erin/04_sampling.ipynb": "04_sampling.ipynb is 20.0 MB or more, larger than the 20 MB a notebook may be: "
+                                  "clear its outputs (Edit > Clear Outputs of All Cells), save it and hand it in "
+                                  "again",
+        "frank/04_sampling.ipynb": "04_sampling.ipynb is a socket, not a notebook file: hand in the notebook file "
+                                   "itself",
+        "frank/work": "work is a symbolic link to a folder: the grader does not follow links; copy the notebooks "
+                      "themselves in",
+        forged: f"{forged!r} could not be read as a notebook (TypeError: 'int' object is not iterable)"}, errors
+    # nothing behind a link was read: not the key, not 3 GB of zeros (this process's peak memory barely moved)
+    assert "SECRET" not in printed and "SECRET" not in grades.read_text()
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - memory_before < 200_000  # kB
+    # the text report shows the odd name escaped, on the line of its own grade; the JSON keeps it as it is
+    lines = printed.splitlines()
+    assert not any(line.startswith("zed_04_sampling") for line in lines), printed
+    assert f"{str(submissions / forged)!r}: not graded: " in printed
+    assert [line for line in lines if line.startswith(f"{str(submissions / forged)!r}")] and \
+        len([line for line in lines if "not graded" in line]) == 2 * len(errors)  # each grade, and its summary row
+
+
+def test_a_bad_output_file_is_refused_before_any_notebook_is_graded(tmp_path, capsys):
+    notebook = tmp_path / "04_sampling.ipynb"
+    nbformat.write(with_solutions("04_sampling", {}), notebook)
+    for output, said in [(tmp_path / "missing" / "grades.json", f"the folder {tmp_path / 'missing'} does not exist"),
+                         (tmp_path, "is a folder: give the file to write")]:
+        assert main([str(notebook), "--output", str(output)]) == 2
+        printed = capsys.readouterr()
+        assert printed.out == "" and len(printed.err.strip().splitlines()) == 1, printed
+        assert printed.err.startswith(f"error: --output {output}") and said in printed.err, printed.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["04_sampling.ipynb"]  # nothing written, nothing graded
+
+
+@needs_sandbox
+def test_a_notebook_gets_limited_processes_and_memory_as_an_unprivileged_user(tmp_path):
+    fork_bomb = """
+        import os, time
+        children, stopped = [], "nothing stopped it"
+        try:
+            for _ in range(300):  # a bounded fork bomb: each child sleeps a moment, then ends
+                child = os.fork()
+                if child == 0:
+                    time.sleep(3)
+                    os._exit(0)
+                children.append(child)
+        except OSError as error:
+            stopped = type(error).__name__
+        for child in children:
+            os.waitpid(child, 0)
+        raise RuntimeError(f"attack: forked {len(children)}, then {stopped}")
+        """
+    allocation = "too_much = bytearray(4 * 2**30)  # 4 GiB"
+    path = tmp_path / "04_sampling.ipynb"
+    nbformat.write(with_solutions("04_sampling", {}, [fork_bomb, allocation]), path)
+    box_uid = sandbox.box_user(0) or os.getuid()
+    seen = {"box processes": 0, "kernel uids": set()}
+    done = threading.Event()
+
+    def ours(cmdline: bytes) -> bool:
+        """The command line of a kernel of this process's grading folder, or of a process it forked."""
+        words = cmdline.split(b"\0")
+        if words[0] != sys.executable.encode() or b"ipykernel_launcher" not in words:
+            return False  # not the kernel (bwrap's own processes carry its command line too)
+        folder = Path(words[words.index(b"-f") + 1].decode()).parent.parent
+        return (folder / OWNER).read_text().split()[0] == str(os.getpid())
+
+    def watch():  # from outside the sandbox, as the host sees it
+        while not done.is_set():
+            count = 0
+            for status in Path("/proc").glob("[0-9]*/status"):
+                try:
+                    if not ours((status.parent / "cmdline").read_bytes()):
+                        continue
+                    uid = next(line for line in status.read_text().splitlines() if line.startswith("Uid:"))
+                except (OSError, StopIteration, ValueError, IndexError):
+                    continue
+                seen["kernel uids"].add(int(uid.split()[1]))
+                count += 1
+            seen["box processes"] = max(seen["box processes"], count)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        grade = grade_notebook(path)
+    finally:
+        done.set()
+        watcher.join()
+    report = format_grade(grade)
+    assert grade.points == grade.max_points == 13, report  # the cells cost themselves, not the grading
+    bomb, memory = grade.problems
+    forked = int(bomb.split("attack: forked ", 1)[1].split(",")[0])
+    assert 10 < forked < sandbox.PROCESS_LIMIT and bomb.endswith(", then BlockingIOError"), bomb
+    assert memory.startswith("cell 4 (`too_much = bytearray(4 * 2**30)  # 4 GiB`) raised MemoryError"), memory
+    # seen from the host: the kernel and its children run as the box's user, never root, and no more than the limit
+    assert seen["kernel uids"] == {box_uid} and 0 not in seen["kernel uids"], seen
+    assert 10 < seen["box processes"] <= sandbox.PROCESS_LIMIT, seen
+
+
+def _grader(folder: Path, output: Path, *options: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "llama_lab.grade", str(folder), "--output", str(output),
+                             *options], env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(condition, seconds: float = 180) -> None:
+    for _ in range(int(seconds * 10)):
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("the grader never got there")
+
+
+def _running(token: str) -> bool:
+    """Some process on this machine has `token` in its command line now."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if token.encode() in cmdline.read_bytes():
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def _folders_of(pid: int) -> list[Path]:
+    """The grading folders whose OWNER names the process `pid`."""
+    found = []
+    for folder in Path(tempfile.gettempdir()).glob(TEMP_PREFIX + "*"):
+        try:
+            if (folder / OWNER).read_text().split()[0] == str(pid):
+                found.append(folder)
+        except (OSError, IndexError):
+            pass
+    return found
+
+
+def _sleeper(token: str) -> str:
+    """A cell that waits two minutes in a process whose command line holds `token`, so a test can see it."""
+    return f"import subprocess\nsubprocess.run(['sh', '-c', 'sleep 120; : {token}'])"
+
+
+# SIGTERM once a notebook is finished; Ctrl-C (SIGINT) during the first one (cheaper: nothing is graded whole)
+@pytest.mark.parametrize("signal_name, status, finished", [("SIGTERM", 143, 1), ("SIGINT", 130, 0)])
+def test_an_interrupt_stops_grading_and_keeps_the_finished_grades(signal_name, status, finished, tmp_path):
+    token, grades = secrets.token_hex(8), tmp_path / "grades.json"
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    names = ["a_04_sampling.ipynb", "b_04_sampling.ipynb", "c_04_sampling.ipynb"][1 - finished:]
+    for name in names:  # b waits two minutes in a cell
+        nbformat.write(with_solutions("04_sampling", {}, [_sleeper(token)] if name[0] == "b" else []),
+                       submissions / name)
+    grader = _grader(submissions, grades, *(["--no-sandbox"] if NO_SANDBOX else []))
+    try:
+        _wait_for(lambda: _running(token))  # b is running
+        if finished:  # and a was written as soon as it was finished
+            assert [Path(g["path"]).name for g in json.loads(grades.read_text())["notebooks"]] == names[:1]
+        grader.send_signal(getattr(signal, signal_name))
+        out, err = grader.communicate(timeout=60)
+    finally:
+        grader.kill()
+    assert grader.returncode == status, err
+    assert err.strip().splitlines() == [f"grading was interrupted ({signal_name}) after {finished} of {len(names)} "
+                                        f"notebooks: the grades finished are above and in {grades}"], err
+    report = json.loads(grades.read_text())
+    assert [(Path(g["path"]).name, g["points"]) for g in report["notebooks"]] == [(n, 13) for n in names[:finished]]
+    assert report["pending"] == [str(submissions / name) for name in names[finished:]]
+    assert out.startswith(f"{submissions / 'a_04_sampling.ipynb'}: 13/13 points") if finished else out == "", out
+    assert no_process_with(token), "the interrupted notebook's processes outlived the grader"
+    assert _folders_of(grader.pid) == []
+
+
+def test_the_folders_of_a_killed_grader_are_removed_by_the_next_one(tmp_path):
+    token = secrets.token_hex(8)
+    nbformat.write(with_solutions("04_sampling", {}, [_sleeper(token)]), tmp_path / "04_sampling.ipynb")
+    grader = _grader(tmp_path / "04_sampling.ipynb", tmp_path / "grades.json",
+                     *(["--no-sandbox"] if NO_SANDBOX else []))
+    try:
+        _wait_for(lambda: _running(token))
+        grader.send_signal(signal.SIGKILL)  # no chance to clean up
+        grader.wait(timeout=60)
+    finally:
+        grader.kill()
+    left = _folders_of(grader.pid)
+    assert len(left) == 1 and (left[0] / "notebook" / "04_sampling.ipynb").exists()
+    if not NO_SANDBOX:
+        assert no_process_with(token), "the sandbox outlived its grader"
+    # and beside it, folders that are not a dead grader's: one of this process (alive), one with no owner
+    with grading_folder("04_sampling.ipynb", b"{}") as alive, tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) \
+            as unknown:
+        removed = remove_leftovers()
+        assert left[0] in removed and not left[0].exists()
+        assert alive.exists() and Path(unknown).exists()

@@ -17,11 +17,19 @@ How one notebook is graded:
    alone: the other parts' functions are the reference ones while it runs, so one part's bug costs that part only.
 
 What protects what. The notebooks are strangers' code, so each kernel runs in an OS sandbox
-(llama_lab/grading/sandbox.py: bubblewrap): as user nobody, with its own copy of the notebook as the only thing
-it can write, no network, no view of the home directories, the other submissions or the grades file, and a
-process namespace of its own, so that it cannot signal the grader and nothing it starts outlives it. The sandbox
-is what keeps the instructor's machine and the other submissions safe; without bwrap the grader refuses to run
-unless told `--no-sandbox` (for notebooks you wrote yourself).
+(llama_lab/grading/sandbox.py: bubblewrap): as a host user without privileges, with its own copy of the notebook
+as the only thing it can write, no network, no view of the home directories, the other submissions or the grades
+file, at most `process_limit` processes and `memory_limit` bytes per process, and a process namespace of its
+own, so that it cannot signal the grader and nothing it starts outlives it. The sandbox is what keeps the
+instructor's machine and the other submissions safe; without bwrap the grader refuses to run unless told
+`--no-sandbox` (for notebooks you wrote yourself). Before any sandbox, the handed-in files themselves are
+strangers' too: the grader reads a notebook only if it is a regular file of at most MAX_NOTEBOOK_BYTES, opened
+without following links (read_submission); a link, a pipe or a device gets a grade saying what it is.
+
+The command line stops on Ctrl-C or SIGTERM: the kernels are killed, the grades finished so far are printed and
+written to `--output` (which is checked before the first notebook and rewritten, atomically, after each one), and
+the exit status is 130 or 143. Each notebook is graded in a folder of the temporary folder named TEMP_PREFIX...
+that names its grader; a grader killed outright (SIGKILL) leaves it behind, and the next one removes it.
 
 Inside its sandbox the notebook shares a process with the harness, and the harness defends the score against the
 known ways to fake it: its grading function is a closure made before the notebook's first cell, under a name
@@ -41,15 +49,17 @@ import io
 import json
 import os
 import secrets
+import queue
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -73,13 +83,22 @@ from .checks import PartResult, format_part, judge, prepare
 from .harness import one_thread, read_signed
 
 
+MAX_NOTEBOOK_BYTES = 20_000_000  # a handed-in notebook larger than this is not read (outputs of megabytes?)
+READ_SECONDS = 30.0  # reading one handed-in notebook (a stalled network drive must not stop the grading)
+TEMP_PREFIX = "llama-lab-grade-"  # the grading folders in the temporary folder; each holds OWNER
+OWNER = "owner"  # "PID START": the grader process the folder belongs to, and when it started
+
+
 @dataclass
 class Limits:
-    """Seconds a notebook may take in all, one cell, and one graded case."""
+    """Seconds a notebook may take in all, one cell, and one graded case; in the sandbox, processes and threads,
+    and bytes of address space per process (sandbox.py says how they are enforced)."""
 
     time_limit: float = 300.0
     cell_timeout: float = 60.0
     case_timeout: float = 20.0
+    process_limit: int = sandbox.PROCESS_LIMIT
+    memory_limit: int = sandbox.MEMORY_LIMIT
 
 
 @dataclass
@@ -103,6 +122,16 @@ class GradingError(Exception):
     """The notebook cannot be graded (not an assignment, unreadable, no kernel)."""
 
 
+class GradingInterrupted(Exception):
+    """Grading stopped on a signal (Ctrl-C, SIGTERM): `grades` are the notebooks finished before it, in name
+    order, of `total`; the kernels and sandboxes of the others are gone."""
+
+    def __init__(self, grades: list[NotebookGrade], total: int, pending: list[str], signum: int):
+        super().__init__(f"grading was interrupted ({signal.Signals(signum).name}) after {len(grades)} of "
+                         f"{total} notebooks")
+        self.grades, self.total, self.pending, self.signum = grades, total, pending, signum
+
+
 # ------------------------------------------------------------------------------------------------ grading
 
 def grade_notebook(path: str | os.PathLike, limits: Limits | None = None, sandboxed: bool = True) -> NotebookGrade:
@@ -116,7 +145,8 @@ def grade_notebook(path: str | os.PathLike, limits: Limits | None = None, sandbo
     path = Path(path)
     start = time.monotonic()
     try:
-        nb = _read(path)
+        content = read_submission(path)
+        nb = _read(path, content)
         assignment = assignment_of(nb, path)
         module = grading.load(assignment)
         cells = _code_cells(nb, path)
@@ -124,26 +154,27 @@ def grade_notebook(path: str | os.PathLike, limits: Limits | None = None, sandbo
         return NotebookGrade(str(path), None, "", 0.0, 0.0, error=str(error))
     except Exception as error:  # anything else about this file: its grade says so, the other notebooks go on
         return NotebookGrade(str(path), None, "", 0.0, 0.0,
-                             error=f"{path.name} could not be graded ({type(error).__name__}: {error})")
+                             error=f"{_shown(path.name)} could not be graded ({type(error).__name__}: {error})")
     if sandboxed:
         sandbox.bwrap()  # a machine without bwrap is the grader's problem, not this notebook's: it raises
     grade = NotebookGrade(str(path), assignment, module.TITLE, 0.0, 0.0)
     try:
-        _grade_in_kernels(path, nb.cells, cells, module, limits, sandboxed, grade)
+        _grade_in_kernels(path, content, nb.cells, cells, module, limits, sandboxed, grade)
     except Exception as error:  # a bug of the grader's, or a notebook it did not foresee: this notebook only
-        grade.error = f"{path.name}: grading stopped ({type(error).__name__}: {error})"
+        grade.error = f"{_shown(path.name)}: grading stopped ({type(error).__name__}: {error})"
     grade.points = sum(p.points for p in grade.parts)
     grade.max_points = sum(p.max_points for p in grade.parts)
     grade.seconds = round(time.monotonic() - start, 1)
     return grade
 
 
-def _grade_in_kernels(path: Path, all_cells: list, cells: list[int], module, limits: Limits, sandboxed: bool,
-                      grade: NotebookGrade) -> None:
+def _grade_in_kernels(path: Path, content: bytes, all_cells: list, cells: list[int], module, limits: Limits,
+                      sandboxed: bool, grade: NotebookGrade) -> None:
     """Run the notebook's code cells and the grading steps in kernels; put each part's result in `grade`.
 
-    Layout of the grading folder (the sandbox's only writable folder): notebook/ its own copy of the notebook,
-    where the kernel starts; kernel/ the connection file and sockets; parts/ each part's inputs and results.
+    Layout of the grading folder (the sandbox's only writable folder): notebook/ its own copy of the notebook
+    (`content`), where the kernel starts; kernel/ the connection file; sockets/ the kernel's sockets; parts/ each
+    part's inputs and results; OWNER the grader's process (see grading_folder).
     """
     assignment = grade.assignment
     with one_thread():
@@ -151,11 +182,7 @@ def _grade_in_kernels(path: Path, all_cells: list, cells: list[int], module, lim
     # what the part steps call: a closure made before the notebook's first cell (see harness.grader), under a name
     # drawn now; it signs its results with a key the notebook's code is never given
     entry, key = f"_grader_{secrets.token_hex(8)}", secrets.token_bytes(32)
-    with tempfile.TemporaryDirectory(prefix="llama-lab-grade-") as tmp:
-        folder = Path(tmp)
-        (folder / "notebook").mkdir()
-        (folder / "parts").mkdir()
-        shutil.copyfile(path, folder / "notebook" / path.name)
+    with grading_folder(path.name, content) as folder:
         steps = [_Step("setup", "setup", f"{entry} = __import__('llama_lab.grading.harness', fromlist=['grader'])"
                                          f".grader({assignment!r}, {key.hex()!r})\n")]
         steps += [_Step("cell", _cell_label(i, all_cells[i]), all_cells[i].source) for i in cells]
@@ -190,19 +217,242 @@ def _grade_in_kernels(path: Path, all_cells: list, cells: list[int], module, lim
 def grade_path(path: str | os.PathLike, limits: Limits | None = None, jobs: int = 1,
                sandboxed: bool = True) -> list[NotebookGrade]:
     """Grade a notebook, or every notebook under a folder (in `jobs` kernels at once), in name order."""
-    path = Path(path)
-    if path.is_dir():
-        notebooks = sorted(p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
-    elif path.is_file():
-        notebooks = [path]
-    else:
-        raise FileNotFoundError(f"{path} does not exist: give a notebook (.ipynb) or a folder of them")
-    if not notebooks:
-        raise FileNotFoundError(f"no notebooks (.ipynb) under {path}")
+    return grade_notebooks(find_notebooks(Path(path)), limits, jobs, sandboxed)
+
+
+def grade_notebooks(notebooks: list[Path], limits: Limits | None = None, jobs: int = 1, sandboxed: bool = True,
+                    on_grade=None) -> list[NotebookGrade]:
+    """Grade `notebooks` (find_notebooks's), `jobs` at a time, and call `on_grade(grade)` as each one is finished.
+
+    First the grading folders that killed graders left behind are removed (remove_leftovers). Ctrl-C (a
+    KeyboardInterrupt, or a subclass of it raised by a signal handler) stops the grading: the kernels are
+    killed, and GradingInterrupted carries the grades finished before it.
+    """
+    remove_leftovers()
     if sandboxed:
         sandbox.bwrap()  # raises SandboxError, saying what to install, before any notebook runs
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(lambda p: grade_notebook(p, limits, sandboxed), notebooks))
+    run, slots = _Run(), queue.SimpleQueue()
+    for slot in range(max(1, jobs)):
+        slots.put(slot)
+
+    def grade_one(notebook: Path) -> NotebookGrade:
+        slot = slots.get()
+        _worker.run, _worker.slot = run, slot
+        try:
+            return grade_notebook(notebook, limits, sandboxed)
+        finally:
+            _worker.run = None
+            slots.put(slot)
+
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    futures = {pool.submit(grade_one, notebook): notebook for notebook in notebooks}
+    finished: dict[Path, NotebookGrade] = {}
+    try:
+        waiting = set(futures)
+        while waiting:
+            done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: notebooks.index(futures[f])):
+                finished[futures[future]] = future.result()
+                if on_grade:
+                    on_grade(finished[futures[future]])
+    except BaseException as stop:
+        run.interrupt()  # every kernel, with its sandbox, is killed; the notebooks not started never start
+        pool.shutdown(wait=False, cancel_futures=True)
+        wait(set(futures) - {f for f in futures if futures[f] in finished}, timeout=20)  # their folders go
+        if not isinstance(stop, KeyboardInterrupt):
+            raise
+        grades = [finished[p] for p in notebooks if p in finished]
+        raise GradingInterrupted(grades, len(notebooks), [str(p) for p in notebooks if p not in finished],
+                                 getattr(stop, "signum", signal.SIGINT)) from None
+    pool.shutdown()
+    return [finished[p] for p in notebooks]
+
+
+def find_notebooks(path: Path) -> list[Path]:
+    """The notebooks to grade, in name order: `path` itself, or the .ipynb files under the folder `path`.
+
+    Under the folder nothing is followed: a link (named .ipynb, or to a folder) is listed, so that its grade says
+    what it is, and never read (read_submission); .ipynb_checkpoints folders are Jupyter's copies, not work.
+    """
+    if not path.is_dir():  # the path the instructor gave (a link to a folder is followed, once, at the top)
+        if not path.exists() and not path.is_symlink():
+            raise FileNotFoundError(f"{path} does not exist: give a notebook (.ipynb) or a folder of them")
+        return [path]
+    found = []
+    folders = [path]
+    while folders:
+        with os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                if entry.is_symlink():
+                    if entry.name.endswith(".ipynb") or os.path.isdir(entry.path):
+                        found.append(Path(entry.path))
+                elif entry.is_dir(follow_symlinks=False):
+                    if entry.name != ".ipynb_checkpoints":
+                        folders.append(Path(entry.path))
+                elif entry.name.endswith(".ipynb"):
+                    found.append(Path(entry.path))
+    if not found:
+        raise FileNotFoundError(f"no notebooks (.ipynb) under {path}")
+    return sorted(found)
+
+
+class _Run:
+    """One call of grade_path: whether it is stopping, and the kernels running for it, so that an interrupt can
+    end them all from the main thread while the worker threads wait on their kernels."""
+
+    def __init__(self):
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._kernels: set[int] = set()
+
+    def started(self, pid: int | None) -> None:
+        with self._lock:
+            if pid is not None:
+                self._kernels.add(pid)
+            if self.stop.is_set():  # started while the others were being killed
+                _kill_group(pid)
+
+    def ended(self, pid: int | None) -> None:
+        with self._lock:
+            self._kernels.discard(pid)
+
+    def interrupt(self) -> None:
+        with self._lock:
+            self.stop.set()
+            for pid in self._kernels:
+                _kill_group(pid)
+
+
+# which run (and which sandbox slot: one per notebook graded at once) the current worker thread grades for;
+# grade_notebook called directly has none: slot 0, and nothing can interrupt it but its own limits
+_worker = threading.local()
+
+
+# ------------------------------------------------------------------------------------------------ files
+
+def read_submission(path: Path) -> bytes:
+    """The bytes of a handed-in notebook: a regular file of at most MAX_NOTEBOOK_BYTES, opened without following
+    links (a student's link could point to the instructor's files, /dev/zero or a pipe that never ends), read
+    within READ_SECONDS. Anything else raises GradingError saying what the path is, never what a link points to.
+    """
+    name = _shown(path.name)
+    try:
+        info = os.lstat(path)
+    except OSError as error:
+        raise GradingError(f"{name} could not be read ({error.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise GradingError(_not_a_file(name, path, info.st_mode))
+    if info.st_size > MAX_NOTEBOOK_BYTES:
+        raise GradingError(_too_large(name, info.st_size))
+    outcome: list = []
+
+    def read() -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as error:  # ELOOP: it became a link since lstat
+            outcome.append(GradingError(f"{name} could not be read ({error.strerror})"))
+            return
+        try:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):  # replaced since lstat
+                outcome.append(GradingError(_not_a_file(name, path, mode)))
+                return
+            chunks, size = [], 0
+            while size <= MAX_NOTEBOOK_BYTES and (chunk := os.read(fd, 1 << 20)):
+                chunks.append(chunk)
+                size += len(chunk)
+            outcome.append(GradingError(_too_large(name, size)) if size > MAX_NOTEBOOK_BYTES else b"".join(chunks))
+        except OSError as error:
+            outcome.append(GradingError(f"{name} could not be read ({error.strerror})"))
+        finally:
+            os.close(fd)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(READ_SECONDS)
+    if not outcome:
+        raise GradingError(f"{name} could not be read within {READ_SECONDS:g} s (a stalled network drive?): "
+                           "copy it to a local folder and grade it there")
+    if isinstance(outcome[0], GradingError):
+        raise outcome[0]
+    return outcome[0]
+
+
+def _not_a_file(name: str, path: Path, mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        if os.path.isdir(path):
+            return (f"{name} is a symbolic link to a folder: the grader does not follow links; copy the notebooks "
+                    "themselves in")
+        return f"{name} is a symbolic link: hand in the notebook file itself (the grader does not follow links)"
+    kind = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFCHR: "a character device", stat.S_IFBLK:
+            "a block device", stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a folder"}.get(stat.S_IFMT(mode),
+                                                                                   "not a regular file")
+    return f"{name} is {kind}, not a notebook file: hand in the notebook file itself"
+
+
+def _too_large(name: str, size: int) -> str:
+    return (f"{name} is {size / 1e6:.1f} MB or more, larger than the {MAX_NOTEBOOK_BYTES / 1e6:g} MB a notebook "
+            "may be: clear its outputs (Edit > Clear Outputs of All Cells), save it and hand it in again")
+
+
+@contextlib.contextmanager
+def grading_folder(name: str, content: bytes):
+    """A new folder in which one notebook is graded, holding notebook/`name` (`content`) and an empty parts/;
+    removed afterwards. Its name starts with TEMP_PREFIX and its file OWNER names this process, so that when
+    the grader is killed before it can remove the folder, the next grader recognises it (remove_leftovers)."""
+    folder = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
+    try:
+        (folder / OWNER).write_text(_process_id(os.getpid()) or str(os.getpid()))
+        (folder / "notebook").mkdir()
+        (folder / "parts").mkdir()
+        (folder / "notebook" / name).write_bytes(content)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_leftovers() -> list[Path]:
+    """Remove the grading folders that graders killed before they could (SIGKILL, a power cut) left behind: only
+    this user's folders named TEMP_PREFIX... in the temporary folder whose OWNER is a process that has ended.
+    A folder without OWNER, or of a grader still running, is left alone. Returns the folders removed."""
+    removed = []
+    for folder in Path(tempfile.gettempdir()).glob(TEMP_PREFIX + "*"):
+        with contextlib.suppress(OSError, ValueError):
+            info = folder.lstat()
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+                continue
+            fd = os.open(folder / OWNER, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            try:
+                owner = os.read(fd, 100).decode("ascii").strip() if stat.S_ISREG(os.fstat(fd).st_mode) else ""
+            finally:
+                os.close(fd)
+            pid = int(owner.split()[0])
+            if pid <= 0 or _process_id(pid) == owner or (" " not in owner and _alive(pid)):
+                continue  # its grader still runs
+            shutil.rmtree(folder)
+            removed.append(folder)
+    return removed
+
+
+def _process_id(pid: int) -> str | None:
+    """'PID START', START being when the process started (Linux's /proc): a process that ended and a later one
+    given the same pid differ; None where there is no /proc, or no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            after_name = f.read().rsplit(b")", 1)[1].split()
+        return f"{pid} {int(after_name[19])}"  # field 22 of stat: the start time, in clock ticks after boot
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def assignment_of(nb, path: Path) -> str:
@@ -213,21 +463,22 @@ def assignment_of(nb, path: Path) -> str:
     for known in grading.ASSIGNMENTS:
         if path.stem.startswith(known) or path.stem.startswith(known[:2] + "_"):
             return known
-    raise GradingError(f"{path.name} is not one of the assignments ({', '.join(grading.ASSIGNMENTS)}): its "
+    raise GradingError(f"{_shown(path.name)} is not one of the assignments ({', '.join(grading.ASSIGNMENTS)}): its "
                        "metadata has no llama_lab.assignment and its name does not start with an assignment's")
 
 
-def _read(path: Path):
-    """The notebook, with the metadata the grader reads checked: nbformat accepts odd values that would
-    otherwise stop the grader (`"llama_lab": "04_sampling"`, a cell's `"nbgrader": "yes"`)."""
+def _read(path: Path, content: bytes):
+    """The notebook in `content` (read_submission's), with the metadata the grader reads checked: nbformat
+    accepts odd values that would otherwise stop the grader (`"llama_lab": "04_sampling"`, `"nbgrader": "yes"`)."""
+    name = _shown(path.name)
     try:
-        nb = nbformat.read(path, as_version=4)
-    except Exception as error:  # not JSON, not a notebook, unreadable
-        raise GradingError(f"{path.name} could not be read as a notebook ({type(error).__name__}: {error})")
+        nb = nbformat.reads(content.decode("utf-8"), as_version=4)
+    except Exception as error:  # not UTF-8, not JSON, not a notebook
+        raise GradingError(f"{name} could not be read as a notebook ({type(error).__name__}: {error})")
     if not isinstance(nb.get("metadata"), dict) or not isinstance(nb.get("cells"), list):
-        raise GradingError(f"{path.name} is not a notebook: it needs an object `metadata` and a list `cells`")
+        raise GradingError(f"{name} is not a notebook: it needs an object `metadata` and a list `cells`")
     if not isinstance(nb.metadata.get("llama_lab", {}), dict):
-        raise GradingError(f"{path.name}: its metadata `llama_lab` is {_kind(nb.metadata['llama_lab'])}, not an "
+        raise GradingError(f"{name}: its metadata `llama_lab` is {_kind(nb.metadata['llama_lab'])}, not an "
                            'object such as {"assignment": "04_sampling"}: fix the metadata, or remove it and '
                            "name the file after its assignment")
     return nb
@@ -240,12 +491,12 @@ def _code_cells(nb, path: Path) -> list[int]:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         if not isinstance(cell.get("source"), str):
-            raise GradingError(f"{path.name}: cell {i + 1}'s source is {_kind(cell.get('source'))}, not text: "
+            raise GradingError(f"{_shown(path.name)}: cell {i + 1}'s source is {_kind(cell.get('source'))}, not text: "
                                "open the notebook in Jupyter and save it again")
         metadata = cell.get("metadata", {})
         nbgrader = metadata.get("nbgrader", {}) if isinstance(metadata, dict) else metadata
         if not isinstance(nbgrader, dict):
-            raise GradingError(f"{path.name}: cell {i + 1}'s metadata `nbgrader` is {_kind(nbgrader)}, not an "
+            raise GradingError(f"{_shown(path.name)}: cell {i + 1}'s metadata `nbgrader` is {_kind(nbgrader)}, not an "
                                'object such as {"grade": true, "solution": false}: was it edited by hand?')
         if cell.source.strip() and not _is_test_cell(cell):
             indices.append(i)
@@ -328,15 +579,18 @@ class _Client(NotebookClient):
 
     max_output_chars = 20_000
 
-    def __init__(self, *args, box: Path | None = None, cwd: Path, **kwargs):
+    def __init__(self, *args, box: Path | None = None, cwd: Path, limits: Limits, slot: int, **kwargs):
         super().__init__(*args, **kwargs)
         self._output_used: dict[int, int] = {}
         self.box, self.cwd = box, cwd  # box: the folder of the sandbox the kernel runs in (None: no sandbox)
+        self.limits, self.slot = limits, slot
 
     def create_kernel_manager(self):
         if self.box is None:
             return super().create_kernel_manager()
-        self.km = sandbox.SandboxedKernelManager.for_folder(self.box, self.cwd, _kernel_env(sandboxed=True))
+        self.km = sandbox.SandboxedKernelManager.for_folder(
+            self.box, self.cwd, _kernel_env(sandboxed=True), self.limits.process_limit, self.limits.memory_limit,
+            self.slot)
         return self.km
 
     def output(self, outs, msg, display_id, cell_index):
@@ -364,18 +618,20 @@ def _execute(steps: list[_Step], folder: Path, limits: Limits, sandboxed: bool, 
     the notebook cells that had run (not the parts already graded) and carries on from the step after it.
     """
     deadline = time.monotonic() + limits.time_limit
+    run, slot = getattr(_worker, "run", None) or _Run(), getattr(_worker, "slot", 0)
     todo, ran = list(steps), []  # ran: setup and cells, replayed in each new kernel
-    while todo and time.monotonic() < deadline:
+    while todo and time.monotonic() < deadline and not run.stop.is_set():
         client = _Client(nbformat.v4.new_notebook(), timeout_func=lambda cell: cell.metadata["seconds"],
                          kernel_name="python3", allow_errors=True, shutdown_kernel="immediate",
                          interrupt_on_timeout=False, startup_timeout=120, iopub_timeout=10,
-                         box=folder if sandboxed else None, cwd=cwd)
+                         box=folder if sandboxed else None, cwd=cwd, limits=limits, slot=slot)
         current, replaying = None, False
         try:
             # the kernel's own log lines (stderr) are not the notebook's output: they go nowhere
             with client.setup_kernel(env=_kernel_env(sandboxed), cwd=str(cwd), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL):
                 pid = _kernel_pid(client)
+                run.started(pid)  # from now on an interrupt kills it
                 watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _kill_group, [pid])
                 watchdog.daemon = True
                 watchdog.start()
@@ -396,6 +652,7 @@ def _execute(steps: list[_Step], folder: Path, limits: Limits, sandboxed: bool, 
                 finally:
                     watchdog.cancel()
                     _kill_group(pid)
+                    run.ended(pid)
         except GradingError:
             raise
         except (CellTimeoutError, DeadKernelError, RuntimeError, OSError, TimeoutError) as error:
@@ -452,40 +709,84 @@ def _kill_group(pid: int | None) -> None:
 # ------------------------------------------------------------------------------------------------ reports
 
 def format_grade(grade: NotebookGrade) -> str:
-    head = f"{grade.path}: "
+    """The text report of one notebook. Every name and message in it is one line (see _shown): a file named
+    "x.ipynb\\nalice.ipynb: 13/13 points" cannot add a line of its own."""
+    head = f"{_shown(grade.path)}: "
     if grade.error and not grade.parts:
-        return head + f"not graded: {grade.error}"
+        return head + f"not graded: {_shown(grade.error)}"
     lines = [head + f"{grade.points:g}/{grade.max_points:g} points  ({grade.title}; {grade.seconds:g} s)"]
-    lines += [format_part(part, indent="  ") for part in grade.parts]
+    lines += [format_part(replace(part, cases=[replace(case, label=_shown(case.label), message=_shown(case.message))
+                                               for case in part.cases]), indent="  ") for part in grade.parts]
     if grade.error:
-        lines.append(f"  grading stopped early: {grade.error}")
+        lines.append(f"  grading stopped early: {_shown(grade.error)}")
     if grade.problems:
         lines.append("  notebook cells that did not run cleanly:")
-        lines += [f"    - {problem}" for problem in grade.problems]
+        lines += [f"    - {_shown(problem)}" for problem in grade.problems]
     if grade.flags:
         lines.append("  FLAGGED, read this notebook: it tried to get points without doing the work:")
-        lines += [f"    - {flag}" for flag in grade.flags]
+        lines += [f"    - {_shown(flag)}" for flag in grade.flags]
     return "\n".join(lines)
 
 
 def format_summary(grades: list[NotebookGrade]) -> str:
-    width = max(len(g.path) for g in grades)
+    names = [_shown(g.path) for g in grades]
+    width = max(len(name) for name in names)
     lines = [f"{'notebook':<{width}}  points"]
-    for g in grades:
-        lines.append(f"{g.path:<{width}}  " + (f"{g.points:g}/{g.max_points:g}" if not g.error or g.parts
-                                               else "not graded"))
+    for name, g in zip(names, grades):
+        lines.append(f"{name:<{width}}  " + (f"{g.points:g}/{g.max_points:g}" if not g.error or g.parts
+                                             else "not graded"))
     lines.append(f"{'total':<{width}}  {sum(g.points for g in grades):g}/{sum(g.max_points for g in grades):g}")
     return "\n".join(lines)
+
+
+def _shown(text: str) -> str:
+    """`text` as it is, or, when it holds a character that is not printable (a newline, a terminal's escape
+    sequence, bytes that are not UTF-8), as Python writes it in quotes: 'a\\nb.ipynb' is a name, not two lines."""
+    return text if text.isprintable() else repr(text)
+
+
+def report_json(grades: list[NotebookGrade], pending: list[str]) -> str:
+    """The grades as JSON (file names as they are): the notebooks graded, and those not graded yet (`pending`:
+    while grading, or after an interrupt)."""
+    return json.dumps({"points": sum(g.points for g in grades), "max_points": sum(g.max_points for g in grades),
+                       "notebooks": [g.to_dict() for g in grades], "pending": pending}, indent=2)
+
+
+def output_problem(output: str) -> str | None:
+    """Why the grades could not be written to `output`, found before any notebook is graded; None if they can."""
+    path = Path(output)
+    if path.is_dir():
+        return f"--output {output} is a folder: give the file to write, such as {path / 'grades.json'}"
+    folder = path.parent
+    if not folder.is_dir():
+        return f"--output {output}: the folder {folder} does not exist: create it, or choose another file"
+    try:  # the file is written beside itself, then renamed over it (llama_lab.files.replacing): try just that
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".tmp"):
+            pass
+    except OSError as error:
+        return f"--output {output}: cannot write in the folder {folder} ({error.strerror}): choose another file"
+    return None
+
+
+class _Stopped(KeyboardInterrupt):
+    """Raised in the main thread by SIGINT or SIGTERM while the command grades: grade_path stops, as on Ctrl-C."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m llama_lab.grade", description=(
         "Grade llama-lab assignment notebooks: each runs in a fresh kernel and every part is scored by the "
-        "package's tests, with a message naming what is wrong."))
-    parser.add_argument("path", help="a notebook (.ipynb) or a folder of them (searched recursively)")
+        "package's tests, with a message naming what is wrong. Ctrl-C or SIGTERM stops it: the notebooks "
+        "finished so far are reported (and written to --output), and the exit status is 130 or 143."))
+    parser.add_argument("path", help="a notebook (.ipynb) or a folder of them (searched recursively; links "
+                        "under it are not followed)")
     parser.add_argument("--json", action="store_true", help="print the grades as JSON instead of text")
-    parser.add_argument("--output", metavar="FILE", help="also write the grades as JSON to FILE, once every "
-                        "notebook is graded (atomically: FILE is either the old one or the whole new one)")
+    parser.add_argument("--output", metavar="FILE", help="also write the grades as JSON to FILE, again after each "
+                        "notebook, atomically (FILE is the old one or a whole new one); its `pending` lists the "
+                        "notebooks not graded yet")
     parser.add_argument("--no-sandbox", action="store_true", help="run the kernels with your own permissions, "
                         "without bubblewrap: only for notebooks you wrote yourself, never for students' ones")
     parser.add_argument("--time-limit", type=float, default=Limits.time_limit,
@@ -494,28 +795,86 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds one cell may run (default %(default)s)")
     parser.add_argument("--case-timeout", type=float, default=Limits.case_timeout,
                         help="seconds one graded case may run (default %(default)s)")
+    parser.add_argument("--memory-limit", type=float, default=Limits.memory_limit / 2**30, metavar="GIB",
+                        help="GiB of memory (address space) each process of a notebook may have in the sandbox "
+                        "(default %(default)g)")
+    parser.add_argument("--process-limit", type=int, default=Limits.process_limit, metavar="N",
+                        help="processes and threads a notebook may have in the sandbox (default %(default)s)")
     parser.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default 1)")
     args = parser.parse_args(argv)
-    try:
-        grades = grade_path(args.path, Limits(args.time_limit, args.cell_timeout, args.case_timeout), args.jobs,
-                            sandboxed=not args.no_sandbox)
-    except (FileNotFoundError, sandbox.SandboxError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    problem = output_problem(args.output) if args.output else None
+    if args.memory_limit <= 0 or args.process_limit < 1 or args.jobs < 1:
+        problem = (f"--memory-limit {args.memory_limit:g}, --process-limit {args.process_limit} and --jobs "
+                   f"{args.jobs} must all be positive")
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
-    # every kernel, and every sandbox with whatever it started, is gone by now
-    total, best = sum(g.points for g in grades), sum(g.max_points for g in grades)
-    report = json.dumps({"points": total, "max_points": best, "notebooks": [g.to_dict() for g in grades]}, indent=2)
-    if args.output:
-        with replacing(args.output) as tmp:  # the old grades or the new ones, never half of them
-            tmp.write_text(report + "\n", encoding="utf-8")
-    if args.json:
-        print(report)
-    else:
-        print("\n\n".join(format_grade(g) for g in grades))
-        if len(grades) > 1:
-            print("\n" + format_summary(grades))
-    return 1 if any(g.error and not g.parts for g in grades) else 0
+    limits = Limits(args.time_limit, args.cell_timeout, args.case_timeout, args.process_limit,
+                    int(args.memory_limit * 2**30))
+    finished: list[NotebookGrade] = []
+    found: list[str] = []  # the notebooks' paths, in name order
+
+    def write(grades: list[NotebookGrade]) -> None:
+        if args.output:  # the old grades or the new ones, never half of them
+            done = {g.path for g in grades}
+            with replacing(args.output) as tmp:
+                tmp.write_text(report_json(grades, [p for p in found if p not in done]) + "\n", encoding="utf-8")
+
+    def on_grade(grade: NotebookGrade) -> None:
+        finished.append(grade)
+        write(sorted(finished, key=lambda g: found.index(g.path)))
+
+    def stop(signum, frame):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # once is enough: the next ones must not cut the report
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise _Stopped(signum)
+
+    interrupted = None
+    signals = (signal.SIGINT, signal.SIGTERM) if threading.current_thread() is threading.main_thread() else ()
+    previous = {signum: signal.signal(signum, stop) for signum in signals}
+    try:
+        try:
+            notebooks = find_notebooks(Path(args.path))
+            found += map(str, notebooks)
+            grades = grade_notebooks(notebooks, limits, args.jobs, sandboxed=not args.no_sandbox,
+                                     on_grade=on_grade)
+        except (OSError, sandbox.SandboxError) as error:  # no notebooks there, no sandbox here
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        except GradingInterrupted as stopped:
+            grades, interrupted = stopped.grades, stopped
+        except _Stopped as stopped:  # before grading started (while the notebooks were listed)
+            grades, interrupted = [], GradingInterrupted([], len(found), found, stopped.signum)
+        for signum in previous:
+            signal.signal(signum, signal.SIG_IGN)  # the report is written whole, whatever arrives now
+        # every kernel, and every sandbox with whatever it started, is gone by now
+        write(grades)
+        if args.json:
+            print(report_json(grades, interrupted.pending if interrupted else []))
+        elif grades:
+            print("\n\n".join(format_grade(g) for g in grades))
+            if len(grades) > 1:
+                print("\n" + format_summary(grades))
+        if interrupted:
+            print(f"{interrupted}" + (f": the grades finished are above and in {args.output}" if args.output else
+                                      ": the grades finished are above"), file=sys.stderr)
+            return 128 + interrupted.signum
+        return 1 if any(g.error and not g.parts for g in grades) else 0
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def command() -> None:
+    """`python -m llama_lab.grade`: main(), then exit. After an interrupt, at once: a worker thread may still be
+    waiting on a kernel that was killed, and the interpreter would wait for it (its folder goes next time)."""
+    code = main()
+    if code > 128:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    command()
