@@ -7,6 +7,7 @@ import pickle
 import shutil
 import signal
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -266,6 +267,47 @@ def test_sizes_that_are_not_positive_whole_numbers_are_refused(saved, change):
         load_model(saved["kit"])
 
 
+def folder_files(folder) -> dict:
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize("fields, message", [
+    ([64, 3, 8], r"params.json: holds an array where a JSON object of named fields is expected"),
+    ("dim", r"params.json: holds a string where a JSON object"),
+    ({"vocab_size": "101"}, r"params.json: invalid ModelArgs: vocab_size='101' must be a whole number"),
+    ({"vocab_size": True}, r"params.json: invalid ModelArgs: vocab_size=True must be a whole number"),
+    ({"max_seq_len": 96.0}, r"params.json: invalid ModelArgs: max_seq_len=96.0: each must be a positive whole"),
+    ({"n_heads": False, "n_kv_heads": None}, r"params.json: invalid ModelArgs: n_heads=False, n_kv_heads=False: "
+                                             r"each must be a positive whole number"),
+    ({"norm_eps": "1e-5"}, r"params.json: invalid ModelArgs: norm_eps='1e-5': give a positive finite number \(a "
+                           r"JSON number, not a string\)"),
+    ({"norm_eps": 0, "rope_theta": None}, r"params.json: invalid ModelArgs: norm_eps=0, rope_theta=None: give a "
+                                          r"positive finite number"),
+    ({"ffn_dim_multiplier": "1.3"}, r"params.json: invalid ModelArgs: ffn_dim_multiplier='1.3': give a positive"),
+])
+def test_params_json_fields_of_the_wrong_type_are_named(saved, fields, message):
+    """Every field is checked before anything is built: a string, a bool or a list where a number belongs is named
+    with the file, instead of surfacing as a TypeError deep in the model (or norm_eps as a str at the first
+    forward pass)."""
+    params = json.loads((saved["kit"] / "params.json").read_text())
+    (saved["kit"] / "params.json").write_text(json.dumps({**params, **fields} if isinstance(fields, dict)
+                                                         else fields))
+    before = folder_files(saved["kit"])
+    with pytest.raises(CheckpointError, match=str(saved["kit"]) + "/" + message):
+        load_model(saved["kit"])
+    assert folder_files(saved["kit"]) == before
+
+
+def test_a_config_json_that_is_not_an_object_or_has_strings_for_sizes_is_named(saved):
+    (saved["hf"] / "config.json").write_text("[]")
+    with pytest.raises(CheckpointError, match="config.json: holds an array where a JSON object"):
+        load_model(saved["hf"])
+    (saved["meta"] / "params.json").write_text(json.dumps({"dim": "64", "n_layers": 3, "n_heads": 8,
+                                                           "vocab_size": "-1"}))
+    with pytest.raises(CheckpointError, match=r"params.json: invalid ModelArgs: dim='64': each must be a positive"):
+        load_model(saved["meta"])
+
+
 def test_absurd_layer_count_in_config_json_is_refused(saved):
     config = json.loads((saved["hf"] / "config.json").read_text())
     (saved["hf"] / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 10**9}))
@@ -336,7 +378,74 @@ def test_checkpoints_of_unsupported_dtypes_are_refused(saved, dtype):
             load_model(saved["kit"], dtype=asked)
 
 
+@pytest.mark.parametrize("device, message", [
+    ("banana", r"device='banana' is not a device torch knows: use 'cpu', 'cuda' \(or 'cuda:0', 'cuda:1', ...\) or "
+               r"'mps'"),
+    (2.5, r"device=2.5 is not a device torch knows: use .cpu.*"),
+    ("meta", r"device='meta' holds shapes and no numbers, so it cannot hold a checkpoint's weights: load onto 'cpu' "
+             r"or a GPU. To see the model's shapes without memory, build it there: "
+             r"build_model\(load_state\(path\)\[0\], device='meta'\)"),
+])
+def test_a_device_that_cannot_hold_weights_is_refused_in_one_line(saved, device, message):
+    before = folder_files(saved["kit"])
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        load_model(saved["kit"], device=device)
+    assert folder_files(saved["kit"]) == before
+
+
+def test_the_meta_device_suggestion_works(saved):
+    from llama_lab.checkpoint import load_state
+    from llama_lab.model import build_model
+
+    shapes = build_model(load_state(saved["kit"])[0], device="meta")
+    assert {k: v.shape for k, v in shapes.state_dict().items()} == {
+        k: v.shape for k, v in load_model(saved["kit"]).state_dict().items()}
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a machine without CUDA")
+def test_cuda_without_a_gpu_is_refused_in_one_line(saved):
+    with pytest.raises(ValueError, match=r"^device='cuda:1': this machine has no CUDA GPU torch can use: use 'cpu'$"):
+        load_model(saved["kit"], device="cuda:1")
+
+
 # ---------------------------------------------------------------------------------- saving loses nothing
+
+@pytest.mark.parametrize("num_shards", [0, -2, 1.0, True, "2"])
+def test_save_model_refuses_a_number_of_shards_that_is_not_a_positive_int(tmp_path, model, num_shards):
+    with pytest.raises(ValueError, match=rf"^num_shards={num_shards!r} must be a whole number of at least 1"):
+        save_model(model, tmp_path / "m", format="meta", num_shards=num_shards)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_model_takes_the_path_of_a_tokenizer_model(tmp_path, model):
+    from llama_lab import Tokenizer
+
+    kit_tokenizer = Path(__file__).resolve().parent.parent / "data" / "tokenizer.model"
+    for fmt, given in [("kit", str(kit_tokenizer)), ("meta", kit_tokenizer), ("hf", kit_tokenizer),
+                       ("hf", Tokenizer(kit_tokenizer))]:
+        path = save_model(model, tmp_path / f"{fmt}-{type(given).__name__}", format=fmt, tokenizer=given)
+        assert (path / "tokenizer.model").read_bytes() == kit_tokenizer.read_bytes(), fmt
+        assert same_model(path, model), fmt
+    assert folder_files(tmp_path / "hf-PosixPath") == folder_files(tmp_path / "hf-Tokenizer")
+    with pytest.raises(FileNotFoundError, match="no tokenizer model at"):
+        save_model(model, tmp_path / "none", tokenizer=tmp_path / "missing" / "tokenizer.model")
+    (tmp_path / "not.model").write_text("not a tokenizer")
+    with pytest.raises(ValueError, match="not.model is not a SentencePiece model"):
+        save_model(model, tmp_path / "none", tokenizer=tmp_path / "not.model")
+    with pytest.raises(TypeError, match=r"^tokenizer=3: give a Tokenizer, or the path of its tokenizer.model$"):
+        save_model(model, tmp_path / "none", tokenizer=3)
+    assert not (tmp_path / "none").exists()
+
+
+def test_save_model_of_another_module_says_what_it_takes(tmp_path, model):
+    for other, hint in [(torch.nn.Linear(2, 2), "torch.nn.modules.linear.Linear$"),
+                        (torch.nn.Sequential(model), "torch.nn.modules.container.Sequential$"),
+                        (torch.compile(model), "OptimizedModule: pass the model it wraps, model._orig_mod$")]:
+        with pytest.raises(TypeError, match=r"^save_model saves the kit's Llama \(llama_lab.model.Llama: from "
+                                            rf"load_model, build_model or training\); got .*{hint}"):
+            save_model(other, tmp_path / "m")
+    assert list(tmp_path.iterdir()) == []
+
 
 USERS_FILES = {"my_lora_adapter.safetensors": b"adapter", "pytorch_model_finetuned.bin": b"finetuned",
                "results.index.json": b"{}", "notes.txt": b"mine"}
