@@ -323,7 +323,8 @@ def detect_format(path: str | os.PathLike) -> str:
 def _meta_args(params: dict, state: dict[str, torch.Tensor], source: Path) -> ModelArgs:
     overrides = {}
     vocab_size = params.get("vocab_size", -1)
-    if isinstance(vocab_size, int) and not isinstance(vocab_size, bool) and vocab_size <= 0:  # Meta's params.json says -1: the tokenizer decides
+    # Meta's params.json says -1: the tokenizer decides (a vocab_size of another type is ModelArgs' to refuse)
+    if isinstance(vocab_size, int) and not isinstance(vocab_size, bool) and vocab_size <= 0:
         overrides["vocab_size"] = state["tok_embeddings.weight"].shape[0]
     try:
         return ModelArgs.from_dict(params, **overrides)

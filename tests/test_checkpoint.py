@@ -6,6 +6,7 @@ import os
 import pickle
 import shutil
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -200,6 +201,12 @@ def test_two_shards_load_the_same_numbers(tmp_path):
 def in_child(run) -> int:
     """Run `run()` in a forked copy of this process and return how it ended: its exit code, or minus the signal
     that killed it. For what no test process should do itself: die of SIGBUS, or be killed half-way through."""
+    return ending(start_in_child(run))
+
+
+def start_in_child(run) -> int:
+    """Start `run()` in a forked copy of this process; returns its process id (see `ending`). The copy's exit code
+    is 0 if run() returned, 1 if it raised."""
     pid = os.fork()
     if pid == 0:
         code = 1
@@ -212,6 +219,11 @@ def in_child(run) -> int:
             code = 0
         finally:
             os._exit(code)
+    return pid
+
+
+def ending(pid: int) -> int:
+    """Wait for the child `pid` to end: its exit code, or minus the signal that killed it."""
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status)
 
@@ -532,6 +544,64 @@ def test_a_save_killed_at_any_step_leaves_the_old_checkpoint_or_the_new(tmp_path
         else:
             shutil.rmtree(path)
     assert step > 4  # every file written, the rename or the switch and its moves were each a kill point
+
+
+def test_two_saves_and_a_load_at_once_see_one_whole_checkpoint(tmp_path):
+    """A save pauses between two of the renames that switch its files in. A second save into the folder, and a
+    load of it, say that they wait, and do: then the second save replaces the first's checkpoint whole (no
+    params.json of the first beside the second's weights), and the load reads one checkpoint or the other."""
+    import llama_lab.checkpoint as checkpoint
+    path = tmp_path / "ckpt"
+    save_model(small_model(seed=5), path, format="hf")  # a folder that exists: files move in one by one
+    (path / "notes.txt").write_bytes(b"mine")
+    first, second = small_model(seed=1), small_model(seed=2)
+    paused, resume = os.pipe(), os.pipe()
+    moved = []
+
+    def pause_after_the_first_move(what):
+        if what.startswith("moved") and not moved:
+            moved.append(what)
+            os.write(paused[1], b"p")
+            os.read(resume[0], 1)
+
+    def save_first():
+        checkpoint._save_step = pause_after_the_first_move
+        save_model(first, path, format="kit")
+
+    def waiting(run) -> tuple[int, str]:
+        """Start run() in a child whose stderr comes back here; returns its id and its first line there."""
+        note = os.pipe()
+
+        def with_stderr_to_pipe():
+            sys.stderr = os.fdopen(note[1], "w")
+            run()
+        pid = start_in_child(with_stderr_to_pipe)
+        os.close(note[1])
+        with os.fdopen(note[0]) as lines:
+            return pid, lines.readline()
+
+    def load_either():
+        assert same_model(path, first) or same_model(path, second)
+
+    saver = start_in_child(save_first)
+    try:
+        with deadline(240):  # only ever reached if a child hangs
+            assert os.read(paused[0], 1) == b"p"
+            assert sorted(p.name for p in path.iterdir()) != sorted(["params.json", "model.safetensors", "notes.txt",
+                                                                     ".llama_lab.json"])  # half-way through
+            second_saver, said = waiting(lambda: save_model(second, path, format="hf"))
+            loader, load_said = waiting(load_either)
+            assert said == load_said == f"waiting for process {saver} to finish saving to or loading from {path}\n"
+            assert os.waitpid(second_saver, os.WNOHANG) == os.waitpid(loader, os.WNOHANG) == (0, 0)  # waiting
+            os.write(resume[1], b"r")
+            assert ending(saver) == ending(second_saver) == ending(loader) == 0
+    finally:
+        os.write(resume[1], b"r")  # a failed test leaves no paused save behind
+    assert detect_format(path) == "hf" and same_model(path, second)
+    assert sorted(p.name for p in path.iterdir()) == [".llama_lab.json", "config.json", "generation_config.json",
+                                                      "model.safetensors", "notes.txt"]
+    assert (path / "notes.txt").read_bytes() == b"mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]  # no lock file and no temporary folder left
 
 
 def test_a_plan_that_would_reach_outside_the_folder_is_refused(saved):
