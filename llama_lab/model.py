@@ -17,6 +17,7 @@ forward hook on any module here fires on every pass.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, fields, replace
 
 import torch
@@ -52,10 +53,10 @@ class ModelArgs:
                              "tokenizer's n_words)")
         # norm_eps is added to a mean of squares before its square root; rope_theta is raised to a power; the
         # multiplier scales the feed-forward's width: each must be a positive number, and a finite one
-        numbers = {"norm_eps": self.norm_eps, "rope_theta": self.rope_theta,
-                   "ffn_dim_multiplier": 1.0 if self.ffn_dim_multiplier is None else self.ffn_dim_multiplier}
-        not_numbers = [f"{name}={getattr(self, name)!r}" for name, value in numbers.items()
-                       if not (isinstance(value, (int, float)) and not isinstance(value, bool)
+        positive = {"norm_eps": self.norm_eps, "rope_theta": self.rope_theta,
+                    "ffn_dim_multiplier": 1.0 if self.ffn_dim_multiplier is None else self.ffn_dim_multiplier}
+        not_numbers = [f"{name}={getattr(self, name)!r}" for name, value in positive.items()
+                       if not (isinstance(value, numbers.Real) and not isinstance(value, bool)
                                and math.isfinite(value) and value > 0)]
         if not_numbers:
             raise ValueError(f"invalid ModelArgs: {', '.join(not_numbers)}: give a positive finite number (a JSON "
