@@ -630,21 +630,24 @@ LOADERS = {"meta": _load_meta, "hf": _load_hf, "kit": _load_kit, "kit-quantized"
 CONFIG_FILES = {"meta": "params.json", "hf": "config.json", "kit": "params.json", "kit-quantized": "params.json"}
 
 
-def _read_checkpoint(path: Path) -> tuple[str, ModelArgs, dict[str, torch.Tensor]]:
-    """The format, configuration and state dict of the checkpoint in `path`, after finishing an interrupted save.
+def _read_checkpoint(path: Path) -> tuple[str, ModelArgs, dict[str, torch.Tensor], dict | None]:
+    """The format, configuration and state dict of the checkpoint in `path`, and the quantization.json of a
+    quantized one (else None), after finishing an interrupted save.
 
-    Its files are opened (and mapped) under the folder's lock, so a save switching files in meanwhile changes
-    nothing in what is read: the files opened stay as they were, whatever replaces them.
+    Its files are read or opened (and mapped) under the folder's lock, so a save switching files in meanwhile
+    changes nothing in what is read: the files opened stay as they were, whatever replaces them.
     """
     with _locked(path, saving=False) if path.is_dir() else contextlib.nullcontext():
         _finish_switch(path)
         fmt = detect_format(path)
-        return (fmt, *LOADERS[fmt](path))
+        args, state = LOADERS[fmt](path)
+        quantization = _read_json(path / "quantization.json") if fmt == "kit-quantized" else None
+        return fmt, args, state, quantization
 
 
 def load_state(path: str | os.PathLike) -> tuple[ModelArgs, dict[str, torch.Tensor]]:
     """The configuration and the state dict (Meta's names and layout) of a checkpoint, in any format."""
-    _, args, state = _read_checkpoint(Path(path))
+    _, args, state, _ = _read_checkpoint(Path(path))
     return args, state
 
 
@@ -659,12 +662,12 @@ def load_model(path: str | os.PathLike, device=None, dtype=None, max_seq_len: in
     """
     dtype, device = _as_dtype(dtype), _as_device(device)
     path = Path(path)
-    fmt, args, state = _read_checkpoint(path)
+    fmt, args, state, quantization = _read_checkpoint(path)
     if max_seq_len is not None:
         args = args.with_(max_seq_len=max_seq_len)
     scheme = Scheme.parse(quantize) if quantize is not None else None
     if fmt == "kit-quantized":
-        return _load_quantized(path, args, state, device, dtype, scheme)
+        return _load_quantized(path, args, state, quantization, device, dtype, scheme)
     _check_weights(args, state, path, CONFIG_FILES[fmt])
     model = _skeleton(args)
     mapped = []  # the file's tensors as read, held until the end so that _in_file knows what is still the file's
@@ -711,10 +714,11 @@ def load_model(path: str | os.PathLike, device=None, dtype=None, max_seq_len: in
     return model.eval()
 
 
-def _load_quantized(path: Path, args: ModelArgs, state: dict, device, dtype, asked: Scheme | None) -> Llama:
+def _load_quantized(path: Path, args: ModelArgs, state: dict, info: dict, device, dtype,
+                    asked: Scheme | None) -> Llama:
     """A checkpoint saved from a quantized model: its integers and scales as they were saved; `dtype` applies to
-    the tensors in floating point (embedding, norms, int4 scales) and to what the layers dequantize to."""
-    info = _read_json(path / "quantization.json")
+    the tensors in floating point (embedding, norms, int4 scales) and to what the layers dequantize to. `info`:
+    its quantization.json."""
     try:
         scheme = Scheme.parse(info["scheme"])
         weights_dtype = DTYPES[info["dtype"]]
