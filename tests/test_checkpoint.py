@@ -604,6 +604,26 @@ def test_two_saves_and_a_load_at_once_see_one_whole_checkpoint(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]  # no lock file and no temporary folder left
 
 
+def test_a_folder_whose_parent_is_read_only_still_loads(saved, model, monkeypatch):
+    """Where the lock file cannot be made (a shared, read-only models folder), no save of the user's can be under
+    way: loading reads without the lock."""
+    import errno
+    real_open = os.open
+
+    def read_only_parent(file, flags, *args):
+        if str(file).endswith(".llama-lab.lock"):
+            raise OSError(errno.EROFS, "Read-only file system", str(file))
+        return real_open(file, flags, *args)
+    monkeypatch.setattr(os, "open", read_only_parent)
+    for path in saved.values():
+        assert same_model(path, model)
+    before = folder_files(saved["kit"])
+    with pytest.raises(OSError, match="Read-only file system"):
+        save_model(small_model(seed=4), saved["kit"], format="kit")
+    assert folder_files(saved["kit"]) == before
+    assert sorted(p.name for p in saved["kit"].parent.iterdir()) == ["hf", "kit", "meta"]
+
+
 def test_a_plan_that_would_reach_outside_the_folder_is_refused(saved):
     """A downloaded folder could hold a forged plan: loading must not move or remove files outside it."""
     victim = saved["kit"].parent / "victim"
