@@ -442,14 +442,16 @@ def hf_config_to_args(config: dict, source: Path) -> ModelArgs:
     _refuse_other_architectures(config, source)
     try:
         rope = config.get("rope_parameters") or {}
-        dim = config["hidden_size"]
+        dim, hidden = config["hidden_size"], config["intermediate_size"]
+        if not isinstance(hidden, int) or isinstance(hidden, bool) or hidden <= 0:
+            raise ValueError(f"intermediate_size={hidden!r} must be a positive whole number")
         return ModelArgs(
             dim=dim, n_layers=config["num_hidden_layers"], n_heads=config["num_attention_heads"],
             n_kv_heads=config.get("num_key_value_heads"), vocab_size=config["vocab_size"],
             norm_eps=config.get("rms_norm_eps", 1e-6),
             rope_theta=config.get("rope_theta", rope.get("rope_theta", 10000.0)),
             max_seq_len=config.get("max_position_embeddings", 2048),
-            **_hf_ffn_args(dim, config["intermediate_size"]))
+            **_hf_ffn_args(dim, hidden))
     except KeyError as error:
         raise CheckpointError(f"{source}: config.json lacks {error}, which a Llama config must have") from error
     except (TypeError, ValueError) as error:

@@ -311,6 +311,13 @@ def test_params_json_fields_of_the_wrong_type_are_named(saved, fields, message):
 
 
 def test_a_config_json_that_is_not_an_object_or_has_strings_for_sizes_is_named(saved):
+    config = json.loads((saved["hf"] / "config.json").read_text())
+    for change, message in [({"intermediate_size": "176"}, "intermediate_size='176' must be a positive whole"),
+                            ({"rms_norm_eps": "1e-6"}, "norm_eps='1e-6': give a positive finite number"),
+                            ({"num_attention_heads": "8"}, "n_heads='8': each must be a positive whole number")]:
+        (saved["hf"] / "config.json").write_text(json.dumps({**config, **change}))
+        with pytest.raises(CheckpointError, match=f"config.json: (invalid ModelArgs: )?{message}"):
+            load_model(saved["hf"])
     (saved["hf"] / "config.json").write_text("[]")
     with pytest.raises(CheckpointError, match="config.json: holds an array where a JSON object"):
         load_model(saved["hf"])
