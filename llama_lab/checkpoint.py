@@ -15,10 +15,13 @@ mapped file as it arrives, so memory holds about one copy of the weights and the
 does not depend on the file afterwards. Anything wrong raises `CheckpointError` naming the file.
 Saving writes into a temporary folder beside the checkpoint and then switches it in (_save_folder): killed at any
 point, the folder holds the old checkpoint or the new one, and a save removes only files the kit wrote there.
+Switching a folder's files in, and reading them, happen one process at a time (_locked): two saves to one folder
+end with the whole checkpoint of the one that switched last, and a load reads one checkpoint, not parts of two.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import itertools
 import json
@@ -28,11 +31,12 @@ import os
 import pickle
 import re
 import shutil
+import sys
 import tempfile
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 from torch import nn
@@ -42,8 +46,13 @@ from safetensors.torch import save_file
 
 from .chat import HF_CHAT_TEMPLATE
 from .model import Llama, ModelArgs
-from .quantize import FLOAT_DTYPES, QuantizedLinear, Scheme, quantization_of, quantize_model
-from .tokenizer import write_for_transformers
+from .quantize import FLOAT_DTYPES, QuantizedLinear, Scheme, check_stored, quantization_of, quantize_model
+from .tokenizer import Tokenizer, write_for_transformers
+
+try:
+    import fcntl
+except ImportError:  # Windows: saves to one folder are not serialised there
+    fcntl = None
 
 
 class CheckpointError(Exception):
@@ -90,6 +99,28 @@ def _as_dtype(dtype) -> torch.dtype | None:
     return DTYPES[dtype]
 
 
+def _as_device(device) -> torch.device:
+    """`device` (None: the CPU) as a torch.device that can hold weights here, or a ValueError saying why not."""
+    try:
+        device = torch.device("cpu" if device is None else device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device={device!r} is not a device torch knows: use 'cpu', 'cuda' (or 'cuda:0', "
+                         "'cuda:1', ...) or 'mps'") from None
+    if device.type == "meta":
+        raise ValueError("device='meta' holds shapes and no numbers, so it cannot hold a checkpoint's weights: load "
+                         "onto 'cpu' or a GPU. To see the model's shapes without memory, build it there: "
+                         "build_model(load_state(path)[0], device='meta')")
+    count = torch.cuda.device_count() if device.type == "cuda" else None
+    if count == 0:
+        raise ValueError(f"device={str(device)!r}: this machine has no CUDA GPU torch can use: use 'cpu'")
+    if count and device.index is not None and device.index >= count:
+        raise ValueError(f"device={str(device)!r}: this machine has {count} CUDA GPU{'s' * (count > 1)}, "
+                         f"cuda:0 to cuda:{count - 1}: use one of those, or 'cpu'")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device='mps': this machine has no Apple GPU torch can use: use 'cpu'")
+    return device
+
+
 # ------------------------------------------------------------------------------------------- reading files
 
 def _regular(path: Path) -> Path:
@@ -101,11 +132,17 @@ def _regular(path: Path) -> Path:
 
 
 def _read_json(path: Path) -> dict:
+    """The JSON object (a dict) in `path`: each of the kit's JSON files holds one, fields by name."""
     _regular(path)
     try:
-        return json.loads(path.read_text())
+        value = json.loads(path.read_text())
     except (OSError, ValueError) as error:
         raise CheckpointError(f"{path}: not readable JSON ({error})") from error
+    if not isinstance(value, dict):
+        kind = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false"}
+        raise CheckpointError(f"{path}: holds {kind.get(type(value), 'null')} where a JSON object of named fields "
+                              "is expected ({\"dim\": 4096, ...}): the file is damaged, or is not this one")
+    return value
 
 
 @dataclass(frozen=True)
@@ -286,7 +323,9 @@ def detect_format(path: str | os.PathLike) -> str:
 
 def _meta_args(params: dict, state: dict[str, torch.Tensor], source: Path) -> ModelArgs:
     overrides = {}
-    if params.get("vocab_size", -1) <= 0:  # Meta's params.json says -1: the tokenizer decides
+    vocab_size = params.get("vocab_size", -1)
+    # Meta's params.json says -1: the tokenizer decides (a vocab_size of another type is ModelArgs' to refuse)
+    if isinstance(vocab_size, int) and not isinstance(vocab_size, bool) and vocab_size <= 0:
         overrides["vocab_size"] = state["tok_embeddings.weight"].shape[0]
     try:
         return ModelArgs.from_dict(params, **overrides)
@@ -375,7 +414,8 @@ def _refuse_other_architectures(config: dict, source: Path) -> None:
     as Llama 2 would give a different model, silently.
     """
     rope = config.get("rope_parameters") or {}
-    head_dim = config["hidden_size"] // (config.get("num_attention_heads") or 1) if "hidden_size" in config else None
+    sizes = [config.get("hidden_size"), config.get("num_attention_heads") or 1]
+    head_dim = sizes[0] // sizes[1] if all(isinstance(n, int) and n > 0 for n in sizes) else None  # else: see below
     checks = [
         ("model_type", config.get("model_type", "llama") == "llama", "another architecture"),
         ("architectures", set(config.get("architectures") or []) <= {"LlamaForCausalLM", "LlamaModel"},
@@ -403,14 +443,16 @@ def hf_config_to_args(config: dict, source: Path) -> ModelArgs:
     _refuse_other_architectures(config, source)
     try:
         rope = config.get("rope_parameters") or {}
-        dim = config["hidden_size"]
+        dim, hidden = config["hidden_size"], config["intermediate_size"]
+        if not isinstance(hidden, int) or isinstance(hidden, bool) or hidden <= 0:
+            raise ValueError(f"intermediate_size={hidden!r} must be a positive whole number")
         return ModelArgs(
             dim=dim, n_layers=config["num_hidden_layers"], n_heads=config["num_attention_heads"],
             n_kv_heads=config.get("num_key_value_heads"), vocab_size=config["vocab_size"],
             norm_eps=config.get("rms_norm_eps", 1e-6),
             rope_theta=config.get("rope_theta", rope.get("rope_theta", 10000.0)),
             max_seq_len=config.get("max_position_embeddings", 2048),
-            **_hf_ffn_args(dim, config["intermediate_size"]))
+            **_hf_ffn_args(dim, hidden))
     except KeyError as error:
         raise CheckpointError(f"{source}: config.json lacks {error}, which a Llama config must have") from error
     except (TypeError, ValueError) as error:
@@ -591,16 +633,24 @@ LOADERS = {"meta": _load_meta, "hf": _load_hf, "kit": _load_kit, "kit-quantized"
 CONFIG_FILES = {"meta": "params.json", "hf": "config.json", "kit": "params.json", "kit-quantized": "params.json"}
 
 
-def _read_checkpoint(path: Path) -> tuple[str, ModelArgs, dict[str, torch.Tensor]]:
-    """The format, configuration and state dict of the checkpoint in `path`, after finishing an interrupted save."""
-    _finish_switch(path)
-    fmt = detect_format(path)
-    return (fmt, *LOADERS[fmt](path))
+def _read_checkpoint(path: Path) -> tuple[str, ModelArgs, dict[str, torch.Tensor], dict | None]:
+    """The format, configuration and state dict of the checkpoint in `path`, and the quantization.json of a
+    quantized one (else None), after finishing an interrupted save.
+
+    Its files are read or opened (and mapped) under the folder's lock, so a save switching files in meanwhile
+    changes nothing in what is read: the files opened stay as they were, whatever replaces them.
+    """
+    with _locked(path, saving=False) if path.is_dir() else contextlib.nullcontext():
+        _finish_switch(path)
+        fmt = detect_format(path)
+        args, state = LOADERS[fmt](path)
+        quantization = _read_json(path / "quantization.json") if fmt == "kit-quantized" else None
+        return fmt, args, state, quantization
 
 
 def load_state(path: str | os.PathLike) -> tuple[ModelArgs, dict[str, torch.Tensor]]:
     """The configuration and the state dict (Meta's names and layout) of a checkpoint, in any format."""
-    _, args, state = _read_checkpoint(Path(path))
+    _, args, state, _ = _read_checkpoint(Path(path))
     return args, state
 
 
@@ -613,17 +663,16 @@ def load_model(path: str | os.PathLike, device=None, dtype=None, max_seq_len: in
     quantize: "int8", "int4", "int4-g64", ... (`llama_lab.quantize`): each block is quantized as it arrives, so
     memory never holds more than the quantized model and one block in floating point (70B in int4: ~38 GB).
     """
-    dtype = _as_dtype(dtype)
+    dtype, device = _as_dtype(dtype), _as_device(device)
     path = Path(path)
-    fmt, args, state = _read_checkpoint(path)
+    fmt, args, state, quantization = _read_checkpoint(path)
     if max_seq_len is not None:
         args = args.with_(max_seq_len=max_seq_len)
     scheme = Scheme.parse(quantize) if quantize is not None else None
     if fmt == "kit-quantized":
-        return _load_quantized(path, args, state, device, dtype, scheme)
+        return _load_quantized(path, args, state, quantization, device, dtype, scheme)
     _check_weights(args, state, path, CONFIG_FILES[fmt])
     model = _skeleton(args)
-    device = torch.device(device or "cpu")
     mapped = []  # the file's tensors as read, held until the end so that _in_file knows what is still the file's
 
     def take(name: str) -> torch.Tensor:
@@ -668,10 +717,11 @@ def load_model(path: str | os.PathLike, device=None, dtype=None, max_seq_len: in
     return model.eval()
 
 
-def _load_quantized(path: Path, args: ModelArgs, state: dict, device, dtype, asked: Scheme | None) -> Llama:
+def _load_quantized(path: Path, args: ModelArgs, state: dict, info: dict, device, dtype,
+                    asked: Scheme | None) -> Llama:
     """A checkpoint saved from a quantized model: its integers and scales as they were saved; `dtype` applies to
-    the tensors in floating point (embedding, norms, int4 scales) and to what the layers dequantize to."""
-    info = _read_json(path / "quantization.json")
+    the tensors in floating point (embedding, norms, int4 scales) and to what the layers dequantize to. `info`:
+    its quantization.json."""
     try:
         scheme = Scheme.parse(info["scheme"])
         weights_dtype = DTYPES[info["dtype"]]
@@ -688,7 +738,6 @@ def _load_quantized(path: Path, args: ModelArgs, state: dict, device, dtype, ask
     if wrong:
         raise CheckpointError(f"{path}: the tensors do not match params.json and quantization.json "
                               f"({len(wrong)}): {wrong[:6]}")
-    device = torch.device(device or "cpu")
     tensors = {}
     for name in list(state):
         tensor = state.pop(name)
@@ -701,6 +750,10 @@ def _load_quantized(path: Path, args: ModelArgs, state: dict, device, dtype, ask
         converted = tensor.to(device=device, dtype=tensor.dtype if keep or dtype is None else dtype, copy=True)
         if converted.is_floating_point():
             _refuse_non_finite(converted, f"{path}: {name}", converted.dtype != tensor.dtype)
+        try:
+            check_stored(name, converted, scheme)
+        except ValueError as error:
+            raise CheckpointError(f"{path}: {error}") from error
         tensors[name] = converted
     model.load_state_dict(tensors, assign=True)
     for layer in model.modules():
@@ -753,6 +806,55 @@ def _remove_stale_temporaries(path: Path) -> None:
                 pass
 
 
+def _lock_file(path: Path) -> Path:
+    """The lock of the checkpoint folder `path`: a file beside it, so that the checkpoint holds only its own."""
+    return path.parent / f".{path.name}.llama-lab.lock"
+
+
+@contextlib.contextmanager
+def _locked(path: Path, saving: bool = True) -> Iterator[None]:
+    """Hold the lock of the checkpoint folder `path` (flock on _lock_file) for the body, waiting for it if another
+    process holds it, with a note on stderr saying so.
+
+    The kernel lets a lock go when its holder ends, even killed, so a lock is never left held. The file is removed
+    by its holder before it lets go; one who waited on a file that has been removed by then holds nothing, and
+    locks the file now at that name. Without `saving` (a load), a folder where the user may not create the lock
+    file is read without it: no save of theirs can be under way there.
+    """
+    lock, fd = _lock_file(path), None
+    while fcntl is not None and fd is None:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        except OSError:
+            if saving:
+                raise
+            break
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 20, 0).decode(errors="replace").strip() or "another process"
+                print(f"waiting for process {holder} to finish saving to or loading from {path}", file=sys.stderr,
+                      flush=True)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            if not os.path.exists(lock) or not os.path.samestat(os.fstat(fd), os.stat(lock)):
+                os.close(fd)  # its holder removed it: lock the new one
+                fd = None
+        except BaseException:
+            os.close(fd)
+            raise
+    try:
+        if fd is not None:
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())  # for a note of whoever waits
+        yield
+    finally:
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                lock.unlink()
+            os.close(fd)
+
+
 def _finish_switch(path: Path) -> None:
     """Finish a save that was moving its files into `path` when it stopped (killed, a power cut).
 
@@ -793,48 +895,61 @@ def _save_folder(path: Path, fmt: str, write) -> Path:
     Killed at any point, `path` holds the old checkpoint or the new one. Every file is written and flushed in the
     temporary folder first. A new folder then arrives by one rename. Into an existing one, the files move by a
     plan (_finish_switch), which also removes the files the kit wrote there before and the new save does not
-    have: those its record lists, and nothing else, so a user's files in the folder stay.
+    have: those its record lists, and nothing else, so a user's files in the folder stay. The switch runs under
+    the folder's lock (_locked): a save that comes to switch while another does waits, then replaces the other's
+    checkpoint whole.
     """
     if path.exists() and not path.is_dir():
         raise FileExistsError(f"{path} is a file: save_model writes a folder. Choose another path.")
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        _finish_switch(path)
-    _remove_stale_temporaries(path)
+    with _locked(path):  # a save killed after its plan still has files in its temporary folder: finish it first
+        if path.exists():
+            _finish_switch(path)
+        _remove_stale_temporaries(path)
     temporary = Path(tempfile.mkdtemp(prefix=_temporary_prefix(path), dir=path.parent))
-    try:
-        write(temporary)
-        files = sorted(p.name for p in temporary.iterdir())
-        (temporary / RECORD).write_text(json.dumps({"format": fmt, "files": files}, indent=2))
-        # mkdtemp makes a private directory (0700) and safetensors writes 0600: give the checkpoint the
-        # permissions any other file of the user's gets, so that colleagues on a shared machine can read it
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o777 & ~umask)
-        for file in temporary.iterdir():
-            os.chmod(file, 0o666 & ~umask)
-            _fsync(file)
-            _save_step(f"wrote {file.name}")
-        _fsync(temporary)
-        if not path.exists():
-            os.rename(temporary, path)
-            _save_step("renamed")
-            _fsync(path.parent)
-            return path
-        record = _record(path)
-        earlier = set(record["files"]) if record else set()
-        plan = {"from": temporary.name, "files": files + [RECORD], "remove": sorted(earlier - set(files))}
-        (temporary / SWITCH).write_text(json.dumps(plan, indent=2))
-        _fsync(temporary / SWITCH)
-        _save_step("planned")
-    except BaseException:  # an error, or Ctrl-C: nothing was moved yet, the old checkpoint is whole
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
-    os.rename(temporary / SWITCH, path / SWITCH)  # from here on the save is done, even if killed: see _finish_switch
-    _fsync(path)
-    _save_step("committed")
-    _finish_switch(path)
+    with contextlib.ExitStack() as switching:
+        try:
+            files = _write_temporary(temporary, fmt, write)
+            switching.enter_context(_locked(path))  # from here to the end, no other save or load of the folder
+            if not path.exists():
+                os.rename(temporary, path)
+                _save_step("renamed")
+                _fsync(path.parent)
+                return path
+            _finish_switch(path)  # another save's, killed after its plan while this one was writing
+            record = _record(path)
+            earlier = set(record["files"]) if record else set()
+            plan = {"from": temporary.name, "files": files + [RECORD], "remove": sorted(earlier - set(files))}
+            (temporary / SWITCH).write_text(json.dumps(plan, indent=2))
+            _fsync(temporary / SWITCH)
+            _save_step("planned")
+        except BaseException:  # an error, or Ctrl-C: nothing was moved yet, the old checkpoint is whole
+            shutil.rmtree(temporary, ignore_errors=True)
+            raise
+        os.rename(temporary / SWITCH, path / SWITCH)  # from here on the save is done, even if killed: _finish_switch
+        _fsync(path)
+        _save_step("committed")
+        _finish_switch(path)
     return path
+
+
+def _write_temporary(temporary: Path, fmt: str, write) -> list[str]:
+    """Run write(temporary), add the kit's record of the files it wrote, flush every one to disk; returns their
+    names (the record's aside)."""
+    write(temporary)
+    files = sorted(p.name for p in temporary.iterdir())
+    (temporary / RECORD).write_text(json.dumps({"format": fmt, "files": files}, indent=2))
+    # mkdtemp makes a private directory (0700) and safetensors writes 0600: give the checkpoint the
+    # permissions any other file of the user's gets, so that colleagues on a shared machine can read it
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o777 & ~umask)
+    for file in temporary.iterdir():
+        os.chmod(file, 0o666 & ~umask)
+        _fsync(file)
+        _save_step(f"wrote {file.name}")
+    _fsync(temporary)
+    return files
 
 
 def save_model(model: Llama, path: str | os.PathLike, format: str = "hf", dtype=None, num_shards: int = 1,
@@ -845,14 +960,28 @@ def save_model(model: Llama, path: str | os.PathLike, format: str = "hf", dtype=
     format="meta": params.json + consolidated.00.pth (.. NN with num_shards > 1).
     format="kit": params.json + model.safetensors in Meta's layout; the only format for a quantized model
     (`llama_lab.quantize`), whose integers and scales are saved as they are, with quantization.json beside them.
-    With a `tokenizer`, its tokenizer.model is copied beside the weights (for "hf", with what transformers needs to
-    tokenize exactly as the kit does: see tokenizer.write_for_transformers; and Llama 2's chat template, which gives
-    encode_dialog's ids from `AutoTokenizer.from_pretrained(path, split_special_tokens=False).apply_chat_template(
-    dialog)`: see chat.HF_CHAT_TEMPLATE).
+    With a `tokenizer` (a Tokenizer, or the path of a tokenizer.model), its tokenizer.model is copied beside the
+    weights (for "hf", with what transformers needs to tokenize exactly as the kit does: see
+    tokenizer.write_for_transformers; and Llama 2's chat template, which gives encode_dialog's ids from
+    `AutoTokenizer.from_pretrained(path, split_special_tokens=False).apply_chat_template(dialog)`: see
+    chat.HF_CHAT_TEMPLATE).
     Saving over a folder replaces the files the kit saved there before and leaves every other file alone.
     """
+    if not isinstance(model, Llama):
+        raise TypeError(f"save_model saves the kit's Llama (llama_lab.model.Llama: from load_model, build_model or "
+                        f"training); got {type(model).__module__}.{type(model).__qualname__}"
+                        + (": pass the model it wraps, model._orig_mod" if hasattr(model, "_orig_mod") else
+                           ": pass the model it wraps, model.module" if isinstance(getattr(model, "module", None),
+                                                                                  Llama) else ""))
     if format not in ("hf", "meta", "kit"):
         raise ValueError(f"format={format!r}: use 'hf', 'meta' or 'kit'")
+    if not isinstance(num_shards, int) or isinstance(num_shards, bool) or num_shards < 1:
+        raise ValueError(f"num_shards={num_shards!r} must be a whole number of at least 1 (Meta's 7B ships 1, "
+                         "13B 2, 70B 8)")
+    if tokenizer is not None and not isinstance(tokenizer, Tokenizer):
+        if not isinstance(tokenizer, (str, os.PathLike)):
+            raise TypeError(f"tokenizer={tokenizer!r}: give a Tokenizer, or the path of its tokenizer.model")
+        tokenizer = Tokenizer(tokenizer)  # a SentencePiece model, or a FileNotFoundError / ValueError saying not
     dtype = _as_dtype(dtype)
     args = model.args
     scheme = quantization_of(model)

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from .sampling import apply_repetition_penalty, check_sampling_args, sample_next_token
+from .seeds import check_seed, seeded_generator
 
 
 # ------------------------------------------------------------------------------------------ the decode loop
@@ -73,6 +74,7 @@ def iter_generate(model, prompt_tokens: Sequence[Sequence[int]], max_new_tokens:
     `model` is a Llama, or a `Decoder` of one (`llama_lab.fast`: the same tokens, sooner).
     """
     check_sampling_args(temperature, top_p, top_k, repetition_penalty)
+    check_seed(seed)
     if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens={max_new_tokens!r} must be an int >= 0")
     decoder = model if isinstance(model, Decoder) else Decoder(model)
@@ -83,7 +85,7 @@ def iter_generate(model, prompt_tokens: Sequence[Sequence[int]], max_new_tokens:
         return
     device = model.device
     stops = {*(stop_ids or []), *([eos_id] if eos_id is not None else [])}
-    generator = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
+    generator = seeded_generator(seed, device)
 
     B = len(prompt_tokens)
     lengths = [len(p) for p in prompt_tokens]

@@ -17,11 +17,14 @@ forward hook on any module here fires on every pass.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, fields, replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .seeds import seeded_generator
 
 
 @dataclass(frozen=True)
@@ -42,10 +45,23 @@ class ModelArgs:
     def __post_init__(self):
         sizes = {"dim": self.dim, "n_layers": self.n_layers, "n_heads": self.n_heads, "n_kv_heads": self.kv_heads,
                  "multiple_of": self.multiple_of, "max_seq_len": self.max_seq_len}
-        not_sizes = [f"{name}={value!r}" for name, value in sizes.items()
-                     if not isinstance(value, int) or isinstance(value, bool) or value <= 0]
+        not_sizes = [f"{name}={value!r}" for name, value in sizes.items() if not _is_whole(value) or value <= 0]
         if not_sizes:  # checked first: the checks below divide by them
             raise ValueError(f"invalid ModelArgs: {', '.join(not_sizes)}: each must be a positive whole number")
+        if not _is_whole(self.vocab_size):
+            raise ValueError(f"invalid ModelArgs: vocab_size={self.vocab_size!r} must be a whole number (the "
+                             "tokenizer's n_words)")
+        # norm_eps is added to a mean of squares before its square root; rope_theta is raised to a power; the
+        # multiplier scales the feed-forward's width: each must be a positive number, and a finite one
+        positive = {"norm_eps": self.norm_eps, "rope_theta": self.rope_theta,
+                    "ffn_dim_multiplier": 1.0 if self.ffn_dim_multiplier is None else self.ffn_dim_multiplier}
+        not_numbers = [f"{name}={getattr(self, name)!r}" for name, value in positive.items()
+                       if not (isinstance(value, numbers.Real) and not isinstance(value, bool)
+                               and math.isfinite(value) and value > 0)]
+        if not_numbers:
+            raise ValueError(f"invalid ModelArgs: {', '.join(not_numbers)}: give a positive finite number (a JSON "
+                             "number, not a string): Llama 2's norm_eps is 1e-5, its rope_theta 10000.0; "
+                             "ffn_dim_multiplier may also be None")
         problems = []
         if self.dim % self.n_heads:
             problems.append(f"dim={self.dim} is not divisible by n_heads={self.n_heads}")
@@ -87,6 +103,10 @@ class ModelArgs:
 
     def with_(self, **changes) -> "ModelArgs":
         return replace(self, **changes)
+
+
+def _is_whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # True is an int to Python, not a size here
 
 
 # The model card's three sizes, with the params.json Meta ships (vocab_size there is -1: the tokenizer's 32000).
@@ -333,7 +353,7 @@ def build_model(args: ModelArgs, device=None, dtype=None) -> Llama:
 
 def init_weights(model: Llama, std: float = 0.02, seed: int | None = None) -> Llama:
     """Random normal weights (std 0.02, as GPT-2 and most Llama reproductions), norms at 1. For training."""
-    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    generator = seeded_generator(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name.endswith("norm.weight"):

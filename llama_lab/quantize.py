@@ -94,6 +94,44 @@ class Scheme:
 SMALLEST_SCALE = torch.finfo(torch.float32).eps
 
 
+# The largest |weight| a quantized checkpoint may stand for. The linear weights of a trained transformer are of
+# order 0.01 to 1 (the kit's tiny models' largest is 0.43); 1e4 leaves orders of magnitude of room, and every
+# weight the scales below allow (int4's reach 2e4) stays inside float16's range (65504), which the layers may
+# dequantize to. A larger one is damage, not a weight.
+LARGEST_WEIGHT = 1e4
+
+
+def largest_scale(scheme: "str | Scheme") -> float:
+    """The largest scale that quantizing weights no larger than LARGEST_WEIGHT gives: int8's is max|W| / 127.5,
+    int4's is (hi - lo) / 15, and hi - lo spans at most twice the largest weight."""
+    return LARGEST_WEIGHT / 127.5 if Scheme.parse(scheme).bits == 8 else 2 * LARGEST_WEIGHT / 15
+
+
+def check_stored(name: str, tensor: torch.Tensor, scheme: "str | Scheme") -> None:
+    """Raise a ValueError naming `name` if the stored tensor of a quantized layer (its `scale` or `zero`) holds a
+    number that quantizing never writes: a weight is scale * (q - zero), so a scale must be > 0 (it is the step
+    between two levels) and at most largest_scale(scheme), and an int4 zero point is one of the levels 0..15.
+    int8's integers, and int4's packed pairs, are in range whatever their bytes."""
+    if name.endswith(".scale") and tensor.numel():
+        limit = largest_scale(scheme)
+        for wrong, what in ((tensor <= 0, "that are not positive (a scale is the step between two levels)"),
+                            (tensor > limit, f"above {limit:.4g}, which would make weights (scale * (q - zero)) "
+                                             f"beyond {LARGEST_WEIGHT:g}, far from any trained model's")):
+            if wrong.any():
+                count = int(wrong.sum())
+                raise ValueError(f"{name} holds {count:,} scale{'s' * (count > 1)} {what}, such as "
+                                 f"{tensor[wrong][0].item():.4g}" + _REQUANTIZE)
+    if name.endswith(".zero") and tensor.numel() and int(tensor.max()) > 15:
+        wrong = tensor > 15
+        count = int(wrong.sum())
+        raise ValueError(f"{name} holds {count:,} zero point{'s' * (count > 1)} above 15, such as "
+                         f"{int(tensor[wrong][0])}: an int4 zero point is one of the levels 0..15" + _REQUANTIZE)
+
+
+_REQUANTIZE = (": the checkpoint is damaged. Quantize its floating-point weights again (load_model(original, "
+               "quantize=...), then save_model(model, path, format='kit'))")
+
+
 def quantize_int8(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """W (out, in) -> q (out, in) int8 and scale (out,) float32, with W ~= q * scale[:, None].
 
@@ -227,6 +265,19 @@ def quantize_model(model: nn.Module, scheme: "str | Scheme", skip: tuple[str, ..
     for name, linear in targets:
         owner, _, attribute = name.rpartition(".")
         setattr(model.get_submodule(owner), attribute, QuantizedLinear.from_linear(linear, scheme))
+    return model
+
+
+def dequantize_model(model: nn.Module) -> nn.Module:
+    """Replace every QuantizedLinear of `model` by an nn.Linear holding the weight its integers stand for (in the
+    layer's dtype, the rounding of quantizing kept), in place; returns the model. The inverse of quantize_model as
+    far as there is one: the floating-point original, where it exists, is the better start for training."""
+    layers = [(name, module) for name, module in model.named_modules() if isinstance(module, QuantizedLinear)]
+    for name, layer in layers:
+        linear = nn.Linear(layer.in_features, layer.out_features, bias=False, device="meta")
+        linear.weight = nn.Parameter(layer.dequantize())
+        owner, _, attribute = name.rpartition(".")
+        setattr(model.get_submodule(owner), attribute, linear)
     return model
 
 

@@ -11,6 +11,7 @@ Example (Llama 2's tokenizer):
 from __future__ import annotations
 
 import json
+import operator
 import os
 import shutil
 from pathlib import Path
@@ -50,11 +51,34 @@ class Tokenizer:
         return ids
 
     def decode(self, ids: Iterable[int]) -> str:
-        ids = [int(i) for i in ids]
+        """The text of a list of token ids (or a 1-D tensor or array of them)."""
+        if hasattr(ids, "tolist"):  # a tensor or a numpy array: its numbers as Python's
+            ids = ids.tolist()
+        if isinstance(ids, (str, bytes, dict)) or not isinstance(ids, Iterable):
+            raise TypeError(f"decode takes a list of token ids, such as [1, 450, 4799]; got {_shown(ids)}"
+                            + (f": wrap one id as [{ids}]" if _is_token_id(ids) else ""))
+        ids = list(ids)
+        for position, i in enumerate(ids):
+            if not _is_token_id(i):
+                raise TypeError(f"decode takes a list of token ids (whole numbers); item {position} is {_shown(i)}"
+                                + (": decode one row at a time" if isinstance(i, (list, tuple)) else ""))
+        ids = [operator.index(i) for i in ids]
+        self._check_range(ids)
+        return self.sp_model.decode(ids)
+
+    def _check_range(self, ids: list[int]) -> None:
         bad = [i for i in ids if not 0 <= i < self.n_words]
         if bad:
-            raise ValueError(f"token ids {bad[:5]} are outside this tokenizer's range 0..{self.n_words - 1}")
-        return self.sp_model.decode(ids)
+            which = f"token id {bad[0]} is" if len(bad) == 1 else f"token ids {bad[:5]} are"
+            raise ValueError(f"{which} outside this tokenizer's range 0..{self.n_words - 1} (a vocabulary of "
+                             f"{self.n_words} pieces)")
+
+    def _token_id(self, i, method: str) -> int:
+        """`i` as an int, once it is known to be an id of this vocabulary (a 0-d integer tensor will do)."""
+        if not _is_token_id(i):
+            raise TypeError(f"{method} takes one token id, a whole number such as 450; got {_shown(i)}")
+        self._check_range([operator.index(i)])
+        return operator.index(i)
 
     def decode_continuation(self, context: Sequence[int], new: Sequence[int]) -> str:
         """The text that the ids `new` add after the ids `context`, with the space that starts it.
@@ -74,7 +98,7 @@ class Tokenizer:
 
     # What learners look at: the pieces themselves.
     def id_to_piece(self, i: int) -> str:
-        return self.sp_model.id_to_piece(int(i))
+        return self.sp_model.id_to_piece(self._token_id(i, "id_to_piece"))
 
     def piece_to_id(self, piece: str) -> int:
         return self.sp_model.piece_to_id(piece)
@@ -84,13 +108,13 @@ class Tokenizer:
 
     def is_byte(self, i: int) -> bool:
         """True for the 256 byte-fallback pieces <0x00>..<0xFF> used for characters not in the vocabulary."""
-        return self.sp_model.is_byte(int(i))
+        return self.sp_model.is_byte(self._token_id(i, "is_byte"))
 
     def is_control(self, i: int) -> bool:
-        return self.sp_model.is_control(int(i))
+        return self.sp_model.is_control(self._token_id(i, "is_control"))
 
     def score(self, i: int) -> float:
-        return self.sp_model.get_score(int(i))
+        return self.sp_model.get_score(self._token_id(i, "score"))
 
     def __len__(self) -> int:
         return self.n_words
@@ -100,6 +124,23 @@ class Tokenizer:
 
 
 _CONTEXT_PIECES = 8  # context ids decode_continuation decodes the new ids after (a UTF-8 character has <= 4 bytes)
+
+
+def _is_token_id(value) -> bool:
+    """Whether `value` is a whole number (an int, a numpy integer, a 0-d integer tensor) and not a bool."""
+    if isinstance(value, bool) or "bool" in str(getattr(value, "dtype", "")):
+        return False  # True is 1 to Python; here it is a mask passed by mistake
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _shown(value) -> str:
+    """How an error message shows a value it refuses: its type, and the value itself if it is short."""
+    text = repr(value)
+    return f"{type(value).__name__} {text}" if len(text) <= 40 else type(value).__name__
 
 
 def _checked_text(s: str) -> str:

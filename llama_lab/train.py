@@ -46,6 +46,7 @@ from .chat import encode_dialog_for_training, fold_system_prompt
 from .checkpoint import DTYPES, CheckpointError, load_model, save_model
 from .files import replacing
 from .model import Llama, ModelArgs, init_weights
+from .quantize import quantization_of
 from .tokenizer import Tokenizer
 
 IGNORE = -100  # the target id F.cross_entropy skips: prompt tokens in chat, padding
@@ -678,6 +679,12 @@ def load_checkpoint(path: Path, cfg: TrainConfig, data_info: dict) -> dict:
 def build_or_load_model(cfg: TrainConfig, tokenizer: Tokenizer, device: torch.device) -> Llama:
     if cfg.init is not None:
         model = load_model(cfg.init, device=device, dtype=torch.float32)
+        scheme = quantization_of(model)
+        if scheme is not None:  # its layers hold integers, which no gradient can change
+            raise ValueError(f"{cfg.init} is quantized ({scheme.name}), and training changes floating-point "
+                             "weights: give --init the floating-point checkpoint it was quantized from, or, with "
+                             "none, save a floating-point copy first: save_model(dequantize_model(load_model(init)), "
+                             "copy, format='kit') (llama_lab.quantize.dequantize_model; the copy keeps the rounding)")
         if model.args.vocab_size != tokenizer.n_words:
             raise ValueError(f"{cfg.init} has a vocabulary of {model.args.vocab_size} but the tokenizer "
                              f"{cfg.tokenizer} has {tokenizer.n_words}")

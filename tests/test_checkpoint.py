@@ -6,7 +6,9 @@ import os
 import pickle
 import shutil
 import signal
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -199,6 +201,12 @@ def test_two_shards_load_the_same_numbers(tmp_path):
 def in_child(run) -> int:
     """Run `run()` in a forked copy of this process and return how it ended: its exit code, or minus the signal
     that killed it. For what no test process should do itself: die of SIGBUS, or be killed half-way through."""
+    return ending(start_in_child(run))
+
+
+def start_in_child(run) -> int:
+    """Start `run()` in a forked copy of this process; returns its process id (see `ending`). The copy's exit code
+    is 0 if run() returned, 1 if it raised."""
     pid = os.fork()
     if pid == 0:
         code = 1
@@ -211,6 +219,11 @@ def in_child(run) -> int:
             code = 0
         finally:
             os._exit(code)
+    return pid
+
+
+def ending(pid: int) -> int:
+    """Wait for the child `pid` to end: its exit code, or minus the signal that killed it."""
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status)
 
@@ -264,6 +277,54 @@ def test_sizes_that_are_not_positive_whole_numbers_are_refused(saved, change):
     with pytest.raises(CheckpointError, match=f"params.json: invalid ModelArgs: {name}={value!r}: each must be a "
                                               "positive whole number"):
         load_model(saved["kit"])
+
+
+def folder_files(folder) -> dict:
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize("fields, message", [
+    ([64, 3, 8], r"params.json: holds an array where a JSON object of named fields is expected"),
+    ("dim", r"params.json: holds a string where a JSON object"),
+    ({"vocab_size": "101"}, r"params.json: invalid ModelArgs: vocab_size='101' must be a whole number"),
+    ({"vocab_size": True}, r"params.json: invalid ModelArgs: vocab_size=True must be a whole number"),
+    ({"max_seq_len": 96.0}, r"params.json: invalid ModelArgs: max_seq_len=96.0: each must be a positive whole"),
+    ({"n_heads": False, "n_kv_heads": None}, r"params.json: invalid ModelArgs: n_heads=False, n_kv_heads=False: "
+                                             r"each must be a positive whole number"),
+    ({"norm_eps": "1e-5"}, r"params.json: invalid ModelArgs: norm_eps='1e-5': give a positive finite number \(a "
+                           r"JSON number, not a string\)"),
+    ({"norm_eps": 0, "rope_theta": None}, r"params.json: invalid ModelArgs: norm_eps=0, rope_theta=None: give a "
+                                          r"positive finite number"),
+    ({"ffn_dim_multiplier": "1.3"}, r"params.json: invalid ModelArgs: ffn_dim_multiplier='1.3': give a positive"),
+])
+def test_params_json_fields_of_the_wrong_type_are_named(saved, fields, message):
+    """Every field is checked before anything is built: a string, a bool or a list where a number belongs is named
+    with the file, instead of surfacing as a TypeError deep in the model (or norm_eps as a str at the first
+    forward pass)."""
+    params = json.loads((saved["kit"] / "params.json").read_text())
+    (saved["kit"] / "params.json").write_text(json.dumps({**params, **fields} if isinstance(fields, dict)
+                                                         else fields))
+    before = folder_files(saved["kit"])
+    with pytest.raises(CheckpointError, match=str(saved["kit"]) + "/" + message):
+        load_model(saved["kit"])
+    assert folder_files(saved["kit"]) == before
+
+
+def test_a_config_json_that_is_not_an_object_or_has_strings_for_sizes_is_named(saved):
+    config = json.loads((saved["hf"] / "config.json").read_text())
+    for change, message in [({"intermediate_size": "176"}, "intermediate_size='176' must be a positive whole"),
+                            ({"rms_norm_eps": "1e-6"}, "norm_eps='1e-6': give a positive finite number"),
+                            ({"num_attention_heads": "8"}, "n_heads='8': each must be a positive whole number")]:
+        (saved["hf"] / "config.json").write_text(json.dumps({**config, **change}))
+        with pytest.raises(CheckpointError, match=f"config.json: (invalid ModelArgs: )?{message}"):
+            load_model(saved["hf"])
+    (saved["hf"] / "config.json").write_text("[]")
+    with pytest.raises(CheckpointError, match="config.json: holds an array where a JSON object"):
+        load_model(saved["hf"])
+    (saved["meta"] / "params.json").write_text(json.dumps({"dim": "64", "n_layers": 3, "n_heads": 8,
+                                                           "vocab_size": "-1"}))
+    with pytest.raises(CheckpointError, match=r"params.json: invalid ModelArgs: dim='64': each must be a positive"):
+        load_model(saved["meta"])
 
 
 def test_absurd_layer_count_in_config_json_is_refused(saved):
@@ -336,7 +397,74 @@ def test_checkpoints_of_unsupported_dtypes_are_refused(saved, dtype):
             load_model(saved["kit"], dtype=asked)
 
 
+@pytest.mark.parametrize("device, message", [
+    ("banana", r"device='banana' is not a device torch knows: use 'cpu', 'cuda' \(or 'cuda:0', 'cuda:1', ...\) or "
+               r"'mps'"),
+    (2.5, r"device=2.5 is not a device torch knows: use .cpu.*"),
+    ("meta", r"device='meta' holds shapes and no numbers, so it cannot hold a checkpoint's weights: load onto 'cpu' "
+             r"or a GPU. To see the model's shapes without memory, build it there: "
+             r"build_model\(load_state\(path\)\[0\], device='meta'\)"),
+])
+def test_a_device_that_cannot_hold_weights_is_refused_in_one_line(saved, device, message):
+    before = folder_files(saved["kit"])
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        load_model(saved["kit"], device=device)
+    assert folder_files(saved["kit"]) == before
+
+
+def test_the_meta_device_suggestion_works(saved):
+    from llama_lab.checkpoint import load_state
+    from llama_lab.model import build_model
+
+    shapes = build_model(load_state(saved["kit"])[0], device="meta")
+    assert {k: v.shape for k, v in shapes.state_dict().items()} == {
+        k: v.shape for k, v in load_model(saved["kit"]).state_dict().items()}
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a machine without CUDA")
+def test_cuda_without_a_gpu_is_refused_in_one_line(saved):
+    with pytest.raises(ValueError, match=r"^device='cuda:1': this machine has no CUDA GPU torch can use: use 'cpu'$"):
+        load_model(saved["kit"], device="cuda:1")
+
+
 # ---------------------------------------------------------------------------------- saving loses nothing
+
+@pytest.mark.parametrize("num_shards", [0, -2, 1.0, True, "2"])
+def test_save_model_refuses_a_number_of_shards_that_is_not_a_positive_int(tmp_path, model, num_shards):
+    with pytest.raises(ValueError, match=rf"^num_shards={num_shards!r} must be a whole number of at least 1"):
+        save_model(model, tmp_path / "m", format="meta", num_shards=num_shards)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_model_takes_the_path_of_a_tokenizer_model(tmp_path, model):
+    from llama_lab import Tokenizer
+
+    kit_tokenizer = Path(__file__).resolve().parent.parent / "data" / "tokenizer.model"
+    for fmt, given in [("kit", str(kit_tokenizer)), ("meta", kit_tokenizer), ("hf", kit_tokenizer),
+                       ("hf", Tokenizer(kit_tokenizer))]:
+        path = save_model(model, tmp_path / f"{fmt}-{type(given).__name__}", format=fmt, tokenizer=given)
+        assert (path / "tokenizer.model").read_bytes() == kit_tokenizer.read_bytes(), fmt
+        assert same_model(path, model), fmt
+    assert folder_files(tmp_path / "hf-PosixPath") == folder_files(tmp_path / "hf-Tokenizer")
+    with pytest.raises(FileNotFoundError, match="no tokenizer model at"):
+        save_model(model, tmp_path / "none", tokenizer=tmp_path / "missing" / "tokenizer.model")
+    (tmp_path / "not.model").write_text("not a tokenizer")
+    with pytest.raises(ValueError, match="not.model is not a SentencePiece model"):
+        save_model(model, tmp_path / "none", tokenizer=tmp_path / "not.model")
+    with pytest.raises(TypeError, match=r"^tokenizer=3: give a Tokenizer, or the path of its tokenizer.model$"):
+        save_model(model, tmp_path / "none", tokenizer=3)
+    assert not (tmp_path / "none").exists()
+
+
+def test_save_model_of_another_module_says_what_it_takes(tmp_path, model):
+    for other, hint in [(torch.nn.Linear(2, 2), "torch.nn.modules.linear.Linear$"),
+                        (torch.nn.Sequential(model), "torch.nn.modules.container.Sequential$"),
+                        (torch.compile(model), "OptimizedModule: pass the model it wraps, model._orig_mod$")]:
+        with pytest.raises(TypeError, match=r"^save_model saves the kit's Llama \(llama_lab.model.Llama: from "
+                                            rf"load_model, build_model or training\); got .*{hint}"):
+            save_model(other, tmp_path / "m")
+    assert list(tmp_path.iterdir()) == []
+
 
 USERS_FILES = {"my_lora_adapter.safetensors": b"adapter", "pytorch_model_finetuned.bin": b"finetuned",
                "results.index.json": b"{}", "notes.txt": b"mine"}
@@ -423,6 +551,84 @@ def test_a_save_killed_at_any_step_leaves_the_old_checkpoint_or_the_new(tmp_path
         else:
             shutil.rmtree(path)
     assert step > 4  # every file written, the rename or the switch and its moves were each a kill point
+
+
+def test_two_saves_and_a_load_at_once_see_one_whole_checkpoint(tmp_path):
+    """A save pauses between two of the renames that switch its files in. A second save into the folder, and a
+    load of it, say that they wait, and do: then the second save replaces the first's checkpoint whole (no
+    params.json of the first beside the second's weights), and the load reads one checkpoint or the other."""
+    import llama_lab.checkpoint as checkpoint
+    path = tmp_path / "ckpt"
+    save_model(small_model(seed=5), path, format="hf")  # a folder that exists: files move in one by one
+    (path / "notes.txt").write_bytes(b"mine")
+    first, second = small_model(seed=1), small_model(seed=2)
+    paused, resume = os.pipe(), os.pipe()
+    moved = []
+
+    def pause_after_the_first_move(what):
+        if what.startswith("moved") and not moved:
+            moved.append(what)
+            os.write(paused[1], b"p")
+            os.read(resume[0], 1)
+
+    def save_first():
+        checkpoint._save_step = pause_after_the_first_move
+        save_model(first, path, format="kit")
+
+    def waiting(run) -> tuple[int, str]:
+        """Start run() in a child whose stderr comes back here; returns its id and its first line there."""
+        note = os.pipe()
+
+        def with_stderr_to_pipe():
+            sys.stderr = os.fdopen(note[1], "w")
+            run()
+        pid = start_in_child(with_stderr_to_pipe)
+        os.close(note[1])
+        with os.fdopen(note[0]) as lines:
+            return pid, lines.readline()
+
+    def load_either():
+        assert same_model(path, first) or same_model(path, second)
+
+    saver = start_in_child(save_first)
+    try:
+        with deadline(240):  # only ever reached if a child hangs
+            assert os.read(paused[0], 1) == b"p"
+            assert sorted(p.name for p in path.iterdir()) != sorted(["params.json", "model.safetensors", "notes.txt",
+                                                                     ".llama_lab.json"])  # half-way through
+            second_saver, said = waiting(lambda: save_model(second, path, format="hf"))
+            loader, load_said = waiting(load_either)
+            assert said == load_said == f"waiting for process {saver} to finish saving to or loading from {path}\n"
+            assert os.waitpid(second_saver, os.WNOHANG) == os.waitpid(loader, os.WNOHANG) == (0, 0)  # waiting
+            os.write(resume[1], b"r")
+            assert ending(saver) == ending(second_saver) == ending(loader) == 0
+    finally:
+        os.write(resume[1], b"r")  # a failed test leaves no paused save behind
+    assert detect_format(path) == "hf" and same_model(path, second)
+    assert sorted(p.name for p in path.iterdir()) == [".llama_lab.json", "config.json", "generation_config.json",
+                                                      "model.safetensors", "notes.txt"]
+    assert (path / "notes.txt").read_bytes() == b"mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]  # no lock file and no temporary folder left
+
+
+def test_a_folder_whose_parent_is_read_only_still_loads(saved, model, monkeypatch):
+    """Where the lock file cannot be made (a shared, read-only models folder), no save of the user's can be under
+    way: loading reads without the lock."""
+    import errno
+    real_open = os.open
+
+    def read_only_parent(file, flags, *args):
+        if str(file).endswith(".llama-lab.lock"):
+            raise OSError(errno.EROFS, "Read-only file system", str(file))
+        return real_open(file, flags, *args)
+    monkeypatch.setattr(os, "open", read_only_parent)
+    for path in saved.values():
+        assert same_model(path, model)
+    before = folder_files(saved["kit"])
+    with pytest.raises(OSError, match="Read-only file system"):
+        save_model(small_model(seed=4), saved["kit"], format="kit")
+    assert folder_files(saved["kit"]) == before
+    assert sorted(p.name for p in saved["kit"].parent.iterdir()) == ["hf", "kit", "meta"]
 
 
 def test_a_plan_that_would_reach_outside_the_folder_is_refused(saved):

@@ -216,3 +216,56 @@ def test_the_text_stream_is_at_the_top_level_beside_generate():
     import llama_lab as ll
     from llama_lab.generate import stream
     assert ll.stream is stream and "stream" in ll.__all__
+
+
+@pytest.fixture(scope="module")
+def kit_tokenizer():
+    from pathlib import Path
+    from llama_lab import Tokenizer
+    return Tokenizer(Path(__file__).resolve().parent.parent / "data" / "tokenizer.model")
+
+
+@pytest.mark.parametrize("seed", ["42", 1.5, True, float("nan"), 2**64, [1], torch.tensor(True)])
+def test_every_function_that_takes_a_seed_refuses_one_that_is_not_a_whole_number(seed, kit_tokenizer):
+    """generate_tokens, iter_generate, stream_tokens, stream, generate, chat and init_weights all check a seed in
+    one place (llama_lab.seeds), before any token is drawn, with torch's range; a bool is no seed (True would seed
+    with 1 unnoticed)."""
+    from llama_lab import generate
+    from llama_lab.chat import chat
+    from llama_lab.generate import stream
+    from llama_lab.model import init_weights
+
+    model = small_model(vocab_size=kit_tokenizer.n_words)
+    calls = {
+        "generate_tokens": lambda: generate_tokens(model, [[1, 2, 3]], 4, seed=seed),
+        "iter_generate": lambda: next(iter_generate(model, [[1, 2, 3]], 4, seed=seed)),
+        "stream_tokens": lambda: next(stream_tokens(model, [1, 2, 3], 4, seed=seed)),
+        "stream": lambda: next(stream(model, kit_tokenizer, "Ada", 4, seed=seed)),
+        "generate": lambda: generate(model, kit_tokenizer, ["Ada"], 4, seed=seed),
+        "chat": lambda: chat(model, kit_tokenizer, [{"role": "user", "content": "Hi"}], 4, seed=seed),
+        "init_weights": lambda: init_weights(model, seed=seed),
+        "zero new tokens": lambda: generate_tokens(model, [[1, 2, 3]], 0, seed=seed),
+    }
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    hint = ": give seed=42 without the quotes" if seed == "42" else ""
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match=rf"^seed={seed!r} must be a whole number \(an int, such as 42\) from "
+                                             rf"-9223372036854775808 to 18446744073709551615, or None for a "
+                                             rf"different draw each time{hint}$".replace("[", r"\[").replace(
+                                                 "(True)", r"\(True\)")):
+            call()
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # init_weights changed nothing
+
+
+def test_whole_numbers_from_numpy_or_torch_seed_as_the_int_does(model):
+    import numpy as np
+    from llama_lab.model import init_weights
+    draws = [generate_tokens(model, [[1, 2, 3]], 8, temperature=1.0, top_p=1.0, seed=seed, eos_id=None)
+             for seed in (7, np.int64(7), torch.tensor(7))]
+    assert draws[0] == draws[1] == draws[2]
+    assert generate_tokens(model, [[1, 2, 3]], 8, temperature=1.0, seed=-1, eos_id=None) == generate_tokens(
+        model, [[1, 2, 3]], 8, temperature=1.0, seed=2**64 - 1, eos_id=None)  # torch reads -1 as 2**64 - 1
+    a, b = small_model(seed=0), small_model(seed=0)
+    init_weights(a, seed=np.int64(3))
+    init_weights(b, seed=3)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))

@@ -38,6 +38,32 @@ def test_bad_model_args_are_explained():
         ModelArgs(dim=65, n_heads=8)
 
 
+SMALL_ARGS = dict(dim=64, n_layers=1, n_heads=4, vocab_size=50, multiple_of=16, max_seq_len=32)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"norm_eps": "1e-5"}, r"norm_eps='1e-5': give a positive finite number"),
+    ({"norm_eps": 0.0}, r"norm_eps=0.0: give a positive finite number"),
+    ({"rope_theta": float("inf")}, r"rope_theta=inf: give a positive finite number"),
+    ({"ffn_dim_multiplier": True}, r"ffn_dim_multiplier=True: give a positive finite number"),
+    ({"vocab_size": 32000.0}, r"vocab_size=32000.0 must be a whole number"),
+    ({"dim": True}, r"dim=True: each must be a positive whole number"),
+])
+def test_model_args_of_the_wrong_type_are_refused_when_made(change, message):
+    """A str or a bool where a number belongs would fail later (RMSNorm adds norm_eps at the first forward pass;
+    Python reads True as 1): refused at once, by name."""
+    with pytest.raises(ValueError, match=r"^invalid ModelArgs: " + message):
+        ModelArgs(**{**SMALL_ARGS, **change})
+
+
+def test_numbers_of_numpy_are_numbers():
+    import numpy as np
+    args = ModelArgs(**{**SMALL_ARGS, "norm_eps": np.float32(1e-5), "rope_theta": np.float64(1e4),
+                        "ffn_dim_multiplier": 1})
+    model = build_model(args)
+    assert model(torch.tensor([[1, 2, 3]])).isfinite().all()
+
+
 def test_rmsnorm_by_hand():
     norm = RMSNorm(4, eps=0.0)
     x = torch.tensor([[1.0, 2.0, 3.0, 4.0]])

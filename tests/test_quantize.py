@@ -2,6 +2,7 @@
 dequantized product, and quantized decoding against the float model."""
 
 import copy
+from pathlib import Path
 
 import pytest
 import torch
@@ -249,6 +250,108 @@ def test_quantized_checkpoint_mistakes(tmp_path):
     (tmp_path / "q" / "quantization.json").write_text('{"scheme": "int5"}')
     with pytest.raises(CheckpointError, match="not a quantization the kit wrote"):
         load_model(tmp_path / "q")
+
+
+def files_of(folder) -> dict:
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize("scheme, name, change, message", [
+    ("int8", "layers.0.attention.wq.scale", lambda t: t * 1e30,
+     r"layers.0.attention.wq.scale holds 128 scales above 78.43, which would make weights \(scale \* \(q - zero\)\) "
+     r"beyond 10000, .*such as [0-9.]+e\+2[0-9]"),
+    ("int8", "output.scale", torch.zeros_like,
+     r"output.scale holds 512 scales that are not positive \(a scale is the step between two levels\), such as 0"),
+    ("int4-g32", "layers.1.feed_forward.w2.scale", lambda t: -t,
+     r"layers.1.feed_forward.w2.scale holds 1,536 scales that are not positive .*such as -0.0[0-9]+"),
+    ("int4-g32", "layers.0.attention.wk.zero", lambda t: torch.full_like(t, 200),
+     r"layers.0.attention.wk.zero holds 256 zero points above 15, such as 200: an int4 zero point is one of the "
+     r"levels 0..15"),
+])
+def test_quantized_checkpoints_with_absurd_numbers_are_refused(tmp_path, scheme, name, change, message):
+    """A weight is scale * (q - zero): scales that are not positive, that would stand for weights beyond 1e4, or
+    int4 zero points outside 0..15 are damage, and loading says which tensor holds them; the files stay as they
+    were."""
+    from safetensors.torch import load_file, save_file
+    from llama_lab.checkpoint import CheckpointError, load_model, save_model
+
+    path = save_model(quantize_model(small_model(), scheme), tmp_path / "q", format="kit")
+    state = load_file(path / "model.safetensors")
+    state[name] = change(state[name])
+    save_file(state, path / "model.safetensors")
+    before = files_of(path)
+    with pytest.raises(CheckpointError, match=message + r": the checkpoint is damaged. Quantize its floating-point "
+                                                        r"weights again"):
+        load_model(path)
+    assert files_of(path) == before
+
+
+@pytest.mark.parametrize("scheme", ["int8", "int4-g32"])
+def test_weights_up_to_the_largest_load_and_one_beyond_does_not(tmp_path, scheme):
+    """The bound on scales is the one quantizing gives weights of at most 1e4: such a checkpoint loads, numbers
+    intact; with a scale a little larger it is refused."""
+    from safetensors.torch import load_file, save_file
+    from llama_lab.checkpoint import CheckpointError, load_model, save_model
+    from llama_lab.quantize import LARGEST_WEIGHT, largest_scale
+
+    model = small_model()
+    with torch.no_grad():
+        model.layers[0].attention.wq.weight[3, :2] = torch.tensor([LARGEST_WEIGHT, -LARGEST_WEIGHT])
+    quantized = quantize_model(model, scheme)
+    assert quantized.layers[0].attention.wq.scale.max() == torch.tensor(largest_scale(scheme)).to(
+        quantized.layers[0].attention.wq.scale.dtype)
+    path = save_model(quantized, tmp_path / "q", format="kit")
+    loaded = load_model(path)
+    assert all(torch.equal(a, b) for a, b in zip(quantized.state_dict().values(), loaded.state_dict().values()))
+    state = load_file(path / "model.safetensors")
+    state["layers.0.attention.wq.scale"][3] *= 1.01
+    save_file(state, path / "model.safetensors")
+    with pytest.raises(CheckpointError, match="layers.0.attention.wq.scale holds 1 scale above"):
+        load_model(path)
+
+
+def test_dequantize_model_gives_the_weights_the_integers_stand_for():
+    from llama_lab.quantize import dequantize_model
+
+    quantized = quantize_model(small_model(), "int4-g32")
+    expected = {name: module.dequantize() for name, module in quantized.named_modules()
+                if isinstance(module, QuantizedLinear)}
+    tokens = torch.tensor([[1, 5, 9, 200, 3]])
+    logits = quantized(tokens)
+    floating = dequantize_model(quantized)
+    assert quantization_of(floating) is None
+    for name, weight in expected.items():
+        assert type(floating.get_submodule(name)) is torch.nn.Linear
+        assert torch.equal(floating.get_submodule(name).weight, weight), name
+    torch.testing.assert_close(floating(tokens), logits, atol=1e-5, rtol=0)
+
+
+def test_training_from_a_quantized_checkpoint_is_refused_in_one_line(tmp_path, capsys):
+    """Training changes floating-point weights: --init of a quantized checkpoint says so and how to get a floating
+    copy (which then starts a run), instead of failing on a missing attribute."""
+    from llama_lab import train
+    from llama_lab.checkpoint import load_model, save_model
+    from llama_lab.quantize import dequantize_model
+    from llama_lab.tokenizer import Tokenizer
+
+    tokenizer = Path(__file__).resolve().parent.parent / "data" / "tokenizer.model"
+    vocab = Tokenizer(tokenizer).n_words
+    model = init_weights(build_model(ModelArgs(**{**SMALL.to_dict(), "vocab_size": vocab})), seed=0).eval()
+    quantized = save_model(quantize_model(model, "int8"), tmp_path / "q", format="kit")
+    before = files_of(quantized)
+    with pytest.raises(SystemExit) as ended:
+        train.main(["--init", str(quantized), "--tokenizer", str(tokenizer), "--out", str(tmp_path / "run"),
+                    "--no-progress"])
+    assert ended.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {quantized} is quantized (int8), and training changes "
+                                                   "floating-point weights: give --init the floating-point "
+                                                   "checkpoint it was quantized from")
+    assert files_of(quantized) == before and not (tmp_path / "run").exists()
+    floating = save_model(dequantize_model(load_model(quantized)), tmp_path / "f", format="kit")
+    config = train.TrainConfig(init=str(floating), tokenizer=str(tokenizer), out=str(tmp_path / "run"))
+    started = train.build_or_load_model(config, Tokenizer(tokenizer), torch.device("cpu"))
+    assert started.training and all(p.requires_grad for p in started.parameters())
 
 
 # ------------------------------------------------------------------------------ measured on the tiny model

@@ -120,6 +120,59 @@ def test_decode_rejects_out_of_range_ids(trained):
         trained.decode([5, 99999])
 
 
+def test_valid_ids_give_what_sentencepiece_gives(trained):
+    """Lists, tuples, tensors, numpy arrays and their 0-d items are ids: each call answers as SentencePiece does."""
+    import numpy as np
+    import torch
+    reference = spm.SentencePieceProcessor(model_file=str(trained.path))
+    ids = trained.encode("a happy llama eats grass in 1999.  two  spaces")
+    for given in (ids, tuple(ids), torch.tensor(ids), np.array(ids), [np.int64(i) for i in ids], iter(ids)):
+        assert trained.decode(given) == reference.decode(ids)
+    assert trained.decode([]) == reference.decode([]) == ""
+    for i in (0, 1, 2, 3, ids[3], trained.n_words - 1, torch.tensor(ids[3]), np.int32(ids[3])):
+        assert trained.id_to_piece(i) == reference.id_to_piece(int(i))
+        assert trained.is_byte(i) == reference.is_byte(int(i))
+        assert trained.is_control(i) == reference.is_control(int(i))
+        assert trained.score(i) == reference.get_score(int(i))
+
+
+@pytest.mark.parametrize("method", ["id_to_piece", "is_byte", "is_control", "score"])
+def test_an_id_outside_the_vocabulary_or_not_an_id_is_named(trained, method):
+    """SentencePiece answers "IndexError: OUT_OF_RANGE: piece id is out of range." without the id or the size, and
+    reads True as the id 1."""
+    reference = spm.SentencePieceProcessor(model_file=str(trained.path))
+    with pytest.raises(IndexError, match="piece id is out of range"):
+        reference.id_to_piece(trained.n_words)
+    for bad in (trained.n_words, -1, 10**12):
+        with pytest.raises(ValueError, match=rf"^token id {bad} is outside this tokenizer's range 0..399 \(a "
+                                             r"vocabulary of 400 pieces\)$"):
+            getattr(trained, method)(bad)
+    for bad, shown in ((1.0, "float 1.0"), ("5", "str '5'"), (None, "NoneType None"), (True, "bool True"),
+                       ([3, 4], r"list \[3, 4\]")):
+        with pytest.raises(TypeError, match=rf"^{method} takes one token id, a whole number such as 450; got "
+                                            rf"{shown}$"):
+            getattr(trained, method)(bad)
+
+
+def test_decode_says_what_it_takes(trained):
+    """SentencePiece decodes None as "", a str as its pieces, and a bare int as that id; Python would fail on None
+    with "'NoneType' object is not iterable" and take 1.5 as 1."""
+    import torch
+    takes = r"^decode takes a list of token ids, such as \[1, 450, 4799\]; got "
+    for bad, shown in ((None, "NoneType None"), ("hello", "str 'hello'"), (b"ab", "bytes b'ab'"),
+                       (5, r"int 5: wrap one id as \[5\]"), (torch.tensor(5), r"int 5: wrap one id as \[5\]"),
+                       ({"ids": [1]}, r"dict \{'ids': \[1\]\}")):
+        with pytest.raises(TypeError, match=takes + shown + "$"):
+            trained.decode(bad)
+    item = r"^decode takes a list of token ids \(whole numbers\); item "
+    for bad, shown in (([5, 1.5], r"1 is float 1.5"), ([5, "6"], "1 is str '6'"), ([None], "0 is NoneType None"),
+                       ([True, 5], "0 is bool True"), (torch.tensor([[5, 6]]), r"0 is list \[5, 6\]: decode one row "
+                                                                                r"at a time"),
+                       (torch.tensor([5.0]), "0 is float 5.0")):
+        with pytest.raises(TypeError, match=item + shown + "$"):
+            trained.decode(bad)
+
+
 def test_too_large_vocabulary_is_explained(tmp_path):
     (tmp_path / "small.txt").write_text("a b c\n" * 50)
     with pytest.raises(ValueError, match="vocab_size=5000 is more than this text can fill"):
