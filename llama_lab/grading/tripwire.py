@@ -10,6 +10,12 @@ directly or through other kit code (a `Llama` whose norms are the kit's), it rai
 Example, in a notebook: `from llama_lab.model import apply_rotary_emb as kits` before grading, then
 `def apply_rotary_emb(x, cos, sin): return kits(x, cos, sin)` loses every case: the reference `kits` is the
 same function object, and its code is what is swapped.
+
+A thread of the notebook's that calls a tripwired function trips it too, whatever case is running (its stack
+holds the notebook's code and never reaches the case). What the tripwire cannot see, the part step looks for
+before the cases run (harness.grade_part): a function made from a kit function's code object
+(`types.FunctionType(kit_function.__code__, ...)`) answers without passing through the swapped code, and a
+thread may call the kit between two cases, when no tripwire is set; both cost the part and flag the notebook.
 """
 
 from __future__ import annotations
@@ -29,6 +35,11 @@ from .checks import Part
 PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)  # llama_lab/
 _LIBRARY_DIRS = tuple({sysconfig.get_paths()[key] for key in ("stdlib", "purelib", "platlib")})
 _MISSING = object()
+
+
+def is_kit_file(filename: str) -> bool:
+    """Whether code from `filename` is the kit's own (llama_lab/)."""
+    return filename.startswith(PACKAGE_DIR + os.sep)
 
 
 def is_student_frame(filename: str) -> bool:
