@@ -11,6 +11,7 @@ assignment with several parts wrong at once).
 import json
 import math
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -619,8 +620,235 @@ def test_a_notebook_that_replaces_the_harness_gets_nothing_and_is_flagged(tmp_pa
     nbformat.write(nb, path)
     grade = grade_notebook(path, **TRUSTED)
     assert grade.points == 0 and grade.max_points == 13, format_grade(grade)
-    assert len(grade.flags) == 4 and all("no results signed by the grader" in f for f in grade.flags), grade.flags
+    assert len(grade.flags) == 4 and all(
+        "sys.modules['llama_lab.grading.harness'] is the notebook's SimpleNamespace" in f for f in grade.flags), \
+        grade.flags
     assert "FLAGGED" in format_grade(grade)
+
+
+def hostile(name: str, *cells: str, replacements: dict[str, str] | None = None, tmp_path: Path,
+            student: bool = True) -> nbformat.NotebookNode:
+    """A notebook of the assignment (the student version, else the instructor's) with `cells` after its first
+    code cell; the grade of it."""
+    nb = nbformat.read((STUDENT if student else INSTRUCTOR) / f"{name}.ipynb", as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") in (replacements or {}):
+            cell.source = textwrap.dedent(replacements[cell.metadata["nbgrader"]["grade_id"]]).strip()
+    first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    nb.cells[first + 1:first + 1] = [nbformat.v4.new_code_cell(textwrap.dedent(c).strip()) for c in cells]
+    path = tmp_path / f"{name}.ipynb"
+    nbformat.write(nb, path)
+    return grade_notebook(path, **TRUSTED)
+
+
+def test_no_secret_reaches_the_kernel_and_a_blank_notebook_that_looks_for_one_gets_nothing(tmp_path):
+    """What the kernel can read of the grader: IPython's record of every cell run (the grader's set-up step
+    included, whatever store_history says), every function's closure and every frame, its own /proc files and
+    environment. Nothing there is a key: the grader has none to give, and the kernel's results decide nothing
+    by themselves."""
+    search = r"""
+        import gc, linecache, os, re, sys, types
+        ip = get_ipython()
+        texts = [str(x) for x in list(In) + list(_ih) + list(ip.history_manager.input_hist_raw)]
+        texts += [str(x) for x in ip.history_manager.input_hist_parsed]
+        texts += ["".join(entry[2]) for entry in list(linecache.cache.values()) if len(entry) > 2]  # every cell run
+        for name in ("cmdline", "environ", "maps"):
+            with open(f"/proc/self/{name}", "rb") as f:
+                texts.append(f.read().decode("latin-1"))
+        texts += [f"{k}={v}" for k, v in os.environ.items()]
+        for obj in gc.get_objects():
+            if isinstance(obj, types.FunctionType) and obj.__closure__:
+                for cell in obj.__closure__:
+                    try:
+                        texts.append(repr(cell.cell_contents)[:10_000])
+                    except ValueError:
+                        pass
+        for frame in sys._current_frames().values():
+            while frame is not None:
+                texts += [repr(v)[:10_000] for v in frame.f_locals.values()]
+                frame = frame.f_back
+        setup = [re.search(r"\.snapshot\([^)]*\)", t).group(0) for t in texts if re.search(r"fromlist=\['snapshot'\]", t)]
+        keys = sorted({k for t in texts for k in re.findall(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])", t)})
+        raise RuntimeError(f"attack: the set-up step seen {bool(setup)}, {setup[:1]}; keys {keys}")
+        """
+    grade = hostile("04_sampling", search, tmp_path=tmp_path)
+    assert grade.points == 0 and grade.max_points == 13, format_grade(grade)
+    said = next((p for p in grade.problems if "attack: " in p), str(grade.problems)).split("attack: ", 1)[-1]
+    assert said.startswith("the set-up step seen True, [\".snapshot('04_sampling')\"]"), said  # it is there
+    assert said.endswith("; keys []"), said  # and it carries no key: there is none
+
+
+KIT_ANSWERS = """
+    import glob, os, threading, time
+    import torch
+    from llama_lab.grading import get_part
+    from llama_lab.grading.harness import plain
+
+    def answers(part_name, inputs):
+        part = get_part("04_sampling", part_name)
+        return [{"value": plain(part.run(part.reference, case))} for case in inputs]
+
+    # the right answers to every fixed case, computed with the kit before grading
+    table = {part: answers(part, [case.inputs for case in get_part("04_sampling", part).cases()])
+             for part in ("softmax_with_temperature", "top_k_filter", "top_p_filter", "next_token_probs")}
+
+    def write_answers():  # once the grader's step has saved a part's results, put the right answers instead
+        written = {}
+        while True:
+            for path in glob.glob(os.path.join(os.getcwd(), "..", "parts", "*.out.pt")):
+                if written.get(path) != os.stat(path).st_mtime_ns:
+                    torch.save({"outcomes": table[os.path.basename(path).split(".")[0]], "tampering": []}, path)
+                    written[path] = os.stat(path).st_mtime_ns
+            time.sleep(0.01)
+
+    threading.Thread(target=write_answers, daemon=True).start()
+    """
+
+
+def test_a_notebook_that_writes_the_kits_answers_into_the_results_gets_nothing_and_is_flagged(tmp_path):
+    grade = hostile("04_sampling", KIT_ANSWERS, tmp_path=tmp_path)
+    assert grade.points == 0 and grade.max_points == 13, format_grade(grade)
+    assert [f.split(":")[0] for f in grade.flags] == [p.name for p in grade.parts], grade.flags
+    # the first part's results are rewritten before the next part's step sees the thread
+    assert all("not the one the grader's step saved last (the digests differ)" in f or
+               "a thread of the notebook's (in write_answers) is running while the part is graded" in f
+               for f in grade.flags), grade.flags
+
+
+def test_a_notebook_that_alters_the_grading_objects_gets_nothing_and_is_flagged(tmp_path):
+    """The grading objects a notebook can reach before grading (the Part objects of its assignment, their run
+    functions, the snapshot the libraries are put back from), altered with gc to hand back the right answers
+    computed in advance: the part steps grade with copies loaded anew, and find what was altered."""
+    alter = """
+        import gc
+        from llama_lab.grading.harness import plain
+
+        def handing_back(answers):
+            remaining = iter(answers)
+            return lambda implementation, inputs: next(remaining)
+
+        for obj in gc.get_objects():
+            if type(obj).__name__ == "Part":
+                answers = [plain(obj.run(obj.reference, case.inputs)) for case in obj.cases()]
+                obj.run = handing_back(answers)
+                obj.reference = lambda *args, **kwargs: None
+            elif type(obj).__name__ == "Snapshot":  # what the libraries are put back to, between cases
+                for module, saved in obj.attributes:
+                    if getattr(module, "__name__", "") == "llama_lab.grading.harness":
+                        saved["find"] = lambda namespace, part: part.reference
+        """
+    grade = hostile("04_sampling", alter, tmp_path=tmp_path)
+    assert grade.points == 0 and grade.max_points == 13, format_grade(grade)
+    assert len(grade.flags) == 4, grade.flags
+    for flag, part in zip(grade.flags, grade.parts):
+        assert flag.startswith(f"{part.name}: the grader's snapshot of the libraries was altered: it would put "
+                               "back the notebook's <lambda> as llama_lab.grading.harness.find"), flag
+        assert re.search(r"the grader's Part '\w+' was altered: its (run|reference) is the notebook's", flag), flag
+
+
+def test_answers_prepared_in_advance_fail_this_runs_fresh_cases_and_are_flagged(tmp_path):
+    """A function that looks its answers up in a table made with the kit before grading: right on every fixed
+    case, and on none of the cases drawn for this run."""
+    table = """
+        import torch
+        from llama_lab.grading import get_part
+
+        def key(*values):
+            return repr([v.tolist() if isinstance(v, torch.Tensor) else v for v in values])
+
+        part = get_part("04_sampling", "top_k_filter")
+        TABLE = {key(c.inputs["probs"], c.inputs["k"]): part.run(part.reference, c.inputs) for c in part.cases()}
+        """
+    lookup = """
+        def top_k_filter(probs, k):
+            return TABLE[key(probs, k)]
+        """
+    grade = hostile("04_sampling", table, replacements={"top_k_filter": lookup}, tmp_path=tmp_path)
+    parts = {p.name: p for p in grade.parts}
+    assert parts["top_k_filter"].points == 0 and grade.points == 0, format_grade(grade)
+    assert len(grade.flags) == 1 and grade.flags[0].startswith(
+        "top_k_filter: right on the fixed cases, wrong on 3 of the 3 drawn for this run"), grade.flags
+
+
+def test_a_copy_of_the_kits_code_made_before_grading_earns_nothing_and_is_flagged(tmp_path):
+    copy = """
+        import types
+        import llama_lab.sampling as kit
+        kits = types.FunctionType(kit.top_p_filter.__code__, kit.__dict__, "anything")
+
+        def top_p_filter(probs, p):
+            return kits(probs, p)
+        """
+    grade = hostile("04_sampling", replacements={"top_p_filter": copy}, tmp_path=tmp_path, student=False)
+    parts = {p.name: p for p in grade.parts}
+    assert parts["top_p_filter"].points == 0 and grade.points == 10, format_grade(grade)
+    assert grade.flags == ["top_p_filter: the notebook holds a copy of the kit's own llama_lab.sampling.top_p_filter "
+                           "(a function made from its code), which would answer for it without the tripwire "
+                           "seeing"], grade.flags
+
+
+def test_the_results_are_read_as_a_strangers_file(tmp_path):
+    """A FIFO, a link (to /dev/zero, or anywhere) or a huge file where the results should be costs that part: it
+    neither blocks the grader nor fills its memory."""
+    from llama_lab.grading.grade import _read_results
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    os.mkfifo(folder / "fifo")
+    (folder / "zero").symlink_to("/dev/zero")
+    (folder / "big").write_bytes(b"x" * 2000)
+    (folder / "small").write_bytes(b"results")
+    directory = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert _read_results(directory, "fifo", limit=1000) == (None, "its results file is not a plain file (a "
+                                                                      "FIFO, a device, a folder?)")
+        data, problem = _read_results(directory, "zero", limit=1000)
+        assert data is None and "a link?" in problem
+        assert _read_results(directory, "big", limit=1000) == (None, "its results file is over 1000 bytes")
+        assert _read_results(directory, "small", limit=1000) == (b"results", None)
+        assert _read_results(directory, "missing", limit=1000) == (None, None)
+    finally:
+        os.close(directory)
+
+
+def test_reference_outputs_do_not_depend_on_other_threads():
+    """Prepared in four threads at once while another keeps changing torch's global seed and thread count, the
+    right outputs (the seeded sampling case's tokens among them) are those prepared alone."""
+    import random
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from llama_lab.grading.checks import prepare
+    parts = grading.load("04_sampling").PARTS
+    alone = [[item.expected for item in prepare(part)] for part in parts]
+    stop = threading.Event()
+
+    def meddle():
+        while not stop.is_set():
+            torch.manual_seed(random.randrange(1000))
+            torch.set_num_threads(random.choice([1, 2]))
+
+    threads = torch.get_num_threads()
+    meddler = threading.Thread(target=meddle)
+    meddler.start()
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            together = list(pool.map(lambda part: [item.expected for item in prepare(part)], parts * 3))
+    finally:
+        stop.set()
+        meddler.join()
+        torch.set_num_threads(threads)
+    for got, expected in zip(together, alone * 3):
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected):
+            assert (torch.equal(g, e) if isinstance(e, torch.Tensor) else g == e), (g, e)
+
+
+def test_correct_notebooks_graded_two_at_a_time_get_full_marks(tmp_path):
+    for i in range(4):
+        nbformat.write(with_solutions("04_sampling", {}), tmp_path / f"{i}_04_sampling.ipynb")
+    grades = grade_path(tmp_path, jobs=2, **TRUSTED)
+    assert [g.points for g in grades] == [13] * 4, "\n".join(map(format_grade, grades))
+    assert not any(g.flags for g in grades)
 
 
 # ------------------------------------------------------------------ strangers' notebooks: the sandbox

@@ -385,6 +385,15 @@ def tampering(part: Part, taken: Any) -> list[str]:
     """What the notebook replaced or altered among the grading objects it could reach: the modules of
     llama_lab.grading (in sys.modules), every Part object (found with gc), the snapshot of the libraries."""
     found = []
+    if not _is_snapshot(taken):  # the set-up step takes one before the notebook's first cell
+        found.append(f"the grader's snapshot of the libraries is gone (found {type(taken).__name__} instead)")
+    else:
+        for obj, saved in taken.attributes:
+            found += [f"the grader's snapshot of the libraries was altered: it would put back the notebook's "
+                      f"{_qualname(value)} as {getattr(obj, '__name__', type(obj).__name__)}.{name}"
+                      for name, value in list(saved.items()) if _notebook_made(value)]
+        found += [f"the grader's snapshot of the libraries was altered: it would give {function.__qualname__} "
+                  "code of the notebook's" for function, code in taken.codes if _notebook_code(code)]
     root = __package__.rsplit(".", 1)[0] + ".grading"  # the shared package, not this fresh copy
     for name, module in list(sys.modules.items()):
         if name != root and not name.startswith(root + "."):
@@ -405,15 +414,6 @@ def tampering(part: Part, taken: Any) -> list[str]:
                 f"uses[{k!r}]": v for k, v in obj.uses.items()}, **{f"kit[{i}]": v for i, v in enumerate(obj.kit)}}
             found += [f"the grader's Part {obj.name!r} was altered: its {key} is the notebook's {_qualname(value)}"
                       for key, value in fields.items() if _notebook_made(value)]
-    if not _is_snapshot(taken):  # the set-up step takes one before the notebook's first cell
-        found.append(f"the grader's snapshot of the libraries is gone (found {type(taken).__name__} instead)")
-    else:
-        for obj, saved in taken.attributes:
-            found += [f"the grader's snapshot of the libraries was altered: it would put back the notebook's "
-                      f"{_qualname(value)} as {getattr(obj, '__name__', type(obj).__name__)}.{name}"
-                      for name, value in list(saved.items()) if _notebook_made(value)]
-        found += [f"the grader's snapshot of the libraries was altered: it would give {function.__qualname__} "
-                  "code of the notebook's" for function, code in taken.codes if _notebook_code(code)]
     return found
 
 
