@@ -444,6 +444,32 @@ def test_untouched_student_versions_get_zero(name, monkeypatch):
         assert all("not implemented yet" in c.message for c in result.cases), result
 
 
+@pytest.mark.parametrize("name", sorted(grading.ASSIGNMENTS))
+def test_the_instructor_solutions_are_right_on_every_fresh_case(name, monkeypatch):
+    """The cases drawn for a grading run hold the fixed cases' values in other orders: right code stays right on
+    them, whatever the seed (else a correct notebook would be flagged)."""
+    from llama_lab.grading.checks import difference, fresh_cases, prepare
+    monkeypatch.setenv("LLAMA_LAB_GRADING", "1")
+    nb = nbformat.read(INSTRUCTOR / f"{name}.ipynb", as_version=4)
+    namespace = {"__name__": "__main__"}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade"):
+            exec(compile(cell.source, f"<{name} cell>", "exec"), namespace)
+    drawn = 0
+    for part in grading.load(name).PARTS:
+        prepared = prepare(part)
+        for seed in range(8):
+            fresh = fresh_cases(part, prepared, seed)
+            drawn += len(fresh)
+            outcomes = harness.run_cases(part, harness.find(namespace, part),
+                                         [item.prepared.case.inputs for item in fresh], namespace, 20.0)
+            for item, outcome in zip(fresh, outcomes):
+                assert "value" in outcome, (part.name, item.prepared.case.label, outcome)
+                assert difference(item.prepared.expected, outcome["value"], item.prepared.case) is None, \
+                    (part.name, seed, item.prepared.case.label)
+    assert drawn > 0 or name == "05_bpe_tokenizer"  # text has no values to reorder
+
+
 def test_the_command_line_grades_a_student_notebook(capsys):
     assert main([str(STUDENT / "04_sampling.ipynb"), "--json"] + (["--no-sandbox"] if NO_SANDBOX else [])) == 0
     report = json.loads(capsys.readouterr().out)

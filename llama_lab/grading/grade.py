@@ -5,16 +5,21 @@
 
 How one notebook is graded:
 1. The grader builds every case of every part (llama_lab/grading/) and computes, in its own process, the right
-   answer and what each known mistake would answer. Nothing the notebook does can change these.
+   answer and what each known mistake would answer (once per assignment, alone: see checks.reference_state).
+   Nothing the notebook does can change these.
 2. A fresh Jupyter kernel (nbclient) runs the notebook's code cells in order, except nbgrader's test cells (the
    tests are the package's, so a student cannot edit them away). A cell that raises is noted and the next one
    runs; a cell still running after `cell_timeout` seconds is stopped: the kernel is killed, a new one replays
    the cells before it, and grading goes on without it. A watchdog kills the kernel once the notebook has used
    `time_limit` seconds in all, whatever it is doing.
-3. In that kernel, for each part, the harness (llama_lab/grading/harness.py) restores the libraries the notebook
-   may have patched, runs the part's cases on the student's function with an alarm per case, and saves the
-   outputs; the grader reads them back with torch.load(weights_only=True) and judges them. Each part is graded
-   alone: the other parts' functions are the reference ones while it runs, so one part's bug costs that part only.
+3. Then, part by part, the grader draws fresh cases for this run (the fixed cases' values in orders drawn now,
+   their right answers computed outside the kernel like the others), writes the part's inputs into the
+   sandbox's folder, and has the kernel run them: a fresh copy of the harness (llama_lab/grading/harness.py),
+   loaded anew from the kit's files, puts back the libraries the notebook may have patched, runs the cases on
+   the student's function with an alarm per case, and saves the outputs. The grader reads that file as a
+   stranger's (no links, no FIFOs, at most 64 MiB), with torch.load(weights_only=True), and judges the outputs.
+   Each part is graded alone: the other parts' functions are the reference ones while it runs, so one part's
+   bug costs that part only.
 
 What protects what. The notebooks are strangers' code, so each kernel runs in an OS sandbox
 (llama_lab/grading/sandbox.py: bubblewrap): as user nobody, with its own copy of the notebook as the only thing
@@ -23,14 +28,29 @@ process namespace of its own, so that it cannot signal the grader and nothing it
 is what keeps the instructor's machine and the other submissions safe; without bwrap the grader refuses to run
 unless told `--no-sandbox` (for notebooks you wrote yourself).
 
-Inside its sandbox the notebook shares a process with the harness, and the harness defends the score against the
-known ways to fake it: its grading function is a closure made before the notebook's first cell, under a name
-drawn for this run, and it signs the results with a key the notebook is never shown, so replacing the harness,
-its functions or its results file gets a part nothing and is flagged; the kit's own implementation of the part
-being graded is tripwired, so a student's function that merely calls it loses the case. These are checks, not
-walls: code written on purpose against the harness's internals, in its own process (digging the key out of the
-closure with `gc`, rewriting the tripwire), can still defeat them. Reading the flagged notebooks, and the code of
-the surprising scores, stays part of grading.
+Inside its sandbox the notebook shares a process with the harness, so nothing the kernel holds is trusted: it
+holds no secret (the notebook can read whatever its process holds: IPython keeps the source of every cell run,
+the grader's included), and what it saves is data that the grader judges against answers it computed itself.
+A right answer therefore has to be computed at grading time, and what stops the ways to do that without the
+work:
+- answers prepared in advance (a table, precomputed outputs handed back by altered grading objects) fail the
+  fresh cases, whose inputs exist only once the part's step starts: a part right on its fixed cases and wrong on
+  the fresh ones drawn from them gets nothing and is flagged;
+- the grading objects the notebook could reach before (the harness module, its Part objects and their
+  functions, the snapshot the libraries are put back from) are not the ones a part step grades with: it loads
+  its own copies from the kit's files, and checks the shared ones: anything replaced or altered by the
+  notebook's code gets the part nothing and is flagged; so does a notebook thread still running while a part is
+  graded, and a copy of the kit's code made outside the kit (`types.FunctionType(kit_function.__code__, ...)`);
+- the kit's own implementation of the part being graded is tripwired while a case runs, so a student's function
+  that calls it (or a notebook thread that does) loses the case, and the notebook is flagged;
+- results that are missing although the step ended, or not the file the step saved last (it prints the digest
+  of each save; the grader compares), get the part nothing and are flagged.
+These are checks, not walls: the code that does them runs in the notebook's process, so code written on purpose
+against them (replacing Python's import machinery before the step loads its copies, rewriting frames, a copy of
+the kit's source pasted in as the notebook's own) can still get past them; parts whose inputs have no values to
+reorder (BPE's texts, rope_tables' sizes, the models built from a seed) get no fresh cases, so answers prepared
+in advance inside the student's own function pass there. Reading the flagged notebooks, and the code of the
+surprising scores, stays part of grading.
 """
 
 from __future__ import annotations

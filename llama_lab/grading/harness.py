@@ -8,12 +8,16 @@ nowhere, an alarm stops the case after a few seconds, and any exception becomes 
 to plain tensors, numbers and strings, saved with torch.save and read back by the grader with
 `weights_only=True`, so nothing the student's code returns can run in the grader's process.
 
-Two ways to fake a score are closed here. The grading function is a closure made before the notebook's first
-cell (`grader`), holding what it needs, and it signs what it saves with a key the notebook never sees: replacing
-this module, its functions or torch.save in the notebook, or writing the results file, gets the part nothing.
-And while a part is graded, the kit's own implementation of it is tripwired (tripwire.py): a student's function
-that calls it, even through a reference taken before grading, loses the case. This runs in the student's own
-process, so code written to take the harness apart can still do it: llama_lab/grading/grade.py says what stops what.
+In the grader's kernel, the set-up step (before the notebook's first cell) only takes the snapshot. Each part
+is graded by a cell made by `part_step`: it loads this package anew from the kit's files, so `grade_part` runs
+with objects the notebook could not reach before, and that first looks for what the notebook did to the grading
+(`tampering`: grading modules, Part objects or the snapshot altered, copies of the kit's code, notebook
+threads), puts the libraries back, runs the cases, and saves the outcomes with what it found. Nothing here is
+secret, and nothing here decides a grade: the grader judges what is saved, outside, against its own answers and
+this run's fresh cases. While a case runs, the kit's own implementation of the part is tripwired (tripwire.py):
+a student's function that calls it, even through a reference taken before grading, loses the case. All this
+runs in the student's own process, so code written to take it apart can still do it:
+llama_lab/grading/grade.py says what stops what, and what does not.
 """
 
 from __future__ import annotations
