@@ -836,6 +836,26 @@ def test_the_results_are_read_as_a_strangers_file(tmp_path):
         os.close(directory)
 
 
+def test_a_fifo_or_a_link_in_place_of_the_results_costs_the_part_and_does_not_hang_the_grader(tmp_path):
+    swap = """
+        import glob, os, threading, time
+
+        def swap():  # whenever the grader's step has saved results, put a FIFO or a link to /dev/zero there
+            while True:
+                for i, path in enumerate(sorted(glob.glob(os.path.join(os.getcwd(), "..", "parts", "*.out.pt")))):
+                    if os.path.isfile(path) and not os.path.islink(path):
+                        os.unlink(path)
+                        os.mkfifo(path) if i % 2 else os.symlink("/dev/zero", path)
+                time.sleep(0.005)
+
+        threading.Thread(target=swap, daemon=True).start()
+        """
+    grade = hostile("04_sampling", swap, tmp_path=tmp_path, student=False)
+    assert grade.points == 0 and grade.error is None, format_grade(grade)
+    assert len(grade.flags) == 4 and all("thread of the notebook's (in swap)" in f or "not a plain file" in f
+                                         or "a link?" in f for f in grade.flags), grade.flags
+
+
 def test_reference_outputs_do_not_depend_on_other_threads():
     """Prepared in four threads at once while another keeps changing torch's global seed and thread count, the
     right outputs (the seeded sampling case's tokens among them) are those prepared alone."""
