@@ -843,9 +843,12 @@ def test_a_fifo_or_a_link_in_place_of_the_results_costs_the_part_and_does_not_ha
         def swap():  # whenever the grader's step has saved results, put a FIFO or a link to /dev/zero there
             while True:
                 for i, path in enumerate(sorted(glob.glob(os.path.join(os.getcwd(), "..", "parts", "*.out.pt")))):
-                    if os.path.isfile(path) and not os.path.islink(path):
-                        os.unlink(path)
-                        os.mkfifo(path) if i % 2 else os.symlink("/dev/zero", path)
+                    try:
+                        if os.path.isfile(path) and not os.path.islink(path):
+                            os.unlink(path)
+                            os.mkfifo(path) if i % 2 else os.symlink("/dev/zero", path)
+                    except OSError:  # the grader's step replaced it meanwhile
+                        pass
                 time.sleep(0.005)
 
         threading.Thread(target=swap, daemon=True).start()

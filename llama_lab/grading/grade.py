@@ -173,6 +173,7 @@ def _grade_in_kernels(path: Path, all_cells: list, cells: list[int], module, lim
     prepared = _prepared_cases(assignment)
     parts = {part.name: part for part in module.PARTS}
     fresh: dict[str, list[Fresh]] = {}  # part -> the cases drawn for this run, once its step starts
+    unwritable: dict[str, str] = {}  # part -> why its inputs could not be written
     with tempfile.TemporaryDirectory(prefix="llama-lab-grade-") as tmp:
         folder = Path(tmp)
         (folder / "notebook").mkdir()
@@ -200,7 +201,10 @@ def _grade_in_kernels(path: Path, all_cells: list, cells: list[int], module, lim
                 inputs = [item.case.inputs for item in prepared[step.label]]
                 inputs += [item.prepared.case.inputs for item in fresh[step.label]]
                 step.cases = len(inputs)
-                _write_new(parts_dir, files[step.label][0], inputs)
+                try:
+                    _write_new(parts_dir, files[step.label][0], inputs)
+                except OSError as error:  # the folder is the notebook's too: it may have removed parts/
+                    unwritable[step.label] = f"the grader could not write the part's inputs ({error.strerror})"
 
             try:
                 _execute(steps, folder, limits, sandboxed, cwd=folder / "notebook" if sandboxed else path.parent,
@@ -209,8 +213,10 @@ def _grade_in_kernels(path: Path, all_cells: list, cells: list[int], module, lim
                 grade.error = str(error)
             by_name = {step.label: step for step in steps if step.kind == "part"}
             for part in module.PARTS:
+                results = (None, unwritable[part.name]) if part.name in unwritable else \
+                    _read_results(parts_dir, files[part.name][1])
                 grade.parts.append(_judged(part, prepared[part.name], fresh.get(part.name, []), by_name[part.name],
-                                           _read_results(parts_dir, files[part.name][1]), limits, grade.flags))
+                                           results, limits, grade.flags))
         finally:
             os.close(parts_dir)
     grade.problems = [step.problem(limits) for step in steps if step.kind == "cell" and step.problem(limits)]

@@ -489,6 +489,7 @@ def _copies_of_kit_code(part: Part) -> list[str]:
     names = {f.__code__: f"{f.__module__}.{f.__qualname__}" for f in functions}
     originals = {id(f) for f in functions}
     found = set()
+    gc.collect()  # the tripwire's own copies, from the cases of earlier parts, are garbage by now
     for obj in gc.get_objects():
         if isinstance(obj, FunctionType) and id(obj) not in originals and obj.__code__ in names:
             found.add(f"the notebook holds a copy of the kit's own {names[obj.__code__]} (a function made from its "
