@@ -805,12 +805,24 @@ def test_a_copy_of_the_kits_code_made_before_grading_earns_nothing_and_is_flagge
         def top_p_filter(probs, p):
             return kits(probs, p)
         """
-    grade = hostile("04_sampling", replacements={"top_p_filter": copy}, tmp_path=tmp_path, student=False)
+    code = """
+        import types
+        import llama_lab.sampling as kit
+        CODES = {"top-k": kit.top_k_filter.__code__.replace()}  # a copy of the code object, made before grading
+
+        def top_k_filter(probs, k):  # the function made from it only now, while the case runs
+            return types.FunctionType(CODES["top-k"], kit.__dict__)(probs, k)
+        """
+    grade = hostile("04_sampling", replacements={"top_p_filter": copy, "top_k_filter": code}, tmp_path=tmp_path,
+                    student=False)
     parts = {p.name: p for p in grade.parts}
-    assert parts["top_p_filter"].points == 0 and grade.points == 10, format_grade(grade)
-    assert grade.flags == ["top_p_filter: the notebook holds a copy of the kit's own llama_lab.sampling.top_p_filter "
-                           "(a function made from its code), which would answer for it without the tripwire "
-                           "seeing"], grade.flags
+    assert parts["top_p_filter"].points == parts["top_k_filter"].points == 0 and grade.points == 7, \
+        format_grade(grade)
+    assert grade.flags == [
+        "top_k_filter: the notebook holds the code of the kit's own llama_lab.sampling.top_k_filter, the makings of "
+        "a copy that would answer for it without the tripwire seeing",
+        "top_p_filter: the notebook holds a copy of the kit's own llama_lab.sampling.top_p_filter (a function made "
+        "from its code), which would answer for it without the tripwire seeing"], grade.flags
 
 
 def test_the_results_are_read_as_a_strangers_file(tmp_path):

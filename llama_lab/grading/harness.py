@@ -350,7 +350,7 @@ def grade_part(assignment: str, part_name: str, inputs_path: str, outputs_path: 
     put_back()
     found += [f"the kit's {name} is not the code of its file, even after the libraries were put back"
               for name in _changed_kit_code(part)]
-    found += _copies_of_kit_code(part) + _notebook_threads()
+    found += _copies_of_kit_code(part) + _held_kit_code(part, namespace) + _notebook_threads()
     all_inputs = torch.load(inputs_path, weights_only=True)
     outcomes: list[dict] = []
     try:
@@ -495,6 +495,46 @@ def _copies_of_kit_code(part: Part) -> list[str]:
             found.add(f"the notebook holds a copy of the kit's own {names[obj.__code__]} (a function made from its "
                       "code), which would answer for it without the tripwire seeing")
     return sorted(found)
+
+
+def _held_kit_code(part: Part, namespace: dict) -> list[str]:
+    """The part's kit code objects (or equal copies) that the notebook keeps in its namespace, in containers
+    there, or in its functions' closures and defaults: the makings of a function that runs the kit's code
+    without the tripwire (a code object is invisible to gc, so `_copies_of_kit_code` cannot find one)."""
+    names = {f.__code__: f"{f.__module__}.{f.__qualname__}" for f in _kit_functions(part)}
+    found, seen = set(), set()
+    todo = [(value, 0) for value in list(namespace.values())]
+    while todo:
+        value, depth = todo.pop()
+        if id(value) in seen or depth > 4:
+            continue
+        seen.add(id(value))
+        if isinstance(value, CodeType):
+            if value in names:
+                found.add(f"the notebook holds the code of the kit's own {names[value]}, the makings of a copy "
+                          "that would answer for it without the tripwire seeing")
+            continue
+        if isinstance(value, FunctionType) and _notebook_code(value.__code__):
+            inside = list(value.__defaults__ or ()) + list((value.__kwdefaults__ or {}).values())
+            inside += [cell.cell_contents for cell in value.__closure__ or () if _has_contents(cell)]
+        elif isinstance(value, dict):
+            inside = list(value.values())
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            inside = list(value)
+        elif not isinstance(value, (ModuleType, type)) and type(value).__module__ in ("__main__", "types"):
+            inside = list(getattr(value, "__dict__", {}).values())  # an object of the notebook's, a SimpleNamespace
+        else:
+            continue
+        todo += [(v, depth + 1) for v in inside]
+    return sorted(found)
+
+
+def _has_contents(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:  # a cell not filled yet
+        return False
+    return True
 
 
 def _notebook_threads() -> list[str]:
