@@ -311,12 +311,12 @@ def part_step(assignment: str, part_name: str, inputs_path: str, outputs_path: s
     this module, its closures, the Part instances); then `grade_part` of that fresh copy runs the part.
     """
     package = f"llama_lab._grading_{secrets.token_hex(8)}"
-    folder = str(Path(__file__).resolve().parent)
+    folder = Path(__file__).resolve().parent
     return textwrap.dedent(f"""\
         def _llama_lab_grade_part(namespace):
             import importlib, importlib.util, sys
-            spec = importlib.util.spec_from_file_location({package!r}, {folder + "/__init__.py"!r},
-                                                          submodule_search_locations=[{folder!r}])
+            spec = importlib.util.spec_from_file_location({package!r}, {str(folder / "__init__.py")!r},
+                                                          submodule_search_locations=[{str(folder)!r}])
             sys.modules[{package!r}] = package = importlib.util.module_from_spec(spec)
             try:
                 spec.loader.exec_module(package)
@@ -504,7 +504,7 @@ def _held_kit_code(part: Part, namespace: dict) -> list[str]:
     names = {f.__code__: f"{f.__module__}.{f.__qualname__}" for f in _kit_functions(part)}
     found, seen = set(), set()
     todo = [(value, 0) for value in list(namespace.values())]
-    while todo:
+    while todo and len(seen) < 200_000:  # a notebook's data (long lists) need not be walked to the end
         value, depth = todo.pop()
         if id(value) in seen or depth > 4:
             continue
