@@ -421,7 +421,7 @@ def instructor_grades():
 def test_instructor_solutions_get_full_marks(instructor_grades):
     assert len(instructor_grades) == len(grading.ASSIGNMENTS)
     for grade in instructor_grades:
-        assert grade.error is None and grade.problems == [], format_grade(grade)
+        assert grade.error is None and grade.problems == [] and grade.flags == [], format_grade(grade)
         assert grade.points == grade.max_points > 0, format_grade(grade)
 
 
