@@ -809,20 +809,21 @@ def test_a_copy_of_the_kits_code_made_before_grading_earns_nothing_and_is_flagge
         import types
         import llama_lab.sampling as kit
         CODES = {"top-k": kit.top_k_filter.__code__.replace()}  # a copy of the code object, made before grading
+        __builtins__.__dict__["kept"] = [kit.next_token_probs.__code__]  # and one kept outside the notebook
 
         def top_k_filter(probs, k):  # the function made from it only now, while the case runs
             return types.FunctionType(CODES["top-k"], kit.__dict__)(probs, k)
         """
     grade = hostile("04_sampling", replacements={"top_p_filter": copy, "top_k_filter": code}, tmp_path=tmp_path,
                     student=False)
-    parts = {p.name: p for p in grade.parts}
-    assert parts["top_p_filter"].points == parts["top_k_filter"].points == 0 and grade.points == 7, \
-        format_grade(grade)
+    assert grade.points == 0, format_grade(grade)
+    kept = ("the notebook holds the code of the kit's own llama_lab.sampling.{}, the makings of a copy that would "
+            "answer for it without the tripwire seeing")
     assert grade.flags == [
-        "top_k_filter: the notebook holds the code of the kit's own llama_lab.sampling.top_k_filter, the makings of "
-        "a copy that would answer for it without the tripwire seeing",
+        "softmax_with_temperature: " + kept.format("next_token_probs"), "top_k_filter: " + kept.format("top_k_filter"),
         "top_p_filter: the notebook holds a copy of the kit's own llama_lab.sampling.top_p_filter (a function made "
-        "from its code), which would answer for it without the tripwire seeing"], grade.flags
+        "from its code), which would answer for it without the tripwire seeing",
+        "next_token_probs: " + kept.format("next_token_probs")], grade.flags
 
 
 def test_the_results_are_read_as_a_strangers_file(tmp_path):

@@ -39,7 +39,7 @@ import threading
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from types import BuiltinFunctionType, CodeType, FunctionType, MethodType, ModuleType
+from types import BuiltinFunctionType, CodeType, FrameType, FunctionType, MethodType, ModuleType
 from typing import Any
 
 import torch
@@ -494,13 +494,28 @@ def _copies_of_kit_code(part: Part) -> list[str]:
         if isinstance(obj, FunctionType) and id(obj) not in originals and obj.__code__ in names:
             found.add(f"the notebook holds a copy of the kit's own {names[obj.__code__]} (a function made from its "
                       "code), which would answer for it without the tripwire seeing")
+    # whatever else holds the code objects themselves (a list, a module's attributes, an object of the
+    # notebook's), besides the kit's functions and the snapshot's pairs (function, its code)
+    for holder in gc.get_referrers(*names):
+        if holder is names or id(holder) in originals or isinstance(holder, FrameType) or (
+                isinstance(holder, tuple) and len(holder) == 2 and id(holder[0]) in originals):
+            continue
+        held = holder.values() if isinstance(holder, dict) else holder if isinstance(holder, (list, tuple, set)) \
+            else vars(holder).values() if hasattr(holder, "__dict__") else ()
+        found.update(_holds(names[code]) for code in list(held) if isinstance(code, CodeType) and code in names)
     return sorted(found)
+
+
+def _holds(name: str) -> str:
+    return (f"the notebook holds the code of the kit's own {name}, the makings of a copy that would answer for it "
+            "without the tripwire seeing")
 
 
 def _held_kit_code(part: Part, namespace: dict) -> list[str]:
     """The part's kit code objects (or equal copies) that the notebook keeps in its namespace, in containers
     there, or in its functions' closures and defaults: the makings of a function that runs the kit's code
-    without the tripwire (a code object is invisible to gc, so `_copies_of_kit_code` cannot find one)."""
+    without the tripwire. (`_copies_of_kit_code` finds the holders gc tracks; a dict or tuple holding only
+    such objects is not one of them.)"""
     names = {f.__code__: f"{f.__module__}.{f.__qualname__}" for f in _kit_functions(part)}
     found, seen = set(), set()
     todo = [(value, 0) for value in list(namespace.values())]
@@ -511,8 +526,7 @@ def _held_kit_code(part: Part, namespace: dict) -> list[str]:
         seen.add(id(value))
         if isinstance(value, CodeType):
             if value in names:
-                found.add(f"the notebook holds the code of the kit's own {names[value]}, the makings of a copy "
-                          "that would answer for it without the tripwire seeing")
+                found.add(_holds(names[value]))
             continue
         if isinstance(value, FunctionType) and _notebook_code(value.__code__):
             inside = list(value.__defaults__ or ()) + list((value.__kwdefaults__ or {}).values())
