@@ -772,6 +772,21 @@ def test_a_notebook_that_alters_the_grading_objects_gets_nothing_and_is_flagged(
         assert re.search(r"the grader's Part '\w+' was altered: its (run|reference) is the notebook's", flag), flag
 
 
+def test_a_notebook_that_blinds_the_checks_gets_nothing_and_is_flagged(tmp_path):
+    """The checks look for notebook threads and copies of the kit's code with sys and gc: a notebook that
+    replaces those (so that a thread of its own, or a copy, goes unseen) is found out by that."""
+    blind = """
+        import gc, sys
+        sys._current_frames = lambda: {}
+        gc.get_objects = lambda *args: []
+        """
+    grade = hostile("04_sampling", blind, tmp_path=tmp_path, student=False)
+    assert grade.points == 0 and len(grade.flags) == 4, format_grade(grade)
+    assert all(f.startswith(f"{part.name}: sys._current_frames was replaced by the notebook's <lambda>; "
+                            "gc.get_objects was replaced by the notebook's <lambda>")
+               for f, part in zip(grade.flags, grade.parts)), grade.flags
+
+
 def test_answers_prepared_in_advance_fail_this_runs_fresh_cases_and_are_flagged(tmp_path):
     """A function that looks its answers up in a table made with the kit before grading: right on every fixed
     case, and on none of the cases drawn for this run."""

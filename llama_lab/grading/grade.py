@@ -39,8 +39,9 @@ work:
 - the grading objects the notebook could reach before (the harness module, its Part objects and their
   functions, the snapshot the libraries are put back from) are not the ones a part step grades with: it loads
   its own copies from the kit's files, and checks the shared ones: anything replaced or altered by the
-  notebook's code gets the part nothing and is flagged; so does a notebook thread still running while a part is
-  graded, and a copy of the kit's code made outside the kit (`types.FunctionType(kit_function.__code__, ...)`);
+  notebook's code gets the part nothing and is flagged, and so do replaced functions of sys, gc or the import
+  machinery (which the checks use), a notebook thread still running while a part is graded, and a copy of the
+  kit's code, or its code object, kept by the notebook (`types.FunctionType(kit_function.__code__, ...)`);
 - the kit's own implementation of the part being graded is tripwired while a case runs, so a student's function
   that calls it (or a notebook thread that does) loses the case, and the notebook is flagged;
 - results that are missing although the step ended, or not the file the step saved last (it prints the digest

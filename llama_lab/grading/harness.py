@@ -386,9 +386,10 @@ def write_results(path: str, outcomes: list, found: list[str]) -> None:
 # ------------------------------------------------------------------------ what the notebook did to the grading
 
 def tampering(part: Part, taken: Any) -> list[str]:
-    """What the notebook replaced or altered among the grading objects it could reach: the modules of
-    llama_lab.grading (in sys.modules), every Part object (found with gc), the snapshot of the libraries."""
-    found = []
+    """What the notebook replaced or altered among the grading objects it could reach: the functions the checks
+    rely on, the modules of llama_lab.grading (in sys.modules), every Part object (found with gc), the snapshot
+    of the libraries."""
+    found = _replaced_tools()
     if not _is_snapshot(taken):  # the set-up step takes one before the notebook's first cell
         found.append(f"the grader's snapshot of the libraries is gone (found {type(taken).__name__} instead)")
     else:
@@ -418,6 +419,26 @@ def tampering(part: Part, taken: Any) -> list[str]:
                 f"uses[{k!r}]": v for k, v in obj.uses.items()}, **{f"kit[{i}]": v for i, v in enumerate(obj.kit)}}
             found += [f"the grader's Part {obj.name!r} was altered: its {key} is the notebook's {_qualname(value)}"
                       for key, value in fields.items() if _notebook_made(value)]
+    return found
+
+
+def _replaced_tools() -> list[str]:
+    """The functions these checks and the part step rely on that are not the interpreter's own any more: the
+    built-ins of sys and gc, and the import machinery the step loads this package with."""
+    import importlib
+    import importlib.util
+    found = []
+    for module, names in ((sys, ("_current_frames", "_getframe")), (gc, ("get_objects", "get_referrers", "collect"))):
+        for name in names:
+            tool = getattr(module, name, None)
+            if not isinstance(tool, BuiltinFunctionType) or tool.__self__ is not module:
+                found.append(f"{module.__name__}.{name} was replaced by the notebook's {_qualname(tool)}")
+    for module, names in ((importlib, ("import_module",)), (importlib.util, ("spec_from_file_location",
+                                                                            "module_from_spec"))):
+        for name in names:
+            tool = getattr(module, name, None)
+            if not isinstance(tool, FunctionType) or _notebook_code(tool.__code__):
+                found.append(f"{module.__name__}.{name} was replaced by the notebook's {_qualname(tool)}")
     return found
 
 
