@@ -43,12 +43,14 @@ work:
   machinery (which the checks use), a notebook thread still running while a part is graded, and a copy of the
   kit's code, or its code object, kept by the notebook (`types.FunctionType(kit_function.__code__, ...)`);
 - the kit's own implementation of the part being graded is tripwired while a case runs, so a student's function
-  that calls it (or a notebook thread that does) loses the case, and the notebook is flagged;
+  that calls it, or a copy of its code (the kit's file compiled again), or a notebook thread that does, loses
+  the case, and the notebook is flagged;
 - results that are missing although the step ended, or not the file the step saved last (it prints the digest
   of each save; the grader compares), get the part nothing and are flagged.
 These are checks, not walls: the code that does them runs in the notebook's process, so code written on purpose
-against them (replacing Python's import machinery before the step loads its copies, rewriting frames, a copy of
-the kit's source pasted in as the notebook's own) can still get past them; parts whose inputs have no values to
+against them (replacing Python's import machinery before the step loads its copies, switching off the profile
+hook, rewriting frames, the kit's source pasted in, a little changed, as the notebook's own) can still get past
+them; parts whose inputs have no values to
 reorder (BPE's texts, rope_tables' sizes, the models built from a seed) get no fresh cases, so answers prepared
 in advance inside the student's own function pass there. Reading the flagged notebooks, and the code of the
 surprising scores, stays part of grading.
