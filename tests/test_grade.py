@@ -702,7 +702,8 @@ def test_no_secret_reaches_the_kernel_and_a_blank_notebook_that_looks_for_one_ge
             while frame is not None:
                 texts += [repr(v)[:10_000] for v in frame.f_locals.values()]
                 frame = frame.f_back
-        setup = [re.search(r"\.snapshot\([^)]*\)", t).group(0) for t in texts if re.search(r"fromlist=\['snapshot'\]", t)]
+        setup = [re.search(r"\.snapshot\([^)]*\)", t).group(0) for t in texts
+                 if re.search(r"fromlist=\['snapshot'\]", t)]
         keys = sorted({k for t in texts for k in re.findall(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])", t)})
         raise RuntimeError(f"attack: the set-up step seen {bool(setup)}, {setup[:1]}; keys {keys}")
         """
