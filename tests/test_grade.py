@@ -11,6 +11,7 @@ assignment with several parts wrong at once).
 import json
 import math
 import os
+import re
 import resource
 import secrets
 import signal
@@ -431,7 +432,7 @@ def instructor_grades():
 def test_instructor_solutions_get_full_marks(instructor_grades):
     assert len(instructor_grades) == len(grading.ASSIGNMENTS)
     for grade in instructor_grades:
-        assert grade.error is None and grade.problems == [], format_grade(grade)
+        assert grade.error is None and grade.problems == [] and grade.flags == [], format_grade(grade)
         assert grade.points == grade.max_points > 0, format_grade(grade)
 
 
@@ -452,6 +453,32 @@ def test_untouched_student_versions_get_zero(name, monkeypatch):
         result = grading.grade_part_here(part, namespace)
         assert result.points == 0 and result.max_points > 0
         assert all("not implemented yet" in c.message for c in result.cases), result
+
+
+@pytest.mark.parametrize("name", sorted(grading.ASSIGNMENTS))
+def test_the_instructor_solutions_are_right_on_every_fresh_case(name, monkeypatch):
+    """The cases drawn for a grading run hold the fixed cases' values in other orders: right code stays right on
+    them, whatever the seed (else a correct notebook would be flagged)."""
+    from llama_lab.grading.checks import difference, fresh_cases, prepare
+    monkeypatch.setenv("LLAMA_LAB_GRADING", "1")
+    nb = nbformat.read(INSTRUCTOR / f"{name}.ipynb", as_version=4)
+    namespace = {"__name__": "__main__"}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade"):
+            exec(compile(cell.source, f"<{name} cell>", "exec"), namespace)
+    drawn = 0
+    for part in grading.load(name).PARTS:
+        prepared = prepare(part)
+        for seed in range(8):
+            fresh = fresh_cases(part, prepared, seed)
+            drawn += len(fresh)
+            outcomes = harness.run_cases(part, harness.find(namespace, part),
+                                         [item.prepared.case.inputs for item in fresh], namespace, 20.0)
+            for item, outcome in zip(fresh, outcomes):
+                assert "value" in outcome, (part.name, item.prepared.case.label, outcome)
+                assert difference(item.prepared.expected, outcome["value"], item.prepared.case) is None, \
+                    (part.name, seed, item.prepared.case.label)
+    assert drawn > 0 or name == "05_bpe_tokenizer"  # text has no values to reorder
 
 
 def test_the_command_line_grades_a_student_notebook(capsys):
@@ -570,6 +597,15 @@ WRAPPERS = [
         def ppo_clipped_loss(logprobs, old_logprobs, advantages, mask, clip=0.2):
             return policy_loss(logprobs, old_logprobs, advantages, mask, clip)[0]
         """, "llama_lab.rlhf.ppo.policy_loss"),
+    ("04_sampling", "top_p_filter", """
+        import llama_lab.sampling as kit
+        source = open(kit.__file__).read()
+
+        def top_p_filter(probs, p):  # the kit's file compiled again, while the case runs: other function objects
+            copy = {}
+            exec(compile(source, "<my sampler>", "exec"), copy)
+            return copy["top_p_filter"](probs, p)
+        """, "llama_lab.sampling.top_p_filter"),
 ]
 
 
@@ -630,8 +666,287 @@ def test_a_notebook_that_replaces_the_harness_gets_nothing_and_is_flagged(tmp_pa
     nbformat.write(nb, path)
     grade = grade_notebook(path, **TRUSTED)
     assert grade.points == 0 and grade.max_points == worth("04_sampling"), format_grade(grade)
-    assert len(grade.flags) == 4 and all("no results signed by the grader" in f for f in grade.flags), grade.flags
+    assert len(grade.flags) == 4 and all(
+        "sys.modules['llama_lab.grading.harness'] is the notebook's SimpleNamespace" in f for f in grade.flags), \
+        grade.flags
     assert "FLAGGED" in format_grade(grade)
+
+
+def hostile(name: str, *cells: str, replacements: dict[str, str] | None = None, tmp_path: Path,
+            student: bool = True) -> nbformat.NotebookNode:
+    """A notebook of the assignment (the student version, else the instructor's) with `cells` after its first
+    code cell; the grade of it."""
+    nb = nbformat.read((STUDENT if student else INSTRUCTOR) / f"{name}.ipynb", as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") in (replacements or {}):
+            cell.source = textwrap.dedent(replacements[cell.metadata["nbgrader"]["grade_id"]]).strip()
+    first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    nb.cells[first + 1:first + 1] = [nbformat.v4.new_code_cell(textwrap.dedent(c).strip()) for c in cells]
+    path = tmp_path / f"{name}.ipynb"
+    nbformat.write(nb, path)
+    return grade_notebook(path, **TRUSTED)
+
+
+def test_no_secret_reaches_the_kernel_and_a_blank_notebook_that_looks_for_one_gets_nothing(tmp_path):
+    """What the kernel can read of the grader: IPython's record of every cell run (the grader's set-up step
+    included, whatever store_history says), every function's closure and every frame, its own /proc files and
+    environment. Nothing there is a key: the grader has none to give, and the kernel's results decide nothing
+    by themselves."""
+    search = r"""
+        import gc, linecache, os, re, sys, types
+        ip = get_ipython()
+        texts = [str(x) for x in list(In) + list(_ih) + list(ip.history_manager.input_hist_raw)]
+        texts += [str(x) for x in ip.history_manager.input_hist_parsed]
+        texts += ["".join(entry[2]) for entry in list(linecache.cache.values()) if len(entry) > 2]  # every cell run
+        for name in ("cmdline", "environ", "maps"):
+            with open(f"/proc/self/{name}", "rb") as f:
+                texts.append(f.read().decode("latin-1"))
+        texts += [f"{k}={v}" for k, v in os.environ.items()]
+        for obj in gc.get_objects():
+            if isinstance(obj, types.FunctionType) and obj.__closure__:
+                for cell in obj.__closure__:
+                    try:
+                        texts.append(repr(cell.cell_contents)[:10_000])
+                    except ValueError:
+                        pass
+        for frame in sys._current_frames().values():
+            while frame is not None:
+                texts += [repr(v)[:10_000] for v in frame.f_locals.values()]
+                frame = frame.f_back
+        setup = [re.search(r"\.snapshot\([^)]*\)", t).group(0) for t in texts
+                 if re.search(r"fromlist=\['snapshot'\]", t)]
+        keys = sorted({k for t in texts for k in re.findall(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])", t)})
+        raise RuntimeError(f"attack: the set-up step seen {bool(setup)}, {setup[:1]}; keys {keys}")
+        """
+    grade = hostile("04_sampling", search, tmp_path=tmp_path)
+    assert grade.points == 0 and grade.max_points == worth("04_sampling"), format_grade(grade)
+    said = next((p for p in grade.problems if "attack: " in p), str(grade.problems)).split("attack: ", 1)[-1]
+    assert said.startswith("the set-up step seen True, [\".snapshot('04_sampling')\"]"), said  # it is there
+    assert said.endswith("; keys []"), said  # and it carries no key: there is none
+
+
+KIT_ANSWERS = """
+    import glob, os, threading, time
+    import torch
+    from llama_lab.grading import get_part
+    from llama_lab.grading.harness import plain
+
+    def answers(part_name, inputs):
+        part = get_part("04_sampling", part_name)
+        return [{"value": plain(part.run(part.reference, case))} for case in inputs]
+
+    # the right answers to every fixed case, computed with the kit before grading
+    table = {part: answers(part, [case.inputs for case in get_part("04_sampling", part).cases()])
+             for part in ("softmax_with_temperature", "top_k_filter", "top_p_filter", "next_token_probs")}
+
+    def write_answers():  # once the grader's step has saved a part's results, put the right answers instead
+        written = {}
+        while True:
+            for path in glob.glob(os.path.join(os.getcwd(), "..", "parts", "*.out.pt")):
+                if written.get(path) != os.stat(path).st_mtime_ns:
+                    torch.save({"outcomes": table[os.path.basename(path).split(".")[0]], "tampering": []}, path)
+                    written[path] = os.stat(path).st_mtime_ns
+            time.sleep(0.01)
+
+    threading.Thread(target=write_answers, daemon=True).start()
+    """
+
+
+def test_a_notebook_that_writes_the_kits_answers_into_the_results_gets_nothing_and_is_flagged(tmp_path):
+    grade = hostile("04_sampling", KIT_ANSWERS, tmp_path=tmp_path)
+    assert grade.points == 0 and grade.max_points == worth("04_sampling"), format_grade(grade)
+    assert [f.split(":")[0] for f in grade.flags] == [p.name for p in grade.parts], grade.flags
+    # the first part's results are rewritten before the next part's step sees the thread
+    assert all("not the one the grader's step saved last (the digests differ)" in f or
+               "a thread of the notebook's (in write_answers) is running while the part is graded" in f
+               for f in grade.flags), grade.flags
+
+
+def test_a_notebook_that_alters_the_grading_objects_gets_nothing_and_is_flagged(tmp_path):
+    """The grading objects a notebook can reach before grading (the Part objects of its assignment, their run
+    functions, the snapshot the libraries are put back from), altered with gc to hand back the right answers
+    computed in advance: the part steps grade with copies loaded anew, and find what was altered."""
+    alter = """
+        import gc
+        from llama_lab.grading.harness import plain
+
+        def handing_back(answers):
+            remaining = iter(answers)
+            return lambda implementation, inputs: next(remaining)
+
+        for obj in gc.get_objects():
+            if type(obj).__name__ == "Part":
+                answers = [plain(obj.run(obj.reference, case.inputs)) for case in obj.cases()]
+                obj.run = handing_back(answers)
+                obj.reference = lambda *args, **kwargs: None
+            elif type(obj).__name__ == "Snapshot":  # what the libraries are put back to, between cases
+                for module, saved in obj.attributes:
+                    if getattr(module, "__name__", "") == "llama_lab.grading.harness":
+                        saved["find"] = lambda namespace, part: part.reference
+        """
+    grade = hostile("04_sampling", alter, tmp_path=tmp_path)
+    assert grade.points == 0 and grade.max_points == worth("04_sampling"), format_grade(grade)
+    assert len(grade.flags) == 4, grade.flags
+    for flag, part in zip(grade.flags, grade.parts):
+        assert flag.startswith(f"{part.name}: the grader's snapshot of the libraries was altered: it would put "
+                               "back the notebook's <lambda> as llama_lab.grading.harness.find"), flag
+        assert re.search(r"the grader's Part '\w+' was altered: its (run|reference) is the notebook's", flag), flag
+
+
+def test_a_notebook_that_blinds_the_checks_gets_nothing_and_is_flagged(tmp_path):
+    """The checks look for notebook threads and copies of the kit's code with sys and gc: a notebook that
+    replaces those (so that a thread of its own, or a copy, goes unseen) is found out by that."""
+    blind = """
+        import gc, sys
+        sys._current_frames = lambda: {}
+        gc.get_objects = lambda *args: []
+        """
+    grade = hostile("04_sampling", blind, tmp_path=tmp_path, student=False)
+    assert grade.points == 0 and len(grade.flags) == 4, format_grade(grade)
+    assert all(f.startswith(f"{part.name}: sys._current_frames was replaced by the notebook's <lambda>; "
+                            "gc.get_objects was replaced by the notebook's <lambda>")
+               for f, part in zip(grade.flags, grade.parts)), grade.flags
+
+
+def test_answers_prepared_in_advance_fail_this_runs_fresh_cases_and_are_flagged(tmp_path):
+    """A function that looks its answers up in a table made with the kit before grading: right on every fixed
+    case, and on none of the cases drawn for this run."""
+    table = """
+        import torch
+        from llama_lab.grading import get_part
+
+        def key(*values):
+            return repr([v.tolist() if isinstance(v, torch.Tensor) else v for v in values])
+
+        part = get_part("04_sampling", "top_k_filter")
+        TABLE = {key(c.inputs["probs"], c.inputs["k"]): part.run(part.reference, c.inputs) for c in part.cases()}
+        """
+    lookup = """
+        def top_k_filter(probs, k):
+            return TABLE[key(probs, k)]
+        """
+    grade = hostile("04_sampling", table, replacements={"top_k_filter": lookup}, tmp_path=tmp_path)
+    parts = {p.name: p for p in grade.parts}
+    assert parts["top_k_filter"].points == 0 and grade.points == 0, format_grade(grade)
+    assert len(grade.flags) == 1 and grade.flags[0].startswith(
+        "top_k_filter: right on the fixed cases, wrong on 3 of the 3 drawn for this run"), grade.flags
+
+
+def test_a_copy_of_the_kits_code_made_before_grading_earns_nothing_and_is_flagged(tmp_path):
+    copy = """
+        import types
+        import llama_lab.sampling as kit
+        kits = types.FunctionType(kit.top_p_filter.__code__, kit.__dict__, "anything")
+
+        def top_p_filter(probs, p):
+            return kits(probs, p)
+        """
+    code = """
+        import types
+        import llama_lab.sampling as kit
+        CODES = {"top-k": kit.top_k_filter.__code__.replace()}  # a copy of the code object, made before grading
+        __builtins__.__dict__["kept"] = [kit.next_token_probs.__code__]  # and one kept outside the notebook
+
+        def top_k_filter(probs, k):  # the function made from it only now, while the case runs
+            return types.FunctionType(CODES["top-k"], kit.__dict__)(probs, k)
+        """
+    grade = hostile("04_sampling", replacements={"top_p_filter": copy, "top_k_filter": code}, tmp_path=tmp_path,
+                    student=False)
+    assert grade.points == 0, format_grade(grade)
+    kept = ("the notebook holds the code of the kit's own llama_lab.sampling.{}, the makings of a copy that would "
+            "answer for it without the tripwire seeing")
+    assert grade.flags == [
+        "softmax_with_temperature: " + kept.format("next_token_probs"), "top_k_filter: " + kept.format("top_k_filter"),
+        "top_p_filter: the notebook holds a copy of the kit's own llama_lab.sampling.top_p_filter (a function made "
+        "from its code), which would answer for it without the tripwire seeing",
+        "next_token_probs: " + kept.format("next_token_probs")], grade.flags
+
+
+def test_the_results_are_read_as_a_strangers_file(tmp_path):
+    """A FIFO, a link (to /dev/zero, or anywhere) or a huge file where the results should be costs that part: it
+    neither blocks the grader nor fills its memory."""
+    from llama_lab.grading.grade import _read_results
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    os.mkfifo(folder / "fifo")
+    (folder / "zero").symlink_to("/dev/zero")
+    (folder / "big").write_bytes(b"x" * 2000)
+    (folder / "small").write_bytes(b"results")
+    directory = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert _read_results(directory, "fifo", limit=1000) == (None, "its results file is not a plain file (a "
+                                                                      "FIFO, a device, a folder?)")
+        data, problem = _read_results(directory, "zero", limit=1000)
+        assert data is None and "a link?" in problem
+        assert _read_results(directory, "big", limit=1000) == (None, "its results file is over 1000 bytes")
+        assert _read_results(directory, "small", limit=1000) == (b"results", None)
+        assert _read_results(directory, "missing", limit=1000) == (None, None)
+    finally:
+        os.close(directory)
+
+
+def test_a_fifo_or_a_link_in_place_of_the_results_costs_the_part_and_does_not_hang_the_grader(tmp_path):
+    swap = """
+        import glob, os, threading, time
+
+        def swap():  # whenever the grader's step has saved results, put a FIFO or a link to /dev/zero there
+            while True:
+                for i, path in enumerate(sorted(glob.glob(os.path.join(os.getcwd(), "..", "parts", "*.out.pt")))):
+                    try:
+                        if os.path.isfile(path) and not os.path.islink(path):
+                            os.unlink(path)
+                            os.mkfifo(path) if i % 2 else os.symlink("/dev/zero", path)
+                    except OSError:  # the grader's step replaced it meanwhile
+                        pass
+                time.sleep(0.005)
+
+        threading.Thread(target=swap, daemon=True).start()
+        """
+    grade = hostile("04_sampling", swap, tmp_path=tmp_path, student=False)
+    assert grade.points == 0 and grade.error is None, format_grade(grade)
+    assert len(grade.flags) == 4 and all("thread of the notebook's (in swap)" in f or "not a plain file" in f
+                                         or "a link?" in f for f in grade.flags), grade.flags
+
+
+def test_reference_outputs_do_not_depend_on_other_threads():
+    """Prepared in four threads at once while another keeps changing torch's global seed and thread count, the
+    right outputs (the seeded sampling case's tokens among them) are those prepared alone."""
+    import random
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from llama_lab.grading.checks import prepare
+    parts = grading.load("04_sampling").PARTS
+    alone = [[item.expected for item in prepare(part)] for part in parts]
+    stop = threading.Event()
+
+    def meddle():
+        while not stop.is_set():
+            torch.manual_seed(random.randrange(1000))
+            torch.set_num_threads(random.choice([1, 2]))
+
+    threads = torch.get_num_threads()
+    meddler = threading.Thread(target=meddle)
+    meddler.start()
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            together = list(pool.map(lambda part: [item.expected for item in prepare(part)], parts * 3))
+    finally:
+        stop.set()
+        meddler.join()
+        torch.set_num_threads(threads)
+    for got, expected in zip(together, alone * 3):
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected):
+            assert (torch.equal(g, e) if isinstance(e, torch.Tensor) else g == e), (g, e)
+
+
+def test_correct_notebooks_graded_two_at_a_time_get_full_marks(tmp_path):
+    for i in range(4):
+        nbformat.write(with_solutions("04_sampling", {}), tmp_path / f"{i}_04_sampling.ipynb")
+    grades = grade_path(tmp_path, jobs=2, **TRUSTED)
+    assert [g.points for g in grades] == [worth("04_sampling")] * 4, "\n".join(map(format_grade, grades))
+    assert not any(g.flags for g in grades)
 
 
 # ------------------------------------------------------------------ strangers' notebooks: the sandbox
@@ -922,7 +1237,7 @@ def test_a_notebook_gets_limited_processes_and_memory_as_an_unprivileged_user(tm
         done.set()
         watcher.join()
     report = format_grade(grade)
-    assert grade.points == grade.max_points == 13, report  # the cells cost themselves, not the grading
+    assert grade.points == grade.max_points == worth("04_sampling"), report  # the cells cost themselves, not the grading
     bomb, memory = grade.problems
     forked = int(bomb.split("attack: forked ", 1)[1].split(",")[0])
     assert 10 < forked < sandbox.PROCESS_LIMIT and bomb.endswith(", then BlockingIOError"), bomb
@@ -997,9 +1312,9 @@ def test_an_interrupt_stops_grading_and_keeps_the_finished_grades(signal_name, s
     assert err.strip().splitlines() == [f"grading was interrupted ({signal_name}) after {finished} of {len(names)} "
                                         f"notebooks: the grades finished are above and in {grades}"], err
     report = json.loads(grades.read_text())
-    assert [(Path(g["path"]).name, g["points"]) for g in report["notebooks"]] == [(n, 13) for n in names[:finished]]
+    assert [(Path(g["path"]).name, g["points"]) for g in report["notebooks"]] == [(n, worth("04_sampling")) for n in names[:finished]]
     assert report["pending"] == [str(submissions / name) for name in names[finished:]]
-    assert out.startswith(f"{submissions / 'a_04_sampling.ipynb'}: 13/13 points") if finished else out == "", out
+    assert out.startswith(f"{submissions / 'a_04_sampling.ipynb'}: {worth('04_sampling'):g}/{worth('04_sampling'):g} points") if finished else out == "", out
     assert no_process_with(token), "the interrupted notebook's processes outlived the grader"
     assert _folders_of(grader.pid) == []
 

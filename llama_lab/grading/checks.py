@@ -8,11 +8,19 @@ mistake differs from the right output is told the mistake's name.
 
 Example: rms_norm without eps gives NaN on a zero row; the answer's NaN matches that mistake's output exactly,
 so the message says "eps is missing" rather than only "expected 0.0, got nan".
+
+The right outputs do not depend on what else runs in the process: they are computed one part at a time, under a
+lock, on one thread, from a fixed seed (the grader grades several notebooks at once, in threads, and a part's
+`run` may swap a module's function while it runs). Each grading run also draws fresh cases (`fresh_cases`): the
+same inputs with their values in an order drawn for that run, so that a table of answers prepared in advance
+cannot pass them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
@@ -79,21 +87,119 @@ class Prepared:
     mistakes: dict[str, Any]
 
 
+_REFERENCE_LOCK = threading.RLock()  # one part's reference outputs at a time in this process
+
+
+@contextlib.contextmanager
+def reference_state():
+    """Compute reference outputs alone: under the lock, on one thread, from seed 0; torch's global random state
+    and thread count are put back afterwards. A part's `run` may swap a module's function for the one it runs
+    (the sampling part swaps `llama_lab.sampling.next_token_probs`): two at once would see each other's."""
+    with _REFERENCE_LOCK:
+        threads, rng = torch.get_num_threads(), torch.get_rng_state()
+        torch.set_num_threads(1)
+        torch.manual_seed(0)
+        try:
+            yield
+        finally:
+            torch.set_rng_state(rng)
+            torch.set_num_threads(threads)
+
+
 def prepare(part: Part) -> list[Prepared]:
     """Build the part's cases and compute, for each, the right output and each known mistake's output."""
-    prepared = []
-    for case in part.cases():
-        expected = part.run(part.reference, case.inputs)
-        wrong = {}
-        for message, implementation in part.mistakes.items():
-            try:
-                output = part.run(implementation, case.inputs)
-            except Exception:  # this mistake crashes on this input: the error message will speak for itself
+    with reference_state():
+        return [_prepared(part, case) for case in part.cases()]
+
+
+def _prepared(part: Part, case: Case, mistakes: bool = True) -> Prepared:
+    expected = part.run(part.reference, case.inputs)
+    wrong = {}
+    for message, implementation in part.mistakes.items() if mistakes else ():
+        try:
+            output = part.run(implementation, case.inputs)
+        except Exception:  # this mistake crashes on this input: the error message will speak for itself
+            continue
+        if difference(expected, output, case) is not None:
+            wrong[message] = output
+    return Prepared(case, expected, wrong)
+
+
+# ------------------------------------------------------------------------------------------------ fresh cases
+
+@dataclass
+class Fresh:
+    """A case drawn for one grading run from the fixed case `source` (an index into the part's cases)."""
+
+    source: int
+    prepared: Prepared
+
+
+def fresh_cases(part: Part, prepared: list[Prepared], seed: int) -> list[Fresh]:
+    """New cases for this run: each fixed case whose floating-point tensors have an axis longer than 1, with
+    the values along every such axis in an order drawn from `seed`, and its right output computed anew.
+
+    One order per axis length, the same for every tensor of the case, so that what belongs together stays
+    together (cos and sin, the keys and the values, logprobs and their mask): the inputs hold the same values,
+    as well-formed as before (a row of probabilities still sums to 1), only where they sit changes. A case whose
+    right output comes out the same (a loss averaged over the batch) tells nothing new and is left out.
+    Example: probs of shape (3, 8) -> its rows, and the 8 tokens of every row, in another order.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    fresh = []
+    with reference_state():
+        for index, item in enumerate(prepared):
+            orders: dict[int, torch.Tensor] = {}
+            inputs = _reordered(item.case.inputs, orders, generator)
+            if not orders:
                 continue
-            if difference(expected, output, case) is not None:
-                wrong[message] = output
-        prepared.append(Prepared(case, expected, wrong))
-    return prepared
+            case = Case(f"{item.case.label}; its values reordered for this run", inputs, item.case.points,
+                        item.case.atol, item.case.rtol, item.case.exact_dtype)
+            drawn = _prepared(part, case, mistakes=False)
+            if difference(item.expected, drawn.expected, case) is not None:
+                fresh.append(Fresh(index, drawn))
+    return fresh
+
+
+def _reordered(value: Any, orders: dict[int, torch.Tensor], generator: torch.Generator) -> Any:
+    if isinstance(value, torch.Tensor) and value.is_floating_point():
+        for axis, size in enumerate(value.shape):
+            if size > 1:
+                if size not in orders:
+                    order = torch.randperm(size, generator=generator)
+                    while bool((order == torch.arange(size)).all()):  # an order that changes nothing
+                        order = torch.randperm(size, generator=generator)
+                    orders[size] = order
+                value = value.index_select(axis, orders[size])
+        return value.clone()
+    if isinstance(value, dict):
+        return {key: _reordered(v, orders, generator) for key, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_reordered(v, orders, generator) for v in value)
+    return value
+
+
+def untrue_to_fresh(prepared: list[Prepared], fresh: list[Fresh], result: "PartResult",
+                    outcomes: list[dict]) -> str | None:
+    """What is wrong when the answers are right on fixed cases and not on the fresh ones drawn from them (None
+    when nothing is): answers that were not computed by the notebook's code at grading time, most likely."""
+    missed = []
+    for item, outcome in zip(fresh, outcomes):
+        if result.cases[item.source].points < result.cases[item.source].max_points:
+            continue  # the fixed case is wrong too: an honest mistake, judged there
+        if "error" in outcome:
+            missed.append(f"{item.prepared.case.label}: {outcome['error']}")
+            continue
+        try:
+            problem = difference(item.prepared.expected, outcome.get("value"), item.prepared.case)
+        except Exception as error:  # an answer too strange to compare
+            problem = f"the answer could not be compared ({error})"
+        if problem is not None:
+            missed.append(f"{item.prepared.case.label}: {problem}")
+    if not missed:
+        return None
+    return (f"right on the fixed cases, wrong on {len(missed)} of the {len(fresh)} drawn for this run from the "
+            f"same values (first: {missed[0][:300]}): answers that this code did not compute at grading time?")
 
 
 # ------------------------------------------------------------------------------------------------ judging

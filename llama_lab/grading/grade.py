@@ -5,16 +5,21 @@
 
 How one notebook is graded:
 1. The grader builds every case of every part (llama_lab/grading/) and computes, in its own process, the right
-   answer and what each known mistake would answer. Nothing the notebook does can change these.
+   answer and what each known mistake would answer (once per assignment, alone: see checks.reference_state).
+   Nothing the notebook does can change these.
 2. A fresh Jupyter kernel (nbclient) runs the notebook's code cells in order, except nbgrader's test cells (the
    tests are the package's, so a student cannot edit them away). A cell that raises is noted and the next one
    runs; a cell still running after `cell_timeout` seconds is stopped: the kernel is killed, a new one replays
    the cells before it, and grading goes on without it. A watchdog kills the kernel once the notebook has used
    `time_limit` seconds in all, whatever it is doing.
-3. In that kernel, for each part, the harness (llama_lab/grading/harness.py) restores the libraries the notebook
-   may have patched, runs the part's cases on the student's function with an alarm per case, and saves the
-   outputs; the grader reads them back with torch.load(weights_only=True) and judges them. Each part is graded
-   alone: the other parts' functions are the reference ones while it runs, so one part's bug costs that part only.
+3. Then, part by part, the grader draws fresh cases for this run (the fixed cases' values in orders drawn now,
+   their right answers computed outside the kernel like the others), writes the part's inputs into the
+   sandbox's folder, and has the kernel run them: a fresh copy of the harness (llama_lab/grading/harness.py),
+   loaded anew from the kit's files, puts back the libraries the notebook may have patched, runs the cases on
+   the student's function with an alarm per case, and saves the outputs. The grader reads that file as a
+   stranger's (no links, no FIFOs, at most 64 MiB), with torch.load(weights_only=True), and judges the outputs.
+   Each part is graded alone: the other parts' functions are the reference ones while it runs, so one part's
+   bug costs that part only.
 
 What protects what. The notebooks are strangers' code, so each kernel runs in an OS sandbox
 (llama_lab/grading/sandbox.py: bubblewrap): as a host user without privileges, with its own copy of the notebook
@@ -31,20 +36,39 @@ written to `--output` (which is checked before the first notebook and rewritten,
 the exit status is 130 or 143. Each notebook is graded in a folder of the temporary folder named TEMP_PREFIX...
 that names its grader; a grader killed outright (SIGKILL) leaves it behind, and the next one removes it.
 
-Inside its sandbox the notebook shares a process with the harness, and the harness defends the score against the
-known ways to fake it: its grading function is a closure made before the notebook's first cell, under a name
-drawn for this run, and it signs the results with a key the notebook is never shown, so replacing the harness,
-its functions or its results file gets a part nothing and is flagged; the kit's own implementation of the part
-being graded is tripwired, so a student's function that merely calls it loses the case. These are checks, not
-walls: code written on purpose against the harness's internals, in its own process (digging the key out of the
-closure with `gc`, rewriting the tripwire), can still defeat them. Reading the flagged notebooks, and the code of
-the surprising scores, stays part of grading.
+Inside its sandbox the notebook shares a process with the harness, so nothing the kernel holds is trusted: it
+holds no secret (the notebook can read whatever its process holds: IPython keeps the source of every cell run,
+the grader's included), and what it saves is data that the grader judges against answers it computed itself.
+A right answer therefore has to be computed at grading time, and what stops the ways to do that without the
+work:
+- answers prepared in advance (a table, precomputed outputs handed back by altered grading objects) fail the
+  fresh cases, whose inputs exist only once the part's step starts: a part right on its fixed cases and wrong on
+  the fresh ones drawn from them gets nothing and is flagged;
+- the grading objects the notebook could reach before (the harness module, its Part objects and their
+  functions, the snapshot the libraries are put back from) are not the ones a part step grades with: it loads
+  its own copies from the kit's files, and checks the shared ones: anything replaced or altered by the
+  notebook's code gets the part nothing and is flagged, and so do replaced functions of sys, gc or the import
+  machinery (which the checks use), a notebook thread still running while a part is graded, and a copy of the
+  kit's code, or its code object, kept by the notebook (`types.FunctionType(kit_function.__code__, ...)`);
+- the kit's own implementation of the part being graded is tripwired while a case runs, so a student's function
+  that calls it, or a copy of its code (the kit's file compiled again), or a notebook thread that does, loses
+  the case, and the notebook is flagged;
+- results that are missing although the step ended, or not the file the step saved last (it prints the digest
+  of each save; the grader compares), get the part nothing and are flagged.
+These are checks, not walls: the code that does them runs in the notebook's process, so code written on purpose
+against them (replacing Python's import machinery before the step loads its copies, switching off the profile
+hook, rewriting frames, the kit's source pasted in, a little changed, as the notebook's own) can still get past
+them; parts whose inputs have no values to
+reorder (BPE's texts, rope_tables' sizes, the models built from a seed) get no fresh cases, so answers prepared
+in advance inside the student's own function pass there. Reading the flagged notebooks, and the code of the
+surprising scores, stays part of grading.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -79,8 +103,8 @@ except ModuleNotFoundError as missing:  # the kit was installed without its `lab
 
 from .. import grading
 from ..files import replacing
-from .checks import PartResult, format_part, judge, prepare
-from .harness import one_thread, read_signed
+from .checks import Fresh, PartResult, format_part, fresh_cases, judge, prepare, untrue_to_fresh
+from .harness import RESULTS_MARKER, part_step
 
 
 MAX_NOTEBOOK_BYTES = 20_000_000  # a handed-in notebook larger than this is not read (outputs of megabytes?)
@@ -174,44 +198,132 @@ def _grade_in_kernels(path: Path, content: bytes, all_cells: list, cells: list[i
 
     Layout of the grading folder (the sandbox's only writable folder): notebook/ its own copy of the notebook
     (`content`), where the kernel starts; kernel/ the connection file; sockets/ the kernel's sockets; parts/ each
-    part's inputs and results; OWNER the grader's process (see grading_folder).
+    part's inputs, written when its step starts (after every notebook cell ran), with this run's fresh cases, and
+    the results its step saves; OWNER the grader's process (see grading_folder). Everything the kernel saves is
+    read as a stranger's data (`_outcomes`): it decides no grade by itself.
     """
     assignment = grade.assignment
-    with one_thread():
-        prepared = {part.name: prepare(part) for part in module.PARTS}
-    # what the part steps call: a closure made before the notebook's first cell (see harness.grader), under a name
-    # drawn now; it signs its results with a key the notebook's code is never given
-    entry, key = f"_grader_{secrets.token_hex(8)}", secrets.token_bytes(32)
+    prepared = _prepared_cases(assignment)
+    parts = {part.name: part for part in module.PARTS}
+    fresh: dict[str, list[Fresh]] = {}  # part -> the cases drawn for this run, once its step starts
+    unwritable: dict[str, str] = {}  # part -> why its inputs could not be written
     with grading_folder(path.name, content) as folder:
-        steps = [_Step("setup", "setup", f"{entry} = __import__('llama_lab.grading.harness', fromlist=['grader'])"
-                                         f".grader({assignment!r}, {key.hex()!r})\n")]
-        steps += [_Step("cell", _cell_label(i, all_cells[i]), all_cells[i].source) for i in cells]
-        for part in module.PARTS:
-            inputs, outputs = folder / "parts" / f"{part.name}.in.pt", folder / "parts" / f"{part.name}.out.pt"
-            torch.save([item.case.inputs for item in prepared[part.name]], inputs)
-            steps.append(_Step("part", part.name, f"{entry}({part.name!r}, {str(inputs)!r}, {str(outputs)!r}, "
-                                                  f"{limits.case_timeout!r})", cases=len(prepared[part.name])))
+        # the grader reaches parts/ through this descriptor only: the notebook may put a link in its place
+        parts_dir = os.open(folder / "parts", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         try:
-            _execute(steps, folder, limits, sandboxed, cwd=folder / "notebook" if sandboxed else path.parent)
-        except GradingError as error:
-            grade.error = str(error)
-        by_name = {step.label: step for step in steps if step.kind == "part"}
-        with one_thread():
+            # names drawn now: nothing the notebook prepared can sit where the grader writes or reads
+            files = {name: (f"{name}.{secrets.token_hex(8)}.in.pt", f"{name}.{secrets.token_hex(8)}.out.pt")
+                     for name in parts}
+            steps = [_Step("setup", "setup", f"__import__('llama_lab.grading.harness', fromlist=['snapshot'])"
+                                             f".snapshot({assignment!r});\n")]
+            steps += [_Step("cell", _cell_label(i, all_cells[i]), all_cells[i].source) for i in cells]
+            for name, (inputs, outputs) in files.items():
+                steps.append(_Step("part", name, part_step(assignment, name, str(folder / "parts" / inputs),
+                                                           str(folder / "parts" / outputs), limits.case_timeout),
+                                   cases=len(prepared[name])))
+
+            def before(step: _Step) -> None:
+                """Just before a part's step: draw its fresh cases and write its inputs."""
+                if step.kind != "part":
+                    return
+                fresh[step.label] = fresh_cases(parts[step.label], prepared[step.label], secrets.randbits(63))
+                inputs = [item.case.inputs for item in prepared[step.label]]
+                inputs += [item.prepared.case.inputs for item in fresh[step.label]]
+                step.cases = len(inputs)
+                try:
+                    _write_new(parts_dir, files[step.label][0], inputs)
+                except OSError as error:  # the folder is the notebook's too: it may have removed parts/
+                    unwritable[step.label] = f"the grader could not write the part's inputs ({error.strerror})"
+
+            try:
+                _execute(steps, folder, limits, sandboxed, cwd=folder / "notebook" if sandboxed else path.parent,
+                         before=before)
+            except GradingError as error:
+                grade.error = str(error)
+            by_name = {step.label: step for step in steps if step.kind == "part"}
             for part in module.PARTS:
-                step, results = by_name[part.name], folder / "parts" / f"{part.name}.out.pt"
-                outcomes = _outcomes(results, key, step, prepared[part.name], limits)
-                if outcomes is None:
-                    grade.flags.append(f"{part.name}: the grader's step left no results signed by the grader ("
-                                       + (f"it raised {step.error}" if step.status == "error" else "it ran, "
-                                          "yet the results are missing or were rewritten")
-                                       + "): the notebook replaced the grader's code or wrote its files")
-                    outcomes = [{"error": "not graded: the notebook tampered with the grader (see the flags)"}] \
-                        * len(prepared[part.name])
-                result = judge(part, prepared[part.name], outcomes)
-                grade.parts.append(result)
-                grade.flags += [f"{part.name}: {case.label}: {case.message}" for case in result.cases
-                                if case.message.startswith(("calls the kit's own", "subclasses the kit's own"))]
+                results = (None, unwritable[part.name]) if part.name in unwritable else \
+                    _read_results(parts_dir, files[part.name][1])
+                grade.parts.append(_judged(part, prepared[part.name], fresh.get(part.name, []), by_name[part.name],
+                                           results, limits, grade.flags))
+        finally:
+            os.close(parts_dir)
     grade.problems = [step.problem(limits) for step in steps if step.kind == "cell" and step.problem(limits)]
+
+
+_PREPARED: dict[str, dict] = {}
+_PREPARED_LOCK = threading.Lock()
+
+
+def _prepared_cases(assignment: str) -> dict[str, list]:
+    """Every part's cases with their right outputs: computed once per assignment in this process (they do not
+    depend on the notebook, nor on what other threads do: see checks.reference_state)."""
+    with _PREPARED_LOCK:
+        if assignment not in _PREPARED:
+            _PREPARED[assignment] = {part.name: prepare(part) for part in grading.load(assignment).PARTS}
+        return _PREPARED[assignment]
+
+
+def _judged(part, prepared: list, fresh: list, step: "_Step", results: tuple[bytes | None, str | None],
+            limits: Limits, flags: list[str]) -> PartResult:
+    """The part's result from what its step saved; `flags` gets what a person should read. The part gets nothing
+    when its results are missing or rewritten, when its step found the grading tampered with, or when its
+    answers are right on the fixed cases and wrong on the fresh ones drawn from them."""
+    outcomes, found = _outcomes(results, step, len(prepared) + len(fresh), limits)
+    if outcomes is None:
+        found = [found[0] + ": the notebook replaced the grader's code or wrote its files"]
+    result = judge(part, prepared, outcomes[:len(prepared)]) if outcomes is not None else None
+    if result is not None and not found:
+        untrue = untrue_to_fresh(prepared, fresh, result, outcomes[len(prepared):])
+        found = [untrue] if untrue else []
+    if found:  # one flag per part, saying all that was found
+        flags.append(f"{part.name}: " + "; ".join(found[:5]) + (f"; and {len(found) - 5} more" if found[5:] else ""))
+        return judge(part, prepared, [{"error": "not graded: the notebook tampered with the grading (see the "
+                                                 "flags)"}] * len(prepared))
+    flags += [f"{part.name}: {case.label}: {case.message}" for case in result.cases
+              if case.message.startswith(("calls the kit's own", "subclasses the kit's own"))]
+    return result
+
+
+def _write_new(directory: int, name: str, value) -> None:
+    """Save `value` (torch.save) as a new file `name` in the folder open as `directory`, never through a link;
+    readable by the sandbox's user (the inputs are no secret: the kernel is given them)."""
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=directory)
+    with os.fdopen(fd, "wb") as file:
+        file.write(buffer.getvalue())
+
+
+RESULTS_LIMIT = 64 * 2**20  # bytes: a part's results are small tensors; anything bigger is not the grader's
+
+
+def _read_results(directory: int, name: str, limit: int = RESULTS_LIMIT) -> tuple[bytes | None, str | None]:
+    """(contents, None) of the results file `name` in `directory`; (None, None) when there is none; (None, what
+    is wrong) when it is not a plain file of at most `limit` bytes. Never follows a link, never waits (a FIFO),
+    never reads more than `limit` bytes (a file that grows, a link to /dev/zero)."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=directory)
+    except FileNotFoundError:
+        return None, None
+    except OSError as error:
+        return None, f"its results file could not be opened ({error.strerror}: a link?)"
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None, "its results file is not a plain file (a FIFO, a device, a folder?)"
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            return None, f"its results file is over {limit} bytes"
+        return b"".join(chunks), None
+    finally:
+        os.close(fd)
 
 
 def grade_path(path: str | os.PathLike, limits: Limits | None = None, jobs: int = 1,
@@ -520,21 +632,32 @@ def _cell_label(index: int, cell) -> str:
     return f"cell {index + 1} (`{first[:50]}{'...' if len(first) > 50 else ''}`)"
 
 
-def _outcomes(path: Path, key: bytes, step: "_Step", prepared: list, limits: Limits) -> list[dict] | None:
-    """What the kernel saved for a part, completed with the reason for every case it did not reach; None when
-    the part's step ran (or raised) and yet left no results signed with `key`: the notebook interfered."""
-    data = read_signed(path, key)
-    try:
-        outcomes = torch.load(io.BytesIO(data), weights_only=True) if data is not None else []
-    except Exception:
-        outcomes = None
-    if not isinstance(outcomes, list) or not all(isinstance(o, dict) and ("value" in o or "error" in o)
-                                                 for o in outcomes):
-        outcomes = None
-    if outcomes is None or (data is None and (path.exists() or step.status in ("ok", "error"))):
-        return None  # a step that ended (ran or raised) leaves signed results: anything else is the notebook's doing
-    outcomes = outcomes[:len(prepared)]
-    if len(outcomes) < len(prepared):
+def _outcomes(results: tuple[bytes | None, str | None], step: "_Step", count: int,
+              limits: Limits) -> tuple[list[dict] | None, list[str]]:
+    """(outcomes of the `count` cases, what the step found tampered with) from the results file's contents, each
+    case it did not reach given the reason; (None, [why]) when the results cannot be the step's own: missing
+    although the step ended (ran or raised), unreadable, or not the file whose digest the step printed last."""
+    data, problem = results
+    if problem is not None:
+        return None, [problem]
+    if data is None and step.status in ("ok", "error"):
+        return None, ["the grader's step left no results" + (f" (it raised {step.error})"
+                                                             if step.status == "error" else "")]
+    outcomes, found = [], []
+    if data is not None:
+        if step.digest != hashlib.sha256(data).hexdigest():
+            return None, ["its results file is not the one the grader's step saved last (the digests differ)"]
+        try:
+            saved = torch.load(io.BytesIO(data), weights_only=True)
+            outcomes, found = saved["outcomes"], saved["tampering"]
+        except Exception:
+            saved = None
+        if saved is None or not isinstance(outcomes, list) or not all(
+                isinstance(o, dict) and (isinstance(o.get("error"), str) or "value" in o) for o in outcomes) \
+                or not isinstance(found, list) or not all(isinstance(f, str) for f in found):
+            return None, ["its results file does not hold what the grader's step saves"]
+    outcomes = outcomes[:count]
+    if len(outcomes) < count:
         reason = {"timeout": f"stopped: this case was still running long after its {limits.case_timeout:g} s "
                              "(an endless loop that catches the alarm?)",
                   "died": "the kernel died on this case (a crash, or the code ended the process)",
@@ -545,8 +668,8 @@ def _outcomes(path: Path, key: bytes, step: "_Step", prepared: list, limits: Lim
         outcomes.append({"error": reason})
         after = "not run: an earlier case of this part stopped the kernel" if step.status in ("timeout", "died") \
             else reason
-        outcomes += [{"error": after}] * (len(prepared) - len(outcomes))
-    return outcomes
+        outcomes += [{"error": after}] * (count - len(outcomes))
+    return outcomes, [text[:500] for text in found]
 
 
 # -------------------------------------------------------------------------------- running the notebook
@@ -559,6 +682,15 @@ class _Step:
     status: str = "pending"  # ok, error, timeout, died, skipped
     error: str = ""
     cases: int = 0  # for a part: how many cases it runs
+    cell: dict = field(default_factory=dict)  # the cell it last ran as, with what it printed and displayed
+
+    @property
+    def digest(self) -> str | None:
+        """For a part: the digest of its results that the step printed last (see harness.write_results)."""
+        text = "".join(o.get("text", "") for o in self.cell.get("outputs", [])
+                       if o.get("output_type") == "stream" and o.get("name") == "stdout")
+        said = [line.split()[-1] for line in text.splitlines() if line.startswith(RESULTS_MARKER + " ")]
+        return said[-1] if said else None
 
     def problem(self, limits: Limits) -> str:
         """A line for the report about a notebook cell that did not run cleanly ('' if it did)."""
@@ -610,9 +742,10 @@ def _kernel_env(sandboxed: bool) -> dict:
     return settings if sandboxed else {**os.environ, **settings}
 
 
-def _execute(steps: list[_Step], folder: Path, limits: Limits, sandboxed: bool, cwd: Path) -> None:
+def _execute(steps: list[_Step], folder: Path, limits: Limits, sandboxed: bool, cwd: Path, before=None) -> None:
     """Run the steps in kernels, one after another, until all have run or the time limit is reached; each kernel
-    in a sandbox whose writable folder is `folder` unless `sandboxed` is False, starting in `cwd`.
+    in a sandbox whose writable folder is `folder` unless `sandboxed` is False, starting in `cwd`; `before(step)`
+    is called just before each step runs the first time.
 
     A step that times out or kills its kernel is marked so and dropped; the next kernel replays the setup and
     the notebook cells that had run (not the parts already graded) and carries on from the step after it.
@@ -642,6 +775,8 @@ def _execute(steps: list[_Step], folder: Path, limits: Limits, sandboxed: bool, 
                     replaying = False
                     while todo:
                         current = todo[0]
+                        if before is not None:
+                            before(current)
                         _run_step(client, current, steps.index(current), limits)
                         if current.kind == "setup" and current.status != "ok":
                             raise GradingError(f"the grader's harness did not start in the kernel: {current.error}"
@@ -680,6 +815,7 @@ def _run_step(client: _Client, step: _Step, index: int, limits: Limits) -> None:
     cell.metadata["seconds"] = int(max(1, {"cell": limits.cell_timeout, "setup": max(limits.cell_timeout, 120),
                                            "part": step.cases * limits.case_timeout + 60}[step.kind]))
     client._output_used[index] = 0
+    step.cell = cell  # its outputs stay, even when the kernel dies during the step
     while len(client.nb.cells) <= index:  # nbclient stores each executed cell at its index
         client.nb.cells.append(nbformat.v4.new_code_cell(""))
     client.execute_cell(cell, index, store_history=False)

@@ -10,6 +10,12 @@ directly or through other kit code (a `Llama` whose norms are the kit's), it rai
 Example, in a notebook: `from llama_lab.model import apply_rotary_emb as kits` before grading, then
 `def apply_rotary_emb(x, cos, sin): return kits(x, cos, sin)` loses every case: the reference `kits` is the
 same function object, and its code is what is swapped.
+
+A thread of the notebook's that calls a tripwired function trips it too, whatever case is running (its stack
+holds the notebook's code and never reaches the case). What the tripwire cannot see, the part step looks for
+before the cases run (harness.grade_part): a function made from a kit function's code object
+(`types.FunctionType(kit_function.__code__, ...)`) answers without passing through the swapped code, and a
+thread may call the kit between two cases, when no tripwire is set; both cost the part and flag the notebook.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import os
 import secrets
 import sys
 import sysconfig
+import threading
 from pathlib import Path
 from types import CodeType, FunctionType
 
@@ -29,6 +36,11 @@ from .checks import Part
 PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)  # llama_lab/
 _LIBRARY_DIRS = tuple({sysconfig.get_paths()[key] for key in ("stdlib", "purelib", "platlib")})
 _MISSING = object()
+
+
+def is_kit_file(filename: str) -> bool:
+    """Whether code from `filename` is the kit's own (llama_lab/)."""
+    return filename.startswith(PACKAGE_DIR + os.sep)
 
 
 def is_student_frame(filename: str) -> bool:
@@ -57,6 +69,11 @@ def tripwires(part: Part, boundary, calls: list[str]):
     so do the kit's functions that student code calls on the way (`Llama.forward` reaching `RMSNorm.forward`);
     the kit's own callers (the part's `run` building a model) and the reference implementations the grader
     hands the notebook for the other parts (`Part.uses`) do not.
+
+    A copy of a kit function (`types.FunctionType(kit_function.__code__, ...)`, or the kit's file compiled
+    again) runs the original code without passing through the swapped one: a profile hook on this thread (and
+    on the threads started meanwhile) sees every call of code equal to a kit function's, and trips it the same
+    way when the student's code is behind it.
     """
     functions = [f for f in part.kit if isinstance(f, FunctionType)]
     if not functions:
@@ -67,14 +84,28 @@ def tripwires(part: Part, boundary, calls: list[str]):
     signatures = [f.__dict__.get("__signature__", _MISSING) for f in functions]
     twins = [_twin(f) for f in functions]  # the original functions, under other names
 
-    def on_call(index: int, args: tuple, kwargs: dict):
-        if _called_by_student(sys._getframe(2), boundary, handed_in):  # 0 is this, 1 the tripwire, 2 its caller
+    def on_call(index: int, args: tuple, kwargs: dict, caller=None):
+        # the caller of the tripwire: 0 is this frame, 1 the tripwire, 2 its caller
+        if _called_by_student(caller or sys._getframe(2), boundary, handed_in):
             name = f"{functions[index].__module__}.{functions[index].__qualname__}"
             calls.append(name)
             raise KitCalled(f"calls the kit's own {name}: the assignment is to write it yourself")
-        return twins[index](*args, **kwargs)
+        return twins[index](*args, **kwargs) if caller is None else None
 
+    originals = {code: index for index, code in enumerate(codes) if is_kit_file(code.co_filename)}
+    original_names = {code.co_name for code in originals}
+
+    def on_profile(frame, event, arg):
+        code = frame.f_code
+        if event == "call" and code.co_name in original_names and code in originals \
+                and frame.f_back is not None and frame.f_back.f_code is not on_call.__code__:
+            on_call(originals[code], (), {}, caller=frame.f_back)  # raises when the student's code called
+
+    previous_profiles = sys.getprofile(), threading.getprofile()
     try:
+        if originals:
+            sys.setprofile(on_profile)
+            threading.setprofile(on_profile)
         for index, function in enumerate(functions):
             # inspect.signature keeps answering as before (the kit itself reads Attention.forward's)
             function.__signature__ = inspect.signature(function)
@@ -82,6 +113,9 @@ def tripwires(part: Part, boundary, calls: list[str]):
             function.__code__ = _tripwire_code(function, index)
         yield
     finally:
+        if originals:
+            sys.setprofile(previous_profiles[0])
+            threading.setprofile(previous_profiles[1])
         for function, code, signature in zip(functions, codes, signatures):
             function.__code__ = code
             function.__globals__.pop(_TRIPWIRE_NAME, None)
