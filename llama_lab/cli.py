@@ -30,7 +30,7 @@ def os_error_line(error: OSError, writing: str = "") -> str:
     elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         advice = "make it writable, or " + (writing or "choose another folder")
     elif error.errno == errno.ENOENT:
-        advice = "check the path"
+        advice = "check the path" + (f", or {writing}" if writing else "")
     elif error.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
         advice = "a file stands where a folder is needed, or the other way round: " + (writing or "check the path")
     else:

@@ -65,7 +65,6 @@ def replace_together(root: str | os.PathLike, build) -> None:
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     finish_replacing(root)
-    _remove_stale_staging(root)
     staging = Path(tempfile.mkdtemp(prefix=f"{STAGING}{os.getpid()}.", dir=root))
     try:
         build(staging)
@@ -91,11 +90,12 @@ def replace_together(root: str | os.PathLike, build) -> None:
 
 
 def finish_replacing(root: str | os.PathLike) -> None:
-    """Complete a replace_together into `root` that was stopped after its switch (killed, a power cut); nothing to
-    do, and nothing written, when there is none."""
+    """Complete a replace_together into `root` that was stopped after its switch (killed, a power cut), and remove
+    what one stopped before it left behind; nothing is written when there is neither."""
     root = Path(root)
     plan_file = root / SWITCH
     if not plan_file.is_file():
+        _remove_stale_staging(root)
         return
     try:
         plan = json.loads(plan_file.read_text())
@@ -119,7 +119,7 @@ def finish_replacing(root: str | os.PathLike) -> None:
 def _remove_stale_staging(root: Path) -> None:
     """Remove the staging folders of replace_together runs stopped before their switch: those of processes that
     have ended (another process may be writing right now)."""
-    for candidate in root.glob(f"{STAGING}*"):
+    for candidate in root.glob(f"{STAGING}*") if root.is_dir() else ():
         pid = candidate.name.removeprefix(STAGING).split(".")[0]
         if not pid.isdigit() or int(pid) == os.getpid():
             continue
