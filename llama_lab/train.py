@@ -656,10 +656,11 @@ def save_checkpoint(path: Path, model: Llama, optimizer, step: int, cfg: TrainCo
         with replacing(path) as tmp:
             torch.save(state, tmp)
     except (OSError, RuntimeError) as error:  # torch.save says a failed write (a full disk) as a RuntimeError
+        why = error.strerror if isinstance(error, OSError) else f"the write failed ({str(error).splitlines()[0]})"
         earlier = (f"the previous checkpoint {path.name} there is intact (--resume continues from it)"
-                   if path.is_file() else "no earlier checkpoint was there")
-        raise CheckpointError(f"could not write the checkpoint into {path.parent} ({error}); {earlier}. Free some "
-                              "space, or give another --out") from None
+                   if path.is_file() else "there was no earlier checkpoint")
+        raise CheckpointError(f"could not write the checkpoint into {path.parent}: {why}; {earlier}. Free some "
+                              "space on the disk, or give another --out") from None
 
 
 def load_checkpoint(path: Path, cfg: TrainConfig, data_info: dict) -> dict:
