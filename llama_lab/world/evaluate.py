@@ -496,7 +496,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--limit", type=int, default=None, help="first N items of each held-out set")
     parser.add_argument("--write-cards", action="store_true", help="put the figures into the model cards")
     args = parser.parse_args(argv)
-    with one_line_errors(ValueError, FileNotFoundError, CheckpointError, writing="give another --data-dir"):
+    with one_line_errors(ValueError, FileNotFoundError, CheckpointError, writing="give another --data-dir or --world"):
         return evaluate_and_write(args)
 
 
@@ -506,6 +506,11 @@ def evaluate_and_write(args: argparse.Namespace) -> dict:
     if not data_dir.is_dir():
         raise ValueError(f"--data-dir {data_dir} is not a folder: give the folder `make data` writes the tiny "
                          "models into (default data/)")
+    locked = [str(folder) for folder in (tiny_dir(v, data_dir) for v in ("base", "chat"))
+              if folder.is_dir() and not os.access(folder, os.W_OK)]
+    if args.write_cards and locked:  # said now, not after minutes of evaluation
+        raise ValueError(f"--write-cards: {' and '.join(locked)} cannot be written to (read-only): make them "
+                         "writable, or leave --write-cards out to print the figures only")
     results = {}
     for variant in ("base", "chat"):
         model, tokenizer = load_tiny(variant, data_dir=data_dir)
