@@ -496,7 +496,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--limit", type=int, default=None, help="first N items of each held-out set")
     parser.add_argument("--write-cards", action="store_true", help="put the figures into the model cards")
     args = parser.parse_args(argv)
-    with one_line_errors(ValueError, FileNotFoundError, CheckpointError, writing="give another --data-dir or --world"):
+    with one_line_errors(ValueError, CheckpointError, writing="give another --data-dir or --world"):
         return evaluate_and_write(args)
 
 
