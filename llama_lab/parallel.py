@@ -22,7 +22,8 @@ split one per rank on 8 GPUs.
 
 With a Meta checkpoint of N shards and N ranks, rank i reads only consolidated.0i.pth: no process ever holds the
 whole model. Every rank computes the same logits and samples the same tokens (same seed); rank 0 prints.
-Backend: NCCL on GPUs (one per rank, `cuda:LOCAL_RANK`), gloo on a CPU.
+Backend: NCCL on GPUs (one per rank, `cuda:LOCAL_RANK`), gloo on a CPU. Each rank says its own error in one line
+(the one that failed names its shard); a rank left waiting for the others over `--timeout` seconds gives up.
 """
 
 from __future__ import annotations

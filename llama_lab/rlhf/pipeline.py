@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import load_model, save_model
+from ..checkpoint import CheckpointError, load_model, save_model
 from ..cli import one_line_errors
 from ..files import finish_replacing, replace_together, replacing
 from ..world import preferences, tinyworld
@@ -311,7 +311,7 @@ def ship(out: Path, data_dir: Path = DATA, margin: str = "small") -> None:
     if "evaluate" not in results:
         raise SystemExit(f"nothing to ship: {out} has no evaluation to choose the aligned model by. Run the stages "
                          f"first, `{rerun} --ship`")
-    best = results["evaluate"]["best"]
+    best = results["evaluate"].get("best")
     if best is None:
         raise SystemExit("no aligned model kept the chat model's truthfulness: nothing to ship")
     reward = {kind: out / "reward" / f"{kind}-{margin}" for kind in ("helpfulness", "safety")}
@@ -362,7 +362,7 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.threads)
     # the mistakes a learner can make (a missing stage's files, an --out or data/ that cannot be written, the tiny
     # models not built) end in one line that says what to do
-    with one_line_errors(FileNotFoundError, ValueError, writing="give another --out, or make data/ writable"):
+    with one_line_errors(ValueError, CheckpointError, writing="give another --out, or make data/ writable"):
         finish_replacing(DATA)  # a ship stopped after its switch: complete it before reading data/
         if out.exists() and not out.is_dir():
             raise SystemExit(f"--out {out} is a file: give a folder for the run, such as runs/rlhf")
