@@ -22,7 +22,8 @@ split one per rank on 8 GPUs.
 
 With a Meta checkpoint of N shards and N ranks, rank i reads only consolidated.0i.pth: no process ever holds the
 whole model. Every rank computes the same logits and samples the same tokens (same seed); rank 0 prints.
-Backend: NCCL on GPUs (one per rank, `cuda:LOCAL_RANK`), gloo on a CPU.
+Backend: NCCL on GPUs (one per rank, `cuda:LOCAL_RANK`), gloo on a CPU. Each rank says its own error in one line
+(the one that failed names its shard); a rank left waiting for the others over `--timeout` seconds gives up.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import argparse
 import json
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import torch
@@ -40,7 +42,7 @@ from torch.distributed.device_mesh import DeviceMesh, init_device_mesh
 from torch.distributed.tensor import DTensor, Replicate, Shard
 from torch.distributed.tensor.parallel import ColwiseParallel, RowwiseParallel, parallelize_module
 
-from .checkpoint import CheckpointError, Unread, _read_pth, _skeleton, detect_format, load_state
+from .checkpoint import DTYPES, CheckpointError, Unread, _read_pth, _skeleton, detect_format, load_state
 from .model import Llama, ModelArgs
 
 
@@ -167,16 +169,27 @@ def load_parallel(path: str | os.PathLike, mesh: DeviceMesh, dtype=None) -> Llam
     return model.eval()
 
 
-def setup(backend: str | None = None) -> DeviceMesh:
+def setup(backend: str | None = None, timeout_s: float = 300.0) -> DeviceMesh:
     """The process group of a `torchrun` launch and its one-dimensional mesh: NCCL with one GPU per rank where
-    there are GPUs, gloo on a CPU."""
+    there are GPUs, gloo on a CPU. A rank that waits more than `timeout_s` for the others (one of them stopped,
+    say by Ctrl-Z) gives up with an error rather than block for the backends' default half hour."""
     if "RANK" not in os.environ:
         raise RuntimeError("tensor parallelism runs under torchrun: torchrun --nproc-per-node N -m llama_lab.parallel "
                            "CHECKPOINT --prompt '...'")
     device_type = "cuda" if torch.cuda.is_available() and backend != "gloo" else "cpu"
     if device_type == "cuda":
         torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+    if not dist.is_initialized():  # init_device_mesh would make the group itself, with the default timeout
+        dist.init_process_group("nccl" if device_type == "cuda" else "gloo", timeout=timedelta(seconds=timeout_s))
     return init_device_mesh(device_type, (int(os.environ["WORLD_SIZE"]),))
+
+
+def all_ranks_ok(ok: bool, mesh: DeviceMesh) -> bool:
+    """Whether every rank says ok: a rank that failed to load its part tells the others, which would otherwise wait
+    for it in their first collective until the backend gives up ("Connection closed by peer")."""
+    flag = torch.tensor([int(ok)], device=mesh.device_type if mesh.device_type == "cpu" else "cuda")
+    dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+    return bool(flag.item())
 
 
 def main(argv=None) -> None:
@@ -192,24 +205,46 @@ def main(argv=None) -> None:
     parser.add_argument("--temperature", type=float, default=0.0)
     parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"))
     parser.add_argument("--backend", choices=("nccl", "gloo"), help="default: nccl with GPUs, gloo without")
+    parser.add_argument("--timeout", type=float, default=300.0,
+                        help="seconds a rank waits for the others before giving up (default 300)")
     options = parser.parse_args(argv)
     tokenizer_path = Path(options.tokenizer or Path(options.checkpoint) / "tokenizer.model")
     if not tokenizer_path.is_file():
         tokenizer_path = Path(__file__).resolve().parent.parent / "data" / "tokenizer.model"
     try:
-        mesh = setup(options.backend)
-    except RuntimeError as error:
-        parser.error(str(error))
+        mesh = setup(options.backend, options.timeout)
+    except RuntimeError as error:  # not under torchrun; or the other ranks never came (gloo's or NCCL's timeout)
+        parser.error(" ".join(str(error).split("\n")))
+    rank = dist.get_rank()
+
+    def stop(message: str) -> None:  # every rank says its own error: the one that failed may not be rank 0
+        print(f"error: rank {rank} of {mesh.size()}: {message}", file=sys.stderr, flush=True)
+        dist.destroy_process_group()
+        sys.exit(2)
+
+    waited = (f"waited over --timeout {options.timeout:g} s for the other ranks (one stopped or far slower?): "
+              "see their errors, or give a longer --timeout")
+    model, failure = None, None
     try:
-        model = load_parallel(options.checkpoint, mesh, dtype=options.dtype)
+        model = load_parallel(options.checkpoint, mesh, dtype=DTYPES[options.dtype] if options.dtype else None)
+    except (CheckpointError, ValueError, OSError) as error:
+        failure = " ".join(str(error).split("\n"))
+    try:
+        everyone_ok = all_ranks_ok(failure is None, mesh)
+    except RuntimeError as error:  # DistBackendError: a rank stopped, or ended without telling
+        stop(f"{waited} ({str(error).splitlines()[0]})")
+    if failure is not None:
+        stop(failure)
+    if not everyone_ok:
+        stop("another rank could not load its part of the checkpoint (its error names the file)")
+    try:
         text = generate(model, Tokenizer(tokenizer_path), [options.prompt], options.max_new_tokens,
                         temperature=options.temperature, seed=0)[0]
     except (CheckpointError, ValueError, OSError) as error:
-        if dist.get_rank() == 0:
-            print(f"error: {error}", file=sys.stderr)
-        dist.destroy_process_group()
-        sys.exit(2)
-    if dist.get_rank() == 0:
+        stop(" ".join(str(error).split("\n")))
+    except RuntimeError as error:
+        stop(f"{waited} ({str(error).splitlines()[0]})")
+    if rank == 0:
         print(f"{mesh.size()} ranks ({mesh.device_type}): {options.prompt}{text}")
     dist.destroy_process_group()
 

@@ -44,6 +44,7 @@ from tqdm.auto import tqdm
 
 from .chat import encode_dialog_for_training, fold_system_prompt
 from .checkpoint import DTYPES, CheckpointError, load_model, save_model
+from .cli import one_line_errors
 from .files import replacing
 from .model import Llama, ModelArgs, init_weights
 from .quantize import quantization_of
@@ -259,7 +260,9 @@ def tokenize_corpus(text_path: str | os.PathLike, tokenizer: Tokenizer) -> np.me
     old = _kits_cache_meta(bin_path, meta_path)
     fresh = old is not None and {k: old.get(k) for k in meta} == meta
     if fresh and bin_path.is_file() and bin_path.stat().st_size == 2 * old["n_tokens"]:
-        return np.memmap(bin_path, dtype=np.uint16, mode="r")
+        ids = np.memmap(bin_path, dtype=np.uint16, mode="r")
+        if ids.size == 0 or int(ids.max()) < tokenizer.n_words:  # an id past the vocabulary: damaged, made afresh
+            return ids
     if tokenizer.n_words > 2 ** 16:
         raise ValueError(f"a vocabulary of {tokenizer.n_words} does not fit in uint16 token files")
     documents = split_documents(text)
@@ -269,10 +272,15 @@ def tokenize_corpus(text_path: str | os.PathLike, tokenizer: Tokenizer) -> np.me
     # describes them: a crash at any point leaves a cache the next call recognises as the kit's and replaces.
     claim = {"format": TOKEN_CACHE, "text": text_path.name}
     described = {**meta, "n_tokens": int(ids.size), "n_documents": len(documents)}
-    for path, content in ((meta_path, json.dumps(claim).encode()), (bin_path, ids.tobytes()),
-                          (meta_path, json.dumps(described, indent=2).encode())):
-        with replacing(path) as tmp:
-            tmp.write_bytes(content)
+    try:
+        for path, content in ((meta_path, json.dumps(claim).encode()), (bin_path, ids.tobytes()),
+                              (meta_path, json.dumps(described, indent=2).encode())):
+            with replacing(path) as tmp:
+                tmp.write_bytes(content)
+    except OSError as error:
+        raise ValueError(f"cannot write the token cache {bin_path.name} beside {text_path} ({error.strerror}): the "
+                         f"kit keeps a text's token ids beside it. Make {text_path.parent} writable, or copy the "
+                         "text into a folder you can write to and train on the copy") from None
     return np.memmap(bin_path, dtype=np.uint16, mode="r")
 
 
@@ -329,13 +337,18 @@ def read_dialogs(path: str | os.PathLike) -> list[list[dict]]:
     Each dialog is checked here, where the line it came from is known: a mistake is reported as `file:line`.
     """
     dialogs = []
-    for number, line in enumerate(read_text(path, CHAT_DATA).splitlines(), 1):
+    # JSON Lines ends a line at "\n" only: str.splitlines would also cut at U+2028 and the like, which JSON
+    # leaves unescaped inside strings (json.dumps(..., ensure_ascii=False) writes them as they are)
+    for number, line in enumerate(read_text(path, CHAT_DATA).split("\n"), 1):
         if not line.strip():
             continue
         try:
             item = json.loads(line)
         except ValueError as error:
             raise ValueError(f"{path}:{number}: this line is not JSON ({error}). {CHAT_DATA}") from None
+        except RecursionError:
+            raise ValueError(f"{path}:{number}: this line nests lists or objects too deeply to be a dialog (a "
+                             f"dialog is a list of messages, two levels). {CHAT_DATA}") from None
         if isinstance(item, dict):
             item = item.get("messages") or item.get("dialog")
         if not isinstance(item, list):
@@ -640,8 +653,15 @@ def save_checkpoint(path: Path, model: Llama, optimizer, step: int, cfg: TrainCo
         "history": json.dumps(history),
         "rng": rng_states(),
     }
-    with replacing(path) as tmp:
-        torch.save(state, tmp)
+    try:
+        with replacing(path) as tmp:
+            torch.save(state, tmp)
+    except (OSError, RuntimeError) as error:  # torch.save says a failed write (a full disk) as a RuntimeError
+        why = error.strerror if isinstance(error, OSError) else f"the write failed ({str(error).splitlines()[0]})"
+        earlier = (f"the previous checkpoint {path.name} there is intact (--resume continues from it)"
+                   if path.is_file() else "there was no earlier checkpoint")
+        raise CheckpointError(f"could not write the checkpoint into {path.parent}: {why}; {earlier}. Free some "
+                              "space on the disk, or give another --out") from None
 
 
 def load_checkpoint(path: Path, cfg: TrainConfig, data_info: dict) -> dict:
@@ -734,6 +754,9 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> dic
         if folder is not None and cfg.init is not None and Path(folder).resolve() == Path(cfg.init).resolve():
             raise ValueError(f"{name}={folder!r} is the model the run starts from (--init): writing there would "
                              f"replace it; give another --{name}, such as runs/my-run")
+        if folder is not None and not _writable(Path(folder)):
+            raise ValueError(f"{name}={folder!r} cannot be written to (a read-only folder or disk): give another "
+                             f"--{name}, such as runs/my-run, or make it writable")
     tokenizer = Tokenizer(cfg.tokenizer)
     model = build_or_load_model(cfg, tokenizer, device)
     seq_len = cfg.seq_len
@@ -827,6 +850,14 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> dic
     return summary
 
 
+def _writable(folder: Path) -> bool:
+    """Whether the kit could write into `folder` (made if missing): the nearest existing folder on its path is
+    writable, for this user and on its disk (os.access says a read-only mount too)."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder.is_dir() and os.access(folder, os.W_OK)
+
+
 def _data_size(batches) -> int:
     return len(batches.tokens) if isinstance(batches, TextBatches) else len(batches.examples)
 
@@ -876,10 +907,9 @@ def main(argv: list[str] | None = None) -> dict:
     file, --out, --resume), each message saying what was given and what to do: a traceback would bury it.
     """
     parser = _parser()
-    try:
-        return train(TrainConfig(**vars(parser.parse_args(argv))))
-    except (ValueError, FileNotFoundError, CheckpointError) as error:
-        parser.exit(2, f"error: {error}\n")
+    config = parser.parse_args(argv)
+    with one_line_errors(ValueError, CheckpointError, writing="give another --out"):
+        return train(TrainConfig(**vars(config)))
 
 
 if __name__ == "__main__":

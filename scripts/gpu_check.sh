@@ -16,7 +16,8 @@
 #                    Llama 2 7B's shape) against transformers, eager and compiled, batch 1 and 8 -> OUT/bench.json
 #   4. notebooks     every course notebook under nbval with the tiny models on the device (LLAMA_LAB_DEVICE): the
 #                    saved outputs must not change                                   -> OUT/notebooks.txt
-# Every step's exit status and seconds go to OUT/summary.json; everything printed goes to OUT/log.txt.
+# Every step's exit status and seconds go to OUT/summary.json; everything printed goes to OUT/log.txt. The script
+# exits with status 1 when a step failed, and with status 2, before anything runs, when `run` finds no CUDA GPU.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,10 +39,18 @@ fetch_wheels() {
 
 run_checks() {
     local out=$1 mode=${2:-gpu}
-    mkdir -p "$out"
-    out=$(cd "$out" && pwd)
     local python=${PYTHON:-python3}
     [ -x .venv/bin/python ] && [ -z "${PYTHON:-}" ] && [ "$mode" = --cpu ] && python=.venv/bin/python
+    if [ "$mode" != --cpu ]; then  # every step would fail or skip without a GPU: say so, and run none of them
+        local why probe='import torch; print(torch.cuda.is_available() or "torch.cuda.is_available() is False")'
+        why=$("$python" -c "$probe" 2>&1 | tail -n 1)
+        if [ "$why" != True ]; then
+            echo "error: no CUDA GPU here: $python says: $why; use --cpu to check the script on a CPU" >&2
+            exit 2
+        fi
+    fi
+    mkdir -p "$out"
+    out=$(cd "$out" && pwd)
     local device=cuda bench_args=(--sizes 7b --batches 1,8 --repeats 3 --new-tokens 64 --measure decode,prefill
                                   --compile)
     local limits=(30 120 200 220)  # seconds: environment, tests, bench, notebooks (570 in all)
@@ -52,7 +61,7 @@ run_checks() {
     export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
     exec > >(tee "$out/log.txt") 2>&1
     echo "gpu_check: $(date -u +%FT%TZ), device $device, python $python, commit $(git rev-parse --short HEAD 2>/dev/null)"
-    local summary="{"
+    local summary="{" failed=()
 
     step() {  # step NAME LIMIT COMMAND...: run it under its time limit, note its status and seconds
         local name=$1 limit=$2 start status
@@ -66,6 +75,7 @@ run_checks() {
         status=$?
         echo "=== $name: exit status $status, $(( $(date +%s) - start )) s ==="
         summary+="\"$name\": {\"status\": $status, \"seconds\": $(( $(date +%s) - start ))}, "
+        [ "$status" -eq 0 ] || failed+=("$name")
     }
 
     if ! "$python" -c "import nbval, nbclient, ipykernel, ipywidgets" 2>/dev/null && [ -d "$WHEELS" ]; then
@@ -96,6 +106,10 @@ EOF
         --nbval-sanitize-with "$out/sanitize.cfg" -q -rf
     echo "${summary%, }}" > "$out/summary.json"
     echo; echo "summary: $(cat "$out/summary.json")"
+    if [ ${#failed[@]} -gt 0 ]; then
+        echo "gpu_check: failed: ${failed[*]} (see $out/log.txt)" >&2
+        exit 1
+    fi
 }
 
 case "${1:-}" in

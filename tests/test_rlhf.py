@@ -2,6 +2,9 @@
 import math
 import os
 import random
+import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -475,3 +478,192 @@ def test_an_eos_added_to_a_cut_off_reply_is_not_an_action():
     closed, cut = ppo.sampled_mask(starts, lengths, 5, [False, True])
     assert closed.tolist() == [False, True, True, True]  # predicts tokens 2, 3, 4 (4 is the sampled EOS)
     assert cut.tolist() == [False, True, False, False]  # predicts token 2; the EOS at 3 was added
+
+
+# ------------------------------------------------------------------------------------------ faults
+
+def finished_run(folder, seed: int = 0):
+    """A run folder as the stages leave it, with small random models in place of trained ones: what ship reads."""
+    import json
+    from dataclasses import asdict
+    from llama_lab.checkpoint import save_model
+    from llama_lab.model import ModelArgs, init_weights, Llama
+    from llama_lab.rlhf import pipeline
+    from llama_lab.rlhf.reward import save_reward_model
+    from llama_lab.world.tiny import DATA
+    args = ModelArgs(dim=32, n_layers=1, n_heads=4, n_kv_heads=2, vocab_size=64, multiple_of=16, max_seq_len=32)
+    torch.manual_seed(seed)
+    folder.mkdir(parents=True)
+    (folder / "tokenizer.model").write_bytes((DATA / "tokenizer.model").read_bytes())
+    for kind in ("helpfulness", "safety"):
+        model = RewardModel(args)
+        torch.nn.init.normal_(model.score.weight)
+        save_reward_model(model, folder / "reward" / f"{kind}-small", {"kind": kind, "margin": "small"})
+    save_model(init_weights(Llama(args), seed=seed), folder / "ppo", "kit")
+    (folder / pipeline.PAIRS).write_text(json.dumps({"train": [], "eval": []}))
+    row = {"truthful": 50.0 + seed, "helpfulness judge": 1.5}
+    results = {"settings": asdict(pipeline.QUICK), "pairs": {"minutes": 0.1},
+               "evaluate": {"best": "PPO", "rows": {"SFT": row, "PPO": row}}}
+    (folder / "results.json").write_text(json.dumps(results))
+    return folder
+
+
+def snapshot(folder) -> dict:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_ship_switches_every_file_together_wherever_it_stops(tmp_path, monkeypatch):
+    from llama_lab import files
+    from llama_lab.rlhf import pipeline
+    from llama_lab.world.tiny import load_tiny as load
+    old_run, new_run = finished_run(tmp_path / "old", seed=0), finished_run(tmp_path / "new", seed=1)
+    data = tmp_path / "data"
+    pipeline.ship(new_run, data)
+    new = snapshot(data)
+    pipeline.ship(old_run, data)
+    old = snapshot(data)
+    assert set(old) == set(new) and old != new
+    assert [name for name in old if old[name] != new[name]] == [
+        "rlhf.json", "tiny-aligned/MODEL_CARD.md", "tiny-aligned/model.safetensors",
+        "tiny-reward-helpfulness/reward_model.safetensors", "tiny-reward-safety/reward_model.safetensors"]
+
+    class Stopped(BaseException):
+        """Stands for a kill: raised from the save's hook, it ends the ship where it is."""
+
+    steps, stop_at = [], [0]
+
+    def hook(what):
+        steps.append(what)
+        if len(steps) == stop_at[0]:
+            raise Stopped(what)
+
+    monkeypatch.setattr(files, "_switch_step", hook)
+    seen = []
+    for stop_at[0] in range(1, 40):
+        steps.clear()
+        try:
+            pipeline.ship(new_run, data)
+        except Stopped as stop:
+            stopped_at = stop.args[0]
+        else:
+            break
+        load("aligned", data_dir=data)  # a reader: it completes a ship stopped after its switch
+        now = snapshot(data)
+        assert now in (old, new), (stopped_at, [n for n in now if now[n] != old.get(n)])
+        seen.append((stopped_at, now == new))
+        if now == new:  # back to the old set for the next stop
+            monkeypatch.setattr(files, "_switch_step", lambda what: None)
+            pipeline.ship(old_run, data)
+            monkeypatch.setattr(files, "_switch_step", hook)
+    assert stop_at[0] > 20  # every file's write and move was a place to stop
+    assert [now_new for _, now_new in seen] == [what.startswith(("committed", "moved")) for what, _ in seen]
+    assert sorted(p.name for p in data.iterdir()) == sorted([*pipeline.SHIPPED.values(), "rlhf.json"])
+
+
+# Replaces a.txt and sub/b.txt in ROOT together, and ends the process (os._exit: no clean-up runs) at step STOP.
+KILLED_AT_STEP = """
+import os, sys
+from pathlib import Path
+from llama_lab import files
+root, stop, steps = Path(sys.argv[1]), int(sys.argv[2]), []
+files._switch_step = lambda what: steps.append(what) or (len(steps) == stop and os._exit(9))
+def build(staging):
+    (staging / "sub").mkdir()
+    (staging / "a.txt").write_text("new a")
+    (staging / "sub" / "b.txt").write_text("new b")
+files.replace_together(root, build)
+"""
+
+
+@pytest.mark.parametrize("stop", [2, 3, 4])  # after writing the new set, after the switch, after one file moved
+def test_a_set_of_files_killed_while_switching_reads_old_or_new(tmp_path, stop):
+    from llama_lab.files import finish_replacing
+    root = tmp_path / "data"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.txt").write_text("old a")
+    (root / "sub" / "b.txt").write_text("old b")
+    (root / "mine.txt").write_text("a user's file")
+    done = subprocess.run([sys.executable, "-c", KILLED_AT_STEP, str(root), str(stop)], capture_output=True,
+                          text=True, cwd=os.path.dirname(os.path.dirname(__file__)), timeout=120)
+    assert done.returncode == 9, done.stderr[-2000:]
+    finish_replacing(root)  # what every reader of the set does first
+    expected = {"a.txt": "old a", "sub/b.txt": "old b"} if stop < 3 else {"a.txt": "new a", "sub/b.txt": "new b"}
+    assert {p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*") if p.is_file()} == {
+        **expected, "mine.txt": "a user's file"}
+    assert sorted(p.name for p in root.iterdir()) == ["a.txt", "mine.txt", "sub"]  # nothing left behind
+
+
+def pipeline_command(capsys, *argv: str) -> str:
+    """Run the pipeline's command line; its one line on stderr, after checking the exit status is 2."""
+    from llama_lab.rlhf import pipeline
+    with pytest.raises(SystemExit) as exit_:
+        pipeline.main(list(argv))
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith("error: ") and "Traceback" not in error, error
+    return error.strip()
+
+
+def test_a_run_folder_holding_a_pickle_is_refused_unread(tmp_path, capsys):
+    import pickle
+    marker = tmp_path / "the pickle ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))  # what loading it would do: create the marker
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "pairs.pkl").write_bytes(pickle.dumps({"train": [Payload()], "eval": []}))
+    error = pipeline_command(capsys, "--stages", "reward", "--out", str(run))
+    assert "pairs.pkl is in a format the kit no longer reads" in error
+    assert f"--out {run} --stages pairs" in error and not marker.exists()
+
+
+def test_the_pipeline_command_says_each_fault_in_one_line(tmp_path, capsys, monkeypatch):
+    from llama_lab.rlhf import pipeline
+    from llama_lab.world import tiny
+    file = tmp_path / "a file"
+    file.write_text("mine")
+    assert "--out" in pipeline_command(capsys, "--out", str(file), "--stages", "pairs") and file.read_text() == "mine"
+    assert "No such file" in pipeline_command(capsys, "--out", "/proc/llama-lab-run", "--stages", "pairs")
+    with pytest.raises(SystemExit) as exit_:
+        pipeline.main(["--threads", "0"])
+    assert exit_.value.code == 2 and "give a whole number of 1 or more" in capsys.readouterr().err
+    run = tmp_path / "run"
+    error = pipeline_command(capsys, "--out", str(run), "--stages", "ppo")
+    assert error == (f"error: no reward models in {run / 'reward'}: run the reward stage first, "
+                     f"`python -m llama_lab.rlhf.pipeline --out {run} --stages reward`")
+    finished = finished_run(tmp_path / "finished")
+    results = __import__("json").loads((finished / "results.json").read_text())
+    del results["evaluate"]
+    (finished / "results.json").write_text(__import__("json").dumps(results))
+    error = pipeline_command(capsys, "--out", str(finished), "--stages", "pairs", "--ship")
+    assert error.startswith(f"error: nothing to ship: {finished} has no evaluation")
+    real = tiny.load_tiny
+    monkeypatch.setattr(pipeline, "load_tiny", lambda variant: real(variant, data_dir=tmp_path / "no-data"))
+    assert "make data" in pipeline_command(capsys, "--out", str(run), "--stages", "pairs")
+
+
+def run_read_only(command: list[str], read_only: list, **kwargs) -> subprocess.CompletedProcess:
+    """Run `command` with the folders `read_only` mounted read-only (bubblewrap): writing there fails as on a
+    read-only disk, even for root."""
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
+    mounts = [arg for folder in read_only for arg in ("--ro-bind", str(folder), str(folder))]
+    return subprocess.run(["bwrap", "--dev-bind", "/", "/", *mounts, *command], capture_output=True, text=True,
+                          timeout=300, **kwargs)
+
+
+def test_read_only_folders_are_said_in_one_line(tmp_path):
+    from llama_lab.world.tiny import DATA
+    finished = finished_run(tmp_path / "finished")
+    before = snapshot(DATA / "tiny-aligned")
+    command = [sys.executable, "-m", "llama_lab.rlhf.pipeline", "--stages", "pairs"]
+    for out, read_only, said in ((finished, DATA, "give another --out, or make data/ writable"),
+                                 (tmp_path / "locked" / "run", tmp_path / "locked", "Read-only file system")):
+        (tmp_path / "locked").mkdir(exist_ok=True)
+        done = run_read_only([*command, "--out", str(out), "--ship"], [read_only], cwd=DATA.parent)
+        assert done.returncode == 2, done.stderr[-3000:]
+        assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: ") and said in done.stderr
+    assert snapshot(DATA / "tiny-aligned") == before and not (tmp_path / "locked" / "run").exists()

@@ -171,3 +171,87 @@ def test_python_m_llama_lab_evaluate_is_the_evaluation():
                           cwd=Path(__file__).resolve().parent.parent, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "--write-cards" in done.stdout and "--limit" in done.stdout
+
+
+# ------------------------------------------------------------------------------------------ faults
+
+def evaluate_command(capsys, *argv: str) -> str:
+    """`python -m llama_lab.evaluate ARGV` in this process: its one line on stderr, after checking status 2."""
+    with pytest.raises(SystemExit) as exit_:
+        evaluate.main(list(argv))
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and error.count("\n") == 1 and "Traceback" not in error, error
+    return error.strip()
+
+
+def test_the_evaluation_command_says_a_wrong_folder_in_one_line(tmp_path, capsys):
+    error = evaluate_command(capsys, "--data-dir", str(tmp_path / "nowhere"))
+    assert error.startswith(f"error: --data-dir {tmp_path / 'nowhere'} is not a folder")
+    file = tmp_path / "world.txt"
+    file.write_text("mine")
+    error = evaluate_command(capsys, "--world", str(file))
+    assert error.startswith(f"error: --world {file} is a file") and file.read_text() == "mine"
+
+
+@pytest.fixture
+def small_corpus(monkeypatch):
+    from llama_lab.world import build
+    small = {"n_train_docs": 30, "n_val_docs": 6, "n_train_chat": 4, "n_val_chat": 2}
+    monkeypatch.setattr(build, "CORPUS", small)
+    return small
+
+
+@needs_models
+def test_a_pretraining_text_cut_short_is_refused_in_one_line(tmp_path, capsys, small_corpus):
+    from llama_lab.world import build
+    world = tmp_path / "world"
+    tinyworld.write_corpus(world, build.WORLD_SEED, **small_corpus)
+    text = (world / "val.txt").read_bytes()
+    (world / "val.txt").write_bytes(text[:len(text) // 2])  # what a write killed half-way left, before
+    error = evaluate_command(capsys, "--world", str(world))
+    assert error.startswith(f"error: {world / 'val.txt'} is incomplete: ")
+    assert "the last cut short, where `make data` writes 6" in error and "Delete it and run again" in error
+    assert (world / "val.txt").read_bytes() == text[:len(text) // 2]
+
+
+def test_the_pretraining_text_is_written_whole_or_not_at_all(tmp_path, monkeypatch, small_corpus):
+    from llama_lab.tokenizer import Tokenizer
+    real = tinyworld.pretraining_documents
+
+    def stopped(world, split, n, seed):  # the process is stopped after the third document
+        for i, document in enumerate(real(world, split, n, seed=seed)):
+            if i == 3:
+                raise KeyboardInterrupt
+            yield document
+
+    monkeypatch.setattr(tinyworld, "pretraining_documents", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate.load_tokens(tmp_path / "world", Tokenizer(DATA / "tokenizer.model"))
+    assert sorted(p.name for p in (tmp_path / "world").iterdir()) == []  # no truncated train.txt
+    monkeypatch.setattr(tinyworld, "pretraining_documents", real)
+    train_tokens, val_tokens = evaluate.load_tokens(tmp_path / "world", Tokenizer(DATA / "tokenizer.model"))
+    assert len((tmp_path / "world" / "val.txt").read_text().split("\n\n")) == 6 + 1 and len(val_tokens) > 0
+
+
+@needs_models
+def test_read_only_folders_stop_the_evaluation_before_it_runs(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
+    locked = tmp_path / "locked"  # mounted read-only: writing there fails as on a read-only disk, even for root
+    for name in ("tiny-base", "tiny-chat"):
+        shutil.copytree(DATA / name, locked / "data" / name)
+    shutil.copyfile(DATA / "tokenizer.model", locked / "data" / "tokenizer.model")
+    before = {p: p.read_bytes() for p in locked.rglob("*") if p.is_file()}
+    command = ["bwrap", "--dev-bind", "/", "/", "--ro-bind", str(locked), str(locked), sys.executable, "-m",
+               "llama_lab.evaluate", "--data-dir", str(locked / "data")]
+    for extra, says in ((["--write-cards", "--world", str(tmp_path / "world")], "--write-cards: "),
+                        (["--limit", "1"], "Read-only file system")):  # the corpus cannot be written into data/world
+        run = subprocess.run([*command, *extra], capture_output=True, text=True, timeout=300,
+                             cwd=DATA.parent, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+        assert run.returncode == 2 and run.stderr.count("\n") == 1 and says in run.stderr, run.stderr[-3000:]
+    assert {p: p.read_bytes() for p in locked.rglob("*") if p.is_file()} == before
+    assert not (tmp_path / "world").exists()

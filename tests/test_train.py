@@ -638,3 +638,86 @@ def test_make_data_chains_the_chat_rounds_and_the_card_names_each(corpus, pretra
     text = render_model_card(card)
     assert "| round 1 |" in text and "| round 2 |" in text and "round 3's, the last" in text
     assert "in 3 rounds" in card["description"]
+
+
+# ------------------------------------------------------------------------------------------ faults
+
+def test_a_jsonl_line_is_cut_at_newlines_only(corpus, tmp_path):
+    """U+2028 (a line separator to str.splitlines) is plain text inside a JSON string, and the kit's own writer
+    leaves it unescaped."""
+    dialog = [{"role": "user", "content": "Say it on two lines"}, {"role": "assistant", "content": "Tom\u2028ran."}]
+    path = tmp_path / "dialogs.jsonl"
+    tinyworld._write_jsonl(path, [{"messages": dialog}, {"messages": dialog[:1] + [dialog[1] | {"content": "ok"}]}])
+    assert "\u2028" in path.read_text() and path.read_text().count("\n") == 2
+    assert train.read_dialogs(path) == [dialog, dialog[:1] + [dialog[1] | {"content": "ok"}]]
+
+
+def test_a_line_nested_too_deep_is_one_line_naming_it(corpus, pretrained, tmp_path, capsys):
+    good = (corpus / "chat_val.jsonl").read_text().splitlines()[0]
+    data = write(tmp_path / "dialogs.jsonl", f"{good}\n{'[' * 100_000}{']' * 100_000}\n")
+    err = refused(capsys, command_line(chat_config(corpus, tmp_path / "run", pretrained[0], data=str(data))))
+    assert f"{data}:2: this line nests lists or objects too deeply to be a dialog" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_token_cache_with_ids_past_the_vocabulary_is_made_afresh(corpus, tmp_path):
+    shutil.copyfile(corpus / "val.txt", tmp_path / "val.txt")
+    tok = Tokenizer(corpus / "tok.model")
+    expected = np.array(train.tokenize_corpus(tmp_path / "val.txt", tok))
+    bin_path, _ = train.token_cache_paths(tmp_path / "val.txt")
+    tampered = expected.copy()
+    tampered[5] = 60_000  # the vocabulary has 512 pieces: as an index, this one is past the embedding's end
+    bin_path.write_bytes(tampered.tobytes())
+    assert np.array_equal(train.tokenize_corpus(tmp_path / "val.txt", tok), expected)
+    assert np.array_equal(np.fromfile(bin_path, dtype=np.uint16), expected)
+
+
+def command(flags: list[str], **run) -> subprocess.CompletedProcess:
+    """`python -m llama_lab.train FLAGS`, as a learner types it."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "llama_lab.train", *flags], env=env, capture_output=True,
+                          text=True, timeout=300, **run)
+
+
+def one_line(run: subprocess.CompletedProcess) -> str:
+    assert run.returncode == 2 and run.stderr.startswith("error: ") and run.stderr.count("\n") == 1, run.stderr
+    return run.stderr.strip()
+
+
+def test_a_full_disk_while_saving_the_checkpoint_is_one_line_and_keeps_the_previous(corpus, tmp_path):
+    import resource
+    import signal
+    out = tmp_path / "run"
+    train.train(tiny_config(corpus, out, until=4))
+    before = (out / "checkpoint.pt").read_bytes()
+
+    def small_disk():  # files may not grow past 20 kB: the checkpoint (about 200 kB) cannot be written
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails (EFBIG), as on a full disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    assert len(before) > 20_000
+    run = command(command_line(tiny_config(corpus, out, resume=True, until=8)), preexec_fn=small_disk)
+    assert one_line(run).startswith(f"error: could not write the checkpoint into {out}: the write failed")
+    assert "the previous checkpoint checkpoint.pt there is intact (--resume continues from it)" in run.stderr
+    assert (out / "checkpoint.pt").read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt"]  # no half-written temporary left
+
+
+def test_read_only_data_and_out_folders_are_one_line(corpus, tmp_path):
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
+    locked = tmp_path / "locked"  # mounted read-only below: writing there fails as on a read-only disk, even for root
+    locked.mkdir()
+    shutil.copyfile(corpus / "val.txt", locked / "val.txt")
+    (locked / "out").mkdir()
+    read_only = ["bwrap", "--dev-bind", "/", "/", "--ro-bind", str(locked), str(locked)]
+    for config, says in (
+            (tiny_config(corpus, tmp_path / "run", data=str(locked / "val.txt"), val_data=None),
+             f"error: cannot write the token cache val.txt.tokens.bin beside {locked / 'val.txt'} (Read-only file "
+             f"system): the kit keeps a text's token ids beside it. Make {locked} writable"),
+            (tiny_config(corpus, locked / "out"), f"error: out='{locked / 'out'}' cannot be written to")):
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+        run = subprocess.run([*read_only, sys.executable, "-m", "llama_lab.train", *command_line(config)], env=env,
+                             capture_output=True, text=True, timeout=300)
+        assert one_line(run).startswith(says)
+    assert sorted(p.name for p in locked.iterdir()) == ["out", "val.txt"] and not (tmp_path / "run").exists()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import pickle
 import shutil
 import sys
 import time
@@ -20,8 +19,9 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import load_model, save_model
-from ..files import replacing
+from ..checkpoint import CheckpointError, load_model, save_model
+from ..cli import one_line_errors
+from ..files import finish_replacing, replace_together, replacing
 from ..world import preferences, tinyworld
 from ..world.tiny import DATA, load_tiny, tiny_dir, tokenizer_of
 from . import dpo, gatt, ppo, rejection
@@ -101,7 +101,7 @@ class Pipeline:
             tmp.write_text(json.dumps(self.results, indent=1) + "\n")
 
     def _timed(self, name: str, stage) -> None:
-        if name in self.results:
+        if name in self.results and (name != "pairs" or (self.out / PAIRS).is_file()):
             self.log(f"{name}: done before, kept")
             return
         start = time.time()
@@ -116,8 +116,8 @@ class Pipeline:
         models = {"chat": self.chat, "base": self.base}
         train = preferences.sample_pairs(models, self.tokenizer, self.train_prompts, seed=self.seed)
         held = preferences.sample_pairs(models, self.tokenizer, self.eval_prompts, seed=self.seed + 1)
-        with replacing(self.out / "pairs.pkl") as tmp:
-            tmp.write_bytes(pickle.dumps({"train": train, "eval": held}))
+        with replacing(self.out / PAIRS) as tmp:
+            tmp.write_text(json.dumps({"train": train, "eval": held}) + "\n")
         self.results["pairs"] = {
             split: {"n": len(records), "ratings": preferences.rating_counts(records),
                     "safety": sum(preferences.prompt_kind(r["item"]) == "safety" for r in records),
@@ -126,7 +126,15 @@ class Pipeline:
             for split, records in (("train", train), ("eval", held))}
 
     def comparisons(self) -> dict:
-        return pickle.loads((self.out / "pairs.pkl").read_bytes())
+        """The pairs stage's comparisons, {"train": [record, ...], "eval": [...]} (preferences.sample_pairs)."""
+        path = self.out / PAIRS
+        if not path.is_file():
+            rerun = f"python -m llama_lab.rlhf.pipeline --out {self.out} --stages pairs"
+            if (self.out / "pairs.pkl").exists():  # never loaded: a pickle runs whatever code it names
+                raise SystemExit(f"{self.out / 'pairs.pkl'} is in a format the kit no longer reads (a pickle, which "
+                                 f"can run code): rerun the stage that wrote it, `{rerun}`, which writes {PAIRS}")
+            raise SystemExit(f"{path} is missing: run the pairs stage first, `{rerun}`")
+        return json.loads(path.read_text())
 
     def reward(self):
         pairs = self.comparisons()
@@ -146,8 +154,11 @@ class Pipeline:
         self.results["reward"] = {"models": table}
 
     def reward_models(self, margin: str = "small"):
-        return tuple(load_reward_model(self.out / "reward" / f"{kind}-{margin}")[0]
-                     for kind in ("safety", "helpfulness"))
+        folders = [self.out / "reward" / f"{kind}-{margin}" for kind in ("safety", "helpfulness")]
+        if not all((folder / "reward_model.safetensors").is_file() for folder in folders):
+            raise SystemExit(f"no reward models in {self.out / 'reward'}: run the reward stage first, "
+                             f"`python -m llama_lab.rlhf.pipeline --out {self.out} --stages reward`")
+        return tuple(load_reward_model(folder)[0] for folder in folders)
 
     def rejection(self):
         s = self.settings
@@ -239,6 +250,7 @@ class Pipeline:
             self._timed(name, getattr(self, name))
 
 
+PAIRS = "pairs.json"  # the comparisons, which the reward and DPO stages train on
 STAGES = ("pairs", "reward", "rejection", "ppo", "dpo", "dpo_rounds", "evaluate", "gatt")
 # The aligned models the evaluation compares, by their row's name: the folder each stage saves it in.
 ALIGNED = {"rejection sampling": "rejection-sampling", "PPO": "ppo", "DPO": "dpo", "iterative DPO": "dpo-rounds"}
@@ -286,28 +298,50 @@ def aligned_card(results: dict) -> str:
 
 
 def ship(out: Path, data_dir: Path = DATA, margin: str = "small") -> None:
-    """Copy the reward models (`margin`), the best aligned model with its card, and results.json into `data_dir`."""
+    """Copy the reward models (`margin`), the best aligned model with its card, and results.json into `data_dir`.
+
+    They switch together (files.replace_together): a ship stopped at any point leaves data_dir with the old set or
+    the new one, never new reward models beside an old card. Everything is checked before anything is written.
+    """
+    out, data_dir = Path(out), Path(data_dir)
+    rerun = f"python -m llama_lab.rlhf.pipeline --out {out}"
+    if not (out / "results.json").is_file():
+        raise SystemExit(f"nothing to ship: {out} holds no results.json. Run the pipeline first, `{rerun}`")
     results = json.loads((out / "results.json").read_text())
-    best = results["evaluate"]["best"]
-    if best is None:  # checked before anything is written: a refused ship leaves data_dir as it was
+    if "evaluate" not in results:
+        raise SystemExit(f"nothing to ship: {out} has no evaluation to choose the aligned model by. Run the stages "
+                         f"first, `{rerun} --ship`")
+    best = results["evaluate"].get("best")
+    if best is None:
         raise SystemExit("no aligned model kept the chat model's truthfulness: nothing to ship")
-    for kind in ("helpfulness", "safety"):
-        model, card = load_reward_model(out / "reward" / f"{kind}-{margin}")
-        save_reward_model(model.to(torch.bfloat16), data_dir / SHIPPED[kind], card)
-    for shipped in SHIPPED.values():  # each model with the tokenizer it was trained with
-        (data_dir / shipped).mkdir(parents=True, exist_ok=True)
-        with replacing(data_dir / shipped / "tokenizer.model") as tmp:
-            shutil.copyfile(out / "tokenizer.model", tmp)
-    folder = ALIGNED[best]
-    target = data_dir / SHIPPED["aligned"]
-    target.mkdir(parents=True, exist_ok=True)
-    for name in ("params.json", "model.safetensors"):
-        with replacing(target / name) as tmp:
-            shutil.copyfile(out / folder / name, tmp)
-    with replacing(target / "MODEL_CARD.md") as tmp:
-        tmp.write_text(aligned_card(results))
-    with replacing(data_dir / "rlhf.json") as tmp:
-        tmp.write_text(json.dumps(results, indent=1) + "\n")
+    reward = {kind: out / "reward" / f"{kind}-{margin}" for kind in ("helpfulness", "safety")}
+    needed = [out / "tokenizer.model", out / ALIGNED[best] / "params.json", out / ALIGNED[best] / "model.safetensors",
+              *(folder / "reward_model.safetensors" for folder in reward.values())]
+    missing = [str(path) for path in needed if not path.is_file()]
+    if missing:
+        raise SystemExit(f"nothing shipped: {', '.join(missing)} missing. Run the stages that write them, `{rerun}`")
+
+    def build(staging: Path) -> None:
+        for kind, folder in reward.items():
+            model, card = load_reward_model(folder)
+            save_reward_model(model.to(torch.bfloat16), staging / SHIPPED[kind], card)
+        for shipped in SHIPPED.values():  # each model with the tokenizer it was trained with
+            (staging / shipped).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(out / "tokenizer.model", staging / shipped / "tokenizer.model")
+        target = staging / SHIPPED["aligned"]
+        for name in ("params.json", "model.safetensors"):
+            shutil.copyfile(out / ALIGNED[best] / name, target / name)
+        (target / "MODEL_CARD.md").write_text(aligned_card(results))
+        (staging / "rlhf.json").write_text(json.dumps(results, indent=1) + "\n")
+
+    replace_together(data_dir, build)
+
+
+def positive(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of 1 or more")
+    return int(text)
 
 
 def main(argv=None) -> None:
@@ -317,22 +351,28 @@ def main(argv=None) -> None:
     parser.add_argument("--fresh", action="store_true", help="forget earlier results in --out and start over")
     parser.add_argument("--ship", action="store_true", help="copy the results into data/ at the end")
     parser.add_argument("--quick", action="store_true", help="a smoke test of every stage (a minute or two)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--threads", type=positive, default=None, help="torch threads (default: torch's choice)")
     args = parser.parse_args(argv)
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         parser.exit(2, f"error: unknown stage {', '.join(unknown)}: the stages are {', '.join(STAGES)}\n")
     out = Path(args.out)
-    if args.fresh:
-        for name in ("results.json", "tokenizer.model"):
-            (out / name).unlink(missing_ok=True)
     if args.threads:
         torch.set_num_threads(args.threads)
-    pipeline = Pipeline(out, QUICK if args.quick else Settings())
-    pipeline.run(stages)
-    if args.ship:
-        ship(out)
+    # the mistakes a learner can make (a missing stage's files, an --out or data/ that cannot be written, the tiny
+    # models not built) end in one line that says what to do
+    with one_line_errors(ValueError, CheckpointError, writing="give another --out, or make data/ writable"):
+        finish_replacing(DATA)  # a ship stopped after its switch: complete it before reading data/
+        if out.exists() and not out.is_dir():
+            raise SystemExit(f"--out {out} is a file: give a folder for the run, such as runs/rlhf")
+        if args.fresh:
+            for name in ("results.json", "tokenizer.model", PAIRS):
+                (out / name).unlink(missing_ok=True)
+        pipeline = Pipeline(out, QUICK if args.quick else Settings())
+        pipeline.run(stages)
+        if args.ship:
+            ship(out)
 
 
 if __name__ == "__main__":

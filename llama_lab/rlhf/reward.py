@@ -30,7 +30,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..files import replacing
+from ..files import finish_replacing, replacing
 from ..model import Llama, ModelArgs
 from ..world.preferences import RATINGS, prompt_kind
 from .sequences import Row, epoch_order, pad, text_row
@@ -194,6 +194,7 @@ def load_reward_model(folder: str | Path, device=None) -> tuple[RewardModel, dic
     """(model in eval mode, its card) from a folder `save_reward_model` wrote."""
     from safetensors.torch import load_file
     folder = Path(folder)
+    finish_replacing(folder.parent)  # shipped reward models switch together with the aligned model: see ship
     files = [folder / "reward_model.json", folder / "reward_model.safetensors"]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:

@@ -39,9 +39,12 @@ import torch.nn.functional as F
 from . import tinyworld
 from .tiny import DATA, load_tiny, tiny_dir
 from ..chat import UNSAFE_ERROR, encode_dialog, special_tags_in
+from ..checkpoint import CheckpointError
+from ..cli import one_line_errors
+from ..files import replacing
 from ..generate import generate_tokens
 from ..tokenizer import Tokenizer
-from ..train import tokenize_corpus
+from ..train import split_documents, tokenize_corpus
 
 # ------------------------------------------------------------------------------ 1) loss against a bigram table
 
@@ -416,8 +419,10 @@ def summary_lines(name: str, r: dict) -> list[str]:
 def write_model_card(folder: str | Path, card: dict) -> None:
     """Write model_card.json (every figure) and MODEL_CARD.md (the same, for people) into `folder`."""
     folder = Path(folder)
-    (folder / "model_card.json").write_text(json.dumps(card, indent=1) + "\n")
-    (folder / "MODEL_CARD.md").write_text(render_model_card(card))
+    texts = {"model_card.json": json.dumps(card, indent=1) + "\n", "MODEL_CARD.md": render_model_card(card)}
+    for name, text in texts.items():
+        with replacing(folder / name) as tmp:
+            tmp.write_text(text)
 
 
 def render_model_card(card: dict) -> str:
@@ -492,12 +497,26 @@ def render_model_card(card: dict) -> str:
 
 def load_tokens(world_dir: Path, tokenizer: Tokenizer) -> tuple[np.ndarray, np.ndarray]:
     """The pretraining text's train and val tokens. A fresh checkout has no pretraining text (`make data` writes it
-    and the repository leaves it out): it is written first, byte for byte as `make data` wrote it (about 30 s)."""
+    and the repository leaves it out): it is written first, byte for byte as `make data` wrote it (about 30 s).
+    A text with fewer documents than `make data` writes (a write stopped part-way) is refused: its figures would
+    not be the model card's."""
+    from .build import CORPUS, WORLD_SEED  # here, not at the top: build imports this module
+    if world_dir.exists() and not world_dir.is_dir():
+        raise ValueError(f"--world {world_dir} is a file: give the folder of the tiny world's corpus (default "
+                         "data/world), or leave --world out")
     if not ((world_dir / "train.txt").is_file() and (world_dir / "val.txt").is_file()):
-        from .build import CORPUS, WORLD_SEED  # here, not at the top: build imports this module
         print(f"writing the tiny world's corpus into {world_dir} (not in the repository; same seed, same text as "
               "`make data`)", flush=True)
         tinyworld.write_corpus(world_dir, WORLD_SEED, **CORPUS)
+    for split in ("train", "val"):
+        path, expected = world_dir / f"{split}.txt", CORPUS[f"n_{split}_docs"]
+        text = path.read_text(encoding="utf-8")
+        found = len(split_documents(text))
+        cut = not text.endswith("\n\n")  # write_corpus ends every document with a blank line
+        if found != expected or cut:
+            raise ValueError(f"{path} is incomplete: {found} documents{', the last cut short' if cut else ''}, where "
+                             f"`make data` writes {expected} (a write stopped part-way?). Delete it and run again: "
+                             "the evaluation writes it afresh")
     return tokenize_corpus(world_dir / "train.txt", tokenizer), tokenize_corpus(world_dir / "val.txt", tokenizer)
 
 
@@ -508,7 +527,21 @@ def main(argv=None) -> dict:
     parser.add_argument("--limit", type=int, default=None, help="first N items of each held-out set")
     parser.add_argument("--write-cards", action="store_true", help="put the figures into the model cards")
     args = parser.parse_args(argv)
+    with one_line_errors(ValueError, CheckpointError, writing="give another --data-dir or --world"):
+        return evaluate_and_write(args)
+
+
+def evaluate_and_write(args: argparse.Namespace) -> dict:
+    """What `main` does with its parsed arguments: the figures of both models, printed, and written if asked."""
     data_dir = Path(args.data_dir)
+    if not data_dir.is_dir():
+        raise ValueError(f"--data-dir {data_dir} is not a folder: give the folder `make data` writes the tiny "
+                         "models into (default data/)")
+    locked = [str(folder) for folder in (tiny_dir(v, data_dir) for v in ("base", "chat"))
+              if folder.is_dir() and not os.access(folder, os.W_OK)]
+    if args.write_cards and locked:  # said now, not after minutes of evaluation
+        raise ValueError(f"--write-cards: {' and '.join(locked)} cannot be written to (read-only): make them "
+                         "writable, or leave --write-cards out to print the figures only")
     results = {}
     for variant in ("base", "chat"):
         model, tokenizer = load_tiny(variant, data_dir=data_dir)

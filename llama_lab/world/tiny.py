@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import load_model
+from ..files import finish_replacing
 from ..model import Llama
 from ..tokenizer import Tokenizer
 
@@ -37,6 +38,7 @@ def tokenizer_of(folder: str | Path, data_dir: str | Path = DATA) -> Path:
 def load_tiny(variant: str = "base", device=None, data_dir: str | Path = DATA) -> tuple[Llama, Tokenizer]:
     """(model, tokenizer) of the tiny "base", "chat" or "aligned" model, in float32 and eval mode."""
     folder = tiny_dir(variant, data_dir)
+    finish_replacing(data_dir)  # `make rlhf` ships its models together: one stopped mid-way is completed first
     tokenizer_path = tokenizer_of(folder, data_dir)
     missing = [str(p) for p in (folder / "params.json", folder / "model.safetensors", tokenizer_path)
                if not p.is_file()]

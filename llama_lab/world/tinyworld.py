@@ -70,6 +70,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
+from ..files import replacing
 from .phrasing import INTENTS, STYLES, can_slip, dress, held_out_families, nonsense_words, training_families
 from .phrasing import unit_interval as _u01
 from .vocabulary import (ADVICE, COLOURS, EVENTS, FACT_ANSWERS, FACT_QUESTIONS, FACT_WORDINGS, FOODS, FRAMES,
@@ -1200,7 +1201,7 @@ def read_documents(path) -> list[str]:
 
 
 def _write_jsonl(path: Path, rows) -> int:
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
+    with replacing(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
         n = 0
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -1234,7 +1235,8 @@ def write_corpus(out_dir, seed: int = DEFAULT_SEED, n_train_docs: int = N_TRAIN_
                  n_val_chat_round_three: int = 0) -> dict:
     """Write every file of the tiny world into `out_dir` and return a summary (counts, bytes, seconds).
 
-    Same arguments, byte-identical files. See the module docstring for the file list and formats.
+    Same arguments, byte-identical files. See the module docstring for the file list and formats. Each file is
+    written whole or not at all (files.replacing): a stopped run leaves no truncated text for the next to read.
     """
     start = time.perf_counter()
     out = Path(out_dir)
@@ -1242,7 +1244,7 @@ def write_corpus(out_dir, seed: int = DEFAULT_SEED, n_train_docs: int = N_TRAIN_
     world = build_world(seed)
     counts = {}
     for split, n in (("train", n_train_docs), ("val", n_val_docs)):
-        with open(out / f"{split}.txt", "w", encoding="utf-8", newline="\n") as f:
+        with replacing(out / f"{split}.txt") as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
             for doc in pretraining_documents(world, split, n, seed=seed):
                 f.write(doc + "\n\n")
         counts[f"{split}.txt"] = n
@@ -1256,8 +1258,8 @@ def write_corpus(out_dir, seed: int = DEFAULT_SEED, n_train_docs: int = N_TRAIN_
             counts[f"chat_round_{round_name}_{split}.jsonl"] = _write_jsonl(
                 out / f"chat_round_{round_name}_{split}.jsonl",
                 ({"messages": d} for d in chat_dialogs_round(world, split, n, seed, round_name)))
-    (out / "world.json").write_text(json.dumps(asdict(world), indent=1, ensure_ascii=False) + "\n",
-                                    encoding="utf-8")
+    with replacing(out / "world.json") as tmp:
+        tmp.write_text(json.dumps(asdict(world), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     evals = eval_files(world)
     for name, rows in evals.items():
         counts[name] = _write_jsonl(out / name, rows)
