@@ -828,8 +828,9 @@ def test_answers_prepared_in_advance_fail_this_runs_fresh_cases_and_are_flagged(
     grade = hostile("04_sampling", table, replacements={"top_k_filter": lookup}, tmp_path=tmp_path)
     parts = {p.name: p for p in grade.parts}
     assert parts["top_k_filter"].points == 0 and grade.points == 0, format_grade(grade)
-    assert len(grade.flags) == 1 and grade.flags[0].startswith(
-        "top_k_filter: right on the fixed cases, wrong on 3 of the 3 drawn for this run"), grade.flags
+    assert len(grade.flags) == 1 and re.match(
+        r"top_k_filter: right on the fixed cases, wrong on (\d+) of the \1 drawn for this run", grade.flags[0]), \
+        grade.flags
 
 
 def test_a_copy_of_the_kits_code_made_before_grading_earns_nothing_and_is_flagged(tmp_path):
