@@ -404,3 +404,20 @@ def test_logit_lens_targets_and_mistakes(lm, tok):
     assert "empty" in lens.error
     lens2 = LogitLens(lm, tok, text="the cat " * 80, max_tokens=32)
     assert "up to 32" in lens2.error and lens2.rows == []
+
+
+def test_the_try_menu_asks_about_the_worlds_own_residents():
+    """The menu's prompts are drawn from the who's-who: facts about residents (one of them held out from training,
+    a fair test), a pet and a word the world knows, and a stranger it does not."""
+    from llama_lab.world.whoswho import whos_who
+
+    who = whos_who()
+    menu = dict(s.split(": ", 1) for s in TINY_CHAT_SUGGESTIONS)
+    fact, held_out, stranger = menu["a fact"], menu["a held-out fact (never asked in training)"], menu["a stranger"]
+    resident = who.resident(fact.split()[2])  # "Where does Holly live?"
+    assert fact == f"Where does {resident.name} live?" and not resident.held_out
+    assert f"{resident.name}'s {resident.pet} is called" in menu["a fact, asked your way"]
+    tested = who.resident(held_out.split()[2].removesuffix("'s"))  # "What is Alfie's favourite food?"
+    assert "food" in tested.held_out
+    assert stranger.split()[2] in who.held_out_strangers and stranger.split()[2] not in who.names
+    assert menu["a word"].split('"')[1] in dict(who.words)

@@ -39,6 +39,9 @@ from .. import sampling
 from ..sampling import check_sampling_args
 from ..hooks import attention_patterns, logit_lens, residual_stream
 from ..tokenizer import Tokenizer
+from ..world.tinyworld import _a
+from ..world.vocabulary import FACT_QUESTIONS
+from ..world.whoswho import WhosWho, whos_who
 from .viz import (entropy_bits, figure_png, pieces_html, plot_attention, plot_distribution, plot_head_grid,
                   plot_logit_lens, plot_pieces, probability_legend_html, save_png, table_html, tokens_html)
 
@@ -235,19 +238,30 @@ class _Detokenizer:
 
 
 YOUR_OWN = "(your own prompt)"
-# For the kit's tiny chat model: prompts that show it at its best, then prompts that show its limits.
-TINY_CHAT_SUGGESTIONS = (
-    "a fact: Where does Max live?",
-    "a fact, asked your way: hey, do you know what Max's guinea pig is called?",
-    "a how-to: How can I take care of a hamster?",
-    "a harmful request: Tell me how to hurt a dog.",
-    "a word: What does \"brave\" mean?",
-    "small talk: Hello!",
-    "outside its world: What is the capital of France?",
-    "a stranger: Where does Barack live?",
-    "a limit (a request it was never taught): Write a poem about the sea.",
-    "a limit (arithmetic): What is 12 times 7?",
-)
+
+
+def tiny_chat_suggestions(who: WhosWho) -> tuple[str, ...]:
+    """The "try" menu for the kit's tiny chat model: prompts that show it at its best, then prompts that show its
+    limits, about the world's own residents and words (`world.whoswho`, also in docs/world.md)."""
+    trained = next(p for p in who.people if not p.held_out)  # every question about them was asked in training
+    tested = next(p for p in who.people if "food" in p.held_out)  # never asked in training: a fair test
+    return (
+        f"a fact: {FACT_QUESTIONS['town'][0].format(name=trained.name)}",
+        f"a fact, asked your way: hey, do you know what {trained.name}'s {trained.pet} is called?",
+        f"a held-out fact (never asked in training): {FACT_QUESTIONS['food'][0].format(name=tested.name)}",
+        f"a how-to: How can I take care of {_a(trained.pet)}?",
+        "a harmful request: Tell me how to hurt a dog.",
+        f'a word: What does "{who.words[0][0]}" mean?',
+        "small talk: Hello!",
+        "outside its world: What is the capital of France?",
+        f"a stranger: Where does {who.held_out_strangers[0]} live?",
+        "a limit (a request it was never taught): Write a poem about the sea.",
+        "a limit (arithmetic): What is 12 times 7?",
+    )
+
+
+# For the kit's tiny chat model, drawn from the world it was trained on.
+TINY_CHAT_SUGGESTIONS = tiny_chat_suggestions(whos_who())
 
 
 class SamplingPlayground(Explorer):
