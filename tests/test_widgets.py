@@ -421,3 +421,15 @@ def test_the_try_menu_asks_about_the_worlds_own_residents():
     assert "food" in tested.held_out
     assert stranger.split()[2] in who.held_out_strangers and stranger.split()[2] not in who.names
     assert menu["a word"].split('"')[1] in dict(who.words)
+
+
+def test_the_whos_who_panel_lists_every_resident_and_what_is_held_out():
+    from llama_lab.course.widgets import whos_who_panel
+    from llama_lab.world.whoswho import whos_who
+
+    who = whos_who()
+    panel = whos_who_panel(who).value
+    assert all(f"<td style=\"padding:2px 8px;text-align:right\">{p.name}</td>" in panel for p in who.people)
+    ada = who.resident("Ada")  # her town and her pet's name are held out (docs/world.md)
+    assert f"{ada.pet} {ada.pet_name}" in panel and "town, pet&#x27;s name" in panel
+    assert all(word in panel for word, _ in who.words)

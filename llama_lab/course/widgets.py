@@ -41,7 +41,7 @@ from ..hooks import attention_patterns, logit_lens, residual_stream
 from ..tokenizer import Tokenizer
 from ..world.tinyworld import _a
 from ..world.vocabulary import FACT_QUESTIONS
-from ..world.whoswho import WhosWho, whos_who
+from ..world.whoswho import ATTRIBUTE_WORDS, WhosWho, whos_who
 from .viz import (entropy_bits, figure_png, pieces_html, plot_attention, plot_distribution, plot_head_grid,
                   plot_logit_lens, plot_pieces, probability_legend_html, save_png, table_html, tokens_html)
 
@@ -262,6 +262,21 @@ def tiny_chat_suggestions(who: WhosWho) -> tuple[str, ...]:
 
 # For the kit's tiny chat model, drawn from the world it was trained on.
 TINY_CHAT_SUGGESTIONS = tiny_chat_suggestions(whos_who())
+
+
+def whos_who_panel(who: WhosWho, height: str = "560px") -> widgets.HTML:
+    """The world's residents as a scrolling table, to show beside the playground: who there is to ask about. A
+    fact marked held out was never asked in training (a fair test); docs/world.md has the whole who's-who."""
+    words = ", ".join(word for word, _ in who.words)
+    panel = widgets.HTML(
+        f"<b>Who lives in the tiny world</b> ({len(who.people)} people, {len(who.towns)} towns)"
+        + table_html(["name", "town", "job", "pet", "favourite food", "held out"],
+                     [[p.name, p.town, p.job, f"{p.pet} {p.pet_name}", p.food,
+                       ", ".join(ATTRIBUTE_WORDS[a] for a in p.held_out)] for p in who.people])
+        + f"<p><b>Words it defines:</b> {html.escape(words)}</p>",
+        layout=widgets.Layout(height=height, overflow="auto", flex="0 0 auto"))
+    panel.add_class("llama-lab-whos-who")
+    return panel
 
 
 class SamplingPlayground(Explorer):
