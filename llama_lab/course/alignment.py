@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..progress import progress
 from ..tables import text_table
 from ..world import preferences, tinyworld
 from ..world.evaluate import refusal_rates, replies
@@ -102,7 +103,7 @@ def alignment_table(models: dict, tokenizer, world, prompts: Sequence[dict], lim
     toxicity) and "SFT" among them."""
     classifier = toxicity.train_classifier(world)
     rows, scores = {}, {}
-    for name, model in models.items():
+    for name, model in progress(models.items(), "safety table", total=len(models), unit="model"):
         rows[name], scores[name] = alignment_row(model, tokenizer, world, prompts, classifier, chat=name != "base",
                                                  limit=limit)
         if log is not None:

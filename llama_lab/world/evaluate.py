@@ -39,6 +39,7 @@ from . import tinyworld
 from .tiny import DATA, load_tiny, tiny_dir
 from ..chat import UNSAFE_ERROR, encode_dialog, special_tags_in
 from ..generate import generate_tokens
+from ..progress import progress
 from ..tokenizer import Tokenizer
 from ..train import tokenize_corpus
 
@@ -147,7 +148,7 @@ def replies(model, tokenizer: Tokenizer, requests: Sequence[str | list[dict] | l
             prompts.append(list(r))
     out: list[str | None] = [UNSAFE_ERROR if p is None else None for p in prompts]
     todo = [i for i, p in enumerate(prompts) if p is not None]
-    for start in range(0, len(todo), batch_size):
+    for start in progress(range(0, len(todo), batch_size), "replies", unit="batch"):
         chunk = todo[start:start + batch_size]
         new = generate_tokens(model, [prompts[i] for i in chunk], max_new_tokens, temperature=temperature,
                               top_p=top_p, seed=None if seed is None else seed + start, stop_ids=stop_ids,
@@ -337,21 +338,26 @@ def evaluate_model(model, tokenizer: Tokenizer, train_tokens: np.ndarray, val_to
     phrasings = tinyworld.held_out_phrasings(world)
     phrasings = phrasings[::max(1, len(phrasings) // limit)] if limit else phrasings
     windows = validation_windows(val_tokens, min(seq_len, model.args.max_seq_len), max_val_windows)
-    stories = sample_stories(model, tokenizer, n=n_stories)
-    coherence, n_sentences = grammatical_share(stories)
-    return {
-        "val_loss": model_loss(model, windows),
-        "bigram_val_loss": bigram_losses(train_tokens, windows, tokenizer.n_words),
-        "val_tokens": int(windows[:, 1:].size),
-        "coherence": {"grammatical_share": coherence, "n_sentences": n_sentences, "n_stories": n_stories,
-                      "temperature": 0.8, "sample": stories[0][0][:400]},
-        "facts_chat": fact_accuracy(model, tokenizer, questions, "chat"),
-        "facts_qa": fact_accuracy(model, tokenizer, questions, "qa"),
-        "chat": refusal_rates(model, tokenizer, harmful, [b["request"] for b in benign],
-                              topics=[b["topic"] for b in benign]),
-        "out_of_world": decline_rate(model, tokenizer, [q["question"] for q in out_of_world]),
-        "phrasings": phrasing_verdicts(model, tokenizer, phrasings),
+
+    def coherence() -> dict:
+        stories = sample_stories(model, tokenizer, n=n_stories)
+        share, n_sentences = grammatical_share(stories)
+        return {"grammatical_share": share, "n_sentences": n_sentences, "n_stories": n_stories, "temperature": 0.8,
+                "sample": stories[0][0][:400]}
+
+    measures = {  # each figure, measured in turn under one progress bar
+        "val_loss": lambda: model_loss(model, windows),
+        "bigram_val_loss": lambda: bigram_losses(train_tokens, windows, tokenizer.n_words),
+        "val_tokens": lambda: int(windows[:, 1:].size),
+        "coherence": coherence,
+        "facts_chat": lambda: fact_accuracy(model, tokenizer, questions, "chat"),
+        "facts_qa": lambda: fact_accuracy(model, tokenizer, questions, "qa"),
+        "chat": lambda: refusal_rates(model, tokenizer, harmful, [b["request"] for b in benign],
+                                      topics=[b["topic"] for b in benign]),
+        "out_of_world": lambda: decline_rate(model, tokenizer, [q["question"] for q in out_of_world]),
+        "phrasings": lambda: phrasing_verdicts(model, tokenizer, phrasings),
     }
+    return {name: measure() for name, measure in progress(measures.items(), "evaluating", len(measures), "figure")}
 
 
 def summary_lines(name: str, r: dict) -> list[str]:

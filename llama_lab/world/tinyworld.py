@@ -70,6 +70,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
+from ..progress import progress
 from .phrasing import INTENTS, STYLES, can_slip, dress, held_out_families, nonsense_words, training_families
 from .phrasing import unit_interval as _u01
 from .vocabulary import (ADVICE, COLOURS, EVENTS, FACT_ANSWERS, FACT_QUESTIONS, FACT_WORDINGS, FOODS, FRAMES,
@@ -1239,19 +1240,21 @@ def write_corpus(out_dir, seed: int = DEFAULT_SEED, n_train_docs: int = N_TRAIN_
     counts = {}
     for split, n in (("train", n_train_docs), ("val", n_val_docs)):
         with open(out / f"{split}.txt", "w", encoding="utf-8", newline="\n") as f:
-            for doc in pretraining_documents(world, split, n, seed=seed):
+            for doc in progress(pretraining_documents(world, split, n, seed=seed), f"{split}.txt", n, "doc"):
                 f.write(doc + "\n\n")
         counts[f"{split}.txt"] = n
     for split, n in (("train", n_train_chat), ("val", n_val_chat)):
         counts[f"chat_{split}.jsonl"] = _write_jsonl(
-            out / f"chat_{split}.jsonl", ({"messages": d} for d in chat_dialogs(world, split, n, seed=seed)))
+            out / f"chat_{split}.jsonl", ({"messages": d} for d in progress(chat_dialogs(world, split, n, seed=seed),
+                                                                            f"chat_{split}.jsonl", n, "dialog")))
     later = {("two", "train"): n_train_chat_round_two, ("two", "val"): n_val_chat_round_two,
              ("three", "train"): n_train_chat_round_three, ("three", "val"): n_val_chat_round_three}
     for (round_name, split), n in later.items():
         if n:
             counts[f"chat_round_{round_name}_{split}.jsonl"] = _write_jsonl(
                 out / f"chat_round_{round_name}_{split}.jsonl",
-                ({"messages": d} for d in chat_dialogs_round(world, split, n, seed, round_name)))
+                ({"messages": d} for d in progress(chat_dialogs_round(world, split, n, seed, round_name),
+                                                   f"chat_round_{round_name}_{split}.jsonl", n, "dialog")))
     (out / "world.json").write_text(json.dumps(asdict(world), indent=1, ensure_ascii=False) + "\n",
                                     encoding="utf-8")
     evals = eval_files(world)
