@@ -132,7 +132,8 @@ def render_markdown(who: WhosWho) -> str:
         "",
         f"## {len(who.words)} words it defines",
         "",
-        'Ask "What does "brave" mean?" about any of these; a word not on this list gets "I don\'t know the word".',
+        'Ask what any of them means ("What does "brave" mean?"); a word not on this list should get "I don\'t know '
+        'the word".',
         "",
         *markdown_table(["word", "meaning"], [[word, meaning] for word, meaning in who.words]),
         "",
