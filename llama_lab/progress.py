@@ -25,6 +25,11 @@ def progress(iterable: Iterable[T], what: str, total: int | None = None, unit: s
                 file=sys.stderr)
 
 
+def count(n: int, noun: str) -> str:
+    """A number of things in words. Example: (1, "step") -> "1 step", (1200, "step") -> "1,200 steps"."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def duration(seconds: float) -> str:
     """Seconds as a person reads them. Example: 42.0 -> "42 s", 95.0 -> "1.6 min", 4000 -> "1.1 h"."""
     if seconds < 60:

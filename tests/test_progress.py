@@ -6,12 +6,13 @@ import re
 
 import pytest
 
-from llama_lab.progress import duration, progress, summary
+from llama_lab.progress import count, duration, progress, summary
 from llama_lab.world import build
 
 
 def test_duration_reads_as_a_person_says_it():
     assert [duration(s) for s in (0.4, 42.0, 95.0, 4000.0)] == ["0 s", "42 s", "1.6 min", "1.1 h"]
+    assert [count(n, "round") for n in (0, 1, 2, 1200)] == ["0 rounds", "1 round", "2 rounds", "1,200 rounds"]
 
 
 def test_a_summary_is_one_line_on_stderr_and_a_bar_changes_nothing(capsys):

@@ -22,7 +22,7 @@ import torch
 
 from ..checkpoint import load_model, save_model
 from ..files import replacing
-from ..progress import say, summary
+from ..progress import count, say, summary
 from ..world import preferences, tinyworld
 from ..world.tiny import DATA, load_tiny, tiny_dir, tokenizer_of
 from . import dpo, gatt, ppo, rejection
@@ -147,7 +147,7 @@ class Pipeline:
                                   {"kind": kind, "margin": margin, "accuracy": result})
                 self.log(f"  {kind} reward model, margin {margin}: held-out accuracy {result['overall']:.3f}")
         self.results["reward"] = {"models": table}
-        return f"{len(table)} reward models, held-out accuracy " + ", ".join(
+        return f"{count(len(table), 'reward model')}, held-out accuracy " + ", ".join(
             f"{name} {row['accuracy']['overall']:.1%}" for name, row in table.items())
 
     def reward_models(self, margin: str = "small"):
@@ -171,8 +171,9 @@ class Pipeline:
             log=lambda record: self.log("  rejection sampling, " + rejection.round_line(record)))
         save_model(model, self.out / "rejection-sampling", "kit", dtype=torch.bfloat16)
         self.results["rejection"] = {"curves": curves, "rounds": history}
-        return (f"best of {s.rs_k} in {s.rs_rounds} rounds on {len(self.train_prompts[:s.rs_prompts]):,} prompts: "
-                f"mean best reward {history[-1]['best']:.3f}; reward curves at {len(curves)} temperatures")
+        return (f"best of {s.rs_k} in {count(s.rs_rounds, 'round')} on "
+                f"{count(len(self.train_prompts[:s.rs_prompts]), 'prompt')}: mean best reward "
+                f"{history[-1]['best']:.3f}; reward curves at {count(len(curves), 'temperature')}")
 
     def ppo(self):
         safety_rm, helpfulness_rm = self.reward_models()
@@ -186,8 +187,8 @@ class Pipeline:
         save_model(model, self.out / "ppo", "kit", dtype=torch.bfloat16)
         self.results["ppo"] = {"config": asdict(config), "history": history,
                                "started_from": "rejection sampling" if start.is_dir() else "chat"}
-        return (f"{len(history)} iterations: reward {history[0]['reward']:.3f} -> {history[-1]['reward']:.3f}, "
-                f"KL to the start {history[-1]['kl']:.2f} nats per reply")
+        return (f"{count(len(history), 'iteration')}: reward {history[0]['reward']:.3f} -> "
+                f"{history[-1]['reward']:.3f}, KL to the start {history[-1]['kl']:.2f} nats per reply")
 
     def dpo(self):
         pairs = self.comparisons()
@@ -195,7 +196,7 @@ class Pipeline:
                                        seed=self.seed)
         save_model(model, self.out / "dpo", "kit", dtype=torch.bfloat16)
         self.results["dpo"] = {"history": history}
-        return (f"{len(history['loss'])} steps on {len(pairs['train']):,} comparisons, "
+        return (f"{count(len(history['loss']), 'step')} on {count(len(pairs['train']), 'comparison')}, "
                 f"last loss {history['loss'][-1]:.3f}")
 
     def dpo_rounds(self):
@@ -207,7 +208,8 @@ class Pipeline:
                                           log=lambda line: self.log("  iterative DPO " + line))
         save_model(model, self.out / "dpo-rounds", "kit", dtype=torch.bfloat16)
         self.results["dpo_rounds"] = {"rounds": rounds}
-        return f"{len(rounds)} rounds on " + ", ".join(f"{r['comparisons']:,}" for r in rounds) + " comparisons"
+        return (f"{count(len(rounds), 'round')} on " + ", ".join(f"{r['comparisons']:,}" for r in rounds)
+                + " comparisons")
 
     def gatt(self):
         s = self.settings
@@ -247,7 +249,7 @@ class Pipeline:
                 models[name] = load_model(self.out / folder, dtype=torch.float32)
         self.results["evaluate"] = alignment.alignment_table(models, self.tokenizer, self.world, self.eval_prompts,
                                                              limit=self.settings.table_items, log=self.log)
-        return f"the safety table for {len(models)} models; best aligned: {self.results['evaluate']['best']}"
+        return f"the safety table for {count(len(models), 'model')}; best aligned: {self.results['evaluate']['best']}"
 
     def run(self, stages):
         for name in stages:

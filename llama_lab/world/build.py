@@ -32,7 +32,7 @@ from .. import train
 from . import evaluate, tinyworld
 from ..chat import fold_system_prompt, turn_text
 from ..model import ModelArgs
-from ..progress import duration, summary
+from ..progress import count, duration, summary
 from ..tokenizer import train_tokenizer
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -119,13 +119,13 @@ def corpus_summary(counts: dict[str, int]) -> str:
     documents = sum(n for name, n in counts.items() if name.endswith(".txt"))
     dialogs = sum(n for name, n in counts.items() if name.startswith("chat_"))
     held_out = sum(name.endswith("_eval.jsonl") for name in counts)
-    return f"{documents:,} documents, {dialogs:,} chat dialogs, {held_out} held-out sets"
+    return f"{count(documents, 'document')}, {count(dialogs, 'chat dialog')}, {count(held_out, 'held-out set')}"
 
 
 def trained(result: dict) -> str:
     """A training run's result (`train.main`'s summary) in words: "1,800 steps, validation loss 0.443 nats/token"."""
     loss = result["final_val_loss"]
-    return f"{result['steps']:,} steps" + ("" if loss is None else f", validation loss {loss:.3f} nats/token")
+    return count(result["steps"], "step") + ("" if loss is None else f", validation loss {loss:.3f} nats/token")
 
 
 def run_training(argv: list[str]) -> dict:
