@@ -433,3 +433,20 @@ def test_the_whos_who_panel_lists_every_resident_and_what_is_held_out():
     ada = who.resident("Ada")  # her town and her pet's name are held out (docs/world.md)
     assert f"{ada.pet} {ada.pet_name}" in panel and "town, pet&#x27;s name" in panel
     assert all(word in panel for word, _ in who.words)
+
+
+def test_reset_brings_the_playground_back_as_it_was_made(lm, tok):
+    pg = playground(lm, tok, temperature=0.8, top_p=0.9, max_new_tokens=6)
+    fresh = playground(lm, tok, temperature=0.8, top_p=0.9, max_new_tokens=6)
+    pg.mode.value, pg.prompt.value, pg.temperature.value, pg.top_k.value = "chat", "the dog ran", 1.5, 7
+    pg.max_new_tokens.value, pg.seed.value = 3, 99
+    pg.generate()
+    pg.position.value = 2
+    pg.reset_button.click()
+    assert pg.error is None and pg.result is None and pg.position.value == 0
+    for name in ("mode", "prompt", "system", "temperature", "top_k", "top_p", "max_new_tokens", "seed"):
+        assert getattr(pg, name).value == getattr(fresh, name).value, name
+    assert pg.prompt_ids() == fresh.prompt_ids()
+    torch.testing.assert_close(pg.distribution.final, fresh.distribution.final)
+    assert pg.output.value == fresh.output.value and pg.status.value == fresh.status.value
+    assert pg.generate().tokens == fresh.generate().tokens  # the same seed and settings: the same text

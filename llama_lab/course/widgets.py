@@ -264,9 +264,10 @@ def tiny_chat_suggestions(who: WhosWho) -> tuple[str, ...]:
 TINY_CHAT_SUGGESTIONS = tiny_chat_suggestions(whos_who())
 
 
-def whos_who_panel(who: WhosWho, height: str = "560px") -> widgets.HTML:
+def whos_who_panel(who: WhosWho, height: str = "560px", width: str = "460px") -> widgets.HTML:
     """The world's residents as a scrolling table, to show beside the playground: who there is to ask about. A
-    fact marked held out was never asked in training (a fair test); docs/world.md has the whole who's-who."""
+    fact marked held out was never asked in training (a fair test); docs/world.md has the whole who's-who.
+    `beside(explorer)` puts it to the right of an explorer."""
     words = ", ".join(word for word, _ in who.words)
     panel = widgets.HTML(
         f"<b>Who lives in the tiny world</b> ({len(who.people)} people, {len(who.towns)} towns)"
@@ -274,9 +275,15 @@ def whos_who_panel(who: WhosWho, height: str = "560px") -> widgets.HTML:
                      [[p.name, p.town, p.job, f"{p.pet} {p.pet_name}", p.food,
                        ", ".join(ATTRIBUTE_WORDS[a] for a in p.held_out)] for p in who.people])
         + f"<p><b>Words it defines:</b> {html.escape(words)}</p>",
-        layout=widgets.Layout(height=height, overflow="auto", flex="0 0 auto"))
+        layout=widgets.Layout(height=height, width=width, overflow="auto", flex=f"0 0 {width}"))
     panel.add_class("llama-lab-whos-who")
     return panel
+
+
+def beside(explorer: Explorer, panel: widgets.Widget) -> widgets.HBox:
+    """The explorer with a panel to its right; the explorer takes the width the panel leaves."""
+    explorer.widget.layout.flex, explorer.widget.layout.min_width = "1 1 0%", "560px"
+    return widgets.HBox([explorer.widget, panel], layout=widgets.Layout(width="100%", align_items="flex-start"))
 
 
 class SamplingPlayground(Explorer):
@@ -328,6 +335,8 @@ class SamplingPlayground(Explorer):
                                     layout=widgets.Layout(width="220px"))
         self.generate_button = widgets.Button(description="Generate", button_style="primary", icon="play")
         self.stop_button = widgets.Button(description="Stop", button_style="warning", icon="stop", disabled=True)
+        self.reset_button = widgets.Button(description="Reset", icon="undo",
+                                           tooltip="back to the prompt and settings the playground was made with")
         self.seed.add_class("llama-lab-seed")
         self.generate_button.add_class("llama-lab-generate")
         self.stop_button.add_class("llama-lab-stop")
@@ -346,13 +355,17 @@ class SamplingPlayground(Explorer):
         self.suggestions.observe(lambda _: self._guard(self._suggestion_picked), names="value")
         self.generate_button.on_click(lambda _: self._guard(self.start))
         self.stop_button.on_click(lambda _: self.stop())
+        self.reset_button.on_click(lambda _: self._guard(self.reset))
+        self._made_with = {control: control.value for control in (
+            self.mode, self.system, self.prompt, self.temperature, self.top_k, self.top_p, self.max_new_tokens,
+            self.seed)}
 
         self._finish_layout(
             widgets.HTML("<b>Sampling playground</b>: Generate, then inspect any token's distribution"),
             self.suggestions, self.mode, self.system, self.prompt,
             widgets.HBox([widgets.VBox([self.temperature, self.top_k]),
                           widgets.VBox([self.top_p, self.max_new_tokens])]),
-            widgets.HBox([self.seed, self.generate_button, self.stop_button]),
+            widgets.HBox([self.seed, self.generate_button, self.stop_button, self.reset_button]),
             self.message, self.status, self.output, widgets.HTML(probability_legend_html()),
             self.position, self.image, self.stats, widgets.HBox([self.save_path, self.save_button]))
         self._guard(self._prompt_changed)
@@ -422,6 +435,17 @@ class SamplingPlayground(Explorer):
         if self._thread is not None:
             self._thread.join(timeout)
         return self.result
+
+    def reset(self) -> None:
+        """What Reset does: stop any generation and go back to the prompt and settings the playground was made
+        with, as if just made (no generation, the first new token's distribution)."""
+        self.stop()
+        self.wait()
+        with self._quietly():
+            for control, value in self._made_with.items():
+                control.value = value
+            self.suggestions.value = YOUR_OWN
+        self._prompt_changed()
 
     def stop(self) -> None:
         self._stop.set()
