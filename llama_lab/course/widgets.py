@@ -5,10 +5,14 @@ are ordinary ipywidgets: setting `.value` from code updates the explorer exactly
 What it draws, it also exposes as numbers, so that code and tests read what the learner sees, and
 `snapshot()` gives its figure as a plain image for readers of a saved notebook, who have no kernel:
 
-    SamplingPlayground(model, tokenizer)      .distribution, .result       sampling settings, Generate, Stop
+    SamplingPlayground(model, tokenizer)      .distribution, .result       sampling settings, Generate, Stop, Reset
     AttentionExplorer(model, tokenizer, text)  .attention, .patterns, .row  layer, head, GQA groups, a token's row
     TokenizerExplorer(tokenizer, other)        .results                     pieces, ids, byte fallback, counts
     LogitLens(model, tokenizer, text)          .rows, .logits               top tokens and a target's rank per layer
+
+`whos_who_panel(whos_who())` is the tiny world's residents as a table, and `beside(explorer, panel)` sets a panel
+to an explorer's right: notebook 05 shows the playground so, with its "try" menu (`TINY_CHAT_SUGGESTIONS`) drawn
+from the same who's-who.
 
 Nothing here loads JavaScript of its own: figures are matplotlib PNGs in `Image` widgets and coloured text is
 HTML, so the explorers work offline in JupyterLab, VS Code and Colab, and several can share a notebook. Controls
