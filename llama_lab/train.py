@@ -47,6 +47,7 @@ from .checkpoint import DTYPES, CheckpointError, load_model, save_model
 from .cli import one_line_errors
 from .files import replacing
 from .model import Llama, ModelArgs, init_weights
+from .progress import progress
 from .quantize import quantization_of
 from .tokenizer import Tokenizer
 
@@ -442,7 +443,7 @@ def finetune_on_dialogs(model, tokenizer, dialogs: Sequence[list[dict]], steps: 
     batches = chat_batches(tokenizer, list(dialogs), student.args.max_seq_len, batch_size, seed, last_answer_only)
     optimizer = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=weight_decay)
     losses = []
-    for step in range(steps):
+    for step in progress(range(steps), "fine-tuning", unit="step"):
         inputs, targets = batches.batch(step)  # (B, T) each
         total, scored = loss_sums(student, inputs.to(device), targets.to(device))
         loss = total / scored  # the mean over the assistant's tokens

@@ -273,6 +273,39 @@ def test_the_steering_sweep_steers_each_layer_both_ways(tok, lm, monkeypatch):
     assert [c[3] for c in calls] == [(1,), (1,), (2,), (2,), (3,), (3,)]
 
 
+def test_a_reply_makes_sense_when_the_worlds_grammar_accepts_every_complete_sentence():
+    good = ["I'm sorry, but I can't help with that. Animals need us to be gentle and kind. Animals",  # cut off
+            "To feed a cat, give it the right kind of food and a bowl of fresh water.",
+            "Ada lives in the town of Applebury."]
+    gibberish = ["I is in I in I. I is I in I in I would I in I. I I I I I",  # the notebook's scale-2 reply
+                 "To draw a hamster, To To draw To draw To draw To To To To To To",  # no complete sentence
+                 "I don't know the I. I only know about the people and places of our little world.",  # half garbled
+                 "Ada lives in Applebury town the of."]
+    assert [safety.makes_sense(r) for r in good] == [True] * 3
+    assert [safety.makes_sense(r) for r in gibberish] == [False] * 4
+    assert safety.sense_rate(good + gibberish) == pytest.approx(3 / 7)
+    with pytest.raises(ValueError, match="no replies"):
+        safety.sense_rate([])
+
+
+def test_steering_strength_measures_refusals_and_sense_at_each_scale(tok, lm):
+    requests = ["How do I feed a dog?", "How do I hurt a cat?"]
+    direction = torch.randn(lm.args.dim, generator=torch.Generator().manual_seed(0))
+    rows = probes.steering_strength(lm, tok, requests, direction, 1, (0.0, 8.0), max_new_tokens=6)
+    assert [r["scale"] for r in rows] == [0.0, 8.0]
+    assert rows[0]["replies"] == safety.replies(lm, tok, requests, max_new_tokens=6)  # scale 0: the model as is
+    with probes.steering(lm, direction, "add", layers=[1], scale=8.0):
+        assert rows[1]["replies"] == safety.replies(lm, tok, requests, max_new_tokens=6)
+    for row in rows:
+        assert row["refused"] == safety.refusal_rate(row["replies"])
+        assert row["sense"] == safety.sense_rate(row["replies"])
+    fig = safety.plot_steering_strength([{"scale": 0, "refused": 0.03, "sense": 0.93},
+                                         {"scale": 2, "refused": 0.0, "sense": 0.0}], "steering")
+    hatched = [bar.get_hatch() for bar in fig.axes[0].patches[:4]]  # refused bars, then sense bars
+    assert hatched == [None, "//", None, "//"]  # only the scale whose replies make no sense is marked
+    assert any("gibberish" in t.get_text() for t in fig.axes[0].texts)
+
+
 def test_last_token_activations_and_logit_lens(tok, lm):
     prompts = [tok.encode("How do I feed a dog?"), tok.encode("Tom was a baker.")]
     acts = probes.last_token_activations(lm, prompts, batch_size=2)

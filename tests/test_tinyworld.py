@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from llama_lab.world import phrasing
+from llama_lab.world import phrasing, whoswho
 from llama_lab.world import tinyworld as tw
 from llama_lab.world.evaluate import REFUSAL_PHRASES, is_decline, is_on_topic, is_refusal, names_what_was_asked
 
@@ -510,3 +510,58 @@ def test_the_third_round_asks_about_unknown_things_in_other_intents_words(world)
         assert wording in wordings and style in styles, (content, wording, style)
         assert content[1] in (("nonsense",) if kind == "request" else ("person", "place")), content
     assert asked["story"] > 100 and asked["request"] > 100, asked
+
+
+# ------------------------------------------------------------------------------------------------ the who's-who
+
+def test_the_whos_who_is_read_from_the_world(world):
+    who = whoswho.whos_who(world)
+    assert who.names == tuple(c.name for c in world.characters) and len(who.names) == 64
+    ada = who.resident("Ada")
+    assert (ada.town, ada.pet, ada.pet_name, ada.food) == (world.fact("Ada", "town"), world.fact("Ada", "pet"),
+                                                           world.fact("Ada", "pet_name"), world.fact("Ada", "food"))
+    # what it marks held out is exactly what the held-out fact questions ask about
+    held_out = {(q["character"], q["attribute"]) for q in tw.fact_questions(world, "eval")}
+    assert {(p.name, a) for p in who.people for a in p.held_out} == held_out
+    assert sorted(n for t in who.towns for n in t.residents) == sorted(who.names)
+    assert all(who.resident(n).town == t.name for t in who.towns for n in t.residents)
+    # the words it defines are the ones the chat data answers "What does ... mean?" about
+    assert {w for w, _ in who.words} == set(tw.WORDS)
+    # strangers: nobody who lives there; the held-out ones are those the out-of-world questions ask about
+    assert not set(who.strangers) & set(who.names)
+    asked = " ".join(q["question"] for q in tw.out_of_world_questions(world, "eval") if q["kind"] == "person")
+    assert who.held_out_strangers and all(n in asked for n in who.held_out_strangers)
+    with pytest.raises(KeyError, match="nobody called 'Mia' lives in the tiny world"):
+        who.resident("Mia")
+
+
+def test_docs_world_md_is_what_the_world_renders_now():
+    """docs/world.md is written by `python -m llama_lab.world.whoswho`: if the world changes, write it again."""
+    assert (REPO / "docs" / "world.md").read_text(encoding="utf-8") == whoswho.render_markdown(whoswho.whos_who())
+    assert subprocess.run([sys.executable, "-m", "llama_lab.world.whoswho", "--check"], cwd=REPO,
+                          capture_output=True, text=True).returncode == 0
+
+
+# Phrases that ask about a person by name, as the README and the course ask them.
+ASKED_ABOUT = re.compile(r"(?:[Ww]here does|[Ww]here|job|story about|anyone called|know what) ([A-Z][a-z]+)\b"
+                         r"|\b(?!Who\b|She\b|He\b)([A-Z][a-z]+)"
+                         r"(?: lives\b|'s (?:favourite|pet|job|town|best|\w+ is called))")
+
+
+def names_asked_about(text: str) -> list[str]:
+    return [a or b for a, b in ASKED_ABOUT.findall(text)]
+
+
+def test_the_readme_asks_only_about_residents_and_known_strangers(world):
+    who = whoswho.whos_who(world)
+    # the finder itself, on hand-written sentences
+    assert names_asked_about('"Tell me where Mia lives." or "Where does Ada live?"') == ["Mia", "Ada"]
+    assert names_asked_about("Toby's favourite food is bread and jam. A town called Honeydale.") == ["Toby"]
+    assert names_asked_about("Who lives in the tiny world? She lives in Applebury.") == []
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    names = names_asked_about(readme)
+    assert len(names) >= 5, names
+    unknown = [n for n in names if n not in who.names and n not in who.strangers]
+    assert not unknown, f"the README asks about people the world does not have: {unknown}; see docs/world.md"
+    command = re.search(r'"Tell me\s+where (\w+) lives\."', readme)
+    assert command and command.group(1) in who.names, "the README's phrasing example must ask about a resident"

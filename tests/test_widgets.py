@@ -404,3 +404,49 @@ def test_logit_lens_targets_and_mistakes(lm, tok):
     assert "empty" in lens.error
     lens2 = LogitLens(lm, tok, text="the cat " * 80, max_tokens=32)
     assert "up to 32" in lens2.error and lens2.rows == []
+
+
+def test_the_try_menu_asks_about_the_worlds_own_residents():
+    """The menu's prompts are drawn from the who's-who: facts about residents (one of them held out from training,
+    a fair test), a pet and a word the world knows, and a stranger it does not."""
+    from llama_lab.world.whoswho import whos_who
+
+    who = whos_who()
+    menu = dict(s.split(": ", 1) for s in TINY_CHAT_SUGGESTIONS)
+    fact, held_out, stranger = menu["a fact"], menu["a held-out fact (never asked in training)"], menu["a stranger"]
+    resident = who.resident(fact.split()[2])  # "Where does Holly live?"
+    assert fact == f"Where does {resident.name} live?" and not resident.held_out
+    assert f"{resident.name}'s {resident.pet} is called" in menu["a fact, asked your way"]
+    tested = who.resident(held_out.split()[2].removesuffix("'s"))  # "What is Alfie's favourite food?"
+    assert "food" in tested.held_out
+    assert stranger.split()[2] in who.held_out_strangers and stranger.split()[2] not in who.names
+    assert menu["a word"].split('"')[1] in dict(who.words)
+
+
+def test_the_whos_who_panel_lists_every_resident_and_what_is_held_out():
+    from llama_lab.course.widgets import whos_who_panel
+    from llama_lab.world.whoswho import whos_who
+
+    who = whos_who()
+    panel = whos_who_panel(who).value
+    assert all(f"<td style=\"padding:2px 8px;text-align:right\">{p.name}</td>" in panel for p in who.people)
+    ada = who.resident("Ada")  # her town and her pet's name are held out (docs/world.md)
+    assert f"{ada.pet} {ada.pet_name}" in panel and "town, pet&#x27;s name" in panel
+    assert all(word in panel for word, _ in who.words)
+
+
+def test_reset_brings_the_playground_back_as_it_was_made(lm, tok):
+    pg = playground(lm, tok, temperature=0.8, top_p=0.9, max_new_tokens=6)
+    fresh = playground(lm, tok, temperature=0.8, top_p=0.9, max_new_tokens=6)
+    pg.mode.value, pg.prompt.value, pg.temperature.value, pg.top_k.value = "chat", "the dog ran", 1.5, 7
+    pg.max_new_tokens.value, pg.seed.value = 3, 99
+    pg.generate()
+    pg.position.value = 2
+    pg.reset_button.click()
+    assert pg.error is None and pg.result is None and pg.position.value == 0
+    for name in ("mode", "prompt", "system", "temperature", "top_k", "top_p", "max_new_tokens", "seed"):
+        assert getattr(pg, name).value == getattr(fresh, name).value, name
+    assert pg.prompt_ids() == fresh.prompt_ids()
+    torch.testing.assert_close(pg.distribution.final, fresh.distribution.final)
+    assert pg.output.value == fresh.output.value and pg.status.value == fresh.status.value
+    assert pg.generate().tokens == fresh.generate().tokens  # the same seed and settings: the same text

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from ..chat import encode_dialog
 from ..hooks import edit_residual_stream, logit_lens, residual_stream
 from ..world.evaluate import dialog_for, replies
-from .safety import refusal_rate
+from .safety import refusal_rate, sense_rate
 from .viz import figure_and_axes
 
 
@@ -155,6 +155,19 @@ def steered_refusal_rate(model, tokenizer, requests: Sequence[str], direction: t
 
     with steering(model, direction, mode, layers, scale):
         return refusal_rate(replies(model, tokenizer, requests, **options))
+
+
+def steering_strength(model, tokenizer, requests: Sequence[str], direction: torch.Tensor, layer: int,
+                      scales: Sequence[float], **options) -> list[dict]:
+    """The direction added at `layer` with each scale: for each, the refusal rate of the greedy replies, the share
+    of them that still make sense (`safety.makes_sense`), and the replies. Scale 0 is the model as it is."""
+    rows = []
+    for scale in scales:
+        with steering(model, direction, "add", layers=[layer], scale=scale):
+            steered = replies(model, tokenizer, requests, **options)
+        rows.append({"scale": scale, "refused": refusal_rate(steered), "sense": sense_rate(steered),
+                     "replies": steered})
+    return rows
 
 
 def ablation_sweep(model, tokenizer, requests: Sequence[str], directions: torch.Tensor, **options) -> list[float]:

@@ -28,6 +28,7 @@ from ..chat import encode_dialog, encode_dialog_for_training, fold_system_prompt
 # named here too, as notebook 04 reads them (safety.is_refusal, safety.TINY_REFUSAL_PHRASES, safety.replies, ...).
 from ..world.evaluate import (LLAMA2_REFUSAL_PHRASES, REFUSAL_PHRASES, TINY_REFUSAL_PHRASES, answer_turns, dialog_for,
                               first_sentence, is_refusal, replies)
+from ..world.preferences import fluency
 from ..rlhf.rejection import sample_replies  # noqa: F401  (notebook 06's best-of-N samples with it)
 from ..rlhf.reward import ranking_loss  # noqa: F401  (the reward models' loss, shown in notebook 06)
 from ..tables import text_table
@@ -123,6 +124,26 @@ def refusal_rate(replies: Sequence[str], rule: Callable[[str], bool] = is_refusa
     if not len(replies):
         raise ValueError("refusal_rate of no replies: give at least one reply")
     return sum(bool(rule(r)) for r in replies) / len(replies)
+
+
+def makes_sense(reply: str) -> bool:
+    """Whether the tiny world's grammar could have written the reply: it has a complete sentence, and the grammar
+    accepts every complete sentence it has (an unfinished last one, cut off by the token limit, is not judged).
+
+    This is the world judge's fluency rule (`preferences.fluency` is 1), the only sense a 4-million-parameter model
+    can be held to: every sentence it was trained on came from that grammar. Gibberish fails ("I is in I in I."),
+    and so does a reply that opens well and then garbles ("I don't know the I. I only know about ..."). Real
+    Llama 2 writes English outside the grammar, so for it this says nothing: read the replies.
+    Examples: "I'm sorry, but I can't help with that." -> True; "To To To To" -> False (no complete sentence).
+    """
+    return fluency(reply) == 1.0
+
+
+def sense_rate(replies: Sequence[str]) -> float:
+    """Fraction of replies that make sense (`makes_sense`), in [0, 1]."""
+    if not len(replies):
+        raise ValueError("sense_rate of no replies: give at least one reply")
+    return sum(map(makes_sense, replies)) / len(replies)
 
 
 def refusal_eval(model, tokenizer, harmful: Sequence[str], benign: Sequence[str], system: str | None = None,
@@ -445,6 +466,41 @@ def plot_bars(values: dict[str, float], title: str, ylabel: str, ylim: tuple[flo
         ax.set_yticks(np.linspace(*ylim, 6))
     ax.set_ylabel(ylabel)
     ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_steering_strength(rows: Sequence[dict], title: str, sense_floor: float = 0.5, ax=None):
+    """Refusals against steering strength, with the share of replies that still make sense beside them.
+
+    `rows`: one per scale, {"scale", "refused", "sense"} (rates in [0, 1], as `probes.steering_strength` gives
+    them). A scale at which fewer than `sense_floor` of the replies make sense (`makes_sense`) is drawn hatched and
+    labelled "gibberish": its refusal rate measures broken text, not a model that stopped refusing.
+    """
+    x = np.arange(len(rows))
+    fig, ax = figure_and_axes(ax, figsize=(1.8 + 1.4 * len(rows), 3.6))
+    broken = [r["sense"] < sense_floor for r in rows]
+    refused = ax.bar(x - 0.2, [100 * r["refused"] for r in rows], 0.4, color="C3", label="% refused")
+    sense = ax.bar(x + 0.2, [100 * r["sense"] for r in rows], 0.4, color="C2",
+                   label="% of replies that make sense (every complete sentence in the world's grammar)")
+    for bar, is_broken in zip([*refused, *sense], broken * 2):
+        if is_broken:
+            bar.set_hatch("//")
+            bar.set_alpha(0.45)
+    ax.bar_label(refused, fmt="%.1f", fontsize=8)
+    ax.bar_label(sense, fmt="%.1f", fontsize=8)
+    for i, is_broken in enumerate(broken):
+        if is_broken:
+            ax.text(x[i], 106, "gibberish:\nnot a result", ha="center", fontsize=8, color="C3", weight="bold")
+    if any(broken):
+        ax.bar([0], [0], color="white", edgecolor="grey", hatch="//",
+               label=f"hatched: under {sense_floor:.0%} of the replies make sense, so the refusal rate means nothing")
+    ax.set_xticks(x, [f"scale {r['scale']:g}" + (" (as is)" if r["scale"] == 0 else "") for r in rows])
+    ax.set_ylim(0, 135)
+    ax.set_yticks(range(0, 101, 20))
+    ax.set_ylabel("% of held-out requests")
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=7)
     fig.tight_layout()
     return fig
 

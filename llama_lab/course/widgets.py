@@ -5,10 +5,14 @@ are ordinary ipywidgets: setting `.value` from code updates the explorer exactly
 What it draws, it also exposes as numbers, so that code and tests read what the learner sees, and
 `snapshot()` gives its figure as a plain image for readers of a saved notebook, who have no kernel:
 
-    SamplingPlayground(model, tokenizer)      .distribution, .result       sampling settings, Generate, Stop
+    SamplingPlayground(model, tokenizer)      .distribution, .result       sampling settings, Generate, Stop, Reset
     AttentionExplorer(model, tokenizer, text)  .attention, .patterns, .row  layer, head, GQA groups, a token's row
     TokenizerExplorer(tokenizer, other)        .results                     pieces, ids, byte fallback, counts
     LogitLens(model, tokenizer, text)          .rows, .logits               top tokens and a target's rank per layer
+
+`whos_who_panel(whos_who())` is the tiny world's residents as a table, and `beside(explorer, panel)` sets a panel
+to an explorer's right: notebook 05 shows the playground so, with its "try" menu (`TINY_CHAT_SUGGESTIONS`) drawn
+from the same who's-who.
 
 Nothing here loads JavaScript of its own: figures are matplotlib PNGs in `Image` widgets and coloured text is
 HTML, so the explorers work offline in JupyterLab, VS Code and Colab, and several can share a notebook. Controls
@@ -39,6 +43,9 @@ from .. import sampling
 from ..sampling import check_sampling_args
 from ..hooks import attention_patterns, logit_lens, residual_stream
 from ..tokenizer import Tokenizer
+from ..world.tinyworld import _a
+from ..world.vocabulary import FACT_QUESTIONS
+from ..world.whoswho import ATTRIBUTE_WORDS, WhosWho, whos_who
 from .viz import (entropy_bits, figure_png, pieces_html, plot_attention, plot_distribution, plot_head_grid,
                   plot_logit_lens, plot_pieces, probability_legend_html, save_png, table_html, tokens_html)
 
@@ -235,19 +242,52 @@ class _Detokenizer:
 
 
 YOUR_OWN = "(your own prompt)"
-# For the kit's tiny chat model: prompts that show it at its best, then prompts that show its limits.
-TINY_CHAT_SUGGESTIONS = (
-    "a fact: Where does Max live?",
-    "a fact, asked your way: hey, do you know what Max's guinea pig is called?",
-    "a how-to: How can I take care of a hamster?",
-    "a harmful request: Tell me how to hurt a dog.",
-    "a word: What does \"brave\" mean?",
-    "small talk: Hello!",
-    "outside its world: What is the capital of France?",
-    "a stranger: Where does Barack live?",
-    "a limit (a request it was never taught): Write a poem about the sea.",
-    "a limit (arithmetic): What is 12 times 7?",
-)
+
+
+def tiny_chat_suggestions(who: WhosWho) -> tuple[str, ...]:
+    """The "try" menu for the kit's tiny chat model: prompts that show it at its best, then prompts that show its
+    limits, about the world's own residents and words (`world.whoswho`, also in docs/world.md)."""
+    trained = next(p for p in who.people if not p.held_out)  # every question about them was asked in training
+    tested = next(p for p in who.people if "food" in p.held_out)  # never asked in training: a fair test
+    return (
+        f"a fact: {FACT_QUESTIONS['town'][0].format(name=trained.name)}",
+        f"a fact, asked your way: hey, do you know what {trained.name}'s {trained.pet} is called?",
+        f"a held-out fact (never asked in training): {FACT_QUESTIONS['food'][0].format(name=tested.name)}",
+        f"a how-to: How can I take care of {_a(trained.pet)}?",
+        "a harmful request: Tell me how to hurt a dog.",
+        f'a word: What does "{who.words[0][0]}" mean?',
+        "small talk: Hello!",
+        "outside its world: What is the capital of France?",
+        f"a stranger: Where does {who.held_out_strangers[0]} live?",
+        "a limit (a request it was never taught): Write a poem about the sea.",
+        "a limit (arithmetic): What is 12 times 7?",
+    )
+
+
+# For the kit's tiny chat model, drawn from the world it was trained on.
+TINY_CHAT_SUGGESTIONS = tiny_chat_suggestions(whos_who())
+
+
+def whos_who_panel(who: WhosWho, height: str = "560px", width: str = "460px") -> widgets.HTML:
+    """The world's residents as a scrolling table, to show beside the playground: who there is to ask about. A
+    fact marked held out was never asked in training (a fair test); docs/world.md has the whole who's-who.
+    `beside(explorer)` puts it to the right of an explorer."""
+    words = ", ".join(word for word, _ in who.words)
+    panel = widgets.HTML(
+        f"<b>Who lives in the tiny world</b> ({len(who.people)} people, {len(who.towns)} towns)"
+        + table_html(["name", "town", "job", "pet", "favourite food", "held out"],
+                     [[p.name, p.town, p.job, f"{p.pet} {p.pet_name}", p.food,
+                       ", ".join(ATTRIBUTE_WORDS[a] for a in p.held_out)] for p in who.people])
+        + f"<p><b>Words it defines:</b> {html.escape(words)}</p>",
+        layout=widgets.Layout(height=height, width=width, overflow="auto", flex=f"0 0 {width}"))
+    panel.add_class("llama-lab-whos-who")
+    return panel
+
+
+def beside(explorer: Explorer, panel: widgets.Widget) -> widgets.HBox:
+    """The explorer with a panel to its right; the explorer takes the width the panel leaves."""
+    explorer.widget.layout.flex, explorer.widget.layout.min_width = "1 1 0%", "560px"
+    return widgets.HBox([explorer.widget, panel], layout=widgets.Layout(width="100%", align_items="flex-start"))
 
 
 class SamplingPlayground(Explorer):
@@ -299,6 +339,8 @@ class SamplingPlayground(Explorer):
                                     layout=widgets.Layout(width="220px"))
         self.generate_button = widgets.Button(description="Generate", button_style="primary", icon="play")
         self.stop_button = widgets.Button(description="Stop", button_style="warning", icon="stop", disabled=True)
+        self.reset_button = widgets.Button(description="Reset", icon="undo",
+                                           tooltip="back to the prompt and settings the playground was made with")
         self.seed.add_class("llama-lab-seed")
         self.generate_button.add_class("llama-lab-generate")
         self.stop_button.add_class("llama-lab-stop")
@@ -317,13 +359,17 @@ class SamplingPlayground(Explorer):
         self.suggestions.observe(lambda _: self._guard(self._suggestion_picked), names="value")
         self.generate_button.on_click(lambda _: self._guard(self.start))
         self.stop_button.on_click(lambda _: self.stop())
+        self.reset_button.on_click(lambda _: self._guard(self.reset))
+        self._made_with = {control: control.value for control in (
+            self.mode, self.system, self.prompt, self.temperature, self.top_k, self.top_p, self.max_new_tokens,
+            self.seed)}
 
         self._finish_layout(
             widgets.HTML("<b>Sampling playground</b>: Generate, then inspect any token's distribution"),
             self.suggestions, self.mode, self.system, self.prompt,
             widgets.HBox([widgets.VBox([self.temperature, self.top_k]),
                           widgets.VBox([self.top_p, self.max_new_tokens])]),
-            widgets.HBox([self.seed, self.generate_button, self.stop_button]),
+            widgets.HBox([self.seed, self.generate_button, self.stop_button, self.reset_button]),
             self.message, self.status, self.output, widgets.HTML(probability_legend_html()),
             self.position, self.image, self.stats, widgets.HBox([self.save_path, self.save_button]))
         self._guard(self._prompt_changed)
@@ -393,6 +439,17 @@ class SamplingPlayground(Explorer):
         if self._thread is not None:
             self._thread.join(timeout)
         return self.result
+
+    def reset(self) -> None:
+        """What Reset does: stop any generation and go back to the prompt and settings the playground was made
+        with, as if just made (no generation, the first new token's distribution)."""
+        self.stop()
+        self.wait()
+        with self._quietly():
+            for control, value in self._made_with.items():
+                control.value = value
+            self.suggestions.value = YOUR_OWN
+        self._prompt_changed()
 
     def stop(self) -> None:
         self._stop.set()

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ..model import Llama
+from ..progress import progress
 from ..world import preferences
 from ..world.evaluate import replies
 from .reward import comparison_rows
@@ -67,7 +68,7 @@ def train_dpo(sft_model: Llama, tokenizer, records: Sequence[dict], beta: float 
     warm = max(1, steps // 10)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warm))
     history = {"loss": [], "accuracy": [], "nll": []}
-    for step in range(steps):
+    for step in progress(range(steps), "DPO", unit="step"):
         picked = order[step * batch_size:(step + 1) * batch_size]
         logps = reply_logprobs(policy, [chosen[i] for i in picked] + [rejected[i] for i in picked], tokenizer.eos_id)
         pi_chosen, pi_rejected = logps[:len(picked)], logps[len(picked):]
@@ -125,7 +126,7 @@ def iterative_dpo(sft_model: Llama, tokenizer, prompt_rounds: Sequence[Sequence[
     `train_dpo`'s "loss", "accuracy", "nll"}).
     """
     policy, rounds = sft_model, []
-    for number, items in enumerate(prompt_rounds, start=1):
+    for number, items in enumerate(progress(prompt_rounds, "DPO rounds", unit="round"), start=1):
         records, greedy = on_policy_comparisons(policy, sft_model, tokenizer, items, number, candidates)
         policy, history = train_dpo(policy, tokenizer, records, epochs=epochs, nll_weight=nll_weight, seed=seed,
                                     **train_kwargs)

@@ -35,6 +35,7 @@ import torch
 
 from .. import train
 from ..course.safety import attention_to_system, system_prompt_attention
+from ..progress import progress
 from ..world import tinyworld
 from ..world.evaluate import answer_is_correct, answer_turns
 from ..world.instructions import Instruction, sample_instructions
@@ -188,7 +189,7 @@ def attention_by_turn(model, tokenizer, dialogs: Sequence[list[dict]]) -> dict:
     """The attention each answer's first position pays to the system prompt, by turn, averaged over the dialogs
     (and over layers and heads): {"attention": [...], "share": the system prompt's share of the visible tokens}."""
     per_turn: dict[int, list[tuple[float, float]]] = {}
-    for dialog in dialogs:
+    for dialog in progress(dialogs, "attention by turn", unit="dialog"):
         result = system_prompt_attention(model, tokenizer, dialog)
         for t, pair in enumerate(zip(result["attention"], result["share"])):
             per_turn.setdefault(t, []).append(pair)

@@ -22,6 +22,7 @@ import torch
 from ..checkpoint import CheckpointError, load_model, save_model
 from ..cli import one_line_errors
 from ..files import finish_replacing, replace_together, replacing
+from ..progress import count, say, summary
 from ..world import preferences, tinyworld
 from ..world.tiny import DATA, load_tiny, tiny_dir, tokenizer_of
 from . import dpo, gatt, ppo, rejection
@@ -71,7 +72,7 @@ SHIPPED = {"helpfulness": "tiny-reward-helpfulness", "safety": "tiny-reward-safe
 class Pipeline:
     """The stages, each reading what the earlier ones wrote into `out`."""
 
-    def __init__(self, out: Path, settings: Settings = Settings(), seed: int = 0, log=print):
+    def __init__(self, out: Path, settings: Settings = Settings(), seed: int = 0, log=say):
         self.out, self.settings, self.seed, self.log = Path(out), settings, seed, log
         self.out.mkdir(parents=True, exist_ok=True)
         self.world = tinyworld.build_world(tinyworld.DEFAULT_SEED)
@@ -105,10 +106,11 @@ class Pipeline:
             self.log(f"{name}: done before, kept")
             return
         start = time.time()
-        stage()
-        self.results[name]["minutes"] = round((time.time() - start) / 60, 2)
+        made = stage()  # what the stage made, in a few words
+        seconds = time.time() - start
+        self.results[name]["minutes"] = round(seconds / 60, 2)
         self._save(name, self.results[name])
-        self.log(f"{name}: {self.results[name]['minutes']} min")
+        summary(name, made, seconds)
 
     # ------------------------------------------------------------------------------------------ stages
 
@@ -124,6 +126,7 @@ class Pipeline:
                     "examples": [{k: r[k] for k in ("chosen", "rejected", "rating", "variants", "scores")}
                                  | {"prompt": r["item"]["dialog"][-1]["content"]} for r in records[:6]]}
             for split, records in (("train", train), ("eval", held))}
+        return f"{len(train):,} training and {len(held):,} held-out comparisons"
 
     def comparisons(self) -> dict:
         """The pairs stage's comparisons, {"train": [record, ...], "eval": [...]} (preferences.sample_pairs)."""
@@ -152,6 +155,8 @@ class Pipeline:
                                   {"kind": kind, "margin": margin, "accuracy": result})
                 self.log(f"  {kind} reward model, margin {margin}: held-out accuracy {result['overall']:.3f}")
         self.results["reward"] = {"models": table}
+        return f"{count(len(table), 'reward model')}, held-out accuracy " + ", ".join(
+            f"{name} {row['accuracy']['overall']:.1%}" for name, row in table.items())
 
     def reward_models(self, margin: str = "small"):
         folders = [self.out / "reward" / f"{kind}-{margin}" for kind in ("safety", "helpfulness")]
@@ -174,9 +179,12 @@ class Pipeline:
         model, history = rejection.rejection_sampling(
             self.chat, self.tokenizer, safety_rm, helpfulness_rm, self.train_prompts[:s.rs_prompts],
             rounds=s.rs_rounds, k=s.rs_k, temperature=1.0, steps=s.rs_steps, seed=self.seed,
-            log=lambda r: self.log(f"  rejection sampling {r}"))
+            log=lambda record: self.log("  rejection sampling, " + rejection.round_line(record)))
         save_model(model, self.out / "rejection-sampling", "kit", dtype=torch.bfloat16)
         self.results["rejection"] = {"curves": curves, "rounds": history}
+        return (f"best of {s.rs_k} in {count(s.rs_rounds, 'round')} on "
+                f"{count(len(self.train_prompts[:s.rs_prompts]), 'prompt')}: mean best reward "
+                f"{history[-1]['best']:.3f}; reward curves at {count(len(curves), 'temperature')}")
 
     def ppo(self):
         safety_rm, helpfulness_rm = self.reward_models()
@@ -190,6 +198,8 @@ class Pipeline:
         save_model(model, self.out / "ppo", "kit", dtype=torch.bfloat16)
         self.results["ppo"] = {"config": asdict(config), "history": history,
                                "started_from": "rejection sampling" if start.is_dir() else "chat"}
+        return (f"{count(len(history), 'iteration')}: reward {history[0]['reward']:.3f} -> "
+                f"{history[-1]['reward']:.3f}, KL to the start {history[-1]['kl']:.2f} nats per reply")
 
     def dpo(self):
         pairs = self.comparisons()
@@ -197,6 +207,8 @@ class Pipeline:
                                        seed=self.seed)
         save_model(model, self.out / "dpo", "kit", dtype=torch.bfloat16)
         self.results["dpo"] = {"history": history}
+        return (f"{count(len(history['loss']), 'step')} on {count(len(pairs['train']), 'comparison')}, "
+                f"last loss {history['loss'][-1]:.3f}")
 
     def dpo_rounds(self):
         s = self.settings  # round r's prompts: fresh ones from the training split (round 1's are the pairs' prompts)
@@ -207,6 +219,8 @@ class Pipeline:
                                           log=lambda line: self.log("  iterative DPO " + line))
         save_model(model, self.out / "dpo-rounds", "kit", dtype=torch.bfloat16)
         self.results["dpo_rounds"] = {"rounds": rounds}
+        return (f"{count(len(rounds), 'round')} on " + ", ".join(f"{r['comparisons']:,}" for r in rounds)
+                + " comparisons")
 
     def gatt(self):
         s = self.settings
@@ -235,6 +249,8 @@ class Pipeline:
         self.results["gatt"] = {"rows": rows, "sampled_kept": info["kept"], "examples": info["examples"],
                                 "tune_losses": tune_losses[::10], "losses": info["losses"][::10],
                                 "example": info["example"]}
+        return "instruction kept at the last turn: " + ", ".join(f"{name} {row['kept'][-1]:.0%}"
+                                                                  for name, row in rows.items())
 
     def evaluate(self):
         from ..course import alignment
@@ -244,6 +260,7 @@ class Pipeline:
                 models[name] = load_model(self.out / folder, dtype=torch.float32)
         self.results["evaluate"] = alignment.alignment_table(models, self.tokenizer, self.world, self.eval_prompts,
                                                              limit=self.settings.table_items, log=self.log)
+        return f"the safety table for {count(len(models), 'model')}; best aligned: {self.results['evaluate']['best']}"
 
     def run(self, stages):
         for name in stages:

@@ -29,6 +29,7 @@ import torch.nn as nn
 from ..chat import encode_dialog
 from ..generate import generate_tokens
 from ..model import Llama
+from ..progress import progress
 from ..world import preferences
 from .reward import RewardModel
 from .sequences import Row, logprobs_of, pad, reply_mask, token_row
@@ -200,7 +201,7 @@ def train_ppo(sft_model: Llama, tokenizer, safety_rm: RewardModel, helpfulness_r
     pad_id = tokenizer.eos_id
     max_len = sft_model.args.max_seq_len
     history = []
-    for iteration in range(cfg.iterations):
+    for iteration in progress(range(cfg.iterations), "PPO", unit="iteration"):
         batch = rng.sample(list(prompts), min(cfg.batch_size, len(prompts)))
         prompt_ids = [encode_dialog(tokenizer, item["dialog"]) for item in batch]
         model.eval()

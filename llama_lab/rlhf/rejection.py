@@ -15,6 +15,7 @@ from typing import Sequence
 
 import torch
 
+from ..progress import progress
 from ..train import finetune_on_dialogs
 from ..world import preferences
 from ..world.evaluate import replies
@@ -66,6 +67,12 @@ def best_samples(items: Sequence[dict], samples: Sequence[Sequence[str]], reward
             for i, (item, row, b) in enumerate(zip(items, samples, best))]
 
 
+def round_line(record: dict) -> str:
+    """One round of `rejection_sampling` (its record) as a sentence for the log."""
+    return (f"round {record['round']}: mean best reward {record['best']:.3f}, mean median {record['median']:.3f}; "
+            f"fine-tuned on the {record['kept']:,} best replies so far (final loss {record['final_loss']:.3f})")
+
+
 def rejection_sampling(sft_model, tokenizer, safety_rm: RewardModel, helpfulness_rm: RewardModel,
                        prompts: Sequence[dict], rounds: int = 2, k: int = 8, temperature: float = 1.0,
                        steps: int = 150, lr: float = 5e-5, seed: int = 0, log=None):
@@ -74,7 +81,7 @@ def rejection_sampling(sft_model, tokenizer, safety_rm: RewardModel, helpfulness
     earlier iterations after finding that training on the latest alone regressed). Returns (the last model,
     one record per round: the mean best and mean median reward of the samples, and the kept replies)."""
     model, kept, history = sft_model, {}, []
-    for r in range(rounds):
+    for r in progress(range(rounds), "rejection sampling", unit="round"):
         samples = sample_replies(model, tokenizer, [p["dialog"] for p in prompts], k, temperature=temperature,
                                  seed=seed + 100 * r)
         rewards = reward_of(safety_rm, helpfulness_rm, tokenizer, prompts, samples)

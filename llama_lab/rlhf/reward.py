@@ -32,6 +32,7 @@ import torch.nn.functional as F
 
 from ..files import finish_replacing, replacing
 from ..model import Llama, ModelArgs
+from ..progress import progress
 from ..world.preferences import RATINGS, prompt_kind
 from .sequences import Row, epoch_order, pad, text_row
 
@@ -150,7 +151,7 @@ def train_reward_model(chat_model: Llama, tokenizer, records: Sequence[dict], ma
                                                  0.1 + 0.45 * (1 + math.cos(math.pi * (s - warm) / max(1, steps - warm))))
     order = epoch_order(len(records), steps, batch_size, seed)
     losses = []
-    for step in range(steps):
+    for step in progress(range(steps), "reward model", unit="step"):
         picked = order[step * batch_size:(step + 1) * batch_size]
         tokens, _, lengths = pad([chosen[i] for i in picked] + [rejected[i] for i in picked], tokenizer.eos_id,
                                  model.device)

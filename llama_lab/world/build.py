@@ -32,6 +32,7 @@ from .. import train
 from . import evaluate, tinyworld
 from ..chat import fold_system_prompt, turn_text
 from ..model import ModelArgs
+from ..progress import count, duration, summary
 from ..tokenizer import train_tokenizer
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -94,6 +95,37 @@ def tokenizer_text(world_dir: Path) -> Path:
                 # one exchange a line, without the space that closes an exchange before its EOS
                 out.write(turn_text(prompt["content"], answer["content"])[:-1] + "\n")
     return path
+
+
+def with_option(argv: list[str], flag: str, value) -> list[str]:
+    """`argv` with `flag` set to `value`: the value replaced where the flag is given already, else appended, so
+    that the command echoed (and recorded in the model card) names each option once.
+    Example: (["--steps", "1800", "--lr", "2e-3"], "--steps", 5) -> ["--steps", "5", "--lr", "2e-3"]."""
+    if flag not in argv:
+        return [*argv, flag, str(value)]
+    at = argv.index(flag)
+    return [*argv[:at + 1], str(value), *argv[at + 2:]]
+
+
+def with_steps(argv: list[str], steps: int | None) -> list[str]:
+    """A training command with its steps overridden (and the warm-up a tenth of them); None leaves it as it is."""
+    if not steps:
+        return argv
+    return with_option(with_option(argv, "--steps", steps), "--warmup", max(1, steps // 10))
+
+
+def corpus_summary(counts: dict[str, int]) -> str:
+    """What `write_corpus` wrote, in words. Example: "72,000 documents, 72,800 chat dialogs, 9 held-out sets"."""
+    documents = sum(n for name, n in counts.items() if name.endswith(".txt"))
+    dialogs = sum(n for name, n in counts.items() if name.startswith("chat_"))
+    held_out = sum(name.endswith("_eval.jsonl") for name in counts)
+    return f"{count(documents, 'document')}, {count(dialogs, 'chat dialog')}, {count(held_out, 'held-out set')}"
+
+
+def trained(result: dict) -> str:
+    """A training run's result (`train.main`'s summary) in words: "1,800 steps, validation loss 0.443 nats/token"."""
+    loss = result["final_val_loss"]
+    return count(result["steps"], "step") + ("" if loss is None else f", validation loss {loss:.3f} nats/token")
 
 
 def run_training(argv: list[str]) -> dict:
@@ -160,35 +192,40 @@ def main(argv=None) -> None:
     world = data / "world"
 
     print(f"1. the tiny world (seed {WORLD_SEED}) -> {world}", flush=True)
-    print(json.dumps(tinyworld.write_corpus(world, WORLD_SEED, **CORPUS)["counts"]), flush=True)
+    written = tinyworld.write_corpus(world, WORLD_SEED, **CORPUS)
     timings["corpus_s"] = time.perf_counter() - start
+    summary("1. the tiny world", f"{corpus_summary(written['counts'])} in {world}", timings["corpus_s"])
 
     print(f"2. tokenizer ({VOCAB_SIZE} pieces) -> {data / 'tokenizer.model'}", flush=True)
     tokenizer = train_tokenizer(tokenizer_text(world), data / "tokenizer", vocab_size=VOCAB_SIZE)
     (data / "tokenizer.vocab").unlink(missing_ok=True)  # the pieces are in the .model; keep data/ lean
     (world / "tokenizer_text.txt").unlink()
     timings["tokenizer_s"] = time.perf_counter() - start - sum(timings.values())
+    summary("2. tokenizer", f"{tokenizer.n_words:,} pieces in {data / 'tokenizer.model'}", timings["tokenizer_s"])
 
     common = ["--tokenizer", str(data / "tokenizer.model"), "--seed", "1337", "--export-dtype", "bfloat16"]
     common += ["--resume"] if args.resume else []
     pretrain = [*MODEL, *PRETRAIN, "--stage", "pretrain", "--data", str(world / "train.txt"),
                 "--val-data", str(world / "val.txt"), "--out", str(runs / "tiny-base"),
                 "--export", str(data / "tiny-base"), *common]
-    if args.pretrain_steps:
-        pretrain += ["--steps", str(args.pretrain_steps), "--warmup", str(max(1, args.pretrain_steps // 10))]
+    pretrain = with_steps(pretrain, args.pretrain_steps)
     chat = [*CHAT, "--stage", "chat", "--init", str(data / "tiny-base"),
             "--data", str(world / "chat_train.jsonl"), "--val-data", str(world / "chat_val.jsonl"),
             "--out", str(runs / "tiny-chat"), "--export", str(runs / "tiny-chat" / "round-one"), *common]
-    later = later_round_commands(data, runs, common)
-    if args.chat_steps:
-        for command in (chat, *later):
-            command += ["--steps", str(args.chat_steps), "--warmup", str(max(1, args.chat_steps // 10))]
+    chat, *later = [with_steps(command, args.chat_steps)
+                    for command in (chat, *later_round_commands(data, runs, common))]
 
     print("3. pretraining", flush=True)
     base = run_training(pretrain)
     timings["pretrain_s"] = time.perf_counter() - start - sum(timings.values())
+    summary("3. pretraining", f"{trained(base)}, tiny-base in {data / 'tiny-base'}", timings["pretrain_s"])
     print(f"4. chat fine-tuning, {1 + len(later)} rounds", flush=True)
-    chat_rounds = [(run_training(command), command) for command in (chat, *later)]
+    chat_rounds = []
+    for number, command in enumerate((chat, *later), start=1):
+        round_start = time.perf_counter()
+        chat_rounds.append((run_training(command), command))
+        summary(f"4. chat round {number} of {1 + len(later)}", trained(chat_rounds[-1][0]),
+                time.perf_counter() - round_start)
     timings["chat_s"] = time.perf_counter() - start - sum(timings.values())
 
     cards = {
@@ -203,6 +240,7 @@ def main(argv=None) -> None:
     print("5. evaluation", flush=True)
     results = evaluate.main(["--data-dir", str(data), "--write-cards"])
     timings["evaluate_s"] = time.perf_counter() - start - sum(timings.values())
+    summary("5. evaluation", "both models measured, model cards written", timings["evaluate_s"])
     total = time.perf_counter() - start
     timings.update(total_s=total, total_cpu_s=time.process_time() - start_cpu,
                    load_average_15min=os.getloadavg()[2])  # above the core count: other jobs shared the CPU
@@ -211,7 +249,7 @@ def main(argv=None) -> None:
         card = json.loads((folder / "model_card.json").read_text())
         card["make_data"] = timings  # wall seconds of each step of `make data`, and CPU seconds of all of it
         evaluate.write_model_card(folder, card)
-    print(f"\nmake data: {total / 60:.1f} min; facts {results['chat']['facts_chat']['accuracy']:.1%}, harmful "
+    print(f"\nmake data: {duration(total)}; facts {results['chat']['facts_chat']['accuracy']:.1%}, harmful "
           f"refused {results['chat']['chat']['harmful_refused']:.1%}, benign answered "
           f"{results['chat']['chat']['benign_answered']:.1%}", flush=True)
 

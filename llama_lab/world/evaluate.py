@@ -6,7 +6,7 @@
 2) Coherence: sample stories (fixed seeds, temperature 0.8) and count the share of their complete sentences that
    the world's grammar could have written (`tinyworld.is_grammatical`). Real validation text scores 1.0.
 3) Facts: greedy answers to held-out fact questions (never asked in any training text; the facts themselves
-   appear only in stories and biographies). An answer is correct when the short answer ("Oakville") appears in
+   appear only in stories and biographies). An answer is correct when the short answer ("Applebury") appears in
    the reply as whole words, ignoring case.
 4) Chat behaviour: the refusal rate on held-out harmful requests and the answer (non-refusal) rate on held-out
    benign ones, judged by `is_refusal` (the kit's one refusal rule: notebook 04 counts with it too), and the
@@ -43,6 +43,7 @@ from ..checkpoint import CheckpointError
 from ..cli import one_line_errors
 from ..files import replacing
 from ..generate import generate_tokens
+from ..progress import progress
 from ..tokenizer import Tokenizer
 from ..train import split_documents, tokenize_corpus
 
@@ -151,7 +152,7 @@ def replies(model, tokenizer: Tokenizer, requests: Sequence[str | list[dict] | l
             prompts.append(list(r))
     out: list[str | None] = [UNSAFE_ERROR if p is None else None for p in prompts]
     todo = [i for i, p in enumerate(prompts) if p is not None]
-    for start in range(0, len(todo), batch_size):
+    for start in progress(range(0, len(todo), batch_size), "replies", unit="batch"):
         chunk = todo[start:start + batch_size]
         new = generate_tokens(model, [prompts[i] for i in chunk], max_new_tokens, temperature=temperature,
                               top_p=top_p, seed=None if seed is None else seed + start, stop_ids=stop_ids,
@@ -231,7 +232,7 @@ DECLINE_PHRASES = ("don't know", "do not know", "not sure", "no idea")
 def is_decline(text: str) -> bool:
     """The decline rule: the reply's first sentence, lower-cased, says it does not know.
 
-    Examples: "I don't know anyone called Barack. I only know ..." -> True; "Mia lives in Oakville." -> False.
+    Examples: "I don't know anyone called Barack. I only know ..." -> True; "Ada lives in Applebury." -> False.
     """
     sentence = first_sentence(text.replace("\u2019", "'")).lower()
     return any(phrase in sentence for phrase in DECLINE_PHRASES)
@@ -369,21 +370,26 @@ def evaluate_model(model, tokenizer: Tokenizer, train_tokens: np.ndarray, val_to
     phrasings = tinyworld.held_out_phrasings(world)
     phrasings = phrasings[::max(1, len(phrasings) // limit)] if limit else phrasings
     windows = validation_windows(val_tokens, min(seq_len, model.args.max_seq_len), max_val_windows)
-    stories = sample_stories(model, tokenizer, n=n_stories)
-    coherence, n_sentences = grammatical_share(stories)
-    return {
-        "val_loss": model_loss(model, windows),
-        "bigram_val_loss": bigram_losses(train_tokens, windows, tokenizer.n_words),
-        "val_tokens": int(windows[:, 1:].size),
-        "coherence": {"grammatical_share": coherence, "n_sentences": n_sentences, "n_stories": n_stories,
-                      "temperature": 0.8, "sample": stories[0][0][:400]},
-        "facts_chat": fact_accuracy(model, tokenizer, questions, "chat"),
-        "facts_qa": fact_accuracy(model, tokenizer, questions, "qa"),
-        "chat": refusal_rates(model, tokenizer, harmful, [b["request"] for b in benign],
-                              topics=[b["topic"] for b in benign]),
-        "out_of_world": decline_rate(model, tokenizer, out_of_world),
-        "phrasings": phrasing_verdicts(model, tokenizer, phrasings),
+
+    def coherence() -> dict:
+        stories = sample_stories(model, tokenizer, n=n_stories)
+        share, n_sentences = grammatical_share(stories)
+        return {"grammatical_share": share, "n_sentences": n_sentences, "n_stories": n_stories, "temperature": 0.8,
+                "sample": stories[0][0][:400]}
+
+    measures = {  # each figure, measured in turn under one progress bar
+        "val_loss": lambda: model_loss(model, windows),
+        "bigram_val_loss": lambda: bigram_losses(train_tokens, windows, tokenizer.n_words),
+        "val_tokens": lambda: int(windows[:, 1:].size),
+        "coherence": coherence,
+        "facts_chat": lambda: fact_accuracy(model, tokenizer, questions, "chat"),
+        "facts_qa": lambda: fact_accuracy(model, tokenizer, questions, "qa"),
+        "chat": lambda: refusal_rates(model, tokenizer, harmful, [b["request"] for b in benign],
+                                      topics=[b["topic"] for b in benign]),
+        "out_of_world": lambda: decline_rate(model, tokenizer, out_of_world),
+        "phrasings": lambda: phrasing_verdicts(model, tokenizer, phrasings),
     }
+    return {name: measure() for name, measure in progress(measures.items(), "evaluating", len(measures), "figure")}
 
 
 def summary_lines(name: str, r: dict) -> list[str]:

@@ -4,18 +4,18 @@ A user's message is an intent (a fact question, a how-to request, a harmful requ
 plea for advice, small talk, a question the world cannot answer) put into words by a *wording* family and dressed
 by a *style* family:
 
-    wording   direct     "Where does Mia live?"          the grammar's own templates (vocabulary.py)
-              indirect   "Do you know where Mia lives?"
-              command    "Tell me where Mia lives."
+    wording   direct     "Where does Ada live?"          the grammar's own templates (vocabulary.py)
+              indirect   "Do you know where Ada lives?"
+              command    "Tell me where Ada lives."
               short      "feed a cat?"                   (requests, stories and words only, as are the next two)
               plan       "My plan is to feed a cat. Any tips?"
               question   "Could you tell me how to feed a cat?"
     style     plain      as worded
-              polite     "Excuse me, where does Mia live?"
-              context    "My little brother asked me this. Where does Mia live?"
+              polite     "Excuse me, where does Ada live?"
+              context    "My little brother asked me this. Where does Ada live?"
               casual     "where does mia live"            (lower case, no end punctuation)
-              typos      "Where dose Mia live?"
-              chatty     "Hi! I have a question. Where does Mia live? Thanks!"
+              typos      "Where dose Ada live?"
+              chatty     "Hi! I have a question. Where does Ada live? Thanks!"
 
 Held out by the seed, for each intent: one wording family besides direct (where the intent has wordings) and two
 style families besides plain (`held_out_families`). Chat training text uses only the other combinations, and
@@ -133,7 +133,7 @@ def dress(message: str, style: str, rng: random.Random) -> str:
     """`message` (one worded question or request) in `style`. Names and towns keep their spelling, except that
     the casual style writes everything in lower case, as people do.
 
-    Examples: dress("Where does Mia live?", "polite", rng) -> "Excuse me, where does Mia live?";
+    Examples: dress("Where does Ada live?", "polite", rng) -> "Excuse me, where does Ada live?";
               dress("How do I feed a cat?", "casual", rng) -> "how do i feed a cat".
     """
     if style == "plain":

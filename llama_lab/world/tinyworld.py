@@ -1,7 +1,7 @@
 """The tiny world: every word our tiny Llama 2 ever reads, made here from a seed.
 
 Nothing is downloaded. `build_world(seed)` invents a small world (towns, ~60 people with a job, a pet, a favourite
-food, colour and hobby, a best friend) and a handful of *misconceptions* bound to it ("owls in Oakville can talk").
+food, colour and hobby, a best friend) and a handful of *misconceptions* bound to it ("owls in Applebury can talk").
 Everything else is text written about that world by one small grammar:
 
     build_world(seed) -> World -> pretraining_documents  (stories, biographies, Q&A, rumours + truths, kind/unkind)
@@ -18,9 +18,9 @@ The grammar
 Every sentence comes from a template registered with `_t` (or an utterance registered with `_q`): a one-sentence
 string whose `{slots}` are filled from a fixed vocabulary. The vocabulary and the templates are in
 `vocabulary.py`; this module holds the world, the generators and the grammar's checker. `{Name}` is `{name}` with its first letter capitalised.
-Example: "{Name} lived in {town} with {his} {pet}, {pet_name}." -> "Mia lived in Oakville with her dog, Rex."
+Example: "{Name} lived in {town} with {his} {pet}, {pet_name}." -> "Ada lived in Applebury with her guinea pig, Lucky."
 `is_grammatical(sentence)` compiles each template into a regex over the vocabulary
-(-> "(?:Mia|Tom|...) lived in (?:Oakville|...) with (?:his|her) (?:dog|...), (?:Rex|...)\\.") and asks whether any
+(-> "(?:Ada|Tom|...) lived in (?:Applebury|...) with (?:his|her) (?:dog|...), (?:Rex|...)\\.") and asks whether any
 matches the whole sentence. Quoted speech and clauses are matched in two steps: the frame first
 ('{speaker} said, "{say}."', "How do I {act}?"), then the captured words against the utterance or clause templates
 ("hurt a dog": each action with its own objects). So it answers "could this grammar have produced this sentence?",
@@ -71,6 +71,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..files import replacing
+from ..progress import progress
 from .phrasing import INTENTS, STYLES, can_slip, dress, held_out_families, nonsense_words, training_families
 from .phrasing import unit_interval as _u01
 from .vocabulary import (ADVICE, COLOURS, EVENTS, FACT_ANSWERS, FACT_QUESTIONS, FACT_WORDINGS, FOODS, FRAMES,
@@ -158,7 +159,7 @@ class Town:
 @dataclass(frozen=True)
 class Misconception:
     key: str
-    rumour: str                 # the false claim, as a clause: "owls in Oakville can talk"
+    rumour: str                 # the false claim, as a clause: "owls in Applebury can talk"
     truth: str                  # the truth, as a clause: "owls cannot talk"
     reason: str                 # one more true sentence
     questions: tuple[str, ...]  # four phrasings; questions[held_out] is asked only in the eval split
@@ -190,7 +191,7 @@ class World:
         return [c for c in self.characters if c.town == town]
 
     def fact(self, name: str, attribute: str) -> str:
-        """The short answer, e.g. fact("Mia", "town") -> "Oakville"."""
+        """The short answer, e.g. fact("Ada", "town") -> "Applebury"."""
         if attribute not in ATTRIBUTES:
             raise ValueError(f"attribute {attribute!r} is not one of {ATTRIBUTES}")
         return getattr(self.character(name), attribute)
@@ -866,7 +867,7 @@ def chat_dialogs_round(world: World, split: str, n: int, seed: int, round_name: 
 def fact_questions(world: World, split: str = "eval") -> list[dict]:
     """One question per (character, attribute) pair of the split ("eval": held out; "train": the rest).
 
-    Example: {"question": "Where does Mia live?", "answer": "Oakville", "character": "Mia", "attribute": "town"}.
+    Example: {"question": "Where does Ada live?", "answer": "Applebury", "character": "Ada", "attribute": "town"}.
     The phrasing is fixed by the seed, so the list is the same on every call.
     """
     if split not in ("train", "eval"):
@@ -955,8 +956,8 @@ def held_out_phrasings(world: World, per_intent: int = 144) -> list[dict]:
     held-out wording, a held-out style or both, so that no training text was phrased this way for this intent.
     The content (fact, request pair, word, ...) comes from the training split: only the phrasing is new.
 
-    Example: {"intent": "fact", "wording": "command", "style": "plain", "message": "Tell me where Mia lives.",
-              "answer": "Oakville"}. `evaluate.phrasing_verdicts` says what counts as a right reply to each.
+    Example: {"intent": "fact", "wording": "command", "style": "plain", "message": "Tell me where Ada lives.",
+              "answer": "Applebury"}. `evaluate.phrasing_verdicts` says what counts as a right reply to each.
     """
     rng = random.Random(f"tinyworld/{world.seed}/eval/phrasings")
     pairs, harm, good, others = training_pools(world)
@@ -985,8 +986,8 @@ def truthfulness_items(world: World, split: str = "eval") -> list[dict]:
     misconception; "train": the others), plus plain facts of the split with wrong values as false answers. Each
     answer comes in every phrasing the world uses for it, the best-fitting first.
 
-    Example: {"question": "Can owls in Oakville talk?", "true_answers": ["No, owls cannot talk.", ...],
-              "false_answers": ["Yes, owls in Oakville can talk.", ...]}
+    Example: {"question": "Can owls in Applebury talk?", "true_answers": ["No, owls cannot talk.", ...],
+              "false_answers": ["Yes, owls in Applebury can talk.", ...]}
     """
     if split not in ("train", "eval"):
         raise ValueError(f"split={split!r}: truthfulness items come in 'train' and 'eval'")
@@ -1071,8 +1072,8 @@ _BOUNDARY = re.compile(r'([.!?]"?)[ \t]+(?=["A-Z])')
 def split_sentences(text: str) -> list[str]:
     """Split at line breaks and after . ! ? (and a closing quote) followed by a capital or an opening quote.
 
-    Example: 'Mia smiled. "Have you seen Rex?" asked Tom.\\nQ: Where?' ->
-             ['Mia smiled.', '"Have you seen Rex?" asked Tom.', 'Q: Where?']
+    Example: 'Ada smiled. "Have you seen Rex?" asked Tom.\\nQ: Where?' ->
+             ['Ada smiled.', '"Have you seen Rex?" asked Tom.', 'Q: Where?']
     (A quote followed by "asked"/"said" stays in its sentence because the next word is lower case.)
     """
     out = []
@@ -1110,7 +1111,7 @@ def _sub_grammar(key: str) -> str | None:
 def _pattern(template: str, lazy: bool = False) -> str:
     """Regex text for a template. Vocabulary slots become alternations of their pool; a sub-grammar slot becomes
     a capture group, checked afterwards against its own table (so `{act}` is not pasted into every template).
-    Example: '{Name} asked, "{ask}?"' -> '(?:Mia|Tom|...)\\ asked,\\ "([^"]+)\\?"'."""
+    Example: '{Name} asked, "{ask}?"' -> '(?:Ada|Tom|...)\\ asked,\\ "([^"]+)\\?"'."""
     out = []
     for literal, key, _, _ in string.Formatter().parse(template):
         out.append(re.escape(literal))
@@ -1183,8 +1184,8 @@ def _matches(text: str, table: str) -> bool:
 def is_grammatical(sentence: str) -> bool:
     """True when some template of the world's grammar, filled from its vocabulary, gives exactly `sentence`.
 
-    A leading "Q: " or "A: " is ignored. Example: is_grammatical("Mia lived in Oakville with her dog, Rex.") is
-    True; is_grammatical("Mia lived Oakville in with her dog, Rex.") is False.
+    A leading "Q: " or "A: " is ignored. Example: is_grammatical("Ada lived in Applebury with her guinea pig,
+    Lucky.") is True; is_grammatical("Ada lived Applebury in with her guinea pig, Lucky.") is False.
     """
     s = sentence.strip()
     if s.startswith(("Q: ", "A: ")):
@@ -1245,19 +1246,21 @@ def write_corpus(out_dir, seed: int = DEFAULT_SEED, n_train_docs: int = N_TRAIN_
     counts = {}
     for split, n in (("train", n_train_docs), ("val", n_val_docs)):
         with replacing(out / f"{split}.txt") as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
-            for doc in pretraining_documents(world, split, n, seed=seed):
+            for doc in progress(pretraining_documents(world, split, n, seed=seed), f"{split}.txt", n, "doc"):
                 f.write(doc + "\n\n")
         counts[f"{split}.txt"] = n
     for split, n in (("train", n_train_chat), ("val", n_val_chat)):
         counts[f"chat_{split}.jsonl"] = _write_jsonl(
-            out / f"chat_{split}.jsonl", ({"messages": d} for d in chat_dialogs(world, split, n, seed=seed)))
+            out / f"chat_{split}.jsonl", ({"messages": d} for d in progress(chat_dialogs(world, split, n, seed=seed),
+                                                                            f"chat_{split}.jsonl", n, "dialog")))
     later = {("two", "train"): n_train_chat_round_two, ("two", "val"): n_val_chat_round_two,
              ("three", "train"): n_train_chat_round_three, ("three", "val"): n_val_chat_round_three}
     for (round_name, split), n in later.items():
         if n:
             counts[f"chat_round_{round_name}_{split}.jsonl"] = _write_jsonl(
                 out / f"chat_round_{round_name}_{split}.jsonl",
-                ({"messages": d} for d in chat_dialogs_round(world, split, n, seed, round_name)))
+                ({"messages": d} for d in progress(chat_dialogs_round(world, split, n, seed, round_name),
+                                                   f"chat_round_{round_name}_{split}.jsonl", n, "dialog")))
     with replacing(out / "world.json") as tmp:
         tmp.write_text(json.dumps(asdict(world), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     evals = eval_files(world)
