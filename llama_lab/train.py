@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import errno
 import hashlib
 import json
 import math
@@ -279,6 +280,8 @@ def tokenize_corpus(text_path: str | os.PathLike, tokenizer: Tokenizer) -> np.me
             with replacing(path) as tmp:
                 tmp.write_bytes(content)
     except OSError as error:
+        if error.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):  # a failing disk is no folder to fix
+            raise
         raise ValueError(f"cannot write the token cache {bin_path.name} beside {text_path} ({error.strerror}): the "
                          f"kit keeps a text's token ids beside it. Make {text_path.parent} writable, or copy the "
                          "text into a folder you can write to and train on the copy") from None
