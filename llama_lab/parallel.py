@@ -18,7 +18,7 @@ the rank's own key/value heads. With fewer key/value heads than ranks (the tiny 
 rank keeps the one key/value head its query heads share: copies, as the heads are small; 70B's 8 key/value heads
 split one per rank on 8 GPUs.
 
-    torchrun --nproc-per-node 2 -m llama_lab.parallel data/tiny-chat --prompt "Where does Mia live?"
+    torchrun --nproc-per-node 2 -m llama_lab.parallel data/tiny-chat --prompt "Where does Ada live?"
 
 With a Meta checkpoint of N shards and N ranks, rank i reads only consolidated.0i.pth: no process ever holds the
 whole model. Every rank computes the same logits and samples the same tokens (same seed); rank 0 prints.
