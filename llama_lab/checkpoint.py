@@ -45,6 +45,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from .chat import HF_CHAT_TEMPLATE
+from .files import fsync, remove_leftovers, usual_permissions
 from .model import Llama, ModelArgs
 from .quantize import FLOAT_DTYPES, QuantizedLinear, Scheme, check_stored, quantization_of, quantize_model
 from .tokenizer import Tokenizer, write_for_transformers
@@ -772,15 +773,6 @@ def _save_step(what: str) -> None:
     process there, to show that a save killed at any step leaves the old checkpoint or the new one."""
 
 
-def _fsync(path: Path) -> None:
-    """Make a file's contents, or a folder's entries (a rename, a removal), reach the disk before going on."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _temporary_prefix(path: Path) -> str:
     """How the name of a save's temporary folder beside `path` starts: with this process's id in it."""
     return f".{path.name}.llama-lab-save.{os.getpid()}."
@@ -790,20 +782,6 @@ def _temporary_pid(path: Path, name: str) -> int | None:
     """The id of the process whose save to `path` made the temporary folder `name`; None if it is not one."""
     match = re.fullmatch(re.escape(f".{path.name}.llama-lab-save.") + r"(\d+)\.\w+", name)
     return int(match[1]) if match else None
-
-
-def _remove_stale_temporaries(path: Path) -> None:
-    """Remove the temporary folders that saves to `path` killed before their switch left behind: the kit's own,
-    told by their names, of processes that have ended (another process may be saving right now)."""
-    for candidate in path.parent.iterdir():
-        pid = _temporary_pid(path, candidate.name)
-        if pid is not None and pid != os.getpid() and candidate.is_dir():
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                shutil.rmtree(candidate, ignore_errors=True)
-            except PermissionError:  # another user's process, alive
-                pass
 
 
 def _lock_file(path: Path) -> Path:
@@ -879,9 +857,9 @@ def _finish_switch(path: Path) -> None:
         for name in plan["remove"]:
             (path / name).unlink(missing_ok=True)
             _save_step(f"removed {name}")
-        _fsync(path)
+        fsync(path)
         plan_file.unlink()
-        _fsync(path)
+        fsync(path)
     except OSError as error:
         raise CheckpointError(f"{path}: a save to this folder was interrupted, and finishing it failed ({error}). "
                               "Load it once where you may write to the folder.") from error
@@ -905,7 +883,7 @@ def _save_folder(path: Path, fmt: str, write) -> Path:
     with _locked(path):  # a save killed after its plan still has files in its temporary folder: finish it first
         if path.exists():
             _finish_switch(path)
-        _remove_stale_temporaries(path)
+        remove_leftovers(path.parent, lambda name: _temporary_pid(path, name))  # saves killed before their switch
     temporary = Path(tempfile.mkdtemp(prefix=_temporary_prefix(path), dir=path.parent))
     with contextlib.ExitStack() as switching:
         try:
@@ -914,20 +892,20 @@ def _save_folder(path: Path, fmt: str, write) -> Path:
             if not path.exists():
                 os.rename(temporary, path)
                 _save_step("renamed")
-                _fsync(path.parent)
+                fsync(path.parent)
                 return path
             _finish_switch(path)  # another save's, killed after its plan while this one was writing
             record = _record(path)
             earlier = set(record["files"]) if record else set()
             plan = {"from": temporary.name, "files": files + [RECORD], "remove": sorted(earlier - set(files))}
             (temporary / SWITCH).write_text(json.dumps(plan, indent=2))
-            _fsync(temporary / SWITCH)
+            fsync(temporary / SWITCH)
             _save_step("planned")
         except BaseException:  # an error, or Ctrl-C: nothing was moved yet, the old checkpoint is whole
             shutil.rmtree(temporary, ignore_errors=True)
             raise
         os.rename(temporary / SWITCH, path / SWITCH)  # from here on the save is done, even if killed: _finish_switch
-        _fsync(path)
+        fsync(path)
         _save_step("committed")
         _finish_switch(path)
     return path
@@ -941,14 +919,12 @@ def _write_temporary(temporary: Path, fmt: str, write) -> list[str]:
     (temporary / RECORD).write_text(json.dumps({"format": fmt, "files": files}, indent=2))
     # mkdtemp makes a private directory (0700) and safetensors writes 0600: give the checkpoint the
     # permissions any other file of the user's gets, so that colleagues on a shared machine can read it
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary, 0o777 & ~umask)
+    usual_permissions(temporary, folder=True)
     for file in temporary.iterdir():
-        os.chmod(file, 0o666 & ~umask)
-        _fsync(file)
+        usual_permissions(file, folder=False)
+        fsync(file)
         _save_step(f"wrote {file.name}")
-    _fsync(temporary)
+    fsync(temporary)
     return files
 
 

@@ -45,12 +45,37 @@ def _switch_step(what: str) -> None:
     it raise there, to show that a stop at any step leaves the old set of files or the new one."""
 
 
-def _fsync(path: Path) -> None:
+def fsync(path: str | os.PathLike) -> None:
+    """Make a file's contents, or a folder's entries (a rename, a removal), reach the disk before going on."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def usual_permissions(path: Path, folder: bool) -> None:
+    """Give `path` the permissions the user's files get (the umask's): mkdtemp makes private folders (0700) and
+    some writers private files (0600), which colleagues on a shared machine could not read."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, (0o777 if folder else 0o666) & ~umask)
+
+
+def remove_leftovers(folder: Path, owner_of) -> None:
+    """Remove the folders in `folder` that a process now ended left behind: owner_of(name) is the id of the process
+    that made the folder `name`, or None for a name that is not such a folder. A folder of this process, or of a
+    process still running (another may be writing right now), is left alone."""
+    for candidate in folder.iterdir() if folder.is_dir() else ():
+        pid = owner_of(candidate.name)
+        if pid is None or pid == os.getpid() or not candidate.is_dir():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(candidate, ignore_errors=True)
+        except PermissionError:  # another user's process, alive
+            pass
 
 
 def replace_together(root: str | os.PathLike, build) -> None:
@@ -70,21 +95,19 @@ def replace_together(root: str | os.PathLike, build) -> None:
         build(staging)
         files = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
         for name in files:
-            _fsync(staging / name)
+            fsync(staging / name)
             _switch_step(f"wrote {name}")
         for folder in {staging / name for name in files}:
-            _fsync(folder.parent)
-        umask = os.umask(0)  # mkdtemp's folder is private (0700): what it holds gets the user's usual permissions
-        os.umask(umask)
+            fsync(folder.parent)
         for folder in [p for p in staging.rglob("*") if p.is_dir()]:
-            os.chmod(folder, 0o777 & ~umask)
+            usual_permissions(folder, folder=True)
         (staging / SWITCH).write_text(json.dumps({"from": staging.name, "files": files}, indent=1))
-        _fsync(staging / SWITCH)
+        fsync(staging / SWITCH)
     except BaseException:  # an error, or Ctrl-C: nothing was moved, the old set is whole
         shutil.rmtree(staging, ignore_errors=True)
         raise
     os.replace(staging / SWITCH, root / SWITCH)  # the switch: from here on the new set is the one
-    _fsync(root)
+    fsync(root)
     _switch_step("committed")
     finish_replacing(root)
 
@@ -95,7 +118,7 @@ def finish_replacing(root: str | os.PathLike) -> None:
     root = Path(root)
     plan_file = root / SWITCH
     if not plan_file.is_file():
-        _remove_stale_staging(root)
+        remove_leftovers(root, _staging_owner)
         return
     try:
         plan = json.loads(plan_file.read_text())
@@ -110,22 +133,13 @@ def finish_replacing(root: str | os.PathLike) -> None:
             os.replace(staging / name, root / name)
             _switch_step(f"moved {name}")
     for folder in {(root / name).parent for name in names} | {root}:
-        _fsync(folder)
+        fsync(folder)
     plan_file.unlink()
-    _fsync(root)
+    fsync(root)
     shutil.rmtree(staging, ignore_errors=True)
 
 
-def _remove_stale_staging(root: Path) -> None:
-    """Remove the staging folders of replace_together runs stopped before their switch: those of processes that
-    have ended (another process may be writing right now)."""
-    for candidate in root.glob(f"{STAGING}*") if root.is_dir() else ():
-        pid = candidate.name.removeprefix(STAGING).split(".")[0]
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            shutil.rmtree(candidate, ignore_errors=True)
-        except PermissionError:  # another user's process, alive
-            pass
+def _staging_owner(name: str) -> int | None:
+    """The id of the process whose replace_together made the staging folder `name`; None if it is not one."""
+    pid = name.removeprefix(STAGING).split(".")[0] if name.startswith(STAGING) else ""
+    return int(pid) if pid.isdigit() else None
