@@ -1335,9 +1335,13 @@ def test_the_folders_of_a_killed_grader_are_removed_by_the_next_one(tmp_path):
     assert len(left) == 1 and (left[0] / "notebook" / "04_sampling.ipynb").exists()
     if not NO_SANDBOX:
         assert no_process_with(token), "the sandbox outlived its grader"
-    # and beside it, folders that are not a dead grader's: one of this process (alive), one with no owner
+    # and beside it, folders that are not a dead grader's: one of this process (alive), one with no owner, one
+    # whose OWNER is empty and one whose OWNER is a pipe (left alone, and never waited on)
     with grading_folder("04_sampling.ipynb", b"{}") as alive, tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) \
-            as unknown:
+            as unknown, tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as empty, \
+            tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as piped:
+        (Path(empty) / OWNER).write_text("")
+        os.mkfifo(Path(piped) / OWNER)
         removed = remove_leftovers()
         assert left[0] in removed and not left[0].exists()
-        assert alive.exists() and Path(unknown).exists()
+        assert alive.exists() and Path(unknown).exists() and Path(empty).exists() and Path(piped).exists()

@@ -300,28 +300,46 @@ RESULTS_LIMIT = 64 * 2**20  # bytes: a part's results are small tensors; anythin
 
 def _read_results(directory: int, name: str, limit: int = RESULTS_LIMIT) -> tuple[bytes | None, str | None]:
     """(contents, None) of the results file `name` in `directory`; (None, None) when there is none; (None, what
-    is wrong) when it is not a plain file of at most `limit` bytes. Never follows a link, never waits (a FIFO),
-    never reads more than `limit` bytes (a file that grows, a link to /dev/zero)."""
+    is wrong) when it is not a plain file of at most `limit` bytes (see read_plain_file)."""
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=directory)
+        return read_plain_file(name, limit, directory), None
     except FileNotFoundError:
         return None, None
+    except NotPlainFile as problem:
+        if problem.size is not None:
+            return None, f"its results file is over {limit} bytes"
+        return None, "its results file is not a plain file (a FIFO, a device, a folder?)"
     except OSError as error:
         return None, f"its results file could not be opened ({error.strerror}: a link?)"
+
+
+class NotPlainFile(Exception):
+    """read_plain_file found something other than a plain file of at most its limit: `mode` is what it found
+    (os.stat's st_mode), or `size` the bytes it read before giving up."""
+
+    def __init__(self, mode: int | None = None, size: int | None = None):
+        super().__init__(f"not a plain file (mode {mode:o})" if mode is not None else f"{size} bytes or more")
+        self.mode, self.size = mode, size
+
+
+def read_plain_file(path: str | os.PathLike, limit: int, directory: int | None = None) -> bytes:
+    """The bytes of a file someone else may have placed (a notebook handed in, what a kernel saved): `path`,
+    inside the folder open as `directory` if given, read only if it is a regular file, and never more than
+    `limit` bytes of it. It is opened without following a link (OSError ELOOP) and without waiting (a FIFO), so
+    a link to /dev/zero or to the instructor's files, or a pipe that never ends, costs nothing. Raises
+    FileNotFoundError when there is none, NotPlainFile for anything else found there."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=directory)
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return None, "its results file is not a plain file (a FIFO, a device, a folder?)"
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotPlainFile(mode=mode)
         chunks, size = [], 0
-        while size <= limit:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
-            if not chunk:
-                break
+        while size <= limit and (chunk := os.read(fd, min(1 << 20, limit + 1 - size))):
             chunks.append(chunk)
             size += len(chunk)
         if size > limit:
-            return None, f"its results file is over {limit} bytes"
-        return b"".join(chunks), None
+            raise NotPlainFile(size=size)
+        return b"".join(chunks)
     finally:
         os.close(fd)
 
@@ -460,24 +478,12 @@ def read_submission(path: Path) -> bytes:
 
     def read() -> None:
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            outcome.append(read_plain_file(path, MAX_NOTEBOOK_BYTES))
+        except NotPlainFile as problem:  # replaced since lstat, or grown
+            outcome.append(GradingError(_too_large(name, problem.size) if problem.size is not None
+                                        else _not_a_file(name, path, problem.mode)))
         except OSError as error:  # ELOOP: it became a link since lstat
             outcome.append(GradingError(f"{name} could not be read ({error.strerror})"))
-            return
-        try:
-            mode = os.fstat(fd).st_mode
-            if not stat.S_ISREG(mode):  # replaced since lstat
-                outcome.append(GradingError(_not_a_file(name, path, mode)))
-                return
-            chunks, size = [], 0
-            while size <= MAX_NOTEBOOK_BYTES and (chunk := os.read(fd, 1 << 20)):
-                chunks.append(chunk)
-                size += len(chunk)
-            outcome.append(GradingError(_too_large(name, size)) if size > MAX_NOTEBOOK_BYTES else b"".join(chunks))
-        except OSError as error:
-            outcome.append(GradingError(f"{name} could not be read ({error.strerror})"))
-        finally:
-            os.close(fd)
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
@@ -529,15 +535,11 @@ def remove_leftovers() -> list[Path]:
     A folder without OWNER, or of a grader still running, is left alone. Returns the folders removed."""
     removed = []
     for folder in Path(tempfile.gettempdir()).glob(TEMP_PREFIX + "*"):
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError, IndexError, NotPlainFile):
             info = folder.lstat()
             if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
                 continue
-            fd = os.open(folder / OWNER, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-            try:
-                owner = os.read(fd, 100).decode("ascii").strip() if stat.S_ISREG(os.fstat(fd).st_mode) else ""
-            finally:
-                os.close(fd)
+            owner = read_plain_file(folder / OWNER, 100).decode("ascii").strip()
             pid = int(owner.split()[0])
             if pid <= 0 or _process_id(pid) == owner or (" " not in owner and _alive(pid)):
                 continue  # its grader still runs
