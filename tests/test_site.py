@@ -11,20 +11,27 @@ fails here at once rather than waiting for a network that is not there.
 import base64
 import html.parser
 import importlib.util
+import io
 import json
 import re
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import matplotlib
 import pytest
 
 from support import REPO
 from test_browser import CHROMIUM_FLAGS, chromium_or_skip, free_port
+from test_environments import names, recipe
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend that needs no display)
 
 BUILD_SITE = REPO / "scripts" / "build_site.py"
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -73,12 +80,7 @@ def anchors_of(page: Path) -> set[str]:
 
 def tiny_png() -> str:
     """A 2x1 PNG, as base64: what an Image widget's saved state holds."""
-    from io import BytesIO
-
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    buffer = BytesIO()
+    buffer = io.BytesIO()
     plt.imsave(buffer, [[0.0, 1.0]], format="png")
     return base64.b64encode(buffer.getvalue()).decode()
 
@@ -340,3 +342,14 @@ def test_widgets_show_their_saved_state(visits):
     playground = seen["notebooks/05_widget_playground.html"]
     pictures = [image for image in playground.images if image["in_output"] and image["src"].startswith("data:")]
     assert len(pictures) >= 4 and all(image["width"] > 0 for image in pictures)
+
+
+def test_make_site_installs_the_site_extra_which_the_dev_extra_includes():
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert {"sphinx", "myst-nb", "sphinx-book-theme", "sphinx-mathjax-offline"} <= names(extras["site"])
+    assert "llama-lab[site]" in extras["dev"]  # `make test` runs this test, so the dev extra brings what it needs
+    assert not names(extras["site"]) & names(extras["lab"])  # learners do not need Sphinx
+    makefile = (REPO / "Makefile").read_text()
+    assert recipe(makefile, "site")[0].split() == ["$(VENV)/.site"]
+    assert '-e ".[site]"' in recipe(makefile, "$(VENV)/.site")[1]
+    assert "scripts/build_site.py" in recipe(makefile, "site")[1]
