@@ -90,19 +90,23 @@ def draw_widgets_from_saved_state(app, docname: str, source: list[str]) -> None:
             source[0] = json.dumps(replace_widget_views(notebook))
 
 
-def offer_other_notebooks_as_downloads(app, doctree) -> None:
-    """A link to a notebook that is not a page of the site (a student's assignment) downloads the notebook: MyST
-    would otherwise take it for a page, and find none."""
+def link_files_of_the_kit(app, doctree) -> None:
+    """Links to the repository that are not pages of the site: a notebook (a student's assignment) becomes a
+    download, as any other file of the kit does (MyST would take it for a page, and find none); a folder, which a
+    static site cannot show, becomes its link's text."""
     for reference in list(doctree.findall(addnodes.pending_xref)):
         target = reference.get("reftarget", "")
-        if reference.get("refdomain") != "doc" or target in app.env.found_docs:
-            continue
-        notebook = f"{target}.ipynb"
-        if (Path(app.srcdir) / notebook).is_file():
-            download = addnodes.download_reference(refdomain=None, reftarget=f"/{notebook}", reftype="myst",
-                                                   refdoc=reference.get("refdoc"), refexplicit=True)
-            download.extend(reference.children)
-            reference.replace_self(download)
+        if reference.get("refdomain") == "doc" and target not in app.env.found_docs:
+            notebook = f"{target}.ipynb"
+            if (Path(app.srcdir) / notebook).is_file():
+                download = addnodes.download_reference(refdomain=None, reftarget=f"/{notebook}", reftype="myst",
+                                                       refdoc=reference.get("refdoc"), refexplicit=True)
+                download.extend(reference.children)
+                reference.replace_self(download)
+        elif reference.get("refdomain") is None and reference.get("reftype") == "myst":
+            folder = Path(app.env.relfn2path(target.split("#")[0], reference.get("refdoc"))[1])
+            if target and folder.is_dir():
+                reference.replace_self(reference.children)
 
 
 def write_index_page(app, exception) -> None:
@@ -118,5 +122,5 @@ def write_index_page(app, exception) -> None:
 def setup(app):
     app.connect("source-read", add_contents_to_home_page)
     app.connect("source-read", draw_widgets_from_saved_state)
-    app.connect("doctree-read", offer_other_notebooks_as_downloads, priority=400)  # before Sphinx lists downloads
+    app.connect("doctree-read", link_files_of_the_kit, priority=400)  # before Sphinx lists downloads
     app.connect("build-finished", write_index_page)
