@@ -9,6 +9,7 @@ fails here at once rather than waiting for a network that is not there.
 """
 
 import base64
+import functools
 import html.parser
 import importlib.util
 import io
@@ -69,6 +70,7 @@ class AnchorCollector(html.parser.HTMLParser):
                 self.anchors.add(value)
 
 
+@functools.cache
 def anchors_of(page: Path) -> set[str]:
     collector = AnchorCollector()
     collector.feed(page.read_text(errors="replace"))
