@@ -20,8 +20,8 @@ import io
 import warnings
 from types import ModuleType
 
-from .checks import Part, PartResult, format_part, judge, prepare
-from .harness import StudentError, find, one_thread, run_cases
+from .engine.checks import Part, PartResult, format_part, judge, prepare
+from .engine.harness import StudentError, find, one_thread, run_cases
 
 # assignment (the notebook's name) -> the module with its graded parts
 ASSIGNMENTS = {
@@ -39,7 +39,7 @@ def load(assignment: str) -> ModuleType:
     """The module of an assignment; it defines TITLE and PARTS (a list of `Part`)."""
     if assignment not in ASSIGNMENTS:
         raise KeyError(f"no assignment named {assignment!r}: the assignments are {', '.join(ASSIGNMENTS)}")
-    return importlib.import_module(f"{__name__}.{ASSIGNMENTS[assignment]}")
+    return importlib.import_module(f"{__name__}.parts.{ASSIGNMENTS[assignment]}")
 
 
 def get_part(assignment: str, name: str) -> Part:

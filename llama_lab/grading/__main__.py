@@ -4,7 +4,7 @@ import sys
 
 if __name__ == "__main__":
     try:
-        from .grade import command
+        from .engine.grade import command
     except ModuleNotFoundError as missing:  # without the lab extra: grade.py's one line says what to install
         sys.exit(f"error: {missing}")
     command()

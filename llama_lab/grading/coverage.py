@@ -17,8 +17,8 @@ import sys
 from dataclasses import dataclass, field
 
 from . import ASSIGNMENTS, load
-from .checks import Part, difference
-from .harness import one_thread
+from .engine.checks import Part, difference
+from .engine.harness import one_thread
 
 
 @dataclass

@@ -254,7 +254,7 @@ def _watched() -> list:
 def snapshot(assignment: str | None = None) -> Snapshot:
     """Remember the libraries as they are now: called before the notebook's first cell."""
     if assignment is not None:
-        from . import load
+        from .. import load
         load(assignment)  # its module too: the parts' run functions live there
     objects = _watched()
     taken = Snapshot(
@@ -311,7 +311,7 @@ def part_step(assignment: str, part_name: str, inputs_path: str, outputs_path: s
     this module, its closures, the Part instances); then `grade_part` of that fresh copy runs the part.
     """
     package = f"llama_lab._grading_{secrets.token_hex(8)}"
-    folder = Path(__file__).resolve().parent
+    folder = Path(__file__).resolve().parent.parent  # llama_lab/grading/
     return textwrap.dedent(f"""\
         def _llama_lab_grade_part(namespace):
             import importlib, importlib.util, sys
@@ -320,7 +320,7 @@ def part_step(assignment: str, part_name: str, inputs_path: str, outputs_path: s
             sys.modules[{package!r}] = package = importlib.util.module_from_spec(spec)
             try:
                 spec.loader.exec_module(package)
-                importlib.import_module({package + ".harness"!r}).grade_part(
+                importlib.import_module({package + ".engine.harness"!r}).grade_part(
                     {assignment!r}, {part_name!r}, {inputs_path!r}, {outputs_path!r}, {seconds!r}, namespace)
             finally:
                 for name in [n for n in sys.modules if n == {package!r} or n.startswith({package + "."!r})]:
@@ -341,9 +341,9 @@ def grade_part(assignment: str, part_name: str, inputs_path: str, outputs_path: 
     before the notebook ran, and the cases run one by one; after each, the outcomes so far are saved (a case
     that kills the kernel loses only itself) and the file's digest printed, for the grader to compare.
     """
-    from . import load
+    from .. import load
     part = {p.name: p for p in load(assignment).PARTS}[part_name]
-    shared = sys.modules.get(__package__.rsplit(".", 1)[0] + ".grading.harness")
+    shared = sys.modules.get(__package__.split(".")[0] + ".grading.engine.harness")
     taken = next(iter(getattr(shared, "_LATEST", None) or []), None)
     found = tampering(part, taken)
     put_back = (lambda: restore(taken)) if _is_snapshot(taken) else (lambda: None)
@@ -399,7 +399,7 @@ def tampering(part: Part, taken: Any) -> list[str]:
                       for name, value in list(saved.items()) if _notebook_made(value)]
         found += [f"the grader's snapshot of the libraries was altered: it would give {function.__qualname__} "
                   "code of the notebook's" for function, code in taken.codes if _notebook_code(code)]
-    root = __package__.rsplit(".", 1)[0] + ".grading"  # the shared package, not this fresh copy
+    root = __package__.split(".")[0] + ".grading"  # the shared package, not this fresh copy
     for name, module in list(sys.modules.items()):
         if name != root and not name.startswith(root + "."):
             continue

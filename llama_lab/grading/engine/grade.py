@@ -101,8 +101,8 @@ except ModuleNotFoundError as missing:  # the kit was installed without its `lab
         sys.exit(f"error: {_LAB}")
     raise ModuleNotFoundError(_LAB, name=missing.name) from missing
 
-from .. import grading
-from ..files import replacing
+from ... import grading
+from ...files import replacing
 from .checks import Fresh, PartResult, format_part, fresh_cases, judge, prepare, untrue_to_fresh
 from .harness import RESULTS_MARKER, part_step
 
@@ -214,7 +214,7 @@ def _grade_in_kernels(path: Path, content: bytes, all_cells: list, cells: list[i
             # names drawn now: nothing the notebook prepared can sit where the grader writes or reads
             files = {name: (f"{name}.{secrets.token_hex(8)}.in.pt", f"{name}.{secrets.token_hex(8)}.out.pt")
                      for name in parts}
-            steps = [_Step("setup", "setup", f"__import__('llama_lab.grading.harness', fromlist=['snapshot'])"
+            steps = [_Step("setup", "setup", f"__import__('llama_lab.grading.engine.harness', fromlist=['snapshot'])"
                                              f".snapshot({assignment!r});\n")]
             steps += [_Step("cell", _cell_label(i, all_cells[i]), all_cells[i].source) for i in cells]
             for name, (inputs, outputs) in files.items():
