@@ -29,9 +29,12 @@ import pytest
 import torch
 
 from llama_lab import grading
-from llama_lab.grading.engine.grade import (MAX_NOTEBOOK_BYTES, OWNER, TEMP_PREFIX, Limits, format_grade,
-                                            format_summary, grade_notebook, grade_path, grading_folder, main,
-                                            remove_leftovers)
+from llama_lab.grading.engine.cli import main
+from llama_lab.grading.engine.folders import OWNER, TEMP_PREFIX, grading_folder, remove_leftovers
+from llama_lab.grading.engine.grades import Limits
+from llama_lab.grading.engine.report import format_grade, format_summary
+from llama_lab.grading.engine.run import grade_notebook, grade_path
+from llama_lab.grading.engine.submissions import MAX_NOTEBOOK_BYTES
 from llama_lab.grading.engine import harness, sandbox
 
 REPO = Path(__file__).resolve().parent.parent
@@ -869,7 +872,7 @@ def test_a_copy_of_the_kits_code_made_before_grading_earns_nothing_and_is_flagge
 def test_the_results_are_read_as_a_strangers_file(tmp_path):
     """A FIFO, a link (to /dev/zero, or anywhere) or a huge file where the results should be costs that part: it
     neither blocks the grader nor fills its memory."""
-    from llama_lab.grading.engine.grade import _read_results
+    from llama_lab.grading.engine.submissions import read_results
     folder = tmp_path / "parts"
     folder.mkdir()
     os.mkfifo(folder / "fifo")
@@ -878,13 +881,13 @@ def test_the_results_are_read_as_a_strangers_file(tmp_path):
     (folder / "small").write_bytes(b"results")
     directory = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        assert _read_results(directory, "fifo", limit=1000) == (None, "its results file is not a plain file (a "
-                                                                      "FIFO, a device, a folder?)")
-        data, problem = _read_results(directory, "zero", limit=1000)
+        assert read_results(directory, "fifo", limit=1000) == (None, "its results file is not a plain file (a "
+                                                                     "FIFO, a device, a folder?)")
+        data, problem = read_results(directory, "zero", limit=1000)
         assert data is None and "a link?" in problem
-        assert _read_results(directory, "big", limit=1000) == (None, "its results file is over 1000 bytes")
-        assert _read_results(directory, "small", limit=1000) == (b"results", None)
-        assert _read_results(directory, "missing", limit=1000) == (None, None)
+        assert read_results(directory, "big", limit=1000) == (None, "its results file is over 1000 bytes")
+        assert read_results(directory, "small", limit=1000) == (b"results", None)
+        assert read_results(directory, "missing", limit=1000) == (None, None)
     finally:
         os.close(directory)
 
@@ -1097,7 +1100,7 @@ def test_a_notebook_the_grader_cannot_read_costs_only_its_own_grade(tmp_path):
 
 def test_without_the_lab_extra_the_command_says_what_to_install():
     code = ("import runpy, sys; sys.modules['nbclient'] = None; sys.argv = ['grade', 'x.ipynb']; "
-            "runpy.run_module('llama_lab.grading.engine.grade', run_name='__main__')")
+            "runpy.run_module('llama_lab.grade', run_name='__main__')")
     done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(REPO)},
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1, done.stderr

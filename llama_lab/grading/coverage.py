@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
-from . import ASSIGNMENTS, load
+from .engine.catalog import ASSIGNMENTS, load
 from .engine.checks import Part, difference
 from .engine.harness import one_thread
 

@@ -1,2 +1,2 @@
-"""The graded parts of the course assignments, one module per assignment notebook (llama_lab.grading.ASSIGNMENTS
-maps one to the other), and the small random Llamas their cases build (models.py)."""
+"""The graded parts of the course assignments, one module per assignment notebook (engine/catalog.py's
+ASSIGNMENTS maps one to the other), and the small random Llamas their cases build (models.py)."""
