@@ -19,8 +19,6 @@ from .report import shown
 
 MAX_NOTEBOOK_BYTES = 20_000_000  # a handed-in notebook larger than this is not read (outputs of megabytes?)
 READ_SECONDS = 30.0  # reading one handed-in notebook (a stalled network drive must not stop the grading)
-
-
 RESULTS_LIMIT = 64 * 2**20  # bytes: a part's results are small tensors; anything bigger is not the grader's
 
 
