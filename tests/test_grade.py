@@ -29,9 +29,13 @@ import pytest
 import torch
 
 from llama_lab import grading
-from llama_lab.grading.grade import (MAX_NOTEBOOK_BYTES, OWNER, TEMP_PREFIX, Limits, format_grade, format_summary,
-                                     grade_notebook, grade_path, grading_folder, main, remove_leftovers)
-from llama_lab.grading import harness, sandbox
+from llama_lab.grading.engine.cli import main
+from llama_lab.grading.engine.folders import OWNER, TEMP_PREFIX, grading_folder, remove_leftovers
+from llama_lab.grading.engine.grades import Limits
+from llama_lab.grading.engine.report import format_grade, format_summary
+from llama_lab.grading.engine.run import grade_notebook, grade_path
+from llama_lab.grading.engine.submissions import MAX_NOTEBOOK_BYTES
+from llama_lab.grading.engine import harness, sandbox
 
 REPO = Path(__file__).resolve().parent.parent
 INSTRUCTOR = REPO / "notebooks" / "assignments" / "instructor"
@@ -400,6 +404,7 @@ def test_outputs_are_plain_data():
 
 def test_greedy_cases_have_no_near_ties():
     """A correct solution may round differently from the kit (1e-6); no greedy step may hinge on that."""
+    from llama_lab.generate import generate_tokens
     from llama_lab.grading.models import random_llama
     greedy = [case for name in ("01_rmsnorm_swiglu", "02_rotary_embeddings", "03_attention_kv_cache")
               for part in grading.load(name).PARTS for case in part.cases()
@@ -408,7 +413,7 @@ def test_greedy_cases_have_no_near_ties():
     with harness.one_thread(), torch.no_grad():
         for case in greedy:
             model, prompt = random_llama(seed=case.inputs["seed"]), case.inputs["prompt"]
-            tokens = prompt + grading.models.generate_tokens(model, [prompt], 8, temperature=0, eos_id=None)[0]
+            tokens = prompt + generate_tokens(model, [prompt], 8, temperature=0, eos_id=None)[0]
             top2 = model(torch.tensor([tokens]))[0, len(prompt) - 1:-1].topk(2, dim=-1).values
             assert (top2[:, 0] - top2[:, 1]).min() > 1e-2, case.label
 
@@ -459,7 +464,7 @@ def test_untouched_student_versions_get_zero(name, monkeypatch):
 def test_the_instructor_solutions_are_right_on_every_fresh_case(name, monkeypatch):
     """The cases drawn for a grading run hold the fixed cases' values in other orders: right code stays right on
     them, whatever the seed (else a correct notebook would be flagged)."""
-    from llama_lab.grading.checks import difference, fresh_cases, prepare
+    from llama_lab.grading.engine.checks import difference, fresh_cases, prepare
     monkeypatch.setenv("LLAMA_LAB_GRADING", "1")
     nb = nbformat.read(INSTRUCTOR / f"{name}.ipynb", as_version=4)
     namespace = {"__name__": "__main__"}
@@ -641,8 +646,9 @@ def test_a_notebook_that_replaces_the_harness_gets_nothing_and_is_flagged(tmp_pa
     fake = """
         import sys, types
         import torch
-        from llama_lab.grading import get_part, harness
-        from llama_lab.grading.harness import plain
+        from llama_lab.grading import get_part
+        from llama_lab.grading.engine import harness
+        from llama_lab.grading.engine.harness import plain
 
         def fake(*args, **kwargs):  # saves the right answers where the grader reads them
             texts = [a for a in args if isinstance(a, str)]
@@ -653,11 +659,11 @@ def test_a_notebook_that_replaces_the_harness_gets_nothing_and_is_flagged(tmp_pa
 
         fake_harness = types.SimpleNamespace(collect=fake, grader=lambda *args: fake)
         harness.collect = fake
-        sys.modules["llama_lab.grading.harness"] = fake_harness
+        sys.modules["llama_lab.grading.engine.harness"] = fake_harness
         for name, value in list(globals().items()):  # whatever the grader put in the notebook's globals
             if value is harness:
                 globals()[name] = fake_harness
-            elif name.startswith("_") and getattr(value, "__module__", None) == "llama_lab.grading.harness":
+            elif name.startswith("_") and getattr(value, "__module__", None) == harness.__name__:
                 globals()[name] = fake
         """
     nb = nbformat.read(STUDENT / "04_sampling.ipynb", as_version=4)
@@ -667,8 +673,8 @@ def test_a_notebook_that_replaces_the_harness_gets_nothing_and_is_flagged(tmp_pa
     grade = grade_notebook(path, **TRUSTED)
     assert grade.points == 0 and grade.max_points == worth("04_sampling"), format_grade(grade)
     assert len(grade.flags) == 4 and all(
-        "sys.modules['llama_lab.grading.harness'] is the notebook's SimpleNamespace" in f for f in grade.flags), \
-        grade.flags
+        "sys.modules['llama_lab.grading.engine.harness'] is the notebook's SimpleNamespace" in f
+        for f in grade.flags), grade.flags
     assert "FLAGGED" in format_grade(grade)
 
 
@@ -729,7 +735,7 @@ KIT_ANSWERS = """
     import glob, os, threading, time
     import torch
     from llama_lab.grading import get_part
-    from llama_lab.grading.harness import plain
+    from llama_lab.grading.engine.harness import plain
 
     def answers(part_name, inputs):
         part = get_part("04_sampling", part_name)
@@ -768,7 +774,7 @@ def test_a_notebook_that_alters_the_grading_objects_gets_nothing_and_is_flagged(
     computed in advance: the part steps grade with copies loaded anew, and find what was altered."""
     alter = """
         import gc
-        from llama_lab.grading.harness import plain
+        from llama_lab.grading.engine.harness import plain
 
         def handing_back(answers):
             remaining = iter(answers)
@@ -781,7 +787,7 @@ def test_a_notebook_that_alters_the_grading_objects_gets_nothing_and_is_flagged(
                 obj.reference = lambda *args, **kwargs: None
             elif type(obj).__name__ == "Snapshot":  # what the libraries are put back to, between cases
                 for module, saved in obj.attributes:
-                    if getattr(module, "__name__", "") == "llama_lab.grading.harness":
+                    if getattr(module, "__name__", "") == "llama_lab.grading.engine.harness":
                         saved["find"] = lambda namespace, part: part.reference
         """
     grade = hostile("04_sampling", alter, tmp_path=tmp_path)
@@ -789,7 +795,7 @@ def test_a_notebook_that_alters_the_grading_objects_gets_nothing_and_is_flagged(
     assert len(grade.flags) == 4, grade.flags
     for flag, part in zip(grade.flags, grade.parts):
         assert flag.startswith(f"{part.name}: the grader's snapshot of the libraries was altered: it would put "
-                               "back the notebook's <lambda> as llama_lab.grading.harness.find"), flag
+                               "back the notebook's <lambda> as llama_lab.grading.engine.harness.find"), flag
         assert re.search(r"the grader's Part '\w+' was altered: its (run|reference) is the notebook's", flag), flag
 
 
@@ -866,7 +872,7 @@ def test_a_copy_of_the_kits_code_made_before_grading_earns_nothing_and_is_flagge
 def test_the_results_are_read_as_a_strangers_file(tmp_path):
     """A FIFO, a link (to /dev/zero, or anywhere) or a huge file where the results should be costs that part: it
     neither blocks the grader nor fills its memory."""
-    from llama_lab.grading.grade import _read_results
+    from llama_lab.grading.engine.submissions import read_results
     folder = tmp_path / "parts"
     folder.mkdir()
     os.mkfifo(folder / "fifo")
@@ -875,13 +881,13 @@ def test_the_results_are_read_as_a_strangers_file(tmp_path):
     (folder / "small").write_bytes(b"results")
     directory = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        assert _read_results(directory, "fifo", limit=1000) == (None, "its results file is not a plain file (a "
-                                                                      "FIFO, a device, a folder?)")
-        data, problem = _read_results(directory, "zero", limit=1000)
+        assert read_results(directory, "fifo", limit=1000) == (None, "its results file is not a plain file (a "
+                                                                     "FIFO, a device, a folder?)")
+        data, problem = read_results(directory, "zero", limit=1000)
         assert data is None and "a link?" in problem
-        assert _read_results(directory, "big", limit=1000) == (None, "its results file is over 1000 bytes")
-        assert _read_results(directory, "small", limit=1000) == (b"results", None)
-        assert _read_results(directory, "missing", limit=1000) == (None, None)
+        assert read_results(directory, "big", limit=1000) == (None, "its results file is over 1000 bytes")
+        assert read_results(directory, "small", limit=1000) == (b"results", None)
+        assert read_results(directory, "missing", limit=1000) == (None, None)
     finally:
         os.close(directory)
 
@@ -916,7 +922,7 @@ def test_reference_outputs_do_not_depend_on_other_threads():
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    from llama_lab.grading.checks import prepare
+    from llama_lab.grading.engine.checks import prepare
     parts = grading.load("04_sampling").PARTS
     alone = [[item.expected for item in prepare(part)] for part in parts]
     stop = threading.Event()
@@ -1094,7 +1100,7 @@ def test_a_notebook_the_grader_cannot_read_costs_only_its_own_grade(tmp_path):
 
 def test_without_the_lab_extra_the_command_says_what_to_install():
     code = ("import runpy, sys; sys.modules['nbclient'] = None; sys.argv = ['grade', 'x.ipynb']; "
-            "runpy.run_module('llama_lab.grading.grade', run_name='__main__')")
+            "runpy.run_module('llama_lab.grade', run_name='__main__')")
     done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(REPO)},
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1, done.stderr

@@ -1,10 +1,7 @@
-"""`python -m llama_lab.grading`, published as `python -m llama_lab.grade`: the autograder (grade.py)."""
+"""`python -m llama_lab.grading`, published as `python -m llama_lab.grade`: the autograder's command line
+(engine/cli.py), run through llama_lab/grade.py, which says what to install when the lab extra is missing."""
 
-import sys
+from ..grade import main
 
 if __name__ == "__main__":
-    try:
-        from .grade import command
-    except ModuleNotFoundError as missing:  # without the lab extra: grade.py's one line says what to install
-        sys.exit(f"error: {missing}")
-    command()
+    main()

@@ -16,9 +16,9 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
-from . import ASSIGNMENTS, load
-from .checks import Part, difference
-from .harness import one_thread
+from .engine.catalog import ASSIGNMENTS, load
+from .engine.checks import Part, difference
+from .engine.harness import one_thread
 
 
 @dataclass

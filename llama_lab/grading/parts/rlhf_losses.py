@@ -18,9 +18,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..rlhf.ppo import masked_mean, policy_loss
-from ..rlhf.reward import MARGINS, RATINGS, ranking_loss
-from .checks import Case, Part
+from ...rlhf.ppo import masked_mean, policy_loss
+from ...rlhf.reward import MARGINS, RATINGS, ranking_loss
+from ..engine.checks import Case, Part
 
 TITLE = "RLHF's losses: the reward model's margin ranking loss and PPO's clipped objective"
 

@@ -19,11 +19,11 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..hooks import residual_stream
-from ..course.probes import difference_of_means
-from ..course.safety import mc2
-from .checks import Case, Part
-from .harness import as_float
+from ...hooks import residual_stream
+from ...course.probes import difference_of_means
+from ...course.safety import mc2
+from ..engine.checks import Case, Part
+from ..engine.harness import as_float
 from .models import random_llama, random_prompt
 
 

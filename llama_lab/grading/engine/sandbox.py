@@ -178,7 +178,7 @@ def hand_over(folder: Path, uid: int | None) -> None:
 
 
 def package_dir() -> str:
-    return str(Path(__file__).resolve().parent.parent)  # llama_lab/
+    return str(Path(__file__).resolve().parent.parent.parent)  # llama_lab/
 
 
 def readable() -> list[str]:

@@ -33,7 +33,7 @@ from types import CodeType, FunctionType
 
 from .checks import Part
 
-PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)  # llama_lab/
+PACKAGE_DIR = str(Path(__file__).resolve().parent.parent.parent)  # llama_lab/
 _LIBRARY_DIRS = tuple({sysconfig.get_paths()[key] for key in ("stdlib", "purelib", "platlib")})
 _MISSING = object()
 
@@ -54,7 +54,8 @@ class KitCalled(BaseException):
     so that `except Exception` does not hide it (and run_case marks the case even if it is caught)."""
 
 
-_TRIPWIRE_FILE = os.path.join(PACKAGE_DIR, "grading", "<tripwire>")  # a kit file: its frames are not the student's
+# a kit file: its frames are not the student's
+_TRIPWIRE_FILE = os.path.join(PACKAGE_DIR, "grading", "engine", "<tripwire>")
 _TRIPWIRE_NAME = f"_llama_lab_tripwire_{secrets.token_hex(8)}"  # where the tripwire finds its handler
 
 

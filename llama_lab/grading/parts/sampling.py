@@ -15,11 +15,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .checks import Case, Part
+from ..engine.checks import Case, Part
 from .models import random_llama, random_prompt, replaced
 
-from .. import sampling as kit
-from ..generate import generate_tokens
+from ... import sampling as kit
+from ...generate import generate_tokens
 _kit_next_token_probs = kit.next_token_probs  # held here: the generation case swaps the module's for the student's
 
 
