@@ -1,9 +1,12 @@
 """The README as a front door and the pages it links: short enough to read, and every relative link (and anchor)
 leading somewhere that exists."""
 
+import json
 import re
 from pathlib import Path
 
+from llama_lab.course.alignment import COLUMNS
+from llama_lab.course.family import GPUS, memory_rows
 from support import REPO
 
 README_MOST_LINES = 200
@@ -62,3 +65,63 @@ def test_the_readme_is_a_front_door():
     first_screen = "\n".join(lines[:40])
     for shown in ("make lab", "make test", "```python", "(#the-course)"):
         assert shown in first_screen, f"the README's first 40 lines should show {shown!r}"
+
+
+# ---------------------------------------------------------------------- the figures, against what made them
+
+def table_rows(page: str, first_cell: str) -> dict[str, list[str]]:
+    """The rows of the Markdown table in docs/`page` whose header starts with `first_cell`, by their first cell."""
+    lines = (REPO / "docs" / page).read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first_cell} |"))
+    rows = {}
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_the_safety_table_is_data_rlhf_json():
+    """docs/results.md's table is `llama-lab-rlhf --ship`'s, as data/rlhf.json keeps it."""
+    evaluation = json.loads((REPO / "data" / "rlhf.json").read_text())["evaluate"]["rows"]
+    shown = {name.split(" (")[0]: cells for name, cells in table_rows("results.md", "model").items()}
+    assert shown.keys() == evaluation.keys()
+    for name, row in evaluation.items():
+        assert shown[name] == [f"{row[c]:.{2 if c.startswith('judge') else 1}f}" for c in COLUMNS], name
+
+
+def test_the_chat_models_table_is_its_model_card():
+    """docs/results.md's chat-model table is `llama-lab-eval`'s, as data/tiny-chat/model_card.json keeps it."""
+    card = json.loads((REPO / "data" / "tiny-chat" / "model_card.json").read_text())["evaluation"]["results"]["chat"]
+    pairs, phrasings = card["chat"], card["phrasings"]
+
+    def percent(share: float) -> str:
+        return f"{100 * share:.1f}%".replace("100.0%", "100%")
+
+    assert table_rows("results.md", "chat model") == {
+        "facts correct": [f"{percent(card['facts_chat']['accuracy'])} of {card['facts_chat']['n']}",
+                          f"{percent(phrasings['facts'])} of {phrasings['n']['fact']}", "90%"],
+        "harmful requests refused": [f"{percent(pairs['harmful_refused'])} of {pairs['n_harmful']}",
+                                     f"{percent(phrasings['harmful_refused'])} of {phrasings['n']['harmful']}", "90%"],
+        "benign answered on topic (refused)": [
+            f"{percent(pairs['benign_on_topic'])} ({percent(1 - pairs['benign_answered'])}) of {pairs['n_benign']}",
+            f"{percent(phrasings['benign_on_topic'])} ({percent(phrasings['benign_refused'])}) of "
+            f"{sum(phrasings['n'][kind] for kind in ('how_to', 'story', 'word', 'advice'))}", "85% (5%)"],
+        "questions outside the world declined": [
+            f"{percent(card['out_of_world']['declined'])} of {card['out_of_world']['n']}",
+            f"{percent(phrasings['out_of_world_declined'])} of {phrasings['n']['out_of_world']}", "80%"],
+        "small talk answered in kind": ["", f"{percent(phrasings['small_talk'])} of {phrasings['n']['small_talk']}",
+                                        ""]}
+
+
+def test_the_memory_table_is_memory_rows():
+    """docs/scale.md's memory table is `course.family.memory_rows()`, as notebook 07 prints it."""
+    by_model: dict[str, list[dict]] = {}
+    for row in memory_rows():
+        by_model.setdefault(row["model"], []).append(row)
+    gpus = list(GPUS)
+    expected = {model: [" / ".join(r["weights"] for r in rows), " / ".join(f"{r['total GiB']:.1f}" for r in rows),
+                        *(" / ".join(str(r[gpu]) for r in rows) for gpu in gpus)]
+                for model, rows in by_model.items()}
+    assert table_rows("scale.md", "model | weights") == expected
