@@ -69,17 +69,26 @@ def test_the_readme_is_a_front_door():
 
 # ---------------------------------------------------------------------- the figures, against what made them
 
-def table_rows(page: str, first_cell: str) -> dict[str, list[str]]:
-    """The rows of the Markdown table in docs/`page` whose header starts with `first_cell`, by their first cell."""
+def table(page: str, first_cell: str) -> list[list[str]]:
+    """The rows of the Markdown table in docs/`page` whose header starts with `first_cell`, as lists of cells."""
     lines = (REPO / "docs" / page).read_text(encoding="utf-8").splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first_cell} |"))
-    rows = {}
+    rows = []
     for line in lines[start + 2:]:
         if not line.startswith("|"):
             break
-        cells = [cell.strip() for cell in line.strip("|").split("|")]
-        rows[cells[0]] = cells[1:]
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
     return rows
+
+
+def table_rows(page: str, first_cell: str) -> dict[str, list[str]]:
+    """The same rows by their first cell, each with the cells after it."""
+    return {cells[0]: cells[1:] for cells in table(page, first_cell)}
+
+
+def percent(share: float) -> str:
+    """A share as the docs write it: 0% and 100% whole, anything between to one decimal."""
+    return f"{100 * share:.0f}%" if share in (0, 1) else f"{100 * share:.1f}%"
 
 
 def test_the_safety_table_is_data_rlhf_json():
@@ -95,9 +104,6 @@ def test_the_chat_models_table_is_its_model_card():
     """docs/results.md's chat-model table is `llama-lab-eval`'s, as data/tiny-chat/model_card.json keeps it."""
     card = json.loads((REPO / "data" / "tiny-chat" / "model_card.json").read_text())["evaluation"]["results"]["chat"]
     pairs, phrasings = card["chat"], card["phrasings"]
-
-    def percent(share: float) -> str:
-        return f"{100 * share:.1f}%".replace("100.0%", "100%")
 
     assert table_rows("results.md", "chat model") == {
         "facts correct": [f"{percent(card['facts_chat']['accuracy'])} of {card['facts_chat']['n']}",
@@ -125,3 +131,37 @@ def test_the_memory_table_is_memory_rows():
                         *(" / ".join(str(r[gpu]) for r in rows) for gpu in gpus)]
                 for model, rows in by_model.items()}
     assert table_rows("scale.md", "model | weights") == expected
+
+
+def test_the_ghost_attention_table_is_data_rlhf_json():
+    rows = json.loads((REPO / "data" / "rlhf.json").read_text())["gatt"]["rows"]
+    sft, tuned, gatt = rows["SFT"], rows["instruction-tuned"], rows["GAtt"]
+
+    def percents(shares) -> list[str]:
+        return [percent(share) for share in shares]
+
+    def joined(*series) -> list[str]:
+        return [" / ".join(f"{100 * s[turn]:.1f}" for s in series) + "%" for turn in range(5)]
+
+    assert table_rows("results.md", "instruction kept at turn") == {
+        "SFT (tiny-chat)": percents(sft["kept"]), "instruction-tuned": percents(tuned["kept"]),
+        "GAtt": percents(gatt["kept"]), "GAtt, held-out instructions": percents(gatt["held_out_kept"]),
+        "facts right: SFT / instruction-tuned / GAtt": joined(sft["facts"], tuned["facts"], gatt["facts"]),
+        "attention on the system prompt: instruction-tuned / GAtt": joined(tuned["attention"]["attention"],
+                                                                           gatt["attention"]["attention"]),
+        "the system prompt's share of the visible tokens": percents(gatt["attention"]["share"])}
+
+
+def test_the_quantization_error_table_is_notebook_07s():
+    """docs/scale.md's table is what notebook 07 printed (nbval checks that the notebook still prints it)."""
+    cells = json.loads((REPO / "notebooks" / "07_70b_within_reach.ipynb").read_text())["cells"]
+    printed = "".join("".join(output.get("text", [])) for cell in cells if cell["cell_type"] == "code"
+                      for output in cell["outputs"])
+    measured = {line.split()[0]: line.split() for line in printed.splitlines()
+                if re.match(r"(int8|int4-g\d+) +\d+\.\d+ +\d", line)}  # scheme, max diff, KL, loss, change, ...
+    shown = table("scale.md", "model | scheme")
+    assert [cells[1] for cells in shown] == list(measured)
+    for cells in shown:
+        model, scheme, max_diff, kl, loss_change, agreement, alike = cells
+        assert [max_diff, kl, loss_change, agreement.rstrip("%"), alike] == [
+            measured[scheme][i] for i in (1, 2, 4, 5, 6)], scheme
