@@ -59,6 +59,15 @@ def test_the_readme_links_every_page_of_docs():
     assert {page.name for page in (REPO / "docs").glob("*.md")} <= linked
 
 
+def test_the_course_map_lists_every_notebook_and_assignment():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    linked = {target.partition("#")[0] for target in LINK.findall(readme)}
+    student = REPO / "notebooks" / "assignments" / "student"
+    notebooks = [*(REPO / "notebooks").glob("*.ipynb"), *student.glob("*.ipynb")]
+    missing = [str(path.relative_to(REPO)) for path in notebooks if str(path.relative_to(REPO)) not in linked]
+    assert len(notebooks) >= 15 and not missing, f"the README's course map leaves out {missing}"
+
+
 def test_the_readme_is_a_front_door():
     lines = (REPO / "README.md").read_text(encoding="utf-8").splitlines()
     assert len(lines) <= README_MOST_LINES, f"README.md has {len(lines)} lines: move detail into docs/"
