@@ -174,3 +174,57 @@ def test_the_quantization_error_table_is_notebook_07s():
         model, scheme, max_diff, kl, loss_change, agreement, alike = cells
         assert [max_diff, kl, loss_change, agreement.rstrip("%"), alike] == [
             measured[scheme][i] for i in (1, 2, 4, 5, 6)], scheme
+
+
+def test_the_rlhf_figures_are_data_rlhf_json():
+    """Each figure of docs/results.md's RLHF list, written from data/rlhf.json (`llama-lab-rlhf --ship` writes it)."""
+    results = json.loads((REPO / "data" / "rlhf.json").read_text())
+    pairs, models = results["pairs"], results["reward"]["models"]
+    rejection, ppo = results["rejection"], results["ppo"]["history"]
+    rounds, against = results["dpo_rounds"]["rounds"], results["evaluate"]["against_sft"]
+    ratings = pairs["train"]["ratings"]
+    small = models["helpfulness/small"]["accuracy"]["by rating"]
+
+    def accuracies(kind: str) -> str:
+        margins = ("none", "small", "large")
+        return " / ".join(f"{100 * models[f'{kind}/{margin}']['accuracy']['overall']:.1f}" for margin in margins)
+
+    def averaged(key: str) -> str:  # the first, middle and last ten iterations
+        return " -> ".join(f"{sum(row[key] for row in ppo[i:i + 10]) / 10:.{3 if key == 'reward' else 2}f}"
+                           for i in (0, len(ppo) // 2 - 5, len(ppo) - 10))
+
+    curve = rejection["curves"]["1.0"]
+    accuracy = results["dpo"]["history"]["accuracy"]
+    quarter = len(accuracy) // 4  # as notebook 06 prints them: four quarters of whole steps, the remainder left out
+    first, last = accuracy[:quarter], accuracy[3 * quarter:4 * quarter]
+    sides = ("higher", "lower")
+    expected = [
+        f"{pairs['train']['n']:,} comparisons ({ratings['significantly better']} significantly better, "
+        f"{ratings['better']} better, {ratings['slightly better']} slightly better, "
+        f"{ratings['negligibly better / unsure']} negligibly better / unsure); {pairs['eval']['n']} held-out ones",
+        f"helpfulness {accuracies('helpfulness')}%, safety {accuracies('safety')}%",
+        "small margin: {:.1f}% on significantly better pairs ({}), {:.1f}% better ({}), {:.1f}% slightly better ({}), "
+        "{:.1f}% negligibly better ({};".format(*(x for r in small.values() for x in (100 * r[0], r[1]))),
+        f"mean best reward rose from {curve['max'][0]:.3f} (N = 1) to {curve['max'][-1]:.3f} (N = 16)",
+        f"median stayed at {min(curve['median']):.3f}-{max(curve['median']):.3f}",
+        f"mean best {rejection['rounds'][0]['best']:.3f} and {rejection['rounds'][1]['best']:.3f}",
+        f"R_c went {averaged('reward')}",
+        f"helpfulness on the same samples went {averaged('judge_helpfulness')}",
+        f"KL to the start {averaged('kl')}",
+        f"{100 * sum(first) / quarter:.1f}% of the training pairs right in the first quarter of the epoch and "
+        f"{100 * sum(last) / quarter:.1f}% in the last",
+        "Comparisons per round: " + ", ".join(str(r["comparisons"]) for r in rounds),
+        "scored helpfulness " + ", ".join(f"{r['greedy']['helpfulness']:.2f}" for r in rounds) + " and safety "
+        + ", ".join(f"{r['greedy']['safety']:.2f}" for r in rounds),
+        "above SFT's on {higher} helpfulness prompts and below on {lower} ({same} the same".format(
+            **against["iterative DPO"]["helpfulness"]),
+        "above on {higher} safety prompts and below on none".format(**against["iterative DPO"]["safety"]),
+        "tie with SFT on helpfulness: {higher} prompts above, {lower} below".format(**against["DPO"]["helpfulness"]),
+        "rejection sampling {} prompts above SFT, {} below; PPO {} above, {} below".format(
+            *(against[name]["helpfulness"][side] for name in ("rejection sampling", "PPO") for side in sides)),
+        f"the {100 * results['gatt']['sampled_kept']:.1f}% that follow it on every turn kept "
+        f"({results['gatt']['examples']:,} training dialogs",
+    ]
+    page = " ".join((REPO / "docs" / "results.md").read_text(encoding="utf-8").split())  # lines joined
+    missing = [figure for figure in expected if " ".join(figure.split()) not in page]
+    assert not missing, f"docs/results.md does not say, as data/rlhf.json has it: {missing}"
