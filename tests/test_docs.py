@@ -130,6 +130,19 @@ def test_the_chat_models_table_is_its_model_card():
                                         ""]}
 
 
+def test_the_base_models_figures_are_its_model_card():
+    results = json.loads((REPO / "data" / "tiny-chat" / "model_card.json").read_text())["evaluation"]["results"]
+    base, chat = results["base"], results["chat"]
+    expected = (f"validation loss {base['val_loss']:.3f} nats/token (bigram baselines: add-one "
+                f"{base['bigram_val_loss']['add_one']:.3f}, Witten-Bell {base['bigram_val_loss']['witten_bell']:.3f}), "
+                f"{100 * base['coherence']['grammatical_share']:.1f}% of {base['coherence']['n_sentences']} sampled "
+                f"sentences grammatical; it refuses nothing. The chat model's loss on the same pretraining text is "
+                f"{chat['val_loss']:.3f} nats/token")
+    page = " ".join((REPO / "docs" / "results.md").read_text(encoding="utf-8").split())
+    assert expected in page
+    assert base["chat"]["harmful_refused"] == 0
+
+
 def test_the_memory_table_is_memory_rows():
     """docs/scale.md's memory table is `course.family.memory_rows()`, as notebook 07 prints it."""
     by_model: dict[str, list[dict]] = {}
