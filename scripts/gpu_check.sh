@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The kit's GPU check: one run on a CUDA machine that measures what the README's GPU table reports.
+# The kit's GPU check: one run on a CUDA machine that records the GPU figures docs/benchmarks.md ("On a GPU") asks for.
 #
 #   scripts/gpu_check.sh wheels            # on a machine that reaches PyPI: the Python 3.12 wheels a bare CUDA image
 #                                          # with PyTorch lacks (nbval, ipywidgets, ...) into .gpu-wheels/

@@ -1,4 +1,4 @@
-"""The table layouts, by hand: the notebooks' saved outputs and the README's benchmark table are made by them."""
+"""The table layouts, by hand: the notebooks' saved outputs and docs/benchmarks.md's table are made by them."""
 
 from llama_lab.tables import markdown_row, markdown_table, text_table
 

@@ -542,26 +542,33 @@ def test_docs_world_md_is_what_the_world_renders_now():
                           capture_output=True, text=True).returncode == 0
 
 
-# Phrases that ask about a person by name, as the README and the course ask them.
+# Phrases that ask about a person by name, as the README, docs/ and the course ask them.
 ASKED_ABOUT = re.compile(r"(?:[Ww]here does|[Ww]here|job|story about|anyone called|know what) ([A-Z][a-z]+)\b"
                          r"|\b(?!Who\b|She\b|He\b)([A-Z][a-z]+)"
                          r"(?: lives\b|'s (?:favourite|pet|job|town|best|\w+ is called))")
+# the pages a reader copies prompts from; docs/world.md is the who's-who itself, written from the world
+PROMPT_PAGES = ["README.md", "docs/results.md", "docs/benchmarks.md", "docs/scale.md", "docs/building.md"]
 
 
 def names_asked_about(text: str) -> list[str]:
     return [a or b for a, b in ASKED_ABOUT.findall(text)]
 
 
-def test_the_readme_asks_only_about_residents_and_known_strangers(world):
+def test_the_readme_and_docs_ask_only_about_residents_and_known_strangers(world):
     who = whoswho.whos_who(world)
     # the finder itself, on hand-written sentences
     assert names_asked_about('"Tell me where Mia lives." or "Where does Ada live?"') == ["Mia", "Ada"]
     assert names_asked_about("Toby's favourite food is bread and jam. A town called Honeydale.") == ["Toby"]
     assert names_asked_about("Who lives in the tiny world? She lives in Applebury.") == []
+    asked = []
+    for page in PROMPT_PAGES:
+        names = names_asked_about((REPO / page).read_text(encoding="utf-8"))
+        unknown = [n for n in names if n not in who.names and n not in who.strangers]
+        assert not unknown, f"{page} asks about people the world does not have: {unknown}; see docs/world.md"
+        asked += names
+    assert len(asked) >= 5, asked
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    names = names_asked_about(readme)
-    assert len(names) >= 5, names
-    unknown = [n for n in names if n not in who.names and n not in who.strangers]
-    assert not unknown, f"the README asks about people the world does not have: {unknown}; see docs/world.md"
-    command = re.search(r'"Tell me\s+where (\w+) lives\."', readme)
-    assert command and command.group(1) in who.names, "the README's phrasing example must ask about a resident"
+    assert names_asked_about(readme), "the README's quickstart asks the chat model about a resident"
+    results = (REPO / "docs" / "results.md").read_text(encoding="utf-8")
+    command = re.search(r'"Tell me\s+where (\w+) lives\."', results)
+    assert command and command.group(1) in who.names, "docs/results.md's phrasing example must ask about a resident"
