@@ -11,20 +11,22 @@ import time
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from ..fast.layout import by_columns, linear
 from ..model import Llama
-from ..quantize import QuantizedLinear
+from ..quantize import quantization_of, weight_bytes
 from .timing import seconds
 
 
 def weight_bytes_per_step(model: Llama) -> int:
-    """Bytes of weights one decoding step reads: all of them but the embedding table (a row per token); of a
-    quantized layer its integers, scales and zero points."""
-    everything = sum(p.numel() * p.element_size() for p in model.parameters())
-    everything += sum(b.numel() * b.element_size() for m in model.modules() if isinstance(m, QuantizedLinear)
-                      for b in m.buffers())
-    return everything - model.tok_embeddings.weight.numel() * model.tok_embeddings.weight.element_size()
+    """Bytes of weights one decoding step of `model` reads, in its dtype and at its quantization scheme:
+    quantize.weight_bytes without the embedding table (a step reads one row of it per token)."""
+    scheme = quantization_of(model)
+    if scheme is not None and any(isinstance(m, nn.Linear) for m in model.modules()):
+        raise ValueError(f"the model keeps some linear layers in floating point beside its {scheme.name} ones: "
+                         "weight_bytes_per_step counts a model quantized whole (quantize_model without skip)")
+    return weight_bytes(model.args, scheme, model.dtype.itemsize, embedding=False)
 
 
 class BandwidthProbe:

@@ -17,18 +17,11 @@ SIZES = {"tiny": TINY, "50m": SMALL_50M, "7b": LLAMA2_7B.with_(max_seq_len=1024)
 
 
 def random_model(args: ModelArgs, device: torch.device, dtype: torch.dtype, seed: int = 0) -> Llama:
-    """A Llama with random normal weights (norms at 1), made on `device` directly: no 7B detour through the CPU."""
-    if device.type == "cpu":
-        return init_weights(build_model(args, dtype=dtype), seed=seed).eval()
-    model = build_model(args, device="meta").to(dtype).to_empty(device=device)
-    generator = torch.Generator(device=device).manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("norm.weight"):
-                p.fill_(1.0)
-            else:
-                p.normal_(0.0, 0.02, generator=generator)
-    model.init_rope(device)
+    """A Llama with model.init_weights's random weights (the same numbers on any device), allocated on `device`
+    directly: a 7B model makes no detour through the CPU's memory, only each tensor's draw does."""
+    model = build_model(args, device="meta", dtype=dtype).to_empty(device=device)
+    init_weights(model, seed=seed)
+    model.init_rope(device)  # the rotary tables, in float32, which to_empty left unset
     return model.eval()
 
 
