@@ -289,16 +289,20 @@ def quantization_of(model: nn.Module) -> Scheme | None:
     return schemes.pop() if schemes else None
 
 
-def weight_bytes(args, scheme: "str | Scheme | None" = None, dtype_bytes: int = 2) -> int:
-    """Bytes of a model's weights: the linear layers' at `scheme` (None: in floating point), the embedding and
-    the norms at dtype_bytes (2 for bfloat16), int4 scales in dtype_bytes too (int8 ones in float32).
+def weight_bytes(args, scheme: "str | Scheme | None" = None, dtype_bytes: int = 2, embedding: bool = True) -> int:
+    """Bytes of a model's weights, as quantize_model leaves them in memory and a checkpoint stores them: the
+    linear layers' at `scheme` (None: in floating point), the embedding and the norms at dtype_bytes (2 for
+    bfloat16, 4 for float32), int4 scales in dtype_bytes too (int8 ones in float32). embedding=False leaves out
+    the token embedding table, of which a decoding step reads one row per token: what one step reads.
 
+    The kit's one count of weight bytes: the course's tables (course.family) and the bench's bandwidth bound
+    (bench.weight_bytes_per_step) are views of it.
     Example: Llama 2 7B (LLAMA2_7B) in bfloat16: 13.5 GB; int8: 6.7 GB; int4 in groups of 128: 3.6 GB.
     """
     D, L, V, hidden = args.dim, args.n_layers, args.vocab_size, args.hidden_dim
     kv = args.kv_heads * args.head_dim
     linear_shapes = [(D, D), (kv, D), (kv, D), (D, D), (hidden, D), (D, hidden), (hidden, D)] * L + [(V, D)]
-    floating = V * D + (2 * L + 1) * D  # embedding and norms
+    floating = (V * D if embedding else 0) + (2 * L + 1) * D  # the embedding table and the norms
     total = floating * dtype_bytes
     for out_features, in_features in linear_shapes:
         if scheme is None:

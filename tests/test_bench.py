@@ -13,6 +13,8 @@ import torch
 from support import REPO
 
 from llama_lab.bench import TOY, PeakRSS, random_model, weight_bytes_per_step
+from llama_lab.model import build_model, init_weights
+from llama_lab.quantize import quantize_model
 
 pytest.importorskip("transformers")
 
@@ -106,6 +108,28 @@ def test_weight_bytes_per_step_by_hand():
     d, v, hidden, layers = 64, 512, TOY.hidden_dim, 2
     per_layer = d * d * 2 + d * 32 * 2 + 3 * d * hidden + 2 * d  # wq wo, wk wv (2 KV heads of 16), SwiGLU, norms
     assert weight_bytes_per_step(model) == 4 * (layers * per_layer + d + v * d)  # no embedding table
+
+
+@pytest.mark.parametrize("scheme", [None, "int8", "int4-g64"])
+def test_weight_bytes_per_step_is_what_the_model_holds_but_the_embedding_table(scheme):
+    model = random_model(TOY, torch.device("cpu"), torch.float32)
+    if scheme:
+        model = quantize_model(model, scheme)
+    held = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    assert weight_bytes_per_step(model) == held - TOY.vocab_size * TOY.dim * 4
+
+
+def test_weight_bytes_per_step_refuses_a_model_quantized_in_part():
+    model = quantize_model(random_model(TOY, torch.device("cpu"), torch.float32), "int8", skip=("output",))
+    with pytest.raises(ValueError, match="beside its int8 ones"):
+        weight_bytes_per_step(model)
+
+
+def test_random_model_has_the_weights_init_weights_gives():
+    expected = init_weights(build_model(TOY), seed=5).state_dict()
+    model = random_model(TOY, torch.device("cpu"), torch.bfloat16, seed=5)
+    assert all(torch.equal(model.state_dict()[k], v.to(torch.bfloat16)) for k, v in expected.items())
+    assert model.rope_cos.dtype == torch.float32 and not model.training
 
 
 def test_peak_rss_sees_an_allocation():

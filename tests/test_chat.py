@@ -106,6 +106,10 @@ def test_special_tags_are_reported_as_meta_does(llama2_tokenizer):
 
 def test_chat_returns_the_reply_text(llama2_tokenizer):
     model = small_model(vocab_size=32000)
+    from llama_lab import generate_tokens
+
     reply = chat(model, llama2_tokenizer, [{"role": "user", "content": "Hello"}], max_new_tokens=5,
                  temperature=0)
-    assert isinstance(reply, str) and reply == reply.strip() and reply
+    prompt = llama2_tokenizer.encode("[INST] Hello [/INST]", bos=True)  # Meta's format of one user message
+    [greedy] = generate_tokens(model, [prompt], 5, temperature=0, eos_id=llama2_tokenizer.eos_id)
+    assert reply == llama2_tokenizer.decode(greedy).strip() and reply  # the model's greedy reply, as text

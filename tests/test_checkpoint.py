@@ -56,7 +56,8 @@ def test_meta_rope_freqs_entry_is_ignored(tmp_path, model):
     state = torch.load(path / "consolidated.00.pth", weights_only=True)
     state["rope.freqs"] = torch.zeros(4)
     torch.save(state, path / "consolidated.00.pth")
-    load_model(path)
+    loaded = load_model(path)
+    torch.testing.assert_close(loaded(tokens()), model(tokens()), atol=1e-6, rtol=0)
 
 
 def test_unknown_layout(tmp_path):
@@ -164,7 +165,8 @@ def test_resaving_with_fewer_shards_removes_stale_ones(tmp_path):
     path = save_model(model, tmp_path / "m", format="meta", num_shards=2)
     save_model(model, path, format="meta", num_shards=1)
     assert sorted(p.name for p in path.iterdir()) == [".llama_lab.json", "consolidated.00.pth", "params.json"]
-    load_model(path)
+    loaded = load_model(path).state_dict()
+    assert all(torch.equal(loaded[name], tensor) for name, tensor in model.state_dict().items())
 
 
 def test_saved_checkpoints_get_the_usual_permissions(tmp_path, model):

@@ -52,6 +52,15 @@ def test_weight_bytes():
         weight_bytes(10, "fp8")
 
 
+def test_weight_bytes_of_a_count_agree_with_quantize_s_count_of_the_shape():
+    from llama_lab import quantize
+
+    for args in PRESETS.values():
+        n = parameter_count(args)
+        assert weight_bytes(n, "bf16") == quantize.weight_bytes(args, None, dtype_bytes=2)
+        assert weight_bytes(n, "fp32") == quantize.weight_bytes(args, None, dtype_bytes=4)
+
+
 def test_kv_cache_by_hand():
     assert kv_cache_bytes_per_token(LLAMA2_7B) == 2 * 32 * 32 * 128 * 2 == 524_288
     assert kv_cache_bytes_per_token(LLAMA2_7B, bytes_per_value=4) == 1_048_576

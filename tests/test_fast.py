@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from support import small_model
 from llama_lab import generate_tokens, load_model, save_model
 from llama_lab.fast import CompiledDecoder, LaidOutDecoder
-from llama_lab.fast.compiled import GPU_COMPILE_OPTIONS, StaticKVCache, decode_one_token
+from llama_lab.fast.compiled import GPU_COMPILE_OPTIONS, StaticKVCache, decode_one_token, forget_compiled_graphs
 from llama_lab.fast.decoder import weights_state
 from llama_lab.fast.layout import by_columns, linear
 
@@ -164,12 +164,21 @@ def test_compiled_generation_reuses_its_cache_cleanly():
 
 
 def test_one_compiled_graph_serves_different_lengths():
-    """Prompts and lengths change from call to call; the compiled step's shapes do not (no recompilation)."""
+    """Prompts and lengths change from call to call; the compiled step's shapes do not (no recompilation). The count
+    of compiled graphs is seen to move first: not at all while compiling is switched off, by one or more when the
+    step compiles, so that "no new graph" cannot be a count that never moves."""
     from torch._dynamo.utils import counters
 
-    decoder = CompiledDecoder(small_model(n_layers=2), backend="aot_eager")
+    forget_compiled_graphs()  # a graph another test compiled would otherwise serve this decoder's first call
+    model = small_model(n_layers=2)
+    decoder = CompiledDecoder(model, backend="aot_eager")
+    before = counters["stats"]["unique_graphs"]
+    with torch.compiler.set_stance("force_eager"):  # every torch.compile'd call runs eagerly
+        assert greedy(decoder, 10, prompts=[[1, 5, 9]]) == greedy(model, 10, prompts=[[1, 5, 9]])
+    assert counters["stats"]["unique_graphs"] == before
     greedy(decoder, 10, prompts=[[1, 5, 9]])
     graphs = counters["stats"]["unique_graphs"]
+    assert graphs > before  # the step was compiled
     greedy(decoder, 21, prompts=[[1, 5, 9, 4, 5, 6]])
     assert counters["stats"]["unique_graphs"] == graphs
 

@@ -105,10 +105,18 @@ def test_greedy_without_cache_matches_cached_decoding():
     assert greedy_without_cache(model, prompt, 20) == cached
 
 
-def test_tokens_per_second():
-    calls = []
-    rate = tokens_per_second(lambda: calls.append(1), n_tokens=10, repeats=2)
-    assert len(calls) == 2 and rate > 0
+def test_tokens_per_second(monkeypatch):
+    import llama_lab.course.lessons as lessons
+
+    clock = [0.0]  # a clock that moves only when decode runs: 0.5 s, 0.2 s, then 0.4 s
+    monkeypatch.setattr(lessons.time, "perf_counter", lambda: clock[0])
+    durations = iter([0.5, 0.2, 0.4])
+
+    def decode():
+        clock[0] += next(durations)
+
+    rate = tokens_per_second(decode, n_tokens=10, repeats=3)
+    assert rate == pytest.approx(10 / 0.2)  # the best of the three runs
 
 
 def test_tokens_per_word():

@@ -202,7 +202,7 @@ def test_quantizing_keeps_the_original_untouched():
     before = copy.deepcopy(model.state_dict())
     quantized = quantize_model(copy.deepcopy(model), "int4-g32")
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
-    assert quantization_of(quantized) is not None
+    assert quantization_of(quantized) == Scheme(4, 32)
 
 
 # -------------------------------------------------------------------------------------------- checkpoints

@@ -1,6 +1,6 @@
-"""`python -m llama_lab.bench` (what `make bench` runs): the code is in __init__.py."""
+"""`python -m llama_lab.bench` (what `make bench` runs): the command line is in cli.py."""
 
-from . import main
+from .cli import main
 
 if __name__ == "__main__":
     main()

@@ -29,6 +29,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from torch import nn
 
+from .. import quantize
 from ..model import LLAMA2_13B, LLAMA2_70B, LLAMA2_7B, ModelArgs, build_model
 from ..tables import text_table
 from ..train import TrainConfig, lr_at, make_optimizer
@@ -85,7 +86,9 @@ def parameter_breakdown(args: ModelArgs) -> dict[str, int]:
 
 
 def weight_bytes(n_params: int, dtype: str = "bf16") -> int:
-    """Memory of the weights alone (no activations, no cache, no optimizer state)."""
+    """Memory of `n_params` weights all stored at `dtype` (int8: a byte each, its scales left out): what a parameter
+    count alone tells (no activations, no cache, no optimizer state). quantize.weight_bytes counts a model's shape
+    exactly, scales included (memory_rows uses it); for fp32 and bf16 the two agree."""
     if dtype not in BYTES_PER_PARAM:
         raise ValueError(f"dtype={dtype!r}: use one of {sorted(BYTES_PER_PARAM)}")
     return n_params * BYTES_PER_PARAM[dtype]
@@ -123,12 +126,10 @@ def memory_rows(seq_len: int = 4096, batch_size: int = 1, gpus: dict[str, int] =
 
     Example: 70B at int4 in groups of 128 holds 35.0 GiB of weights and 1.25 GiB of cache: one 40 GiB GPU.
     """
-    from ..quantize import weight_bytes as quantized_bytes  # course above engine: imported where used
-
     rows = []
     for size, args in PRESETS.items():
         for width in WIDTHS:
-            weights = quantized_bytes(args, width) / GIB
+            weights = quantize.weight_bytes(args, width) / GIB
             cache = kv_cache_bytes(args, seq_len, batch_size) / GIB
             row = {"model": size, "weights": width or "bf16", "weights GiB": weights, "KV cache GiB": cache,
                    "total GiB": weights + cache}

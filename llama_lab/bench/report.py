@@ -1,0 +1,92 @@
+"""The results as figures and tables: a row (one figure: both sides' medians and their ratio) and the Markdown tables
+of the README."""
+
+from __future__ import annotations
+
+import statistics
+
+from ..tables import markdown_row, markdown_table
+
+
+def row(size, metric, unit, kit_samples, hf_samples, higher_is_better=True, **extra) -> dict:
+    """One figure: the medians of both sides and their ratio (above 1 the kit is ahead).
+
+    The two sides take turns, so the i-th samples of each ran side by side: "ratio_range" is the lowest and the
+    highest of those paired ratios, how far the machine's noise moved the comparison within this run.
+    Example: kit [2, 4, 6] tokens/s against [1, 2, 2] -> ratio 4 / 2 = 2.0, paired ratios 2, 2, 3 -> range (2, 3).
+    """
+    kit = statistics.median(kit_samples)
+    hf = statistics.median(hf_samples) if hf_samples else None
+    ratio = (kit / hf if higher_is_better else hf / kit) if hf else None
+    paired = [k / h if higher_is_better else h / k for k, h in zip(kit_samples, hf_samples or [])]
+    return {"size": size, "metric": metric, "unit": unit, "kit": kit, "transformers": hf, "ratio": ratio,
+            "ratio_range": (min(paired), max(paired)) if paired else None,
+            "samples": {"kit": list(kit_samples), "transformers": list(hf_samples or [])}, **extra}
+
+
+def _number(x) -> str:
+    if x is None:
+        return "-"
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+def _percent(x) -> str:
+    return "-" if x is None else f"{100 * x:.0f}%"
+
+
+COLUMNS = ("size", "measurement", "kit", "transformers", "kit vs HF", "paired runs", "bound", "kit share",
+           "HF share", "notes")
+
+
+def _ratio(x) -> str:
+    return "-" if x is None else f"{x:.2f}x"
+
+
+def _cells(r: dict) -> tuple[str, ...]:
+    notes = []
+    if "same_tokens" in r:
+        notes.append("same tokens as HF" if r["same_tokens"] else "tokens differ from HF")
+    if "same_tokens_as_eager" in r:
+        notes.append("same tokens as eager" if r["same_tokens_as_eager"] else "tokens differ from eager")
+    if "disk_bytes" in r:
+        notes.append(f"{r['disk_bytes'] / 2**20:.0f} MiB on disk")
+    return (r["size"], f"{r['metric']} ({r['unit']})", _number(r["kit"]), _number(r["transformers"]),
+            _ratio(r["ratio"]), "-" if r["ratio_range"] is None else "-".join(map(_ratio, r["ratio_range"])),
+            _number(r.get("bound")),
+            _percent(r.get("share")), _percent(r.get("share_transformers")), "; ".join(notes))
+
+
+QUANTIZED_COLUMNS = ("size", "measurement", "quantized", "float", "quantized vs float", "paired runs", "bound",
+                     "share", "notes")
+
+
+def _quantized_cells(r: dict) -> tuple[str, ...]:
+    return (r["size"], f"{r['metric']} ({r['unit']})", _number(r["kit"]), _number(r["transformers"]),
+            _ratio(r["ratio"]), "-".join(map(_ratio, r["ratio_range"])), _number(r["bound"]), _percent(r["share"]),
+            f"{r['bytes_per_step'] / 2**20:.1f} MiB read per step; greedy text alike for {r['tokens_alike']:.0f} "
+            f"of {r['new_tokens']} tokens")
+
+
+def format_row(r: dict) -> str:
+    """One row of the results as a line of the README's Markdown tables."""
+    return markdown_row(_quantized_cells(r) if r.get("kind") == "quantized" else _cells(r))
+
+
+def format_table(results: dict) -> str:
+    m = results["machine"]
+    where = m.get("gpu") or f"{m['cpu']}, {m['cpu_count']} cores, {m['torch_threads']} torch threads"
+    plain = [r for r in results["rows"] if r.get("kind") != "quantized"]
+    quantized = [r for r in results["rows"] if r.get("kind") == "quantized"]
+    lines = [f"{where}; torch {m['torch']}, transformers {m['transformers']}, {m['dtype']}; memory bandwidth "
+             f"{results['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s (matrix-vector product)", "",
+             *markdown_table(COLUMNS, [_cells(r) for r in plain])]
+    if quantized:
+        lines += ["", "Quantized decoding against the same model in floating point (the same kind of step):", "",
+                  *markdown_table(QUANTIZED_COLUMNS, [_quantized_cells(r) for r in quantized])]
+    lines += ["", "kit vs HF: how many times better the kit does (kit/HF for tokens/s, HF/kit for seconds and "
+              "memory). paired runs: the lowest and the highest ratio of two runs made side by side (the two take "
+              "turns). bound: tokens/s if each step read every weight once at the bandwidth measured during that "
+              "row; share: the fraction of it reached. Load: peak RSS added by loading (to every weight in "
+              "memory), over the checkpoint's size."]
+    return "\n".join(lines)
+
