@@ -44,11 +44,11 @@ from unittest import mock
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .chat import HF_CHAT_TEMPLATE
-from .files import fsync, remove_leftovers, usual_permissions
-from .model import Llama, ModelArgs
-from .quantize import FLOAT_DTYPES, QuantizedLinear, Scheme, check_stored, quantization_of, quantize_model
-from .tokenizer import Tokenizer, write_for_transformers
+from ..chat import HF_CHAT_TEMPLATE
+from ..files import fsync, remove_leftovers, usual_permissions
+from ..model import Llama, ModelArgs
+from ..quantize import FLOAT_DTYPES, QuantizedLinear, Scheme, check_stored, quantization_of, quantize_model
+from ..tokenizer import Tokenizer, write_for_transformers
 
 try:
     import fcntl
