@@ -145,11 +145,11 @@ def test_save_is_atomic(tmp_path, model, monkeypatch):
     path = save_model(model, tmp_path / "ckpt", format="kit")
     before = {p.name: p.read_bytes() for p in path.iterdir()}
     other = small_model(seed=1)
-    import llama_lab.checkpoint as checkpoint
+    import llama_lab.checkpoint.save as saving
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt("killed while writing")
-    monkeypatch.setattr(checkpoint, "save_file", crash)
+    monkeypatch.setattr(saving, "save_file", crash)
     with pytest.raises(KeyboardInterrupt):
         save_model(other, path, format="kit")
     assert {p.name: p.read_bytes() for p in path.iterdir()} == before  # the old checkpoint is intact
@@ -507,7 +507,7 @@ def test_each_format_saved_over_another_loads(tmp_path, model):
 def save_killed_at(step: int, model, path, fmt) -> bool:
     """Save in a child process that is killed (os._exit, no clean-up) at the save's step number `step`; True if
     it was, False if the save finished first."""
-    import llama_lab.checkpoint as checkpoint
+    import llama_lab.checkpoint.switch as switch
     steps = []
 
     def kill(what):
@@ -515,7 +515,7 @@ def save_killed_at(step: int, model, path, fmt) -> bool:
         if len(steps) == step:
             os._exit(17)
     def save():
-        checkpoint._save_step = kill
+        switch.after_save_step = kill
         save_model(model, path, format=fmt)
     ended = in_child(save)
     assert ended in (0, 17)
@@ -557,7 +557,7 @@ def test_two_saves_and_a_load_at_once_see_one_whole_checkpoint(tmp_path):
     """A save pauses between two of the renames that switch its files in. A second save into the folder, and a
     load of it, say that they wait, and do: then the second save replaces the first's checkpoint whole (no
     params.json of the first beside the second's weights), and the load reads one checkpoint or the other."""
-    import llama_lab.checkpoint as checkpoint
+    import llama_lab.checkpoint.switch as switch
     path = tmp_path / "ckpt"
     save_model(small_model(seed=5), path, format="hf")  # a folder that exists: files move in one by one
     (path / "notes.txt").write_bytes(b"mine")
@@ -572,7 +572,7 @@ def test_two_saves_and_a_load_at_once_see_one_whole_checkpoint(tmp_path):
             os.read(resume[0], 1)
 
     def save_first():
-        checkpoint._save_step = pause_after_the_first_move
+        switch.after_save_step = pause_after_the_first_move
         save_model(first, path, format="kit")
 
     def waiting(run) -> tuple[int, str]:
