@@ -421,6 +421,29 @@ def test_the_meta_device_suggestion_works(saved):
         k: v.shape for k, v in load_model(saved["kit"]).state_dict().items()}
 
 
+def test_a_model_skeleton_skips_random_init_inside_it_only():
+    """model_skeleton builds on the meta device without nn.init (normal_ on a meta tensor would import
+    torch._dynamo, over a second); outside it, torch initialises modules as it always does. In a fresh Python,
+    where nothing else has imported torch._dynamo yet."""
+    import subprocess
+    program = """
+import sys, torch
+from torch import nn
+from llama_lab.checkpoint import model_skeleton
+from llama_lab.model import ModelArgs
+torch.manual_seed(0)
+before = nn.Embedding(11, 4).weight.detach().clone()
+skeleton = model_skeleton(ModelArgs(dim=16, n_layers=2, n_heads=2, vocab_size=11))
+print({parameter.device.type for parameter in skeleton.parameters()}, "torch._dynamo" in sys.modules)
+torch.manual_seed(0)
+print(torch.equal(nn.Embedding(11, 4).weight, before), bool(before.std() > 0.5))
+"""
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["{'meta'} False", "True True"]
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a machine without CUDA")
 def test_cuda_without_a_gpu_is_refused_in_one_line(saved):
     with pytest.raises(ValueError, match=r"^device='cuda:1': this machine has no CUDA GPU torch can use: use 'cpu'$"):

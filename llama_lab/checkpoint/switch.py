@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from ..files import fsync, remove_leftovers, usual_permissions
+from ..files import fsync, move_by_plan, remove_leftovers, usual_permissions
 from .read import RECORD, CheckpointError, _plain_name, _read_json, _record
 
 try:
@@ -108,21 +108,13 @@ def _finish_switch(path: Path) -> None:
     if not plan_file.is_file():
         return
     plan = _read_json(plan_file)
-    names = plan.get("files", []) + plan.get("remove", [])
-    if _temporary_pid(path, str(plan.get("from"))) is None or not all(_plain_name(name) for name in names):
+    files, remove = plan.get("files"), plan.get("remove")
+    if (_temporary_pid(path, str(plan.get("from"))) is None or not isinstance(files, list)
+            or not isinstance(remove, list) or not all(_plain_name(name) for name in files + remove)):
         raise CheckpointError(f"{plan_file}: not a plan save_model wrote: remove the file, then load again")
     temporary = path.parent / plan["from"]
     try:
-        for name in plan["files"]:
-            if (temporary / name).exists():
-                os.replace(temporary / name, path / name)
-                after_save_step(f"moved {name}")
-        for name in plan["remove"]:
-            (path / name).unlink(missing_ok=True)
-            after_save_step(f"removed {name}")
-        fsync(path)
-        plan_file.unlink()
-        fsync(path)
+        move_by_plan(path, plan_file, temporary, files, remove, step=after_save_step)
     except OSError as error:
         raise CheckpointError(f"{path}: a save to this folder was interrupted, and finishing it failed ({error}). "
                               "Load it once where you may write to the folder.") from error
