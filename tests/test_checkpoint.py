@@ -665,6 +665,18 @@ def test_a_plan_that_would_reach_outside_the_folder_is_refused(saved):
     assert victim.is_dir() and (saved["hf"] / "config.json").is_file()
 
 
+@pytest.mark.parametrize("files, remove", [("config.json", []), (None, []), (["config.json"], None)])
+def test_a_plan_without_its_lists_of_files_is_refused(saved, files, remove):
+    """A damaged plan (a string where the list of files should be, a list missing) is refused by name, and
+    nothing in the folder is moved or removed."""
+    plan = {"from": ".kit.llama-lab-save.123.abc", "files": files, "remove": remove}
+    (saved["kit"] / ".llama_lab.switch.json").write_text(json.dumps({k: v for k, v in plan.items() if v is not None}))
+    before = folder_files(saved["kit"])
+    with pytest.raises(CheckpointError, match="llama_lab.switch.json: not a plan save_model wrote"):
+        load_model(saved["kit"])
+    assert folder_files(saved["kit"]) == before
+
+
 def test_a_save_flushes_its_files_and_folders_to_disk(tmp_path, model, monkeypatch):
     flushed = []
     fsync = os.fsync
