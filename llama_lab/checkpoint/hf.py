@@ -18,6 +18,7 @@ from ..tokenizer import Tokenizer, write_for_transformers
 from .meta import _suffix
 from .read import SUPPORTED, CheckpointError, _checkpoint_files, _let_go, _read_json, _then, read_pth, read_safetensors
 
+
 # Hugging Face's names for Meta's, per layer and outside the layers.
 HF_LAYER_NAMES = {
     "attention.wq.weight": "self_attn.q_proj.weight", "attention.wk.weight": "self_attn.k_proj.weight",

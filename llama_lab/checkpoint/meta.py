@@ -13,6 +13,7 @@ import torch
 from ..model import ModelArgs
 from .read import CheckpointError, _checkpoint_files, _let_go, _read_json, read_pth
 
+
 # Meta's model-parallel layout: column-parallel weights are split along dim 0 (their output features),
 # row-parallel ones along dim 1 (input features), the embedding along its feature dim; norms are replicated.
 MERGE_DIM = {
