@@ -127,16 +127,28 @@ def finish_replacing(root: str | os.PathLike) -> None:
         raise ValueError(f"{plan_file}: not a plan the kit wrote ({error}): remove it and write the files again")
     if not plan["from"].startswith(STAGING) or any(n.is_absolute() or ".." in n.parts for n in names):
         raise ValueError(f"{plan_file}: not a plan the kit wrote: remove it and write the files again")
+    move_by_plan(root, plan_file, staging, names, remove=[], step=_switch_step)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def move_by_plan(root: Path, plan_file: Path, staging: Path, names: list, remove: list, step) -> None:
+    """Carry out a switch whose plan, `plan_file` in `root`, has been committed: move each of `names` (paths under
+    both folders) from `staging` into `root`, remove each of `remove` from `root`, flush the folders to disk, then
+    delete the plan. Killed at any point, a second run finishes the same switch (a file moved already is skipped):
+    the second half of replace_together's switch, and of save_model's (llama_lab.checkpoint). step(what) is
+    called after each move ("moved NAME") and each removal ("removed NAME")."""
     for name in names:
         if (staging / name).exists():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / name, root / name)
-            _switch_step(f"moved {name}")
+            step(f"moved {name}")
+    for name in remove:
+        (root / name).unlink(missing_ok=True)
+        step(f"removed {name}")
     for folder in {(root / name).parent for name in names} | {root}:
         fsync(folder)
     plan_file.unlink()
     fsync(root)
-    shutil.rmtree(staging, ignore_errors=True)
 
 
 def _staging_owner(name: str) -> int | None:

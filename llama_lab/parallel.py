@@ -42,8 +42,9 @@ from torch.distributed.device_mesh import DeviceMesh, init_device_mesh
 from torch.distributed.tensor import DTensor, Replicate, Shard
 from torch.distributed.tensor.parallel import ColwiseParallel, RowwiseParallel, parallelize_module
 
-from .checkpoint import DTYPES, CheckpointError, Unread, _read_pth, _skeleton, detect_format, load_state
+from .checkpoint import DTYPES, CheckpointError, Unread, detect_format, load_state, model_skeleton, read_pth
 from .model import Llama, ModelArgs
+from .modules import replace_by_name
 
 
 def check_split(args: ModelArgs, ranks: int) -> None:
@@ -127,8 +128,7 @@ def fill(model: Llama, state: dict[str, torch.Tensor], device: torch.device, who
         local = local.to(device).contiguous()
         if isinstance(parameter, DTensor):
             local = DTensor.from_local(local, parameter.device_mesh, parameter.placements, run_check=False)
-        owner, _, attribute = name.rpartition(".")
-        setattr(model.get_submodule(owner), attribute, nn.Parameter(local, requires_grad=False))
+        replace_by_name(model, name, nn.Parameter(local, requires_grad=False))
     model.init_rope(device)
 
 
@@ -145,7 +145,7 @@ def load_parallel(path: str | os.PathLike, mesh: DeviceMesh, dtype=None) -> Llam
     shards = sorted(path.glob("consolidated.*.pth"))
     if detect_format(path) == "meta" and len(shards) == ranks:
         args = ModelArgs.from_dict(json.loads((path / "params.json").read_text()))
-        state = _read_pth(shards[rank])  # this rank's slice of every split weight, Meta's cut
+        state = read_pth(shards[rank])  # this rank's slice of every split weight, Meta's cut
         state.pop("rope.freqs", None)
         if args.vocab_size <= 0:
             args = args.with_(vocab_size=state["tok_embeddings.weight"].shape[0])
@@ -155,7 +155,7 @@ def load_parallel(path: str | os.PathLike, mesh: DeviceMesh, dtype=None) -> Llam
     else:
         args, state = load_state(path)
         whole = True
-    model = tensor_parallel(_skeleton(args), mesh)
+    model = tensor_parallel(model_skeleton(args), mesh)
     if whole is False:  # check the shard's shapes against this rank's parameters before reading any of it
         for name, parameter in model.named_parameters():
             local = parameter.to_local() if isinstance(parameter, DTensor) else parameter

@@ -45,6 +45,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .modules import replace_by_name
+
 GROUP_SIZES = (32, 64, 128)
 FLOAT_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
@@ -263,8 +265,7 @@ def quantize_model(model: nn.Module, scheme: "str | Scheme", skip: tuple[str, ..
     targets = [(name, module) for name, module in model.named_modules()
                if isinstance(module, nn.Linear) and name not in skip]
     for name, linear in targets:
-        owner, _, attribute = name.rpartition(".")
-        setattr(model.get_submodule(owner), attribute, QuantizedLinear.from_linear(linear, scheme))
+        replace_by_name(model, name, QuantizedLinear.from_linear(linear, scheme))
     return model
 
 
@@ -276,8 +277,7 @@ def dequantize_model(model: nn.Module) -> nn.Module:
     for name, layer in layers:
         linear = nn.Linear(layer.in_features, layer.out_features, bias=False, device="meta")
         linear.weight = nn.Parameter(layer.dequantize())
-        owner, _, attribute = name.rpartition(".")
-        setattr(model.get_submodule(owner), attribute, linear)
+        replace_by_name(model, name, linear)
     return model
 
 

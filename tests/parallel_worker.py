@@ -19,13 +19,14 @@ rank, world, rendezvous, checkpoint, out = int(sys.argv[1]), int(sys.argv[2]), *
 os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), GLOO_SOCKET_IFNAME="lo")
 dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=world)
 
-from llama_lab import checkpoint as checkpoints, parallel  # noqa: E402
+from llama_lab import parallel  # noqa: E402
+from llama_lab.checkpoint import hf, meta  # noqa: E402
 from support import parallel_probe  # noqa: E402
 
 read = []
-for module in (checkpoints, parallel):
-    original = module._read_pth
-    module._read_pth = lambda path, original=original: read.append(os.path.basename(path)) or original(path)
+for module in (meta, hf, parallel):  # every reader of .pth files
+    original = module.read_pth
+    module.read_pth = lambda path, original=original: read.append(os.path.basename(path)) or original(path)
 
 mesh = parallel.setup("gloo")
 model = parallel.load_parallel(checkpoint, mesh)

@@ -146,11 +146,11 @@ def test_save_is_atomic(tmp_path, model, monkeypatch):
     path = save_model(model, tmp_path / "ckpt", format="kit")
     before = {p.name: p.read_bytes() for p in path.iterdir()}
     other = small_model(seed=1)
-    import llama_lab.checkpoint as checkpoint
+    import llama_lab.checkpoint.save as saving
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt("killed while writing")
-    monkeypatch.setattr(checkpoint, "save_file", crash)
+    monkeypatch.setattr(saving, "save_file", crash)
     with pytest.raises(KeyboardInterrupt):
         save_model(other, path, format="kit")
     assert {p.name: p.read_bytes() for p in path.iterdir()} == before  # the old checkpoint is intact
@@ -423,6 +423,29 @@ def test_the_meta_device_suggestion_works(saved):
         k: v.shape for k, v in load_model(saved["kit"]).state_dict().items()}
 
 
+def test_a_model_skeleton_skips_random_init_inside_it_only():
+    """model_skeleton builds on the meta device without nn.init (normal_ on a meta tensor would import
+    torch._dynamo, over a second); outside it, torch initialises modules as it always does. In a fresh Python,
+    where nothing else has imported torch._dynamo yet."""
+    import subprocess
+    program = """
+import sys, torch
+from torch import nn
+from llama_lab.checkpoint import model_skeleton
+from llama_lab.model import ModelArgs
+torch.manual_seed(0)
+before = nn.Embedding(11, 4).weight.detach().clone()
+skeleton = model_skeleton(ModelArgs(dim=16, n_layers=2, n_heads=2, vocab_size=11))
+print({parameter.device.type for parameter in skeleton.parameters()}, "torch._dynamo" in sys.modules)
+torch.manual_seed(0)
+print(torch.equal(nn.Embedding(11, 4).weight, before), bool(before.std() > 0.5))
+"""
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["{'meta'} False", "True True"]
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a machine without CUDA")
 def test_cuda_without_a_gpu_is_refused_in_one_line(saved):
     with pytest.raises(ValueError, match=r"^device='cuda:1': this machine has no CUDA GPU torch can use: use 'cpu'$"):
@@ -509,7 +532,7 @@ def test_each_format_saved_over_another_loads(tmp_path, model):
 def save_killed_at(step: int, model, path, fmt) -> bool:
     """Save in a child process that is killed (os._exit, no clean-up) at the save's step number `step`; True if
     it was, False if the save finished first."""
-    import llama_lab.checkpoint as checkpoint
+    import llama_lab.checkpoint.switch as switch
     steps = []
 
     def kill(what):
@@ -517,7 +540,7 @@ def save_killed_at(step: int, model, path, fmt) -> bool:
         if len(steps) == step:
             os._exit(17)
     def save():
-        checkpoint._save_step = kill
+        switch.after_save_step = kill
         save_model(model, path, format=fmt)
     ended = in_child(save)
     assert ended in (0, 17)
@@ -559,7 +582,7 @@ def test_two_saves_and_a_load_at_once_see_one_whole_checkpoint(tmp_path):
     """A save pauses between two of the renames that switch its files in. A second save into the folder, and a
     load of it, say that they wait, and do: then the second save replaces the first's checkpoint whole (no
     params.json of the first beside the second's weights), and the load reads one checkpoint or the other."""
-    import llama_lab.checkpoint as checkpoint
+    import llama_lab.checkpoint.switch as switch
     path = tmp_path / "ckpt"
     save_model(small_model(seed=5), path, format="hf")  # a folder that exists: files move in one by one
     (path / "notes.txt").write_bytes(b"mine")
@@ -574,7 +597,7 @@ def test_two_saves_and_a_load_at_once_see_one_whole_checkpoint(tmp_path):
             os.read(resume[0], 1)
 
     def save_first():
-        checkpoint._save_step = pause_after_the_first_move
+        switch.after_save_step = pause_after_the_first_move
         save_model(first, path, format="kit")
 
     def waiting(run) -> tuple[int, str]:
@@ -642,6 +665,18 @@ def test_a_plan_that_would_reach_outside_the_folder_is_refused(saved):
     with pytest.raises(CheckpointError, match="llama_lab.switch.json: not a plan save_model wrote"):
         load_model(saved["kit"])
     assert victim.is_dir() and (saved["hf"] / "config.json").is_file()
+
+
+@pytest.mark.parametrize("files, remove", [("config.json", []), (None, []), (["config.json"], None)])
+def test_a_plan_without_its_lists_of_files_is_refused(saved, files, remove):
+    """A damaged plan (a string where the list of files should be, a list missing) is refused by name, and
+    nothing in the folder is moved or removed."""
+    plan = {"from": ".kit.llama-lab-save.123.abc", "files": files, "remove": remove}
+    (saved["kit"] / ".llama_lab.switch.json").write_text(json.dumps({k: v for k, v in plan.items() if v is not None}))
+    before = folder_files(saved["kit"])
+    with pytest.raises(CheckpointError, match="llama_lab.switch.json: not a plan save_model wrote"):
+        load_model(saved["kit"])
+    assert folder_files(saved["kit"]) == before
 
 
 def test_a_save_flushes_its_files_and_folders_to_disk(tmp_path, model, monkeypatch):
