@@ -141,7 +141,7 @@ def apply_rotary_emb(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> t
     """Rotate each interleaved pair (x[2i], x[2i+1]) of every head by its position's angle (RoFormer, eq. 34).
 
     This is Meta's layout (its code views the pairs as complex numbers and multiplies); Hugging Face permutes wq/wk
-    so that it can rotate halves instead, and `checkpoint.py` undoes that permutation on load.
+    so that it can rotate halves instead, and `checkpoint/hf.py` undoes that permutation on load.
     x: (B, T, nh, hd); cos, sin: (T, hd/2).
     """
     x_even, x_odd = x.float().unflatten(-1, (-1, 2)).unbind(-1)  # (B, T, nh, hd/2) each
