@@ -1,4 +1,4 @@
-"""Tables as text: aligned columns for a notebook's output, Markdown rows for a README.
+"""Tables as text: aligned columns for a notebook's output, Markdown rows for the docs.
 
 The callers format their own cells (a number's digits are theirs to choose); this module only lays the cells
 out. Example: text_table(["model", "GiB"], [["7B", "12.6"], ["70B", "128.5"]], align="<>") ->

@@ -1,5 +1,5 @@
 """The results as figures and tables: a row (one figure: both sides' medians and their ratio) and the Markdown tables
-of the README."""
+of docs/benchmarks.md."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def _quantized_cells(r: dict) -> tuple[str, ...]:
 
 
 def format_row(r: dict) -> str:
-    """One row of the results as a line of the README's Markdown tables."""
+    """One row of the results as a line of the Markdown tables of docs/benchmarks.md."""
     return markdown_row(_quantized_cells(r) if r.get("kind") == "quantized" else _cells(r))
 
 

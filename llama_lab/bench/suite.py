@@ -54,7 +54,7 @@ from .timing import take_turns
 
 @dataclass
 class Settings:
-    """How much to measure: the defaults are the README's figures; --quick shrinks everything."""
+    """How much to measure: the defaults are docs/benchmarks.md's figures; --quick shrinks everything."""
 
     sizes: tuple[str, ...] = ("tiny", "50m")
     repeats: int = 7

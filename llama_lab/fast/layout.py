@@ -1,7 +1,7 @@
 """Decoding on a CPU with the weights laid out for it: the `LaidOutDecoder`.
 
 A decoding step multiplies one vector per row by every weight, so its speed is the speed at which the weights
-stream from memory. On a CPU two things make them stream faster (README, Speed, has the figures):
+stream from memory. On a CPU two things make them stream faster (docs/benchmarks.md has the figures):
 - long contiguous runs: a matrix stored column by column is read in runs as long as its outputs, and wq, wk, wv
   joined into one matrix (w1, w3 into another) make the runs longer still and the products fewer;
 - every core: MKL runs a matrix-vector product on one core, so `linear` cuts a large one into a slice of outputs
