@@ -3,8 +3,8 @@
 Decoding with int8 weights (`llama_lab.quantize`) is faster than with float32 only if the product reads the int8
 bytes as they are stored. torch has such an operator (`aten._weight_int8pack_mm`), but on a CPU without AVX-512
 it multiplies one number at a time, and Inductor's code for "widen, then multiply" loads 8 bytes through a slow
-partial-vector path: both stream 1-4 GB/s, against the 20+ GB/s the memory gives a float32 product here (docs/benchmarks.md,
-Speed). `int8_linear.c` is 40 lines of AVX2: it reads 22 GB/s.
+partial-vector path: both stream 1-4 GB/s, against the 20+ GB/s the memory gives a float32 product here
+(docs/benchmarks.md). `int8_linear.c` is 40 lines of AVX2: it reads 22 GB/s.
 
 The kernel is compiled on first use with the machine's C compiler (the one torch.compile uses on a CPU) into
 the user's cache (~/.cache/llama_lab/kernels/, named by a hash of the source and flags), and registered with
