@@ -37,17 +37,17 @@ from IPython.display import Image
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 
-from ..chat import encode_dialog, special_tags_in
-from ..generate import iter_generate
-from .. import sampling
-from ..sampling import check_sampling_args
-from ..hooks import attention_patterns, logit_lens, residual_stream
-from ..tokenizer import Tokenizer
-from ..world.tinyworld import _a
-from ..world.vocabulary import FACT_QUESTIONS
-from ..world.whoswho import ATTRIBUTE_WORDS, WhosWho, whos_who
-from .viz import (entropy_bits, figure_png, pieces_html, plot_attention, plot_distribution, plot_head_grid,
-                  plot_logit_lens, plot_pieces, probability_legend_html, save_png, table_html, tokens_html)
+from ...chat import encode_dialog, special_tags_in
+from ...generate import iter_generate
+from ... import sampling
+from ...sampling import check_sampling_args
+from ...hooks import attention_patterns, logit_lens, residual_stream
+from ...tokenizer import Tokenizer
+from ...world.tinyworld import _a
+from ...world.vocabulary import FACT_QUESTIONS
+from ...world.whoswho import ATTRIBUTE_WORDS, WhosWho, whos_who
+from ..viz import (entropy_bits, figure_png, pieces_html, plot_attention, plot_distribution, plot_head_grid,
+                   plot_logit_lens, plot_pieces, probability_legend_html, save_png, table_html, tokens_html)
 
 SLIDER = dict(continuous_update=False, style={"description_width": "110px"}, layout=widgets.Layout(width="380px"))
 WIDE = widgets.Layout(width="95%")
