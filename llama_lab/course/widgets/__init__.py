@@ -18,15 +18,19 @@ Nothing here loads JavaScript of its own: figures are matplotlib PNGs in `Image`
 HTML, so the explorers work offline in JupyterLab, VS Code and Colab, and several can share a notebook. Controls
 that cost a forward pass act when released (`continuous_update=False`). A mistake (an empty prompt, a text too
 long, top_p = 0) becomes a message inside the explorer, not a traceback; `.error` holds its text.
+
+One file for each explorer (sampling_playground.py, attention_explorer.py, tokenizer_explorer.py, logit_lens.py),
+world_panel.py for the tiny world's panel and menu, and base.py for what they all share; every name is importable
+from `llama_lab.course.widgets` itself.
 """
 
 from .attention_explorer import AttentionExplorer
 from .base import Explorer, beside
 from .logit_lens import LensRow, LogitLens
-from .sampling_playground import YOUR_OWN, Distribution, Generation, SamplingPlayground, _Detokenizer
+from .sampling_playground import YOUR_OWN, Detokenizer, Distribution, Generation, SamplingPlayground
 from .tokenizer_explorer import Tokenized, TokenizerExplorer, tokenize_for_display
 from .world_panel import TINY_CHAT_SUGGESTIONS, tiny_chat_suggestions, whos_who_panel
 
-__all__ = ["Explorer", "beside", "SamplingPlayground", "Distribution", "Generation", "YOUR_OWN", "AttentionExplorer",
-           "TokenizerExplorer", "Tokenized", "tokenize_for_display", "LogitLens", "LensRow", "whos_who_panel",
-           "tiny_chat_suggestions", "TINY_CHAT_SUGGESTIONS"]
+__all__ = ["Explorer", "beside", "SamplingPlayground", "Distribution", "Generation", "Detokenizer", "YOUR_OWN",
+           "AttentionExplorer", "TokenizerExplorer", "Tokenized", "tokenize_for_display", "LogitLens", "LensRow",
+           "whos_who_panel", "tiny_chat_suggestions", "TINY_CHAT_SUGGESTIONS"]

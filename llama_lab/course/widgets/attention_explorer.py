@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from ...hooks import attention_patterns
 from ...tokenizer import Tokenizer
 from ..viz import plot_attention, plot_head_grid
-from .base import SLIDER, Explorer, _check_length, _text_box
+from .base import SLIDER, Explorer, check_length, text_box
 
 class AttentionExplorer(Explorer):
     """The causal attention pattern of every layer and head for a text, with the grouped-query structure shown.
@@ -41,7 +41,7 @@ class AttentionExplorer(Explorer):
         self.grid_figure: Figure | None = None
         self._text_note = ""  # says when the text was cut to max_tokens
 
-        self.text = _text_box(text, "text", rows=2)
+        self.text = text_box(text, "text", rows=2)
         self.layer = widgets.IntSlider(value=layer, min=0, max=self.n_layers - 1, description="layer", **SLIDER)
         self.head = widgets.IntSlider(value=head, min=0, max=args.n_heads - 1, description="head", **SLIDER)
         self.average_group = widgets.Checkbox(value=False, description="average the heads sharing this KV head",
@@ -98,7 +98,7 @@ class AttentionExplorer(Explorer):
             self._text_note = (f"the text has {len(ids)} tokens; showing the first {self.max_tokens} "
                     f"(max_tokens={self.max_tokens} keeps the figures readable and fast)")
             ids = ids[: self.max_tokens]
-        _check_length(self.model, len(ids), "text")
+        check_length(self.model, len(ids), "text")
         self.tokens = ids
         self.labels = [self.tokenizer.id_to_piece(i) for i in ids]
         self.patterns = attention_patterns(self.model, ids, self.n_layers)

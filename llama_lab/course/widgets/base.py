@@ -20,7 +20,8 @@ SLIDER = dict(continuous_update=False, style={"description_width": "110px"}, lay
 WIDE = widgets.Layout(width="95%")
 
 
-def _text_box(value: str, description: str, rows: int = 2, placeholder: str = "") -> widgets.Textarea:
+def text_box(value: str, description: str, rows: int = 2, placeholder: str = "") -> widgets.Textarea:
+    """A text box as wide as the explorer that acts when it loses focus, not at every key (a forward pass each)."""
     return widgets.Textarea(value=value, description=description, placeholder=placeholder, rows=rows,
                             continuous_update=False, layout=WIDE, style={"description_width": "110px"})
 
@@ -99,7 +100,8 @@ class Explorer:
         self._note(f"saved {self.save_png().resolve()}")
 
 
-def _check_length(model, n_tokens: int, what: str) -> None:
+def check_length(model, n_tokens: int, what: str) -> None:
+    """A ValueError for a text longer than the model's context, naming `what` ("text", "prompt") and both lengths."""
     limit = model.args.max_seq_len
     if n_tokens > limit:
         raise ValueError(f"the {what} is {n_tokens} tokens long but the model's context holds {limit}: shorten it")

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from ...hooks import logit_lens, residual_stream
 from ...tokenizer import Tokenizer
 from ..viz import plot_logit_lens
-from .base import Explorer, _check_length, _text_box
+from .base import Explorer, check_length, text_box
 
 @dataclass
 class LensRow:
@@ -47,7 +47,7 @@ class LogitLens(Explorer):
         self.target_id: int | None = None
         self._stream: torch.Tensor | None = None  # (L + 1, T, D)
 
-        self.text = _text_box(text, "text", rows=2)
+        self.text = text_box(text, "text", rows=2)
         self.position = widgets.Dropdown(options=[], description="position", style={"description_width": "110px"})
         self.target = widgets.Text(value=target, description="target token", continuous_update=False,
                                    placeholder="empty: the next token of the text (or the model's final guess)",
@@ -70,7 +70,7 @@ class LogitLens(Explorer):
         if len(ids) > self.max_tokens:
             raise ValueError(f"the text is {len(ids)} tokens long; the logit lens takes up to {self.max_tokens} "
                              "(pass max_tokens= to raise the limit): shorten it")
-        _check_length(self.model, len(ids), "text")
+        check_length(self.model, len(ids), "text")
         self.tokens = ids
         self._stream = residual_stream(self.model, [ids])[:, 0]  # (L + 1, T, D)
         options = [(f"{i}: {self.tokenizer.id_to_piece(t)}", i) for i, t in enumerate(ids)]

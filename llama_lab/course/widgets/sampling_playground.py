@@ -19,7 +19,7 @@ from ...generate import iter_generate
 from ...sampling import check_sampling_args
 from ...tokenizer import Tokenizer
 from ..viz import entropy_bits, plot_distribution, probability_legend_html, table_html, tokens_html
-from .base import SLIDER, Explorer, _text_box
+from .base import SLIDER, Explorer, text_box
 
 def _forward_logits(model, ids: list[int]) -> torch.Tensor:
     """The model's logits at every position of one sequence: (T, V), float32 on the CPU."""
@@ -98,9 +98,13 @@ class Generation:
         return "".join(self.texts)
 
 
-class _Detokenizer:
+class Detokenizer:
     """New token ids -> the text each one adds after the prompt's ids `context`, with the space that starts it
-    (Tokenizer.decode_continuation). A character split over byte tokens appears with its last byte."""
+    (Tokenizer.decode_continuation). A character split over byte tokens appears with its last byte.
+
+    Example: the four byte tokens of "🙂" add "", "" and "", then the character itself with the last one; `add`
+    returns what each token adds, `texts` keeps them all.
+    """
 
     def __init__(self, tokenizer: Tokenizer, context: list[int]):
         self.tokenizer, self.context = tokenizer, context
@@ -159,8 +163,8 @@ class SamplingPlayground(Explorer):
         context = model.args.max_seq_len
         self.mode = widgets.ToggleButtons(options=["plain", "chat"], value="chat" if chat else "plain",
                                           description="prompt as", style={"description_width": "110px"})
-        self.system = _text_box(system, "system", placeholder="an optional system prompt")
-        self.prompt = _text_box(prompt, "prompt", rows=3)
+        self.system = text_box(system, "system", placeholder="an optional system prompt")
+        self.prompt = text_box(prompt, "prompt", rows=3)
         self.suggestions = widgets.Dropdown(options=[YOUR_OWN, *suggestions], value=YOUR_OWN, description="try",
                                             style={"description_width": "110px"}, layout=widgets.Layout(width="640px"))
         self.suggestions.layout.display = None if suggestions else "none"
@@ -300,7 +304,7 @@ class SamplingPlayground(Explorer):
         self.result, self._texts, self._probs = None, [], []
         self.generate_button.disabled, self.stop_button.disabled = True, False
         self.status.value = "generating&hellip;"
-        detokenizer = _Detokenizer(self.tokenizer, ids)
+        detokenizer = Detokenizer(self.tokenizer, ids)
         eos = self.tokenizer.eos_id
         steps = iter_generate(self.model, [ids], n_new, seed=self.seed.value, eos_id=eos, **settings)
         try:

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from ...tokenizer import Tokenizer
 from ..viz import pieces_html, plot_pieces, table_html
-from .base import Explorer, _text_box
+from .base import Explorer, text_box
 
 @dataclass
 class Tokenized:
@@ -64,7 +64,7 @@ class TokenizerExplorer(Explorer):
         self.max_chars = max_chars
         self.results: dict[str, Tokenized] = {}
 
-        self.text = _text_box(text, "text", rows=3)
+        self.text = text_box(text, "text", rows=3)
         self.views = [widgets.HTML() for _ in self.tokenizers]
         self.counts = widgets.HTML()
         columns = [widgets.VBox([widgets.HTML(f"<b>{html.escape(n)}</b>"), v], layout=widgets.Layout(flex="1"))
