@@ -24,10 +24,11 @@ import torch
 import torch.nn.functional as F
 
 from ..chat import encode_dialog, encode_dialog_for_training, fold_system_prompt, turn_parts, turn_text
-# The model's replies and the refusal rule are evaluate.py's, where the tiny models' cards count refusals with them;
-# named here too, as notebook 04 reads them (safety.is_refusal, safety.TINY_REFUSAL_PHRASES, safety.replies, ...).
-from ..world.evaluate import (LLAMA2_REFUSAL_PHRASES, REFUSAL_PHRASES, TINY_REFUSAL_PHRASES, answer_turns, dialog_for,
-                              first_sentence, is_refusal, replies)
+# The model's replies are replies.py's and the refusal rule evaluate.py's, where the tiny models' cards count refusals
+# with them; named here too, as notebook 04 reads them (safety.is_refusal, safety.TINY_REFUSAL_PHRASES,
+# safety.replies, ...).
+from ..replies import answer_turns, dialog_for, replies
+from ..world.evaluate import LLAMA2_REFUSAL_PHRASES, REFUSAL_PHRASES, TINY_REFUSAL_PHRASES, first_sentence, is_refusal
 from ..world.preferences import fluency
 from ..rlhf.rejection import sample_replies  # noqa: F401  (notebook 06's best-of-N samples with it)
 from ..rlhf.reward import ranking_loss  # noqa: F401  (the reward models' loss, shown in notebook 06)
