@@ -34,7 +34,7 @@ from typing import Sequence
 import torch
 
 from .. import train
-from ..course.safety import attention_to_system, system_prompt_attention
+from ..hooks import attention_to_system, system_prompt_attention
 from ..progress import progress
 from ..replies import answer_turns
 from ..world import tinyworld
