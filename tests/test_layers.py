@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("core: the model, the tokenizer and what turns ids into text", [
         "llama_lab.model", "llama_lab.tokenizer", "llama_lab.files", "llama_lab.seeds", "llama_lab.progress",
         "llama_lab.cli", "llama_lab.tables", "llama_lab.sampling", "llama_lab.chat", "llama_lab.hooks",
-        "llama_lab.generate", "llama_lab.replies", "llama_lab.bpe", "llama_lab.optim"]),
+        "llama_lab.generate", "llama_lab.replies", "llama_lab.bpe", "llama_lab.modules", "llama_lab.optim"]),
     ("weights: checkpoints, quantization, the fast decoder, and the package's front door", [
         "llama_lab.checkpoint", "llama_lab.quantize", "llama_lab.fast",
         "llama_lab"]),  # llama_lab/__init__.py re-exports load_model and quantize_model
@@ -40,7 +40,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("RLHF", ["llama_lab.rlhf"]),
     ("the course's helpers", ["llama_lab.course"]),
     ("entry points: grading and benchmarks", [
-        "llama_lab.grading", "llama_lab.bench", "llama_lab.evaluate", "llama_lab.grade", "llama_lab.assignments"]),
+        "llama_lab.grading", "llama_lab.bench", "llama_lab.evaluate", "llama_lab.grade", "llama_lab.assignments",
+        "llama_lab.commands"]),
 ]
 
 DYNAMIC_IMPORTS = {"import_module", "run_module", "__import__"}  # calls whose first argument names a module
