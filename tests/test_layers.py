@@ -38,7 +38,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("training", ["llama_lab.parallel", "llama_lab.train"]),
     ("the tiny world", ["llama_lab.world"]),
     ("RLHF", ["llama_lab.rlhf"]),
-    ("the course's helpers", ["llama_lab.course"]),
+    ("the course: what the notebooks call", ["llama_lab.course"]),
     ("entry points: grading and benchmarks", [
         "llama_lab.grading", "llama_lab.bench", "llama_lab.evaluate", "llama_lab.grade", "llama_lab.assignments",
         "llama_lab.commands"]),
@@ -315,9 +315,9 @@ def test_an_upward_import_names_both_modules_layers_and_the_line(tmp_path):
     lines = upward_edges(edges)
     assert lines == [
         "llama_lab.hooks -> llama_lab.course.safety  (llama_lab/hooks.py:2): layer 0 (core: the model, the tokenizer "
-        "and what turns ids into text) imports layer 5 (the course's helpers)",
+        "and what turns ids into text) imports layer 5 (the course: what the notebooks call)",
         "llama_lab.rlhf.gatt -> llama_lab.course.safety  (llama_lab/rlhf/gatt.py:2): layer 4 (RLHF) imports layer 5 "
-        "(the course's helpers)",
+        "(the course: what the notebooks call)",
     ]
     assert layer_of("llama_lab.checkpoint.formats") == layer_of("llama_lab.checkpoint") == 1
 
