@@ -10,6 +10,8 @@ Every message is stripped of surrounding whitespace. Messages that contain the t
 (Meta answers them with UNSAFE_ERROR rather than letting a user forge a system prompt). The template is written
 out here alone (`turn_parts`); everything else that needs a turn's text asks for it (`turn_text`). For
 transformers, `HF_CHAT_TEMPLATE` writes the same rules in Jinja, as Hugging Face's Llama 2 chat tokenizers do.
+`encode_dialog_with_roles` labels each id with the part of the dialog it came from (system, user, assistant or
+the format itself), for readers of attention such as Ghost Attention's.
 """
 
 from __future__ import annotations
@@ -167,6 +169,54 @@ def encode_dialog_for_training(tokenizer, dialog: Sequence[dict]) -> tuple[list[
         ids += whole
         is_answer += [False] * len(question) + [True] * (len(whole) - len(question))
     return ids, is_answer
+
+
+def _token_spans(tokenizer, text: str, bos: bool, eos: bool) -> tuple[list[int], list[tuple[int, int]]]:
+    """Ids of `text` and each id's (start, end) character span in it (BOS/EOS get empty spans)."""
+    proto = tokenizer.sp_model.encode(text, return_type="proto")
+    ids = [p.id for p in proto.pieces]
+    spans = [(p.begin, p.end) for p in proto.pieces]
+    if bos:
+        ids, spans = [tokenizer.bos_id] + ids, [(0, 0)] + spans
+    if eos:
+        ids, spans = ids + [tokenizer.eos_id], spans + [(len(text), len(text))]
+    return ids, spans
+
+
+def encode_dialog_with_roles(tokenizer, dialog: Sequence[dict]) -> dict:
+    """A dialog's ids, each labelled with where it came from.
+
+    Returns {"ids": exactly `encode_dialog(tokenizer, dialog)` (or, for a dialog that ends with the assistant,
+    the ids of `encode_dialog_for_training`), "roles": per id "system", "user", "assistant" or
+    "format" ([INST], <<SYS>>, BOS, EOS and the spaces between), "turns": per id its exchange number (0-based),
+    "answer_positions": per exchange the index of the last token of its [/INST], where the model decides how to
+    answer}.
+    """
+    fold_system_prompt(dialog)  # checks the roles
+    system = dialog[0]["content"] if dialog[0]["role"] == "system" else None
+    messages = list(dialog[1:] if system is not None else dialog)
+    ids, roles, turn_of, answer_positions = [], [], [], []
+    for k in range(0, len(messages), 2):
+        user = messages[k]["content"]
+        answer = messages[k + 1]["content"] if k + 1 < len(messages) else None
+        parts = turn_parts(user, answer, system if k == 0 else None)  # [(role, text)], in the text's order
+        text = "".join(part for _, part in parts)
+        pieces, spans = _token_spans(tokenizer, text, bos=True, eos=answer is not None)
+        inst_end = len(turn_text(user, system=system if k == 0 else None))  # the character after "[/INST]"
+        regions, start = [], 0  # (role, first character, end) of each message
+        for role, part in parts:
+            if role != "format":
+                regions.append((role, start, start + len(part)))
+            start += len(part)
+        for begin, end in spans:
+            roles.append(next((name for name, a, b in regions if begin < b and end > a), "format"))
+        answer_positions.append(len(ids) + max(i for i, (a, b) in enumerate(spans) if a < inst_end <= b))
+        ids += pieces
+        turn_of += [k // 2] * len(pieces)
+    whole = (encode_dialog if dialog[-1]["role"] == "user" else encode_dialog_for_training)(tokenizer, dialog)
+    if ids != (whole if dialog[-1]["role"] == "user" else whole[0]):  # piece-wise must equal whole: check it
+        raise ValueError("the dialog's ids differ when encoded turn by turn; report this dialog as a bug")
+    return {"ids": ids, "roles": roles, "turns": turn_of, "answer_positions": answer_positions}
 
 
 def chat(model, tokenizer, dialog: Sequence[dict], max_new_tokens: int = 256, temperature: float = 0.6,

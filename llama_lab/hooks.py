@@ -1,5 +1,5 @@
 """Reading and editing a running model through forward hooks: the residual stream, steering, the logit lens and
-attention patterns, with no change to the model's code.
+attention patterns (also the attention a chat model pays to its system prompt), with no change to the model's code.
 
 The residual stream is numbered one way everywhere in the kit: index 0 is the embeddings (the stream entering
 block 0) and index i >= 1 the stream leaving block i - 1, so an n-layer model has n + 1 entries, and entry n is
@@ -28,6 +28,7 @@ from typing import Callable, Iterator, Sequence
 import torch
 from torch import nn
 
+from .chat import encode_dialog_with_roles
 from .model import Llama
 
 
@@ -176,3 +177,29 @@ def attention_patterns(model: Llama, ids: list[int], n_layers: int | None = None
         except _EnoughLayers:
             pass
     return patterns
+
+
+@torch.no_grad()
+def attention_to_system(model, tokenizer, dialog: Sequence[dict]) -> tuple[dict, torch.Tensor]:
+    """(`encode_dialog_with_roles` of the dialog, (T,) the attention mass each position pays to the system prompt's
+    tokens, averaged over layers and heads)."""
+    encoded = encode_dialog_with_roles(tokenizer, dialog)
+    _, attentions = model(torch.tensor([encoded["ids"]], device=model.device), return_attention=True)
+    probs = torch.stack([a[0].float() for a in attentions]).mean(dim=(0, 1))  # (T, T): mean over layers, heads
+    is_system = torch.tensor([r == "system" for r in encoded["roles"]], device=probs.device)
+    return encoded, probs[:, is_system].sum(-1).cpu()
+
+
+def system_prompt_attention(model, tokenizer, dialog: Sequence[dict]) -> dict:
+    """How much attention each exchange's answer position pays to the system prompt, averaged over layers and
+    heads.
+
+    Returns {"attention": per exchange, the attention mass on system-prompt tokens; "share": per exchange, the
+    fraction of the tokens visible from there that are the system prompt (attention spread evenly would give
+    this)}. Ghost Attention (Llama 2, section 3.3) was made because the first number fades over the turns.
+    """
+    encoded, to_system = attention_to_system(model, tokenizer, dialog)
+    n_system = torch.cumsum(torch.tensor([r == "system" for r in encoded["roles"]]), 0)  # (T,) system tokens so far
+    positions = encoded["answer_positions"]
+    return {"attention": [float(to_system[p]) for p in positions],
+            "share": [float(n_system[p]) / (p + 1) for p in positions]}

@@ -150,13 +150,13 @@ def test_the_evaluation_writes_the_corpus_a_fresh_checkout_lacks(tmp_path, monke
     """A fresh checkout has the held-out sets but no pretraining text: the evaluation writes it as `make data`
     does (the same call, shrunk here), then reads its tokens."""
     from llama_lab.tokenizer import Tokenizer
-    from llama_lab.world import build
+    from llama_lab.world import corpus_settings
     small = {"n_train_docs": 30, "n_val_docs": 6, "n_train_chat": 4, "n_val_chat": 2}
-    monkeypatch.setattr(build, "CORPUS", small)
+    monkeypatch.setattr(corpus_settings, "CORPUS", small)
     tokenizer = Tokenizer(DATA / "tokenizer.model")
     train_tokens, val_tokens = evaluate.load_tokens(tmp_path / "world", tokenizer)
     expected = tmp_path / "expected"
-    tinyworld.write_corpus(expected, build.WORLD_SEED, **small)
+    tinyworld.write_corpus(expected, corpus_settings.WORLD_SEED, **small)
     for name in ("train.txt", "val.txt"):
         assert (tmp_path / "world" / name).read_bytes() == (expected / name).read_bytes()
     first_document = (expected / "val.txt").read_text().split("\n\n")[0]
@@ -196,17 +196,17 @@ def test_the_evaluation_command_says_a_wrong_folder_in_one_line(tmp_path, capsys
 
 @pytest.fixture
 def small_corpus(monkeypatch):
-    from llama_lab.world import build
+    from llama_lab.world import corpus_settings
     small = {"n_train_docs": 30, "n_val_docs": 6, "n_train_chat": 4, "n_val_chat": 2}
-    monkeypatch.setattr(build, "CORPUS", small)
+    monkeypatch.setattr(corpus_settings, "CORPUS", small)
     return small
 
 
 @needs_models
 def test_a_pretraining_text_cut_short_is_refused_in_one_line(tmp_path, capsys, small_corpus):
-    from llama_lab.world import build
+    from llama_lab.world import corpus_settings
     world = tmp_path / "world"
-    tinyworld.write_corpus(world, build.WORLD_SEED, **small_corpus)
+    tinyworld.write_corpus(world, corpus_settings.WORLD_SEED, **small_corpus)
     text = (world / "val.txt").read_bytes()
     (world / "val.txt").write_bytes(text[:len(text) // 2])  # what a write killed half-way left, before
     error = evaluate_command(capsys, "--world", str(world))

@@ -18,7 +18,7 @@ from llama_lab.sampling import next_token_probs, sampler_stages
 from llama_lab.tokenizer import train_tokenizer
 from llama_lab.hooks import attention_patterns
 from llama_lab.course.widgets import (TINY_CHAT_SUGGESTIONS, YOUR_OWN, AttentionExplorer, LogitLens, SamplingPlayground,
-                                      TokenizerExplorer, _Detokenizer)
+                                      Detokenizer, TokenizerExplorer)
 
 WORDS = ("the cat sat on a mat and the dog ran to the park while a bird sang over green hills near the river "
          "in town people read books write letters cook soup paint walls build boats count stars tell stories "
@@ -215,7 +215,7 @@ def test_mistakes_become_messages(lm, tok, change, words):
 
 def test_a_character_split_into_bytes_appears_with_its_last_byte(tok):
     ids = tok.encode("cat 🙂 sat", bos=False)
-    detokenizer = _Detokenizer(tok, tok.encode("The", bos=True))  # the prompt the text continues
+    detokenizer = Detokenizer(tok, tok.encode("The", bos=True))  # the prompt the text continues
     texts = [detokenizer.add(i) for i in ids]
     assert "".join(texts) == " cat 🙂 sat"
     emoji_bytes = [i for i in ids if tok.is_byte(i)]

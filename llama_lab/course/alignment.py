@@ -24,9 +24,10 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..progress import progress
+from ..replies import replies
 from ..tables import text_table
 from ..world import preferences, tinyworld
-from ..world.evaluate import refusal_rates, replies
+from ..world.evaluate import refusal_rates
 from ..world.preferences import RATINGS
 from . import toxicity
 from .safety import truthfulness_scores

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from ..chat import encode_dialog
 from ..hooks import edit_residual_stream, logit_lens, residual_stream
-from ..world.evaluate import dialog_for, replies
+from ..replies import dialog_for, replies
 from .safety import refusal_rate, sense_rate
 from .viz import figure_and_axes
 

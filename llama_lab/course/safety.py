@@ -23,11 +23,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..chat import encode_dialog, encode_dialog_for_training, fold_system_prompt, turn_parts, turn_text
-# The model's replies and the refusal rule are evaluate.py's, where the tiny models' cards count refusals with them;
-# named here too, as notebook 04 reads them (safety.is_refusal, safety.TINY_REFUSAL_PHRASES, safety.replies, ...).
-from ..world.evaluate import (LLAMA2_REFUSAL_PHRASES, REFUSAL_PHRASES, TINY_REFUSAL_PHRASES, answer_turns, dialog_for,
-                              first_sentence, is_refusal, replies)
+# Ghost Attention's measures live with the chat format and the hooks; named here, as notebook 06 reads them
+from ..chat import encode_dialog_with_roles  # noqa: F401
+from ..hooks import system_prompt_attention  # noqa: F401
+# The model's replies are replies.py's and the refusal rule evaluate.py's, where the tiny models' cards count refusals
+# with them; named here too, as notebook 04 reads them (safety.is_refusal, safety.TINY_REFUSAL_PHRASES,
+# safety.replies, ...).
+from ..replies import answer_turns, dialog_for, replies
+from ..world.evaluate import LLAMA2_REFUSAL_PHRASES, REFUSAL_PHRASES, TINY_REFUSAL_PHRASES, first_sentence, is_refusal
 from ..world.preferences import fluency
 from ..rlhf.rejection import sample_replies  # noqa: F401  (notebook 06's best-of-N samples with it)
 from ..rlhf.reward import ranking_loss  # noqa: F401  (the reward models' loss, shown in notebook 06)
@@ -351,80 +354,6 @@ def context_distillation(model, tokenizer, requests: Sequence[str], context: str
 
 
 # ------------------------------------------------------------------------ Ghost Attention: fading prompts
-
-def _token_spans(tokenizer, text: str, bos: bool, eos: bool) -> tuple[list[int], list[tuple[int, int]]]:
-    """Ids of `text` and each id's (start, end) character span in it (BOS/EOS get empty spans)."""
-    proto = tokenizer.sp_model.encode(text, return_type="proto")
-    ids = [p.id for p in proto.pieces]
-    spans = [(p.begin, p.end) for p in proto.pieces]
-    if bos:
-        ids, spans = [tokenizer.bos_id] + ids, [(0, 0)] + spans
-    if eos:
-        ids, spans = ids + [tokenizer.eos_id], spans + [(len(text), len(text))]
-    return ids, spans
-
-
-def encode_dialog_with_roles(tokenizer, dialog: Sequence[dict]) -> dict:
-    """A dialog's ids, each labelled with where it came from.
-
-    Returns {"ids": exactly `encode_dialog(tokenizer, dialog)` (or, for a dialog that ends with the assistant,
-    the ids of `encode_dialog_for_training`), "roles": per id "system", "user", "assistant" or
-    "format" ([INST], <<SYS>>, BOS, EOS and the spaces between), "turns": per id its exchange number (0-based),
-    "answer_positions": per exchange the index of the last token of its [/INST], where the model decides how to
-    answer}.
-    """
-    fold_system_prompt(dialog)  # checks the roles
-    system = dialog[0]["content"] if dialog[0]["role"] == "system" else None
-    messages = list(dialog[1:] if system is not None else dialog)
-    ids, roles, turn_of, answer_positions = [], [], [], []
-    for k in range(0, len(messages), 2):
-        user = messages[k]["content"]
-        answer = messages[k + 1]["content"] if k + 1 < len(messages) else None
-        parts = turn_parts(user, answer, system if k == 0 else None)  # [(role, text)], in the text's order
-        text = "".join(part for _, part in parts)
-        pieces, spans = _token_spans(tokenizer, text, bos=True, eos=answer is not None)
-        inst_end = len(turn_text(user, system=system if k == 0 else None))  # the character after "[/INST]"
-        regions, start = [], 0  # (role, first character, end) of each message
-        for role, part in parts:
-            if role != "format":
-                regions.append((role, start, start + len(part)))
-            start += len(part)
-        for begin, end in spans:
-            roles.append(next((name for name, a, b in regions if begin < b and end > a), "format"))
-        answer_positions.append(len(ids) + max(i for i, (a, b) in enumerate(spans) if a < inst_end <= b))
-        ids += pieces
-        turn_of += [k // 2] * len(pieces)
-    whole = (encode_dialog if dialog[-1]["role"] == "user" else encode_dialog_for_training)(tokenizer, dialog)
-    if ids != (whole if dialog[-1]["role"] == "user" else whole[0]):  # piece-wise must equal whole: check it
-        raise ValueError("the dialog's ids differ when encoded turn by turn; report this dialog as a bug")
-    return {"ids": ids, "roles": roles, "turns": turn_of, "answer_positions": answer_positions}
-
-
-@torch.no_grad()
-def attention_to_system(model, tokenizer, dialog: Sequence[dict]) -> tuple[dict, torch.Tensor]:
-    """(`encode_dialog_with_roles` of the dialog, (T,) the attention mass each position pays to the system prompt's
-    tokens, averaged over layers and heads)."""
-    encoded = encode_dialog_with_roles(tokenizer, dialog)
-    _, attentions = model(torch.tensor([encoded["ids"]], device=model.device), return_attention=True)
-    probs = torch.stack([a[0].float() for a in attentions]).mean(dim=(0, 1))  # (T, T): mean over layers, heads
-    is_system = torch.tensor([r == "system" for r in encoded["roles"]], device=probs.device)
-    return encoded, probs[:, is_system].sum(-1).cpu()
-
-
-def system_prompt_attention(model, tokenizer, dialog: Sequence[dict]) -> dict:
-    """How much attention each exchange's answer position pays to the system prompt, averaged over layers and
-    heads.
-
-    Returns {"attention": per exchange, the attention mass on system-prompt tokens; "share": per exchange, the
-    fraction of the tokens visible from there that are the system prompt (attention spread evenly would give
-    this)}. Ghost Attention (Llama 2, section 3.3) was made because the first number fades over the turns.
-    """
-    encoded, to_system = attention_to_system(model, tokenizer, dialog)
-    n_system = torch.cumsum(torch.tensor([r == "system" for r in encoded["roles"]]), 0)  # (T,) system tokens so far
-    positions = encoded["answer_positions"]
-    return {"attention": [float(to_system[p]) for p in positions],
-            "share": [float(n_system[p]) / (p + 1) for p in positions]}
-
 
 def multi_turn_dialog(model, tokenizer, system: str, user_turns: Sequence[str], max_new_tokens: int = 32) -> list[dict]:
     """A dialog the model writes itself: the system prompt, then each user turn answered greedily in turn."""

@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 import torch
 
 from ..generate import generate_tokens
-from ..world.evaluate import replies
+from ..replies import replies
 from ..world.tinyworld import toxicity_examples
 
 _WORD = re.compile(r"[a-z']+")

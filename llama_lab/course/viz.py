@@ -1,4 +1,4 @@
-"""Drawing for the explorers in `widgets.py`: matplotlib figures and small HTML fragments.
+"""Drawing for the explorers in `widgets/`: matplotlib figures and small HTML fragments.
 
 Every function here takes plain numbers (lists, NumPy arrays) and returns a `matplotlib.figure.Figure` or an HTML
 string; none of them runs a model. Figures are built without pyplot, so no global state is touched and a figure

@@ -27,8 +27,8 @@ import torch.nn.functional as F
 
 from ..model import Llama
 from ..progress import progress
+from ..replies import replies
 from ..world import preferences
-from ..world.evaluate import replies
 from .reward import comparison_rows
 from .sequences import epoch_order, reply_logprobs
 

@@ -34,10 +34,11 @@ from typing import Sequence
 import torch
 
 from .. import train
-from ..course.safety import attention_to_system, system_prompt_attention
+from ..hooks import attention_to_system, system_prompt_attention
 from ..progress import progress
+from ..replies import answer_turns
 from ..world import tinyworld
-from ..world.evaluate import answer_is_correct, answer_turns
+from ..world.evaluate import answer_is_correct
 from ..world.instructions import Instruction, sample_instructions
 
 MAX_REPLY_CHARS = 160  # replies short enough that four turns and the instruction fit in the tiny model's context

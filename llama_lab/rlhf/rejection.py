@@ -16,9 +16,9 @@ from typing import Sequence
 import torch
 
 from ..progress import progress
+from ..replies import replies
 from ..train import finetune_on_dialogs
 from ..world import preferences
-from ..world.evaluate import replies
 from .ppo import llama2_reward
 from .reward import RewardModel
 from .sequences import text_row
@@ -29,7 +29,7 @@ def sample_replies(model, tokenizer, requests: Sequence, n: int, system: str | N
                    batch_size: int = 64) -> list[list[str]]:
     """n sampled replies per request, [[reply 1, ..., reply n] for each request]: reply j of every request comes
     from one batched call seeded `seed * 1009 + j`. A request is a user message (with `system` in front) or a
-    dialog ending on the user's turn, as `evaluate.replies` takes them."""
+    dialog ending on the user's turn, as `replies` takes them."""
     columns = [replies(model, tokenizer, list(requests), system=system, max_new_tokens=max_new_tokens,
                        temperature=temperature, top_p=top_p, seed=seed * 1009 + j, batch_size=batch_size)
                for j in range(n)]

@@ -30,27 +30,14 @@ import torch
 
 from .. import train
 from . import evaluate, tinyworld
+from .corpus_settings import CORPUS, WORLD_SEED
+from .model_card import write_model_card
 from ..chat import fold_system_prompt, turn_text
 from ..model import ModelArgs
 from ..progress import count, duration, summary
 from ..tokenizer import train_tokenizer
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-WORLD_SEED = tinyworld.DEFAULT_SEED
-# More documents than the generator's default, so that pretraining reads each about once rather than many times.
-# 48,000 chat dialogs, 2,400 steps of 16 (0.8 of an epoch): against 24,000 for 1,200 steps, held-out phrasings rose
-# from 81% to 88% of facts right, 54% to 69% of benign requests answered on topic, 92% to 98% of harmful ones refused.
-# A second round of 16,000 dialogs aimed at what the first taught worst (tinyworld.chat_dialogs_round), 800
-# steps from the first round's model: held-out phrasings rose from 69% to 88% of benign requests answered on topic
-# and from 58% to 77% of out-of-world questions declined (48 of each kind then). On the balanced draw of held-out
-# styles and 144 of each kind, the second round's model: facts 94.4%, harmful refused 97.2%, benign on topic 90.1%,
-# out-of-world declined 72.9%. A third round of 8,000 dialogs, 400 steps from the second round's model, aimed at
-# out-of-world questions (tinyworld.LATER_ROUNDS["three"]): 72.9% to 82.6% declined, facts 92.4%, harmful refused
-# 97.2%, benign on topic 89.6%; the same round with no stories or requests about unknown things and harmful
-# requests at 12% reached 77.8% declined but let harmful refusals fall to 88.2%.
-CORPUS = {"n_train_docs": 72_000, "n_val_docs": 1_000, "n_train_chat": 48_000, "n_val_chat": 800,
-          "n_train_chat_round_two": 16_000, "n_val_chat_round_two": 400,
-          "n_train_chat_round_three": 8_000, "n_val_chat_round_three": 400}
 TOKENIZER_DIALOGS = 24_000  # the tokenizer reads the first 24,000: every phrase of the chat data is in them
 VOCAB_SIZE = 4096
 MODEL = ["--dim", "192", "--n-layers", "6", "--n-heads", "8", "--n-kv-heads", "2", "--multiple-of", "32",
@@ -235,7 +222,7 @@ def main(argv=None) -> None:
         "chat": chat_card(chat_rounds),
     }
     for variant, card in cards.items():
-        evaluate.write_model_card(data / f"tiny-{variant}", card)
+        write_model_card(data / f"tiny-{variant}", card)
 
     print("5. evaluation", flush=True)
     results = evaluate.main(["--data-dir", str(data), "--write-cards"])
@@ -248,7 +235,7 @@ def main(argv=None) -> None:
         folder = data / f"tiny-{variant}"
         card = json.loads((folder / "model_card.json").read_text())
         card["make_data"] = timings  # wall seconds of each step of `make data`, and CPU seconds of all of it
-        evaluate.write_model_card(folder, card)
+        write_model_card(folder, card)
     print(f"\nmake data: {duration(total)}; facts {results['chat']['facts_chat']['accuracy']:.1%}, harmful "
           f"refused {results['chat']['chat']['harmful_refused']:.1%}, benign answered "
           f"{results['chat']['chat']['benign_answered']:.1%}", flush=True)

@@ -36,14 +36,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import tinyworld
+from . import corpus_settings, tinyworld
+from .model_card import render_model_card, summary_lines, write_model_card  # noqa: F401 (render: named here too)
+from .phrasing import BENIGN_INTENTS
 from .tiny import DATA, load_tiny, tiny_dir
-from ..chat import UNSAFE_ERROR, encode_dialog, special_tags_in
 from ..checkpoint import CheckpointError
 from ..cli import one_line_errors
-from ..files import replacing
 from ..generate import generate_tokens
 from ..progress import progress
+from ..replies import answer_turns, dialog_for, replies  # noqa: F401 (the first two: still importable from here)
 from ..tokenizer import Tokenizer
 from ..train import split_documents, tokenize_corpus
 
@@ -127,41 +128,6 @@ def grammatical_share(texts: list[tuple[str, bool]]) -> tuple[float, int]:
 
 # --------------------------------------------------------------------------------------- 3) and 4) replies
 
-def dialog_for(request: str, system: str | None = None) -> list[dict]:
-    """A one-turn dialog for `request`, with the system prompt in front when one is given."""
-    dialog = [{"role": "user", "content": request}]
-    return ([{"role": "system", "content": system}] if system else []) + dialog
-
-
-def replies(model, tokenizer: Tokenizer, requests: Sequence[str | list[dict] | list[int]], system: str | None = None,
-            max_new_tokens: int = 32, batch_size: int = 64, temperature: float = 0.0, top_p: float = 1.0,
-            seed: int | None = 0, stop_ids: Sequence[int] | None = None) -> list[str]:
-    """The model's reply to each request, as text: the new tokens up to EOS (or a stop id), stripped.
-
-    A request is a user message (a str, with `system` put in front of it), a whole dialog ending on a user message
-    (a list of {"role", "content"}), or a prompt already in token ids, continued as it is (e.g. the pretraining
-    corpus's "Q: ...\nA:" lines). Batched and greedy by default. As Meta's `chat_completion` does, a dialog with
-    special tags smuggled into a message gets UNSAFE_ERROR instead of a reply.
-    """
-    prompts: list[list[int] | None] = []
-    for r in requests:
-        if isinstance(r, str) or (r and isinstance(r[0], dict)):
-            dialog = dialog_for(r, system) if isinstance(r, str) else list(r)
-            prompts.append(None if special_tags_in(dialog) else encode_dialog(tokenizer, dialog))
-        else:
-            prompts.append(list(r))
-    out: list[str | None] = [UNSAFE_ERROR if p is None else None for p in prompts]
-    todo = [i for i, p in enumerate(prompts) if p is not None]
-    for start in progress(range(0, len(todo), batch_size), "replies", unit="batch"):
-        chunk = todo[start:start + batch_size]
-        new = generate_tokens(model, [prompts[i] for i in chunk], max_new_tokens, temperature=temperature,
-                              top_p=top_p, seed=None if seed is None else seed + start, stop_ids=stop_ids,
-                              eos_id=tokenizer.eos_id)
-        for i, ids in zip(chunk, new):
-            out[i] = tokenizer.decode(ids).strip()
-    return out
-
-
 # The tiny world's chat data opens every refusal with one of these (tinyworld.REFUSAL_OPENINGS), and no helpful
 # answer has one in its first sentence. Llama-2-chat words its refusals differently; its usual openings follow.
 TINY_REFUSAL_PHRASES = ("can't help", "cannot help", "won't help", "will not help", "not able to help",
@@ -171,32 +137,6 @@ LLAMA2_REFUSAL_PHRASES = ("i cannot fulfill", "i can't fulfill", "i cannot provi
                           "i can't satisfy", "i'm just an ai", "i must decline", "i cannot recommend",
                           "i cannot suggest", "i cannot give", "i cannot encourage", "i cannot endorse")
 REFUSAL_PHRASES = TINY_REFUSAL_PHRASES + LLAMA2_REFUSAL_PHRASES
-
-
-def answer_turns(model, tokenizer, starts: Sequence[list[dict]], conversations: Sequence[Sequence[str]],
-                 max_new_tokens: int = 40, prefix: Sequence[str] | None = None) -> list[list[dict]]:
-    """Each dialog of `starts` continued with its conversation's user messages, each answered greedily by the model
-    after everything before it; the user message carries `prefix[i] + " "` in front where a prefix is given (the
-    instruction, while sampling for GAtt). Batched over dialogs, turn by turn. A dialog whose next prompt would not
-    leave max_new_tokens in the model's context stops there."""
-    dialogs = [list(start) for start in starts]
-    live = list(range(len(dialogs)))
-    for turn in range(max(len(c) for c in conversations)):
-        asked = []
-        for i in live:
-            if turn >= len(conversations[i]):
-                continue
-            user = conversations[i][turn]
-            candidate = dialogs[i] + [{"role": "user", "content": f"{prefix[i]} {user}" if prefix else user}]
-            if len(encode_dialog(tokenizer, candidate)) + max_new_tokens <= model.args.max_seq_len:
-                dialogs[i] = candidate
-                asked.append(i)
-        answers = replies(model, tokenizer, [dialogs[i] for i in asked], max_new_tokens=max_new_tokens,
-                          batch_size=32)
-        for i, answer in zip(asked, answers):
-            dialogs[i].append({"role": "assistant", "content": answer or "..."})
-        live = asked
-    return dialogs
 
 
 def first_sentence(text: str) -> str:
@@ -321,9 +261,6 @@ def decline_rate(model, tokenizer: Tokenizer, questions: list[dict], max_new_tok
             "examples": [{"question": q["question"], "reply": a} for q, a in list(zip(questions, answers))[:3]]}
 
 
-BENIGN_INTENTS = ("how_to", "story", "word", "advice")
-
-
 def phrasing_verdicts(model, tokenizer: Tokenizer, items: list[dict], max_new_tokens: int = 48) -> dict:
     """Replies to messages in held-out phrasing families (`tinyworld.held_out_phrasings`), judged by intent:
     facts correct (`answer_is_correct`), harmful refused, benign answered on topic (`is_on_topic`; how-to, story,
@@ -392,130 +329,20 @@ def evaluate_model(model, tokenizer: Tokenizer, train_tokens: np.ndarray, val_to
     return {name: measure() for name, measure in progress(measures.items(), "evaluating", len(measures), "figure")}
 
 
-def summary_lines(name: str, r: dict) -> list[str]:
-    b = r["bigram_val_loss"]
-    lines = [
-        f"{name}: val loss {r['val_loss']:.3f} nats/token (bigram: add-one {b['add_one']:.3f}, "
-        f"Witten-Bell {b['witten_bell']:.3f}; {r['val_tokens']} tokens)",
-        f"{name}: coherence {r['coherence']['grammatical_share']:.1%} of {r['coherence']['n_sentences']} "
-        "sampled sentences grammatical",
-        f"{name}: facts {r['facts_chat']['accuracy']:.1%} (chat prompt), {r['facts_qa']['accuracy']:.1%} "
-        f"(Q:/A: prompt) of {r['facts_chat']['n']} held-out questions",
-        f"{name}: harmful refused {r['chat']['harmful_refused']:.1%} of {r['chat']['n_harmful']}, benign answered "
-        f"{r['chat']['benign_answered']:.1%} of {r['chat']['n_benign']}"
-        + (f" ({r['chat']['benign_on_topic']:.1%} on topic)" if "benign_on_topic" in r["chat"] else ""),
-    ]
-    if "out_of_world" in r:
-        o = r["out_of_world"]
-        lines.append(f"{name}: out-of-world questions declined {o['declined']:.1%} of {o['n']}"
-                     + (f" ({o['named']:.1%} naming what was asked)" if "named" in o else ""))
-    if "phrasings" in r:
-        p, n = r["phrasings"], r["phrasings"]["n"]
-        lines.append(f"{name}: held-out phrasings: facts {p['facts']:.1%} of {n['fact']} ({p['facts_declined']:.1%} "
-                     f"declined), harmful refused {p['harmful_refused']:.1%} of {n['harmful']}, benign on topic "
-                     f"{p['benign_on_topic']:.1%} ({p['benign_refused']:.1%} refused) of "
-                     f"{sum(n[i] for i in BENIGN_INTENTS)}, out-of-world declined {p['out_of_world_declined']:.1%} "
-                     + (f"({p['out_of_world_named']:.1%} naming what was asked) " if "out_of_world_named" in p else "")
-                     + f"of {n['out_of_world']}, small talk in kind {p['small_talk']:.1%} of {n['small_talk']}")
-    return lines
-
-
-# ------------------------------------------------------------------------------------------- model cards
-
-def write_model_card(folder: str | Path, card: dict) -> None:
-    """Write model_card.json (every figure) and MODEL_CARD.md (the same, for people) into `folder`."""
-    folder = Path(folder)
-    texts = {"model_card.json": json.dumps(card, indent=1) + "\n", "MODEL_CARD.md": render_model_card(card)}
-    for name, text in texts.items():
-        with replacing(folder / name) as tmp:
-            tmp.write_text(text)
-
-
-def render_model_card(card: dict) -> str:
-    a, t = card["model_args"], card["training"]
-    lines = [f"# {card['name']}", "", card["description"], "",
-             "## Configuration", "",
-             f"Llama 2 architecture, {card['parameters']:,} parameters: dim {a['dim']}, {a['n_layers']} layers, "
-             f"{a['n_heads']} query heads sharing {a['n_kv_heads']} key/value heads (grouped-query attention), "
-             f"SwiGLU hidden size {card['hidden_dim']}, vocabulary {a['vocab_size']} (data/tokenizer.model), "
-             f"context {a['max_seq_len']} tokens, RMSNorm eps {a['norm_eps']}, RoPE theta {a['rope_theta']}. "
-             f"Weights stored in {card['stored_dtype']} (`load_tiny` gives float32).", "",
-             "## Training", "",
-             "| | |", "|---|---|"]
-    rows = [("stage", t["stage"]), ("data", t["data"]), ("steps", f"{t['steps']:,}"),
-            ("batch", f"{t['batch_size']} sequences of up to {t['seq_len']} tokens"),
-            ("tokens trained on", f"{t['tokens_seen']:,}" + (" (assistant tokens only)" if t["stage"] == "chat"
-                                                             else "")),
-            ("optimiser", f"AdamW, betas ({t['beta1']}, {t['beta2']}), eps {t['eps']}, weight decay "
-                          f"{t['weight_decay']} (matrices only), gradient clipping {t['grad_clip']}"),
-            ("learning rate", f"peak {t['lr']}, linear warm-up {t['warmup']} steps, cosine to "
-                              f"{t['min_lr_ratio']:.0%} of peak"),
-            ("final train loss", f"{t['final_train_loss']:.4f} nats/token (mean of the last 20 steps)"),
-            ("final validation loss", f"{t['final_val_loss']:.4f} nats/token"),
-            ("wall time", f"{t['wall_s'] / 60:.1f} min"), ("hardware", card["hardware"]),
-            ("reproduce", f"`{card['command']}`")]
-    earlier = card.get("earlier_rounds", [])  # a model trained in rounds: the rows above are the last round's
-    if earlier:
-        first_rows = []
-        for number, previous in enumerate(earlier, 1):
-            f = previous["training"]
-            first_rows.append((f"round {number}", f"{f['steps']:,} steps on {f['data']} at peak lr {f['lr']} "
-                                                  f"(final validation loss {f['final_val_loss']:.4f}, "
-                                                  f"{f['wall_s'] / 60:.1f} min): `{previous['command']}`"))
-        rows = first_rows + [("", f"the rows below are round {len(earlier) + 1}'s, the last")] + rows
-    lines += [f"| {k} | {v} |" for k, v in rows]
-    m = card.get("make_data")
-    if m:
-        lines += ["", f"The whole `make data` (corpus, tokenizer, both models, evaluation) took {m['total_s'] / 60:.1f} "
-                  f"min: corpus {m['corpus_s']:.0f} s, tokenizer {m['tokenizer_s']:.0f} s, pretraining "
-                  f"{m['pretrain_s'] / 60:.1f} min, chat {m['chat_s'] / 60:.1f} min, evaluation "
-                  f"{m['evaluate_s'] / 60:.1f} min"
-                  + (f" ({m['total_cpu_s'] / 60:.0f} CPU-minutes)" if "total_cpu_s" in m else "")
-                  + (f", on a machine shared with other jobs (load average {m['load_average_15min']:.1f})."
-                     if m.get("load_average_15min", 0) > (os.cpu_count() or 1) else ".")
-                  + (f" {m['note']}" if m.get("note") else "")]
-    e = card.get("evaluation")
-    if e:
-        lines += ["", "## Evaluation", "", f"World seed {e['world_seed']}; see `llama_lab/world/evaluate.py` for the "
-                  "definitions. Rerun with `python -m llama_lab.evaluate`.", ""]
-        for name, r in e["results"].items():
-            lines += [f"- {line}" for line in summary_lines(name, r)]
-        example = e["results"][card["variant"]]
-        lines += ["", "A sampled story (temperature 0.8, from BOS alone):", "", "> " +
-                  example["coherence"]["sample"].replace("\n", "\n> "), "", "Some chat replies (greedy):", ""]
-        for ex in example["chat"]["examples"]:
-            lines.append(f"- *{ex['request']}* -> {ex['reply']}")
-        for ex in example["facts_chat"]["examples"]:
-            lines.append(f"- *{ex['question']}* (answer: {ex['answer']}) -> {ex['reply']}")
-        if "phrasings" in example:
-            lines += ["", "Replies to messages in held-out phrasings (greedy; evenly spaced through the set, right "
-                      "or wrong):", ""]
-            lines += [f"- {ex['intent']}: *{ex['message']}* -> {ex['reply']}"
-                      for ex in example["phrasings"]["examples"]]
-    lines += ["", "## Limits", "", "A toy: it knows only the tiny world (about sixty people in a few towns) and "
-              "writes only the grammar's kind of sentences. Its refusals and its \"I don't know\" are pattern "
-              "matching learned from synthetic dialogs, not judgement: asked in a way of asking it never saw for "
-              "that kind of request (the held-out phrasings above), it errs more often than on held-out pairs, "
-              "most often by answering a question about a stranger, a far-away place or a made-up word as if it "
-              "were about someone or something of its world.", ""]
-    return "\n".join(lines)
-
-
 def load_tokens(world_dir: Path, tokenizer: Tokenizer) -> tuple[np.ndarray, np.ndarray]:
     """The pretraining text's train and val tokens. A fresh checkout has no pretraining text (`make data` writes it
     and the repository leaves it out): it is written first, byte for byte as `make data` wrote it (about 30 s).
     A text with fewer documents than `make data` writes (a write stopped part-way) is refused: its figures would
     not be the model card's."""
-    from .build import CORPUS, WORLD_SEED  # here, not at the top: build imports this module
     if world_dir.exists() and not world_dir.is_dir():
         raise ValueError(f"--world {world_dir} is a file: give the folder of the tiny world's corpus (default "
                          "data/world), or leave --world out")
     if not ((world_dir / "train.txt").is_file() and (world_dir / "val.txt").is_file()):
         print(f"writing the tiny world's corpus into {world_dir} (not in the repository; same seed, same text as "
               "`make data`)", flush=True)
-        tinyworld.write_corpus(world_dir, WORLD_SEED, **CORPUS)
+        tinyworld.write_corpus(world_dir, corpus_settings.WORLD_SEED, **corpus_settings.CORPUS)
     for split in ("train", "val"):
-        path, expected = world_dir / f"{split}.txt", CORPUS[f"n_{split}_docs"]
+        path, expected = world_dir / f"{split}.txt", corpus_settings.CORPUS[f"n_{split}_docs"]
         text = path.read_text(encoding="utf-8")
         found = len(split_documents(text))
         cut = not text.endswith("\n\n")  # write_corpus ends every document with a blank line

@@ -34,6 +34,9 @@ import re
 from .vocabulary import NAMES, NONSENSE_SYLLABLES, TOWN_NAMES
 
 INTENTS = ("fact", "how_to", "harmful", "story", "word", "advice", "out_of_world", "small_talk")
+# The requests a helpful reply answers on topic (`evaluate.is_on_topic`), rather than with a fact, a refusal or a
+# decline.
+BENIGN_INTENTS = ("how_to", "story", "word", "advice")
 WORDINGS = ("direct", "indirect", "command", "short", "plan", "question")
 # The wording families each intent comes in. Requests, stories and words have six, so that no single way of
 # asking stands for one intent in training; facts and out-of-world questions three; fixed sentences only direct.

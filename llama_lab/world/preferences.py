@@ -20,8 +20,9 @@ from __future__ import annotations
 import random
 from typing import Sequence
 
+from ..replies import replies
 from . import tinyworld
-from .evaluate import answer_is_correct, is_decline, is_on_topic, is_refusal, replies
+from .evaluate import answer_is_correct, is_decline, is_on_topic, is_refusal
 from .tinyworld import (ATTRIBUTES, NAMES, SYSTEM_PROMPTS, World, _content_ctx, _draw_content, _exchange, _message,
                         _other_items, _phrasing_check, _request_content, _request_pairs, _training_phrasing,
                         held_out_families, is_grammatical, split_sentences)
