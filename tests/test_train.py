@@ -237,7 +237,7 @@ def test_a_crash_while_writing_the_cache_leaves_no_half_cache(corpus, tmp_path, 
     def power_cut(fd):
         raise OSError("the disk went away")
 
-    monkeypatch.setattr(train.os, "fsync", power_cut)
+    monkeypatch.setattr(os, "fsync", power_cut)
     with pytest.raises(OSError, match="the disk went away"):
         train.tokenize_corpus(text, tok)
     monkeypatch.undo()
@@ -326,7 +326,7 @@ def test_a_save_killed_midway_leaves_the_previous_checkpoint(corpus, tmp_path, m
         Path(path).write_bytes(b"PK\x03\x04 half a zip file")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train.torch, "save", killed_save)
+    monkeypatch.setattr(torch, "save", killed_save)
     with pytest.raises(KeyboardInterrupt):
         train.train(tiny_config(corpus, out, resume=True, until=8))
     monkeypatch.undo()
