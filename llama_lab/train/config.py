@@ -1,4 +1,4 @@
-"""One training run's configuration (`TrainConfig`: every field a command-line flag) and its schedule."""
+"""One training run's configuration: `TrainConfig`, every field a command-line flag."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import torch
 
 from ..checkpoint import DTYPES
 from ..model import ModelArgs
+from ..optim import Recipe
 
 
 @dataclass
@@ -113,30 +114,22 @@ class TrainConfig:
         return ModelArgs(dim=self.dim, n_layers=self.n_layers, n_heads=self.n_heads, n_kv_heads=self.n_kv_heads,
                          vocab_size=vocab_size, multiple_of=self.multiple_of, max_seq_len=self.max_seq_len)
 
+    def recipe(self) -> Recipe:
+        """Llama 2's recipe with this run's numbers: pretraining and chat fine-tuning change none of its parts."""
+        return Recipe(lr=self.lr, steps=self.steps, warmup=self.warmup, min_lr_ratio=self.min_lr_ratio,
+                      weight_decay=self.weight_decay, betas=(self.beta1, self.beta2), eps=self.eps,
+                      grad_clip=self.grad_clip)
+
     def numerics(self) -> dict:
         """The fields that decide the numbers a run produces: a --resume must not change them."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in self.RUNTIME}
 
 
-# ------------------------------------------------------------------------------------------- the schedule
-
 def lr_at(step: int, cfg: TrainConfig) -> float:
-    """The learning rate of step `step` (0-based): linear warm-up to cfg.lr, then cosine down to 10% of it.
-
-    Example (lr 1e-3, warmup 10, steps 110): step 0 -> 1e-4, step 9 -> 1e-3 (the peak), step 60 (half-way
-    through the decay) -> 5.5e-4, step 110 -> 1e-4.
-    """
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    min_lr = cfg.lr * cfg.min_lr_ratio
-    progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))  # 0 at the peak, 1 at the end
-    return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (cfg.lr - min_lr)
+    """The learning rate of step `step` (0-based) in the run `cfg`: Recipe.lr_at, warm-up then cosine."""
+    return cfg.recipe().lr_at(step)
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
-    """AdamW with weight decay on the matrices (embeddings, projections) but not on the RMSNorm gains."""
-    matrices = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
-    vectors = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
-    groups = [{"params": matrices, "weight_decay": cfg.weight_decay},
-              {"params": vectors, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, foreach=False)
+    """The run's AdamW (Recipe.optimizer): weight decay on the matrices, not on the RMSNorm gains."""
+    return cfg.recipe().optimizer(model)

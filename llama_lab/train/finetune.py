@@ -5,9 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Sequence
 
-import torch
-
 from ..fast.loss import loss_sums
+from ..optim import Recipe
 from ..progress import progress
 from .data import chat_batches
 
@@ -19,20 +18,24 @@ def finetune_on_dialogs(model, tokenizer, dialogs: Sequence[list[dict]], steps: 
 
     The batches and the loss are those of `python -m llama_lab.train --stage chat` (`train.chat_batches`: each
     epoch visits every dialog once in a seeded order, targets are IGNORE but for the assistant's tokens; the mean
-    cross-entropy over those targets). Plain AdamW at a constant learning rate. `last_answer_only` (for all
-    dialogs or one flag each) puts a dialog's loss on its last answer alone. Returns (model, losses).
+    cross-entropy over those targets). The optimiser is Llama 2's recipe (llama_lab.optim) with the settings below.
+    `last_answer_only` (for all dialogs or one flag each) puts a dialog's loss on its last answer alone. Returns
+    (model, losses).
     """
     student = copy.deepcopy(model).train()
     device = student.device
     batches = chat_batches(tokenizer, list(dialogs), student.args.max_seq_len, batch_size, seed, last_answer_only)
-    optimizer = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=weight_decay)
+    # a few steps on a few dialogs, as the notebooks and the RLHF stages were measured with: no warm-up or decay,
+    # no clipping, torch's default betas and eps, and the weight decay (none by default) on every parameter
+    recipe = Recipe(lr=lr, steps=max(1, steps), min_lr_ratio=1.0, weight_decay=weight_decay, decay_vectors=True,
+                    betas=(0.9, 0.999), eps=1e-8, grad_clip=None)
+    optimizer = recipe.optimizer(student)
     losses = []
     for step in progress(range(steps), "fine-tuning", unit="step"):
         inputs, targets = batches.batch(step)  # (B, T) each
         total, scored = loss_sums(student, inputs.to(device), targets.to(device))
         loss = total / scored  # the mean over the assistant's tokens
-        optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
+        recipe.update(optimizer, student.parameters(), step)
         losses.append(loss.item())
     return student.eval(), losses

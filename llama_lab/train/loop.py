@@ -17,10 +17,11 @@ from tqdm.auto import tqdm
 from ..checkpoint import CheckpointError, load_model, save_model
 from ..fast.loss import IGNORE, compiled_loss_sums, loss_sums
 from ..model import Llama, init_weights
+from ..optim import Recipe
 from ..quantize import quantization_of
 from ..tokenizer import Tokenizer
 from .checkpoints import CHECKPOINT, load_checkpoint, save_checkpoint, set_rng_states
-from .config import TrainConfig, lr_at, make_optimizer
+from .config import TrainConfig
 from .data import TextBatches, file_sha256, load_batches
 from .processes import autocast_for, barrier, global_sums, is_distributed, setup_processes
 
@@ -43,8 +44,9 @@ def build_or_load_model(cfg: TrainConfig, tokenizer: Tokenizer, device: torch.de
     return model.to(device).train()
 
 
-def train_step(model, optimizer, inputs, targets, cfg: TrainConfig, world: int, autocast_ctx, loss_of=loss_sums):
-    """One optimiser step on this process's share of the global batch -> (loss, scored tokens, gradient norm).
+def train_step(model, optimizer, inputs, targets, recipe: Recipe, step: int, world: int, autocast_ctx,
+               loss_of=loss_sums):
+    """Step `step` of the recipe on this process's share of the global batch -> (loss, scored tokens, gradient norm).
 
     The loss of the global batch is (sum over every process) / (targets over every process). DDP averages the
     gradients of the processes, so each back-propagates its own sum / global count * world size: with chat
@@ -55,9 +57,7 @@ def train_step(model, optimizer, inputs, targets, cfg: TrainConfig, world: int, 
     with autocast_ctx:
         loss_sum, _ = loss_of(model, inputs, targets)
     (loss_sum / max(count, 1) * world).backward()
-    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
+    grad_norm = recipe.update(optimizer, model.parameters(), step)
     [loss_total] = global_sums(float(loss_sum.detach()))
     return loss_total / max(count, 1), int(count), float(grad_norm)
 
@@ -99,7 +99,8 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> dic
     data_info = {"data": Path(cfg.data).name, "size": _data_size(train_data),
                  "tokenizer_sha256": file_sha256(cfg.tokenizer)}
 
-    optimizer = make_optimizer(model, cfg)
+    recipe = cfg.recipe()
+    optimizer = recipe.optimizer(model)
     start, history = 0, {"train": [], "val": [], "tokens": 0, "wall_s": 0.0, "cpu_s": 0.0}
     if cfg.resume:
         state = load_checkpoint(ckpt_path, cfg, data_info)
@@ -130,12 +131,9 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> dic
     previous_cpu, tokens_since = time.process_time(), 0
 
     for step in range(start, stop):
-        lr = lr_at(step, cfg)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
         inputs, targets = train_data.batch(step, rank, world)
-        loss, count, grad_norm = train_step(ddp_model, optimizer, inputs.to(device), targets.to(device), cfg,
-                                            world, autocast_ctx, loss_of)
+        loss, count, grad_norm = train_step(ddp_model, optimizer, inputs.to(device), targets.to(device), recipe,
+                                            step, world, autocast_ctx, loss_of)
         history["train"].append([step + 1, loss])
         history["tokens"] += count  # the tokens the loss was on: all of them in pretraining
         tokens_since += count
@@ -145,7 +143,7 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> dic
         previous, previous_cpu = now, time.process_time()      # a busy machine
         bar.update(1)
         if now - last_tick > 1.0 or step + 1 == stop:
-            bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.1e}", gnorm=f"{grad_norm:.2f}",
+            bar.set_postfix(loss=f"{loss:.3f}", lr=f"{recipe.lr_at(step):.1e}", gnorm=f"{grad_norm:.2f}",
                             tok_s=f"{tokens_since / (now - last_tick):.0f}")
             last_tick, tokens_since = now, 0
         done = step + 1
