@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 import torch
 
 from ..checkpoint import DTYPES
-from ..model import ModelArgs
+from ..model import TINY, ModelArgs
 from ..optim import Recipe
 
 
@@ -22,13 +22,13 @@ class TrainConfig:
     tokenizer: str = "data/tokenizer.model"
     out: str = "runs/tiny-base"  # training state (checkpoint.pt) and the final model (kit format)
     init: str | None = None  # a model directory to start from (chat: the base model); None: random weights
-    # the model (pretraining from scratch only; fine-tuning keeps the initial model's)
-    dim: int = 192
-    n_layers: int = 6
-    n_heads: int = 8
-    n_kv_heads: int = 2
-    multiple_of: int = 32
-    max_seq_len: int = 256
+    # the model (pretraining from scratch only; fine-tuning keeps the initial model's), by default the kit's tiny one
+    dim: int = TINY.dim
+    n_layers: int = TINY.n_layers
+    n_heads: int = TINY.n_heads
+    n_kv_heads: int = TINY.n_kv_heads
+    multiple_of: int = TINY.multiple_of
+    max_seq_len: int = TINY.max_seq_len
     init_std: float = 0.02
     # the optimisation (Llama 2's recipe; lr and steps scaled down)
     batch_size: int = 16  # sequences per step, summed over all processes
