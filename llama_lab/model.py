@@ -309,7 +309,7 @@ class Llama(nn.Module):
                 return_attention: bool = False, last_only: bool = False, head: bool = True):
         """last_only: the logits of the last position alone, (B, 1, V): all that choosing the next token needs.
         head=False: what the output head would read (the final RMSNorm's output, (B, T, D)) instead of the logits,
-        for a loss that applies the head itself (train.LinearCrossEntropy)."""
+        for a loss that applies the head itself (fast.loss.LinearCrossEntropy)."""
         B, T = tokens.shape
         if cache is None:  # the keys are the queries: attention is the causal triangle
             if start_pos + T > self.args.max_seq_len:

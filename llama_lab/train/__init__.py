@@ -18,10 +18,11 @@ Everything a run does is a function of its configuration and the step number: ba
 generator seeded with (seed, s), so a run that stops and `--resume`s gives the same numbers as one that never
 stopped, and N processes each take their slice of the very batch one process would take.
 
-The package, one job a file: config.py (TrainConfig, the schedule), data.py (the token cache, pretraining windows,
+The package, one job a file: config.py (TrainConfig), data.py (the token cache, pretraining windows,
 chat batches), loop.py (the loop), checkpoints.py (the training state and --resume), processes.py (devices, DDP),
 cli.py (the command line), finetune.py (`finetune_on_dialogs`: a few dialogs, in memory, for notebooks and RLHF).
-The loss and its fast routes live with the kit's other speed work, in llama_lab/fast/loss.py.
+Llama 2's optimisation recipe (AdamW, the schedule, clipping) is llama_lab/optim.py, which the RLHF stages take
+too; the loss and its fast routes live with the kit's other speed work, in llama_lab/fast/loss.py.
 """
 
 from ..fast.loss import IGNORE, LinearCrossEntropy, compiled_loss_sums, logits_loss_sums, loss_sums

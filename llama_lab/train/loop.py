@@ -27,6 +27,7 @@ from .processes import autocast_for, barrier, global_sums, is_distributed, setup
 
 
 def build_or_load_model(cfg: TrainConfig, tokenizer: Tokenizer, device: torch.device) -> Llama:
+    """The model a run starts from, in training mode: --init's in float32, or fresh weights of the configured shape."""
     if cfg.init is not None:
         model = load_model(cfg.init, device=device, dtype=torch.float32)
         scheme = quantization_of(model)
