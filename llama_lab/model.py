@@ -113,6 +113,9 @@ def _is_whole(value) -> bool:
 LLAMA2_7B = ModelArgs(dim=4096, n_layers=32, n_heads=32, multiple_of=256)
 LLAMA2_13B = ModelArgs(dim=5120, n_layers=40, n_heads=40, multiple_of=256)
 LLAMA2_70B = ModelArgs(dim=8192, n_layers=80, n_heads=64, n_kv_heads=8, multiple_of=4096, ffn_dim_multiplier=1.3)
+# The kit's own tiny Llama 2 (llama_lab/world/tiny.py: data/tiny-base, data/tiny-chat), 3,897,792 parameters, with
+# the 4,096-piece tokenizer `make data` trains on the tiny world.
+TINY = ModelArgs(dim=192, n_layers=6, n_heads=8, n_kv_heads=2, vocab_size=4096, multiple_of=32, max_seq_len=256)
 
 
 class RMSNorm(nn.Module):
@@ -306,7 +309,7 @@ class Llama(nn.Module):
                 return_attention: bool = False, last_only: bool = False, head: bool = True):
         """last_only: the logits of the last position alone, (B, 1, V): all that choosing the next token needs.
         head=False: what the output head would read (the final RMSNorm's output, (B, T, D)) instead of the logits,
-        for a loss that applies the head itself (train.LinearCrossEntropy)."""
+        for a loss that applies the head itself (fast.loss.LinearCrossEntropy)."""
         B, T = tokens.shape
         if cache is None:  # the keys are the queries: attention is the causal triangle
             if start_pos + T > self.args.max_seq_len:

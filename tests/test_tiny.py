@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from llama_lab.world import evaluate, tinyworld
+from llama_lab.model import TINY, ModelArgs
+from llama_lab.train import TrainConfig, parse_args
+from llama_lab.world import build, evaluate, tinyworld
 from llama_lab.world.tiny import DATA, load_tiny
 
 SHIPPED = DATA / "tiny-chat" / "model.safetensors"
@@ -39,6 +41,16 @@ def test_load_tiny_gives_a_small_gqa_llama_in_float32():
         assert args.kv_heads < args.n_heads and args.max_seq_len >= 256
         assert 1_000_000 < model.num_parameters() < 10_000_000
         assert args.vocab_size == tok.n_words and tok.bos_id == 1 and tok.eos_id == 2
+
+
+@needs_models
+def test_the_shipped_models_have_the_shape_written_once():
+    """model.TINY is the shape of the shipped models (their params.json), of training's defaults, and of the flags
+    `make data` pretrains with."""
+    for variant in ("base", "chat"):
+        assert ModelArgs.from_dict(json.loads((DATA / f"tiny-{variant}" / "params.json").read_text())) == TINY
+    assert TrainConfig().model_args(TINY.vocab_size) == TINY
+    assert parse_args(build.MODEL).model_args(build.VOCAB_SIZE) == TINY
 
 
 @needs_models

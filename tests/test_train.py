@@ -21,6 +21,7 @@ from llama_lab import train
 from llama_lab.world import build, tinyworld
 from llama_lab.chat import E_INST, encode_dialog
 from llama_lab.checkpoint import CheckpointError, load_model
+from llama_lab.optim import Recipe
 from llama_lab.tokenizer import Tokenizer, train_tokenizer
 from llama_lab.train import IGNORE, TrainConfig, lr_at
 
@@ -91,6 +92,31 @@ def test_optimizer_is_llama2s_adamw_with_decay_on_matrices_only():
     assert sorted(names[id(p)] for p in no_decay["params"]) == sorted(
         n for n, _ in model.named_parameters() if n.endswith("norm.weight"))
     assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
+
+
+def test_the_recipes_update_by_hand():
+    """One update of Llama 2's recipe on a parameter whose gradient is (3, 4): the norm 5 is clipped to 1, and
+    AdamW's first step moves each coordinate by lr * m / sqrt(v) = lr * g / |g| = lr, against the gradient."""
+    weight = torch.nn.Parameter(torch.zeros(1, 2))
+    recipe = Recipe(lr=0.1, steps=10, warmup=2, weight_decay=0.0, eps=1e-12)
+    optimizer = recipe.optimizer(torch.nn.ParameterList([weight]))
+    weight.grad = torch.tensor([[3.0, 4.0]])
+    norm = recipe.update(optimizer, [weight], step=0)
+    assert norm.item() == pytest.approx(5.0) and optimizer.param_groups[0]["lr"] == pytest.approx(0.05)  # warm-up
+    torch.testing.assert_close(weight.detach(), torch.tensor([[-0.05, -0.05]]))
+    assert weight.grad is None  # cleared for the next step
+
+
+def test_the_recipe_as_the_later_stages_set_it():
+    """A min_lr_ratio of 1 holds the peak after the warm-up, exactly; decay_vectors decays the norms' gains too."""
+    constant = Recipe(lr=3e-4, steps=50, warmup=5, min_lr_ratio=1.0)
+    assert [constant.lr_at(s) for s in range(5, 60)] == [3e-4] * 55
+    from llama_lab.model import Llama, ModelArgs
+    model = Llama(ModelArgs(dim=32, n_layers=1, n_heads=4, vocab_size=40, multiple_of=16, max_seq_len=8))
+    [everything] = Recipe(lr=1e-3, steps=10, decay_vectors=True).optimizer(model).param_groups
+    assert everything["weight_decay"] == 0.1 and len(everything["params"]) == len(list(model.parameters()))
+    with pytest.raises(ValueError, match="min_lr_ratio=2"):
+        Recipe(lr=1e-3, steps=10, min_lr_ratio=2)
 
 
 def test_head_and_cross_entropy_by_hand():
@@ -237,7 +263,7 @@ def test_a_crash_while_writing_the_cache_leaves_no_half_cache(corpus, tmp_path, 
     def power_cut(fd):
         raise OSError("the disk went away")
 
-    monkeypatch.setattr(train.os, "fsync", power_cut)
+    monkeypatch.setattr(os, "fsync", power_cut)
     with pytest.raises(OSError, match="the disk went away"):
         train.tokenize_corpus(text, tok)
     monkeypatch.undo()
@@ -326,7 +352,7 @@ def test_a_save_killed_midway_leaves_the_previous_checkpoint(corpus, tmp_path, m
         Path(path).write_bytes(b"PK\x03\x04 half a zip file")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train.torch, "save", killed_save)
+    monkeypatch.setattr(torch, "save", killed_save)
     with pytest.raises(KeyboardInterrupt):
         train.train(tiny_config(corpus, out, resume=True, until=8))
     monkeypatch.undo()

@@ -5,10 +5,8 @@ from __future__ import annotations
 import torch
 
 from ..checkpoint import args_to_hf_config, meta_to_hf_names
-from ..model import LLAMA2_7B, Llama, ModelArgs, build_model, init_weights
+from ..model import LLAMA2_7B, TINY, Llama, ModelArgs, build_model, init_weights
 
-# The shipped tiny model's shape (llama_lab/world/tiny.py); random weights stand in until data/tiny-base/ is built.
-TINY = ModelArgs(dim=192, n_layers=6, n_heads=8, n_kv_heads=2, vocab_size=4096, multiple_of=32, max_seq_len=256)
 # About 50M parameters with Llama 2's 32000-token vocabulary: the output head alone is 16M of them.
 SMALL_50M = ModelArgs(dim=512, n_layers=6, n_heads=8, vocab_size=32000, max_seq_len=1024)
 # Small enough for a test to run the whole suite in seconds.

@@ -45,7 +45,7 @@ from ..fast import CompiledDecoder, LaidOutDecoder
 from ..generate import Decoder, generate_tokens
 from ..model import Llama, build_model
 from ..quantize import quantize_model
-from ..train import compiled_loss_sums, logits_loss_sums, loss_sums
+from ..fast.loss import compiled_loss_sums, logits_loss_sums, loss_sums
 from .measures import BandwidthProbe, PeakRSS, release_free_memory, weight_bytes_per_step
 from .models import TOY, kit_model, random_model, transformers_twin
 from .report import format_row, row

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ..model import Llama
+from ..optim import Recipe
 from ..progress import progress
 from ..replies import replies
 from ..world import preferences
@@ -64,9 +65,10 @@ def train_dpo(sft_model: Llama, tokenizer, records: Sequence[dict], beta: float 
                                   for i in range(0, len(rejected), 64)])
     steps = max(1, math.ceil(epochs * len(records) / batch_size))
     order = epoch_order(len(records), steps, batch_size, seed)
-    optimizer = torch.optim.AdamW(policy.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
-    warm = max(1, steps // 10)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warm))
+    # a warm-up over a tenth of the steps then a constant lr, no weight decay, torch's eps (1e-8): the settings the
+    # shipped DPO models were trained with
+    recipe = Recipe(lr=lr, steps=steps, warmup=max(1, steps // 10), min_lr_ratio=1.0, weight_decay=0.0, eps=1e-8)
+    optimizer = recipe.optimizer(policy)
     history = {"loss": [], "accuracy": [], "nll": []}
     for step in progress(range(steps), "DPO", unit="step"):
         picked = order[step * batch_size:(step + 1) * batch_size]
@@ -76,11 +78,8 @@ def train_dpo(sft_model: Llama, tokenizer, records: Sequence[dict], beta: float 
         reply_lengths = torch.tensor([len(chosen[i].ids) - chosen[i].start for i in picked], dtype=torch.float32)
         nll = (-pi_chosen / reply_lengths).mean()  # per token of each chosen reply (its EOS included)
         loss = losses.mean() + nll_weight * nll
-        optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
+        recipe.update(optimizer, policy.parameters(), step)
         margin = (pi_chosen - ref_chosen[picked]) - (pi_rejected - ref_rejected[picked])
         history["loss"].append(losses.mean().item())
         history["accuracy"].append((margin > 0).float().mean().item())

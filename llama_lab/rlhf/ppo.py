@@ -29,6 +29,7 @@ import torch.nn as nn
 from ..chat import encode_dialog
 from ..generate import generate_tokens
 from ..model import Llama
+from ..optim import Recipe
 from ..progress import progress
 from ..world import preferences
 from .reward import RewardModel
@@ -197,7 +198,10 @@ def train_ppo(sft_model: Llama, tokenizer, safety_rm: RewardModel, helpfulness_r
     torch.manual_seed(cfg.seed)
     model = PolicyWithValue(copy.deepcopy(sft_model)).train()
     reference = sft_model.eval()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.0)
+    # a constant lr, as the paper's PPO (1e-6), so the iteration stands for the step; no weight decay and torch's
+    # eps (1e-8): the settings the shipped PPO model was trained with
+    recipe = Recipe(lr=cfg.lr, steps=max(1, cfg.iterations), min_lr_ratio=1.0, weight_decay=0.0, eps=1e-8)
+    optimizer = recipe.optimizer(model)
     pad_id = tokenizer.eos_id
     max_len = sft_model.args.max_seq_len
     history = []
@@ -231,10 +235,8 @@ def train_ppo(sft_model: Llama, tokenizer, safety_rm: RewardModel, helpfulness_r
                 pg, clip_share = policy_loss(new_logprobs, old_logprobs[idx], advantages[idx], mask[idx], cfg.clip)
                 vf = value_loss(values[:, :-1], old_values[idx], returns[idx], mask[idx], cfg.value_clip)
                 loss = pg + cfg.value_coef * vf
-                optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
+                recipe.update(optimizer, model.parameters(), iteration)
                 losses.append(pg.item())
                 clipped.append(clip_share.item())
         texts = [tokenizer.decode(reply).strip() for reply in sampled]

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 
 from ..files import finish_replacing, replacing
 from ..model import Llama, ModelArgs
+from ..optim import Recipe
 from ..progress import progress
 from ..world.preferences import RATINGS, prompt_kind
 from .sequences import Row, epoch_order, pad, text_row
@@ -146,9 +147,10 @@ def train_reward_model(chat_model: Llama, tokenizer, records: Sequence[dict], ma
     margins = torch.tensor([MARGINS[margin][r["rating"]] for r in records])
     steps = max(1, math.ceil(epochs * len(records) / batch_size))
     warm = max(1, round(warmup * steps))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.1)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: (s + 1) / warm if s < warm else
-                                                 0.1 + 0.45 * (1 + math.cos(math.pi * (s - warm) / max(1, steps - warm))))
+    # the paper's schedule, as pretraining's; the weight decay on every parameter (the norms' gains and the score
+    # head too) and torch's eps (1e-8): the settings the shipped reward models were trained with
+    recipe = Recipe(lr=lr, steps=steps, warmup=warm, decay_vectors=True, eps=1e-8)
+    optimizer = recipe.optimizer(model)
     order = epoch_order(len(records), steps, batch_size, seed)
     losses = []
     for step in progress(range(steps), "reward model", unit="step"):
@@ -157,11 +159,8 @@ def train_reward_model(chat_model: Llama, tokenizer, records: Sequence[dict], ma
                                  model.device)
         scores = model(tokens, lengths)  # (2B,): the chosen replies' rewards, then the rejected ones'
         loss = ranking_loss(scores[:len(picked)], scores[len(picked):], margins[picked].to(scores.device)).mean()
-        optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
+        recipe.update(optimizer, model.parameters(), step)
         losses.append(loss.item())
     return model.eval(), losses
 

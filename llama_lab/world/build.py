@@ -33,15 +33,16 @@ from . import evaluate, tinyworld
 from .corpus_settings import CORPUS, WORLD_SEED
 from .model_card import write_model_card
 from ..chat import fold_system_prompt, turn_text
-from ..model import ModelArgs
+from ..model import TINY, ModelArgs
 from ..progress import count, duration, summary
 from ..tokenizer import train_tokenizer
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TOKENIZER_DIALOGS = 24_000  # the tokenizer reads the first 24,000: every phrase of the chat data is in them
-VOCAB_SIZE = 4096
-MODEL = ["--dim", "192", "--n-layers", "6", "--n-heads", "8", "--n-kv-heads", "2", "--multiple-of", "32",
-         "--max-seq-len", "256"]
+VOCAB_SIZE = TINY.vocab_size
+# the tiny model's shape (model.TINY) as the flags of `python -m llama_lab.train`: --dim 192 --n-layers 6 ...
+MODEL = [arg for name in ("dim", "n_layers", "n_heads", "n_kv_heads", "multiple_of", "max_seq_len")
+         for arg in ("--" + name.replace("_", "-"), str(getattr(TINY, name)))]
 PRETRAIN = ["--batch-size", "16", "--seq-len", "256", "--steps", "1800", "--lr", "2e-3", "--warmup", "100",
             "--eval-interval", "200", "--save-interval", "100"]
 CHAT = ["--batch-size", "16", "--seq-len", "256", "--steps", "2400", "--lr", "5e-4", "--warmup", "30",
