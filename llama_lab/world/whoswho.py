@@ -24,8 +24,9 @@ from pathlib import Path
 
 from ..files import replacing
 from ..tables import markdown_table, text_table
-from .tinyworld import ATTRIBUTES, DEFAULT_SEED, World, _other_items, build_world
+from .intents import _other_items
 from .vocabulary import WORDS
+from .world import ATTRIBUTES, DEFAULT_SEED, World, build_world
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DOCS = ROOT / "docs" / "world.md"
