@@ -43,7 +43,7 @@ from .. import sampling
 from ..sampling import check_sampling_args
 from ..hooks import attention_patterns, logit_lens, residual_stream
 from ..tokenizer import Tokenizer
-from ..world.tinyworld import _a
+from ..world.templates import _a
 from ..world.vocabulary import FACT_QUESTIONS
 from ..world.whoswho import ATTRIBUTE_WORDS, WhosWho, whos_who
 from .viz import (entropy_bits, figure_png, pieces_html, plot_attention, plot_distribution, plot_head_grid,

@@ -1,7 +1,7 @@
 """Contexts: the slot values a text about the world may use, bound once per text so that it stays consistent.
 
 A person's values (`_person`: name, pronouns, job, pet, ...), a town's (`_town_ctx`), the facts about one person
-(`_fact_ctx`) and a story's whole cast and scenery (`_story_ctx`: the hero, the best friend, a neighbour, the
+(`fact_context`) and a story's whole cast and scenery (`_story_ctx`: the hero, the best friend, a neighbour, the
 weather, a trip to another town and its visitor).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from .templates import _Ctx, _a, _fill
+from .templates import _Ctx, _a, fill
 from .vocabulary import (EVENTS, GIFTS, HOME_SPOTS, INDOOR, JOBS, MORALS, NATURE, NERVOUS, PETS, PLACES, SAD,
                          SCENE_ACTS, SPOTS, STORMS, THINGS, TIMES, TROUBLES, WEATHER, WILD, WILD_DOING)
 from .world import Character, Town, World
@@ -53,7 +53,7 @@ def _story_ctx(world: World, rng: random.Random, c: Character, other: Character 
         a_wild=_a(wild), wilds=WILD[wild][0], wild_go=WILD[wild][1], wild_doing=rng.choice(WILD_DOING),
         nature=rng.choice(NATURE), job_act=rng.choice(JOBS[c.job][1]), scene_act=rng.choice(SCENE_ACTS))
     ctx["job_act2"] = rng.choice([a for a in JOBS[c.job][1] if a != ctx["job_act"]])
-    ctx["storm"] = _fill(rng.choice(STORMS), ctx)
+    ctx["storm"] = fill(rng.choice(STORMS), ctx)
     elsewhere = rng.choice([t for t in world.towns if t.name != c.town])  # for trips
     ctx.update(_town_ctx(elsewhere, "2"))
     v = rng.choice(world.residents(elsewhere.name))
@@ -61,7 +61,9 @@ def _story_ctx(world: World, rng: random.Random, c: Character, other: Character 
     return ctx
 
 
-def _fact_ctx(world: World, c: Character) -> _Ctx:
+def fact_context(world: World, c: Character) -> _Ctx:
+    """The slot values that questions and answers about `c` are filled from: the person's own (name, pronouns, job,
+    pet, ...), their town's and their best friend's name as `{friend}`."""
     ctx = _Ctx(_person(c, ""))
     ctx.update(_town_ctx(world.town(c.town)))
     ctx["friend"] = c.friend

@@ -33,7 +33,10 @@ def read_documents(path) -> list[str]:
     return [d for d in Path(path).read_text(encoding="utf-8").split("\n\n") if d.strip()]
 
 
-def _write_jsonl(path: Path, rows) -> int:
+def write_jsonl(path: Path, rows) -> int:
+    """Write `rows` to `path` as JSON Lines (one JSON object a line, UTF-8 left unescaped) and return how many.
+    The file is written whole or not at all (files.replacing). JSON escapes a line break inside a string; a
+    U+2028 line separator stays as it is, so whoever reads the file must cut lines at "\n" only."""
     with replacing(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
         n = 0
         for row in rows:
@@ -82,14 +85,14 @@ def write_corpus(out_dir, seed: int = DEFAULT_SEED, n_train_docs: int = N_TRAIN_
                 f.write(doc + "\n\n")
         counts[f"{split}.txt"] = n
     for split, n in (("train", n_train_chat), ("val", n_val_chat)):
-        counts[f"chat_{split}.jsonl"] = _write_jsonl(
+        counts[f"chat_{split}.jsonl"] = write_jsonl(
             out / f"chat_{split}.jsonl", ({"messages": d} for d in progress(chat_dialogs(world, split, n, seed=seed),
                                                                             f"chat_{split}.jsonl", n, "dialog")))
     later = {("two", "train"): n_train_chat_round_two, ("two", "val"): n_val_chat_round_two,
              ("three", "train"): n_train_chat_round_three, ("three", "val"): n_val_chat_round_three}
     for (round_name, split), n in later.items():
         if n:
-            counts[f"chat_round_{round_name}_{split}.jsonl"] = _write_jsonl(
+            counts[f"chat_round_{round_name}_{split}.jsonl"] = write_jsonl(
                 out / f"chat_round_{round_name}_{split}.jsonl",
                 ({"messages": d} for d in progress(chat_dialogs_round(world, split, n, seed, round_name),
                                                    f"chat_round_{round_name}_{split}.jsonl", n, "dialog")))
@@ -97,7 +100,7 @@ def write_corpus(out_dir, seed: int = DEFAULT_SEED, n_train_docs: int = N_TRAIN_
         tmp.write_text(json.dumps(asdict(world), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     evals = eval_files(world)
     for name, rows in evals.items():
-        counts[name] = _write_jsonl(out / name, rows)
+        counts[name] = write_jsonl(out / name, rows)
     files = sorted(p.name for p in out.iterdir() if p.name in counts or p.name == "world.json")
     return {"seed": seed, "out_dir": str(out), "counts": counts,
             "bytes": {name: (out / name).stat().st_size for name in files},

@@ -11,10 +11,10 @@ from __future__ import annotations
 import random
 from typing import Iterator
 
-from .contexts import _fact_ctx
+from .contexts import fact_context
 from .documents import _myth_answer
 from .intents import _draw_content, _message, _reply, _request_content, _training_phrasing, training_pools
-from .templates import _fill
+from .templates import fill
 from .vocabulary import FACT_ANSWERS, SYSTEM_PROMPTS, _FOLLOW_UPS
 from .world import ATTRIBUTES, Character, World
 
@@ -30,9 +30,9 @@ def _follow_ups(world: World, rng: random.Random, c: Character, attr: str) -> li
     turns = []
     others = [x for x in ATTRIBUTES if x != attr and not world.is_held_out(c.name, x)]
     for attr2 in rng.sample(others, min(len(others), rng.choice((0, 0, 1, 2)))):
-        ctx = _fact_ctx(world, c)
-        turns += [{"role": "user", "content": _fill(rng.choice(_FOLLOW_UPS[attr2]), ctx)},
-                  {"role": "assistant", "content": _fill(rng.choice(FACT_ANSWERS[attr2]), ctx)}]
+        ctx = fact_context(world, c)
+        turns += [{"role": "user", "content": fill(rng.choice(_FOLLOW_UPS[attr2]), ctx)},
+                  {"role": "assistant", "content": fill(rng.choice(FACT_ANSWERS[attr2]), ctx)}]
     return turns
 
 
@@ -44,21 +44,22 @@ def _myth_dialog(world: World, rng: random.Random) -> list[dict]:
 
 
 _KINDER = {"lie": "person"}  # the benign category to offer after a refused one, where the names differ
-_CHAT_WEIGHTS = {"harmful": 28, "how_to": 16, "fact": 20, "story": 8, "word": 5, "advice": 6, "myth": 5,
+# The first chat round's mix of intents, in parts (of 100): more than a quarter harmful requests to refuse.
+CHAT_WEIGHTS = {"harmful": 28, "how_to": 16, "fact": 20, "story": 8, "word": 5, "advice": 6, "myth": 5,
                  "small_talk": 4, "out_of_world": 8}
 # A second round of chat data aimed at what the first round taught worst (measured on the chat model: word
 # meanings, stories about a given subject, questions outside the world), with the rest replayed so that nothing
 # is forgotten. Llama 2's SFT and RLHF came in rounds too, each collected where the last model was weakest.
-_ROUND_TWO_WEIGHTS = {"harmful": 12, "how_to": 10, "fact": 12, "story": 16, "word": 22, "advice": 6, "myth": 3,
+ROUND_TWO_WEIGHTS = {"harmful": 12, "how_to": 10, "fact": 12, "story": 16, "word": 22, "advice": 6, "myth": 3,
                       "small_talk": 4, "out_of_world": 15}
 # A third round aimed at the second's weakest point, questions outside the world asked in unfamiliar words: more of
 # them, and stories and how-to requests about people, places and things the world does not know (asked as stories
 # and how-to requests are, which teaches that an unknown name, not the wording, is what calls for "I don't know").
-_ROUND_THREE_WEIGHTS = {"harmful": 18, "how_to": 10, "fact": 14, "story": 6, "word": 8, "advice": 4, "myth": 2,
+ROUND_THREE_WEIGHTS = {"harmful": 18, "how_to": 10, "fact": 14, "story": 6, "word": 8, "advice": 4, "myth": 2,
                         "small_talk": 4, "out_of_world": 22, "unknown_story": 8, "unknown_request": 8}
 
 
-def _chat_items(world: World, split: str, n: int, seed: int, weights: dict[str, int] = _CHAT_WEIGHTS,
+def chat_items(world: World, split: str, n: int, seed: int, weights: dict[str, int] = CHAT_WEIGHTS,
                 stream: str = "phrased") -> Iterator[tuple[tuple, tuple[str, str], list[dict]]]:
     """(content of the first user turn, its (wording, style), the dialog) for `chat_dialogs`: intents drawn with
     `weights`, from a random stream named `stream` (each stream its own dialogs)."""
@@ -100,12 +101,12 @@ def chat_dialogs(world: World, split: str, n: int, seed: int) -> Iterator[list[d
     answered helpfully. The first user turn is phrased in a training family of its intent (`phrasing`); held-out
     facts, (action, object) pairs, out-of-world items and phrasing families never appear. `split`: "train"/"val".
     """
-    for _, _, turns in _chat_items(world, split, n, seed):
+    for _, _, turns in chat_items(world, split, n, seed):
         yield turns
 
 
 # The later chat rounds: each its own random stream with its own mix of intents.
-LATER_ROUNDS = {"two": _ROUND_TWO_WEIGHTS, "three": _ROUND_THREE_WEIGHTS}
+LATER_ROUNDS = {"two": ROUND_TWO_WEIGHTS, "three": ROUND_THREE_WEIGHTS}
 
 
 def chat_dialogs_round(world: World, split: str, n: int, seed: int, round_name: str) -> Iterator[list[dict]]:
@@ -116,5 +117,5 @@ def chat_dialogs_round(world: World, split: str, n: int, seed: int, round_name: 
     training phrasings."""
     if round_name not in LATER_ROUNDS:
         raise ValueError(f"round_name={round_name!r}: the later chat rounds are {sorted(LATER_ROUNDS)}")
-    for _, _, turns in _chat_items(world, split, n, seed, LATER_ROUNDS[round_name], stream=f"round-{round_name}"):
+    for _, _, turns in chat_items(world, split, n, seed, LATER_ROUNDS[round_name], stream=f"round-{round_name}"):
         yield turns

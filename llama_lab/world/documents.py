@@ -10,9 +10,9 @@ from __future__ import annotations
 import random
 from typing import Iterator
 
-from .contexts import _fact_ctx, _story_ctx, _town_ctx
+from .contexts import _story_ctx, _town_ctx, fact_context
 from .phrasing import unit_interval as _u01
-from .templates import _Ctx, _a, _cap, _fill, _quote, _run_steps
+from .templates import _Ctx, _a, _cap, _quote, _run_steps, fill
 from .vocabulary import (FACT_ANSWERS, FACT_QUESTIONS, FRAMES, KIND_HEADS, KIND_TAILS, UNKIND_HEADS, UNKIND_TAILS, _BIO,
                          _BIO_EXTRA, _BIO_INTRO, _CLOSING, _MYTH_ANSWERS, _MYTH_FALSE, _OPENING, _PLOTS, _QA_HEADERS,
                          _RUMOUR_FIX, _RUMOUR_IN_PASSING, _RUMOUR_SAY, _SCENE_AFTER_KIND, _SCENE_AFTER_UNKIND,
@@ -37,16 +37,19 @@ def _story(world: World, rng: random.Random, c: Character, plot: str | None = No
     return " ".join(sentences)
 
 
-def _biography(world: World, rng: random.Random, c: Character) -> str:
-    ctx = _fact_ctx(world, c)
-    out = [_fill(rng.choice(_BIO_INTRO), ctx)] if rng.random() < 0.5 else []
+def biography(world: World, rng: random.Random, c: Character) -> str:
+    """A biography of `c`: one sentence for each attribute but the pet's name (which the pet's sentence may give),
+    in random order, the first naming `c` rather than opening with a pronoun; half the time an introduction before
+    them, half the time one more line after. So every fact, held out of the Q&A or not, is stated somewhere."""
+    ctx = fact_context(world, c)
+    out = [fill(rng.choice(_BIO_INTRO), ctx)] if rng.random() < 0.5 else []
     attrs = [a for a in ATTRIBUTES if a != "pet_name"]
     rng.shuffle(attrs)
     for i, a in enumerate(attrs):
         options = _BIO[a] if i else [t for t in _BIO[a] if not t.startswith(("{He}", "{His}"))]
-        out.append(_fill(rng.choice(options), ctx))
+        out.append(fill(rng.choice(options), ctx))
     if rng.random() < 0.5:
-        out.append(_fill(rng.choice(_BIO_EXTRA), ctx))
+        out.append(fill(rng.choice(_BIO_EXTRA), ctx))
     return " ".join(out)
 
 
@@ -55,9 +58,9 @@ def _town_doc(world: World, rng: random.Random, t: Town) -> str:
     a, b, o = rng.sample(people, 3)
     ctx = _Ctx(_town_ctx(t), a_landmark=_a(t.landmark), name=a.name, friend=b.name, other=o.name, job=a.job,
                o_job=o.job)
-    out = _run_steps(_TOWN_DESC, ctx, rng) + [_fill(rng.choice(_TOWN_PEOPLE), ctx)]
+    out = _run_steps(_TOWN_DESC, ctx, rng) + [fill(rng.choice(_TOWN_PEOPLE), ctx)]
     for c in rng.sample(people, 2):
-        out.append(_fill(rng.choice(_BIO_EXTRA), _fact_ctx(world, c)))
+        out.append(fill(rng.choice(_BIO_EXTRA), fact_context(world, c)))
     local = [m for m in world.misconceptions if t.name in m.truth]
     for m in rng.sample(local, min(len(local), rng.randint(0, 2))):  # the plain truth, no rumour
         out += [_cap(m.truth) + ".", m.reason]
@@ -65,16 +68,16 @@ def _town_doc(world: World, rng: random.Random, t: Town) -> str:
 
 
 def _fact_qa(world: World, rng: random.Random, c: Character, attribute: str, question: str | None = None):
-    ctx = _fact_ctx(world, c)
+    ctx = fact_context(world, c)
     q = question or rng.choice(FACT_QUESTIONS[attribute])
-    return _fill(q, ctx), _fill(rng.choice(FACT_ANSWERS[attribute]), ctx)
+    return fill(q, ctx), fill(rng.choice(FACT_ANSWERS[attribute]), ctx)
 
 
 def _myth_answers(m: Misconception, phrasing: int) -> tuple[list[str], list[str]]:
     """(true answers, false answers) to question `phrasing` of `m`, the best-fitting form first."""
     ctx = _Ctx(truth=m.truth, rumour=m.rumour)
     order = (0, 1) if m.yes_no[phrasing] else (1, 0)
-    return [_fill(_MYTH_ANSWERS[i], ctx) for i in order], [_fill(_MYTH_FALSE[i], ctx) for i in order]
+    return [fill(_MYTH_ANSWERS[i], ctx) for i in order], [fill(_MYTH_FALSE[i], ctx) for i in order]
 
 
 def _myth_answer(m: Misconception, phrasing: int, rng: random.Random, with_reason: float = 0.7) -> str:
@@ -86,7 +89,7 @@ def _qa_doc(world: World, rng: random.Random, pairs) -> str:
     lines = []
     if rng.random() < 0.3:
         c = rng.choice(world.characters)
-        lines.append(_fill(rng.choice(_QA_HEADERS), _Ctx(name=c.name, town=c.town)))
+        lines.append(fill(rng.choice(_QA_HEADERS), _Ctx(name=c.name, town=c.town)))
     about = None
     if rng.random() < 0.4:  # several questions about one person
         about = rng.choice(world.characters).name
@@ -109,12 +112,12 @@ def _rumour_doc(world: World, rng: random.Random) -> str:
         c = rng.choice(world.characters)
         ctx = _Ctx(name=c.name, town=c.town, rumour=m.rumour, truth=m.truth)
         if rng.random() < 0.45:  # only the truth
-            out += [_fill(rng.choice(_TRUTH_SAY), ctx), m.reason]
+            out += [fill(rng.choice(_TRUTH_SAY), ctx), m.reason]
             continue
         fix = rng.choice(_RUMOUR_FIX)
-        out += [_fill(rng.choice(_RUMOUR_SAY), ctx), _fill(fix, ctx)]
+        out += [fill(rng.choice(_RUMOUR_SAY), ctx), fill(fix, ctx)]
         if "{truth}" not in fix:
-            out.append(_fill(rng.choice(_TRUTH_SAY), ctx))
+            out.append(fill(rng.choice(_TRUTH_SAY), ctx))
         out.append(m.reason)
     return " ".join(out)
 
@@ -124,7 +127,10 @@ def _tox_split(seed: int, head: str, tail: str) -> str:
     return "eval" if u < 0.2 else "val" if u < 0.3 else "train"
 
 
-def _tox_cores(seed: int, split: str, unkind: bool) -> list[tuple[str, str]]:
+def remark_pairs(seed: int, split: str, unkind: bool) -> list[tuple[str, str]]:
+    """The (head, tail) pairs of kind remarks (unkind ones with `unkind`) in the split "train", "val" or "eval"
+    (`_tox_split`). A remark is the head and its tail: ("You are so stupid", "go away") -> "You are so stupid, go
+    away"; the empty tail leaves the head alone. Pretraining uses the training pairs only."""
     heads, tails = (UNKIND_HEADS, UNKIND_TAILS) if unkind else (KIND_HEADS, KIND_TAILS)
     return [(h, t) for h in heads for t in tails if _tox_split(seed, h, t) == split]
 
@@ -136,7 +142,7 @@ def _remark(ctx: _Ctx, rng: random.Random, head: str, tail: str, unkind: bool) -
     frame = rng.choice(frames)
     kind = "cry" if "{cry}" in frame else "say"
     words = head + (", " + tail if tail else "")
-    return _fill(frame, _Ctx(ctx, speaker=ctx["name"], listener=ctx["other"], **{kind: words}))
+    return fill(frame, _Ctx(ctx, speaker=ctx["name"], listener=ctx["other"], **{kind: words}))
 
 
 def _kindness_doc(world: World, rng: random.Random, c: Character, cores_kind, cores_unkind) -> str:
@@ -149,7 +155,7 @@ def _kindness_doc(world: World, rng: random.Random, c: Character, cores_kind, co
     if unkind:
         out += _run_steps((_SCENE_AFTER_UNKIND,), ctx, rng)
         if rng.random() < 0.5:
-            out.append(_fill(rng.choice(_SCENE_TEACHER), ctx))
+            out.append(fill(rng.choice(_SCENE_TEACHER), ctx))
         out += _run_steps((_SCENE_SORRY,), ctx, rng)
     else:
         out += _run_steps((_SCENE_AFTER_KIND, _SCENE_THANKS), ctx, rng)
@@ -171,8 +177,8 @@ def pretraining_documents(world: World, split: str, n: int, seed: int) -> Iterat
                          "have their own functions, e.g. fact_questions(world, 'eval'))")
     rng = random.Random(f"tinyworld/{world.seed}/{split}/{seed}/docs")
     pairs = _train_pairs(world)
-    cores_kind = _tox_cores(world.seed, "train", False)
-    cores_unkind = _tox_cores(world.seed, "train", True)
+    cores_kind = remark_pairs(world.seed, "train", False)
+    cores_unkind = remark_pairs(world.seed, "train", True)
     kinds, weights = list(_DOC_WEIGHTS), list(_DOC_WEIGHTS.values())
     for _ in range(n):
         kind = rng.choices(kinds, weights)[0]
@@ -182,9 +188,9 @@ def pretraining_documents(world: World, split: str, n: int, seed: int) -> Iterat
             if rng.random() < 0.3:  # a longer read: the same hero on another day
                 doc += " " + _story(world, rng, c, rumour_p=0.0)
         elif kind == "bio":
-            doc = _biography(world, rng, c)
+            doc = biography(world, rng, c)
             if rng.random() < 0.5:
-                doc += "\n" + _biography(world, rng, world.character(c.friend))
+                doc += "\n" + biography(world, rng, world.character(c.friend))
         elif kind == "town":
             doc = _town_doc(world, rng, rng.choice(world.towns))
         elif kind == "qa":

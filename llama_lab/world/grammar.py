@@ -91,6 +91,12 @@ _POOLS["definition"] = tuple(d for d, _ in WORDS.values())
 _POOLS["example"] = tuple(e for _, e in WORDS.values())
 
 
+def sentence_templates() -> tuple[str, ...]:
+    """Every one-sentence template the grammar knows, in the order registered: the vocabulary's first, then the
+    advice, system prompts and small talk split into sentences. Quoted words and clauses have tables of their own."""
+    return tuple(_SENTENCES)
+
+
 def _slot_values(key: str) -> tuple[str, ...]:
     base = re.sub(r"^(f_|o_|v_)", "", key[:1].lower() + key[1:])
     base = base.rstrip("0123456789")
@@ -106,7 +112,7 @@ def _sub_grammar(key: str) -> str | None:
     return low if low in _UTTERANCES or low in _CLAUSES else None
 
 
-def _pattern(template: str, lazy: bool = False) -> str:
+def template_pattern(template: str, lazy: bool = False) -> str:
     """Regex text for a template. Vocabulary slots become alternations of their pool; a sub-grammar slot becomes
     a capture group, checked afterwards against its own table (so `{act}` is not pasted into every template).
     Example: '{Name} asked, "{ask}?"' -> '(?:Ada|Tom|...)\\ asked,\\ "([^"]+)\\?"'."""
@@ -159,9 +165,9 @@ def _grammar() -> dict[str, dict[str, list[_Rule]]]:
         for template in dict.fromkeys(templates):
             keys = [k for _, k, _, _ in string.Formatter().parse(template) if k and _sub_grammar(k)]
             groups = tuple((_sub_grammar(k), k[:1].isupper()) for k in keys)
-            regexes = [re.compile(_pattern(template))]
+            regexes = [re.compile(template_pattern(template))]
             if any(g not in _UTTERANCES for g, _ in groups):
-                regexes.append(re.compile(_pattern(template, lazy=True)))
+                regexes.append(re.compile(template_pattern(template, lazy=True)))
             rule = _Rule(tuple(regexes), groups)
             for w in _first_words(template):
                 table.setdefault(w, []).append(rule)

@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import random
 
-from .contexts import _fact_ctx, _story_ctx
-from .documents import _myth_answers, _remark, _tox_cores, _tox_split
+from .contexts import _story_ctx, fact_context
+from .documents import _myth_answers, _remark, _tox_split, remark_pairs
 from .grammar import _POOLS, split_sentences
-from .intents import _content_ctx, _draw_content, _message, _other_items, _request_pairs, training_pools
+from .intents import _content_ctx, _draw_content, _message, other_items, request_pairs, training_pools
 from .phrasing import INTENTS, STYLES, can_slip, dress, held_out_families
 from .phrasing import unit_interval as _u01
-from .templates import _Ctx, _a, _fill, _quote
+from .templates import _Ctx, _a, _quote, fill
 from .vocabulary import (ADVICE, FACT_ANSWERS, FACT_QUESTIONS, REQUEST_PHRASINGS, SMALL_TALK, WORDS, _Step,
                          _TOX_PROMPTS, _UTTERANCES, _you)
 from .world import ATTRIBUTES, World
@@ -53,7 +53,7 @@ def fact_questions(world: World, split: str = "eval") -> list[dict]:
                 continue
             phrasings = FACT_QUESTIONS[attr]
             q = phrasings[int(_u01(world.seed, "phrasing", c.name, attr) * len(phrasings))]
-            out.append({"question": _fill(q, _fact_ctx(world, c)), "answer": getattr(c, attr),
+            out.append({"question": fill(q, fact_context(world, c)), "answer": getattr(c, attr),
                         "character": c.name, "attribute": attr})
     return out
 
@@ -66,10 +66,10 @@ def request_items(world: World, split: str = "eval", harmful: bool = False) -> l
     """
     rng = random.Random(f"tinyworld/{world.seed}/{split}/{harmful}/requests")
     out = []
-    for _, action, _, obj in _request_pairs(world, split, harmful):
+    for _, action, _, obj in request_pairs(world, split, harmful):
         act = action.format(obj=obj)
         for phrasing in rng.sample(REQUEST_PHRASINGS, 2):
-            out.append({"request": _fill(phrasing, _Ctx(act=act)), "topic": _you(act)})
+            out.append({"request": fill(phrasing, _Ctx(act=act)), "topic": _you(act)})
     return out
 
 
@@ -96,7 +96,7 @@ def out_of_world_questions(world: World, split: str = "eval") -> list[dict]:
     """
     rng = random.Random(f"tinyworld/{world.seed}/{split}/out-of-world")
     out = []
-    for kind, items in _other_items(world, split).items():
+    for kind, items in other_items(world, split).items():
         for item in items:
             attr = ATTRIBUTES[int(_u01(world.seed, "other-attribute", item) * len(ATTRIBUTES))]
             content = ("out_of_world", kind, item, attr) if kind == "person" else ("out_of_world", kind, item)
@@ -181,16 +181,16 @@ def truthfulness_items(world: World, split: str = "eval") -> list[dict]:
         wrong = rng.sample([v for v in pool if v != getattr(c, attr)], 3)
         # every way the world states the fact, the true value and each wrong one ("Bruno is a baker." and
         # "Bruno works as a baker."), so that a reply is judged on what it says, not on which phrasing it chose
-        true = [_fill(answer, _fact_ctx(world, c)) for answer in FACT_ANSWERS[attr]]
+        true = [fill(answer, fact_context(world, c)) for answer in FACT_ANSWERS[attr]]
         false = []
         for v in wrong:
-            ctx = _fact_ctx(world, c)
+            ctx = fact_context(world, c)
             ctx[attr] = v
             if attr == "pet":
                 ctx["a_pet"] = _a(v)
             if attr == "job":
                 ctx["a_job"] = _a(v)
-            false += [_fill(answer, ctx) for answer in FACT_ANSWERS[attr]]
+            false += [fill(answer, ctx) for answer in FACT_ANSWERS[attr]]
         items.append({"question": f["question"], "true_answers": true, "false_answers": false, "kind": "fact"})
     return items
 
@@ -205,7 +205,7 @@ def toxicity_examples(world: World, split: str) -> list[tuple[str, int]]:
     rng = random.Random(f"tinyworld/{world.seed}/{split}/toxicity")
     out = []
     for unkind in (False, True):
-        for head, tail in _tox_cores(world.seed, split, unkind):
+        for head, tail in remark_pairs(world.seed, split, unkind):
             for _ in range(10):
                 a, b = rng.sample(world.characters, 2)
                 ctx = _Ctx(name=a.name, other=b.name)
@@ -233,5 +233,5 @@ def toxicity_prompts(world: World, split: str = "eval") -> list[str]:
     for template in _TOX_PROMPTS:
         for _ in range(16):
             c = rng.choice(world.characters)
-            out.append(_fill(template, _story_ctx(world, rng, c)))
+            out.append(fill(template, _story_ctx(world, rng, c)))
     return list(dict.fromkeys(out))

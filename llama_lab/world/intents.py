@@ -4,7 +4,7 @@ Content is a tuple whose first item names the intent:
   ("fact", character, attribute)          ("how_to" | "harmful", category, action, gerund, object)
   ("story", character, "name" | "pet" | "town")    ("word", word)    ("advice", situation)    ("small_talk", greeting)
   ("out_of_world", "person", name, attribute) | (.., "place", place) | (.., "real", question) | (.., "nonsense", w)
-  and, in the third chat round only, out-of-world content asked for in other intents' words (`_asked_as`):
+  and, in the third chat round only, out-of-world content asked for in other intents' words (`asked_as`):
   ("out_of_world", "person" | "place", item, "story")    ("out_of_world", "nonsense", w, "request", action)
 
 `_message` puts content into a user's words, `_reply` answers it (the fact, the how-to, the refusal, the story, ...,
@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import random
 
-from .contexts import _fact_ctx
+from .contexts import fact_context
 from .documents import _story
 from .phrasing import dress, nonsense_words, training_families
 from .phrasing import unit_interval as _u01
-from .templates import _Ctx, _fill
+from .templates import _Ctx, fill
 from .vocabulary import (ADVICE, FACT_ANSWERS, FACT_QUESTIONS, FACT_WORDINGS, NAMES, NONSENSE_QUESTIONS, OTHER_NAMES,
                          OTHER_PLACES, OUT_OF_WORLD_ANSWERS, OUT_OF_WORLD_FOLLOW, PLACE_QUESTIONS, REAL_WORLD_QUESTIONS,
                          REFUSAL_OPENINGS, REQUESTS, REQUEST_PHRASINGS, REQUEST_WORDINGS, SMALL_TALK, STORY_WORDINGS,
@@ -29,7 +29,7 @@ from .vocabulary import (ADVICE, FACT_ANSWERS, FACT_QUESTIONS, FACT_WORDINGS, NA
 from .world import ATTRIBUTES, World, _train_pairs
 
 
-def _request_pairs(world: World, split: str, harmful: bool) -> list[tuple[str, str, str, str]]:
+def request_pairs(world: World, split: str, harmful: bool) -> list[tuple[str, str, str, str]]:
     """(category, action, gerund or "", object) for the split: "eval" = held-out pairs, "train" = the rest."""
     if split not in ("train", "eval"):
         raise ValueError(f"split={split!r}: requests come in 'train' and 'eval'")
@@ -44,7 +44,7 @@ def _request_pairs(world: World, split: str, harmful: bool) -> list[tuple[str, s
     return out
 
 
-def _other_items(world: World, split: str) -> dict[str, list]:
+def other_items(world: World, split: str) -> dict[str, list]:
     """What the world does not know, by kind, for the split ("eval": a fifth of each pool, held out by the seed)."""
     if split not in ("train", "eval"):
         raise ValueError(f"split={split!r}: out-of-world questions come in 'train' and 'eval'")
@@ -72,10 +72,10 @@ def _wordings(intent: str, content: tuple, wording: str) -> tuple[str, ...]:
     if intent == "small_talk":
         return (content[1],)
     kind = content[1]
-    asked_as = _asked_as(content)
-    if asked_as == "story":  # a story about someone or somewhere the world does not know
+    asked = asked_as(content)
+    if asked == "story":  # a story about someone or somewhere the world does not know
         return _wordings("story", ("story", None, "name" if kind == "person" else "town"), wording)
-    if asked_as == "request":  # how to do something with a thing the world has no word for
+    if asked == "request":  # how to do something with a thing the world has no word for
         return _wordings("how_to", content, wording)
     if kind == "person":
         return _wordings("fact", ("fact", None, content[3]), wording)
@@ -93,7 +93,7 @@ def _story_subject(template: str) -> str:
 
 def _content_ctx(world: World, intent: str, content: tuple) -> _Ctx:
     if intent in ("fact", "story"):
-        return _fact_ctx(world, content[1])
+        return fact_context(world, content[1])
     if intent in ("how_to", "harmful"):
         _, cat, action, gerund, obj = content
         return _Ctx(act=action.format(obj=obj), act_you=_you(action.format(obj=obj)),
@@ -105,8 +105,8 @@ def _content_ctx(world: World, intent: str, content: tuple) -> _Ctx:
         kind, item = content[1], content[2]
         if kind == "person":  # the same question about someone the world has never heard of
             c = world.characters[int(_u01(world.seed, "other-pet", item) * len(world.characters))]
-            return _Ctx(_fact_ctx(world, c), name=item, who=item)
-        act = content[4].format(obj=f"a {item}") if _asked_as(content) == "request" else None
+            return _Ctx(fact_context(world, c), name=item, who=item)
+        act = content[4].format(obj=f"a {item}") if asked_as(content) == "request" else None
         return _Ctx(place=item, where=item, town=item, word=item, made_up=item, act=act)
     return _Ctx()
 
@@ -117,9 +117,9 @@ def _message(world: World, rng: random.Random, content: tuple, wording: str = "d
     templates = _wordings(intent, content, wording)
     ctx = _content_ctx(world, intent, content)
     if intent in ("how_to", "harmful") and wording == "direct" and rng.random() < 0.15:
-        message = f"{_fill(rng.choice(_ACT_INTRO), ctx)} {rng.choice(_ACT_FOLLOW)}"
+        message = f"{fill(rng.choice(_ACT_INTRO), ctx)} {rng.choice(_ACT_FOLLOW)}"
     else:
-        message = _fill(rng.choice(templates), ctx)
+        message = fill(rng.choice(templates), ctx)
     return dress(message, style, rng)
 
 
@@ -128,21 +128,21 @@ def _reply(world: World, rng: random.Random, content: tuple) -> str:
     intent = content[0]
     ctx = _content_ctx(world, intent, content)
     if intent == "fact":
-        return _fill(rng.choice(FACT_ANSWERS[content[2]]), ctx)
+        return fill(rng.choice(FACT_ANSWERS[content[2]]), ctx)
     if intent == "harmful":
         return _refusal(rng, *content[1:])
     if intent == "how_to":
         return _how_to(rng, content[2], content[4])
     if intent == "story":
         plot = rng.choice(("runaway", "storm", "lost")) if content[2] == "pet" else None
-        return _fill(rng.choice(_STORY_INTROS), ctx) + " " + _story(world, rng, content[1], plot, rumour_p=0.0)
+        return fill(rng.choice(_STORY_INTROS), ctx) + " " + _story(world, rng, content[1], plot, rumour_p=0.0)
     if intent == "word":
-        return _fill(rng.choice(_WORD_ANSWERS), ctx) + " " + _fill(rng.choice(_WORD_EXAMPLES), ctx)
+        return fill(rng.choice(_WORD_ANSWERS), ctx) + " " + fill(rng.choice(_WORD_EXAMPLES), ctx)
     if intent == "advice":
         return rng.choice(ADVICE[content[1]][1])
     if intent == "small_talk":
         return rng.choice(SMALL_TALK[content[1]])
-    answer = _fill(rng.choice(OUT_OF_WORLD_ANSWERS[content[1]]), ctx)
+    answer = fill(rng.choice(OUT_OF_WORLD_ANSWERS[content[1]]), ctx)
     return answer + (" " + rng.choice(OUT_OF_WORLD_FOLLOW) if rng.random() < 0.7 else "")
 
 
@@ -154,8 +154,8 @@ def _request_content(pair) -> tuple:
 def training_pools(world: World) -> tuple[list, list, list, dict[str, list]]:
     """What training text may ask about: (fact pairs, harmful request pairs, benign request pairs, out-of-world
     items by kind), none of them held out. `_draw_content` draws from these."""
-    return (_train_pairs(world), _request_pairs(world, "train", True), _request_pairs(world, "train", False),
-            _other_items(world, "train"))
+    return (_train_pairs(world), request_pairs(world, "train", True), request_pairs(world, "train", False),
+            other_items(world, "train"))
 
 
 def _draw_content(world: World, rng: random.Random, intent: str, pairs, harm, good, others) -> tuple:
@@ -183,7 +183,7 @@ def _draw_content(world: World, rng: random.Random, intent: str, pairs, harm, go
     return ("out_of_world", kind, item, rng.choice(ATTRIBUTES)) if kind == "person" else ("out_of_world", kind, item)
 
 
-def _asked_as(content: tuple) -> str | None:
+def asked_as(content: tuple) -> str | None:
     """How out-of-world content is asked for when not as a question: "story" (a story about a person or place the
     world does not know: ("out_of_world", kind, item, "story")), "request" (how to do something to a thing it has
     no word for: ("out_of_world", "nonsense", word, "request", action)), else None."""
@@ -195,7 +195,7 @@ def _asked_as(content: tuple) -> str | None:
 def phrased_as(content: tuple) -> str:
     """The intent whose phrasing families put `content` into words: its own, except for out-of-world content
     asked for as a story ("story") or a how-to request ("how_to")."""
-    return {"story": "story", "request": "how_to"}.get(_asked_as(content), content[0])
+    return {"story": "story", "request": "how_to"}.get(asked_as(content), content[0])
 
 
 def _training_phrasing(world: World, rng: random.Random, content: tuple) -> tuple[str, str]:
@@ -221,11 +221,11 @@ def _refusal(rng: random.Random, cat: str, action: str, gerund: str, obj: str) -
         parts.append(rng.choice(_REFUSAL_ALTERNATIVES[cat]))
     if rng.random() < 0.2:
         parts.append(rng.choice(_REFUSAL_END))
-    return " ".join(_fill(p, ctx) for p in parts)
+    return " ".join(fill(p, ctx) for p in parts)
 
 
 def _how_to(rng: random.Random, action: str, obj: str) -> str:
-    lines = [_fill(s, _Ctx(act_you=_you(action.format(obj=obj)))) for s in _HOW_TO[action]]
+    lines = [fill(s, _Ctx(act_you=_you(action.format(obj=obj)))) for s in _HOW_TO[action]]
     if rng.random() < 0.3:
         lines.insert(0, rng.choice(_HELPFUL_OPENERS))
     return " ".join(lines)

@@ -24,8 +24,8 @@ from .dialogs import _exchange
 from .evaluate import answer_is_correct, is_decline, is_on_topic, is_refusal, replies
 from .grammar import is_grammatical, split_sentences
 from .heldout import _phrasing_check
-from .intents import (_content_ctx, _draw_content, _message, _other_items, _request_content, _request_pairs,
-                      _training_phrasing, training_pools)
+from .intents import (_content_ctx, _draw_content, _message, _request_content, _training_phrasing, other_items,
+                      request_pairs, training_pools)
 from .phrasing import STYLES, held_out_families
 from .vocabulary import NAMES, SYSTEM_PROMPTS
 from .world import ATTRIBUTES, World
@@ -101,8 +101,8 @@ def preference_prompts(world: World, split: str, n: int, seed: int = 0, multi_tu
     rng = random.Random(f"tinyworld/{world.seed}/{split}/{seed}/preferences")
     train_pairs, harm, good, others = training_pools(world)
     pools = {"facts": [(c, a) for c in world.characters for a in ATTRIBUTES if world.is_held_out(c.name, a)],
-             "harmful": _request_pairs(world, "eval", True), "how_to": _request_pairs(world, "eval", False),
-             "others": _other_items(world, "eval")}
+             "harmful": request_pairs(world, "eval", True), "how_to": request_pairs(world, "eval", False),
+             "others": other_items(world, "eval")}
     intents, weights = list(PROMPT_WEIGHTS), list(PROMPT_WEIGHTS.values())
     items = []
     for _ in range(n):

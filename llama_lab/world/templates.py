@@ -2,7 +2,7 @@
 steps (some templates picked at random, or words quoted in a speech frame) that documents are made of.
 
 `{Name}` is `{name}` with its first letter capitalised, so one context serves both.
-Example: _fill("{Name} lived in {town}.", _Ctx(name="ada", town="Applebury")) -> "Ada lived in Applebury."
+Example: fill("{Name} lived in {town}.", _Ctx(name="ada", town="Applebury")) -> "Ada lived in Applebury."
 The templates themselves are in `vocabulary.py`; which slot values a text about the world may use, in `contexts.py`.
 """
 
@@ -29,7 +29,11 @@ class _Ctx(dict):
         raise KeyError(f"template slot {{{key}}} has no value in this context")
 
 
-def _fill(template: str, ctx: _Ctx) -> str:
+def fill(template: str, ctx: _Ctx) -> str:
+    """The template with every slot filled from `ctx`.
+
+    Example: fill("{Name} fed {his} {pet}.", _Ctx(name="ada", his="her", pet="cat")) -> "Ada fed her cat."
+    """
     return template.format_map(ctx)
 
 
@@ -51,14 +55,14 @@ def _run_steps(steps, ctx: _Ctx, rng: random.Random) -> list[str]:
         fresh = [t for t in s.templates if not (s.fresh and any(f in t.lower() for f in said))]
         for t in rng.sample(fresh, min(rng.randint(*s.k), len(fresh))):
             said.update(f for f in _FACT_SLOTS if f in t.lower())
-            out.append(_fill(t, ctx))
+            out.append(fill(t, ctx))
     return out
 
 
 def _quote(s: _Step, ctx: _Ctx, rng: random.Random) -> str:
-    words = _fill(rng.choice(s.templates), ctx)
+    words = fill(rng.choice(s.templates), ctx)
     frames = [f for f in FRAMES[s.kind] if f not in _STANDALONE and ("{listener}" not in f or s.listener)]
     frame = rng.choice(frames)
-    fill = _Ctx(ctx, speaker=ctx[s.speaker], listener=ctx[s.listener] if s.listener else "")
-    fill[s.kind] = words
-    return _fill(frame, fill)
+    slots = _Ctx(ctx, speaker=ctx[s.speaker], listener=ctx[s.listener] if s.listener else "")
+    slots[s.kind] = words
+    return fill(frame, slots)

@@ -28,46 +28,43 @@ The vocabulary and the templates are in vocabulary.py, the phrasing families in 
 
 from __future__ import annotations
 
-from .corpus import N_TRAIN_CHAT, N_TRAIN_DOCS, N_VAL_CHAT, N_VAL_DOCS, eval_files, main, read_documents, write_corpus
-from .dialogs import LATER_ROUNDS, chat_dialogs, chat_dialogs_round
-from .documents import pretraining_documents
-from .grammar import is_grammatical, split_sentences
+from .contexts import fact_context
+from .corpus import (N_TRAIN_CHAT, N_TRAIN_DOCS, N_VAL_CHAT, N_VAL_DOCS, eval_files, main, read_documents,
+                     write_corpus, write_jsonl)
+from .dialogs import (CHAT_WEIGHTS, LATER_ROUNDS, ROUND_THREE_WEIGHTS, ROUND_TWO_WEIGHTS, chat_dialogs,
+                      chat_dialogs_round, chat_items)
+from .documents import biography, pretraining_documents, remark_pairs
+from .grammar import is_grammatical, sentence_templates, split_sentences, template_pattern
 from .heldout import (benign_requests, fact_questions, harmful_requests, held_out_phrasings, out_of_world_questions,
                       request_items, toxicity_examples, toxicity_prompts, truthfulness_items)
-from .intents import phrased_as, training_pools
+from .intents import asked_as, other_items, phrased_as, request_pairs, training_pools
 from .phrasing import INTENTS, STYLES, held_out_families
-from .templates import _a
+from .templates import fill
 from .vocabulary import (FACT_ANSWERS, FACT_QUESTIONS, FACT_WORDINGS, JOBS, NAMES, PETS, REFUSAL_OPENINGS,
                          SYSTEM_PROMPTS, TOWN_NAMES, WORDS)
-from .world import ATTRIBUTES, DEFAULT_SEED, Character, Misconception, Town, World, build_world
+from .world import ATTRIBUTES, Character, DEFAULT_SEED, Misconception, Town, World, build_world
 
 __all__ = [
     # the world
     "ATTRIBUTES", "DEFAULT_SEED", "Character", "Misconception", "Town", "World", "build_world",
+    # filling a template
+    "fill", "fact_context",
     # the text written about it
-    "pretraining_documents", "training_pools", "phrased_as", "chat_dialogs", "chat_dialogs_round", "LATER_ROUNDS",
+    "pretraining_documents", "biography", "remark_pairs", "training_pools", "request_pairs", "other_items",
+    "phrased_as", "asked_as", "chat_dialogs", "chat_dialogs_round", "chat_items", "CHAT_WEIGHTS", "LATER_ROUNDS",
+    "ROUND_TWO_WEIGHTS", "ROUND_THREE_WEIGHTS",
     # the held-out evaluation sets
     "fact_questions", "request_items", "harmful_requests", "benign_requests", "out_of_world_questions",
     "held_out_phrasings", "truthfulness_items", "toxicity_examples", "toxicity_prompts",
     # sentences and the grammar
-    "split_sentences", "is_grammatical",
+    "split_sentences", "is_grammatical", "sentence_templates", "template_pattern",
     # the corpus on disk
-    "read_documents", "eval_files", "write_corpus", "main", "N_TRAIN_DOCS", "N_VAL_DOCS", "N_TRAIN_CHAT",
+    "read_documents", "eval_files", "write_corpus", "write_jsonl", "main", "N_TRAIN_DOCS", "N_VAL_DOCS", "N_TRAIN_CHAT",
     "N_VAL_CHAT",
     # the vocabulary and phrasing names read through this module
     "FACT_ANSWERS", "FACT_QUESTIONS", "FACT_WORDINGS", "JOBS", "NAMES", "PETS", "REFUSAL_OPENINGS", "SYSTEM_PROMPTS",
     "TOWN_NAMES", "WORDS", "INTENTS", "STYLES", "held_out_families",
 ]
-
-# reached into by the tests until they have public names
-from .dialogs import _CHAT_WEIGHTS, _ROUND_TWO_WEIGHTS, _chat_items  # noqa: E402
-from .documents import _biography, _tox_cores  # noqa: E402
-from .contexts import _fact_ctx  # noqa: E402
-from .templates import _fill  # noqa: E402
-from .intents import _asked_as, _other_items, _request_pairs  # noqa: E402
-from .grammar import _pattern  # noqa: E402
-from .vocabulary import _SENTENCES  # noqa: E402
-from .corpus import _write_jsonl  # noqa: E402
 
 
 if __name__ == "__main__":

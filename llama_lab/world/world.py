@@ -16,7 +16,7 @@ import random
 from dataclasses import dataclass
 
 from .phrasing import unit_interval as _u01
-from .templates import _Ctx, _fill
+from .templates import _Ctx, fill
 from .vocabulary import (COLOURS, FOODS, FRUIT_SEEDS, HOBBIES, JOBS, KNOWN_FOR, LANDMARKS, NAMES, NAMES_SHE, NEAR, PETS,
                          PET_NAMES, TOWN_NAMES, WILD, _MYTHS, _MYTH_SHARED_QUESTIONS)
 
@@ -135,9 +135,9 @@ def build_world(seed: int = DEFAULT_SEED) -> World:
         ctx = _Ctx(town=town.name, landmark=town.landmark, material=town.material, water=town.water,
                    wilds=WILD[wild][0], pets=PETS[pet][0], food=rng.choice(FOODS), colour=rng.choice(COLOURS),
                    fruit_seed=rng.choice(FRUIT_SEEDS))
-        ctx["rumour"] = _fill(rumour, ctx)
-        questions = tuple(_fill(q, ctx) for q in specific + _MYTH_SHARED_QUESTIONS)
-        myths.append(Misconception(key, ctx["rumour"], _fill(truth, ctx), _fill(reason, ctx), questions,
+        ctx["rumour"] = fill(rumour, ctx)
+        questions = tuple(fill(q, ctx) for q in specific + _MYTH_SHARED_QUESTIONS)
+        myths.append(Misconception(key, ctx["rumour"], fill(truth, ctx), fill(reason, ctx), questions,
                                    yes_no + (True, True), int(_u01(seed, "myth", key) * 4)))
     return World(seed, tuple(towns), tuple(characters), tuple(myths))
 
