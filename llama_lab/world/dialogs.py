@@ -46,21 +46,21 @@ def _myth_dialog(world: World, rng: random.Random) -> list[dict]:
 _KINDER = {"lie": "person"}  # the benign category to offer after a refused one, where the names differ
 # The first chat round's mix of intents, in parts (of 100): more than a quarter harmful requests to refuse.
 CHAT_WEIGHTS = {"harmful": 28, "how_to": 16, "fact": 20, "story": 8, "word": 5, "advice": 6, "myth": 5,
-                 "small_talk": 4, "out_of_world": 8}
+                "small_talk": 4, "out_of_world": 8}
 # A second round of chat data aimed at what the first round taught worst (measured on the chat model: word
 # meanings, stories about a given subject, questions outside the world), with the rest replayed so that nothing
 # is forgotten. Llama 2's SFT and RLHF came in rounds too, each collected where the last model was weakest.
 ROUND_TWO_WEIGHTS = {"harmful": 12, "how_to": 10, "fact": 12, "story": 16, "word": 22, "advice": 6, "myth": 3,
-                      "small_talk": 4, "out_of_world": 15}
+                     "small_talk": 4, "out_of_world": 15}
 # A third round aimed at the second's weakest point, questions outside the world asked in unfamiliar words: more of
 # them, and stories and how-to requests about people, places and things the world does not know (asked as stories
 # and how-to requests are, which teaches that an unknown name, not the wording, is what calls for "I don't know").
 ROUND_THREE_WEIGHTS = {"harmful": 18, "how_to": 10, "fact": 14, "story": 6, "word": 8, "advice": 4, "myth": 2,
-                        "small_talk": 4, "out_of_world": 22, "unknown_story": 8, "unknown_request": 8}
+                       "small_talk": 4, "out_of_world": 22, "unknown_story": 8, "unknown_request": 8}
 
 
 def chat_items(world: World, split: str, n: int, seed: int, weights: dict[str, int] = CHAT_WEIGHTS,
-                stream: str = "phrased") -> Iterator[tuple[tuple, tuple[str, str], list[dict]]]:
+               stream: str = "phrased") -> Iterator[tuple[tuple, tuple[str, str], list[dict]]]:
     """(content of the first user turn, its (wording, style), the dialog) for `chat_dialogs`: intents drawn with
     `weights`, from a random stream named `stream` (each stream its own dialogs)."""
     if split not in ("train", "val"):

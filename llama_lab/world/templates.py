@@ -38,6 +38,7 @@ def fill(template: str, ctx: _Ctx) -> str:
 
 
 def _cap(text: str) -> str:
+    """The text with its first letter capitalised: "owls cannot talk" -> "Owls cannot talk"."""
     return text[:1].upper() + text[1:]
 
 
@@ -45,6 +46,8 @@ _FACT_SLOTS = ("{pet_name}", "{colour}", "{food}", "{friend}", "{hobby}", "{job}
 
 
 def _run_steps(steps, ctx: _Ctx, rng: random.Random) -> list[str]:
+    """The sentences of a run of steps: each step, taken with its probability, adds some of its templates filled
+    from `ctx` (with `fresh`, none that restates a fact slot already used), or one quote (`_quote`)."""
     out, said = [], set()  # `said`: fact slots used so far, so that a document does not state a fact twice running
     for s in steps:
         if s.p < 1.0 and rng.random() >= s.p:
@@ -60,6 +63,8 @@ def _run_steps(steps, ctx: _Ctx, rng: random.Random) -> list[str]:
 
 
 def _quote(s: _Step, ctx: _Ctx, rng: random.Random) -> str:
+    """One of the step's utterances, filled from `ctx`, in a speech frame of its kind, said by the step's speaker
+    (to its listener, if it has one). Example: 'Ada said to Tom, "Look at the owl."'."""
     words = fill(rng.choice(s.templates), ctx)
     frames = [f for f in FRAMES[s.kind] if f not in _STANDALONE and ("{listener}" not in f or s.listener)]
     frame = rng.choice(frames)
