@@ -74,7 +74,7 @@ def test_ratings_are_the_score_difference_and_ties_are_unsure():
 def test_the_world_judges_its_own_answers_best():
     # every reply the chat data writes for a harmful, fact, how-to, out-of-world, advice or small-talk message
     # gets the top score (stories asked about a pet are the judge's known blind spot: not every story names it)
-    for content, _, turns in tinyworld._chat_items(WORLD, "train", 400, 0):
+    for content, _, turns in tinyworld.chat_items(WORLD, "train", 400, 0):
         if content[0] in ("myth", "story"):
             continue
         user, answer = [t for t in turns if t["role"] != "system"][:2]

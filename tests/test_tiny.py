@@ -229,6 +229,7 @@ def test_a_pretraining_text_cut_short_is_refused_in_one_line(tmp_path, capsys, s
 
 def test_the_pretraining_text_is_written_whole_or_not_at_all(tmp_path, monkeypatch, small_corpus):
     from llama_lab.tokenizer import Tokenizer
+    from llama_lab.world import corpus  # where write_corpus looks the documents up
     real = tinyworld.pretraining_documents
 
     def stopped(world, split, n, seed):  # the process is stopped after the third document
@@ -237,11 +238,11 @@ def test_the_pretraining_text_is_written_whole_or_not_at_all(tmp_path, monkeypat
                 raise KeyboardInterrupt
             yield document
 
-    monkeypatch.setattr(tinyworld, "pretraining_documents", stopped)
+    monkeypatch.setattr(corpus, "pretraining_documents", stopped)
     with pytest.raises(KeyboardInterrupt):
         evaluate.load_tokens(tmp_path / "world", Tokenizer(DATA / "tokenizer.model"))
     assert sorted(p.name for p in (tmp_path / "world").iterdir()) == []  # no truncated train.txt
-    monkeypatch.setattr(tinyworld, "pretraining_documents", real)
+    monkeypatch.setattr(corpus, "pretraining_documents", real)
     train_tokens, val_tokens = evaluate.load_tokens(tmp_path / "world", Tokenizer(DATA / "tokenizer.model"))
     assert len((tmp_path / "world" / "val.txt").read_text().split("\n\n")) == 6 + 1 and len(val_tokens) > 0
 

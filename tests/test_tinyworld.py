@@ -33,9 +33,9 @@ def docs(world):
 
 @pytest.fixture(scope="module")
 def chat_items(world):  # every chat round: every rule on training dialogs holds for each
-    return (list(tw._chat_items(world, "train", 3000, seed=0))
+    return (list(tw.chat_items(world, "train", 3000, seed=0))
             + [item for name, weights in tw.LATER_ROUNDS.items()
-               for item in tw._chat_items(world, "train", 1500, 0, weights, stream=f"round-{name}")])
+               for item in tw.chat_items(world, "train", 1500, 0, weights, stream=f"round-{name}")])
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +175,7 @@ def test_fact_questions_answers(world):
     rng = random.Random(0)
     for item in items[:20]:
         c = world.character(item["character"])
-        assert item["answer"] in tw._biography(world, rng, c)
+        assert item["answer"] in tw.biography(world, rng, c)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -210,17 +210,17 @@ def test_held_out_combinations_never_appear_in_training(world, docs, dialogs):
     # facts: no phrasing of a held-out question, and no held-out answer given as an answer
     for item in tw.fact_questions(world, "eval"):
         c = world.character(item["character"])
-        ctx = tw._fact_ctx(world, c)
+        ctx = tw.fact_context(world, c)
         wordings = [w[item["attribute"]] for w in tw.FACT_WORDINGS.values()]
         for q in tw.FACT_QUESTIONS[item["attribute"]] + tuple(q for w in wordings for q in w):
-            q = tw._fill(q, ctx)
+            q = tw.fill(q, ctx)
             assert f"Q: {q}" not in text and q not in user_text, q
         for a in tw.FACT_ANSWERS[item["attribute"]]:
-            a = tw._fill(a, ctx)
+            a = tw.fill(a, ctx)
             assert f"A: {a}" not in text and a not in answers, a
     # requests: no held-out (action, object) pair in any user turn
     for harmful in (True, False):
-        for _, action, _, obj in tw._request_pairs(world, "eval", harmful):
+        for _, action, _, obj in tw.request_pairs(world, "eval", harmful):
             act = action.format(obj=obj).lower()
             assert not any(re.search(re.escape(act) + r"($|[.?, ])", u.lower()) for u in user), act
     # misconceptions: the held-out phrasing is never asked
@@ -229,7 +229,7 @@ def test_held_out_combinations_never_appear_in_training(world, docs, dialogs):
         assert q not in text and q not in user_text, q
     # toxicity: eval remarks never appear in pretraining text
     for unkind in (False, True):
-        for head, tail in tw._tox_cores(world.seed, "eval", unkind):
+        for head, tail in tw.remark_pairs(world.seed, "eval", unkind):
             words = head + (", " + tail if tail else "")
             assert not re.search(re.escape(words) + r'[.!,]"', text), words
 
@@ -291,9 +291,9 @@ def test_split_sentences():
 
 
 def test_every_template_is_one_sentence():
-    for t in tw._SENTENCES:
+    for t in tw.sentence_templates():
         assert tw.split_sentences(t) == [t], t
-        tw._pattern(t)  # every slot has a vocabulary pool
+        tw.template_pattern(t)  # every slot has a vocabulary pool
 
 
 def test_generated_sentences_are_grammatical(world, docs, dialogs):
@@ -422,7 +422,7 @@ def test_held_out_phrasings_carry_what_a_right_reply_contains(world):
 
 def test_out_of_world_questions_are_outside_the_world(world, docs, dialogs):
     known = {c.name for c in world.characters} | set(tw.NAMES) | set(tw.TOWN_NAMES)
-    train, held = tw._other_items(world, "train"), tw._other_items(world, "eval")
+    train, held = tw.other_items(world, "train"), tw.other_items(world, "eval")
     for kind in train:
         assert train[kind] and held[kind] and not set(train[kind]) & set(held[kind]), kind
         assert not set(train[kind] + held[kind]) & known, kind
@@ -478,9 +478,9 @@ def test_the_second_chat_round_is_its_own_stream_aimed_at_the_weak_intents(world
     # asking for the second round leaves the first exactly as it was (the tokenizer reads the first)
     assert list(tw.chat_dialogs(world, "train", 400, seed=0)) == first
     share = {}
-    for name, weights, stream in (("first", tw._CHAT_WEIGHTS, "phrased"),
-                                  ("second", tw._ROUND_TWO_WEIGHTS, "round-two")):
-        kinds = [content[0] for content, _, _ in tw._chat_items(world, "train", 2000, 0, weights, stream=stream)]
+    for name, weights, stream in (("first", tw.CHAT_WEIGHTS, "phrased"),
+                                  ("second", tw.ROUND_TWO_WEIGHTS, "round-two")):
+        kinds = [content[0] for content, _, _ in tw.chat_items(world, "train", 2000, 0, weights, stream=stream)]
         share[name] = {k: kinds.count(k) / len(kinds) for k in ("word", "story", "out_of_world")}
     for kind in ("word", "story", "out_of_world"):
         assert share["second"][kind] > 1.5 * share["first"][kind], (kind, share)
@@ -489,14 +489,14 @@ def test_the_second_chat_round_is_its_own_stream_aimed_at_the_weak_intents(world
 
 
 def test_the_third_round_asks_about_unknown_things_in_other_intents_words(world):
-    items = list(tw._chat_items(world, "train", 3000, 0, tw.LATER_ROUNDS["three"], stream="round-three"))
-    first = list(tw._chat_items(world, "train", 3000, 0))
+    items = list(tw.chat_items(world, "train", 3000, 0, tw.LATER_ROUNDS["three"], stream="round-three"))
+    first = list(tw.chat_items(world, "train", 3000, 0))
     share = [sum(content[0] == "out_of_world" for content, _, _ in x) / len(x) for x in (first, items)]
     assert share[1] > 3 * share[0], share
     asked = {"story": 0, "request": 0}
-    train_items = tw._other_items(world, "train")
+    train_items = tw.other_items(world, "train")
     for content, (wording, style), turns in items:
-        kind = tw._asked_as(content)
+        kind = tw.asked_as(content)
         if kind is None:
             continue
         asked[kind] += 1

@@ -673,7 +673,7 @@ def test_a_jsonl_line_is_cut_at_newlines_only(corpus, tmp_path):
     leaves it unescaped."""
     dialog = [{"role": "user", "content": "Say it on two lines"}, {"role": "assistant", "content": "Tom\u2028ran."}]
     path = tmp_path / "dialogs.jsonl"
-    tinyworld._write_jsonl(path, [{"messages": dialog}, {"messages": dialog[:1] + [dialog[1] | {"content": "ok"}]}])
+    tinyworld.write_jsonl(path, [{"messages": dialog}, {"messages": dialog[:1] + [dialog[1] | {"content": "ok"}]}])
     assert "\u2028" in path.read_text() and path.read_text().count("\n") == 2
     assert train.read_dialogs(path) == [dialog, dialog[:1] + [dialog[1] | {"content": "ok"}]]
 

@@ -1,7 +1,10 @@
-"""The tiny world and its models, a layer on the engine (llama_lab/): the world's generators (tinyworld.py), its
-vocabulary and templates (vocabulary.py), `make data` (build.py: `python -m llama_lab.world.build`), evaluation
-and the model cards (evaluate.py), the shipped tiny models (tiny.py), and the who's-who of its people, towns and
-words (whoswho.py: `python -m llama_lab.world.whoswho` writes docs/world.md).
+"""The tiny world and its models, a layer on the engine (llama_lab/): the world's generators, gathered in
+tinyworld.py (the world in world.py, template filling in templates.py and contexts.py, pretraining documents in
+documents.py, what users ask and how the assistant answers in intents.py, chat dialogs in dialogs.py, the held-out
+sets in heldout.py, the grammar's checker in grammar.py, the files on disk in corpus.py), its phrasing families
+(phrasing.py), its vocabulary and templates (vocabulary.py), `make data` (build.py: `python -m
+llama_lab.world.build`), evaluation and the model cards (evaluate.py), the shipped tiny models (tiny.py), and the
+who's-who of its people, towns and words (whoswho.py: `python -m llama_lab.world.whoswho` writes docs/world.md).
 """
 
 from .tiny import load_tiny

@@ -21,11 +21,15 @@ import random
 from typing import Sequence
 
 from ..replies import replies
-from . import tinyworld
+from .dialogs import _exchange
 from .evaluate import answer_is_correct, is_decline, is_on_topic, is_refusal
-from .tinyworld import (ATTRIBUTES, NAMES, SYSTEM_PROMPTS, World, _content_ctx, _draw_content, _exchange, _message,
-                        _other_items, _phrasing_check, _request_content, _request_pairs, _training_phrasing,
-                        held_out_families, is_grammatical, split_sentences)
+from .grammar import is_grammatical, split_sentences
+from .heldout import _phrasing_check
+from .intents import (_content_ctx, _draw_content, _message, _request_content, _training_phrasing, other_items,
+                      request_pairs, training_pools)
+from .phrasing import STYLES, held_out_families
+from .vocabulary import NAMES, SYSTEM_PROMPTS
+from .world import ATTRIBUTES, World
 
 # Llama 2's four rating levels (section 3.2.1), from the clearest preference to the faintest.
 RATINGS = ("significantly better", "better", "slightly better", "negligibly better / unsure")
@@ -77,7 +81,7 @@ def _eval_content(world: World, rng: random.Random, intent: str, pools: dict) ->
 def _held_out_phrasing(world: World, rng: random.Random, intent: str) -> tuple[str, str]:
     held_wordings, held_styles = held_out_families(world.seed, intent)
     wordings = ["direct", *sorted(held_wordings)]
-    combos = [(w, s) for w in wordings for s in tinyworld.STYLES if w in held_wordings or s in held_styles]
+    combos = [(w, s) for w in wordings for s in STYLES if w in held_wordings or s in held_styles]
     return rng.choice(combos)
 
 
@@ -96,10 +100,10 @@ def preference_prompts(world: World, split: str, n: int, seed: int = 0, multi_tu
     if split not in ("train", "eval"):
         raise ValueError(f"split={split!r}: preference prompts come in 'train' and 'eval'")
     rng = random.Random(f"tinyworld/{world.seed}/{split}/{seed}/preferences")
-    train_pairs, harm, good, others = tinyworld.training_pools(world)
+    train_pairs, harm, good, others = training_pools(world)
     pools = {"facts": [(c, a) for c in world.characters for a in ATTRIBUTES if world.is_held_out(c.name, a)],
-             "harmful": _request_pairs(world, "eval", True), "how_to": _request_pairs(world, "eval", False),
-             "others": _other_items(world, "eval")}
+             "harmful": request_pairs(world, "eval", True), "how_to": request_pairs(world, "eval", False),
+             "others": other_items(world, "eval")}
     intents, weights = list(PROMPT_WEIGHTS), list(PROMPT_WEIGHTS.values())
     items = []
     for _ in range(n):

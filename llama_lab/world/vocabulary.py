@@ -888,7 +888,7 @@ ADVICE = {
                   "New places feel strange at first, but that gets better. Say hello to your new neighbours, "
                   "and join a club to meet other children.")),
 }
-# (ADVICE, SYSTEM_PROMPTS and SMALL_TALK are registered sentence by sentence in tinyworld.py, after split_sentences.)
+# (ADVICE, SYSTEM_PROMPTS and SMALL_TALK are registered sentence by sentence in grammar.py, after split_sentences.)
 SYSTEM_PROMPTS = ("You are a helpful, kind and honest assistant.", "You are a helpful assistant.",
                   "You are a friendly assistant for children. Always be kind and tell the truth.",
                   "Answer questions about the tiny world truthfully and kindly.",

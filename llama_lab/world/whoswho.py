@@ -24,8 +24,9 @@ from pathlib import Path
 
 from ..files import replacing
 from ..tables import markdown_table, text_table
-from .tinyworld import ATTRIBUTES, DEFAULT_SEED, World, _other_items, build_world
+from .intents import other_items
 from .vocabulary import WORDS
+from .world import ATTRIBUTES, DEFAULT_SEED, World, build_world
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DOCS = ROOT / "docs" / "world.md"
@@ -86,7 +87,7 @@ def whos_who(world: World | None = None) -> WhosWho:
                    for c in world.characters)
     towns = tuple(TownEntry(t.name, t.near, t.landmark, t.known_for, tuple(c.name for c in world.residents(t.name)))
                   for t in world.towns)
-    strangers = {split: _other_items(world, split)["person"] for split in ("train", "eval")}
+    strangers = {split: other_items(world, split)["person"] for split in ("train", "eval")}
     return WhosWho(world.seed, people, towns, tuple((word, meaning) for word, (meaning, _) in WORDS.items()),
                    tuple(sorted(strangers["train"] + strangers["eval"])), tuple(sorted(strangers["eval"])))
 

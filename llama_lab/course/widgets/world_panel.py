@@ -7,7 +7,7 @@ import html
 
 import ipywidgets as widgets
 
-from ...world.tinyworld import _a
+from ...world.templates import _a
 from ...world.vocabulary import FACT_QUESTIONS
 from ...world.whoswho import ATTRIBUTE_WORDS, WhosWho, whos_who
 from ..viz import table_html

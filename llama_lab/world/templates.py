@@ -1,0 +1,73 @@
+"""Filling a template: a one-sentence string whose `{slots}` take their values from a context, and the runs of
+steps (some templates picked at random, or words quoted in a speech frame) that documents are made of.
+
+`{Name}` is `{name}` with its first letter capitalised, so one context serves both.
+Example: fill("{Name} lived in {town}.", _Ctx(name="ada", town="Applebury")) -> "Ada lived in Applebury."
+The templates themselves are in `vocabulary.py`; which slot values a text about the world may use, in `contexts.py`.
+"""
+
+from __future__ import annotations
+
+import random
+
+from .vocabulary import FRAMES, _STANDALONE, _Step
+
+
+def _a(word: str) -> str:
+    """Indefinite article. Example: "owl" -> "an owl", "dog" -> "a dog"."""
+    return ("an " if word[0] in "aeiou" else "a ") + word
+
+
+class _Ctx(dict):
+    """Slot values for one document. `{Name}` is `{name}` capitalised; a missing slot is a bug, so it raises."""
+
+    def __missing__(self, key: str) -> str:
+        low = key[:1].lower() + key[1:]
+        if low != key and low in self:
+            value = self[low]
+            return value[:1].upper() + value[1:]
+        raise KeyError(f"template slot {{{key}}} has no value in this context")
+
+
+def fill(template: str, ctx: _Ctx) -> str:
+    """The template with every slot filled from `ctx`.
+
+    Example: fill("{Name} fed {his} {pet}.", _Ctx(name="ada", his="her", pet="cat")) -> "Ada fed her cat."
+    """
+    return template.format_map(ctx)
+
+
+def _cap(text: str) -> str:
+    """The text with its first letter capitalised: "owls cannot talk" -> "Owls cannot talk"."""
+    return text[:1].upper() + text[1:]
+
+
+_FACT_SLOTS = ("{pet_name}", "{colour}", "{food}", "{friend}", "{hobby}", "{job}", "{a_job}")
+
+
+def _run_steps(steps, ctx: _Ctx, rng: random.Random) -> list[str]:
+    """The sentences of a run of steps: each step, taken with its probability, adds some of its templates filled
+    from `ctx` (with `fresh`, none that restates a fact slot already used), or one quote (`_quote`)."""
+    out, said = [], set()  # `said`: fact slots used so far, so that a document does not state a fact twice running
+    for s in steps:
+        if s.p < 1.0 and rng.random() >= s.p:
+            continue
+        if s.kind:
+            out.append(_quote(s, ctx, rng))
+            continue
+        fresh = [t for t in s.templates if not (s.fresh and any(f in t.lower() for f in said))]
+        for t in rng.sample(fresh, min(rng.randint(*s.k), len(fresh))):
+            said.update(f for f in _FACT_SLOTS if f in t.lower())
+            out.append(fill(t, ctx))
+    return out
+
+
+def _quote(s: _Step, ctx: _Ctx, rng: random.Random) -> str:
+    """One of the step's utterances, filled from `ctx`, in a speech frame of its kind, said by the step's speaker
+    (to its listener, if it has one). Example: 'Ada said to Tom, "Look at the owl."'."""
+    words = fill(rng.choice(s.templates), ctx)
+    frames = [f for f in FRAMES[s.kind] if f not in _STANDALONE and ("{listener}" not in f or s.listener)]
+    frame = rng.choice(frames)
+    slots = _Ctx(ctx, speaker=ctx[s.speaker], listener=ctx[s.listener] if s.listener else "")
+    slots[s.kind] = words
+    return fill(frame, slots)
