@@ -44,22 +44,23 @@ dev: $(VENV)/.dev
 lab: $(VENV)/.lab
 	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-# Every test, in three phases: the unit tests; nbval on every notebook; the browser tests (tests/test_browser.py,
-# tests/test_site.py). The browser tests and the grader's sandbox need Debian's Chromium and bubblewrap, installed
-# if missing. The notebooks' saved outputs are a fresh clone's (the kit's tiny models), so their kernels run without
-# the user's Llama 2 settings; the unit tests keep them (those that compare with Llama 2's own tokenizer use them).
-# Every phase runs even if one before it fails; the summary at the end counts each, and make fails if any phase did.
+# Every test, in three phases: the unit tests; nbval on every notebook; the browser tests (tests/browser/:
+# JupyterLab and the built site). The browser tests and the grader's sandbox need Debian's Chromium and bubblewrap,
+# installed if missing. The notebooks' saved outputs are a fresh clone's (the kit's tiny models), so their kernels run
+# without the user's Llama 2 settings; the unit tests keep them (those that compare with Llama 2's own tokenizer use
+# them). Every phase runs even if one before it fails; the summary at the end counts each, and make fails if any
+# phase did.
 test: $(VENV)/.dev
 	bash scripts/install_system_packages.sh
 	rm -rf $(REPORTS)
 	status=0; \
-	$(PY) -m pytest tests/ --ignore=tests/test_browser.py --ignore=tests/test_site.py -p no:cacheprovider \
+	$(PY) -m pytest tests/ --ignore=tests/browser -p no:cacheprovider \
 		--junitxml=$(REPORTS)/unit.xml \
 		|| status=1; \
 	env -u LLAMA2_DIR -u LLAMA2_BASE_DIR -u LLAMA2_CHAT_DIR -u LLAMA2_TOKENIZER \
 		$(PY) -m pytest notebooks/ --nbval -p no:cacheprovider --nbval-sanitize-with tests/nbval_sanitize.cfg \
 		--nbval-current-env --junitxml=$(REPORTS)/notebooks.xml || status=1; \
-	$(PY) -m pytest tests/test_browser.py tests/test_site.py -p no:cacheprovider --junitxml=$(REPORTS)/browser.xml \
+	$(PY) -m pytest tests/browser -p no:cacheprovider --junitxml=$(REPORTS)/browser.xml \
 		|| status=1; \
 	$(PY) scripts/test_summary.py "unit tests=$(REPORTS)/unit.xml" "notebooks=$(REPORTS)/notebooks.xml" \
 		"browser=$(REPORTS)/browser.xml" || status=1; \
@@ -67,7 +68,7 @@ test: $(VENV)/.dev
 
 # The unit tests alone (no notebooks, no browser), quietly.
 test-fast: $(VENV)/.dev
-	$(PY) -m pytest tests/ --ignore=tests/test_browser.py --ignore=tests/test_site.py -q
+	$(PY) -m pytest tests/ --ignore=tests/browser -q
 
 # Rebuild the tiny world, the kit's tokenizer and the tiny base and chat models from nothing.
 data: $(VENV)/.lab

@@ -29,7 +29,7 @@ UNSAFE_ERROR = "Error: special tags are not allowed as part of the prompt."
 # It writes BOS and EOS as the text "<s>" and "</s>", and the export reads a typed "<s>" as text, as SentencePiece
 # does, so for chat load the tokenizer with split_special_tokens=False. Then the ids are encode_dialog's: each
 # exchange "<s>[INST] {user} [/INST] {answer} </s>", the system prompt folded into the first user message, the folded
-# message and each answer stripped. Where it parts from Meta's rules (tests/test_hf_chat_template.py checks each):
+# message and each answer stripped. Where it parts from Meta's rules (tests/engine/test_hf_chat_template.py checks each):
 # - "<s>" or "</s>" typed in a message become BOS and EOS, unless apply_chat_template is given
 #   sanitize_control_tokens=True; then they are text, but tokenized apart from the text around them (Llama 2's
 #   tokenizer writes " <s>" as "▁<" "s" ">", the sanitized template as "▁" "<" "s" ">");

@@ -1,8 +1,8 @@
 """From logits to the next token: temperature, top-k, top-p and the repetition penalty.
 
 The order of the stages: Meta's Llama 2 `generate` has temperature then top-p only (no top-k, no repetition
-penalty); top-k, and its place between the two, follow Hugging Face's samplers. tests/test_generate.py works
-Meta's two stages by hand; tests/test_hf_parity.py checks all three against what transformers' `generate` draws from.
+penalty); top-k, and its place between the two, follow Hugging Face's samplers. tests/engine/test_generate.py works
+Meta's two stages by hand; tests/engine/test_hf_parity.py checks all three against what transformers' `generate` draws from.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@
 # Steps, each under its own time limit so that one slow step cannot cost the others; together they fit one
 # 10-minute command (STEPS=bench,notebooks runs only those, e.g. for a second try):
 #   1. environment   torch, CUDA, the GPU                                            -> OUT/environment.json
-#   2. tests         tests/test_gpu.py on the device: the CPU's logits, compiled tokens equal to eager in float32,
+#   2. tests         tests/bench/test_gpu.py on the device: the CPU's logits, compiled tokens equal to eager in float32,
 #                    bfloat16 parting from eager only at near ties, hooks through the compiled step, bfloat16
 #                    loading, autocast training                                     -> OUT/gpu_figures.json
 #   3. bench         python -m llama_lab.bench on the device with the 7B-shaped model (random bfloat16 weights in
@@ -95,7 +95,7 @@ open(sys.argv[1], "w").write(json.dumps(info, indent=2))
 EOF
     rm -f "$out/gpu_figures.json"
     step tests "${limits[1]}" env LLAMA_LAB_TEST_DEVICE=$device LLAMA_LAB_GPU_REPORT="$out/gpu_figures.json" \
-        "$python" -m pytest tests/test_gpu.py -q -p no:cacheprovider -W ignore::DeprecationWarning
+        "$python" -m pytest tests/bench/test_gpu.py -q -p no:cacheprovider -W ignore::DeprecationWarning
     step bench "${limits[2]}" "$python" -m llama_lab.bench --device $device "${bench_args[@]}" --json "$out/bench.json"
     # the notebooks' saved outputs name the device the course model runs on ("float32 on cpu"): the same line on the
     # GPU says "cuda", which is not a change of output

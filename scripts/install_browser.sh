@@ -1,3 +1,3 @@
 #!/usr/bin/env bash
-# Debian's Chromium for the browser test (tests/test_browser.py): one of the system packages `make test` installs.
+# Debian's Chromium for the browser test (tests/browser/test_browser.py): one of the system packages `make test` installs.
 exec bash "$(dirname "$0")/install_system_packages.sh" chromium

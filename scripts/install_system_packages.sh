@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Debian packages `make test` needs, installed with apt-get when missing. Idempotent: does nothing when they
 # are there. With arguments, only those: `bash scripts/install_system_packages.sh bubblewrap`.
-#   chromium    the browser test (tests/test_browser.py). Playwright's own `playwright install` downloads a
+#   chromium    the browser test (tests/browser/test_browser.py). Playwright's own `playwright install` downloads a
 #               browser at run time, which this kit avoids; Playwright drives this one (/usr/bin/chromium).
 #   bubblewrap  the sandbox the autograder runs each student's notebook in (llama_lab/grading/sandbox.py).
 set -euo pipefail

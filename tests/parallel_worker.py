@@ -1,4 +1,4 @@
-"""One rank of a tensor-parallel check (run by tests/test_parallel.py, one process per rank).
+"""One rank of a tensor-parallel check (run by tests/engine/test_parallel.py, one process per rank).
 
     python tests/parallel_worker.py RANK WORLD_SIZE RENDEZVOUS_FILE CHECKPOINT OUT
 

@@ -1,5 +1,6 @@
 """Helpers the tests share (imported as `support`: the name `conftest` is also taken by notebooks/assignments/)."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,15 @@ def parallel_probe(model) -> tuple:
         step = model(tokens[:, 6:7], start_pos=6, cache=cache)
     greedy = generate_tokens(model, [[1, 17, 42], [1, 8]], 20, temperature=0, eos_id=None)
     return logits, step, greedy, cache
+
+
+def names(requirements: list[str]) -> set[str]:
+    """Distribution names, normalised as pip does: "lm_eval>=0.4.3" -> "lm-eval"."""
+    return {re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9._-]+", r).group()).lower() for r in requirements}
+
+
+def recipe(makefile: str, target: str) -> tuple[str, str]:
+    """A Makefile rule's prerequisites and its recipe (continued lines joined)."""
+    found = re.search(rf"^{re.escape(target)}:(.*)\n((?:\t.*\n?)*)", makefile, flags=re.MULTILINE)
+    assert found, f"the Makefile has no rule for {target}"
+    return found.group(1), found.group(2).replace("\\\n", " ")

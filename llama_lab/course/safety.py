@@ -8,7 +8,7 @@ References:
    section 4.1, Table 11 (pretrained models) and Table 14 (chat models): TruthfulQA and ToxiGen, the two safety
    benchmarks of the model card.
 2) TruthfulQA (Lin et al. 2022) and EleutherAI's lm-evaluation-harness, whose `truthfulqa_mc1`/`truthfulqa_mc2`
-   tasks define the multiple-choice scores computed here (tests/test_lm_eval_agreement.py checks them).
+   tasks define the multiple-choice scores computed here (tests/course/test_lm_eval_agreement.py checks them).
 
 Everything takes a model and its tokenizer and runs on the model's device, batched, in its dtype: the same calls
 measure the tiny chat model on a laptop and Llama-2-7b-chat on a GPU. Toxicity lives in `toxicity.py`; the inside

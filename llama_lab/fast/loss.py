@@ -3,7 +3,7 @@
 `loss_sums` is the loss every training stage minimises (pretraining, chat fine-tuning, `finetune_on_dialogs`):
 the summed cross-entropy over the scored targets and their count. With a gradient to compute it takes
 `LinearCrossEntropy`, which never keeps the logits; `compiled_loss_sums` hands it to torch.compile. Both give
-torch's own cross-entropy (`logits_loss_sums`) to rounding: tests/test_train.py compares them.
+torch's own cross-entropy (`logits_loss_sums`) to rounding: tests/engine/test_train.py compares them.
 """
 
 from __future__ import annotations

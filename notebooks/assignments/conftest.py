@@ -2,7 +2,7 @@
 
 `make test` runs nbval on every notebook under notebooks/. The student versions stop at
 `raise NotImplementedError()` by design, and neither version keeps outputs to compare, so nbval has nothing to
-check here. tests/test_grade.py runs both through the autograder instead: the instructor versions must get full
+check here. tests/grading/test_grade.py runs both through the autograder instead: the instructor versions must get full
 marks and the student versions zero.
 """
 

@@ -27,9 +27,8 @@ from pathlib import Path
 import matplotlib
 import pytest
 
-from support import REPO
+from support import REPO, names, recipe
 from test_browser import CHROMIUM_FLAGS, chromium_or_skip, free_port
-from test_environments import names, recipe
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend that needs no display)

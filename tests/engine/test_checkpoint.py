@@ -8,13 +8,12 @@ import shutil
 import signal
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from support import one_thread, small_model  # noqa: F401 (one_thread is autouse: see in_child)
+from support import REPO, one_thread, small_model  # noqa: F401 (one_thread is autouse: see in_child)
 from llama_lab import CheckpointError, load_model, save_model
 from llama_lab.checkpoint import detect_format
 
@@ -441,7 +440,7 @@ torch.manual_seed(0)
 print(torch.equal(nn.Embedding(11, 4).weight, before), bool(before.std() > 0.5))
 """
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300,
-                          cwd=Path(__file__).resolve().parent.parent)
+                          cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["{'meta'} False", "True True"]
 
@@ -464,7 +463,7 @@ def test_save_model_refuses_a_number_of_shards_that_is_not_a_positive_int(tmp_pa
 def test_save_model_takes_the_path_of_a_tokenizer_model(tmp_path, model):
     from llama_lab import Tokenizer
 
-    kit_tokenizer = Path(__file__).resolve().parent.parent / "data" / "tokenizer.model"
+    kit_tokenizer = REPO / "data" / "tokenizer.model"
     for fmt, given in [("kit", str(kit_tokenizer)), ("meta", kit_tokenizer), ("hf", kit_tokenizer),
                        ("hf", Tokenizer(kit_tokenizer))]:
         path = save_model(model, tmp_path / f"{fmt}-{type(given).__name__}", format=fmt, tokenizer=given)

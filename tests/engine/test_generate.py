@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from support import small_model
+from support import REPO, small_model
 from llama_lab import generate_tokens
 from llama_lab.generate import iter_generate, stream_tokens
 from llama_lab import sampling
@@ -223,9 +223,8 @@ def test_the_text_stream_is_at_the_top_level_beside_generate():
 
 @pytest.fixture(scope="module")
 def kit_tokenizer():
-    from pathlib import Path
     from llama_lab import Tokenizer
-    return Tokenizer(Path(__file__).resolve().parent.parent / "data" / "tokenizer.model")
+    return Tokenizer(REPO / "data" / "tokenizer.model")
 
 
 @pytest.mark.parametrize("seed", ["42", 1.5, True, float("nan"), 2**64, [1], torch.tensor(True)])

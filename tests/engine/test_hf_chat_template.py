@@ -3,7 +3,7 @@
 transformers renders the template (`apply_chat_template`) and tokenizes the text; encode_dialog builds the ids as
 Meta's chat_completion does, one exchange at a time through SentencePiece. Where the two part, the test says so.
 
-The export tokenizes a typed "<s>" as SentencePiece does, as text (tests/test_hf_parity.py). The template writes BOS
+The export tokenizes a typed "<s>" as SentencePiece does, as text (tests/engine/test_hf_parity.py). The template writes BOS
 and EOS as the text "<s>" and "</s>", so for chat the tokenizer is loaded with split_special_tokens=False (they are
 then BOS and EOS), and apply_chat_template(..., sanitize_control_tokens=True) keeps the ones typed in a message as
 text, as Meta does, though tokenized apart from the text around them.

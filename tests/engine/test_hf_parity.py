@@ -2,7 +2,6 @@
 
 import json
 import random
-from pathlib import Path
 
 import pytest
 import torch
@@ -13,7 +12,7 @@ transformers = pytest.importorskip("transformers")
 from llama_lab import (CheckpointError, Llama, ModelArgs, Tokenizer, generate_tokens, load_model,  # noqa: E402
                        save_model)
 from llama_lab.sampling import next_token_probs, top_k_filter, top_p_filter  # noqa: E402
-from support import llama2_tokenizer_file  # noqa: E402
+from support import REPO, llama2_tokenizer_file  # noqa: E402
 
 CONFIGS = {
     "gqa": dict(hidden_size=64, intermediate_size=192, num_hidden_layers=2, num_attention_heads=8,
@@ -189,7 +188,7 @@ TEXTS = ["Hello world", " Hello world", "  Hello", "Hello  world", "Hello\nworld
 @pytest.mark.parametrize("which", ["kit", "llama2"])
 def test_an_exported_tokenizer_tokenizes_as_sentencepiece(tmp_path, which):
     """transformers reads the exported tokenizer and gives SentencePiece's ids, spaces and all, and its text back."""
-    source = Path(__file__).resolve().parent.parent / "data" / "tokenizer.model"
+    source = REPO / "data" / "tokenizer.model"
     if which == "llama2":
         source = llama2_tokenizer_file()  # skips, with the other tests that need Llama 2's tokenizer, when not set
     ours = Tokenizer(source)

@@ -2,7 +2,6 @@
 dequantized product, and quantized decoding against the float model."""
 
 import copy
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,6 +13,7 @@ from llama_lab.generate import generate_tokens
 from llama_lab.model import LLAMA2_7B, LLAMA2_13B, LLAMA2_70B, ModelArgs, build_model, init_weights
 from llama_lab.quantize import (QuantizedLinear, Scheme, pack_int4, quantization_error, quantization_of, quantize_int4,
                                 quantize_int8, quantize_model, unpack_int4, weight_bytes)
+from support import REPO
 
 SCHEMES = ["int8", "int4-g32", "int4-g64", "int4-g128"]
 SMALL = ModelArgs(dim=128, n_layers=2, n_heads=4, n_kv_heads=2, vocab_size=512, multiple_of=64, max_seq_len=128)
@@ -334,7 +334,7 @@ def test_training_from_a_quantized_checkpoint_is_refused_in_one_line(tmp_path, c
     from llama_lab.quantize import dequantize_model
     from llama_lab.tokenizer import Tokenizer
 
-    tokenizer = Path(__file__).resolve().parent.parent / "data" / "tokenizer.model"
+    tokenizer = REPO / "data" / "tokenizer.model"
     vocab = Tokenizer(tokenizer).n_words
     model = init_weights(build_model(ModelArgs(**{**SMALL.to_dict(), "vocab_size": vocab})), seed=0).eval()
     quantized = save_model(quantize_model(model, "int8"), tmp_path / "q", format="kit")

@@ -1,6 +1,5 @@
 """The tokenizer against Llama 2's own tokenizer.model and SentencePiece's trainer."""
 
-from pathlib import Path
 
 import pytest
 import sentencepiece as spm
@@ -8,7 +7,7 @@ from sentencepiece import sentencepiece_model_pb2 as model_pb2  # protobuf ships
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from support import llama2_tokenizer_file
+from support import REPO, llama2_tokenizer_file
 from llama_lab import Tokenizer, train_tokenizer
 
 
@@ -78,7 +77,7 @@ def test_train_tokenizer_uses_llama2_recipe(trained):
 
 def test_the_shipped_tokenizer_names_no_folder():
     m = model_pb2.ModelProto()
-    m.ParseFromString((Path(__file__).parent.parent / "data" / "tokenizer.model").read_bytes())
+    m.ParseFromString((REPO / "data" / "tokenizer.model").read_bytes())
     assert all("/" not in f and "\\" not in f for f in [*m.trainer_spec.input, m.trainer_spec.model_prefix])
 
 
@@ -185,7 +184,7 @@ def test_only_transformers_reads_a_typed_bos_or_eos_as_the_token(tmp_path):
     import json
     import shutil
     transformers = pytest.importorskip("transformers")
-    kit = Tokenizer(Path(__file__).resolve().parent.parent / "data" / "tokenizer.model")
+    kit = Tokenizer(REPO / "data" / "tokenizer.model")
     shutil.copyfile(kit.path, tmp_path / "tokenizer.model")
     (tmp_path / "tokenizer_config.json").write_text(json.dumps(
         {"tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}))

@@ -24,8 +24,9 @@ from llama_lab.checkpoint import CheckpointError, load_model
 from llama_lab.optim import Recipe
 from llama_lab.tokenizer import Tokenizer, train_tokenizer
 from llama_lab.train import IGNORE, TrainConfig, lr_at
+from support import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 
 
 @pytest.fixture(scope="module")

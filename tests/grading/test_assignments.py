@@ -3,7 +3,6 @@ nbgrader metadata is what nbgrader accepts, and each notebook matches its graded
 
 import copy
 import json
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -12,8 +11,8 @@ from nbgrader.preprocessors import ClearSolutions
 
 from llama_lab import grading
 from llama_lab.grading import assignments
+from support import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 INSTRUCTOR = REPO / "notebooks" / "assignments" / "instructor"
 STUDENT = REPO / "notebooks" / "assignments" / "student"
 NAMES = sorted(grading.ASSIGNMENTS)

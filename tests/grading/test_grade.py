@@ -36,8 +36,8 @@ from llama_lab.grading.engine.report import format_grade, format_summary
 from llama_lab.grading.engine.run import grade_notebook, grade_path
 from llama_lab.grading.engine.submissions import MAX_NOTEBOOK_BYTES
 from llama_lab.grading.engine import harness, sandbox
+from support import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 INSTRUCTOR = REPO / "notebooks" / "assignments" / "instructor"
 STUDENT = REPO / "notebooks" / "assignments" / "student"
 

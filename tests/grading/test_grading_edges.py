@@ -5,15 +5,14 @@ found at the edges are written here as a learner writes them, to be named by the
 """
 
 import textwrap
-from pathlib import Path
 
 import pytest
 import torch
 
 from llama_lab import grading
 from llama_lab.grading import coverage
+from support import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 
 PARTS = [(name, part) for name in grading.ASSIGNMENTS for part in grading.load(name).PARTS]
 

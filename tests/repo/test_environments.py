@@ -14,17 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from support import REPO
+from support import REPO, names, recipe
 
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 EXTRAS = PYPROJECT["project"]["optional-dependencies"]
 # instructors' and contributors' tools, and torchao, whose import prints CUDA-library and pytree warnings
 DEV_ONLY = {"torchao", "nbgrader", "pytest", "hypothesis", "nbval", "playwright", "lm-eval", "trl", "accelerate"}
-
-
-def names(requirements: list[str]) -> set[str]:
-    """Distribution names, normalised as pip does: "lm_eval>=0.4.3" -> "lm-eval"."""
-    return {re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9._-]+", r).group()).lower() for r in requirements}
 
 
 def notebook_imports() -> set[str]:
@@ -65,13 +60,6 @@ def test_the_license_is_an_spdx_expression():
     assert PYPROJECT["project"]["license"] == "MIT"
     setuptools = next(r for r in PYPROJECT["build-system"]["requires"] if r.startswith("setuptools"))
     assert int(re.search(r">=(\d+)", setuptools).group(1)) >= 77
-
-
-def recipe(makefile: str, target: str) -> tuple[str, str]:
-    """A Makefile rule's prerequisites and its recipe (continued lines joined)."""
-    found = re.search(rf"^{re.escape(target)}:(.*)\n((?:\t.*\n?)*)", makefile, flags=re.MULTILINE)
-    assert found, f"the Makefile has no rule for {target}"
-    return found.group(1), found.group(2).replace("\\\n", " ")
 
 
 def test_make_lab_installs_the_lab_extra_and_make_test_the_dev_extra():

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support import REPO
 
 PACKAGE = "llama_lab"
-ROOT = Path(__file__).resolve().parent.parent / PACKAGE
+ROOT = REPO / PACKAGE
 
 LAYERS: list[tuple[str, list[str]]] = [
     ("core: the model, the tokenizer and what turns ids into text", [

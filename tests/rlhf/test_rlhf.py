@@ -15,6 +15,7 @@ from llama_lab.rlhf.sequences import pad, reply_logprobs, reply_mask, text_row, 
 from llama_lab.world import preferences as P
 from llama_lab.world import tinyworld
 from llama_lab.world.tiny import load_tiny
+from support import REPO
 
 WORLD = tinyworld.build_world(tinyworld.DEFAULT_SEED)
 
@@ -584,7 +585,7 @@ def test_a_set_of_files_killed_while_switching_reads_old_or_new(tmp_path, stop):
     (root / "sub" / "b.txt").write_text("old b")
     (root / "mine.txt").write_text("a user's file")
     done = subprocess.run([sys.executable, "-c", KILLED_AT_STEP, str(root), str(stop)], capture_output=True,
-                          text=True, cwd=os.path.dirname(os.path.dirname(__file__)), timeout=120)
+                          text=True, cwd=REPO, timeout=120)
     assert done.returncode == 9, done.stderr[-2000:]
     finish_replacing(root)  # what every reader of the set does first
     expected = {"a.txt": "old a", "sub/b.txt": "old b"} if stop < 3 else {"a.txt": "new a", "sub/b.txt": "new b"}

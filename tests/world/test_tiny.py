@@ -3,7 +3,6 @@ evaluation thresholds of their model cards on the tiny world's held-out sets."""
 
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ from llama_lab.model import TINY, ModelArgs
 from llama_lab.train import TrainConfig, parse_args
 from llama_lab.world import build, evaluate, tinyworld
 from llama_lab.world.tiny import DATA, load_tiny
+from support import REPO
 
 SHIPPED = DATA / "tiny-chat" / "model.safetensors"
 needs_models = pytest.mark.skipif(not SHIPPED.is_file() or not (DATA / "tiny-base" / "model.safetensors").is_file(),
@@ -180,7 +180,7 @@ def test_python_m_llama_lab_evaluate_is_the_evaluation():
     import subprocess
     import sys
     done = subprocess.run([sys.executable, "-m", "llama_lab.evaluate", "--help"], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parent.parent, timeout=120)
+                          cwd=REPO, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "--write-cards" in done.stdout and "--limit" in done.stdout
 

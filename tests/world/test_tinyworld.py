@@ -17,8 +17,8 @@ import pytest
 from llama_lab.world import phrasing, whoswho
 from llama_lab.world import tinyworld as tw
 from llama_lab.world.evaluate import REFUSAL_PHRASES, is_decline, is_on_topic, is_refusal, names_what_was_asked
+from support import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@
                                                   1 + clip)), ratio = exp(logprobs - old_logprobs) (section 3.2.3)
 
 The right answers are the kit's `rlhf.reward.ranking_loss` and `rlhf.ppo.policy_loss` (which TRL's reward loss and
-hand-worked cases check in tests/test_rlhf.py). PPO's loss is graded on its value and on its gradient with respect
+hand-worked cases check in tests/rlhf/test_rlhf.py). PPO's loss is graded on its value and on its gradient with respect
 to the new log-probabilities, since the gradient is what the optimiser uses: a loss with the right value and no
 gradient trains nothing.
 """
