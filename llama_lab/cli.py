@@ -8,6 +8,7 @@ A traceback would bury what a learner needs to read: what was given, and what to
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import errno
 import sys
@@ -18,6 +19,14 @@ def fail(message: str) -> NoReturn:
     """End the command with `message` as its one line."""
     print(f"error: {message}", file=sys.stderr, flush=True)
     raise SystemExit(2)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's parser, whose mistakes read as the kit's others do: one line, `error: ...` with a pointer to
+    --help, and status 2 (argparse's own prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def os_error_line(error: OSError, writing: str = "") -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from ..cli import OneLineParser
 from .models import SIZES
 from .report import format_table
 from .suite import MEASUREMENTS, QUICK, Settings, probe_load, run_suite
@@ -17,7 +18,7 @@ DESCRIPTION = "Speed, memory and scale, measured side by side: the kit against H
 
 
 def main(argv=None) -> dict | None:
-    parser = argparse.ArgumentParser(prog="python -m llama_lab.bench", description=DESCRIPTION)
+    parser = OneLineParser(prog="python -m llama_lab.bench", description=DESCRIPTION)
     parser.add_argument("--quick", action="store_true", help="a toy model, few tokens, one repeat")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--sizes", help="comma-separated, from: " + ", ".join(SIZES))
@@ -65,7 +66,12 @@ def main(argv=None) -> dict | None:
     if options.measure:
         cfg.measure = chosen(options.measure, MEASUREMENTS, "measurements")
     if options.batches:
-        cfg.batches = tuple(int(b) for b in options.batches.split(","))
+        try:
+            cfg.batches = tuple(int(b) for b in options.batches.split(","))
+        except ValueError:
+            parser.error(f"--batches {options.batches!r}: give whole numbers separated by commas, such as 1,8")
+        if min(cfg.batches) < 1:
+            parser.error(f"--batches {options.batches!r}: each batch size must be at least 1")
 
     results = run_suite(cfg, device, dtype)
     print()

@@ -6,22 +6,15 @@ import argparse
 from dataclasses import fields
 
 from ..checkpoint import CheckpointError
-from ..cli import one_line_errors
+from ..cli import OneLineParser, one_line_errors
 from .config import TrainConfig
 from .loop import train
 
 DESCRIPTION = "Training a Llama: pretraining on raw text, then chat fine-tuning on dialogs, with Llama 2's recipe."
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse's parser, whose mistakes read as the kit's others do: one line, `error: ...`, and status 2."""
-
-    def error(self, message: str):
-        self.exit(2, f"error: {message} (see python -m llama_lab.train --help)\n")
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m llama_lab.train", description=DESCRIPTION)
+    parser = OneLineParser(prog="python -m llama_lab.train", description=DESCRIPTION)
     defaults = TrainConfig()
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")

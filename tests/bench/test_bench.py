@@ -13,6 +13,7 @@ import torch
 from support import REPO
 
 from llama_lab.bench import TOY, PeakRSS, random_model, weight_bytes_per_step
+from llama_lab.bench import main as bench_main
 from llama_lab.model import build_model, init_weights
 from llama_lab.quantize import quantize_model
 
@@ -137,3 +138,17 @@ def test_peak_rss_sees_an_allocation():
         block = torch.ones(64 * 2**20 // 4)  # 64 MiB, written so that every page is resident
         del block
     assert memory.added >= 48 * 2**20
+
+
+@pytest.mark.parametrize("flags, said", [
+    (["--sizes", "nope"], "error: unknown sizes ['nope']: choose from tiny, 50m, 7b, toy"),
+    (["--batches", "1,x"], "error: --batches '1,x': give whole numbers separated by commas, such as 1,8"),
+    (["--batches", "0"], "error: --batches '0': each batch size must be at least 1"),
+    (["--repeats", "x"], "error: argument --repeats: invalid int value: 'x'"),
+])
+def test_a_mistaken_flag_is_answered_in_one_line(flags, said, capsys):
+    with pytest.raises(SystemExit) as stop:
+        bench_main(flags)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err == f"{said} (see python -m llama_lab.bench --help)\n"  # one line: no usage text, no traceback
