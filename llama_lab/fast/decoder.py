@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import abc
+
 from ..generate import Decoder
 
 
@@ -22,7 +24,7 @@ def has_hooks(model) -> bool:
     return any(module._forward_pre_hooks or module._forward_hooks for module in model.modules())
 
 
-class FastDecoder(Decoder):
+class FastDecoder(Decoder, abc.ABC):
     """A decoder that runs each one-token step its own way; the prompt's pass is the plain model's.
 
     While the model has forward hooks every step runs the plain model: a hook is the learner's own Python (it may
@@ -39,10 +41,10 @@ class FastDecoder(Decoder):
             return super().logits(tokens, start_pos, cache)
         return self.step(tokens, start_pos, cache)
 
+    @abc.abstractmethod
     def prepare(self, batch_size: int, max_seq_len: int):
         """Check that what the decoder made still matches the model; return the cache of one generation call."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def step(self, tokens, start_pos: int, cache):
         """One token per row, tokens (B, 1) at start_pos -> logits (B, V)."""
-        raise NotImplementedError
