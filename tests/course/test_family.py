@@ -13,8 +13,8 @@ from llama_lab import LLAMA2_13B, LLAMA2_70B, LLAMA2_7B, save_model  # noqa: E40
 from llama_lab.course import (WEIGHT_SETTINGS, choose_model, find_llama2_tokenizer, llama2_tokenizer_path,  # noqa: E402
                               llama2_weights_setting)
 from llama_lab.course.family import (GIB, GPU_MEMORY, GPUS, KIT_DIFFERS, PRESETS, card_rows,  # noqa: E402
-                                     carbon_intensity, emissions_against_card, emissions_tco2eq, energy_mwh, format_table,
-                                     implied_utilisation, kv_cache_bytes, kv_cache_bytes_per_token,
+                                     carbon_intensity, emissions_against_card, emissions_tco2eq, energy_mwh,
+                                     format_table, implied_utilisation, kv_cache_bytes, kv_cache_bytes_per_token,
                                      llama1_to_llama2, load_card, paper_schedule, parameter_breakdown,
                                      parameter_count, plot_academic_benchmarks, plot_kv_cache, plot_safety,
                                      one_gpu_rows, recipe_against_paper, sequences_beside_weights, table1_rows,
