@@ -114,9 +114,19 @@ def kv_cache_bytes(args: ModelArgs, seq_len: int | None = None, batch_size: int 
 
 # ---------------------------------------------------------------------------------------------- fitting
 
-# GPU memory in GiB (as the cards are sold: "80GB" means 80 GiB), from a gaming card to the largest data-centre one.
-GPUS = {"24 GiB (RTX 4090)": 24, "40 GiB (A100-40GB)": 40, "80 GiB (A100/H100-80GB)": 80}
+# One GPU's memory in GiB, as each maker lists it ("80GB" on an A100 means 80 GiB; the driver keeps a little of it):
+# NVIDIA's datasheets (B200 as its DGX B200 ships it, 1,440 GB for 8 GPUs; the chip carries 192 GB) and AMD's.
+GPU_MEMORY = {"RTX 4090": 24, "A100-40GB": 40, "A100-80GB": 80, "H100-80GB": 80, "H200": 141, "B200": 180,
+              "MI300X": 192}
 WIDTHS = (None, "int8", "int4-g128")  # bfloat16, then weight-only quantization (llama_lab.quantize)
+
+
+def gpu_sizes(cards: dict[str, int] = GPU_MEMORY) -> dict[str, int]:
+    """The cards' memory sizes as table columns, smallest first: {"24 GiB": 24, "40 GiB": 40, ...}."""
+    return {f"{gib} GiB": gib for gib in sorted(set(cards.values()))}
+
+
+GPUS = gpu_sizes()
 
 
 def memory_rows(seq_len: int = 4096, batch_size: int = 1, gpus: dict[str, int] = GPUS) -> list[dict]:
@@ -136,6 +146,26 @@ def memory_rows(seq_len: int = 4096, batch_size: int = 1, gpus: dict[str, int] =
             row.update({gpu: math.ceil((weights + cache) / memory) for gpu, memory in gpus.items()})
             rows.append(row)
     return rows
+
+
+def sequences_beside_weights(args: ModelArgs, memory_gib: float, width: str | None = None,
+                             seq_len: int | None = None) -> int:
+    """How many sequences of `seq_len` tokens (default: the full context) have room for their bf16 KV cache beside
+    the weights at `width` on one GPU of `memory_gib` GiB: 0 when the weights leave no room for one (or do not fit
+    at all). Activations and the framework's workspace are left out: keep a few GiB spare.
+
+    Example: 70B in bfloat16 on a 141 GiB H200: 141 - 128.5 = 12.5 GiB spare, 1.25 GiB per 4k sequence -> 10.
+    """
+    spare = memory_gib * GIB - quantize.weight_bytes(args, width)
+    return max(0, int(spare // kv_cache_bytes(args, seq_len)))
+
+
+def one_gpu_rows(size: str = "70B", seq_len: int = 4096, cards: dict[str, int] = GPU_MEMORY) -> list[dict]:
+    """For each card, how many `seq_len`-token sequences Llama 2 `size` serves on that one GPU at each width
+    (sequences_beside_weights; 0: it does not fit)."""
+    return [{"GPU": card, "GiB": gib, **{width or "bf16": sequences_beside_weights(PRESETS[size], gib, width, seq_len)
+                                         for width in WIDTHS}}
+            for card, gib in cards.items()]
 
 
 # ---------------------------------------------------------------------------------------------- compute

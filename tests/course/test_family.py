@@ -12,12 +12,13 @@ from support import REPO, llama2_tokenizer_file, small_model  # noqa: E402
 from llama_lab import LLAMA2_13B, LLAMA2_70B, LLAMA2_7B, save_model  # noqa: E402
 from llama_lab.course import (WEIGHT_SETTINGS, choose_model, find_llama2_tokenizer, llama2_tokenizer_path,  # noqa: E402
                               llama2_weights_setting)
-from llama_lab.course.family import (KIT_DIFFERS, PRESETS, card_rows, carbon_intensity,  # noqa: E402
-                                     emissions_against_card, emissions_tco2eq, energy_mwh, format_table,
-                                     implied_utilisation, kv_cache_bytes, kv_cache_bytes_per_token,
+from llama_lab.course.family import (GIB, GPU_MEMORY, GPUS, KIT_DIFFERS, PRESETS, card_rows,  # noqa: E402
+                                     carbon_intensity, emissions_against_card, emissions_tco2eq, energy_mwh,
+                                     format_table, implied_utilisation, kv_cache_bytes, kv_cache_bytes_per_token,
                                      llama1_to_llama2, load_card, paper_schedule, parameter_breakdown,
                                      parameter_count, plot_academic_benchmarks, plot_kv_cache, plot_safety,
-                                     recipe_against_paper, table1_rows, training_flops, weight_bytes)
+                                     one_gpu_rows, recipe_against_paper, sequences_beside_weights, table1_rows,
+                                     training_flops, weight_bytes)
 from llama_lab.train import TrainConfig, lr_at  # noqa: E402
 
 
@@ -81,6 +82,28 @@ def test_kv_cache_matches_the_model_cache():
     cache = model.new_cache(batch_size=1, max_seq_len=10, dtype=torch.bfloat16)
     held = cache.k.numel() * cache.k.element_size() + cache.v.numel() * cache.v.element_size()
     assert kv_cache_bytes(model.args, seq_len=10) == held == 2 * 3 * 2 * 8 * 2 * 10
+
+
+def test_what_fits_on_one_gpu_by_hand():
+    """70B's bf16 weights are 2 bytes a parameter, 137.95 GB = 128.5 GiB: more than an 80 GiB A100 or H100
+    holds, less than an H200's 141 GiB; each 4k-token sequence then needs 1.25 GiB of cache beside them."""
+    from llama_lab import quantize
+
+    weights = quantize.weight_bytes(LLAMA2_70B)
+    assert weights == 2 * 68_976_648_192 == 137_953_296_384
+    assert round(weights / GIB, 1) == 128.5
+    per_sequence = 2 * 80 * 8 * 128 * 2 * 4096  # keys and values, layers, KV heads, head_dim, bf16, tokens
+    assert sequences_beside_weights(LLAMA2_70B, 141) == (141 * GIB - weights) // per_sequence == 10
+    assert sequences_beside_weights(LLAMA2_70B, 80) == 0  # the weights alone do not fit
+    assert sequences_beside_weights(LLAMA2_70B, 129) == 0  # they fit, but leave less than one sequence's 1.25 GiB
+    int8 = quantize.weight_bytes(LLAMA2_70B, "int8")
+    assert sequences_beside_weights(LLAMA2_70B, 80, "int8") == (80 * GIB - int8) // per_sequence == 12
+    assert sequences_beside_weights(LLAMA2_70B, 141, seq_len=1024) == (141 * GIB - weights) // (per_sequence // 4)
+    rows = {row["GPU"]: row for row in one_gpu_rows("70B")}
+    assert list(rows) == list(GPU_MEMORY)
+    assert [card for card, row in rows.items() if row["bf16"] > 0] == ["H200", "B200", "MI300X"]
+    assert rows["H100-80GB"]["int8"] == 12 and rows["A100-40GB"]["int4-g128"] > 0 == rows["A100-40GB"]["int8"]
+    assert GPUS == {"24 GiB": 24, "40 GiB": 40, "80 GiB": 80, "141 GiB": 141, "180 GiB": 180, "192 GiB": 192}
 
 
 def test_training_flops_and_utilisation_by_hand():

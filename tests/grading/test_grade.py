@@ -283,6 +283,42 @@ BROKEN = [
             surrogate = torch.min(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages)
             return -(surrogate * mask).sum() / mask.sum()
         """, "no gradient reaches"),
+    ("08_memory_int8_parallel", "weight_bytes", """
+        def weight_bytes(shape, scheme):
+            d, layers, h, v = shape["dim"], shape["n_layers"], shape["hidden_dim"], shape["vocab_size"]
+            linear = layers * (4 * d * d + 3 * d * h) + v * d  # attention as four (d, d) matrices
+            rest = v * d + (2 * layers + 1) * d
+            if scheme == "bf16":
+                return 2 * (linear + rest)
+            rows = layers * (4 * d + 3 * d) + v
+            return linear + 4 * rows + 2 * rest
+        """, "wk and wv are counted as (D, D)"),
+    ("08_memory_int8_parallel", "quantize_int8", """
+        def quantize_int8(weight):
+            scale = weight.abs().max(dim=1).values / 127.5
+            q = (weight / scale.unsqueeze(1)).round().to(torch.int8)
+            return q, scale
+        """, "no clamp"),
+    ("08_memory_int8_parallel", "quantize_int8", """
+        def quantize_int8(weight):
+            scale = weight.abs().max() / 127.5
+            q = torch.clamp(torch.round(weight / scale), -128, 127).to(torch.int8)
+            return q, scale
+        """, "one scale for the whole matrix"),
+    ("08_memory_int8_parallel", "parallel_feed_forward", """
+        def parallel_feed_forward(x, w1, w2, w3, ranks):
+            outs = []
+            for r in range(ranks):
+                gate, up = w1.chunk(ranks)[r], w3.chunk(ranks)[r]
+                outs.append((F.silu(x @ gate.T) * (x @ up.T)) @ w2.chunk(ranks, dim=1)[r].T)
+            total = sum(outs)  # the all-reduce
+            return torch.stack([total] * ranks)
+        """, "the partial outputs are added already"),
+    ("08_memory_int8_parallel", "parallel_feed_forward", """
+        def parallel_feed_forward(x, w1, w2, w3, ranks):
+            return torch.stack([(F.silu(x @ w1[r::ranks].T) * (x @ w3[r::ranks].T)) @ w2[:, r::ranks].T
+                                for r in range(ranks)])
+        """, "interleaved"),
 ]
 
 
@@ -611,6 +647,16 @@ WRAPPERS = [
             exec(compile(source, "<my sampler>", "exec"), copy)
             return copy["top_p_filter"](probs, p)
         """, "llama_lab.sampling.top_p_filter"),
+    ("08_memory_int8_parallel", "weight_bytes", """
+        from types import SimpleNamespace
+        from llama_lab.quantize import weight_bytes as kits_count
+
+        def weight_bytes(shape, scheme):
+            args = SimpleNamespace(dim=shape["dim"], n_layers=shape["n_layers"], vocab_size=shape["vocab_size"],
+                                   hidden_dim=shape["hidden_dim"], kv_heads=shape["n_kv_heads"],
+                                   head_dim=shape["dim"] // shape["n_heads"])
+            return kits_count(args, None if scheme == "bf16" else scheme)
+        """, "llama_lab.quantize.weight_bytes"),
 ]
 
 

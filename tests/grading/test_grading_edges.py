@@ -155,3 +155,38 @@ def test_a_mistake_found_at_the_edges_is_named(assignment, part, source, mistake
     assert 0 < result.points < result.max_points  # right on typical inputs, wrong at the edge
     named = {c.mistake for c in result.cases if c.mistake}
     assert named and all(mistake in m for m in named), [c.message for c in result.cases if c.message]
+
+
+def test_the_feed_forward_cut_adds_up_to_the_kits_block_and_each_rank_holds_its_own_hidden_units():
+    """Rank r's partial output is the kit's FeedForward with every hidden unit but rank r's contiguous block
+    switched off (w2's columns for them zeroed); the ranks' partial outputs add up to the whole block."""
+    from llama_lab.model import FeedForward
+
+    part = grading.get_part("08_memory_int8_parallel", "parallel_feed_forward")
+    block = FeedForward(12, 24)
+    x = torch.randn(2, 3, 12, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        whole = block(x)
+        for ranks in (1, 2, 4):
+            inputs = dict(x=x, w1=block.w1.weight, w2=block.w2.weight, w3=block.w3.weight, ranks=ranks)
+            partial = part.run(part.reference, inputs)  # (ranks, 2, 3, 12)
+            torch.testing.assert_close(partial.sum(0), whole)
+            for rank in range(ranks):
+                alone = FeedForward(12, 24)
+                alone.load_state_dict(block.state_dict())
+                keep = torch.zeros(24)
+                keep[rank * 24 // ranks:(rank + 1) * 24 // ranks] = 1
+                alone.w2.weight.mul_(keep)  # only this rank's hidden units reach the output
+                torch.testing.assert_close(partial[rank], alone(x))
+
+
+def test_the_int8_cases_have_no_ties_that_dividing_and_multiplying_round_apart():
+    """The kit multiplies by 1 / scale (as torchao); a learner divides by the scale. On these cases both give the
+    same levels, so a right answer does not hinge on float32 rounding at a half step."""
+    from llama_lab.quantize import quantize_int8
+
+    for case in grading.get_part("08_memory_int8_parallel", "quantize_int8").cases():
+        weight = case.inputs["weight"]
+        scale = (weight.abs().amax(dim=1) / 127.5).clamp(min=torch.finfo(torch.float32).eps)
+        divided = torch.round(weight / scale[:, None]).clamp(-128, 127)
+        assert torch.equal(divided.to(torch.int8), quantize_int8(weight)[0]), case.label

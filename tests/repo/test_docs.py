@@ -6,7 +6,9 @@ import re
 from pathlib import Path
 
 from llama_lab.course.alignment import COLUMNS
-from llama_lab.course.family import GPUS, memory_rows
+from llama_lab import LLAMA2_70B
+from llama_lab.course.family import GIB, GPU_MEMORY, GPUS, memory_rows, one_gpu_rows, parameter_count
+from llama_lab.quantize import weight_bytes
 from support import REPO
 
 README_MOST_LINES = 200
@@ -153,6 +155,25 @@ def test_the_memory_table_is_memory_rows():
                         *(" / ".join(str(r[gpu]) for r in rows) for gpu in gpus)]
                 for model, rows in by_model.items()}
     assert table_rows("scale.md", "model | weights") == expected
+
+
+def test_the_one_gpu_table_and_the_70b_lines_are_one_gpu_rows():
+    """docs/scale.md's 70B-on-one-GPU table is `course.family.one_gpu_rows()`, as notebook 07 prints it; its opening
+    lines and the README's name the cards that table says hold 70B in bfloat16, and those that do not."""
+    rows = one_gpu_rows("70B")
+    assert table_rows("scale.md", "GPU | GiB") == {
+        row["GPU"]: [str(row["GiB"]), str(row["bf16"]), str(row["int8"]), str(row["int4-g128"])] for row in rows}
+    holds = [row["GPU"] for row in rows if row["bf16"] > 0]
+    assert holds == ["H200", "B200", "MI300X"] and {row["GPU"] for row in rows if row["GiB"] == 80} == {
+        "A100-80GB", "H100-80GB"}
+    weights = weight_bytes(LLAMA2_70B)
+    page = " ".join((REPO / "docs" / "scale.md").read_text(encoding="utf-8").split())
+    assert (f"70B's weights take {weights / GIB:.1f} GiB in bfloat16 (2 bytes for each of "
+            f"{parameter_count(LLAMA2_70B):,} parameters: {weights / 1e9:.0f} GB)") in page
+    assert "One H200, B200 or MI300X holds them; an 80 GiB A100 or H100, and every smaller GPU, does not" in page
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    assert "70B in bfloat16 fits one H200, B200 or MI300X, not one 80 GiB A100 or H100" in readme
+    assert max(gib for card, gib in GPU_MEMORY.items() if card not in holds) * GIB < weights
 
 
 def test_the_ghost_attention_table_is_data_rlhf_json():
