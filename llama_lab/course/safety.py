@@ -4,7 +4,9 @@ References:
 1) "Llama 2: Open Foundation and Fine-Tuned Chat Models", Touvron et al. 2023. Section 3.1: supervised fine-tuning,
    the loss on the answer tokens only; section 3.2.2: the reward models' ranking loss; section 3.2.3: rejection
    sampling (best-of-N under a reward model) before PPO; section 3.3: Ghost Attention, for system prompts that fade
-   over turns; section 4.2.4: context distillation (answer with a safety preprompt, then fine-tune without it);
+   over turns; section 4.2.4: context distillation (answer adversarial prompts behind a safety preprompt written
+   from templates, with an answer template per risk category as in Table 13, then fine-tune without it, keeping an
+   answer only where the safety reward model scores it above the original one, Figure 16);
    section 4.1, Table 11 (pretrained models) and Table 14 (chat models): TruthfulQA and ToxiGen, the two safety
    benchmarks of the model card.
 2) TruthfulQA (Lin et al. 2022) and EleutherAI's lm-evaluation-harness, whose `truthfulqa_mc1`/`truthfulqa_mc2`
