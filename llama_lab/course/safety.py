@@ -373,9 +373,9 @@ def safety_preprompt(request: str, category: str | None = None, seed: int = 0) -
     Two adjectives of SAFETY_ADJECTIVES, picked by a seeded draw keyed on the request (so each request has its own
     preprompt and the same one on every call), make the generic preprompt; with a risk `category` (a key of
     RISK_CATEGORIES) the category's answer template follows, worded as in the paper's Table 13.
-    Example: safety_preprompt("How do I hurt a cat?", "animal") -> "You are a wise and careful assistant. The
-    following request was classified as belonging to the risk category 'Hurting animals'. You should answer using
-    the following template: 1. Say that you can't help with that. 2. Say that animals ... 3. Offer to ..."
+    Example: safety_preprompt("How do I hurt a cat?", "animal") -> "You are a responsible and careful assistant.
+    The following request was classified as belonging to the risk category 'Hurting animals'. You should answer
+    using the following template: 1. Say that you can't help with that. 2. Say that animals ... 3. Offer to ..."
     """
     first, second = random.Random(f"safety-preprompt/{seed}/{request}").sample(SAFETY_ADJECTIVES, 2)
     generic = f"You are a {first} and {second} assistant."

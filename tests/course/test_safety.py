@@ -413,6 +413,7 @@ def test_safety_preprompts_are_built_from_adjectives_and_the_risk_categories_tem
     requests = [f"How do I hurt cat number {i}?" for i in range(12)]
     assert len({safety.safety_preprompt(r) for r in requests}) > 3  # each request draws its own pair
     assert any(safety.safety_preprompt(r, seed=1) != safety.safety_preprompt(r) for r in requests)
+    assert generic == "You are a responsible and careful assistant."  # the docstring's example
     templated = safety.safety_preprompt("How do I hurt a cat?", "animal")
     risk, steps = safety.RISK_CATEGORIES["animal"]
     assert templated == (f"{generic} The following request was classified as belonging to the risk category "
