@@ -4,7 +4,9 @@ References:
 1) "Llama 2: Open Foundation and Fine-Tuned Chat Models", Touvron et al. 2023. Section 3.1: supervised fine-tuning,
    the loss on the answer tokens only; section 3.2.2: the reward models' ranking loss; section 3.2.3: rejection
    sampling (best-of-N under a reward model) before PPO; section 3.3: Ghost Attention, for system prompts that fade
-   over turns; section 4.2.4: context distillation (answer with a safety preprompt, then fine-tune without it);
+   over turns; section 4.2.4: context distillation (answer adversarial prompts behind a safety preprompt written
+   from templates, with an answer template per risk category as in Table 13, then fine-tune without it, keeping an
+   answer only where the safety reward model scores it above the original one, Figure 16);
    section 4.1, Table 11 (pretrained models) and Table 14 (chat models): TruthfulQA and ToxiGen, the two safety
    benchmarks of the model card.
 2) TruthfulQA (Lin et al. 2022) and EleutherAI's lm-evaluation-harness, whose `truthfulqa_mc1`/`truthfulqa_mc2`
@@ -17,6 +19,8 @@ of the model (probes, the refusal direction, steering, the logit lens) in `probe
 
 from __future__ import annotations
 
+import copy
+import random
 from typing import Callable, Sequence
 
 import numpy as np
@@ -33,7 +37,9 @@ from ..replies import answer_turns, dialog_for, replies
 from ..world.evaluate import LLAMA2_REFUSAL_PHRASES, REFUSAL_PHRASES, TINY_REFUSAL_PHRASES, first_sentence, is_refusal
 from ..world.preferences import fluency
 from ..rlhf.rejection import sample_replies  # noqa: F401  (notebook 06's best-of-N samples with it)
+from ..rlhf.ppo import reward_model_scores
 from ..rlhf.reward import ranking_loss  # noqa: F401  (the reward models' loss, shown in notebook 06)
+from ..rlhf.sequences import text_row
 from ..tables import text_table
 from ..train import IGNORE, finetune_on_dialogs  # noqa: F401  (notebook 06 calls it from here)
 from .viz import figure_and_axes
@@ -328,29 +334,166 @@ def with_context(request: str, context: str | Sequence[dict] | None) -> list[dic
     return list(context) + [{"role": "user", "content": request}]
 
 
-def context_distillation(model, tokenizer, requests: Sequence[str], context: str | Sequence[dict],
+# --------------------------------------------------------------------- safety context distillation (4.2.4)
+
+# Llama 2 wrote its safety preprompts from templates, with "various adjectives usually associated with safe behavior
+# such as 'responsible,' 'respectful,' or 'wise'" (section 4.2.4; examples in the paper's Table 39).
+SAFETY_ADJECTIVES = ("responsible", "respectful", "wise", "safe", "kind", "careful", "honest")
+
+# Annotators also labelled adversarial prompts with a risk category, and each category got an answer template that
+# says how to answer (the paper's Table 13: "1. Address the prompt. ... 2. Add context and additional information.
+# ... 3. Encourage users to ask for/view additional info ..."). The tiny world's harmful requests come in six
+# categories (vocabulary.REQUESTS); each template below is the shape of the world's own refusals in that category:
+# the refusal, the reason (_REFUSAL_REASONS) and the better thing to do (_REFUSAL_ALTERNATIVES).
+RISK_CATEGORIES = {  # category -> (the risk, as an annotator would label it; the answer template's three steps)
+    "animal": ("Hurting animals", ("Say that you can't help with that.",
+                                   "Say that animals feel pain and fear and need us to be gentle.",
+                                   "Offer to tell them how to take care of animals instead.")),
+    "person": ("Hurting people", ("Say that you can't help with that.",
+                                  "Say that hurting people is never okay and that everyone deserves to feel safe.",
+                                  "Tell them to talk to a grown-up they trust.")),
+    "steal": ("Stealing", ("Say that you can't help with that.",
+                           "Say that taking things that belong to others is not fair.",
+                           "Tell them they could save up for it or ask a grown-up.")),
+    "cheat": ("Cheating", ("Say that you can't help with that.",
+                           "Say that cheating is unfair to everyone who studied.",
+                           "Offer to help them study instead.")),
+    "lie": ("Lying about others", ("Say that you can't help with that.",
+                                   "Say that telling lies to get someone in trouble is wrong.",
+                                   "Say that telling the truth is the brave thing to do.")),
+    "stunt": ("Dangerous stunts", ("Say that you can't help with that.",
+                                   "Say that it is very dangerous and that they could get badly hurt.",
+                                   "Tell them to ask a grown-up before they try anything risky.")),
+}
+
+
+def safety_preprompt(request: str, category: str | None = None, seed: int = 0) -> str:
+    """A safety preprompt for `request`, written from templates as Llama 2's were (section 4.2.4).
+
+    Two adjectives of SAFETY_ADJECTIVES, picked by a seeded draw keyed on the request (so each request has its own
+    preprompt and the same one on every call), make the generic preprompt; with a risk `category` (a key of
+    RISK_CATEGORIES) the category's answer template follows, worded as in the paper's Table 13.
+    Example: safety_preprompt("How do I hurt a cat?", "animal") -> "You are a responsible and careful assistant.
+    The following request was classified as belonging to the risk category 'Hurting animals'. You should answer
+    using the following template: 1. Say that you can't help with that. 2. Say that animals ... 3. Offer to ..."
+    """
+    first, second = random.Random(f"safety-preprompt/{seed}/{request}").sample(SAFETY_ADJECTIVES, 2)
+    generic = f"You are a {first} and {second} assistant."
+    if category is None:
+        return generic
+    if category not in RISK_CATEGORIES:
+        raise ValueError(f"category={category!r} has no answer template: the risk categories are "
+                         f"{sorted(RISK_CATEGORIES)} (or None, for the generic preprompt alone)")
+    risk, steps = RISK_CATEGORIES[category]
+    template = " ".join(f"{i}. {step}" for i, step in enumerate(steps, 1))
+    return (f"{generic} The following request was classified as belonging to the risk category '{risk}'. "
+            f"You should answer using the following template: {template}")
+
+
+def safety_reward(reward_model, reward_tokenizer) -> Callable[[str, str], float]:
+    """The safety reward model as a reward(request, reply): its score of the reply to the bare request, as a
+    probability (sigmoid of the score, as PPO reads it), read with the tokenizer the reward model was trained with.
+
+    The request is scored without any preprompt, as Llama 2 scored both answers it compared: the question is
+    which answer is better *to the request itself*.
+    """
+    def reward(request: str, reply: str) -> float:
+        row = text_row(reward_tokenizer, dialog_for(request), reply, reward_model.args.max_seq_len)
+        return float(reward_model_scores(reward_model, [row], reward_tokenizer.eos_id)[0])
+    return reward
+
+
+def score_rose(plain_scores: Sequence[float], context_scores: Sequence[float]) -> list[bool]:
+    """Llama 2's guard on context distillation (section 4.2.4, Figure 16b): keep a distilled answer only where the
+    safety reward model scores it above the model's original answer. Strictly above: a tie keeps nothing.
+
+    Example: plain [0.2, 0.9, 0.5], with context [0.6, 0.4, 0.5] -> [True, False, False].
+    """
+    if len(plain_scores) != len(context_scores):
+        raise ValueError(f"{len(plain_scores)} plain scores but {len(context_scores)} with context: give one of each "
+                         "per request")
+    return [after > before for before, after in zip(plain_scores, context_scores)]
+
+
+def distillation_samples(model, tokenizer, requests: Sequence[str], context,
+                         reward: Callable[[str, str], float] | None = None, max_new_tokens: int = 48) -> list[dict]:
+    """The answers context distillation would train on, one record per request.
+
+    `context`: a system prompt, or messages put before each request (see `with_context`), or a function of the
+    request that returns either (e.g. `lambda r: safety_preprompt(r, category_of[r])`).
+    Each record: {"request", "context", "with_context" (the answer behind the context), "kept" (whether it is
+    trained on)}. Without a `reward` every answer is kept; with one, the record also holds the model's "plain"
+    answer and both scores ("plain_score", "context_score"), and an answer is kept only where its score rose
+    (`score_rose`).
+    """
+    contexts = [context(r) if callable(context) else context for r in requests]
+    answers = replies(model, tokenizer, [with_context(r, c) for r, c in zip(requests, contexts)],
+                      max_new_tokens=max_new_tokens)
+    samples = [{"request": r, "context": c, "with_context": a, "kept": True}
+               for r, c, a in zip(requests, contexts, answers)]
+    if reward is not None:
+        plain = replies(model, tokenizer, list(requests), max_new_tokens=max_new_tokens)
+        for sample, answer in zip(samples, plain):
+            sample.update(plain=answer, plain_score=reward(sample["request"], answer),
+                          context_score=reward(sample["request"], sample["with_context"]))
+        kept = score_rose([s["plain_score"] for s in samples], [s["context_score"] for s in samples])
+        for sample, keep in zip(samples, kept):
+            sample["kept"] = keep
+    return samples
+
+
+def preprompt_scores(model, tokenizer, requests: Sequence[str], contexts: dict, reward: Callable[[str, str], float],
+                     max_new_tokens: int = 48) -> dict[str, dict]:
+    """What each context does to the answers before anything is distilled (the paper's Figure 16a): for each
+    {label: context} (None for none; a context as in `distillation_samples`), the answers and their rewards.
+
+    Returns {label: {"replies", "scores", "mean score", "refusal %"}}, the rewards scored on the bare requests.
+    """
+    out = {}
+    for label, context in contexts.items():
+        dialogs = [with_context(r, context(r) if callable(context) else context) for r in requests]
+        answers = replies(model, tokenizer, dialogs, max_new_tokens=max_new_tokens)
+        scores = [reward(r, a) for r, a in zip(requests, answers)]
+        out[label] = {"replies": answers, "scores": scores, "mean score": float(np.mean(scores)),
+                      "refusal %": 100 * refusal_rate(answers)}
+    return out
+
+
+def distillation_dialogs(samples: Sequence[dict], guarded: bool = True) -> list[list[dict]]:
+    """The dialogs a student is fine-tuned on: each answer behind the context (the kept ones only, if `guarded`;
+    empty answers never) after its bare request. The context is never in them: it is what the student must learn
+    to do without."""
+    return [[{"role": "user", "content": s["request"]}, {"role": "assistant", "content": s["with_context"]}]
+            for s in samples if (s["kept"] or not guarded) and s["with_context"]]
+
+
+def distil(model, tokenizer, samples: Sequence[dict], guarded: bool = True, **finetune_options):
+    """Fine-tune a copy of `model` on the samples' dialogs (`distillation_dialogs`). Returns (student, dialogs,
+    losses); where there is nothing to train on, the student is an unchanged copy and the losses are empty."""
+    dialogs = distillation_dialogs(samples, guarded)
+    if not dialogs:
+        return copy.deepcopy(model).eval(), dialogs, []
+    student, losses = finetune_on_dialogs(model, tokenizer, dialogs, **finetune_options)
+    return student, dialogs, losses
+
+
+def context_distillation(model, tokenizer, requests: Sequence[str], context,
                          reward: Callable[[str, str], float] | None = None, max_new_tokens: int = 48,
                          **finetune_options):
-    """Llama 2's context distillation: answer with a safety context in front, then fine-tune on the answers
-    *without* it, so that the model behaves as if the context were there.
+    """Llama 2's context distillation (section 4.2.4): answer with a safety context in front, then fine-tune on the
+    answers *without* it, so that the model behaves as if the context were there.
 
-    `context`: a system prompt, or messages put before each request (see `with_context`).
-    With a `reward(request, reply)`, a request keeps its with-context answer only where that answer earns more
-    than the model's plain answer, and its plain answer otherwise: Llama 2 (section 4.2.4) filtered with its
-    safety reward model this way, because a context can make answers worse as well as better.
-    Returns (student model, the distillation dialogs, the fine-tuning losses, the share of answers taken from
-    the context).
+    `requests`: what to distil on; Llama 2 used adversarial prompts only, since distilling a safety preprompt on
+    helpful prompts "can degrade model performance and lead to more false refusals" (its Table 40).
+    `context`: as in `distillation_samples` (a system prompt, messages, or a function of the request).
+    With a `reward(request, reply)` (Llama 2: its safety reward model, `safety_reward`), a request is distilled
+    only where the answer behind the context scores above the model's plain answer; the others are left out.
+    Returns (student model, the distillation dialogs, the fine-tuning losses, the share of requests distilled).
+    Where nothing is kept, the student is an unchanged copy and the losses are empty.
     """
-    answers = replies(model, tokenizer, [with_context(r, context) for r in requests], max_new_tokens=max_new_tokens)
-    from_context = [True] * len(requests)
-    if reward is not None:
-        plain = replies(model, tokenizer, requests, max_new_tokens=max_new_tokens)
-        from_context = [reward(r, a) > reward(r, p) for r, a, p in zip(requests, answers, plain)]
-        answers = [a if keep else p for a, p, keep in zip(answers, plain, from_context)]
-    dialogs = [[{"role": "user", "content": r}, {"role": "assistant", "content": a}]
-               for r, a in zip(requests, answers) if a]
-    student, losses = finetune_on_dialogs(model, tokenizer, dialogs, **finetune_options)
-    return student, dialogs, losses, sum(from_context) / len(requests)
+    samples = distillation_samples(model, tokenizer, requests, context, reward, max_new_tokens)
+    student, dialogs, losses = distil(model, tokenizer, samples, **finetune_options)
+    return student, dialogs, losses, sum(s["kept"] for s in samples) / len(samples)
 
 
 # ------------------------------------------------------------------------ Ghost Attention: fading prompts
@@ -430,6 +573,25 @@ def plot_steering_strength(rows: Sequence[dict], title: str, sense_floor: float 
     ax.set_ylabel("% of held-out requests")
     ax.set_title(title)
     ax.legend(loc="upper left", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_targeted_distillation(samples: Sequence[dict], title: str = "Which distilled answers the safety reward "
+                               "model keeps", ax=None):
+    """The paper's Figure 16b in miniature: for each request, the safety reward of the model's original answer
+    (x) against how much the answer behind the safety preprompt raised it (y), kept answers (y > 0) in one colour and
+    rejected ones in another. `samples`: `distillation_samples` records made with a reward."""
+    fig, ax = figure_and_axes(ax, figsize=(5.8, 3.6))
+    for kept, colour, label in [(True, "C2", "kept (the score rose)"), (False, "C3", "rejected")]:
+        picked = [s for s in samples if s["kept"] == kept]
+        ax.scatter([s["plain_score"] for s in picked], [s["context_score"] - s["plain_score"] for s in picked],
+                   s=18, color=colour, alpha=0.7, label=f"{label}: {len(picked)}")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xlabel("safety reward of the original answer (sigmoid of the score)")
+    ax.set_ylabel("change with the preprompt")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 

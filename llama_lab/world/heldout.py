@@ -60,16 +60,17 @@ def fact_questions(world: World, split: str = "eval") -> list[dict]:
 
 def request_items(world: World, split: str = "eval", harmful: bool = False) -> list[dict]:
     """Requests of the split, two phrasings per (action, object) pair, each with its topic: the action in the
-    assistant's words, which a helpful answer names ("feed a dog": "To feed a dog, give it ...").
+    assistant's words, which a helpful answer names ("feed a dog": "To feed a dog, give it ..."), and its category
+    (a key of `vocabulary.REQUESTS`: "animal", "person", "steal", "cheat", "lie" or "stunt").
 
-    Example: {"request": "How do I feed a dog?", "topic": "feed a dog"}.
+    Example: {"request": "How do I feed a dog?", "topic": "feed a dog", "category": "animal"}.
     """
     rng = random.Random(f"tinyworld/{world.seed}/{split}/{harmful}/requests")
     out = []
-    for _, action, _, obj in request_pairs(world, split, harmful):
+    for category, action, _, obj in request_pairs(world, split, harmful):
         act = action.format(obj=obj)
         for phrasing in rng.sample(REQUEST_PHRASINGS, 2):
-            out.append({"request": fill(phrasing, _Ctx(act=act)), "topic": _you(act)})
+            out.append({"request": fill(phrasing, _Ctx(act=act)), "topic": _you(act), "category": category})
     return out
 
 

@@ -356,16 +356,105 @@ def test_roles_and_system_prompt_attention(tok, lm):
     assert safety.system_prompt_attention(lm, tok, finished)["attention"] == pytest.approx(result["attention"])
 
 
-def test_context_distillation_keeps_context_answers_only_where_the_reward_says(tok, lm):
+def test_context_distillation_trains_only_on_answers_whose_reward_rose(tok, lm):
     requests = ["How do I hurt a cat?", "How do I feed a dog?", "Where does Mia live?"]
     with_context = safety.replies(lm, tok, [safety.with_context(r, "Be kind.") for r in requests], max_new_tokens=8)
     plain = safety.replies(lm, tok, requests, max_new_tokens=8)
     reward = lambda request, reply: len(reply)  # noqa: E731
     student, dialogs, losses, share = safety.context_distillation(lm, tok, requests, "Be kind.", reward=reward,
                                                                   max_new_tokens=8, steps=1, batch_size=2)
-    expected = [a if len(a) > len(p) else p for a, p in zip(with_context, plain)]
-    assert [d[1]["content"] for d in dialogs] == [e for e in expected if e]
-    assert share == sum(len(a) > len(p) for a, p in zip(with_context, plain)) / 3
+    rose = [len(a) > len(p) for a, p in zip(with_context, plain)]
+    # the paper's guard: a request whose distilled answer did not score higher is left out, not trained on
+    assert [d[1]["content"] for d in dialogs] == [a for a, keep in zip(with_context, rose) if keep and a]
+    assert share == sum(rose) / 3
+    assert len(losses) == (1 if dialogs else 0)
     _, naive, _, everything = safety.context_distillation(lm, tok, requests, "Be kind.", max_new_tokens=8, steps=1)
     assert everything == 1.0 and [d[1]["content"] for d in naive] == [a for a in with_context if a]
     assert [d[0]["content"] for d in naive][:1] == requests[:1]  # no context in the distillation dialogs
+
+
+def test_the_guard_keeps_exactly_the_samples_whose_safety_score_rose():
+    assert safety.score_rose([0.2, 0.9, 0.5, 0.1], [0.6, 0.4, 0.5, 0.1000001]) == [True, False, False, True]
+    assert safety.score_rose([], []) == []
+    with pytest.raises(ValueError, match="2 plain scores but 1"):
+        safety.score_rose([0.1, 0.2], [0.3])
+
+
+def test_distillation_dialogs_hold_the_bare_request_and_the_kept_answers():
+    samples = [{"request": "How do I hurt a cat?", "context": "You are wise.", "with_context": "I can't help.",
+                "kept": True},
+               {"request": "How do I feed a dog?", "context": "You are wise.", "with_context": "Give it food.",
+                "kept": False},
+               {"request": "How do I kick a frog?", "context": "You are wise.", "with_context": "", "kept": True}]
+    guarded = safety.distillation_dialogs(samples)
+    assert guarded == [[{"role": "user", "content": "How do I hurt a cat?"},
+                        {"role": "assistant", "content": "I can't help."}]]
+    assert [d[1]["content"] for d in safety.distillation_dialogs(samples, guarded=False)] == ["I can't help.",
+                                                                                            "Give it food."]
+    nothing_kept = [{**s, "kept": False} for s in samples]
+    assert safety.distillation_dialogs(nothing_kept) == []
+
+
+def test_distil_with_nothing_kept_returns_an_unchanged_copy(tok, lm):
+    samples = [{"request": "How do I hurt a cat?", "context": None, "with_context": "No.", "kept": False}]
+    student, dialogs, losses = safety.distil(lm, tok, samples)
+    assert dialogs == [] and losses == [] and student is not lm
+    assert all(torch.equal(v, lm.state_dict()[k]) for k, v in student.state_dict().items())
+
+
+def test_safety_preprompts_are_built_from_adjectives_and_the_risk_categories_templates():
+    from llama_lab.world.vocabulary import REQUESTS
+    # one answer template for each category of harmful request the world has
+    assert set(safety.RISK_CATEGORIES) == {category for category, (harmful, _) in REQUESTS.items() if harmful}
+    generic = safety.safety_preprompt("How do I hurt a cat?")
+    words = generic.removeprefix("You are a ").removesuffix(" assistant.").split(" and ")
+    assert len(words) == 2 and words[0] != words[1] and set(words) <= set(safety.SAFETY_ADJECTIVES)
+    assert safety.safety_preprompt("How do I hurt a cat?") == generic  # the same request, the same preprompt
+    requests = [f"How do I hurt cat number {i}?" for i in range(12)]
+    assert len({safety.safety_preprompt(r) for r in requests}) > 3  # each request draws its own pair
+    assert any(safety.safety_preprompt(r, seed=1) != safety.safety_preprompt(r) for r in requests)
+    assert generic == "You are a responsible and careful assistant."  # the docstring's example
+    templated = safety.safety_preprompt("How do I hurt a cat?", "animal")
+    risk, steps = safety.RISK_CATEGORIES["animal"]
+    assert templated == (f"{generic} The following request was classified as belonging to the risk category "
+                         f"'{risk}'. You should answer using the following template: 1. {steps[0]} 2. {steps[1]} "
+                         f"3. {steps[2]}")
+    with pytest.raises(ValueError, match="'weather' has no answer template"):
+        safety.safety_preprompt("How do I hurt a cat?", "weather")
+
+
+def test_distillation_samples_put_each_requests_own_context_in_front_and_never_in_the_dialogs(tok, lm):
+    requests = ["How do I hurt a cat?", "How do I feed a dog?"]
+    context = lambda request: f"Be kind about {request.split()[-1]}"  # noqa: E731
+    reward = lambda request, reply: -len(reply)  # noqa: E731
+    samples = safety.distillation_samples(lm, tok, requests, context, reward=reward, max_new_tokens=6)
+    assert [s["context"] for s in samples] == ["Be kind about cat?", "Be kind about dog?"]
+    expected = safety.replies(lm, tok, [safety.dialog_for(r, context(r)) for r in requests], max_new_tokens=6)
+    plain = safety.replies(lm, tok, requests, max_new_tokens=6)
+    assert [s["with_context"] for s in samples] == expected and [s["plain"] for s in samples] == plain
+    assert [s["context_score"] for s in samples] == [-len(a) for a in expected]
+    assert [s["kept"] for s in samples] == [len(a) < len(p) for a, p in zip(expected, plain)]
+    for dialog in safety.distillation_dialogs(samples, guarded=False):
+        assert [m["role"] for m in dialog] == ["user", "assistant"] and dialog[0]["content"] in requests
+        assert not any("Be kind" in m["content"] for m in dialog)
+
+
+def test_the_safety_reward_scores_the_reply_to_the_bare_request(tok, lm):
+    from llama_lab.rlhf.reward import RewardModel
+    from llama_lab.rlhf.sequences import pad, text_row
+    rm = RewardModel.from_chat(lm)
+    torch.nn.init.normal_(rm.score.weight, generator=torch.Generator().manual_seed(0))
+    reward = safety.safety_reward(rm, tok)
+    row = text_row(tok, [{"role": "user", "content": "How do I hurt a cat?"}], "Sorry, I cannot help.", 256)
+    tokens, _, lengths = pad([row], tok.eos_id)
+    with torch.no_grad():
+        expected = torch.sigmoid(rm(tokens, lengths)).item()
+    assert reward("How do I hurt a cat?", "Sorry, I cannot help.") == pytest.approx(expected, abs=1e-6)
+    assert 0 < expected < 1
+    scores = safety.preprompt_scores(lm, tok, ["How do I hurt a cat?"], {"none": None, "kind": "Be kind."}, reward,
+                                     max_new_tokens=5)
+    for label, context in {"none": None, "kind": "Be kind."}.items():
+        [answer] = safety.replies(lm, tok, [safety.dialog_for("How do I hurt a cat?", context)], max_new_tokens=5)
+        assert scores[label]["replies"] == [answer]
+        assert scores[label]["scores"] == [pytest.approx(reward("How do I hurt a cat?", answer))]
+        assert scores[label]["refusal %"] == 100 * safety.refusal_rate([answer])
