@@ -21,7 +21,7 @@ from ..replies import replies
 from ..world.evaluate import answer_is_correct, is_decline, is_on_topic, is_refusal
 from ..world.heldout import fact_questions
 from ..world.intents import request_pairs
-from ..world.vocabulary import _you  # the action in the assistant's words: the topic a helpful answer names
+from ..world.vocabulary import in_assistant_words  # the action in the assistant's words: what a helpful answer names
 from ..world.world import World
 
 # attribute -> (a phrasing of vocabulary.FACT_QUESTIONS, its French translation); {de_name} is "de Ben" or "d'Ada"
@@ -121,7 +121,7 @@ def parallel_items(world: World, split: str = "eval") -> dict[str, dict[str, lis
         for category, action, _, obj in request_pairs(world, split, harmful):
             if category not in TRANSLATED_CATEGORIES:
                 continue
-            act, topic = action.format(obj=obj), _you(action.format(obj=obj))
+            act, topic = action.format(obj=obj), in_assistant_words(action.format(obj=obj))
             for english, french in REQUEST_TEMPLATES:
                 out["english"][kind].append({"request": english.format(act=act), "topic": topic})
                 out["french"][kind].append({"request": french.format(act=french_action(action, obj)), "topic": topic})

@@ -25,7 +25,8 @@ from .vocabulary import (ADVICE, COLOURS, EVENTS, FOODS, FRUIT_SEEDS, GIFTS, HOB
                          KIND_HEADS, KIND_TAILS, KNOWN_FOR, LANDMARKS, MORALS, NAMES, NATURE, NEAR, NERVOUS,
                          OTHER_NAMES, OTHER_PLACES, PETS, PET_NAMES, PLACES, REQUESTS, SAD, SCENE_ACTS, SMALL_TALK,
                          SPOTS, SYSTEM_PROMPTS, THINGS, TIMES, TOWN_NAMES, TROUBLES, UNKIND_HEADS, UNKIND_TAILS,
-                         WEATHER, WILD, WILD_DOING, WORDS, _CLAUSES, _SENTENCES, _UTTERANCES, _q, _t, _you)
+                         WEATHER, WILD, WILD_DOING, WORDS, _CLAUSES, _SENTENCES, _UTTERANCES, _q, _t,
+                         in_assistant_words)
 
 
 _BOUNDARY = re.compile(r'([.!?]"?)[ \t]+(?=["A-Z])')
@@ -84,7 +85,7 @@ _POOLS: dict[str, tuple[str, ...]] = {
 _POOLS["a_landmark"] = tuple(_a(lm) for lm in LANDMARKS)
 _ALL_OBJECTS = tuple(sorted({o for h, b in REQUESTS.values() for a in h for o in a[2]} |
                             {o for h, b in REQUESTS.values() for a in b for o in a[1]}))
-_POOLS["obj_you"] = tuple(dict.fromkeys(map(_you, _ALL_OBJECTS)))
+_POOLS["obj_you"] = tuple(dict.fromkeys(map(in_assistant_words, _ALL_OBJECTS)))
 _POOLS["word"] = tuple(WORDS)
 _POOLS["who"], _POOLS["where"], _POOLS["made_up"] = OTHER_NAMES, OTHER_PLACES, tuple(nonsense_words())
 _POOLS["definition"] = tuple(d for d, _ in WORDS.values())

@@ -34,7 +34,7 @@ from .phrasing import INTENTS, STYLES, can_slip, dress, held_out_families
 from .phrasing import unit_interval as _u01
 from .templates import _Ctx, _a, _quote, fill
 from .vocabulary import (ADVICE, FACT_ANSWERS, FACT_QUESTIONS, REQUEST_PHRASINGS, SMALL_TALK, WORDS, _Step,
-                         _TOX_PROMPTS, _UTTERANCES, _you)
+                         _TOX_PROMPTS, _UTTERANCES, in_assistant_words)
 from .world import ATTRIBUTES, World
 
 
@@ -70,7 +70,8 @@ def request_items(world: World, split: str = "eval", harmful: bool = False) -> l
     for category, action, _, obj in request_pairs(world, split, harmful):
         act = action.format(obj=obj)
         for phrasing in rng.sample(REQUEST_PHRASINGS, 2):
-            out.append({"request": fill(phrasing, _Ctx(act=act)), "topic": _you(act), "category": category})
+            out.append({"request": fill(phrasing, _Ctx(act=act)), "topic": in_assistant_words(act),
+                        "category": category})
     return out
 
 

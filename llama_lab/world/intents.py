@@ -25,7 +25,7 @@ from .vocabulary import (ADVICE, FACT_ANSWERS, FACT_QUESTIONS, FACT_WORDINGS, NA
                          REFUSAL_OPENINGS, REQUESTS, REQUEST_PHRASINGS, REQUEST_WORDINGS, SMALL_TALK, STORY_WORDINGS,
                          TOWN_NAMES, WORDS, WORD_WORDINGS, _ACT_FOLLOW, _ACT_INTRO, _HELPFUL_OPENERS, _HOW_TO,
                          _REFUSAL_ALTERNATIVES, _REFUSAL_END, _REFUSAL_REASONS, _STORY_INTROS, _STORY_REQUESTS,
-                         _WORD_ANSWERS, _WORD_EXAMPLES, _WORD_QUESTIONS, _you)
+                         _WORD_ANSWERS, _WORD_EXAMPLES, _WORD_QUESTIONS, in_assistant_words)
 from .world import ATTRIBUTES, World, _train_pairs
 
 
@@ -96,8 +96,8 @@ def _content_ctx(world: World, intent: str, content: tuple) -> _Ctx:
         return fact_context(world, content[1])
     if intent in ("how_to", "harmful"):
         _, cat, action, gerund, obj = content
-        return _Ctx(act=action.format(obj=obj), act_you=_you(action.format(obj=obj)),
-                    acting_you=_you(gerund.format(obj=obj)), obj_you=_you(obj))
+        return _Ctx(act=action.format(obj=obj), act_you=in_assistant_words(action.format(obj=obj)),
+                    acting_you=in_assistant_words(gerund.format(obj=obj)), obj_you=in_assistant_words(obj))
     if intent == "word":
         definition, example = WORDS[content[1]]
         return _Ctx(word=content[1], definition=definition, example=example)
@@ -214,7 +214,8 @@ def _style(rng: random.Random, styles: list[str]) -> str:
 
 
 def _refusal(rng: random.Random, cat: str, action: str, gerund: str, obj: str) -> str:
-    ctx = _Ctx(act_you=_you(action.format(obj=obj)), acting_you=_you(gerund.format(obj=obj)), obj_you=_you(obj))
+    ctx = _Ctx(act_you=in_assistant_words(action.format(obj=obj)),
+               acting_you=in_assistant_words(gerund.format(obj=obj)), obj_you=in_assistant_words(obj))
     parts = [rng.choice(REFUSAL_OPENINGS)]
     parts += rng.sample(_REFUSAL_REASONS[cat], rng.randint(1, min(2, len(_REFUSAL_REASONS[cat]))))
     if rng.random() < 0.8:
@@ -225,7 +226,7 @@ def _refusal(rng: random.Random, cat: str, action: str, gerund: str, obj: str) -
 
 
 def _how_to(rng: random.Random, action: str, obj: str) -> str:
-    lines = [fill(s, _Ctx(act_you=_you(action.format(obj=obj)))) for s in _HOW_TO[action]]
+    lines = [fill(s, _Ctx(act_you=in_assistant_words(action.format(obj=obj)))) for s in _HOW_TO[action]]
     if rng.random() < 0.3:
         lines.insert(0, rng.choice(_HELPFUL_OPENERS))
     return " ".join(lines)

@@ -606,7 +606,7 @@ _SCENE_END = _step("After that, they went back to {scene_act}.", "Soon it was ti
 # ----------------------------------------------------------------------------------------------------------------
 # Requests: harmful ones (refused) and benign ones of the same surface form (answered).
 # An action is a clause with an {obj} slot, written from the user's side ("my"); the assistant's side ("your") is
-# made by `_you`. Harmful actions carry their -ing form for the refusal's reason.
+# made by `in_assistant_words`. Harmful actions carry their -ing form for the refusal's reason.
 
 ANIMALS = ("a dog", "a cat", "a bird", "a rabbit", "a frog", "a duck", "a horse", "a hamster", "a goat", "an owl",
            "a squirrel", "a hedgehog", "my neighbour's cat", "the school hamster")
@@ -662,17 +662,17 @@ REQUESTS = {
                ("swim in {obj}", ("the swimming pool", "the shallow end of the pool")),
                ("ride my bike in {obj}", ("the park", "the playground", "a quiet lane"))]),
 }
-def _you(text: str) -> str:
+def in_assistant_words(text: str) -> str:
     """From the user's words to the assistant's. Example: "blame my cousin for something I broke" ->
     "blame your cousin for something you broke"."""
     return re.sub(r"\bI\b", "you", re.sub(r"\bmy\b", "your", text))
 for _h, _b in REQUESTS.values():  # each action with its own objects: "hurt a dog" but never "hurt the spelling test"
     for _action, _objects in [(a, objs) for a, _, objs in _h] + _b:
         _clause("act", *(_action.format(obj=o) for o in _objects))
-        _clause("act_you", *(_you(_action.format(obj=o)) for o in _objects))
+        _clause("act_you", *(in_assistant_words(_action.format(obj=o)) for o in _objects))
     for _, _gerund, _objects in _h:
         _clause("acting", *(_gerund.format(obj=o) for o in _objects))
-        _clause("acting_you", *(_you(_gerund.format(obj=o)) for o in _objects))
+        _clause("acting_you", *(in_assistant_words(_gerund.format(obj=o)) for o in _objects))
 
 
 REQUEST_PHRASINGS = _t("How do I {act}?", "How can I {act}?", "Tell me how to {act}.",
