@@ -276,8 +276,8 @@ def plot_ppo(history: Sequence[dict], reference: str = "the original policy", ax
 def plot_instruction_kept(rows: dict, axes=None):
     """Ghost Attention, the paper's Table 30 in miniature (a rule for a rater): left, the share of answers that
     follow an instruction GAtt trained with, given once in the system prompt, at turn 1..N of held-out questions,
-    per model; right, the attention the answers pay
-    to the system prompt by turn (mean over layers and heads), with the prompt's share of the tokens dashed."""
+    per model; right, the attention the answers pay to the system prompt by turn (mean over layers and heads), with
+    the prompt's share of the tokens dashed."""
     import matplotlib.pyplot as plt
     fig, axes = (axes[0].figure, axes) if axes is not None else plt.subplots(1, 2, figsize=(10, 3.6))
     for name, row in rows.items():

@@ -138,7 +138,8 @@ def train_reward_model(chat_model: Llama, tokenizer, records: Sequence[dict], ma
     """A reward model initialised from `chat_model`, trained on the comparisons with the ranking loss and a margin
     table of MARGINS ("none", "small" or "large"). AdamW, warm-up over a `warmup` share of the steps, then cosine
     to a tenth of `lr` (the paper's schedule, with a maximum learning rate of 5e-6 for the 70B reward model and 1e-5
-    for the rest, batches of 512 pairs, one epoch, on far more data). Returns (model in eval mode, the loss of each step)."""
+    for the rest, batches of 512 pairs, one epoch, on far more data). Returns (model in eval mode, the loss of each
+    step)."""
     if margin not in MARGINS:
         raise ValueError(f"margin={margin!r}: the margin tables are {list(MARGINS)}")
     if not records:

@@ -63,7 +63,8 @@ def test_the_reward_models_accuracy(prose):
     # "it is right on most 'significantly better' and 'slightly better' pairs, and on fewer than half of the 'better'"
     by = models["helpfulness/small"]["accuracy"]["by rating"]
     assert by["significantly better"][0] > 0.5 and by["slightly better"][0] > 0.5 and by["better"][0] < 0.5
-    said(prose, "The margin rows of the table above differ, column by column, by less than these intervals' half-widths")
+    said(prose, "The margin rows of the table above differ, column by column, by less than these intervals' "
+                "half-widths")
     for kind in ("helpfulness", "safety"):
         small = models[f"{kind}/small"]["accuracy"]["by rating"]
         for rating, (share, n) in small.items():
