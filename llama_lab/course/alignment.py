@@ -151,6 +151,63 @@ def reward_accuracy_table(reward: dict, kind: str) -> str:
     return text_table(["margin", *RATINGS, "overall"], rows, "<>")
 
 
+# The paper's Table 8: the helpfulness reward model's accuracy (%) on Meta Helpful, by rating, in RATINGS order.
+PAPER_HELPFULNESS_ACCURACY = dict(zip(RATINGS, (80.7, 67.5, 60.9, 54.7)))
+# The paper's Table 30: % of answers referring to an attribute set in the system prompt, judged by people, by turn.
+PAPER_GATT_KEPT = {"turn": (2, 4, 6, 20), "baseline": (100, 10, 0, 0), "GAtt": (100, 100, 100, 100)}
+
+
+def wilson_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson's score interval for a share of `hits` in `n` (95% for z = 1.96): where the accuracy measured on n
+    pairs leaves the true one. Example: 9 of 19 -> (0.273, 0.683): on 19 pairs, 47% says little."""
+    if n <= 0:
+        raise ValueError(f"n={n}: an interval needs at least one trial")
+    share = hits / n
+    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * (share * (1 - share) / n + z * z / (4 * n * n)) ** 0.5
+    return centre - half, centre + half
+
+
+def accuracy_interval_table(reward: dict, kind: str, margin: str = "small") -> str:
+    """The `kind` reward model's held-out accuracy by rating (results.json's "reward"), as pairs ranked right of
+    pairs, with Wilson's 95% interval: how much each column's figure can move by chance alone."""
+    by = reward["models"][f"{kind}/{margin}"]["accuracy"]["by rating"]
+    rows = []
+    for rating in RATINGS:
+        share, n = by[rating]
+        if not n:
+            rows.append([rating, "0", "-", "-"])
+            continue
+        hits = round(share * n)
+        low, high = wilson_interval(hits, n)
+        rows.append([rating, f"{hits} of {n}", f"{100 * share:.1f}", f"{100 * low:.0f}-{100 * high:.0f}"])
+    return text_table(["rating", "ranked right", "accuracy %", "95% interval %"], rows, "<>")
+
+
+def score_pairs(records: Sequence[dict]) -> dict[str, dict[str, dict[tuple[int, int], int]]]:
+    """How many comparisons of each kind of prompt and each rating have each pair of judge scores (chosen's,
+    rejected's): what a rating is made of. Example: one helpfulness comparison scored (3, 0) -> {"helpfulness":
+    {"significantly better": {(3, 0): 1}}}."""
+    out: dict[str, dict[str, dict[tuple[int, int], int]]] = {}
+    for record in records:
+        counts = out.setdefault(preferences.prompt_kind(record["item"]), {}).setdefault(record["rating"], {})
+        pair = tuple(record["scores"])
+        counts[pair] = counts.get(pair, 0) + 1
+    return out
+
+
+def score_pairs_table(records: Sequence[dict]) -> str:
+    """`score_pairs` as text: per kind of prompt and rating, the comparisons and their judge scores, most common
+    first, "3 vs 0" meaning a chosen reply scored 3 against a rejected one scored 0."""
+    rows = []
+    for kind, ratings in sorted(score_pairs(records).items()):
+        for rating in RATINGS:
+            counts = ratings.get(rating, {})
+            made_of = ", ".join(f"{n} x {a} vs {b}" for (a, b), n in sorted(counts.items(), key=lambda kv: -kv[1]))
+            rows.append([kind, rating, str(sum(counts.values())), made_of or "-"])
+    return text_table(["prompts", "rating", "pairs", "judge scores (chosen vs rejected)"], rows, "<<><")
+
+
 def plot_accuracy_by_rating(reward: dict, kind: str, ax=None):
     """Bars: held-out accuracy of the `kind` reward model at each rating level, one bar per margin table."""
     entries = {key.split("/")[1]: e for key, e in reward["models"].items() if key.startswith(kind + "/")}
@@ -163,6 +220,7 @@ def plot_accuracy_by_rating(reward: dict, kind: str, ax=None):
                label=f"margin {margin}")
     ax.axhline(50, color="grey", lw=0.8, ls=":")
     ax.set_xticks(np.arange(len(RATINGS)), [r.replace(" / ", "/\n") for r in RATINGS], fontsize=8)
+    ax.set_xlabel("the judge's rating of the pair (score difference 3, 2, 1, 0)")
     ax.set_ylabel("held-out accuracy (%)")
     ax.set_ylim(0, 100)
     ax.set_title(f"{kind.capitalize()} reward model: accuracy by how clearly the judge preferred")
@@ -186,16 +244,17 @@ def plot_reward_curves(curves: dict, axes=None):
     axes[1].set_title("The maximum of N by temperature (Fig. 8)")
     for ax in axes:
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("N, samples per prompt")
+        ax.set_xlabel("N, samples per prompt (log scale)")
         ax.set_ylabel("reward R_c (mean over prompts)")
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def plot_ppo(history: Sequence[dict], axes=None):
+def plot_ppo(history: Sequence[dict], reference: str = "the original policy", axes=None):
     """PPO, iteration by iteration: left, the reward models' R_c beside the world judge's verdicts (a reward that
-    rises while the judge falls is reward hacking); right, the KL to the SFT model."""
+    rises while the judge falls is reward hacking); right, the KL to pi_0, the model PPO started from, named by
+    `reference` (results.json's "ppo"/"started_from")."""
     import matplotlib.pyplot as plt
     fig, axes = (axes[0].figure, axes) if axes is not None else plt.subplots(1, 2, figsize=(10, 3.6))
     steps = [h["iteration"] for h in history]
@@ -206,7 +265,7 @@ def plot_ppo(history: Sequence[dict], axes=None):
     axes[0].set_title("Reward and the judge's verdict")
     axes[0].legend(fontsize=8)
     axes[1].plot(steps, [h["kl"] for h in history])
-    axes[1].set_ylabel("KL to the SFT model (nats per reply)")
+    axes[1].set_ylabel(f"KL to $\\pi_0$ = {reference}\n(nats per reply)")
     axes[1].set_title("How far the policy moved")
     for ax in axes:
         ax.set_xlabel("PPO iteration")
@@ -215,9 +274,10 @@ def plot_ppo(history: Sequence[dict], axes=None):
 
 
 def plot_instruction_kept(rows: dict, axes=None):
-    """Ghost Attention, the paper's Figure 9 in miniature: left, the share of answers that follow a held-out
-    instruction given once in the system prompt, at turn 1..N, per model; right, the attention the answers pay
-    to the system prompt by turn (mean over layers and heads), with the prompt's share of the tokens dashed."""
+    """Ghost Attention, the paper's Table 30 in miniature (a rule for a rater): left, the share of answers that
+    follow an instruction GAtt trained with, given once in the system prompt, at turn 1..N of held-out questions,
+    per model; right, the attention the answers pay to the system prompt by turn (mean over layers and heads), with
+    the prompt's share of the tokens dashed."""
     import matplotlib.pyplot as plt
     fig, axes = (axes[0].figure, axes) if axes is not None else plt.subplots(1, 2, figsize=(10, 3.6))
     for name, row in rows.items():

@@ -299,7 +299,7 @@ def plot_logit_lens(layer_names: Sequence[str], top_labels: Sequence[Sequence[st
     ranks.set_xlim(0.8, max(max(target_ranks, default=1) * 1.5, 10))
     ranks.set_ylim(n_layers - 0.5, -0.5)  # the same rows as the table, first layer on top
     ranks.set_yticks(range(n_layers), [])
-    ranks.set_xlabel(f"rank of {piece_label(target_label)!r}\n(1 = the top token)")
+    ranks.set_xlabel(f"rank of {piece_label(target_label)!r}\n(1 = the top token; log scale)")
     ranks.grid(True, which="major", alpha=0.3)
     fig.suptitle(title, fontsize=10)
     return fig

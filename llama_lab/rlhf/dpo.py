@@ -1,14 +1,17 @@
 """Direct Preference Optimization (Rafailov et al. 2023): the preference pairs, without a reward model or sampling.
 
-PPO learns a reward model, then maximises it with a KL penalty to the SFT model. DPO showed that the policy that
-optimum defines can be trained on the comparisons directly: the policy's own log-ratio to the reference model acts
-as the reward, r(x, y) = beta * log(pi(y|x) / pi_ref(y|x)), and the ranking loss of the reward model applies to it:
+RLHF with PPO learns a reward model, then maximises it with a KL penalty to a reference model (PPO's "original
+policy"). DPO showed that the policy that optimum defines can be trained on the comparisons directly: the
+policy's own log-ratio to the reference model acts as the reward, r(x, y) = beta * log(pi(y|x) / pi_ref(y|x)), and
+the ranking loss of the reward model applies to it:
 
     L = -log sigmoid(beta * [(log pi(y_c|x) - log pi_ref(y_c|x)) - (log pi(y_r|x) - log pi_ref(y_r|x))])
 
 beta plays the KL coefficient's part: the smaller it is, the further the policy may move from the reference.
-It came after Llama 2 (May 2023) and was used for Llama 3's post-training; here it runs on the same comparisons as
-the reward models, so that the two methods can be compared on the same measures.
+DPO appeared in May 2023 (arXiv 2305.18290), two months before Llama 2 (July 2023); Llama 2 did not use it (its
+RLHF is rejection sampling and PPO), and Llama 3's post-training did. Here it runs on the same comparisons as the
+reward models, with the tiny chat model (the kit's SFT model) as reference, so that the two methods can be
+compared on the same measures.
 
 `iterative_dpo` runs it as Llama 2 ran RLHF, in rounds: each round, fresh prompts are answered by the latest model,
 the replies are judged, and the next model learns from those comparisons (section 3.2.1: new preference data is
@@ -33,9 +36,11 @@ from ..world import preferences
 from .reward import comparison_rows
 from .sequences import epoch_order, reply_logprobs
 
+BETA = 0.1  # the weight of the log-ratios (the KL coefficient's part) in every DPO run of the kit
+
 
 def dpo_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, reference_chosen: torch.Tensor,
-             reference_rejected: torch.Tensor, beta: float = 0.1) -> torch.Tensor:
+             reference_rejected: torch.Tensor, beta: float = BETA) -> torch.Tensor:
     """The DPO loss of each pair (B,), from the summed log-probabilities of the chosen and rejected replies under
     the policy and the reference. Example: a policy that moved log 2 towards the chosen reply and log 2 away from
     the rejected one, with beta 1: -log sigmoid(2 log 2) = log(1 + 1/4) = 0.2231."""
@@ -43,7 +48,7 @@ def dpo_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, referen
     return -F.logsigmoid(beta * log_ratios)
 
 
-def train_dpo(sft_model: Llama, tokenizer, records: Sequence[dict], beta: float = 0.1, epochs: float = 1.0,
+def train_dpo(sft_model: Llama, tokenizer, records: Sequence[dict], beta: float = BETA, epochs: float = 1.0,
               batch_size: int = 16, lr: float = 1e-5, seed: int = 0,
               nll_weight: float = 0.0) -> tuple[Llama, dict]:
     """A copy of `sft_model` trained with DPO on the comparisons (`preferences.sample_pairs` records), with the

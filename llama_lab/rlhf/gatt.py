@@ -22,9 +22,11 @@ answer follows the instruction although the instruction is stated once:
 
 Measured (`instruction_kept`): an instruction in the system prompt (those GAtt trained with, or held-out ones: a
 new phrasing, or new words or names), dialogs of held-out fact questions answered greedily, the share of answers at
-turn 1..N that follow the instruction (the paper's Figure 9 reads the same from people), whether the facts stay
-right, and the attention each answer pays to the system prompt by turn (`attention_by_turn`) and along a dialog
-(`attention_along`, Figure 10).
+turn 1..N that follow the instruction, whether the facts stay right, and the attention each answer pays to the
+system prompt by turn (`attention_by_turn`) and along a dialog (`attention_along`, the paper's Figure 10). The
+paper's own measure is Table 30, judged by people: with GAtt, Llama 2-Chat referred to an attribute set in the
+system prompt (a public figure, a hobby) 100% of the time up to 20 turns, against 10% at turn 4 and 0% from turn 6
+without it. Its Figure 9 shows a single dialog with and without GAtt.
 """
 from __future__ import annotations
 

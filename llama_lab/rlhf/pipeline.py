@@ -279,7 +279,7 @@ def aligned_card(results: dict) -> str:
     rows = {name: row for name, row in results["evaluate"]["rows"].items() if name in ("SFT", best)}
     settings = results["settings"]
     how = {"PPO": "PPO with Llama 2's reward (the safety and helpfulness reward models, logit, whitening, a KL "
-                  "penalty to the SFT model), started from the rejection-sampling model",
+                  "penalty to the model it started from), started from the rejection-sampling model",
            "rejection sampling": "two rounds of rejection sampling under the reward models",
            "DPO": "DPO on the comparisons, with the chat model as the reference",
            "iterative DPO": (f"{settings['dpo_rounds']} rounds of DPO, each on fresh comparisons of the latest "

@@ -7,14 +7,19 @@ gradient steps. The reward is Llama 2's:
     R(g|p)   = WHITEN(LOGIT(R_c(g|p))) - beta * KL(pi(g|p) || pi_0(g|p))
 
 R_s and R_h are the safety and helpfulness reward models' outputs read as probabilities (the sigmoid of their
-scores); LOGIT undoes the sigmoid and WHITEN standardises over the batch, which the paper found steadies training;
-pi_0 is the SFT model and the KL penalty (beta 0.01 for 7B and 13B) keeps the policy near it, away from replies
-that fool the reward models. The KL is estimated on the sampled tokens, log pi(token) - log pi_0(token), and paid
+scores). LOGIT undoes the sigmoid; WHITEN then standardises the batch's rewards (subtracts their mean, divides by
+their standard deviation), which the paper found steadies training. pi_0 is "the original policy", in the paper's
+words: the model PPO started from, kept frozen as the reference. Llama 2's PPO started from its rejection-sampling
+checkpoint from RLHF-V4 on, and so did the kit's shipped run (`data/rlhf.json` records it as "started_from"). The
+KL penalty (beta 0.01 for 7B and 13B, 0.005 for 34B and 70B) keeps the policy near pi_0, away from replies that
+fool the reward models. The KL is estimated on the sampled tokens, log pi(token) - log pi_0(token), and paid
 token by token; the whitened reward comes at the reply's last token. Then, as in every PPO for language models:
-a value head estimates the return from each position, generalised advantage estimation (GAE) turns rewards and
-values into advantages, and the policy loss is clipped so that no step moves a token's probability ratio beyond
-1 +- clip. The paper's settings: AdamW at 1e-6, batches of 512 with mini-batches of 64 (one gradient step per
-mini-batch), clip 0.2, 200-400 iterations.
+a value head (one linear map on the policy's last hidden state) estimates the return to come from each position;
+generalised advantage estimation (GAE) turns rewards and values into advantages, how much better each sampled
+token did than the value head expected; and the policy loss is clipped so that no step moves a token's
+probability ratio beyond 1 +- clip. The paper's settings: AdamW at 1e-6, batches of 512 with mini-batches of 64
+(one gradient step per mini-batch), clip 0.2, 200-400 iterations. `PPOConfig` holds the kit's: each iteration
+takes batch_size / minibatch_size * epochs gradient steps.
 """
 from __future__ import annotations
 
@@ -157,7 +162,7 @@ class PPOConfig:
     iterations: int = 60
     batch_size: int = 64        # prompts sampled per iteration
     minibatch_size: int = 16    # one gradient step per mini-batch, as in the paper
-    epochs: int = 2             # passes over each iteration's samples
+    epochs: int = 2             # passes over each iteration's samples: batch / mini-batch * epochs steps each
     lr: float = 5e-5
     beta: float = 0.05          # the KL penalty's weight
     clip: float = 0.2
@@ -168,6 +173,12 @@ class PPOConfig:
     temperature: float = 1.0
     max_new_tokens: int = 48
     seed: int = 0
+
+    @property
+    def steps_per_iteration(self) -> int:
+        """Clipped gradient steps per iteration: one per mini-batch, every epoch. Example: batch 64, mini-batches
+        of 16, 2 epochs -> 8."""
+        return -(-self.batch_size // self.minibatch_size) * self.epochs
 
 
 def reward_model_scores(rm: RewardModel, rows: Sequence[Row], pad_id: int) -> torch.Tensor:
@@ -184,26 +195,28 @@ def llama2_reward(safety_rm: RewardModel, helpfulness_rm: RewardModel, rows: Seq
     return {"safety": safety, "helpfulness": helpfulness, "combined": combined, "whitened": whiten(logit(combined))}
 
 
-def train_ppo(sft_model: Llama, tokenizer, safety_rm: RewardModel, helpfulness_rm: RewardModel,
+def train_ppo(start_model: Llama, tokenizer, safety_rm: RewardModel, helpfulness_rm: RewardModel,
               prompts: Sequence[dict], config: PPOConfig = PPOConfig(), log=None) -> tuple[Llama, list[dict]]:
-    """A copy of `sft_model` tuned by PPO with Llama 2's reward on `prompts` (`preferences.preference_prompts`).
+    """A copy of `start_model` tuned by PPO with Llama 2's reward on `prompts` (`preferences.preference_prompts`);
+    `start_model` itself, frozen, is pi_0, the reference of the KL penalty (the SFT model, or as in Llama 2 from
+    RLHF-V4 on and in the kit's pipeline, the rejection-sampling model).
 
     Returns (policy in eval mode, one record per iteration): the mean R_c and each reward model's mean score, the
-    mean KL to the SFT model per reply (in nats), the world judge's mean scores on the sampled replies, the policy
+    mean KL to pi_0 per reply (in nats), the world judge's mean scores on the sampled replies, the policy
     loss, the share of tokens clipped and the mean reply length. Watch the judge beside the reward: a reward that
     rises while the judge's verdict falls is the reward models being fooled (reward hacking).
     """
     cfg = config
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
-    model = PolicyWithValue(copy.deepcopy(sft_model)).train()
-    reference = sft_model.eval()
+    model = PolicyWithValue(copy.deepcopy(start_model)).train()
+    reference = start_model.eval()
     # a constant lr, as the paper's PPO (1e-6), so the iteration stands for the step; no weight decay and torch's
     # eps (1e-8): the settings the shipped PPO model was trained with
     recipe = Recipe(lr=cfg.lr, steps=max(1, cfg.iterations), min_lr_ratio=1.0, weight_decay=0.0, eps=1e-8)
     optimizer = recipe.optimizer(model)
     pad_id = tokenizer.eos_id
-    max_len = sft_model.args.max_seq_len
+    max_len = start_model.args.max_seq_len
     history = []
     for iteration in progress(range(cfg.iterations), "PPO", unit="iteration"):
         batch = rng.sample(list(prompts), min(cfg.batch_size, len(prompts)))
@@ -212,7 +225,7 @@ def train_ppo(sft_model: Llama, tokenizer, safety_rm: RewardModel, helpfulness_r
         sampled = generate_tokens(model.policy, prompt_ids, cfg.max_new_tokens, temperature=cfg.temperature,
                                   top_p=1.0, seed=cfg.seed * 100_003 + iteration, eos_id=tokenizer.eos_id)
         rows = [token_row(tokenizer, item["dialog"], reply, max_len) for item, reply in zip(batch, sampled)]
-        tokens, starts, lengths = pad(rows, pad_id, sft_model.device)
+        tokens, starts, lengths = pad(rows, pad_id, start_model.device)
         mask = sampled_mask(starts, lengths, tokens.shape[1], [len(r) >= cfg.max_new_tokens for r in sampled])
         is_safety = torch.tensor([preferences.prompt_kind(item) == "safety" for item in batch])
         with torch.no_grad():

@@ -1,10 +1,15 @@
 """Rejection sampling fine-tuning (Llama 2, section 3.2.3): sample K replies, keep the best, fine-tune on it.
 
 For each prompt the model samples K replies, the reward model scores them, and the best one becomes a new
-training answer; the model is then fine-tuned on those answers as in SFT. Llama 2 ran it for RLHF-V1 to V4, each
-round sampling from the latest model and keeping the best samples of every round so far. Two effects show what it
-can buy (the paper's Figures 7 and 8): the *maximum* reward among N samples grows with N while the median stays
-put, so the gain is in exploring; and the best temperature for exploring is not the one used for answering.
+training answer; the model is then fine-tuned on those answers as in SFT. Until RLHF-V4, rejection sampling was
+Llama 2's only RLHF step; from then on the two were combined sequentially, PPO applied on top of the
+rejection-sampling checkpoint before sampling again. Each round sampled from the latest model and kept the best
+samples of every round so far. Two effects show what it can buy. The paper's Figure 7: the *maximum* reward among
+N samples grows with N while the median stays put, so the gain is in exploring. Its Figure 8: the best
+temperature for exploring is not the one used for answering, and it is not constant during iterative model
+updates (for Llama 2-Chat, the best temperature with 10 to 100 outputs is T in [1.2, 1.3]). In the kit's panel of
+Figure 8 (`course.alignment.plot_reward_curves`), read which temperature gives the highest maximum at each N: the
+lowest temperatures lead at N = 1, the highest ones overtake them as N grows.
 
 Here the reward is Llama 2's piecewise R_c (`ppo.llama2_reward`): the safety reward model for safety prompts or a
 reply it scores below 0.15, the helpfulness one otherwise.

@@ -387,6 +387,9 @@ def test_logit_lens_reads_each_layer_through_the_final_norm_and_head(lm, tok):
         assert row.target_rank == int((layer_logits > layer_logits[ids[3]]).sum()) + 1
         assert row.top_probs[0] == pytest.approx(float(F.softmax(layer_logits, -1).max()))
     assert len(lens.figure.axes[0].texts) == len(lens.rows) * 5
+    ranks = lens.figure.axes[1]  # the target's rank per layer, on a log axis that says so
+    assert ranks.get_xscale() == "log" and "log scale" in ranks.get_xlabel()
+    assert all(ax.get_xlabel() for ax in lens.figure.axes)
 
 
 def test_logit_lens_targets_and_mistakes(lm, tok):

@@ -321,6 +321,24 @@ def test_kl_penalty_per_token_and_the_final_reward_at_the_last_token():
     assert rewards[0].tolist() == pytest.approx([0.0, -0.05, 0.1 + 2.0, 0.0])
 
 
+def test_each_iteration_takes_one_clipped_step_per_mini_batch_and_epoch(chat, monkeypatch):
+    """PPOConfig.steps_per_iteration is what train_ppo does: its optimiser steps, counted, match the property (the
+    shipped run's 64 prompts in mini-batches of 16, over 2 epochs, take 8 steps an iteration)."""
+    from llama_lab.optim import Recipe
+    assert ppo.PPOConfig().steps_per_iteration == 64 // 16 * 2 == 8
+    assert ppo.PPOConfig(batch_size=10, minibatch_size=4, epochs=1).steps_per_iteration == 3  # 4 + 4 + 2
+    model, tokenizer = chat
+    steps = []
+    real_update = Recipe.update
+    monkeypatch.setattr(Recipe, "update", lambda self, optimizer, parameters, step:
+                        steps.append(step) or real_update(self, optimizer, parameters, step))
+    config = ppo.PPOConfig(iterations=2, batch_size=6, minibatch_size=4, epochs=2, max_new_tokens=4)
+    reward_model = RewardModel.from_chat(model)
+    prompts = P.preference_prompts(WORLD, "train", 8, seed=0)
+    ppo.train_ppo(model, tokenizer, reward_model, reward_model, prompts, config)
+    assert len(steps) == config.iterations * config.steps_per_iteration == 2 * 4
+
+
 def test_gae_by_hand():
     rewards, values = torch.tensor([[0.0, 1.0]]), torch.tensor([[0.5, 0.5]])
     mask = torch.tensor([[True, True]])
