@@ -19,7 +19,8 @@ wq wk wv wo (attention) and w1 w2 w3 (the SwiGLU feed-forward). Each becomes a `
 layer it adapts (`.base`, an nn.Linear or a quantized layer from `llama_lab.quantize`) and its A and B:
 
     add_lora(model, targets=("wq", "wv"), r=8, alpha=16)  # in place; only the A and B matrices train
-    print_trainable_parameters(model)  # trainable params: 24,576 || all params: 3,922,368 || trainable%: 0.6266
+    print_trainable_parameters(model)  # the kit's TINY model:
+    # trainable params: 29,952 || all params: 3,927,744 || trainable%: 0.7626
     merge_lora(model)                  # W0 += (alpha / r) B A in every adapted layer: no cost at inference
     unmerge_lora(model)                # and back
     unload_lora(model)                 # plain layers again, merged (merge=False: the base as it was)

@@ -11,7 +11,9 @@ from support import one_thread, small_model  # noqa: F401 (one_thread: a fixture
 from llama_lab import generate_tokens, save_model
 from llama_lab.checkpoint import CheckpointError, load_adapter, meta_to_hf_names, save_adapter
 from llama_lab.fast import LaidOutDecoder
+from llama_lab import lora as lora_module
 from llama_lab.hooks import capture_residual_stream, logit_lens
+from llama_lab.model import TINY, build_model
 from llama_lab.lora import (LoraLinear, LoraSettings, add_lora, has_unmerged_lora, lora_layers, merge_lora,
                             print_trainable_parameters, trainable_parameters, unload_lora, unmerge_lora)
 from llama_lab.quantize import QuantizedLinear, dequantize_model, quantize_model
@@ -238,6 +240,14 @@ def test_the_kits_merge_equals_peft_s_merge_and_unload(peft, tmp_path):
     assert set(ours) == set(peft_merged)
     for name, weight in ours.items():
         torch.testing.assert_close(weight, peft_merged[name], atol=1e-6, rtol=0, msg=name)
+
+
+def test_the_docstrings_count_for_the_tiny_model(capsys):
+    """wq (192 x 192) and wv (48 x 192) of 6 blocks at r = 8: 6 * 8 * (192 + 192 + 192 + 48) = 29,952."""
+    print_trainable_parameters(add_lora(build_model(TINY), targets=("wq", "wv"), r=8, alpha=16))
+    printed = capsys.readouterr().out.strip()
+    assert printed == "trainable params: 29,952 || all params: 3,927,744 || trainable%: 0.7626"
+    assert printed in lora_module.__doc__.replace("\n    # ", " ")
 
 
 def test_trainable_parameters_print_as_peft_prints_them(peft, tmp_path, capsys):
