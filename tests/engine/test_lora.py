@@ -291,6 +291,42 @@ def test_saving_leaves_the_users_files_and_refuses_a_model_folder(tmp_path):
         save_adapter(small_model(), tmp_path / "empty")
 
 
+class Stopped(Exception):
+    pass
+
+
+def test_a_save_stopped_at_any_step_leaves_the_old_adapter_or_the_new(tmp_path, monkeypatch):
+    """Stopped after each step that leaves something on disk (switch.after_save_step), a save leaves the adapter
+    that was there or the new one, whole, and the user's file beside them."""
+    import llama_lab.checkpoint.switch as switch
+    folder = tmp_path / "adapter"
+    old, new = adapted(seed=0), adapted(seed=1)  # their A differ everywhere
+    first_A = {"old": old.layers[0].attention.wq.lora_A, "new": new.layers[0].attention.wq.lora_A}
+    outcomes, step, finished = [], 0, False
+    while not finished:
+        save_adapter(old, folder)
+        (folder / "notes.txt").write_text("mine")
+        step += 1
+        steps = []
+
+        def stop(what):
+            steps.append(what)
+            if len(steps) == step:
+                raise Stopped(what)
+        monkeypatch.setattr(switch, "after_save_step", stop)
+        try:
+            save_adapter(new, folder)
+            finished = True
+        except Stopped:
+            pass
+        monkeypatch.setattr(switch, "after_save_step", lambda what: None)
+        loaded = load_adapter(small_model(), folder).layers[0].attention.wq.lora_A  # finishes a committed save
+        outcomes.append([name for name, A in first_A.items() if torch.equal(loaded, A)])
+        assert (folder / "notes.txt").read_text() == "mine"
+    assert all(len(found) == 1 for found in outcomes), outcomes
+    assert outcomes[0] == ["old"] and outcomes[-1] == ["new"] and step > 3
+
+
 def _damage(folder, config=None, weights=None):
     if config is not None:
         path = folder / "adapter_config.json"
@@ -311,8 +347,7 @@ WQ_A = "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"
     ({"rank_pattern": {"q_proj": 2}}, None, "rank_pattern"),
     ({"r": 3}, None, r"has shape \(4, \d+\), where this model and r=3 need \(3, \d+\)"),
     (None, lambda state: {k: v for k, v in state.items() if "q_proj.lora_B" not in k}, "lora_A but not lora_B"),
-    (None, lambda state: {**state, "base_model.model.model.layers.9.self_attn.q_proj.lora_A.weight": state[WQ_A].clone()},
-     "layers.9"),
+    (None, lambda state: {**state, WQ_A.replace("layers.0", "layers.9"): state[WQ_A].clone()}, "layers.9"),
     (None, lambda state: {**state, "base_model.model.lm_head.lora_A.weight": state[WQ_A].clone()}, "lm_head"),
 ])
 def test_a_bad_adapter_is_refused_naming_what_is_wrong_and_changes_nothing(tmp_path, config, weights, message):
