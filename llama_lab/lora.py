@@ -61,8 +61,8 @@ class LoraSettings:
     def __post_init__(self):
         if not isinstance(self.r, int) or isinstance(self.r, bool) or self.r < 1:
             raise ValueError(f"LoRA rank r={self.r!r}: give a whole number of at least 1 (the paper uses 1 to 64)")
-        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or not self.alpha > 0:
-            raise ValueError(f"LoRA alpha={self.alpha!r}: give a positive number (often 2 * r)")
+        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or not 0 < self.alpha < math.inf:
+            raise ValueError(f"LoRA alpha={self.alpha!r}: give a positive finite number (often twice r)")
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) \
                 or not 0 <= self.dropout < 1:
             raise ValueError(f"LoRA dropout={self.dropout!r}: give a probability, at least 0 and below 1")
