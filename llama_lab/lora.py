@@ -103,8 +103,12 @@ class LoraLinear(nn.Module):
 
     @property
     def weight(self) -> torch.Tensor:
-        """The base's weight, (out, in): W0 alone, or W0 + scaling * B A once merged (what `llama_lab.fast` lays
-        out for a merged model; it steps aside while the update is not merged)."""
+        """W0 + scaling * B A, (out, in), once merged: the base's weight, which then holds the update (what
+        `llama_lab.fast` lays out for a merged model). Unmerged, the layer has no one weight: refused, so that no
+        code reads W0 and silently leaves the update out."""
+        if not self.merged:
+            raise RuntimeError("an unmerged LoRA layer computes W0 x + scaling * B A x and has no one weight: read "
+                               ".base.weight for W0, .delta_weight() for the update, or merge_lora(model) first")
         return self.base.weight
 
     @property

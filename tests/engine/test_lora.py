@@ -10,7 +10,7 @@ from torch import nn
 from support import one_thread, small_model  # noqa: F401 (one_thread: a fixture applied to this module)
 from llama_lab import generate_tokens, save_model
 from llama_lab.checkpoint import CheckpointError, load_adapter, meta_to_hf_names, save_adapter
-from llama_lab.fast import LaidOutDecoder
+from llama_lab.fast import CompiledDecoder, LaidOutDecoder
 from llama_lab import lora as lora_module
 from llama_lab.hooks import capture_residual_stream, logit_lens
 from llama_lab.model import TINY, build_model
@@ -58,8 +58,11 @@ def test_a_lora_layer_computes_w0_x_plus_scaled_b_a_x_by_hand():
     layer.merge()  # W0 + 2 B A = [[1 + 1, 2 - 1], [3 + 4, 4 - 4]]
     assert base.weight.tolist() == [[2.0, 1.0], [7.0, 0.0]]
     assert layer(x).tolist() == [[7.0, 21.0]]
+    assert layer.weight is base.weight  # merged, the layer's weight is the base's, update included
     layer.unmerge()
     assert base.weight.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    with pytest.raises(RuntimeError, match="no one weight"):
+        layer.weight  # unmerged, W0 alone would leave the update out
 
 
 def test_a_starts_as_peft_draws_it_and_b_at_zero():
@@ -165,10 +168,13 @@ def test_hooks_still_read_the_adapted_model():
     assert not torch.allclose(stream[1], plain_stream[1], atol=1e-3)  # block 0's output is
 
 
-def test_the_fast_decoder_steps_aside_for_unmerged_adapters():
+def test_the_fast_decoders_step_aside_for_unmerged_adapters():
     model, prompts = adapted(std=0.3), [[5, 6, 7], [9, 10, 11]]
     plain_tokens = generate_tokens(model, prompts, 12, temperature=0, eos_id=None)
     assert plain_tokens != generate_tokens(small_model(), prompts, 12, temperature=0, eos_id=None)
+    compiled = CompiledDecoder(model, backend="aot_eager")  # stepping aside, it compiles nothing
+    assert generate_tokens(compiled, prompts, 12, temperature=0, eos_id=None) == plain_tokens
+    assert compiled.plain
     decoder = LaidOutDecoder(model)
     assert generate_tokens(decoder, prompts, 12, temperature=0, eos_id=None) == plain_tokens
     assert decoder.plain
