@@ -5,6 +5,7 @@
 - Hugging Face (`hf.py`): `config.json` + `*.safetensors` (or `pytorch_model*.bin`), with its own names and with
   wq/wk permuted so that rotary embeddings can rotate halves of each head instead of interleaved pairs.
 - The kit: `params.json` + `model.safetensors`, Meta's names and layout, one file.
+- LoRA adapters (`adapter.py`): peft's `adapter_config.json` + `adapter_model.safetensors`, Hugging Face's names.
 - The kit, quantized (`llama_lab.quantize`): the same, with `quantization.json` naming the scheme and, in place
   of each linear layer's weight, its integers and scales (`layers.0.attention.wq.qweight`, `....scale`, ...).
 
@@ -17,6 +18,7 @@ switches it in under the folder's lock (`switch.py`): killed at any point, the f
 the new one, and a load reads one checkpoint, not parts of two.
 """
 
+from .adapter import load_adapter, save_adapter
 from .hf import (HF_LAYER_NAMES, HF_TOP_NAMES, args_to_hf_config, hf_config_to_args, hf_to_meta_names,
                  meta_to_hf_names, write_hf)
 from .load import CONFIG_FILES, LOADERS, load_model, load_state, model_skeleton
@@ -29,6 +31,7 @@ from .switch import SWITCH
 __all__ = [
     "CONFIG_FILES", "DTYPES", "FORMATS", "HF_LAYER_NAMES", "HF_TOP_NAMES", "LOADERS", "MERGE_DIM", "RECORD",
     "SUPPORTED", "SWITCH", "CheckpointError", "Unread", "args_to_hf_config", "detect_format", "hf_config_to_args",
-    "hf_to_meta_names", "load_model", "load_state", "merge_meta_shards", "meta_to_hf_names", "model_skeleton",
-    "read_pth", "read_safetensors", "save_model", "split_meta_shards", "write_hf", "write_meta",
+    "hf_to_meta_names", "load_adapter", "load_model", "load_state", "merge_meta_shards", "meta_to_hf_names",
+    "model_skeleton", "read_pth", "read_safetensors", "save_adapter", "save_model", "split_meta_shards", "write_hf",
+    "write_meta",
 ]

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
+from ..lora import lora_layers
 from ..model import Llama
 from ..quantize import QuantizedLinear, quantization_of
 from ..tokenizer import Tokenizer
@@ -53,6 +54,9 @@ def save_model(model: Llama, path: str | os.PathLike, format: str = "hf", dtype=
         if not isinstance(tokenizer, (str, os.PathLike)):
             raise TypeError(f"tokenizer={tokenizer!r}: give a Tokenizer, or the path of its tokenizer.model")
         tokenizer = Tokenizer(tokenizer)  # a SentencePiece model, or a FileNotFoundError / ValueError saying not
+    if lora_layers(model):
+        raise ValueError("the model has LoRA adapters (llama_lab.lora): save the adapters alone with "
+                         "save_adapter(model, folder), or fold them in first with unload_lora(model), then save")
     dtype = _as_dtype(dtype)
     args = model.args
     scheme = quantization_of(model)

@@ -11,8 +11,9 @@
 
 Each decoder owns what it keeps (copies of weights, compiled steps, caches) and checks at the start of every
 generation call that it still matches the model: a weight changed by training or loading, or moved by `.to()`,
-makes it lay out or compile again. While the model has forward hooks (a learner's, `llama_lab.hooks`), a decoder
-steps aside and every step runs the plain model, so that each hook runs as written.
+makes it lay out or compile again. While the model has forward hooks (a learner's, `llama_lab.hooks`), or LoRA
+adapters not merged into its weights (`llama_lab.lora`), a decoder steps aside and every step runs the plain
+model, so that each hook runs as written and each adapter is applied.
 """
 
 from .compiled import CompiledDecoder

@@ -1,10 +1,12 @@
-"""What the fast decoders share: the rule that they step aside for hooks, and how they notice changed weights."""
+"""What the fast decoders share: the rule that they step aside for hooks and unmerged LoRA adapters, and how they
+notice changed weights."""
 
 from __future__ import annotations
 
 import abc
 
 from ..generate import Decoder
+from ..lora import has_unmerged_lora
 
 
 def weights_state(model) -> tuple | None:
@@ -29,11 +31,14 @@ class FastDecoder(Decoder, abc.ABC):
 
     While the model has forward hooks every step runs the plain model: a hook is the learner's own Python (it may
     append to a list, print, call numpy), which a joined weight would skip and a compiled graph could not keep to.
-    The tokens are the same either way. Subclasses make the cache (`prepare`) and run a step (`step`).
+    The same holds while the model has LoRA adapters that are not merged (`llama_lab.lora`): the laid-out and
+    frozen weights are the base's alone, and the update beside them would be lost; merge_lora(model) gives the
+    fast path back. The tokens are the same either way. Subclasses make the cache (`prepare`) and run a step
+    (`step`).
     """
 
     def start(self, batch_size: int, max_seq_len: int):
-        self.plain = has_hooks(self.model)
+        self.plain = has_hooks(self.model) or has_unmerged_lora(self.model)
         return super().start(batch_size, max_seq_len) if self.plain else self.prepare(batch_size, max_seq_len)
 
     def logits(self, tokens, start_pos: int, cache):

@@ -18,8 +18,10 @@ from support import REPO, names, recipe
 
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 EXTRAS = PYPROJECT["project"]["optional-dependencies"]
-# instructors' and contributors' tools, and torchao, whose import prints CUDA-library and pytree warnings
-DEV_ONLY = {"torchao", "nbgrader", "pytest", "hypothesis", "nbval", "playwright", "lm-eval", "trl", "accelerate"}
+# instructors' and contributors' tools, and torchao (peft imports it), whose import prints CUDA-library and pytree
+# warnings
+DEV_ONLY = {"torchao", "nbgrader", "pytest", "hypothesis", "nbval", "playwright", "lm-eval", "trl", "accelerate",
+            "peft"}
 
 
 def notebook_imports() -> set[str]:
