@@ -44,6 +44,9 @@ _META_MODULES = {hf: meta for meta, hf in HF_MODULES.values()}  # "self_attn.q_p
 PLAIN_LORA = {"bias": "none", "lora_bias": False, "use_dora": False, "fan_in_fan_out": False, "modules_to_save": None,
               "rank_pattern": {}, "alpha_pattern": {}, "layer_replication": None, "target_parameters": None,
               "trainable_token_indices": None, "use_qalora": False, "alora_invocation_tokens": None}
+# Initialisations that also rewrite the base weights (the adapter holds only what was taken out of them): such an
+# adapter computes its model only on top of its own changed base, never on the original weights.
+BASE_CHANGING_INITS = ("pissa", "olora", "corda", "loftq")
 
 
 def _peft_key(name: str, matrix: str) -> str:
@@ -109,6 +112,11 @@ def _settings_from(config: dict, where: Path) -> LoraSettings:
         if value != plain and (value or plain):  # None, {}, [] and False all say "not used"
             raise CheckpointError(f"{where}: {field}={config[field]!r} asks for more than plain LoRA (the kit's "
                                   f"is {field}={plain!r}): load this adapter with peft instead")
+    init = config.get("init_lora_weights", True)
+    if isinstance(init, str) and init.lower().startswith(BASE_CHANGING_INITS):
+        raise CheckpointError(f"{where}: init_lora_weights={init!r} changed the base weights when the adapter was made,"
+                              " so it does not apply to the original model: convert it to plain LoRA with peft first "
+                              "(save_pretrained's path_initial_model_for_weight_conversion)")
     try:
         return LoraSettings(r=config["r"], alpha=config["lora_alpha"], dropout=config.get("lora_dropout", 0.0),
                             targets=TARGETS, rslora=bool(config.get("use_rslora", False)))

@@ -351,6 +351,8 @@ WQ_A = "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"
     ({"use_dora": True}, None, "use_dora=True"),
     ({"bias": "all"}, None, "bias='all'"),
     ({"rank_pattern": {"q_proj": 2}}, None, "rank_pattern"),
+    ({"init_lora_weights": "pissa_niter_4"}, None, "init_lora_weights='pissa_niter_4' changed the base weights"),
+    ({"init_lora_weights": "loftq"}, None, "init_lora_weights='loftq' changed the base weights"),
     ({"r": 3}, None, r"has shape \(4, \d+\), where this model and r=3 need \(3, \d+\)"),
     (None, lambda state: {k: v for k, v in state.items() if "q_proj.lora_B" not in k}, "lora_A but not lora_B"),
     (None, lambda state: {**state, WQ_A.replace("layers.0", "layers.9"): state[WQ_A].clone()}, "layers.9"),
