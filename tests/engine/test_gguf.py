@@ -278,3 +278,42 @@ def test_python_dash_m(tmp_path):
                          env={**os.environ, "PYTHONPATH": str(REPO)})
     assert run.returncode == 2 and run.stderr.startswith("error: ") and run.stderr.count("\n") == 1, run.stderr
     assert "--tokenizer" in run.stderr and not (tmp_path / "t.gguf").exists()
+
+
+def greedy(logits_of, prompt: list[int], n: int) -> list[int]:
+    """n greedy tokens after `prompt`, the whole sequence run again at each step (logits_of: ids -> (T, V))."""
+    ids = list(prompt)
+    for _ in range(n):
+        ids.append(int(logits_of(ids)[-1].argmax()))
+    return ids[len(prompt):]
+
+
+PROMPTS = ["Once upon a time", "Mira walked to the market and", "The baker of Honeydale"]
+
+
+def test_transformers_reads_the_file_as_the_kits_model(model, tokenizer, exported):
+    """transformers' own GGUF loader (its names, its permutation of q and k back into Hugging Face's rotary layout,
+    its reading of the settings and the vocabulary) builds a LlamaForCausalLM that computes what the kit's model
+    does: the f32 file's 64 greedy tokens after each prompt are the kit's, and the Q8_0 file's next-token choices
+    along them agree with the kit's at 90% of the positions or more (192 of 192 when this was written)."""
+    transformers = pytest.importorskip("transformers")
+    loaded = {dtype: transformers.AutoModelForCausalLM.from_pretrained(
+        exported[dtype].parent, gguf_file=exported[dtype].name, dtype=torch.float32).eval() for dtype in ("f32", "q8_0")}
+    hf_tokenizer = transformers.AutoTokenizer.from_pretrained(exported["f32"].parent, gguf_file=exported["f32"].name)
+
+    def logits_of(hf_model):
+        return lambda ids: hf_model(torch.tensor([ids])).logits[0]
+
+    agreeing = total = 0
+    with torch.inference_mode():
+        for text in PROMPTS:  # none starts with a space: transformers reads one there as its own dummy prefix
+            prompt = tokenizer.encode(text)
+            assert hf_tokenizer(text).input_ids == prompt
+            kit_tokens = generate_tokens(model, [prompt], 64, temperature=0, eos_id=None)[0]
+            assert greedy(logits_of(loaded["f32"]), prompt, 64) == kit_tokens
+            sequence = torch.tensor([prompt + kit_tokens])
+            torch.testing.assert_close(loaded["f32"](sequence).logits, model(sequence), atol=1e-4, rtol=0)
+            chosen = loaded["q8_0"](sequence).logits[0, len(prompt) - 1:-1].argmax(-1).tolist()
+            agreeing += sum(a == b for a, b in zip(chosen, kit_tokens))
+            total += len(kit_tokens)
+    assert agreeing >= 0.9 * total, f"Q8_0 agrees with the kit on {agreeing} of {total} greedy choices"
