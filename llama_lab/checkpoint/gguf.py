@@ -106,13 +106,10 @@ def _encoded(name: str, tensor: torch.Tensor, stored, gguf) -> np.ndarray:
     return weights.astype(np.float16) if stored == types.F16 else gguf.quants.quantize(weights, stored)
 
 
-def _token_table(tokenizer: Tokenizer, proto, vocab_size: int, gguf) -> tuple[list[str], list[float], list[int]]:
-    """The pieces, scores and token types of `tokenizer` (`proto`: its SentencePiece ModelProto), padded to the model's `vocab_size` as llama.cpp's converter
-    pads (pieces "[PAD<id>]", score -10000, UNUSED) when the model's embedding has more rows than the tokenizer."""
-    if tokenizer.n_words > vocab_size:
-        raise ValueError(f"the tokenizer has {tokenizer.n_words} pieces and the model's vocabulary only "
-                         f"{vocab_size}: the model was trained with another tokenizer; give the one it was trained "
-                         "with")
+def _token_table(proto, vocab_size: int, gguf) -> tuple[list[str], list[float], list[int]]:
+    """The pieces, scores and token types of a SentencePiece model (`proto`, its ModelProto), padded to the model's
+    `vocab_size` as llama.cpp's converter pads (pieces "[PAD<id>]", score -10000, UNUSED) when the model's
+    embedding has more rows than the tokenizer has pieces."""
     kinds = sentencepiece_model_pb2.ModelProto.SentencePiece.Type
     pieces = [p.piece for p in proto.pieces]
     scores = [p.score for p in proto.pieces]
@@ -144,7 +141,7 @@ def _write_metadata(writer, model: Llama, tokenizer: Tokenizer, name: str, dtype
     if dtype == "q8_0":
         writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
     proto = sentencepiece_model_pb2.ModelProto.FromString(tokenizer.sp_model.serialized_model_proto())
-    pieces, scores, types = _token_table(tokenizer, proto, args.vocab_size, gguf)
+    pieces, scores, types = _token_table(proto, args.vocab_size, gguf)
     writer.add_tokenizer_model("llama")  # llama.cpp's name for a SentencePiece model (its SPM vocabulary)
     writer.add_tokenizer_pre("default")
     writer.add_token_list(pieces)
@@ -179,6 +176,10 @@ def save_gguf(model: Llama, tokenizer: Tokenizer | str | os.PathLike, path: str 
         raise ValueError(f"the model is quantized by the kit ({scheme.name}), and GGUF quantizes in its own "
                          "formats: export the floating-point model, with dtype='q8_0' for 8-bit weights")
     tokenizer = _as_tokenizer(tokenizer)
+    if tokenizer.n_words > model.args.vocab_size:
+        raise ValueError(f"the tokenizer has {tokenizer.n_words} pieces and the model's vocabulary only "
+                         f"{model.args.vocab_size}: the model was trained with another tokenizer; give the one it "
+                         "was trained with")
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder: give the path of the .gguf file to write, such as "

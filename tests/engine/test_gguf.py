@@ -41,7 +41,8 @@ def tokenizer():
 @pytest.fixture(scope="module")
 def exported(model, tokenizer, tmp_path_factory):
     folder = tmp_path_factory.mktemp("gguf")
-    return {dtype: save_gguf(model, tokenizer, folder / f"tiny-{dtype}.gguf", dtype) for dtype in ("f32", "f16", "q8_0")}
+    return {dtype: save_gguf(model, tokenizer, folder / f"tiny-{dtype}.gguf", dtype)
+            for dtype in ("f32", "f16", "q8_0")}
 
 
 def read(path):
@@ -58,7 +59,8 @@ def llama_cpp_shapes(args) -> dict[str, list[int]]:
     dimension first: n_embd, n_vocab, n_embd_head_k * n_head, n_embd_k_gqa, n_ff."""
     n_embd, n_vocab, n_ff = args.dim, args.vocab_size, args.hidden_dim
     n_embd_gqa = args.head_dim * args.kv_heads
-    shapes = {"token_embd.weight": [n_embd, n_vocab], "output_norm.weight": [n_embd], "output.weight": [n_embd, n_vocab]}
+    shapes = {"token_embd.weight": [n_embd, n_vocab], "output_norm.weight": [n_embd],
+              "output.weight": [n_embd, n_vocab]}
     for i in range(args.n_layers):
         shapes.update({f"blk.{i}.attn_norm.weight": [n_embd], f"blk.{i}.attn_q.weight": [n_embd, n_embd],
                        f"blk.{i}.attn_k.weight": [n_embd, n_embd_gqa], f"blk.{i}.attn_v.weight": [n_embd, n_embd_gqa],
@@ -200,7 +202,8 @@ def test_a_vocabulary_larger_than_the_tokenizer_is_padded_and_ragged_rows_stay_f
     assert field(reader, "tokenizer.ggml.token_type")[4096:] == [gguf.TokenType.UNUSED] * 4
     assert model.args.hidden_dim == 176
     assert tensors["blk.0.ffn_down.weight"].tensor_type == gguf.GGMLQuantizationType.F16
-    assert np.array_equal(tensors["blk.0.ffn_down.weight"].data, model.layers[0].feed_forward.w2.weight.detach().half().numpy())
+    w2 = model.layers[0].feed_forward.w2.weight.detach()
+    assert np.array_equal(tensors["blk.0.ffn_down.weight"].data, w2.half().numpy())
     assert tensors["blk.0.ffn_up.weight"].tensor_type == Q8_0
 
 
@@ -260,6 +263,7 @@ def test_command_line(tmp_path, capsys, exported):
     mistakes = {
         "exists": [str(TINY), str(out), "--tokenizer", str(TOKENIZER)],
         "holds no tokenizer.model": [str(TINY), str(tmp_path / "x.gguf")],
+        "is a folder": [str(TINY), str(tmp_path), "--tokenizer", str(TOKENIZER)],
         "invalid choice: 'q4_0'": [str(TINY), str(tmp_path / "x.gguf"), "--type", "q4_0"],
         "none: not a directory": [str(tmp_path / "none"), str(tmp_path / "x.gguf"), "--tokenizer", str(TOKENIZER)],
     }
@@ -298,7 +302,8 @@ def test_transformers_reads_the_file_as_the_kits_model(model, tokenizer, exporte
     along them agree with the kit's at 90% of the positions or more (192 of 192 when this was written)."""
     transformers = pytest.importorskip("transformers")
     loaded = {dtype: transformers.AutoModelForCausalLM.from_pretrained(
-        exported[dtype].parent, gguf_file=exported[dtype].name, dtype=torch.float32).eval() for dtype in ("f32", "q8_0")}
+        exported[dtype].parent, gguf_file=exported[dtype].name, dtype=torch.float32).eval()
+        for dtype in ("f32", "q8_0")}
     hf_tokenizer = transformers.AutoTokenizer.from_pretrained(exported["f32"].parent, gguf_file=exported["f32"].name)
 
     def logits_of(hf_model):
