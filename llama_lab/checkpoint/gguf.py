@@ -161,7 +161,8 @@ def _write_metadata(writer, model: Llama, tokenizer: Tokenizer, name: str, dtype
 def save_gguf(model: Llama, tokenizer: Tokenizer | str | os.PathLike, path: str | os.PathLike, dtype: str = "f32",
               name: str | None = None, overwrite: bool = False) -> Path:
     """Write `model` and its `tokenizer` (a Tokenizer, or the path of its tokenizer.model) as one GGUF file at
-    `path`, which llama.cpp (and llama-cpp-python, Ollama, LM Studio, ...) loads as a `llama` model.
+    `path`, for llama.cpp's `llama` architecture (what its converter writes for Llama 2; transformers' GGUF loader
+    reads it back into the kit's model).
 
     dtype: "f32" (the weights exactly), "f16" or "q8_0" (8-bit blocks, about a quarter of f32's size); see the
     module's docstring. `name` (general.name) defaults to the file's name without its suffix. An existing file at
