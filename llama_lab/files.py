@@ -18,11 +18,14 @@ from typing import Iterator
 
 
 @contextlib.contextmanager
-def replacing(path: str | os.PathLike) -> Iterator[Path]:
+def replacing(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Path]:
     """A temporary name beside `path` to write to; once written it is flushed to disk and renamed onto `path`.
 
     At every moment `path` is the old file (or none) or the whole new one: os.replace swaps the file in one step,
     and fsync first makes sure that what it swaps in is on the disk. A failed write leaves no temporary behind.
+    With overwrite=False the new file takes the name only if no file has it: one that came there while this one
+    was written stays as it is, and FileExistsError says so (a hard link names the new file, or fails because the
+    name is taken, in one step).
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -30,9 +33,26 @@ def replacing(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb") as written:
             os.fsync(written.fileno())
-        os.replace(tmp, path)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _link_new(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _link_new(tmp: Path, path: Path) -> None:
+    """Give the file `tmp` the name `path` too, unless a file has it already (then FileExistsError)."""
+    try:
+        os.link(tmp, path)
+        return
+    except FileExistsError:
+        pass
+    except OSError:  # a file system without hard links (FAT, some network shares): look, then rename
+        if not path.exists():
+            os.replace(tmp, path)
+            return
+    raise FileExistsError(f"{path} appeared while the new file was written, and was left as it is")
 
 
 # The plan of a set of files switching together (replace_together), in the folder they switch into.

@@ -5,6 +5,9 @@
 - Hugging Face (`hf.py`): `config.json` + `*.safetensors` (or `pytorch_model*.bin`), with its own names and with
   wq/wk permuted so that rotary embeddings can rotate halves of each head instead of interleaved pairs.
 - The kit: `params.json` + `model.safetensors`, Meta's names and layout, one file.
+- GGUF, llama.cpp's format (`gguf.py`, written only): one file with the settings, the tokenizer and the weights
+  (f32, f16 or Q8_0), under llama.cpp's names and in Meta's rotary layout. It is imported from its module
+  (`from llama_lab.checkpoint.gguf import save_gguf`), which is also its command.
 - LoRA adapters (`adapter.py`): peft's `adapter_config.json` + `adapter_model.safetensors`, Hugging Face's names.
 - The kit, quantized (`llama_lab.quantize`): the same, with `quantization.json` naming the scheme and, in place
   of each linear layer's weight, its integers and scales (`layers.0.attention.wq.qweight`, `....scale`, ...).

@@ -26,6 +26,29 @@ from .read import _as_dtype
 from .switch import _save_folder
 
 
+def _check_saveable(model, saver: str) -> None:
+    """Refuse, naming `saver`, anything but the kit's own Llama without LoRA adapters: a wrapped or compiled model
+    (pointing at the model it wraps), another kind of model, a model whose adapters are not folded in."""
+    if not isinstance(model, Llama):
+        raise TypeError(f"{saver} saves the kit's Llama (llama_lab.model.Llama: from load_model, build_model or "
+                        f"training); got {type(model).__module__}.{type(model).__qualname__}"
+                        + (": pass the model it wraps, model._orig_mod" if hasattr(model, "_orig_mod") else
+                           ": pass the model it wraps, model.module" if isinstance(getattr(model, "module", None),
+                                                                                  Llama) else ""))
+    if lora_layers(model):
+        raise ValueError("the model has LoRA adapters (llama_lab.lora): save the adapters alone with "
+                         "save_adapter(model, folder), or fold them in first with unload_lora(model), then save")
+
+
+def _as_tokenizer(tokenizer) -> Tokenizer:
+    """A Tokenizer, or the path of a tokenizer.model, as a Tokenizer (or the error that says what it is not)."""
+    if isinstance(tokenizer, Tokenizer):
+        return tokenizer
+    if not isinstance(tokenizer, (str, os.PathLike)):
+        raise TypeError(f"tokenizer={tokenizer!r}: give a Tokenizer, or the path of its tokenizer.model")
+    return Tokenizer(tokenizer)  # a SentencePiece model, or a FileNotFoundError / ValueError saying not
+
+
 def save_model(model: Llama, path: str | os.PathLike, format: str = "hf", dtype=None, num_shards: int = 1,
                tokenizer=None) -> Path:
     """Write `model` as a checkpoint directory.
@@ -39,24 +62,14 @@ def save_model(model: Llama, path: str | os.PathLike, format: str = "hf", dtype=
     template: see hf.write_hf).
     Saving over a folder replaces the files the kit saved there before and leaves every other file alone.
     """
-    if not isinstance(model, Llama):
-        raise TypeError(f"save_model saves the kit's Llama (llama_lab.model.Llama: from load_model, build_model or "
-                        f"training); got {type(model).__module__}.{type(model).__qualname__}"
-                        + (": pass the model it wraps, model._orig_mod" if hasattr(model, "_orig_mod") else
-                           ": pass the model it wraps, model.module" if isinstance(getattr(model, "module", None),
-                                                                                  Llama) else ""))
+    _check_saveable(model, "save_model")
     if format not in ("hf", "meta", "kit"):
         raise ValueError(f"format={format!r}: use 'hf', 'meta' or 'kit'")
     if not isinstance(num_shards, int) or isinstance(num_shards, bool) or num_shards < 1:
         raise ValueError(f"num_shards={num_shards!r} must be a whole number of at least 1 (Meta's 7B ships 1, "
                          "13B 2, 70B 8)")
-    if tokenizer is not None and not isinstance(tokenizer, Tokenizer):
-        if not isinstance(tokenizer, (str, os.PathLike)):
-            raise TypeError(f"tokenizer={tokenizer!r}: give a Tokenizer, or the path of its tokenizer.model")
-        tokenizer = Tokenizer(tokenizer)  # a SentencePiece model, or a FileNotFoundError / ValueError saying not
-    if lora_layers(model):
-        raise ValueError("the model has LoRA adapters (llama_lab.lora): save the adapters alone with "
-                         "save_adapter(model, folder), or fold them in first with unload_lora(model), then save")
+    if tokenizer is not None:
+        tokenizer = _as_tokenizer(tokenizer)
     dtype = _as_dtype(dtype)
     args = model.args
     scheme = quantization_of(model)
