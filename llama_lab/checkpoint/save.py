@@ -18,6 +18,7 @@ from safetensors.torch import save_file
 
 from ..lora import lora_layers
 from ..model import Llama
+from ..nf4 import NF4Linear
 from ..quantize import QuantizedLinear, quantization_of
 from ..tokenizer import Tokenizer
 from .hf import write_hf
@@ -57,6 +58,9 @@ def save_model(model: Llama, path: str | os.PathLike, format: str = "hf", dtype=
     if lora_layers(model):
         raise ValueError("the model has LoRA adapters (llama_lab.lora): save the adapters alone with "
                          "save_adapter(model, folder), or fold them in first with unload_lora(model), then save")
+    if any(isinstance(m, NF4Linear) for m in model.modules()):
+        raise ValueError("the model's layers are NF4 (llama_lab.nf4), which the kit's checkpoints do not hold: save "
+                         "the floating-point model before quantizing it, and LoRA adapters with save_adapter")
     dtype = _as_dtype(dtype)
     args = model.args
     scheme = quantization_of(model)
