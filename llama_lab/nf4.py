@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .quantize import FLOAT_DTYPES, pack_int4, unpack_int4
+from .quantize import pack_int4, unpack_int4, weight_to_quantize
 
 BLOCK_SIZE = 64  # weights per absmax (the paper's)
 SCALE_BLOCK_SIZE = 256  # absmaxes per scale of the double quantization (the paper's)
@@ -171,12 +171,10 @@ class NF4Linear(nn.Module):
     @classmethod
     def from_linear(cls, linear: nn.Linear, scheme: "str | NF4Scheme" = "nf4") -> "NF4Linear":
         """The NF4 twin of `linear` (a bias-free nn.Linear), on its device."""
+        if NF4Scheme.parse(scheme) is None:
+            raise ValueError(f"NF4 scheme {scheme!r}: use 'nf4' (float32 absmaxes) or 'nf4-dq' (double-quantized)")
         scheme = NF4Scheme.parse(scheme)
-        if linear.bias is not None:
-            raise ValueError("NF4Linear has no bias: Llama 2's linear layers have none")
-        weight = linear.weight.detach()
-        if weight.dtype not in FLOAT_DTYPES:
-            raise ValueError(f"cannot quantize a {weight.dtype} weight: give a float32, bfloat16 or float16 one")
+        weight = weight_to_quantize(linear, cls.__name__)
         module = cls(weight.shape[1], weight.shape[0], scheme, dtype=weight.dtype, device=weight.device)
         codes, absmax = quantize_nf4(weight)
         module.qweight = pack_int4(codes)

@@ -163,6 +163,17 @@ def quantize_int4(weight: torch.Tensor, group_size: int) -> tuple[torch.Tensor, 
     return q.reshape(out_features, in_features).to(torch.uint8), scale, zero.to(torch.uint8)
 
 
+def weight_to_quantize(linear: nn.Linear, layer: str) -> torch.Tensor:
+    """The weight (out, in) of a bias-free floating-point nn.Linear, detached; a ValueError for any other, saying
+    why the quantized `layer` (a class name) cannot stand for it."""
+    if linear.bias is not None:
+        raise ValueError(f"{layer} has no bias: Llama 2's linear layers have none")
+    weight = linear.weight.detach()
+    if weight.dtype not in FLOAT_DTYPES:
+        raise ValueError(f"cannot quantize a {weight.dtype} weight: give a float32, bfloat16 or float16 one")
+    return weight
+
+
 def pack_int4(q: torch.Tensor) -> torch.Tensor:
     """Two 4-bit values a byte: q (out, in) with values 0..15 -> (out, in / 2) uint8, column 2i in the low four
     bits of byte i and column 2i+1 in the high four. Example: [[1, 2, 15, 0]] -> [[0x21, 0x0F]]."""
@@ -202,11 +213,7 @@ class QuantizedLinear(nn.Module):
     def from_linear(cls, linear: nn.Linear, scheme: "str | Scheme") -> "QuantizedLinear":
         """The quantized twin of `linear` (a bias-free nn.Linear), on its device."""
         scheme = Scheme.parse(scheme)
-        if linear.bias is not None:
-            raise ValueError("QuantizedLinear has no bias: Llama 2's linear layers have none")
-        weight = linear.weight.detach()
-        if weight.dtype not in FLOAT_DTYPES:
-            raise ValueError(f"cannot quantize a {weight.dtype} weight: give a float32, bfloat16 or float16 one")
+        weight = weight_to_quantize(linear, cls.__name__)
         module = cls(weight.shape[1], weight.shape[0], scheme, dtype=weight.dtype, device=weight.device)
         if scheme.bits == 8:
             module.qweight, module.scale = quantize_int8(weight)

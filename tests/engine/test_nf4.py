@@ -231,3 +231,13 @@ def test_nf4_beside_int4_at_the_same_block_size_on_the_tiny_model(capsys):
     assert figures["nf4"]["weight_max"] > figures["int4-g64"]["weight_max"]
     # double quantization changes the absmaxes by at most 1/256 of their spread: the error barely moves
     assert figures["nf4-dq"]["weight_mean"] == pytest.approx(figures["nf4"]["weight_mean"], rel=0.05)
+
+
+@pytest.mark.parametrize("decoder", ["LaidOutDecoder", "CompiledDecoder"])
+def test_the_fast_decoders_run_an_nf4_model_as_the_plain_one(decoder):
+    from llama_lab import fast
+    from llama_lab.generate import generate_tokens
+
+    model = quantize_model(small_model(multiple_of=64), "nf4")
+    plain = generate_tokens(model, [[1, 2, 3]], 8, temperature=0, eos_id=None)
+    assert generate_tokens(getattr(fast, decoder)(model), [[1, 2, 3]], 8, temperature=0, eos_id=None) == plain
