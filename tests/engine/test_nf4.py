@@ -243,3 +243,19 @@ def test_the_fast_decoders_run_an_nf4_model_as_the_plain_one(decoder):
     model = quantize_model(small_model(multiple_of=64), "nf4")
     plain = generate_tokens(model, [[1, 2, 3]], 8, temperature=0, eos_id=None)
     assert generate_tokens(getattr(fast, decoder)(model), [[1, 2, 3]], 8, temperature=0, eos_id=None) == plain
+
+
+def test_an_adapter_trained_on_nf4_saves_and_loads_onto_the_same_base(tmp_path):
+    from llama_lab.checkpoint import load_adapter, save_adapter
+
+    model = add_lora(quantize_model(small_model(multiple_of=64), "nf4-dq"), targets=("wq", "w2"), seed=0)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(generator=torch.Generator().manual_seed(2))
+    save_adapter(model, tmp_path / "adapter")
+    loaded = load_adapter(quantize_model(small_model(multiple_of=64), "nf4-dq"), tmp_path / "adapter")
+    tokens = torch.tensor([[1, 2, 3, 4, 5]])
+    with torch.no_grad():
+        assert torch.equal(loaded(tokens), model(tokens))
+        assert not torch.equal(model(tokens), quantize_model(small_model(multiple_of=64), "nf4-dq")(tokens))
