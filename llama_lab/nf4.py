@@ -6,18 +6,22 @@ A trained weight matrix is close to normally distributed, so int4's 16 evenly sp
 spend some of themselves on values that rarely occur. NF4 places its 16 levels at quantiles of the standard normal
 instead, so that each level stands for about as many weights, scaled to [-1, 1], with 0 exactly a level:
 
-    8 positive levels: the normal's quantiles at 8 evenly spaced probabilities from 1/2 to OFFSET (0 left out)
-    7 negative levels: minus its quantiles at 7 evenly spaced probabilities from 1/2 to OFFSET (0 left out)
-    0, then all divided by the largest, so that the ends are -1 and 1
+    8 positive levels: the normal's quantiles at 9 evenly spaced probabilities from OFFSET down to 1/2, less
+                       the last (the quantile of 1/2 is 0)
+    7 negative levels: minus its quantiles at 8 evenly spaced probabilities from OFFSET down to 1/2, less the last
+    0 once, then all divided by the largest, so that the ends are -1 and 1
+
+One more level on the positive side than on the negative: 16 levels with 0 among them cannot be symmetric.
 
 OFFSET = (1 - 1/(2 * 15) + 1 - 1/(2 * 16)) / 2 = 0.9677...: the quantile of 1 is infinite, so the ends stop short of
-it, halfway between where 15 and 16 evenly spaced levels would put their last. This is how bitsandbytes builds the
-table that the paper prints in its appendix E (NF4_PUBLISHED below; the tests check one against the other).
+it, halfway between the centres of the last of 15 and of 16 equal slices of probability. This is how bitsandbytes
+builds the table that the paper prints in its appendix E (NF4_PUBLISHED below; the tests check one against the
+other, to float32's rounding).
 
 Weights are quantized in blocks of 64 consecutive inputs of a row, each scaled by its absolute maximum:
 
     absmax  = max |W| over the block          the block's largest weight becomes level -1 or 1
-    code    = the index 0..15 of the level nearest to W / absmax (ties to the lower)
+    code    = the index 0..15 of the level nearest to W / absmax (a tie to the lower index, as torchao's)
     W      ~= NF4[code] * absmax
 
 A float32 absmax per 64 weights costs 32 / 64 = 0.5 bits a weight. Double quantization (section 3, "Double
