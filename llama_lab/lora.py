@@ -16,7 +16,8 @@ peft, applies to the adapter's input only: (alpha / r) * B A dropout(x).
 
 The paper adapts wq and wv (section 7.1); any of Meta's projections can be adapted here, by Meta's names:
 wq wk wv wo (attention) and w1 w2 w3 (the SwiGLU feed-forward). Each becomes a `LoraLinear` holding the frozen
-layer it adapts (`.base`, an nn.Linear or a quantized layer from `llama_lab.quantize`) and its A and B:
+layer it adapts (`.base`, an nn.Linear or a quantized layer from `llama_lab.quantize`, NF4 included: QLoRA) and
+its A and B:
 
     add_lora(model, targets=("wq", "wv"), r=8, alpha=16)  # in place; only the A and B matrices train
     print_trainable_parameters(model)  # the kit's TINY model:
@@ -40,8 +41,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from .modules import replace_by_name
+from .nf4 import NF4Linear
 from .quantize import QuantizedLinear
 from .seeds import seeded_generator
+
+QUANTIZED_LAYERS = (QuantizedLinear, NF4Linear)  # frozen bases whose weight is stored as integers
 
 # Meta's names of the projections in each block, as llama_lab.model names them.
 TARGETS = ("wq", "wk", "wv", "wo", "w1", "w2", "w3")
@@ -88,9 +92,9 @@ class LoraLinear(nn.Module):
 
     def __init__(self, base: nn.Module, settings: LoraSettings, generator: torch.Generator | None = None):
         super().__init__()
-        if not isinstance(base, (nn.Linear, QuantizedLinear)) or getattr(base, "bias", None) is not None:
-            raise TypeError(f"LoRA adapts a bias-free nn.Linear or a QuantizedLinear (Llama's projections); got "
-                            f"{type(base).__name__}")
+        if not isinstance(base, (nn.Linear, *QUANTIZED_LAYERS)) or getattr(base, "bias", None) is not None:
+            raise TypeError(f"LoRA adapts a bias-free nn.Linear, QuantizedLinear or NF4Linear (Llama's "
+                            f"projections); got {type(base).__name__}")
         self.base, self.settings, self.scaling, self.merged = base, settings, settings.scaling, False
         # A and B in the dtype of the weights (a quantized layer's: before quantizing), where the layer lives
         dtype, device = (base.weight.dtype, base.weight.device) if isinstance(base, nn.Linear) else \
@@ -224,7 +228,7 @@ def trainable_parameters(model: nn.Module) -> tuple[int, int]:
     counts the weights it stands for (in * out, as bitsandbytes' 8-bit parameters count), its scales not."""
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
-    total += sum(m.in_features * m.out_features for m in model.modules() if isinstance(m, QuantizedLinear))
+    total += sum(m.in_features * m.out_features for m in model.modules() if isinstance(m, QUANTIZED_LAYERS))
     return trainable, total
 
 

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, fields, replace
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from .seeds import seeded_generator
 
@@ -277,6 +278,8 @@ class Llama(nn.Module):
     `model(tokens)` runs the whole sequence with no cache. For incremental decoding pass a `KVCache` from
     `model.new_cache(...)` and the position of the first token: `model(tokens, start_pos=p, cache=cache)`.
     `return_attention=True` takes the explicit attention path and also returns each layer's probabilities.
+    `model.gradient_checkpointing = True` recomputes each block in the backward pass instead of keeping its
+    activations (for training; a forward without gradients, or with a cache, runs as usual).
     """
 
     def __init__(self, args: ModelArgs):
@@ -287,6 +290,9 @@ class Llama(nn.Module):
         self.norm = RMSNorm(args.dim, eps=args.norm_eps)
         self.output = nn.Linear(args.dim, args.vocab_size, bias=False)
         self.local_kv_heads = args.kv_heads  # the key/value heads this process holds (llama_lab.parallel cuts them)
+        # Training keeps every block's activations for the backward pass; with this on, it keeps only each block's
+        # input and recomputes the block during backward: less memory, about one more forward of compute.
+        self.gradient_checkpointing = False
         self.init_rope()
 
     def init_rope(self, device=None):
@@ -322,8 +328,12 @@ class Llama(nn.Module):
         cos, sin = self.rope_cos[positions], self.rope_sin[positions]  # (T, hd/2)
         h = self.tok_embeddings(tokens)  # (B, T, D)
         attentions = []
+        recompute = self.gradient_checkpointing and torch.is_grad_enabled() and cache is None
         for layer in self.layers:
-            h, probs = layer(h, cos, sin, mask, start_pos, cache, need_weights=return_attention)
+            if recompute:
+                h, probs = checkpoint(layer, h, cos, sin, mask, start_pos, cache, return_attention, use_reentrant=False)
+            else:
+                h, probs = layer(h, cos, sin, mask, start_pos, cache, need_weights=return_attention)
             attentions.append(probs)
         if last_only:
             h = h[:, -1:]  # (B, 1, D)

@@ -29,6 +29,7 @@ multiplying by its reciprocal, as torchao does, so that the two round every tie 
     from llama_lab.quantize import quantize_model
     quantize_model(model, "int8")      # in place: every nn.Linear becomes a QuantizedLinear
     quantize_model(model, "int4-g64")  # int4 in groups of 64
+    quantize_model(model, "nf4")       # QLoRA's NormalFloat 4 in blocks of 64 (llama_lab.nf4)
 
 A QuantizedLinear's forward dequantizes its weight and multiplies: the definition, on any device, smaller in
 memory and not faster. Decoding faster is the speed layer's: `llama_lab.fast` runs int8 products on a CPU
@@ -162,6 +163,17 @@ def quantize_int4(weight: torch.Tensor, group_size: int) -> tuple[torch.Tensor, 
     return q.reshape(out_features, in_features).to(torch.uint8), scale, zero.to(torch.uint8)
 
 
+def weight_to_quantize(linear: nn.Linear, layer: str) -> torch.Tensor:
+    """The weight (out, in) of a bias-free floating-point nn.Linear, detached; a ValueError for any other, saying
+    why the quantized `layer` (a class name) cannot stand for it."""
+    if linear.bias is not None:
+        raise ValueError(f"{layer} has no bias: Llama 2's linear layers have none")
+    weight = linear.weight.detach()
+    if weight.dtype not in FLOAT_DTYPES:
+        raise ValueError(f"cannot quantize a {weight.dtype} weight: give a float32, bfloat16 or float16 one")
+    return weight
+
+
 def pack_int4(q: torch.Tensor) -> torch.Tensor:
     """Two 4-bit values a byte: q (out, in) with values 0..15 -> (out, in / 2) uint8, column 2i in the low four
     bits of byte i and column 2i+1 in the high four. Example: [[1, 2, 15, 0]] -> [[0x21, 0x0F]]."""
@@ -201,11 +213,7 @@ class QuantizedLinear(nn.Module):
     def from_linear(cls, linear: nn.Linear, scheme: "str | Scheme") -> "QuantizedLinear":
         """The quantized twin of `linear` (a bias-free nn.Linear), on its device."""
         scheme = Scheme.parse(scheme)
-        if linear.bias is not None:
-            raise ValueError("QuantizedLinear has no bias: Llama 2's linear layers have none")
-        weight = linear.weight.detach()
-        if weight.dtype not in FLOAT_DTYPES:
-            raise ValueError(f"cannot quantize a {weight.dtype} weight: give a float32, bfloat16 or float16 one")
+        weight = weight_to_quantize(linear, cls.__name__)
         module = cls(weight.shape[1], weight.shape[0], scheme, dtype=weight.dtype, device=weight.device)
         if scheme.bits == 8:
             module.qweight, module.scale = quantize_int8(weight)
@@ -248,11 +256,20 @@ class QuantizedLinear(nn.Module):
 
 
 def quantize_model(model: nn.Module, scheme: "str | Scheme", skip: tuple[str, ...] = ()) -> nn.Module:
-    """Replace every bias-free nn.Linear of `model` (all of Llama's) by its QuantizedLinear, in place; returns
-    the model. `skip`: names of linear layers to keep in floating point (e.g. ("output",)).
+    """Replace every bias-free nn.Linear of `model` (all of Llama's) by its QuantizedLinear (for "nf4" and
+    "nf4-dq": its NF4Linear, `llama_lab.nf4`), in place; returns the model. `skip`: names of linear layers to keep
+    in floating point (e.g. ("output",)).
 
     The float weights are let go as each layer is replaced, so memory holds the quantized model plus one layer.
     """
+    from .nf4 import NF4Linear, NF4Scheme  # NF4 (QLoRA's base) lives beside this file and builds on it
+
+    nf4 = NF4Scheme.parse(scheme)
+    if nf4 is not None:
+        for name, linear in [(name, module) for name, module in model.named_modules()
+                             if isinstance(module, nn.Linear) and name not in skip]:
+            replace_by_name(model, name, NF4Linear.from_linear(linear, nf4))
+        return model
     scheme = Scheme.parse(scheme)
     if scheme.bits == 4:
         widths = {module.in_features for name, module in model.named_modules()
@@ -298,13 +315,20 @@ def weight_bytes(args, scheme: "str | Scheme | None" = None, dtype_bytes: int = 
     The kit's one count of weight bytes: the course's tables (course.family) and the bench's bandwidth bound
     (bench.weight_bytes_per_step) are views of it.
     Example: Llama 2 7B (LLAMA2_7B) in bfloat16: 13.5 GB; int8: 6.7 GB; int4 in groups of 128: 3.6 GB.
+    "nf4" / "nf4-dq" (`llama_lab.nf4`): half a byte a weight plus its absmaxes, float32 or double-quantized.
     """
     D, L, V, hidden = args.dim, args.n_layers, args.vocab_size, args.hidden_dim
     kv = args.kv_heads * args.head_dim
     linear_shapes = [(D, D), (kv, D), (kv, D), (D, D), (hidden, D), (D, hidden), (hidden, D)] * L + [(V, D)]
     floating = (V * D if embedding else 0) + (2 * L + 1) * D  # the embedding table and the norms
     total = floating * dtype_bytes
+    from .nf4 import NF4Scheme
+
+    nf4 = NF4Scheme.parse(scheme) if scheme is not None else None
     for out_features, in_features in linear_shapes:
+        if nf4 is not None:
+            total += nf4.stored_bytes(out_features, in_features)
+            continue
         if scheme is None:
             total += out_features * in_features * dtype_bytes
             continue

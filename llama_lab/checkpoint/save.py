@@ -18,6 +18,7 @@ from safetensors.torch import save_file
 
 from ..lora import lora_layers
 from ..model import Llama
+from ..nf4 import NF4Linear
 from ..quantize import QuantizedLinear, quantization_of
 from ..tokenizer import Tokenizer
 from .hf import write_hf
@@ -27,8 +28,9 @@ from .switch import _save_folder
 
 
 def _check_saveable(model, saver: str) -> None:
-    """Refuse, naming `saver`, anything but the kit's own Llama without LoRA adapters: a wrapped or compiled model
-    (pointing at the model it wraps), another kind of model, a model whose adapters are not folded in."""
+    """Refuse, naming `saver`, anything but the kit's own Llama without LoRA adapters or NF4 layers: a wrapped or
+    compiled model (pointing at the model it wraps), another kind of model, a model whose adapters are not folded in,
+    an NF4 base."""
     if not isinstance(model, Llama):
         raise TypeError(f"{saver} saves the kit's Llama (llama_lab.model.Llama: from load_model, build_model or "
                         f"training); got {type(model).__module__}.{type(model).__qualname__}"
@@ -38,6 +40,9 @@ def _check_saveable(model, saver: str) -> None:
     if lora_layers(model):
         raise ValueError("the model has LoRA adapters (llama_lab.lora): save the adapters alone with "
                          "save_adapter(model, folder), or fold them in first with unload_lora(model), then save")
+    if any(isinstance(m, NF4Linear) for m in model.modules()):
+        raise ValueError("the model's layers are NF4 (llama_lab.nf4), which the kit's checkpoints do not hold: save "
+                         "the floating-point model before quantizing it, and LoRA adapters with save_adapter")
 
 
 def _as_tokenizer(tokenizer) -> Tokenizer:

@@ -171,3 +171,51 @@ def test_kv_cache_shape():
     args = ModelArgs(dim=64, n_layers=3, n_heads=8, n_kv_heads=2, vocab_size=10)
     cache = KVCache(args, batch_size=4, max_seq_len=32)
     assert cache.k.shape == (3, 4, 2, 32, 8)  # only the KV heads are stored: GQA's memory saving
+
+
+def _loss_and_grads(model, tokens):
+    model.zero_grad()
+    loss = torch.nn.functional.cross_entropy(model(tokens[:, :-1]).flatten(0, 1), tokens[:, 1:].flatten())
+    loss.backward()
+    return loss.detach(), {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+
+
+def test_gradient_checkpointing_gives_the_same_loss_and_gradients_recomputing_each_block():
+    model = small_model().train()
+    tokens = torch.randint(0, 101, (2, 40), generator=torch.Generator().manual_seed(0))
+    loss, grads = _loss_and_grads(model, tokens)
+    calls = []
+    # a pre-hook: the recomputation may stop as soon as it has what backward needs, before a block's end
+    hooks = [layer.register_forward_pre_hook(lambda *_, i=i: calls.append(i)) for i, layer in enumerate(model.layers)]
+    model.gradient_checkpointing = True
+    checkpointed_loss, checkpointed_grads = _loss_and_grads(model, tokens)
+    assert calls == [0, 1, 2, 2, 1, 0]  # forward, then each block again as backward reaches it
+    assert torch.allclose(checkpointed_loss, loss, rtol=1e-6, atol=0)
+    assert grads.keys() == checkpointed_grads.keys() and len(grads) == len(list(model.parameters()))
+    for name, grad in grads.items():
+        assert torch.allclose(checkpointed_grads[name], grad, rtol=1e-5, atol=1e-7), name
+    calls.clear()
+    with torch.no_grad():  # nothing to recompute for: the blocks run once
+        model(tokens)
+    assert calls == [0, 1, 2]
+    for hook in hooks:
+        hook.remove()
+
+
+def test_gradient_checkpointing_with_lora_on_an_nf4_base():
+    from llama_lab.lora import add_lora
+    from llama_lab.quantize import quantize_model
+
+    model = add_lora(quantize_model(small_model(multiple_of=64), "nf4"), targets=("wq", "wv", "w2"), seed=0)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(std=0.1, generator=torch.Generator().manual_seed(1))
+    tokens = torch.randint(0, 101, (2, 40), generator=torch.Generator().manual_seed(0))
+    loss, grads = _loss_and_grads(model, tokens)
+    model.gradient_checkpointing = True
+    checkpointed_loss, checkpointed_grads = _loss_and_grads(model, tokens)
+    assert torch.allclose(checkpointed_loss, loss, rtol=1e-6, atol=0) and grads.keys() == checkpointed_grads.keys()
+    assert len(grads) == 2 * 3 * 3  # A and B of three projections in three blocks: the base gets none
+    for name, grad in grads.items():
+        assert torch.allclose(checkpointed_grads[name], grad, rtol=1e-5, atol=1e-7), name
