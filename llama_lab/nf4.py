@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .quantize import pack_int4, unpack_int4, weight_to_quantize
+from .packing import pack_int4, unpack_int4, weight_to_quantize
 
 BLOCK_SIZE = 64  # weights per absmax (the paper's)
 SCALE_BLOCK_SIZE = 256  # absmaxes per scale of the double quantization (the paper's)
@@ -154,7 +154,7 @@ def double_dequantize(q: torch.Tensor, scale: torch.Tensor, mean: torch.Tensor) 
 class NF4Linear(nn.Module):
     """A frozen bias-free linear layer whose weight is stored in NF4 (see the module's docstring).
 
-    Buffers: `qweight` (out, in / 2) uint8, two codes a byte (llama_lab.quantize.pack_int4's order); without double
+    Buffers: `qweight` (out, in / 2) uint8, two codes a byte (llama_lab.packing.pack_int4's order); without double
     quantization `absmax` (out, in / 64) float32; with it `absmax_q` (out * in / 64,) int8, `absmax_scale`
     (ceil(out * in / 64 / 256),) float32 and `absmax_mean` () float32. forward(x) is F.linear(x, dequantize()).
     """

@@ -47,9 +47,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .modules import replace_by_name
+from .nf4 import NF4Linear, NF4Scheme
+from .packing import FLOAT_DTYPES, pack_int4, unpack_int4, weight_to_quantize
 
 GROUP_SIZES = (32, 64, 128)
-FLOAT_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
 
 @dataclass(frozen=True)
@@ -163,29 +164,6 @@ def quantize_int4(weight: torch.Tensor, group_size: int) -> tuple[torch.Tensor, 
     return q.reshape(out_features, in_features).to(torch.uint8), scale, zero.to(torch.uint8)
 
 
-def weight_to_quantize(linear: nn.Linear, layer: str) -> torch.Tensor:
-    """The weight (out, in) of a bias-free floating-point nn.Linear, detached; a ValueError for any other, saying
-    why the quantized `layer` (a class name) cannot stand for it."""
-    if linear.bias is not None:
-        raise ValueError(f"{layer} has no bias: Llama 2's linear layers have none")
-    weight = linear.weight.detach()
-    if weight.dtype not in FLOAT_DTYPES:
-        raise ValueError(f"cannot quantize a {weight.dtype} weight: give a float32, bfloat16 or float16 one")
-    return weight
-
-
-def pack_int4(q: torch.Tensor) -> torch.Tensor:
-    """Two 4-bit values a byte: q (out, in) with values 0..15 -> (out, in / 2) uint8, column 2i in the low four
-    bits of byte i and column 2i+1 in the high four. Example: [[1, 2, 15, 0]] -> [[0x21, 0x0F]]."""
-    q = q.to(torch.uint8)
-    return q[:, 0::2] | (q[:, 1::2] << 4)
-
-
-def unpack_int4(packed: torch.Tensor) -> torch.Tensor:
-    """The inverse of pack_int4: (out, in / 2) uint8 -> (out, in) uint8 with values 0..15."""
-    return torch.stack((packed & 0x0F, packed >> 4), dim=-1).flatten(1)
-
-
 class QuantizedLinear(nn.Module):
     """An nn.Linear without bias whose weight is stored in 8 or 4 bits (see the module's docstring).
 
@@ -262,8 +240,6 @@ def quantize_model(model: nn.Module, scheme: "str | Scheme", skip: tuple[str, ..
 
     The float weights are let go as each layer is replaced, so memory holds the quantized model plus one layer.
     """
-    from .nf4 import NF4Linear, NF4Scheme  # NF4 (QLoRA's base) lives beside this file and builds on it
-
     nf4 = NF4Scheme.parse(scheme)
     if nf4 is not None:
         for name, linear in [(name, module) for name, module in model.named_modules()
@@ -322,8 +298,6 @@ def weight_bytes(args, scheme: "str | Scheme | None" = None, dtype_bytes: int = 
     linear_shapes = [(D, D), (kv, D), (kv, D), (D, D), (hidden, D), (D, hidden), (hidden, D)] * L + [(V, D)]
     floating = (V * D if embedding else 0) + (2 * L + 1) * D  # the embedding table and the norms
     total = floating * dtype_bytes
-    from .nf4 import NF4Scheme
-
     nf4 = NF4Scheme.parse(scheme) if scheme is not None else None
     for out_features, in_features in linear_shapes:
         if nf4 is not None:

@@ -34,8 +34,8 @@ LAYERS: list[tuple[str, list[str]]] = [
         "llama_lab.cli", "llama_lab.tables", "llama_lab.sampling", "llama_lab.chat", "llama_lab.hooks",
         "llama_lab.generate", "llama_lab.replies", "llama_lab.bpe", "llama_lab.modules", "llama_lab.optim"]),
     ("weights: checkpoints, quantization, LoRA adapters, the fast decoder, and the package's front door", [
-        "llama_lab.checkpoint", "llama_lab.quantize", "llama_lab.lora", "llama_lab.fast",
-        "llama_lab"]),  # llama_lab/__init__.py re-exports load_model and quantize_model
+        "llama_lab.checkpoint", "llama_lab.packing", "llama_lab.nf4", "llama_lab.quantize", "llama_lab.lora",
+        "llama_lab.fast", "llama_lab"]),  # llama_lab/__init__.py re-exports load_model and quantize_model
     ("training", ["llama_lab.parallel", "llama_lab.train"]),
     ("the tiny world", ["llama_lab.world"]),
     ("RLHF", ["llama_lab.rlhf"]),
