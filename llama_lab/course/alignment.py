@@ -259,7 +259,7 @@ def plot_attention_along(maps: dict, ax=None):
 # ------------------------------------------------------------- how good the reward models are, how progress was judged
 
 # The paper's Table 7: each final reward model's accuracy (%) on Meta's own test set of its kind.
-PAPER_REWARD_ACCURACY = {"helpfulness": ("Helpfulness RM on Meta Helpful.", 63.2),
+PAPER_REWARD_ACCURACY = {"helpfulness": ("Helpfulness RM on Meta Helpful", 63.2),
                          "safety": ("Safety RM on Meta Safety", 64.5)}
 
 
@@ -306,7 +306,7 @@ def rejection_rounds_table(rounds: dict) -> str:
             rows.append([keep, str(r["round"]), f"{r['best']:.3f}", f"{r['median']:.3f}", f"{r['kept']:,}",
                          f"{dropped['prompts']:,}", f"{dropped['judged_worse']:,}"])
     return text_table(["fine-tuned on the best of", "round", "mean best R_c", "mean median R_c", "replies kept",
-                       "best-so-far dropped", "of which the judge preferred"], rows, "<<>")
+                       "best-so-far dropped", "judge preferred the dropped"], rows, "<<>")
 
 
 def judged_table(judged: dict) -> str:
@@ -325,9 +325,12 @@ def judged_table(judged: dict) -> str:
 
 def plot_judged(judged: dict, ax=None):
     """The paper's Figure 11 at toy scale: each model's win-rate against the reference model, judged by the reward
-    models (x) and by the world judge (y); on the diagonal the two agree, below it the reward models favour it."""
+    models (x) and by the world judge (y); on the diagonal the two agree, below it the reward models favour it. The
+    reference itself would sit at (50, 50), where the grey lines cross."""
     fig, ax = figure_and_axes(ax, figsize=(5.6, 5))
     for name, row in judged["rows"].items():
+        if name == judged["reference"]:
+            continue
         x, y = 100 * row["win_rate"]["reward"], 100 * row["win_rate"]["judge"]
         ax.scatter(x, y)
         ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 3), fontsize=8)
