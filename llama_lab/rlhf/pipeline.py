@@ -451,8 +451,11 @@ def from_shipped(out: Path, data_dir: Path = DATA, margin: str = "small") -> lis
         raise SystemExit(f"no shipped models to start from: {', '.join(absent)} missing. Build them with `make rlhf`")
     written = []
     for source, target in copies.items():
-        if not target.exists():
-            shutil.copytree(source, target)
+        if not target.exists():  # copied beside it, then renamed: a copy cut short is never taken for a model
+            partial = target.with_name(target.name + ".copying")
+            shutil.rmtree(partial, ignore_errors=True)
+            shutil.copytree(source, partial)
+            partial.rename(target)
             written.append(str(target))
     # the reward stage's figures describe the reward models copied: they hold for this run when its comparisons
     # are the shipped run's (the pairs stage is seeded), and then the reward stage counts as done
