@@ -314,3 +314,101 @@ def plot_attention_along(maps: dict, ax=None):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------------- how good the reward models are, how progress was judged
+
+# The paper's Table 7: each final reward model's accuracy (%) on Meta's own test set of its kind.
+PAPER_REWARD_ACCURACY = {"helpfulness": ("Helpfulness RM on Meta Helpful", 63.2),
+                         "safety": ("Safety RM on Meta Safety", 64.5)}
+
+
+def reward_scaling_table(scaling: dict) -> str:
+    """results.json's "reward_scaling" as text: for each kind and share of the comparisons, how many the reward
+    model trained on and its held-out accuracy, overall and by rating."""
+    rows = []
+    for kind, points in scaling["by_kind"].items():
+        for point in points:
+            by = point["accuracy"]["by rating"]
+            rows.append([kind, f"{point['fraction']:g}", f"{point['n_train']:,}"]
+                        + [f"{100 * by[r][0]:.1f}" if by[r][1] else "-" for r in RATINGS]
+                        + [f"{100 * point['accuracy']['overall']:.1f} ({point['accuracy']['n']})"])
+    return text_table(["reward model", "share", "comparisons", *RATINGS, "overall % (held out)"], rows, "<<>")
+
+
+def plot_reward_scaling(scaling: dict, ax=None):
+    """The paper's Figure 6 at toy scale: held-out accuracy against the number of training comparisons, one line
+    per reward model, with Table 7's accuracy of Meta's final models for scale."""
+    fig, ax = figure_and_axes(ax, figsize=(7, 3.6))
+    for kind, points in scaling["by_kind"].items():
+        line, = ax.plot([p["n_train"] for p in points], [100 * p["accuracy"]["overall"] for p in points], "o-",
+                        label=f"kit: {kind} reward model")
+        name, value = PAPER_REWARD_ACCURACY[kind]
+        ax.axhline(value, color=line.get_color(), ls=":", lw=1, label=f"Llama 2 (Table 7): {name} {value}")
+    ax.axhline(50, color="grey", lw=0.8, ls="--")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("training comparisons (log scale)")
+    ax.set_ylabel("held-out accuracy (%)")
+    ax.set_ylim(40, 100)
+    ax.set_title("Reward-model accuracy grows with the comparisons (Fig. 6, toy scale)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def rejection_rounds_table(rounds: dict) -> str:
+    """results.json's "rejection_rounds" as text: per way of keeping (the best of all rounds so far, or the latest
+    round's alone) and round, the samples' mean best and median reward, and what the round dropped."""
+    rows = []
+    for keep, history in rounds["rounds"].items():
+        for r in history:
+            dropped = r.get("forgotten", {"prompts": 0, "judged_worse": 0})
+            rows.append([keep, str(r["round"]), f"{r['best']:.3f}", f"{r['median']:.3f}", f"{r['kept']:,}",
+                         f"{dropped['prompts']:,}", f"{dropped['judged_worse']:,}"])
+    return text_table(["fine-tuned on the best of", "round", "mean best R_c", "mean median R_c", "replies kept",
+                       "best-so-far dropped", "judge preferred the dropped"], rows, "<<>")
+
+
+def judged_table(judged: dict) -> str:
+    """results.json's "judged" as text: per model, the mean R_c of the reward models and the judge's mean score on
+    the same greedy replies, by kind of prompt, and the win-rate against the reference model by either."""
+    rows = []
+    for name, row in judged["rows"].items():
+        reward, judge, nan = row["reward by kind"], row["judge by kind"], float("nan")
+        rows.append([name, f"{reward.get('helpfulness', nan):.3f}", f"{judge.get('helpfulness', nan):.2f}",
+                     f"{reward.get('safety', nan):.3f}", f"{judge.get('safety', nan):.2f}",
+                     f"{100 * row['win_rate']['reward']:.1f}", f"{100 * row['win_rate']['judge']:.1f}"])
+    versus = judged["reference"]
+    return text_table(["model", "R_c helpful", "judge helpful (0-3)", "R_c safe", "judge safe (0-3)",
+                       f"wins vs {versus} % (RMs)", f"wins vs {versus} % (judge)"], rows, "<>")
+
+
+def plot_judged(judged: dict, ax=None):
+    """The paper's Figure 11 at toy scale: each model's win-rate against the reference model, judged by the reward
+    models (x) and by the world judge (y); on the diagonal the two agree, below it the reward models favour it. The
+    reference itself would sit at (50, 50), where the grey lines cross."""
+    fig, ax = figure_and_axes(ax, figsize=(5.6, 5))
+    for name, row in judged["rows"].items():
+        if name == judged["reference"]:
+            continue
+        x, y = 100 * row["win_rate"]["reward"], 100 * row["win_rate"]["judge"]
+        ax.scatter(x, y)
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 3), fontsize=8)
+    ax.plot([0, 100], [0, 100], color="grey", ls=":", lw=1)
+    ax.axhline(50, color="grey", lw=0.6)
+    ax.axvline(50, color="grey", lw=0.6)
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 100)
+    ax.set_xlabel(f"win-rate vs {judged['reference']} by the reward models (%)")
+    ax.set_ylabel(f"win-rate vs {judged['reference']} by the world judge (%)")
+    ax.set_title("Who judges progress (Fig. 11, toy scale)")
+    fig.tight_layout()
+    return fig
+
+
+def best_temperature(curves: dict) -> dict[int, str]:
+    """For each N, the temperature whose mean best-of-N reward is highest, from results.json's
+    "rejection"/"curves" ({temperature: `rejection.reward_curve`}). Example: {"0.8": {"n": [1, 4], "max": [0.7,
+    0.75]}, "1.2": {"n": [1, 4], "max": [0.65, 0.8]}} -> {1: "0.8", 4: "1.2"}."""
+    ns = next(iter(curves.values()))["n"]
+    return {n: max(curves, key=lambda t: curves[t]["max"][i]) for i, n in enumerate(ns)}

@@ -3,6 +3,8 @@
 
     python -m llama_lab.rlhf.pipeline                 # everything, into runs/rlhf/ (about 50 min on 2 CPU cores)
     python -m llama_lab.rlhf.pipeline --ship          # then copy the reward models and the aligned model to data/
+    python -m llama_lab.rlhf.pipeline --from-shipped --stages reward_scaling,rejection_rounds,judged --merge
+                                                      # the measurements alone, on the shipped models (see MEASURES)
 
 Each stage writes its results into the output folder and is skipped when they are already there, so an interrupted
 run picks up where it stopped (`--fresh` starts over). Every figure the course shows comes from `results.json`.
@@ -25,7 +27,7 @@ from ..files import finish_replacing, replace_together, replacing
 from ..progress import count, say, summary
 from ..world import preferences, tinyworld
 from ..world.tiny import DATA, load_tiny, tiny_dir, tokenizer_of
-from . import dpo, gatt, ppo, rejection
+from . import dpo, gatt, measure, ppo, rejection
 from .reward import MARGINS, accuracy, load_reward_model, save_reward_model, train_reward_model, training_mix
 
 @dataclass(frozen=True)
@@ -58,6 +60,12 @@ class Settings:
     gatt_eval_dialogs: int = 96     # measured on held-out instructions over dialogs of this many turns
     gatt_eval_turns: int = 5
     table_items: int | None = None  # cut every evaluation set of the safety table to this many (None: all)
+    scaling_fractions: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0)  # Figure 6: reward models on growing shares
+    rounds_prompts: int = 240       # rejection sampling fine-tuned on the latest round's best replies only, against
+    rounds_count: int = 2           # the best of all rounds so far: prompts, rounds, samples per prompt, steps
+    rounds_k: int = 4
+    rounds_steps: int = 45
+    judged_prompts: int = 240       # held-out prompts whose greedy replies the reward models and the judge score
 
 
 QUICK = Settings(train_prompts=40, eval_prompts=24, margins=("small",), reward_epochs=1.0, curve_prompts=4,
@@ -65,7 +73,8 @@ QUICK = Settings(train_prompts=40, eval_prompts=24, margins=("small",), reward_e
                  ppo=ppo.PPOConfig(iterations=2, batch_size=8, minibatch_size=4), dpo_epochs=0.25,
                  dpo_rounds=2, dpo_round_prompts=24, dpo_candidates=3, dpo_round_epochs=0.5,
                  gatt_instruction_dialogs=16, gatt_instruction_multi_turn=4, gatt_tune_steps=2, gatt_dialogs=8,
-                 gatt_turns=2, gatt_steps=2, gatt_eval_dialogs=4, gatt_eval_turns=2, table_items=8)
+                 gatt_turns=2, gatt_steps=2, gatt_eval_dialogs=4, gatt_eval_turns=2, table_items=8,
+                 scaling_fractions=(0.5, 1.0), rounds_prompts=8, rounds_k=2, rounds_steps=2, judged_prompts=8)
 SHIPPED = {"helpfulness": "tiny-reward-helpfulness", "safety": "tiny-reward-safety", "aligned": "tiny-aligned"}
 
 
@@ -262,15 +271,63 @@ class Pipeline:
                                                              limit=self.settings.table_items, log=self.log)
         return f"the safety table for {count(len(models), 'model')}; best aligned: {self.results['evaluate']['best']}"
 
+    # ------------------------------------------------------------ measurements of the stages above (MEASURES)
+
+    def reward_scaling(self):
+        s = self.settings
+        done = self.results.get("reward", {}).get("models", {})  # the reward stage's models: the whole mix
+        whole = {kind: done[f"{kind}/small"] for kind in ("helpfulness", "safety") if f"{kind}/small" in done}
+        scaling = measure.reward_scaling(self.chat, self.tokenizer, self.comparisons(), s.scaling_fractions,
+                                         epochs=s.reward_epochs, seed=self.seed, whole=whole, log=self.log)
+        self.results["reward_scaling"] = {"margin": "small", "epochs": s.reward_epochs, "by_kind": scaling}
+        return "held-out accuracy by comparisons: " + "; ".join(
+            f"{kind} " + ", ".join(f"{row['n_train']:,} {row['accuracy']['overall']:.1%}" for row in rows)
+            for kind, rows in scaling.items())
+
+    def rejection_rounds(self):
+        s = self.settings
+        safety_rm, helpfulness_rm = self.reward_models()
+        prompts = self.train_prompts[:s.rounds_prompts]
+        histories = {}
+        for keep in rejection.KEEPS:  # the same rounds, fine-tuned on the best of all rounds or the latest's alone
+            model, histories[keep] = rejection.rejection_sampling(
+                self.chat, self.tokenizer, safety_rm, helpfulness_rm, prompts, rounds=s.rounds_count, k=s.rounds_k,
+                temperature=1.0, steps=s.rounds_steps, seed=self.seed, keep=keep,
+                log=lambda record: self.log(f"  rejection sampling ({record.get('keep', 'all')}), "
+                                            + rejection.round_line(record)))
+            save_model(model, self.out / ROUNDS[keep], "kit", dtype=torch.bfloat16)
+        self.results["rejection_rounds"] = {"prompts": len(prompts), "k": s.rounds_k, "steps": s.rounds_steps,
+                                            "rounds": histories}
+        last = histories["latest"][-1]
+        return (f"{count(s.rounds_count, 'round')} of best of {s.rounds_k} on {count(len(prompts), 'prompt')}; "
+                f"the latest round alone dropped the best reply of {last['forgotten']['prompts']:,} prompts")
+
+    def judged(self):
+        safety_rm, helpfulness_rm = self.reward_models()
+        models = {"base": self.base, "SFT": self.chat}
+        for name, folder in {**ALIGNED, **ROUND_MODELS}.items():
+            if (self.out / folder).is_dir():
+                models[name] = load_model(self.out / folder, dtype=torch.float32)
+        judged = measure.judged_stages(models, self.tokenizer, safety_rm, helpfulness_rm,
+                                       self.eval_prompts[:self.settings.judged_prompts])
+        self.results["judged"] = judged
+        return (f"{count(len(models), 'model')} judged twice; the reward models order the replies as the judge does "
+                f"in {judged['agreement']['agree']:.1%} of {judged['agreement']['n']:,} pairs")
+
     def run(self, stages):
         for name in stages:
             self._timed(name, getattr(self, name))
 
 
 PAIRS = "pairs.json"  # the comparisons, which the reward and DPO stages train on
-STAGES = ("pairs", "reward", "rejection", "ppo", "dpo", "dpo_rounds", "evaluate", "gatt")
+# Stages that measure what the others made and ship no model: their results can be merged into data/rlhf.json alone.
+MEASURES = ("reward_scaling", "rejection_rounds", "judged")
+STAGES = ("pairs", "reward", "rejection", "ppo", "dpo", "dpo_rounds", "evaluate", "gatt", *MEASURES)
 # The aligned models the evaluation compares, by their row's name: the folder each stage saves it in.
 ALIGNED = {"rejection sampling": "rejection-sampling", "PPO": "ppo", "DPO": "dpo", "iterative DPO": "dpo-rounds"}
+# The rejection_rounds stage's models, by what their last round fine-tuned on (rejection.KEEPS), and by row name.
+ROUNDS = {"all": "rejection-rounds/all", "latest": "rejection-rounds/latest"}
+ROUND_MODELS = {"RS, best of all rounds": ROUNDS["all"], "RS, latest round only": ROUNDS["latest"]}
 
 
 def aligned_card(results: dict) -> str:
@@ -354,6 +411,66 @@ def ship(out: Path, data_dir: Path = DATA, margin: str = "small") -> None:
     replace_together(data_dir, build)
 
 
+def merge(out: Path, stages, data_dir: Path = DATA) -> list[str]:
+    """Copy the results of the measuring `stages` (MEASURES) from `out`'s results.json into data_dir/rlhf.json,
+    every other key left as it is; the file is replaced whole. Returns the keys written.
+
+    The other stages' figures describe the models that ship beside them, so they change only with `ship`."""
+    out, data_dir = Path(out), Path(data_dir)
+    shipped = [s for s in stages if s not in MEASURES]
+    if shipped:
+        raise SystemExit(f"--merge writes only the measuring stages ({', '.join(MEASURES)}); {', '.join(shipped)} "
+                         "describe the shipped models and change only with them: use --ship")
+    target = data_dir / "rlhf.json"
+    if not target.is_file():
+        raise SystemExit(f"nothing to merge into: {target} is missing. Ship a full run first, `make rlhf`")
+    results = json.loads((out / "results.json").read_text()) if (out / "results.json").is_file() else {}
+    missing = [s for s in stages if s not in results]
+    if missing:
+        raise SystemExit(f"nothing merged: {out} holds no results of {', '.join(missing)}. Run them first, "
+                         f"`python -m llama_lab.rlhf.pipeline --out {out} --stages {','.join(missing)}`")
+    merged = json.loads(target.read_text()) | {s: results[s] for s in stages}
+    with replacing(target) as tmp:
+        tmp.write_text(json.dumps(merged, indent=1) + "\n")
+    return list(stages)
+
+
+def from_shipped(out: Path, data_dir: Path = DATA, margin: str = "small") -> list[str]:
+    """Put the shipped reward models and aligned model into `out` where a run would have made them, so that the
+    measuring stages can run without the stages that train them; what `out` already holds is kept. The shipped
+    models are the run's in bfloat16. Where `out`'s comparisons are the shipped run's, the reward stage's figures
+    go into its results.json too (the reward stage then counts as done). Returns what was written."""
+    out, data_dir = Path(out), Path(data_dir)
+    card = data_dir / "rlhf.json"
+    best = json.loads(card.read_text())["evaluate"]["best"] if card.is_file() else None
+    copies = {data_dir / SHIPPED[kind]: out / "reward" / f"{kind}-{margin}" for kind in ("helpfulness", "safety")}
+    if best is not None:
+        copies[data_dir / SHIPPED["aligned"]] = out / ALIGNED[best]
+    absent = [str(source) for source in copies if not source.is_dir()]
+    if absent:
+        raise SystemExit(f"no shipped models to start from: {', '.join(absent)} missing. Build them with `make rlhf`")
+    written = []
+    for source, target in copies.items():
+        if not target.exists():  # copied beside it, then renamed: a copy cut short is never taken for a model
+            partial = target.with_name(target.name + ".copying")
+            shutil.rmtree(partial, ignore_errors=True)
+            shutil.copytree(source, partial)
+            partial.rename(target)
+            written.append(str(target))
+    # the reward stage's figures describe the reward models copied: they hold for this run when its comparisons
+    # are the shipped run's (the pairs stage is seeded), and then the reward stage counts as done
+    results_path = out / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    shipped = json.loads(card.read_text()) if card.is_file() else {}
+    same = [{k: v for k, v in r.get("pairs", {}).items() if k != "minutes"} for r in (results, shipped)]
+    if "reward" not in results and "reward" in shipped and same[0] and same[0] == same[1]:
+        results["reward"] = shipped["reward"]
+        with replacing(results_path) as tmp:
+            tmp.write_text(json.dumps(results, indent=1) + "\n")
+        written.append(f"{results_path}: the reward stage's figures")
+    return written
+
+
 def positive(text: str) -> int:
     """argparse type: a whole number of at least 1."""
     if not text.isdigit() or int(text) < 1:
@@ -367,6 +484,11 @@ def main(argv=None) -> None:
     parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated, of {','.join(STAGES)}")
     parser.add_argument("--fresh", action="store_true", help="forget earlier results in --out and start over")
     parser.add_argument("--ship", action="store_true", help="copy the results into data/ at the end")
+    parser.add_argument("--merge", action="store_true",
+                        help=f"copy only the results of the measuring stages run ({', '.join(MEASURES)}) into "
+                             "data/rlhf.json")
+    parser.add_argument("--from-shipped", action="store_true",
+                        help="start from the shipped reward models and aligned model (for the measuring stages)")
     parser.add_argument("--quick", action="store_true", help="a smoke test of every stage (a minute or two)")
     parser.add_argument("--threads", type=positive, default=None, help="torch threads (default: torch's choice)")
     args = parser.parse_args(argv)
@@ -386,10 +508,16 @@ def main(argv=None) -> None:
         if args.fresh:
             for name in ("results.json", "tokenizer.model", PAIRS):
                 (out / name).unlink(missing_ok=True)
+        if args.ship and args.merge:
+            raise SystemExit("give --ship (everything) or --merge (the measuring stages' figures), not both")
+        if args.from_shipped:
+            from_shipped(out)
         pipeline = Pipeline(out, QUICK if args.quick else Settings())
         pipeline.run(stages)
         if args.ship:
             ship(out)
+        if args.merge:
+            merge(out, stages)
 
 
 if __name__ == "__main__":

@@ -72,33 +72,70 @@ def best_samples(items: Sequence[dict], samples: Sequence[Sequence[str]], reward
             for i, (item, row, b) in enumerate(zip(items, samples, best))]
 
 
+KEEPS = ("all", "latest")  # what a round fine-tunes on: the best reply of every round so far, or of this round
+
+
+def keep_best(kept: dict[int, dict], best: Sequence[dict], keep: str = "all") -> dict[int, dict]:
+    """The replies a round fine-tunes on, by prompt index: with keep="all", each prompt's best reply of any round so
+    far (what Llama 2 did from RLHF-V4 on); with "latest", this round's best alone (up to RLHF-V3, which regressed).
+
+    kept: what the previous round kept ({} before the first); best: this round's `best_samples`, one per prompt.
+    Returns a new dict. Example: kept {0: reward 0.9}, this round's best [0.6, 0.7] -> "all": {0: 0.9, 1: 0.7};
+    "latest": {0: 0.6, 1: 0.7}.
+    """
+    if keep not in KEEPS:
+        raise ValueError(f"keep={keep!r}: a round keeps the best replies of {' or '.join(map(repr, KEEPS))} rounds")
+    out = dict(kept) if keep == "all" else {}
+    for i, sample in enumerate(best):
+        if i not in out or sample["reward"] > out[i]["reward"]:
+            out[i] = sample
+    return out
+
+
+def forgotten(best_so_far: dict[int, dict], kept: dict[int, dict]) -> dict[str, int]:
+    """What a round dropped: the prompts whose best reply of all rounds so far (by reward) is not the one kept,
+    and of those, how many the world judge scores lower in the reply kept instead. Always 0 with keep="all".
+    Example: best so far {0: "Ada lives in Applebury." (reward 0.9)}, kept {0: "I don't know anyone called Ada."
+    (reward 0.6)}, for "Where does Ada live?" -> {"prompts": 1, "judged_worse": 1} (the judge: 3, then 1)."""
+    dropped = [i for i, b in best_so_far.items() if kept.get(i, {}).get("reply") != b["reply"]]
+    worse = sum(i in kept and preferences.score(kept[i]["item"], kept[i]["reply"])
+                < preferences.score(best_so_far[i]["item"], best_so_far[i]["reply"]) for i in dropped)
+    return {"prompts": len(dropped), "judged_worse": worse}
+
+
 def round_line(record: dict) -> str:
     """One round of `rejection_sampling` (its record) as a sentence for the log."""
+    which = "this round's" if record.get("keep") == "latest" else "the"
+    so_far = "" if record.get("keep") == "latest" else " so far"
     return (f"round {record['round']}: mean best reward {record['best']:.3f}, mean median {record['median']:.3f}; "
-            f"fine-tuned on the {record['kept']:,} best replies so far (final loss {record['final_loss']:.3f})")
+            f"fine-tuned on {which} {record['kept']:,} best replies{so_far} (final loss {record['final_loss']:.3f})")
 
 
 def rejection_sampling(sft_model, tokenizer, safety_rm: RewardModel, helpfulness_rm: RewardModel,
                        prompts: Sequence[dict], rounds: int = 2, k: int = 8, temperature: float = 1.0,
-                       steps: int = 150, lr: float = 5e-5, seed: int = 0, log=None):
+                       steps: int = 150, lr: float = 5e-5, seed: int = 0, log=None, keep: str = "all"):
     """Rounds of rejection sampling: each samples k replies per prompt from the latest model, keeps the best, and
     fine-tunes the SFT model on the best replies of every round so far (Llama 2 kept the top samples of all
-    earlier iterations after finding that training on the latest alone regressed). Returns (the last model,
-    one record per round: the mean best and mean median reward of the samples, and the kept replies)."""
-    model, kept, history = sft_model, {}, []
+    earlier iterations after finding that training on the latest alone regressed; keep="latest" does that instead,
+    `keep_best`). Returns (the last model, one record per round: the mean best and mean median reward of the
+    samples, the kept replies, and with keep="latest" what the round dropped, `forgotten`)."""
+    if keep not in KEEPS:
+        raise ValueError(f"keep={keep!r}: a round keeps the best replies of {' or '.join(map(repr, KEEPS))} rounds")
+    model, kept, best_so_far, history = sft_model, {}, {}, []
     for r in progress(range(rounds), "rejection sampling", unit="round"):
         samples = sample_replies(model, tokenizer, [p["dialog"] for p in prompts], k, temperature=temperature,
                                  seed=seed + 100 * r)
         rewards = reward_of(safety_rm, helpfulness_rm, tokenizer, prompts, samples)
-        for i, best in enumerate(best_samples(prompts, samples, rewards)):
-            if i not in kept or best["reward"] > kept[i]["reward"]:
-                kept[i] = best  # the best reply to this prompt in any round so far
+        best = best_samples(prompts, samples, rewards)
+        kept, best_so_far = keep_best(kept, best, keep), keep_best(best_so_far, best, "all")
         dialogs = [[*b["item"]["dialog"], {"role": "assistant", "content": b["reply"]}]
                    for b in kept.values() if b["reply"]]
         model, losses = finetune_on_dialogs(sft_model, tokenizer, dialogs, steps=steps, lr=lr, seed=seed + r)
         record = {"round": r + 1, "best": rewards.max(-1).values.mean().item(),
                   "median": rewards.quantile(0.5, dim=-1).mean().item(), "kept": len(dialogs),
                   "final_loss": sum(losses[-10:]) / len(losses[-10:])}
+        if keep == "latest":
+            record.update(keep=keep, forgotten=forgotten(best_so_far, kept))
         history.append(record)
         if log is not None:
             log(record)
