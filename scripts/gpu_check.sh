@@ -11,7 +11,8 @@
 #   1. environment   torch, CUDA, the GPU                                            -> OUT/environment.json
 #   2. tests         tests/bench/test_gpu.py on the device: the CPU's logits, compiled tokens equal to eager in float32,
 #                    bfloat16 parting from eager only at near ties, hooks through the compiled step, bfloat16
-#                    loading, autocast training                                     -> OUT/gpu_figures.json
+#                    loading, autocast training, NF4 codes as the CPU's, a QLoRA step with gradient
+#                    checkpointing (its peak memory)                                -> OUT/gpu_figures.json
 #   3. bench         python -m llama_lab.bench on the device with the 7B-shaped model (random bfloat16 weights in
 #                    Llama 2 7B's shape) against transformers, eager and compiled, batch 1 and 8 -> OUT/bench.json
 #   4. notebooks     every course notebook under nbval with the tiny models on the device (LLAMA_LAB_DEVICE): the

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 IGNORE = -100  # the target id F.cross_entropy skips: prompt tokens in chat, padding
 
@@ -69,14 +70,15 @@ def logits_loss_sums(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch
 def loss_sums(model, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(sum of the cross-entropies over the scored targets, how many targets were scored), in nats.
 
-    With a gradient to compute, eagerly, the head and the loss go through LinearCrossEntropy. Otherwise the model's
+    With a gradient to compute for a plain trainable head, eagerly, the head and the loss go through
+    LinearCrossEntropy. Otherwise (a frozen or quantized head, as under LoRA and QLoRA, too) the model's
     logits and F.cross_entropy: in evaluation there is no gradient to prepare, compiled Inductor fuses the loss by
     itself, and forward hooks on the output head (which LinearCrossEntropy would pass by) see the logits.
     """
     llama = getattr(model, "module", model)  # under DistributedDataParallel, the model it wraps
     head = llama.output
-    if (torch.is_grad_enabled() and not torch.compiler.is_compiling() and head.weight.requires_grad
-            and not (head._forward_hooks or head._forward_pre_hooks)):
+    if (torch.is_grad_enabled() and not torch.compiler.is_compiling() and isinstance(head, nn.Linear)
+            and head.weight.requires_grad and not (head._forward_hooks or head._forward_pre_hooks)):
         hidden = model(inputs, head=False)  # (B, T, D)
         total = LinearCrossEntropy.apply(hidden.flatten(0, 1), head.weight, targets.flatten())
         return total, (targets != IGNORE).sum()

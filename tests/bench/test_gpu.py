@@ -15,6 +15,9 @@ import torch
 from support import small_model
 from llama_lab import generate_tokens, load_model, save_model
 from llama_lab.fast import CompiledDecoder
+from llama_lab.lora import add_lora
+from llama_lab.nf4 import NF4Linear
+from llama_lab.quantize import quantize_model
 from llama_lab.world.tiny import load_tiny
 from llama_lab.train import TrainConfig, loss_sums, make_optimizer
 
@@ -127,3 +130,40 @@ def test_training_steps_lower_the_loss_under_autocast():
         losses.append(float(loss_sum.detach() / count))
     report("autocast training, loss over 8 steps on one batch", losses)
     assert losses[-1] < losses[0] - 0.5, losses
+
+
+def test_nf4_codes_on_the_device_are_the_cpus():
+    cpu = quantize_model(load_tiny("base")[0], "nf4-dq")
+    device = quantize_model(load_tiny("base", device=DEVICE)[0], "nf4-dq")
+    pairs = [(a, b) for a, b in zip(cpu.modules(), device.modules()) if isinstance(a, NF4Linear)]
+    same = sum((a.qweight == b.qweight.cpu()).sum().item() for a, b in pairs)
+    total = sum(a.qweight.numel() for a, _ in pairs)
+    report("NF4 (double-quantized) bytes of codes equal to the CPU's", f"{same} of {total}")
+    # a code may differ only where a weight sits on a midpoint between two levels, which rounding on another
+    # device can tip either way: a handful in 1.9M bytes at most
+    assert same >= total - 8, (same, total)
+
+
+def test_qlora_trains_on_the_device_with_gradient_checkpointing():
+    model, tokenizer = load_tiny("base", device=DEVICE)
+    model = add_lora(quantize_model(model, "nf4"), targets=("wq", "wk", "wv", "wo", "w1", "w2", "w3"), r=8,
+                     seed=0)
+    model.gradient_checkpointing = True
+    frozen = {name: buffer.clone() for name, buffer in model.named_buffers()}
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    ids = torch.tensor([tokenizer.encode(PROMPTS[0] + " there lived a baker named Ada.")] * 4, device=DEVICE)
+    if torch.device(DEVICE).type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    losses = []
+    for _ in range(8):
+        with torch.autocast(torch.device(DEVICE).type, dtype=torch.bfloat16):
+            loss_sum, count = loss_sums(model.train(), ids[:, :-1], ids[:, 1:])
+        (loss_sum / count).backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(float(loss_sum.detach() / count))
+    report("QLoRA (NF4 base, LoRA r=8 on every projection, gradient checkpointing), loss over 8 steps", losses)
+    if torch.device(DEVICE).type == "cuda":
+        report("QLoRA steps, peak GPU memory (MiB)", torch.cuda.max_memory_allocated() / 2**20)
+    assert losses[-1] < losses[0], losses
+    assert all(torch.equal(buffer, frozen[name]) for name, buffer in model.named_buffers()), "the NF4 base moved"

@@ -9,6 +9,7 @@ import torch
 
 from llama_lab.lora import add_lora, lora_layers, trainable_parameters
 from llama_lab.model import LLAMA2_7B
+from llama_lab.train import loss_sums
 from llama_lab.nf4 import (BLOCK_SIZE, NF4, NF4_PUBLISHED, NF4Linear, NF4Scheme, double_dequantize, double_quantize,
                            dequantize_nf4, quantize_nf4)
 from llama_lab.quantize import QuantizedLinear, quantization_error, quantize_model, unpack_int4, weight_bytes
@@ -188,6 +189,21 @@ def test_lora_adapters_train_on_a_frozen_nf4_base(scheme, dtype):
     assert all(p.dtype == dtype for p in adapters.values())
     assert all(not torch.equal(p, adapters[name]) for name, p in model.named_parameters() if "lora_B" in name)
     assert isinstance(lora_layers(model)["layers.0.attention.wq"].base, NF4Linear)
+
+
+@pytest.mark.parametrize("scheme", ["nf4", "int8"])
+def test_the_training_loss_takes_a_quantized_head(scheme):
+    """loss_sums, what training calls, gives a quantized model's own cross-entropy and its adapters' gradients:
+    its fused head (LinearCrossEntropy) is for a plain trainable nn.Linear only."""
+    model = add_lora(quantize_model(small_model(multiple_of=64), scheme), targets=("wq", "wv"), r=4, seed=0)
+    tokens = torch.randint(0, 101, (2, 17), generator=torch.Generator().manual_seed(0))
+    total, count = loss_sums(model, tokens[:, :-1], tokens[:, 1:])
+    expected = torch.nn.functional.cross_entropy(model(tokens[:, :-1]).flatten(0, 1), tokens[:, 1:].flatten(),
+                                                 reduction="sum")
+    torch.testing.assert_close(total, expected)
+    assert count == tokens[:, 1:].numel()
+    total.backward()
+    assert all(p.grad is not None for name, p in model.named_parameters() if "lora_A" in name)
 
 
 def test_a_lora_update_is_not_merged_into_nf4():
