@@ -743,7 +743,11 @@ def test_no_secret_reaches_the_kernel_and_a_blank_notebook_that_looks_for_one_ge
     """What the kernel can read of the grader: IPython's record of every cell run (the grader's set-up step
     included, whatever store_history says), every function's closure and every frame, its own /proc files and
     environment. Nothing there is a key: the grader has none to give, and the kernel's results decide nothing
-    by themselves."""
+    by themselves. The one kind of 64-digit hex the kernel may hold is the signature of a message it is sending
+    itself (Jupyter signs each with HMAC-SHA256 under the connection's key, which a kernel must have to talk at
+    all): while its output thread has messages queued or half sent, their signatures sit in the queue's closures
+    and the sender's frame. Such a string is set aside only when it is the signature, under the kernel's own key,
+    of a message held beside it."""
     search = r"""
         import gc, linecache, os, re, sys, types
         ip = get_ipython()
@@ -754,20 +758,31 @@ def test_no_secret_reaches_the_kernel_and_a_blank_notebook_that_looks_for_one_ge
             with open(f"/proc/self/{name}", "rb") as f:
                 texts.append(f.read().decode("latin-1"))
         texts += [f"{k}={v}" for k, v in os.environ.items()]
+        values = []  # what every closure and frame holds, kept alive while it is read
         for obj in gc.get_objects():
             if isinstance(obj, types.FunctionType) and obj.__closure__:
                 for cell in obj.__closure__:
                     try:
-                        texts.append(repr(cell.cell_contents)[:10_000])
+                        values.append(cell.cell_contents)
                     except ValueError:
                         pass
         for frame in sys._current_frames().values():
             while frame is not None:
-                texts += [repr(v)[:10_000] for v in frame.f_locals.values()]
+                values += list(frame.f_locals.values())
                 frame = frame.f_back
+        texts += [repr(v)[:10_000] for v in values]
         setup = [re.search(r"\.snapshot\([^)]*\)", t).group(0) for t in texts
                  if re.search(r"fromlist=\['snapshot'\]", t)]
-        keys = sorted({k for t in texts for k in re.findall(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])", t)})
+        # the signatures of messages on their way out: HMAC-SHA256, under the kernel's own key, of a message's four
+        # parts (header, parent, metadata, content), which a list holds beside (or after) the signature
+        signatures = set()
+        for value in values:
+            for parts in ([value] + list(value) if isinstance(value, (list, tuple)) else []):
+                if isinstance(parts, list):
+                    signatures |= {ip.kernel.session.sign(parts[at:at + 4]).decode() for at in range(len(parts) - 3)
+                                   if all(isinstance(part, bytes) for part in parts[at:at + 4])}
+        keys = sorted({k for t in texts for k in re.findall(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])", t)}
+                      - signatures)
         raise RuntimeError(f"attack: the set-up step seen {bool(setup)}, {setup[:1]}; keys {keys}")
         """
     grade = hostile("04_sampling", search, tmp_path=tmp_path)
