@@ -8,14 +8,14 @@ import torch
 from torch import nn
 
 from support import one_thread, small_model  # noqa: F401 (one_thread: a fixture applied to this module)
-from llama_lab import generate_tokens, save_model
+from llama_lab import LLAMA2_7B, LLAMA2_70B, generate_tokens, save_model
 from llama_lab.checkpoint import CheckpointError, load_adapter, meta_to_hf_names, save_adapter
 from llama_lab.fast import CompiledDecoder, LaidOutDecoder
 from llama_lab import lora as lora_module
 from llama_lab.hooks import capture_residual_stream, logit_lens
 from llama_lab.model import TINY, build_model
-from llama_lab.lora import (LoraLinear, LoraSettings, add_lora, has_unmerged_lora, lora_layers, merge_lora,
-                            print_trainable_parameters, trainable_parameters, unload_lora, unmerge_lora)
+from llama_lab.lora import (LoraLinear, LoraSettings, add_lora, has_unmerged_lora, lora_layers, lora_parameter_count,
+                            merge_lora, print_trainable_parameters, trainable_parameters, unload_lora, unmerge_lora)
 from llama_lab.quantize import QuantizedLinear, dequantize_model, quantize_model
 
 ALL = ("wq", "wk", "wv", "wo", "w1", "w2", "w3")
@@ -372,3 +372,16 @@ def test_a_bad_adapter_is_refused_naming_what_is_wrong_and_changes_nothing(tmp_p
 def test_loading_from_a_folder_without_an_adapter_says_what_it_expected(tmp_path):
     with pytest.raises(CheckpointError, match="adapter_config.json and adapter_model.safetensors"):
         load_adapter(small_model(), tmp_path)
+
+
+@pytest.mark.parametrize("targets, r", [(("wq", "wv"), 8), (ALL, 4), (("w2",), 1)])
+def test_the_count_from_the_shape_is_what_add_lora_adds(targets, r):
+    model = small_model()  # grouped-query attention: wk and wv are narrower than wq
+    trainable, _ = trainable_parameters(add_lora(model, targets=targets, r=r))
+    assert lora_parameter_count(model.args, targets, r) == trainable > 0
+
+
+def test_the_count_for_llama2_7b_is_peft_s_well_known_figure():
+    # peft prints "trainable params: 4,194,304" for Llama-2-7b with r=8 on q_proj and v_proj
+    assert lora_parameter_count(LLAMA2_7B, ("wq", "wv"), 8) == 4_194_304
+    assert lora_parameter_count(LLAMA2_70B, ("wq", "wv"), 8) == 80 * 8 * (2 * 8192 + 8192 + 1024)
