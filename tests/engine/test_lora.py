@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from support import one_thread, small_model  # noqa: F401 (one_thread: a fixture applied to this module)
-from llama_lab import LLAMA2_7B, LLAMA2_70B, generate_tokens, save_model
+from llama_lab import LLAMA2_7B, generate_tokens, save_model
 from llama_lab.checkpoint import CheckpointError, load_adapter, meta_to_hf_names, save_adapter
 from llama_lab.fast import CompiledDecoder, LaidOutDecoder
 from llama_lab import lora as lora_module
@@ -381,7 +381,18 @@ def test_the_count_from_the_shape_is_what_add_lora_adds(targets, r):
     assert lora_parameter_count(model.args, targets, r) == trainable > 0
 
 
-def test_the_count_for_llama2_7b_is_peft_s_well_known_figure():
-    # peft prints "trainable params: 4,194,304" for Llama-2-7b with r=8 on q_proj and v_proj
-    assert lora_parameter_count(LLAMA2_7B, ("wq", "wv"), 8) == 4_194_304
-    assert lora_parameter_count(LLAMA2_70B, ("wq", "wv"), 8) == 80 * 8 * (2 * 8192 + 8192 + 1024)
+@pytest.mark.parametrize("size, targets", [("7B", ("wq", "wv")), ("7B", ALL), ("small, grouped-query", ALL)])
+def test_the_count_from_the_shape_is_peft_s(peft, size, targets):
+    transformers = pytest.importorskip("transformers")
+    from llama_lab.checkpoint.adapter import HF_MODULES
+    from llama_lab.checkpoint.hf import args_to_hf_config
+
+    args = LLAMA2_7B if size == "7B" else small_model().args  # 8 query heads sharing 2 key/value heads
+    with torch.device("meta"):  # the shapes without the weights
+        hf_model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**args_to_hf_config(args, torch.bfloat16)))
+    modules = [HF_MODULES[t][1].split(".")[1] for t in targets]  # "wq" -> "q_proj", ...
+    trainable, _ = peft.get_peft_model(hf_model, peft.LoraConfig(r=8, target_modules=modules)) \
+        .get_nb_trainable_parameters()
+    assert lora_parameter_count(args, targets, 8) == trainable
+    if size == "7B" and targets == ("wq", "wv"):
+        assert trainable == 4_194_304  # what peft prints for Llama-2-7b with q_proj and v_proj at r=8

@@ -695,6 +695,22 @@ WRAPPERS = [
                                    head_dim=shape["dim"] // shape["n_heads"])
             return kits_count(args, None if scheme == "bf16" else scheme)
         """, "llama_lab.quantize.weight_bytes"),
+    ("09_lora_nf4", "lora_forward", """
+        from llama_lab.lora import LoraLinear, LoraSettings
+
+        def lora_forward(x, W0, A, B, alpha, r, rslora=False):
+            layer = LoraLinear(nn.Linear(W0.shape[1], W0.shape[0], bias=False), LoraSettings(r=r, alpha=alpha,
+                                                                                           rslora=rslora))
+            with torch.no_grad():
+                layer.base.weight.copy_(W0), layer.lora_A.copy_(A), layer.lora_B.copy_(B)
+                return layer(x)
+        """, "llama_lab.lora.LoraLinear.forward"),
+    ("09_lora_nf4", "quantize_nf4", """
+        import llama_lab.nf4
+
+        def quantize_nf4(weight):
+            return llama_lab.nf4.quantize_nf4(weight)
+        """, "llama_lab.nf4.quantize_nf4"),
 ]
 
 
