@@ -237,3 +237,17 @@ def print_trainable_parameters(model: nn.Module) -> None:
     'trainable params: 24,576 || all params: 3,922,368 || trainable%: 0.6266'."""
     trainable, total = trainable_parameters(model)
     print(f"trainable params: {trainable:,d} || all params: {total:,d} || trainable%: {100 * trainable / total:.4f}")
+
+
+def lora_parameter_count(args, targets=("wq", "wv"), r: int = 8) -> int:
+    """The trainable parameters that add_lora(model, targets, r) gives a model of shape `args` (a ModelArgs),
+    counted from the shape alone: each adapted projection (out, in) of each block adds A (r, in) and B (out, r).
+
+    Example: Llama 2 7B (LLAMA2_7B), wq and wv, r=8: 32 blocks x 8 x ((4096 + 4096) + (4096 + 4096)) = 4,194,304.
+    """
+    settings = LoraSettings(r=r, targets=targets)  # checks r and the names
+    kv = args.kv_heads * args.head_dim  # wk's and wv's outputs under grouped-query attention
+    shapes = {"wq": (args.dim, args.dim), "wk": (kv, args.dim), "wv": (kv, args.dim), "wo": (args.dim, args.dim),
+              "w1": (args.hidden_dim, args.dim), "w2": (args.dim, args.hidden_dim), "w3": (args.hidden_dim, args.dim)}
+    return args.n_layers * sum(r * (out_features + in_features)
+                               for out_features, in_features in map(shapes.get, settings.targets))

@@ -8,14 +8,14 @@ import torch
 from torch import nn
 
 from support import one_thread, small_model  # noqa: F401 (one_thread: a fixture applied to this module)
-from llama_lab import generate_tokens, save_model
+from llama_lab import LLAMA2_7B, generate_tokens, save_model
 from llama_lab.checkpoint import CheckpointError, load_adapter, meta_to_hf_names, save_adapter
 from llama_lab.fast import CompiledDecoder, LaidOutDecoder
 from llama_lab import lora as lora_module
 from llama_lab.hooks import capture_residual_stream, logit_lens
 from llama_lab.model import TINY, build_model
-from llama_lab.lora import (LoraLinear, LoraSettings, add_lora, has_unmerged_lora, lora_layers, merge_lora,
-                            print_trainable_parameters, trainable_parameters, unload_lora, unmerge_lora)
+from llama_lab.lora import (LoraLinear, LoraSettings, add_lora, has_unmerged_lora, lora_layers, lora_parameter_count,
+                            merge_lora, print_trainable_parameters, trainable_parameters, unload_lora, unmerge_lora)
 from llama_lab.quantize import QuantizedLinear, dequantize_model, quantize_model
 
 ALL = ("wq", "wk", "wv", "wo", "w1", "w2", "w3")
@@ -372,3 +372,27 @@ def test_a_bad_adapter_is_refused_naming_what_is_wrong_and_changes_nothing(tmp_p
 def test_loading_from_a_folder_without_an_adapter_says_what_it_expected(tmp_path):
     with pytest.raises(CheckpointError, match="adapter_config.json and adapter_model.safetensors"):
         load_adapter(small_model(), tmp_path)
+
+
+@pytest.mark.parametrize("targets, r", [(("wq", "wv"), 8), (ALL, 4), (("w2",), 1)])
+def test_the_count_from_the_shape_is_what_add_lora_adds(targets, r):
+    model = small_model()  # grouped-query attention: wk and wv are narrower than wq
+    trainable, _ = trainable_parameters(add_lora(model, targets=targets, r=r))
+    assert lora_parameter_count(model.args, targets, r) == trainable > 0
+
+
+@pytest.mark.parametrize("size, targets", [("7B", ("wq", "wv")), ("7B", ALL), ("small, grouped-query", ALL)])
+def test_the_count_from_the_shape_is_peft_s(peft, size, targets):
+    transformers = pytest.importorskip("transformers")
+    from llama_lab.checkpoint.adapter import HF_MODULES
+    from llama_lab.checkpoint.hf import args_to_hf_config
+
+    args = LLAMA2_7B if size == "7B" else small_model().args  # 8 query heads sharing 2 key/value heads
+    with torch.device("meta"):  # the shapes without the weights
+        hf_model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**args_to_hf_config(args, torch.bfloat16)))
+    modules = [HF_MODULES[t][1].split(".")[1] for t in targets]  # "wq" -> "q_proj", ...
+    trainable, _ = peft.get_peft_model(hf_model, peft.LoraConfig(r=8, target_modules=modules)) \
+        .get_nb_trainable_parameters()
+    assert lora_parameter_count(args, targets, 8) == trainable
+    if size == "7B" and targets == ("wq", "wv"):
+        assert trainable == 4_194_304  # what peft prints for Llama-2-7b with q_proj and v_proj at r=8

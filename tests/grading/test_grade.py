@@ -319,6 +319,44 @@ BROKEN = [
             return torch.stack([(F.silu(x @ w1[r::ranks].T) * (x @ w3[r::ranks].T)) @ w2[:, r::ranks].T
                                 for r in range(ranks)])
         """, "interleaved"),
+    ("09_lora_nf4", "lora_forward", """
+        def lora_forward(x, W0, A, B, alpha, r, rslora=False):
+            scale = alpha / math.sqrt(r) if rslora else alpha  # the paper's alpha, forgetting the rank
+            return x @ W0.T + scale * (x @ A.T @ B.T)
+        """, "scaled by alpha"),
+    ("09_lora_nf4", "lora_forward", """
+        def lora_forward(x, W0, A, B, alpha, r, rslora=False):
+            delta = B @ A  # (out, in)
+            return x @ W0.T + (alpha / r) * (x @ delta)
+        """, "transposed"),
+    ("09_lora_nf4", "merge", """
+        def merge(W0, A, B, alpha, r):
+            return W0 + B @ A
+        """, "not scaled"),
+    ("09_lora_nf4", "quantize_nf4", """
+        from llama_lab.nf4 import nf4_levels
+        NF4_LEVELS = nf4_levels()  # as the notebook gives them
+
+        def quantize_nf4(weight):
+            absmax = weight.abs().max()
+            scaled = weight / absmax
+            codes = (scaled.unsqueeze(-1) - NF4_LEVELS).abs().argmin(-1)
+            return codes, absmax
+        """, "one absmax for the whole matrix"),
+    ("09_lora_nf4", "quantize_nf4", """
+        def quantize_nf4(weight):
+            blocks = weight.view(weight.shape[0], -1, 64)
+            absmax = blocks.abs().max(dim=2).values
+            codes = torch.round((blocks / absmax.unsqueeze(2) + 1) * 7.5)  # 0..15
+            return codes.view(weight.shape).to(torch.uint8), absmax
+        """, "evenly spaced"),
+    ("09_lora_nf4", "dequantize_nf4", """
+        from llama_lab.nf4 import nf4_levels
+        NF4_LEVELS = nf4_levels()  # as the notebook gives them
+
+        def dequantize_nf4(codes, absmax):
+            return NF4_LEVELS[codes.long()] * absmax.repeat(1, 64)
+        """, "spread with repeat"),
 ]
 
 
@@ -657,6 +695,22 @@ WRAPPERS = [
                                    head_dim=shape["dim"] // shape["n_heads"])
             return kits_count(args, None if scheme == "bf16" else scheme)
         """, "llama_lab.quantize.weight_bytes"),
+    ("09_lora_nf4", "lora_forward", """
+        from llama_lab.lora import LoraLinear, LoraSettings
+
+        def lora_forward(x, W0, A, B, alpha, r, rslora=False):
+            layer = LoraLinear(nn.Linear(W0.shape[1], W0.shape[0], bias=False), LoraSettings(r=r, alpha=alpha,
+                                                                                           rslora=rslora))
+            with torch.no_grad():
+                layer.base.weight.copy_(W0), layer.lora_A.copy_(A), layer.lora_B.copy_(B)
+                return layer(x)
+        """, "llama_lab.lora.LoraLinear.forward"),
+    ("09_lora_nf4", "quantize_nf4", """
+        import llama_lab.nf4
+
+        def quantize_nf4(weight):
+            return llama_lab.nf4.quantize_nf4(weight)
+        """, "llama_lab.nf4.quantize_nf4"),
 ]
 
 

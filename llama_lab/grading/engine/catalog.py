@@ -22,6 +22,7 @@ ASSIGNMENTS = {
     "06_safety_mc2_probe": "mc2_probe",
     "07_rlhf_losses": "rlhf_losses",
     "08_memory_int8_parallel": "scale",
+    "09_lora_nf4": "lora_nf4",
 }
 PARTS_PACKAGE = __name__.rsplit(".", 2)[0] + ".parts"  # llama_lab.grading.parts, or a fresh copy's
 
