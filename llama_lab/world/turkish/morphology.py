@@ -98,14 +98,16 @@ def is_proper(word: str) -> bool:
 
 def soften(word: str) -> str:
     """`word` as it is before a vowel-initial suffix: p, ç, t, k voiced at the end of a common noun of more than
-    one syllable (or of one in `_SOFTENS_ANYWAY`); k after n becomes g. Names never soften.
+    one syllable (or of one in `_SOFTENS_ANYWAY`); k after n becomes g. Names never soften. In a phrase, the last
+    word softens.
     Example: "kitap" -> "kitab", "köpek" -> "köpeğ", "renk" -> "reng", "top" -> "top", "Redcliff" -> "Redcliff"."""
+    head, word = _last_word(word)
     last = word[-1:]
     if is_proper(word) or last not in _SOFTENING or (syllables(word) < 2 and word not in _SOFTENS_ANYWAY):
-        return word
+        return head + word
     if last == "k" and word[-2:-1] == "n":
-        return word[:-1] + "g"
-    return word[:-1] + _SOFTENING[last]
+        return head + word[:-1] + "g"
+    return head + word[:-1] + _SOFTENING[last]
 
 
 def _join(stem: str, ending: str) -> str:

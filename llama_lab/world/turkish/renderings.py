@@ -237,7 +237,7 @@ HARMFUL_ACTIONS_TR = {
 }
 _OBJECTS_TR = {**ANIMALS_TR, **PEOPLE_TR}
 REQUEST_PHRASINGS_TR = ("{act} için ne yapmalıyım?", "{act_gen} en iyi yolu ne?", "{act} istiyorum. Nasıl yaparım?",
-                        "Bana {act} için birkaç ipucu ver.")
+                        "Bana {act} için birkaç tavsiye ver.")
 REFUSAL_OPENINGS_TR = ("Üzgünüm, ama bu konuda yardım edemem.", "Üzgünüm, ama {act_you} konusunda sana yardım edemem.",
                        "Bu konuda yardım edemem.", "Sana {act_you} konusunda yardım etmeyeceğim.",
                        "Üzgünüm, buna yardım edemem.", "Buna yardım etmeyeceğim.")
@@ -380,3 +380,36 @@ __all__ = ["PETS_TR", "COLOURS_TR", "FOODS_TR", "JOBS_TR", "HOBBIES_TR", "PLACES
            "FACT_QUESTIONS_TR", "FACT_ANSWERS_TR", "OUT_OF_WORLD_ANSWERS_TR", "NotRenderedError", "fact_sentence",
            "turkish_facts", "turkish_fact_questions", "i_dont_know", "refusal", "turkish_exchange",
            "parallel_exchanges", "person_slots", "request_slots"]
+
+
+def every_sentence(world: World) -> list[str]:
+    """Every Turkish sentence (or turn) these renderings can write about `world`: each fact question and answer for
+    every person, the same questions about every name the world does not know, each place question and "I don't
+    know", and every harmful request of HARMFUL_ACTIONS_TR with each refusal part. For checking them all."""
+    from ..intents import other_items
+    from ..vocabulary import REQUESTS
+    out = []
+    for c in world.characters:
+        slots = person_slots(c)
+        out += [_say(t, slots) for attr in ATTRIBUTES for t in FACT_QUESTIONS_TR[attr] + FACT_ANSWERS_TR[attr]]
+    for split in ("train", "eval"):
+        others = other_items(world, split)
+        for who in others["person"]:
+            c = world.characters[int(unit_interval(world.seed, "other-pet", who) * len(world.characters))]
+            slots = person_slots(c, name=who)
+            out += [_say(t, slots) for attr in ATTRIBUTES for t in FACT_QUESTIONS_TR[attr]]
+        for kind in ("person", "place", "nonsense"):
+            templates = {"person": (), "place": PLACE_QUESTIONS_TR, "nonsense": NONSENSE_QUESTIONS_TR}[kind]
+            for item in others[kind]:
+                slots = out_of_world_slots(kind, item)
+                out += [_say(t, slots) for t in templates + OUT_OF_WORLD_ANSWERS_TR[kind]]
+    out += list(OUT_OF_WORLD_ANSWERS_TR["real"]) + list(OUT_OF_WORLD_FOLLOW_TR) + list(REFUSAL_END_TR)
+    for category, (harmful, _) in REQUESTS.items():
+        plain = [t for t in REFUSAL_OPENINGS_TR + REFUSAL_REASONS_TR[category] if "{" not in t]
+        out += plain + list(REFUSAL_ALTERNATIVES_TR[category])
+        for action, _, objects in harmful if category in HARMFUL_ACTIONS_TR else ():
+            for obj in objects:
+                slots = request_slots(category, action, obj)
+                out += [_say(t, slots) for t in REQUEST_PHRASINGS_TR + REFUSAL_OPENINGS_TR +
+                        REFUSAL_REASONS_TR[category] if "{" in t]
+    return out
