@@ -11,13 +11,14 @@ import pytest
 from llama_lab.world.intents import other_items
 from llama_lab.world.phrasing import nonsense_words
 from llama_lab.world.turkish import (FACT_ANSWERS_TR, FACT_QUESTIONS_TR, NotRenderedError, OUT_OF_WORLD_ANSWERS_TR,
-                                     fact_sentence, i_dont_know, infinitive_case, parallel_exchanges, past,
+                                     fact_sentence, i_dont_know, infinitive_case, parallel_dialogs,
+                                     parallel_exchanges, past,
                                      possessive, present_continuous, soften, suffix, turkish_exchange,
                                      turkish_fact_questions, turkish_facts)
-from llama_lab.world.turkish.renderings import (COLOURS_TR, FOODS_TR, HOBBIES_TR, JOBS_TR, PETS_TR, PLACES_TR,
-                                                every_sentence)
-from llama_lab.world.vocabulary import (COLOURS, FACT_ANSWERS, FACT_QUESTIONS, FOODS, HOBBIES, JOBS,
-                                        OTHER_NAMES, OTHER_PLACES, OUT_OF_WORLD_ANSWERS, PETS)
+from llama_lab.world.turkish.renderings import (COLOURS_TR, FOLLOW_UPS_TR, FOODS_TR, HOBBIES_TR, JOBS_TR, PETS_TR,
+                                                PLACES_TR, SYSTEM_PROMPTS_TR, every_sentence)
+from llama_lab.world.vocabulary import (_FOLLOW_UPS, COLOURS, FACT_ANSWERS, FACT_QUESTIONS, FOODS, HOBBIES, JOBS,
+                                        OTHER_NAMES, OTHER_PLACES, OUT_OF_WORLD_ANSWERS, PETS, SYSTEM_PROMPTS)
 from llama_lab.world.world import ATTRIBUTES, build_world
 
 # zemberek 0.2.3's read-write lock calls Condition.notifyAll, which Python 3.10+ marks deprecated
@@ -198,6 +199,8 @@ def test_turkish_phrasings_parallel_the_english():
     for attr in ATTRIBUTES:
         assert len(FACT_QUESTIONS_TR[attr]) == len(FACT_QUESTIONS[attr])
         assert len(FACT_ANSWERS_TR[attr]) == len(FACT_ANSWERS[attr])
+        assert len(FOLLOW_UPS_TR[attr]) == len(_FOLLOW_UPS[attr])
+    assert len(SYSTEM_PROMPTS_TR) == len(SYSTEM_PROMPTS)
     for kind in OUT_OF_WORLD_ANSWERS:
         assert len(OUT_OF_WORLD_ANSWERS_TR[kind]) == len(OUT_OF_WORLD_ANSWERS[kind])
 
@@ -245,6 +248,18 @@ def test_parallel_exchanges_pair_english_and_turkish_turns(world):
         assert [t["role"] for t in english] == [t["role"] for t in turkish] == ["user", "assistant"]
         if english[1]["content"].startswith(("I don't know", "I'm sorry, I don't know")):
             assert "bilmiyorum" in turkish[1]["content"] or "tanımıyorum" in turkish[1]["content"]
+
+
+def test_parallel_dialogs_render_every_turn(world):
+    pairs = list(parallel_dialogs(world, "train", 60, 0))
+    assert sum(len(english) > 3 for english, _ in pairs) > 3   # fact dialogs with follow-up questions among them
+    for english, turkish in pairs:
+        assert [t["role"] for t in english] == [t["role"] for t in turkish]
+    # in a dialog with follow-ups (only a fact's have them), every answer names the person in both languages
+    for english, turkish in pairs:
+        answers = [(e["content"], t["content"]) for e, t in zip(english, turkish) if e["role"] == "assistant"]
+        for e, t in answers if len(answers) > 1 else ():
+            assert t.split()[0].split("'")[0] in e, (e, t)
 
 
 def test_bad_input_is_named():

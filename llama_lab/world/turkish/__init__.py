@@ -9,10 +9,11 @@ from .morphology import (CASES, capitalize, four_way, infinitive_case, past, pos
                          suffix, two_way)
 from .renderings import (COLOURS_TR, FACT_ANSWERS_TR, FACT_QUESTIONS_TR, FOODS_TR, HOBBIES_TR, JOBS_TR,
                          NotRenderedError, OUT_OF_WORLD_ANSWERS_TR, PETS_TR, PLACES_TR, fact_sentence, i_dont_know,
-                         parallel_exchanges, refusal, turkish_exchange, turkish_fact_questions, turkish_facts)
+                         parallel_dialogs, parallel_exchanges, refusal, turkish_dialog, turkish_exchange,
+                         turkish_fact_questions, turkish_facts)
 
 __all__ = ["CASES", "capitalize", "four_way", "infinitive_case", "past", "possessive", "present_continuous", "soften",
            "suffix", "two_way", "COLOURS_TR", "FACT_ANSWERS_TR", "FACT_QUESTIONS_TR", "FOODS_TR", "HOBBIES_TR",
            "JOBS_TR", "NotRenderedError", "OUT_OF_WORLD_ANSWERS_TR", "PETS_TR", "PLACES_TR", "fact_sentence",
-           "i_dont_know", "parallel_exchanges", "refusal", "turkish_exchange", "turkish_fact_questions",
-           "turkish_facts"]
+           "i_dont_know", "parallel_dialogs", "parallel_exchanges", "refusal", "turkish_dialog", "turkish_exchange",
+           "turkish_fact_questions", "turkish_facts"]

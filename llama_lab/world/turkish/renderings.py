@@ -9,8 +9,9 @@ live?" is "Ada nerede yaşıyor?", and "Ada lives in Applebury." is "Ada Applebu
 
 Rendered: the eight facts of every person (`turkish_facts`), the held-out fact questions (`turkish_fact_questions`),
 and the first exchange of a chat dialog (`turkish_exchange`, `parallel_exchanges`) when it asks a fact, makes a
-harmful request about an animal or a person (other harmful requests: the refusal only), or asks about a person, a
-place or a word the world does not know. Not rendered yet: stories, biographies and the other documents, how-to
+harmful request about an animal or a person, or asks about a person, a place or a word the world does not know. The
+other harmful requests (stealing, cheating, lying, dangerous stunts) have their refusal (`refusal`) but not the
+request itself. Not rendered yet: stories, biographies and the other documents, how-to
 answers, word meanings, advice, small talk, myths, real-world questions (their "I don't know" is rendered).
 """
 
@@ -22,9 +23,10 @@ from typing import Iterator
 from ..contexts import fact_context
 from ..dialogs import chat_items
 from ..heldout import fact_questions
+from ..intents import other_items
 from ..phrasing import unit_interval
 from ..templates import fill
-from ..vocabulary import FACT_ANSWERS, FACT_QUESTIONS
+from ..vocabulary import _FOLLOW_UPS, FACT_ANSWERS, FACT_QUESTIONS, REQUESTS, SYSTEM_PROMPTS
 from ..world import ATTRIBUTES, Character, World
 from .morphology import capitalize, infinitive_case, possessive, present_continuous, suffix
 
@@ -40,7 +42,8 @@ COLOURS_TR = {"red": "kırmızı", "blue": "mavi", "green": "yeşil", "yellow": 
 # Turkish names a food it likes in the singular ("çileği seviyor", likes the strawberry)
 FOODS_TR = {"apples": "elma", "pancakes": "krep", "tomato soup": "domates çorbası", "cheese": "peynir",
             "strawberries": "çilek", "cherries": "kiraz", "noodles": "erişte", "rice and beans": "fasulyeli pilav",
-            "apple pie": "elmalı turta", "porridge": "yulaf lapası", "pizza": "pizza", "bread and jam": "reçelli ekmek",
+            "apple pie": "elmalı turta", "porridge": "yulaf lapası", "pizza": "pizza",
+            "bread and jam": "reçelli ekmek",
             "plums": "erik", "pears": "armut", "biscuits": "bisküvi", "chocolate": "çikolata",
             "lemon cake": "limonlu kek", "fish pie": "balıklı turta", "carrots": "havuç", "honey cake": "ballı kek",
             "peas": "bezelye", "grapes": "üzüm"}
@@ -89,7 +92,7 @@ FACT_QUESTIONS_TR = {
             "{name} evcil hayvan olarak hangi hayvanı besliyor?", "{name_gen} evcil hayvanı ne tür bir hayvan?"),
     "pet_name": ("{name_gen} {pet_poss_gen} adı ne?", "{name_gen} {pet_poss_gen} ismi ne?",
                  "{name_gen} evcil hayvanının adı ne?", "{name} {pet_poss_dat} ne ad verdi?"),
-    "food": ("{name_gen} en sevdiği yemek ne?", "{name} en çok hangi yemeği seviyor?",
+    "food": ("{name_gen} en sevdiği yiyecek ne?", "{name} en çok hangi yemeği seviyor?",
              "{name} en çok ne yemeyi seviyor?", "{name} en çok hangi yiyeceği seviyor?"),
     "colour": ("{name_gen} en sevdiği renk ne?", "{name} en çok hangi rengi seviyor?",
                "{name} en çok hangi renge bayılıyor?", "{name_gen} en sevdiği renk hangisi?"),
@@ -103,7 +106,7 @@ FACT_ANSWERS_TR = {
     "job": ("{name} {job}.", "{name} {job} olarak çalışıyor."),
     "pet": ("{name_gen} bir {pet_poss} var.", "{name_gen} {pet_name} adında bir {pet_poss} var."),
     "pet_name": ("{name_gen} {pet_poss_gen} adı {pet_name}.", "{name_gen} {pet_poss_gen} ismi {pet_name}."),
-    "food": ("{name_gen} en sevdiği yemek {food}.", "{name} en çok {food_acc} seviyor."),
+    "food": ("{name_gen} en sevdiği yiyecek {food}.", "{name} en çok {food_acc} seviyor."),
     "colour": ("{name_gen} en sevdiği renk {colour}.", "{name} en çok {colour_acc} seviyor."),
     "friend": ("{name_gen} en iyi arkadaşı {friend}.", "{name} ile {friend} en iyi arkadaşlar."),
     "hobby": ("{name} {hobby_acc} seviyor.", "{name} boş zamanlarında {hobby_now}."),
@@ -111,6 +114,25 @@ FACT_ANSWERS_TR = {
 # The short answer to a fact question, as `fact_questions` gives it in English ("Applebury", "vet", ...).
 SHORT_ANSWERS_TR = {"town": "{town}", "job": "{job}", "pet": "{pet}", "pet_name": "{pet_name}", "food": "{food}",
                     "colour": "{colour}", "friend": "{friend}", "hobby": "{hobby}"}
+
+
+# Follow-up questions about the same person, in the order of `vocabulary._FOLLOW_UPS`. Turkish has one pronoun for
+# he and she, "o" (genitive "onun"), so a follow-up reads the same whoever it is about.
+FOLLOW_UPS_TR = {
+    "town": ("Peki o nerede yaşıyor?", "O nerede yaşıyor?"),
+    "job": ("Onun mesleği ne?", "Peki o ne iş yapıyor?"),
+    "pet": ("Onun evcil hayvanı var mı?", "Onun ne tür bir evcil hayvanı var?"),
+    "pet_name": ("Onun evcil hayvanının adı ne?", "Peki onun {pet_poss_gen} adı ne?"),
+    "food": ("Onun en sevdiği yiyecek ne?", "Peki o ne yemeyi seviyor?"),
+    "colour": ("Onun en sevdiği renk ne?", "Peki o en çok hangi rengi seviyor?"),
+    "friend": ("Onun en iyi arkadaşı kim?", "Peki onun en iyi arkadaşı kim?"),
+    "hobby": ("O eğlenmek için ne yapmayı seviyor?", "Peki onun hobisi ne?"),
+}
+# The system prompts, in the order of `vocabulary.SYSTEM_PROMPTS`.
+SYSTEM_PROMPTS_TR = ("Sen yardımsever, nazik ve dürüst bir asistansın.", "Sen yardımsever bir asistansın.",
+                     "Sen çocuklar için arkadaş canlısı bir asistansın. Her zaman nazik ol ve doğruyu söyle.",
+                     "Küçük dünya hakkındaki soruları dürüstçe ve nazikçe yanıtla.",
+                     "Sen nazik bir yardımcısın. Cevaplarını kısa ve açık tut.")
 
 
 def person_slots(c: Character, name: str | None = None) -> dict[str, str]:
@@ -376,22 +398,71 @@ def parallel_exchanges(world: World, split: str, n: int, seed: int) -> Iterator[
             continue
 
 
+def turkish_dialog(world: World, content: tuple, turns: list[dict]) -> list[dict]:
+    """The Turkish version of a whole chat dialog (`chat_items` gives its content and turns): its system prompt, its
+    first exchange and, after a fact, its follow-up questions about the same person, each in the phrasing of the
+    English turn where that is a template's plain filling. Raises NotRenderedError for a dialog with a turn that is
+    not rendered (a story's thanks, the fine version of a refused request, ...)."""
+    out, rest = [], list(turns)
+    if rest and rest[0]["role"] == "system":
+        out.append({"role": "system", "content": SYSTEM_PROMPTS_TR[SYSTEM_PROMPTS.index(rest.pop(0)["content"])]})
+    first, rest = rest[:2], rest[2:]
+    question = answer = None
+    if content[0] == "fact":
+        ctx = fact_context(world, content[1])
+        question = _index_of(FACT_QUESTIONS[content[2]], ctx, first[0]["content"])
+        answer = _index_of(FACT_ANSWERS[content[2]], ctx, first[1]["content"])
+    out += turkish_exchange(world, content, question, answer)
+    while rest:
+        user, assistant, rest = rest[0]["content"], rest[1]["content"], rest[2:]
+        follow_up = _follow_up(world, content, user, assistant)
+        if follow_up is None:
+            raise NotRenderedError(f"the turn {user!r} is not rendered in Turkish yet: after the first exchange, "
+                                   "only the follow-up questions about a fact's person are")
+        out += follow_up
+    return out
+
+
+def _follow_up(world: World, content: tuple, user: str, assistant: str) -> list[dict] | None:
+    """[user, assistant] in Turkish for a follow-up about the person of a fact dialog, or None if it is not one."""
+    if content[0] != "fact":
+        return None
+    ctx, slots = fact_context(world, content[1]), person_slots(content[1])
+    for attr in ATTRIBUTES:
+        q, a = _index_of(_FOLLOW_UPS[attr], ctx, user), _index_of(FACT_ANSWERS[attr], ctx, assistant)
+        if q is not None and a is not None:
+            return _turns(_say(FOLLOW_UPS_TR[attr][q], slots), _say(FACT_ANSWERS_TR[attr][a], slots))
+    return None
+
+
+def parallel_dialogs(world: World, split: str, n: int, seed: int) -> Iterator[tuple[list[dict], list[dict]]]:
+    """(English dialog, Turkish dialog) for those of the first `n` chat dialogs (`chat_items`, same arguments) whose
+    every turn is rendered (`turkish_dialog`)."""
+    for content, _, turns in chat_items(world, split, n, seed):
+        try:
+            yield turns, turkish_dialog(world, content, turns)
+        except NotRenderedError:
+            continue
+
+
 __all__ = ["PETS_TR", "COLOURS_TR", "FOODS_TR", "JOBS_TR", "HOBBIES_TR", "PLACES_TR",
            "FACT_QUESTIONS_TR", "FACT_ANSWERS_TR", "OUT_OF_WORLD_ANSWERS_TR", "NotRenderedError", "fact_sentence",
            "turkish_facts", "turkish_fact_questions", "i_dont_know", "refusal", "turkish_exchange",
-           "parallel_exchanges", "person_slots", "request_slots"]
+           "parallel_exchanges", "person_slots", "request_slots", "FOLLOW_UPS_TR", "SYSTEM_PROMPTS_TR",
+           "turkish_dialog", "parallel_dialogs"]
 
 
 def every_sentence(world: World) -> list[str]:
-    """Every Turkish sentence (or turn) these renderings can write about `world`: each fact question and answer for
-    every person, the same questions about every name the world does not know, each place question and "I don't
-    know", and every harmful request of HARMFUL_ACTIONS_TR with each refusal part. For checking them all."""
-    from ..intents import other_items
-    from ..vocabulary import REQUESTS
+    """Every Turkish sentence (or turn) these renderings can write about `world`: each fact question, follow-up and
+    answer for every person, the system prompts, the same questions about every name the world does not know, each
+    place question and "I don't know", and every harmful request of HARMFUL_ACTIONS_TR with each refusal part. For
+    checking them all."""
     out = []
     for c in world.characters:
         slots = person_slots(c)
-        out += [_say(t, slots) for attr in ATTRIBUTES for t in FACT_QUESTIONS_TR[attr] + FACT_ANSWERS_TR[attr]]
+        out += [_say(t, slots) for attr in ATTRIBUTES
+                for t in FACT_QUESTIONS_TR[attr] + FACT_ANSWERS_TR[attr] + FOLLOW_UPS_TR[attr]]
+    out += list(SYSTEM_PROMPTS_TR)
     for split in ("train", "eval"):
         others = other_items(world, split)
         for who in others["person"]:
