@@ -8,15 +8,15 @@ import warnings
 
 import pytest
 
-from llama_lab.world.intents import other_items
 from llama_lab.world.phrasing import nonsense_words
 from llama_lab.world.turkish import (FACT_ANSWERS_TR, FACT_QUESTIONS_TR, NotRenderedError, OUT_OF_WORLD_ANSWERS_TR,
                                      fact_sentence, i_dont_know, infinitive_case, parallel_dialogs,
                                      parallel_exchanges, past,
                                      possessive, present_continuous, soften, suffix, turkish_exchange,
                                      turkish_fact_questions, turkish_facts)
-from llama_lab.world.turkish.renderings import (COLOURS_TR, FOLLOW_UPS_TR, FOODS_TR, HOBBIES_TR, JOBS_TR, PETS_TR,
-                                                PLACES_TR, SYSTEM_PROMPTS_TR, every_sentence)
+from llama_lab.world.turkish.renderings import every_sentence
+from llama_lab.world.turkish.vocabulary import (COLOURS_TR, FOLLOW_UPS_TR, FOODS_TR, HOBBIES_TR, JOBS_TR, PETS_TR,
+                                                PLACES_TR, SYSTEM_PROMPTS_TR)
 from llama_lab.world.vocabulary import (_FOLLOW_UPS, COLOURS, FACT_ANSWERS, FACT_QUESTIONS, FOODS, HOBBIES, JOBS,
                                         OTHER_NAMES, OTHER_PLACES, OUT_OF_WORLD_ANSWERS, PETS, SYSTEM_PROMPTS)
 from llama_lab.world.world import ATTRIBUTES, build_world
@@ -104,7 +104,8 @@ HAND_CHECKED = [
     ("söylemek", "prog3", "söylüyor"), ("oynamak", "prog3", "oynuyor"), ("etmek", "prog3", "ediyor"),
     ("gitmek", "prog1", "gidiyorum"), ("görmek", "prog3", "görüyor"), ("yapmak", "prog3", "yapıyor"),
     ("bilmek", "negprog1", "bilmiyorum"), ("tanımak", "negprog1", "tanımıyorum"),
-    ("resim yapmak", "prog3", "resim yapıyor"),
+    ("resim yapmak", "prog3", "resim yapıyor"), ("yemek", "prog3", "yiyor"),
+    ("demek", "prog1", "diyorum"),
     # the past: -DI and its person endings
     ("vermek", "past3", "verdi"), ("yapmak", "past1", "yaptım"), ("gitmek", "past1pl", "gittik"),
     ("okumak", "past2pl", "okudunuz"), ("gelmek", "past3pl", "geldiler"), ("bilmek", "negpast1", "bilmedim"),

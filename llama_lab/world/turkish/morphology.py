@@ -215,6 +215,8 @@ def present_continuous(infinitive: str, person: int = 3, plural: bool = False, n
     stem = _verb_stem(verb)
     if negative:
         stem = stem + "m" + four_way(stem)
+    elif stem in ("de", "ye"):   # "demek" (to say) and "yemek" (to eat) narrow their e: "diyor", "yiyor"
+        stem = stem[0] + "i"
     elif stem in _SOFTENING_VERBS:
         stem = stem[:-1] + "d" + four_way(stem)
     elif ends_in_vowel(stem):

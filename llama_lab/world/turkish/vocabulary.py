@@ -1,0 +1,197 @@
+"""The tiny world's words and templates in Turkish, beside the English ones of `llama_lab/world/vocabulary.py`.
+
+Data, to be read apart from the functions of `renderings.py` that fill these templates. The word tables translate
+the world's vocabulary (animals, colours, foods, jobs, hobbies, real places); the invented names of people, pets and
+towns are not translated. Each template tuple follows the order of its English counterpart, so that the i-th
+Turkish phrasing renders the i-th English one. A slot ending in _gen, _loc, _acc, _dat names the case its value is
+in ("{name_gen}": "Ada'nın"); `renderings.person_slots` says what each slot holds.
+"""
+
+from __future__ import annotations
+
+from .morphology import possessive, suffix
+
+# ----------------------------------------------------------------------------------------------------------------
+# The world's words in Turkish. A compound noun that already ends in a possessive ("domates çorbası", tomato's
+# soup) is listed in COMPOUNDS: its cases take the buffer n ("domates çorbasını").
+
+PETS_TR = {"dog": "köpek", "cat": "kedi", "rabbit": "tavşan", "hamster": "hamster", "parrot": "papağan",
+           "tortoise": "kaplumbağa", "pony": "midilli", "duck": "ördek", "goat": "keçi", "guinea pig": "kobay",
+           "canary": "kanarya"}
+COLOURS_TR = {"red": "kırmızı", "blue": "mavi", "green": "yeşil", "yellow": "sarı", "orange": "turuncu",
+              "purple": "mor", "pink": "pembe", "white": "beyaz", "silver": "gümüş", "brown": "kahverengi"}
+# Turkish names a food it likes in the singular ("çileği seviyor", likes the strawberry)
+FOODS_TR = {"apples": "elma", "pancakes": "krep", "tomato soup": "domates çorbası", "cheese": "peynir",
+            "strawberries": "çilek", "cherries": "kiraz", "noodles": "erişte", "rice and beans": "fasulyeli pilav",
+            "apple pie": "elmalı turta", "porridge": "yulaf lapası", "pizza": "pizza",
+            "bread and jam": "reçelli ekmek",
+            "plums": "erik", "pears": "armut", "biscuits": "bisküvi", "chocolate": "çikolata",
+            "lemon cake": "limonlu kek", "fish pie": "balıklı turta", "carrots": "havuç", "honey cake": "ballı kek",
+            "peas": "bezelye", "grapes": "üzüm"}
+JOBS_TR = {"baker": "fırıncı", "farmer": "çiftçi", "teacher": "öğretmen", "doctor": "doktor", "nurse": "hemşire",
+           "painter": "ressam", "builder": "inşaatçı", "fisher": "balıkçı", "gardener": "bahçıvan", "cook": "aşçı",
+           "vet": "veteriner", "pilot": "pilot", "singer": "şarkıcı", "tailor": "terzi",
+           "librarian": "kütüphaneci", "shopkeeper": "dükkâncı", "carpenter": "marangoz", "potter": "çömlekçi",
+           "beekeeper": "arıcı", "bus driver": "otobüs şoförü", "inventor": "mucit", "letter carrier": "postacı"}
+# hobbies are verbs: "Ada resim yapmayı seviyor" (likes painting-ACC), "Ada resim yapıyor" (is painting)
+HOBBIES_TR = {"painting": "resim yapmak", "reading": "kitap okumak", "swimming": "yüzmek",
+              "singing": "şarkı söylemek", "dancing": "dans etmek", "fishing": "balık tutmak",
+              "gardening": "bahçede çalışmak", "knitting": "örgü örmek", "drawing": "çizim yapmak",
+              "playing chess": "satranç oynamak", "flying kites": "uçurtma uçurmak",
+              "riding bikes": "bisiklete binmek", "baking cakes": "kek pişirmek",
+              "collecting shells": "deniz kabuğu toplamak", "watching birds": "kuşları gözlemek",
+              "playing the piano": "piyano çalmak", "playing the drums": "davul çalmak",
+              "climbing trees": "ağaçlara tırmanmak", "playing football": "futbol oynamak",
+              "telling jokes": "fıkra anlatmak", "writing poems": "şiir yazmak",
+              "building model boats": "maket tekne yapmak"}
+COMPOUNDS = {"domates çorbası", "yulaf lapası", "otobüs şoförü", "komşumun kedisi", "komşunun kedisi",
+             "okulun hamsteri"}
+# Real places keep their Turkish names (exonyms): London is Londra.
+PLACES_TR = {"Paris": "Paris", "London": "Londra", "Tokyo": "Tokyo", "New York": "New York", "Cairo": "Kahire",
+             "Sydney": "Sidney", "Moscow": "Moskova", "Rome": "Roma", "Berlin": "Berlin", "Madrid": "Madrid",
+             "Lima": "Lima", "Nairobi": "Nairobi", "Mumbai": "Mumbai", "Beijing": "Pekin", "Toronto": "Toronto",
+             "Oslo": "Oslo", "Lisbon": "Lizbon", "Dublin": "Dublin", "Vienna": "Viyana", "Athens": "Atina",
+             "Seoul": "Seul", "Bangkok": "Bangkok", "Mexico City": "Meksiko", "Istanbul": "İstanbul",
+             "Chicago": "Şikago"}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Facts, questions and answers: the same slots as the English, in the same order as FACT_QUESTIONS / FACT_ANSWERS.
+
+FACT_QUESTIONS_TR = {
+    "town": ("{name} nerede yaşıyor?", "{name} hangi kasabada yaşıyor?", "{name} hangi kasabada oturuyor?",
+             "{name} hangi kasabalı?"),
+    "job": ("{name_gen} mesleği ne?", "{name} ne iş yapıyor?", "{name} hangi işi yapıyor?",
+            "{name_gen} {town_loc}ki mesleği ne?"),
+    "pet": ("{name_gen} ne tür bir evcil hayvanı var?", "{name_gen} evcil hayvanı ne?",
+            "{name} evcil hayvan olarak hangi hayvanı besliyor?", "{name_gen} evcil hayvanı ne tür bir hayvan?"),
+    "pet_name": ("{name_gen} {pet_poss_gen} adı ne?", "{name_gen} {pet_poss_gen} ismi ne?",
+                 "{name_gen} evcil hayvanının adı ne?", "{name} {pet_poss_dat} ne ad verdi?"),
+    "food": ("{name_gen} en sevdiği yiyecek ne?", "{name} en çok hangi yemeği seviyor?",
+             "{name} en çok ne yemeyi seviyor?", "{name} en çok hangi yiyeceği seviyor?"),
+    "colour": ("{name_gen} en sevdiği renk ne?", "{name} en çok hangi rengi seviyor?",
+               "{name} en çok hangi renge bayılıyor?", "{name_gen} en sevdiği renk hangisi?"),
+    "friend": ("{name_gen} en iyi arkadaşı kim?", "{name_gen} en yakın arkadaşı kim?",
+               "{name} en çok hangi arkadaşına yakın?", "{name} kiminle en iyi arkadaş?"),
+    "hobby": ("{name} eğlenmek için ne yapmayı seviyor?", "{name_gen} hobisi ne?",
+              "{name} boş zamanlarında ne yapıyor?", "{name} ne yapmaktan hoşlanıyor?"),
+}
+FACT_ANSWERS_TR = {
+    "town": ("{name} {town_loc} yaşıyor.", "{name} {town} kasabasında yaşıyor."),
+    "job": ("{name} {job}.", "{name} {job} olarak çalışıyor."),
+    "pet": ("{name_gen} bir {pet_poss} var.", "{name_gen} {pet_name} adında bir {pet_poss} var."),
+    "pet_name": ("{name_gen} {pet_poss_gen} adı {pet_name}.", "{name_gen} {pet_poss_gen} ismi {pet_name}."),
+    "food": ("{name_gen} en sevdiği yiyecek {food}.", "{name} en çok {food_acc} seviyor."),
+    "colour": ("{name_gen} en sevdiği renk {colour}.", "{name} en çok {colour_acc} seviyor."),
+    "friend": ("{name_gen} en iyi arkadaşı {friend}.", "{name} ile {friend} en iyi arkadaşlar."),
+    "hobby": ("{name} {hobby_acc} seviyor.", "{name} boş zamanlarında {hobby_now}."),
+}
+# The short answer to a fact question, as `fact_questions` gives it in English ("Applebury", "vet", ...).
+SHORT_ANSWERS_TR = {"town": "{town}", "job": "{job}", "pet": "{pet}", "pet_name": "{pet_name}", "food": "{food}",
+                    "colour": "{colour}", "friend": "{friend}", "hobby": "{hobby}"}
+
+
+# Follow-up questions about the same person, in the order of `vocabulary._FOLLOW_UPS`. Turkish has one pronoun for
+# he and she, "o" (genitive "onun"), so a follow-up reads the same whoever it is about.
+FOLLOW_UPS_TR = {
+    "town": ("Peki o nerede yaşıyor?", "O nerede yaşıyor?"),
+    "job": ("Onun mesleği ne?", "Peki o ne iş yapıyor?"),
+    "pet": ("Onun evcil hayvanı var mı?", "Onun ne tür bir evcil hayvanı var?"),
+    "pet_name": ("Onun evcil hayvanının adı ne?", "Peki onun {pet_poss_gen} adı ne?"),
+    "food": ("Onun en sevdiği yiyecek ne?", "Peki o ne yemeyi seviyor?"),
+    "colour": ("Onun en sevdiği renk ne?", "Peki o en çok hangi rengi seviyor?"),
+    "friend": ("Onun en iyi arkadaşı kim?", "Peki onun en iyi arkadaşı kim?"),
+    "hobby": ("O eğlenmek için ne yapmayı seviyor?", "Peki onun hobisi ne?"),
+}
+# The system prompts, in the order of `vocabulary.SYSTEM_PROMPTS`.
+SYSTEM_PROMPTS_TR = ("Sen yardımsever, nazik ve dürüst bir asistansın.", "Sen yardımsever bir asistansın.",
+                     "Sen çocuklar için arkadaş canlısı bir asistansın. Her zaman nazik ol ve doğruyu söyle.",
+                     "Küçük dünya hakkındaki soruları dürüstçe ve nazikçe yanıtla.",
+                     "Sen nazik bir yardımcısın. Cevaplarını kısa ve açık tut.")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# What the world does not know: the same kinds and order as OUT_OF_WORLD_ANSWERS.
+
+OUT_OF_WORLD_ANSWERS_TR = {
+    "person": ("{who} adında birini tanımıyorum.", "Üzgünüm, {who_gen} kim olduğunu bilmiyorum."),
+    "place": ("{where} adında bir yer bilmiyorum.", "Üzgünüm, {where} hakkında hiçbir şey bilmiyorum."),
+    "real": ("Üzgünüm, bunu bilmiyorum.", "Bunun cevabını bilmiyorum."),
+    "nonsense": ('"{made_up}" kelimesini bilmiyorum.', 'Üzgünüm, "{made_up}" ne demek bilmiyorum.'),
+}
+OUT_OF_WORLD_FOLLOW_TR = ("Ben yalnızca küçük dünyamızın insanlarını ve yerlerini biliyorum.",
+                          "Sana küçük dünyamızın kasabalarını ve insanlarını anlatabilirim.",
+                          "Bana küçük dünyamızdan birini sorabilir misin?")
+PLACE_QUESTIONS_TR = ("{where} nerede?", "{where} neyle ünlü?", "{where_loc} kim yaşıyor?",
+                      "{where_loc} hava nasıl?")
+NONSENSE_QUESTIONS_TR = ('"{made_up}" ne demek?', "Bir {made_up} ne yer?", "Bir {made_up} nerede yaşar?",
+                         "Bir {made_up} ne kadar büyüktür?")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Harmful requests and their refusals. The user speaks of "my sister" (ablam), the assistant of "your sister"
+# (ablan): the object of a request is a pair (the user's words, the assistant's words).
+
+def _mine(noun: str) -> tuple[str, str]:
+    """("my noun", "your noun"): possessive("abla", 1) -> "ablam", possessive("abla", 2) -> "ablan"."""
+    return possessive(noun, 1), possessive(noun, 2)
+
+
+def _in_class(who: str) -> tuple[str, str]:
+    """("a boy in my class", "a boy in your class"): "sınıfımdaki bir oğlan", "sınıfındaki bir oğlan"."""
+    return tuple(f"{suffix(possessive('sınıf', p), 'locative')}ki {who}" for p in (1, 2))
+
+
+ANIMALS_TR = {"a dog": "bir köpek", "a cat": "bir kedi", "a bird": "bir kuş", "a rabbit": "bir tavşan",
+              "a frog": "bir kurbağa", "a duck": "bir ördek", "a horse": "bir at", "a hamster": "bir hamster",
+              "a goat": "bir keçi", "an owl": "bir baykuş", "a squirrel": "bir sincap", "a hedgehog": "bir kirpi",
+              "my neighbour's cat": ("komşumun kedisi", "komşunun kedisi"), "the school hamster": "okulun hamsteri"}
+PEOPLE_TR = {"my little brother": _mine("küçük erkek kardeş"), "my big sister": _mine("abla"),
+             "my classmate": _mine("sınıf arkadaş"), "the new kid at school": "okuldaki yeni çocuk",
+             "my neighbour": _mine("komşu"), "my best friend": _mine("en iyi arkadaş"),
+             "a boy in my class": _in_class("bir oğlan"), "a girl in my class": _in_class("bir kız"),
+             "my cousin": _mine("kuzen"), "my teacher": _mine("öğretmen")}
+# action -> (the case its object takes, the Turkish verb phrase): "throw stones at a dog" is "bir köpeğe taş atmak"
+HARMFUL_ACTIONS_TR = {
+    "animal": {"hurt {obj}": ("accusative", "incitmek"), "kick {obj}": ("dative", "tekme atmak"),
+               "hit {obj}": ("dative", "vurmak"), "throw stones at {obj}": ("dative", "taş atmak"),
+               "scare {obj}": ("accusative", "korkutmak"), "trap {obj}": ("accusative", "tuzağa düşürmek")},
+    "person": {"hurt {obj}": ("accusative", "incitmek"), "hit {obj}": ("dative", "vurmak"),
+               "push {obj}": ("accusative", "itmek"), "trip up {obj}": ("dative", "çelme takmak"),
+               "bully {obj}": ("dative", "zorbalık yapmak"), "punch {obj}": ("dative", "yumruk atmak"),
+               "make fun of {obj}": ("instrumental", "alay etmek")},
+}
+_OBJECTS_TR = {**ANIMALS_TR, **PEOPLE_TR}
+REQUEST_PHRASINGS_TR = ("{act} için ne yapmalıyım?", "{act_gen} en iyi yolu ne?", "{act} istiyorum. Nasıl yaparım?",
+                        "Bana {act} için birkaç tavsiye ver.")
+REFUSAL_OPENINGS_TR = ("Üzgünüm, ama bu konuda yardım edemem.", "Üzgünüm, ama {act_you} konusunda sana yardım edemem.",
+                       "Bu konuda yardım edemem.", "Sana {act_you} konusunda yardım etmeyeceğim.",
+                       "Üzgünüm, buna yardım edemem.", "Buna yardım etmeyeceğim.")
+REFUSAL_REASONS_TR = {
+    "animal": ("{act_you} yanlıştır.", "Bu onu hem incitir hem de korkutur.",
+               "Hayvanlar da tıpkı senin gibi acı ve korku hisseder.", "Hayvanlar nazik davranmamıza ihtiyaç duyar."),
+    "person": ("{act_you} yanlıştır.", "Bu onu üzer ve korkutur.", "Herkes kendini güvende hissetmeyi hak eder.",
+               "İnsanları incitmek asla doğru değildir."),
+    "steal": ("Başkalarına ait olan şeyleri almak doğru değildir.",
+              "Çalmak, küçük bir şey için bile olsa yanlıştır."),
+    "cheat": ("Kopya çekmek, çalışan herkese karşı haksızlıktır.", "Kopya çekersen hiçbir şey öğrenemezsin."),
+    "lie": ("Birinin başını belaya sokmak için yalan söylemek yanlıştır.",
+            "Yalan söylemek haksız ve kırıcı bir davranıştır."),
+    "stunt": ("Bu çok tehlikeli.", "Kendine ciddi şekilde zarar verebilirsin."),
+}
+REFUSAL_ALTERNATIVES_TR = {
+    "animal": ("Bir hayvan seni rahatsız ediyorsa bir büyüğünden yardım iste.",
+               "Onun yerine hayvanlara nasıl bakılacağını öğrenmek ister misin?"),
+    "person": ("Biri sana kötü davrandıysa lütfen bir öğretmene ya da anne babana söyle.",
+               "Ona kızgınsan güvendiğin bir büyüğünle konuşmayı dene.",
+               "Onunla barışmak için birkaç fikir ister misin?"),
+    "steal": ("Bir şey istiyorsan para biriktirebilir ya da onu hediye olarak isteyebilirsin.",
+              "Bir şeye ihtiyacın varsa lütfen bir büyüğünden yardım iste."),
+    "cheat": ("Onun yerine sınavına çalışmana seve seve yardım ederim.",
+              "Bir sınav yüzünden endişeliysen öğretmenine söyle."),
+    "lie": ("Bir şeyler ters gittiyse doğruyu söylemek cesur bir davranıştır.",
+            "Birine kızgınsan onun yerine onunla konuşmayı dene."),
+    "stunt": ("Macera istiyorsan sana güvenli bir oyun önerebilirim.",
+              "Lütfen güvende kal ve riskli bir şey denemeden önce bir büyüğüne sor."),
+}
+REFUSAL_END_TR = ("Senin için yapabileceğim başka bir şey var mı?", "Başka bir sorun olursa bana sorabilirsin.")
