@@ -19,9 +19,10 @@ from llama_lab.world.turkish import (FACT_ANSWERS_TR, FACT_QUESTIONS_TR, NotRend
                                      turkish_fact_questions, turkish_facts)
 from llama_lab.world.turkish.renderings import every_sentence
 from llama_lab.world.turkish.vocabulary import (COLOURS_TR, FOLLOW_UPS_TR, FOODS_TR, HOBBIES_TR, JOBS_TR, PETS_TR,
-                                                PLACES_TR, SYSTEM_PROMPTS_TR)
+                                                PLACES_TR, REAL_WORLD_QUESTIONS_TR, SYSTEM_PROMPTS_TR)
 from llama_lab.world.vocabulary import (_FOLLOW_UPS, COLOURS, FACT_ANSWERS, FACT_QUESTIONS, FOODS, HOBBIES, JOBS,
-                                        OTHER_NAMES, OTHER_PLACES, OUT_OF_WORLD_ANSWERS, PETS, SYSTEM_PROMPTS)
+                                        OTHER_NAMES, OTHER_PLACES, OUT_OF_WORLD_ANSWERS, PETS, REAL_WORLD_QUESTIONS,
+                                        SYSTEM_PROMPTS)
 from llama_lab.world.world import ATTRIBUTES, build_world
 
 # zemberek 0.2.3's read-write lock calls Condition.notifyAll, which Python 3.10+ marks deprecated
@@ -209,6 +210,7 @@ def test_flipping_a_names_harmony_is_caught(analyser, world):
 def test_the_tables_translate_the_whole_vocabulary():
     assert set(PETS_TR) == set(PETS) and set(COLOURS_TR) == set(COLOURS) and set(FOODS_TR) == set(FOODS)
     assert set(JOBS_TR) == set(JOBS) and set(HOBBIES_TR) == set(HOBBIES) and set(PLACES_TR) == set(OTHER_PLACES)
+    assert list(REAL_WORLD_QUESTIONS_TR) == list(REAL_WORLD_QUESTIONS)
 
 
 def test_turkish_phrasings_parallel_the_english():
@@ -253,6 +255,8 @@ def test_i_dont_know_and_refusals(world):
     user, reply = turkish_exchange(world, ("harmful", "person", "hurt {obj}", "hurting {obj}", "my big sister"), 0)
     assert user["content"] == "Ablamı incitmek için ne yapmalıyım?"
     assert reply["role"] == "assistant" and reply["content"].startswith(("Üzgünüm", "Bu", "Sana", "Buna"))
+    user, reply = turkish_exchange(world, ("out_of_world", "real", "Who wrote Hamlet?"), 0, 1)
+    assert user["content"] == "Hamlet'i kim yazdı?" and reply["content"].startswith("Bunun cevabını bilmiyorum.")
     with pytest.raises(NotRenderedError, match="not rendered in Turkish"):
         turkish_exchange(world, ("story", world.characters[0], "name"))
 

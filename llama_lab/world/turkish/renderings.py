@@ -1,18 +1,21 @@
 """The tiny world in Turkish: its facts, the questions about them and their answers, "I don't know" for what the
 world does not hold, and refusals of harmful requests, written from the same world state as the English.
 
-The words come from the tables below (the world's animals, colours, foods, jobs and hobbies in Turkish); the
-invented names (people, pets, towns) stay as they are and take their suffixes after an apostrophe, with the vowel
-harmony of their last written vowel (`morphology.py` says why). Every template here has an English counterpart in
-`vocabulary.py`, in the same order, so that the i-th Turkish phrasing renders the i-th English one: "Where does Ada
-live?" is "Ada nerede yaşıyor?", and "Ada lives in Applebury." is "Ada Applebury'de yaşıyor.".
+The words and templates are in `vocabulary.py` beside this module (the world's animals, colours, foods, jobs and
+hobbies in Turkish); the invented names (people, pets, towns) stay as they are and take their suffixes after an
+apostrophe, with the vowel harmony of their last written vowel (`morphology.py` says why). Every template has an
+English counterpart in the world's own `vocabulary.py`, in the same order, so that the i-th Turkish phrasing renders
+the i-th English one: "Where does Julia live?" is "Julia nerede yaşıyor?", and "Julia lives in Honeydale." is
+"Julia Honeydale'de yaşıyor.".
 
 Rendered: the eight facts of every person (`turkish_facts`), the held-out fact questions (`turkish_fact_questions`),
-and the first exchange of a chat dialog (`turkish_exchange`, `parallel_exchanges`) when it asks a fact, makes a
-harmful request about an animal or a person, or asks about a person, a place or a word the world does not know. The
-other harmful requests (stealing, cheating, lying, dangerous stunts) have their refusal (`refusal`) but not the
-request itself. Not rendered yet: stories, biographies and the other documents, how-to
-answers, word meanings, advice, small talk, myths, real-world questions (their "I don't know" is rendered).
+and chat dialogs (`turkish_dialog`, `parallel_dialogs`; first exchanges alone: `turkish_exchange`,
+`parallel_exchanges`) whose turns are a system prompt, a fact question and its follow-ups, a harmful request about
+an animal or a person and its refusal, or a question about a person, a place, a word or a real-world fact that the
+world does not know, answered "I don't know". The other harmful requests (stealing, cheating, lying, dangerous
+stunts) have their refusal (`refusal`) but not the request itself. Not rendered yet: stories, biographies and the
+other documents, how-to answers, word meanings, advice, small talk, myths, and out-of-world content asked for as a
+story or a how-to.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from .vocabulary import (_OBJECTS_TR, COLOURS_TR, COMPOUNDS, FACT_ANSWERS_TR, FA
                          FOODS_TR, HARMFUL_ACTIONS_TR, HOBBIES_TR, JOBS_TR, NONSENSE_QUESTIONS_TR,
                          OUT_OF_WORLD_ANSWERS_TR, OUT_OF_WORLD_FOLLOW_TR, PETS_TR, PLACE_QUESTIONS_TR, PLACES_TR,
                          REFUSAL_ALTERNATIVES_TR, REFUSAL_END_TR, REFUSAL_OPENINGS_TR, REFUSAL_REASONS_TR,
-                         REQUEST_PHRASINGS_TR, SHORT_ANSWERS_TR, SYSTEM_PROMPTS_TR)
+                         REAL_WORLD_QUESTIONS_TR, REQUEST_PHRASINGS_TR, SHORT_ANSWERS_TR, SYSTEM_PROMPTS_TR)
 
 
 def case(phrase: str, name: str) -> str:
@@ -187,13 +190,16 @@ def turkish_exchange(world: World, content: tuple, question: int | None = None,
         c = world.characters[int(unit_interval(world.seed, "other-pet", who) * len(world.characters))]
         q = rng.randrange(4) if question is None else question
         user = _say(FACT_QUESTIONS_TR[attr][q], person_slots(c, name=who))
+    elif intent == "out_of_world" and len(content) == 3 and content[1] == "real":
+        user = REAL_WORLD_QUESTIONS_TR[content[2]]
     elif intent == "out_of_world" and len(content) == 3 and content[1] in ("place", "nonsense"):
         templates = PLACE_QUESTIONS_TR if content[1] == "place" else NONSENSE_QUESTIONS_TR
         user = _say(templates[rng.randrange(len(templates)) if question is None else question],
                     out_of_world_slots(*content[1:]))
     else:
-        raise NotRenderedError(f"content {content[:2]!r} is not rendered in Turkish yet: rendered are facts, "
-                               "harmful requests about animals and people, and out-of-world people, places and words")
+        raise NotRenderedError(f"content {content[:2]!r} is not rendered in Turkish yet: rendered are facts, harmful "
+                               "requests about animals and people, and questions about people, places, words and "
+                               "real-world facts that the world does not know")
     a = rng.randrange(2) if answer is None else answer
     follow = rng.randrange(len(OUT_OF_WORLD_FOLLOW_TR)) if rng.random() < 0.7 else None
     return _turns(user, i_dont_know(content[1], content[2], a, follow))
@@ -297,7 +303,8 @@ def every_sentence(world: World) -> list[str]:
             for item in others[kind]:
                 slots = out_of_world_slots(kind, item)
                 out += [_say(t, slots) for t in templates + OUT_OF_WORLD_ANSWERS_TR[kind]]
-    out += list(OUT_OF_WORLD_ANSWERS_TR["real"]) + list(OUT_OF_WORLD_FOLLOW_TR) + list(REFUSAL_END_TR)
+    out += list(OUT_OF_WORLD_ANSWERS_TR["real"]) + list(REAL_WORLD_QUESTIONS_TR.values())
+    out += list(OUT_OF_WORLD_FOLLOW_TR) + list(REFUSAL_END_TR)
     for category, (harmful, _) in REQUESTS.items():
         plain = [t for t in REFUSAL_OPENINGS_TR + REFUSAL_REASONS_TR[category] if "{" not in t]
         out += plain + list(REFUSAL_ALTERNATIVES_TR[category])

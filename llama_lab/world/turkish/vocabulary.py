@@ -195,3 +195,38 @@ REFUSAL_ALTERNATIVES_TR = {
               "Lütfen güvende kal ve riskli bir şey denemeden önce bir büyüğüne sor."),
 }
 REFUSAL_END_TR = ("Senin için yapabileceğim başka bir şey var mı?", "Başka bir sorun olursa bana sorabilirsin.")
+
+# The real world's questions, which the tiny world cannot answer ("I don't know"), in the order of
+# `vocabulary.REAL_WORLD_QUESTIONS`.
+REAL_WORLD_QUESTIONS_TR = {
+    "What colour is the sky?": "Gökyüzü ne renk?", "How far away is the moon?": "Ay ne kadar uzakta?",
+    "What is the capital of France?": "Fransa'nın başkenti neresi?",
+    "Who invented the telephone?": "Telefonu kim icat etti?",
+    "How many legs does a spider have?": "Bir örümceğin kaç bacağı var?",
+    "What is the biggest ocean?": "En büyük okyanus hangisi?",
+    "How tall is Mount Everest?": "Everest Dağı ne kadar yüksek?",
+    "Who was the first person on the moon?": "Ay'a ilk ayak basan kişi kimdi?",
+    "What is the speed of light?": "Işığın hızı ne kadar?", "How many planets are there?": "Kaç gezegen var?",
+    "What is the hottest planet?": "En sıcak gezegen hangisi?", "Who wrote Hamlet?": "Hamlet'i kim yazdı?",
+    "What language do people speak in Brazil?": "Brezilya'da insanlar hangi dili konuşuyor?",
+    "How old is the sun?": "Güneş kaç yaşında?", "What is the tallest animal?": "En uzun boylu hayvan hangisi?",
+    "Who painted the Mona Lisa?": "Mona Lisa tablosunu kim yaptı?",
+    "What is the largest country in the world?": "Dünyanın en büyük ülkesi hangisi?",
+    "How many bones are in the human body?": "İnsan vücudunda kaç kemik var?",
+    "What is the longest river in the world?": "Dünyanın en uzun nehri hangisi?",
+    "Who is the president of America?": "Amerika'nın başkanı kim?", "What year is it?": "Hangi yıldayız?",
+    "What is the weather like today?": "Bugün hava nasıl?", "What time is it now?": "Şimdi saat kaç?",
+    "How do aeroplanes fly?": "Uçaklar nasıl uçar?", "Why is the sea salty?": "Deniz neden tuzludur?",
+    "How many stars are in the sky?": "Gökyüzünde kaç yıldız var?", "What do whales eat?": "Balinalar ne yer?",
+    "What is the capital of Japan?": "Japonya'nın başkenti neresi?",
+    "Who won the football World Cup?": "Futbol Dünya Kupası'nı kim kazandı?",
+    "How hot is the sun?": "Güneş ne kadar sıcak?", "How many people live on Earth?": "Dünya'da kaç kişi yaşıyor?",
+    "What is the biggest city in the world?": "Dünyanın en büyük şehri hangisi?",
+    "Why do we have seasons?": "Neden mevsimler var?", "Who discovered gravity?": "Yerçekimini kim keşfetti?",
+    "How fast can a cheetah run?": "Bir çita ne kadar hızlı koşabilir?",
+    "What is the name of our galaxy?": "Galaksimizin adı ne?",
+    "How many teeth does a shark have?": "Bir köpek balığının kaç dişi var?",
+    "Why do leaves turn brown?": "Yapraklar neden kahverengiye döner?",
+    "What is the biggest dinosaur?": "En büyük dinozor hangisi?",
+    "How do volcanoes work?": "Yanardağlar nasıl çalışır?",
+}
