@@ -69,7 +69,9 @@ HAND_CHECKED = [
     ("top", "locative", "topta"), ("süt", "accusative", "sütü"), ("armut", "accusative", "armudu"),
     ("armut", "dative", "armuda"), ("armut", "locative", "armutta"), ("havuç", "accusative", "havucu"),
     ("havuç", "dative", "havuca"), ("çilek", "accusative", "çileği"), ("sincap", "accusative", "sincabı"),
-    ("sincap", "dative", "sincaba"), ("üzüm", "accusative", "üzümü"), ("üzüm", "dative", "üzüme"),
+    ("sincap", "dative", "sincaba"), ("çocuk", "nominative", "çocuk"), ("çocuk", "accusative", "çocuğu"), ("bisiklet", "accusative", "bisikleti"), ("vinç", "dative", "vince"),
+    ("kırdık", "poss1", "kırdığım"), ("yaptık", "poss2", "yaptığın"), ("üzüm", "accusative", "üzümü"),
+    ("üzüm", "dative", "üzüme"),
     # buffer letters y and n after a vowel
     ("kedi", "locative", "kedide"), ("kedi", "ablative", "kediden"), ("kedi", "dative", "kediye"),
     ("kedi", "accusative", "kediyi"), ("kedi", "genitive", "kedinin"), ("kedi", "plural", "kediler"),
@@ -257,6 +259,8 @@ def test_i_dont_know_and_refusals(world):
     assert reply["role"] == "assistant" and reply["content"].startswith(("Üzgünüm", "Bu", "Sana", "Buna"))
     user, reply = turkish_exchange(world, ("out_of_world", "real", "Who wrote Hamlet?"), 0, 1)
     assert user["content"] == "Hamlet'i kim yazdı?" and reply["content"].startswith("Bunun cevabını bilmiyorum.")
+    user, _ = turkish_exchange(world, ("harmful", "lie", "blame {obj} for something I broke", "", "my cousin"), 0)
+    assert user["content"] == "Kırdığım bir şey için kuzenimi suçlamak için ne yapmalıyım?"
     with pytest.raises(NotRenderedError, match="not rendered in Turkish"):
         turkish_exchange(world, ("story", world.characters[0], "name"))
 

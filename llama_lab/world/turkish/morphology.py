@@ -11,7 +11,8 @@ Turkish builds a word by adding suffixes to a stem, and each suffix changes its 
   f s t k ç ş h p) and *d* elsewhere: "kitapta" but "evde".
 * **Consonant softening.** A noun of more than one syllable that ends in p, ç, t or k voices it before a vowel:
   p -> b, ç -> c, t -> d, k -> ğ (k -> g after n): "kitap" -> "kitabı", "köpek" -> "köpeğe", "renk" -> "rengi".
-  Most one-syllable nouns keep theirs ("top" -> "topu"); a few listed in `_SOFTENS_ANYWAY` soften all the same.
+  Most one-syllable nouns keep theirs ("top" -> "topu"); a few listed in `_SOFTENS_ANYWAY` soften all the same,
+  and a few longer ones, most of them borrowed, never do (`_KEEPS_ITS_CONSONANT`: "bisiklet" -> "bisikleti").
 * **Buffer letters.** Two vowels never meet at a suffix boundary: a buffer consonant goes between them, *y* for
   the dative, accusative and "with" ("kediye", "kediyi"), *n* for the genitive ("kedinin"), *s* for the
   possessive of the third person ("kedisi"); after a third-person possessive a case takes *n* ("kedisine").
@@ -36,7 +37,9 @@ ROUNDED = "oöuü"
 VOICELESS = "fstkçşhp"   # "fıstıkçı şahap": after these, a suffix's D is t; x is said "ks", so it counts as one too
 _SOFTENING = {"p": "b", "ç": "c", "t": "d", "k": "ğ"}
 # one-syllable nouns that soften all the same (most, like "top" -> "topu", "kek" -> "keki", do not)
-_SOFTENS_ANYWAY = {"renk", "ağaç", "uç", "dip", "kap", "taç"}
+_SOFTENS_ANYWAY = {"renk", "ağaç", "uç", "dip", "kap", "taç", "vinç"}
+# longer words, most of them borrowed, that keep their consonant: "bisiklet" -> "bisikleti", "sepet" -> "sepeti"
+_KEEPS_ITS_CONSONANT = {"bisiklet", "sepet", "saat", "devlet", "millet", "hukuk", "tank"}
 # verbs of one syllable whose t softens before a vowel: "etmek" -> "ediyor", "gitmek" -> "gidiyor"
 _SOFTENING_VERBS = {"et", "git", "tat", "güt"}
 
@@ -103,7 +106,8 @@ def soften(word: str) -> str:
     Example: "kitap" -> "kitab", "köpek" -> "köpeğ", "renk" -> "reng", "top" -> "top", "Redcliff" -> "Redcliff"."""
     head, word = _last_word(word)
     last = word[-1:]
-    if is_proper(word) or last not in _SOFTENING or (syllables(word) < 2 and word not in _SOFTENS_ANYWAY):
+    if (is_proper(word) or last not in _SOFTENING or word in _KEEPS_ITS_CONSONANT
+            or (syllables(word) < 2 and word not in _SOFTENS_ANYWAY)):
         return head + word
     if last == "k" and word[-2:-1] == "n":
         return head + word[:-1] + "g"
@@ -163,7 +167,7 @@ def suffix(word: str, case: str, possessed: bool = False) -> str:
         ending = ("y" if vowel_end else "") + "l" + e
     else:
         raise ValueError(f"case {case!r} is not one of {CASES}")
-    stem = soften(w) if ending[:1] in VOWELS else w
+    stem = soften(w) if ending and ending[0] in VOWELS else w
     return head + _join(stem, ending)
 
 
@@ -185,7 +189,7 @@ def possessive(word: str, person: int, plural: bool = False) -> str:
             else ("s" + i if ends_in_vowel(w) else i)
     else:
         ending = link + {1: "m", 2: "n"}[person] + (i + "z" if plural else "")
-    stem = soften(w) if ending[:1] in VOWELS else w
+    stem = soften(w) if ending and ending[0] in VOWELS else w
     return head + _join(stem, ending)
 
 

@@ -10,10 +10,9 @@ the i-th English one: "Where does Julia live?" is "Julia nerede yaşıyor?", and
 
 Rendered: the eight facts of every person (`turkish_facts`), the held-out fact questions (`turkish_fact_questions`),
 and chat dialogs (`turkish_dialog`, `parallel_dialogs`; first exchanges alone: `turkish_exchange`,
-`parallel_exchanges`) whose turns are a system prompt, a fact question and its follow-ups, a harmful request about
-an animal or a person and its refusal, or a question about a person, a place, a word or a real-world fact that the
-world does not know, answered "I don't know". The other harmful requests (stealing, cheating, lying, dangerous
-stunts) have their refusal (`refusal`) but not the request itself. Not rendered yet: stories, biographies and the
+`parallel_exchanges`) whose turns are a system prompt, a fact question and its follow-ups, a harmful request and its
+refusal, or a question about a person, a place, a word or a real-world fact that the
+world does not know, answered "I don't know". Not rendered yet: stories, biographies and the
 other documents, how-to answers, word meanings, advice, small talk, myths, and out-of-world content asked for as a
 story or a how-to.
 """
@@ -32,8 +31,8 @@ from ..templates import fill
 from ..vocabulary import _FOLLOW_UPS, FACT_ANSWERS, FACT_QUESTIONS, REQUESTS, SYSTEM_PROMPTS
 from ..world import ATTRIBUTES, Character, World
 from .morphology import capitalize, infinitive_case, possessive, present_continuous, suffix
-from .vocabulary import (_OBJECTS_TR, COLOURS_TR, COMPOUNDS, FACT_ANSWERS_TR, FACT_QUESTIONS_TR, FOLLOW_UPS_TR,
-                         FOODS_TR, HARMFUL_ACTIONS_TR, HOBBIES_TR, JOBS_TR, NONSENSE_QUESTIONS_TR,
+from .vocabulary import (COLOURS_TR, COMPOUNDS, FACT_ANSWERS_TR, FACT_QUESTIONS_TR, FOLLOW_UPS_TR,
+                         FOODS_TR, HARMFUL_ACTIONS_TR, HOBBIES_TR, JOBS_TR, NONSENSE_QUESTIONS_TR, OBJECTS_TR,
                          OUT_OF_WORLD_ANSWERS_TR, OUT_OF_WORLD_FOLLOW_TR, PETS_TR, PLACE_QUESTIONS_TR, PLACES_TR,
                          REFUSAL_ALTERNATIVES_TR, REFUSAL_END_TR, REFUSAL_OPENINGS_TR, REFUSAL_REASONS_TR,
                          REAL_WORLD_QUESTIONS_TR, REQUEST_PHRASINGS_TR, SHORT_ANSWERS_TR, SYSTEM_PROMPTS_TR)
@@ -126,24 +125,32 @@ def i_dont_know(kind: str, item: str, phrasing: int = 0, follow: int | None = No
 # ----------------------------------------------------------------------------------------------------------------
 # Harmful requests and their refusals.
 
+_CASE_SLOTS = {"obj": "nominative", "obj_acc": "accusative", "obj_dat": "dative", "obj_loc": "locative",
+               "obj_abl": "ablative", "obj_gen": "genitive", "obj_ins": "instrumental"}
+
+
 def request_slots(category: str, action: str, obj: str) -> dict[str, str]:
     """The harmful act in Turkish, in the user's words ("act": "ablamı incitmek", "act_gen": "ablamı incitmenin")
-    and the assistant's ("act_you": "ablanı incitmek"), for the categories of HARMFUL_ACTIONS_TR."""
-    if category not in HARMFUL_ACTIONS_TR:
-        raise NotRenderedError(f"harmful requests of category {category!r} are not rendered in Turkish yet "
-                               f"(rendered: {sorted(HARMFUL_ACTIONS_TR)}); their refusal is: see `refusal`")
-    object_case, verb = HARMFUL_ACTIONS_TR[category][action]
-    words = _OBJECTS_TR[obj]
-    mine, yours = (words, words) if isinstance(words, str) else words
-    act, act_you = (f"{case(o, object_case)} {verb}" for o in (mine, yours))
-    return {"act": act, "act_gen": infinitive_case(act, "genitive"), "act_you": act_you}
+    and the assistant's ("act_you": "ablanı incitmek"): the action's template (HARMFUL_ACTIONS_TR) with its object
+    in the case the verb wants. Example: ("lie", "blame {obj} for something I broke", "my cousin") -> act
+    "kırdığım bir şey için kuzenimi suçlamak", act_you "kırdığın bir şey için kuzenini suçlamak"."""
+    template = HARMFUL_ACTIONS_TR[category][action]
+    words = OBJECTS_TR[obj]
+    acts = []
+    for person, phrase in zip((1, 2), (words, words) if isinstance(words, str) else words):
+        slots = {slot: case(phrase, name) for slot, name in _CASE_SLOTS.items()}
+        # the participle -DIK with a possessive: "kırdık" -> "kırdığım" (that I broke), "kırdığın" (that you broke)
+        slots.update(broke=possessive("kırdık", person), did=possessive("yaptık", person),
+                     bike=suffix(possessive("bisiklet", person), "accusative"))
+        acts.append(template.format_map(slots))
+    return {"act": acts[0], "act_gen": infinitive_case(acts[0], "genitive"), "act_you": acts[1]}
 
 
 def refusal(rng: random.Random, category: str, action: str = "", obj: str = "") -> str:
     """A Turkish refusal, built as the English one is (`intents._refusal`): an opening, one or two reasons of the
-    category, 80% of the time an alternative, 20% of the time an offer of more help. Openings and reasons that name
-    the act are used only where the act is rendered (HARMFUL_ACTIONS_TR)."""
-    slots = request_slots(category, action, obj) if category in HARMFUL_ACTIONS_TR else {}
+    category, 80% of the time an alternative, 20% of the time an offer of more help. Without an action and its
+    object, only the openings and reasons that do not name the act are used."""
+    slots = request_slots(category, action, obj) if action else {}
     openings = [t for t in REFUSAL_OPENINGS_TR if slots or "{" not in t]
     reasons = [t for t in REFUSAL_REASONS_TR[category] if slots or "{" not in t]
     parts = [rng.choice(openings)] + rng.sample(reasons, rng.randint(1, min(2, len(reasons))))
@@ -308,7 +315,7 @@ def every_sentence(world: World) -> list[str]:
     for category, (harmful, _) in REQUESTS.items():
         plain = [t for t in REFUSAL_OPENINGS_TR + REFUSAL_REASONS_TR[category] if "{" not in t]
         out += plain + list(REFUSAL_ALTERNATIVES_TR[category])
-        for action, _, objects in harmful if category in HARMFUL_ACTIONS_TR else ():
+        for action, _, objects in harmful:
             for obj in objects:
                 slots = request_slots(category, action, obj)
                 out += [_say(t, slots) for t in REQUEST_PHRASINGS_TR + REFUSAL_OPENINGS_TR +

@@ -142,6 +142,8 @@ def _in_class(who: str) -> tuple[str, str]:
     return tuple(f"{suffix(possessive('sınıf', p), 'locative')}ki {who}" for p in (1, 2))
 
 
+# The objects of requests: one phrase, or (the user's words, the assistant's words) where they differ. Those that end
+# in a third-person possessive are in COMPOUNDS.
 ANIMALS_TR = {"a dog": "bir köpek", "a cat": "bir kedi", "a bird": "bir kuş", "a rabbit": "bir tavşan",
               "a frog": "bir kurbağa", "a duck": "bir ördek", "a horse": "bir at", "a hamster": "bir hamster",
               "a goat": "bir keçi", "an owl": "bir baykuş", "a squirrel": "bir sincap", "a hedgehog": "bir kirpi",
@@ -151,17 +153,56 @@ PEOPLE_TR = {"my little brother": _mine("küçük erkek kardeş"), "my big siste
              "my neighbour": _mine("komşu"), "my best friend": _mine("en iyi arkadaş"),
              "a boy in my class": _in_class("bir oğlan"), "a girl in my class": _in_class("bir kız"),
              "my cousin": _mine("kuzen"), "my teacher": _mine("öğretmen")}
-# action -> (the case its object takes, the Turkish verb phrase): "throw stones at a dog" is "bir köpeğe taş atmak"
+LOOT_TR = {"a bike": "bir bisiklet", "sweets from the shop": "dükkândaki şekerler",
+           "a toy from the shop": "dükkândaki bir oyuncak",
+           "my friend's lunch": ("arkadaşımın öğle yemeği", "arkadaşının öğle yemeği"),
+           "money from my mum's purse": ("annemin cüzdanındaki para", "annenin cüzdanındaki para"),
+           "my brother's game": ("kardeşimin oyunu", "kardeşinin oyunu"),
+           "apples from the market": "pazardaki elmalar",
+           "a phone from a shop": "dükkândaki bir telefon",
+           "my teacher's pen": ("öğretmenimin kalemi", "öğretmeninin kalemi"),
+           "a cake from the bakery": "fırındaki bir pasta"}
+TESTS_TR = {"my maths test": _mine("matematik sınav"), "the spelling test": "yazım sınavı",
+            "the science quiz": "fen testi", "my history test": _mine("tarih sınav"),
+            "the reading test": "okuma sınavı",
+            "my music exam": _mine("müzik sınav"), "the big test on Friday": "cuma günkü büyük sınav"}
+STUNT_OBJECTS_TR = {"the roof": "çatı", "the bridge": "köprü", "the balcony": "balkon",
+                    "a tall tree": "yüksek bir ağaç",
+                    "the school wall": "okul duvarı", "the power pole": "elektrik direği",
+                    "the railway bridge": "tren köprüsü", "the roof of the school": "okulun çatısı",
+                    "the tall crane": "yüksek vinç", "matches": "kibrit", "fireworks": "havai fişek",
+                    "a lighter": "bir çakmak", "the gas cooker": "gaz ocağı", "the deep lake": "derin göl",
+                    "the river at night": "geceleyin nehir", "the sea in a storm": "fırtınalı deniz",
+                    "the busy main road": "kalabalık ana yol", "the railway line": "tren yolu",
+                    "the motorway": "otoyol"}
+COMPOUNDS |= {"komşumun kedisi", "komşunun kedisi", "okulun hamsteri", "arkadaşımın öğle yemeği",
+              "arkadaşının öğle yemeği", "kardeşimin oyunu", "kardeşinin oyunu", "öğretmenimin kalemi",
+              "öğretmeninin kalemi", "yazım sınavı", "fen testi", "okuma sınavı", "okul duvarı", "elektrik direği",
+              "tren köprüsü", "okulun çatısı", "gaz ocağı", "tren yolu"}
+OBJECTS_TR = {**ANIMALS_TR, **PEOPLE_TR, **LOOT_TR, **TESTS_TR, **STUNT_OBJECTS_TR}
+# The harmful actions of `vocabulary.REQUESTS`, as templates: the object's slot names the case the verb wants
+# ({obj_acc} "bir köpeği incitmek", {obj_dat} "bir köpeğe vurmak", {obj_ins} "ablamla alay etmek"); {broke}, {did}
+# and {bike} are the user's own ("kırdığım", what I broke) or, in the assistant's words, the user's ("kırdığın").
 HARMFUL_ACTIONS_TR = {
-    "animal": {"hurt {obj}": ("accusative", "incitmek"), "kick {obj}": ("dative", "tekme atmak"),
-               "hit {obj}": ("dative", "vurmak"), "throw stones at {obj}": ("dative", "taş atmak"),
-               "scare {obj}": ("accusative", "korkutmak"), "trap {obj}": ("accusative", "tuzağa düşürmek")},
-    "person": {"hurt {obj}": ("accusative", "incitmek"), "hit {obj}": ("dative", "vurmak"),
-               "push {obj}": ("accusative", "itmek"), "trip up {obj}": ("dative", "çelme takmak"),
-               "bully {obj}": ("dative", "zorbalık yapmak"), "punch {obj}": ("dative", "yumruk atmak"),
-               "make fun of {obj}": ("instrumental", "alay etmek")},
+    "animal": {"hurt {obj}": "{obj_acc} incitmek", "kick {obj}": "{obj_dat} tekme atmak",
+               "hit {obj}": "{obj_dat} vurmak", "throw stones at {obj}": "{obj_dat} taş atmak",
+               "scare {obj}": "{obj_acc} korkutmak", "trap {obj}": "{obj_acc} tuzağa düşürmek"},
+    "person": {"hurt {obj}": "{obj_acc} incitmek", "hit {obj}": "{obj_dat} vurmak", "push {obj}": "{obj_acc} itmek",
+               "trip up {obj}": "{obj_dat} çelme takmak", "bully {obj}": "{obj_dat} zorbalık yapmak",
+               "punch {obj}": "{obj_dat} yumruk atmak", "make fun of {obj}": "{obj_ins} alay etmek"},
+    "steal": {"steal {obj}": "{obj_acc} çalmak", "sneak off with {obj}": "{obj_acc} alıp kaçmak",
+              "take {obj} without asking": "{obj_acc} sormadan almak"},
+    "cheat": {"cheat on {obj}": "{obj_loc} kopya çekmek",
+              "copy someone's answers in {obj}": "{obj_loc} birinin cevaplarını kopyalamak",
+              "sneak a look at the answers for {obj}": "{obj_gen} cevaplarına gizlice bakmak"},
+    "lie": {"lie to get {obj} in trouble": "{obj_gen} başını belaya sokmak için yalan söylemek",
+            "blame {obj} for something I broke": "{broke} bir şey için {obj_acc} suçlamak",
+            "tell the teacher lies about {obj}": "öğretmene {obj} hakkında yalan söylemek",
+            "make {obj} get punished for what I did": "{did} bir şey için {obj_gen} ceza almasına sebep olmak"},
+    "stunt": {"jump off {obj}": "{obj_abl} atlamak", "climb {obj}": "{obj_dat} tırmanmak",
+              "play with {obj}": "{obj_ins} oynamak", "swim alone in {obj}": "{obj_loc} tek başına yüzmek",
+              "ride my bike on {obj}": "{obj_loc} {bike} sürmek"},
 }
-_OBJECTS_TR = {**ANIMALS_TR, **PEOPLE_TR}
 REQUEST_PHRASINGS_TR = ("{act} için ne yapmalıyım?", "{act_gen} en iyi yolu ne?", "{act} istiyorum. Nasıl yaparım?",
                         "Bana {act} için birkaç tavsiye ver.")
 REFUSAL_OPENINGS_TR = ("Üzgünüm, ama bu konuda yardım edemem.", "Üzgünüm, ama {act_you} konusunda sana yardım edemem.",
@@ -172,12 +213,14 @@ REFUSAL_REASONS_TR = {
                "Hayvanlar da tıpkı senin gibi acı ve korku hisseder.", "Hayvanlar nazik davranmamıza ihtiyaç duyar."),
     "person": ("{act_you} yanlıştır.", "Bu onu üzer ve korkutur.", "Herkes kendini güvende hissetmeyi hak eder.",
                "İnsanları incitmek asla doğru değildir."),
-    "steal": ("Başkalarına ait olan şeyleri almak doğru değildir.",
+    "steal": ("{act_you} yanlıştır.", "Başkalarına ait olan şeyleri almak doğru değildir.",
               "Çalmak, küçük bir şey için bile olsa yanlıştır."),
-    "cheat": ("Kopya çekmek, çalışan herkese karşı haksızlıktır.", "Kopya çekersen hiçbir şey öğrenemezsin."),
-    "lie": ("Birinin başını belaya sokmak için yalan söylemek yanlıştır.",
+    "cheat": ("{act_you} haksızlıktır ve bununla hiçbir şey öğrenmezsin.",
+              "Kopya çekmek, çalışan herkese karşı haksızlıktır."),
+    "lie": ("{act_you} haksız ve kırıcıdır.", "Birinin başını belaya sokmak için yalan söylemek yanlıştır.",
             "Yalan söylemek haksız ve kırıcı bir davranıştır."),
-    "stunt": ("Bu çok tehlikeli.", "Kendine ciddi şekilde zarar verebilirsin."),
+    "stunt": ("{act_you} çok tehlikelidir.", "Kendine ciddi şekilde zarar verebilirsin.",
+              "{act_you} sana ciddi şekilde zarar verebilir."),
 }
 REFUSAL_ALTERNATIVES_TR = {
     "animal": ("Bir hayvan seni rahatsız ediyorsa bir büyüğünden yardım iste.",
