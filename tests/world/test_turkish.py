@@ -69,7 +69,8 @@ HAND_CHECKED = [
     ("top", "locative", "topta"), ("süt", "accusative", "sütü"), ("armut", "accusative", "armudu"),
     ("armut", "dative", "armuda"), ("armut", "locative", "armutta"), ("havuç", "accusative", "havucu"),
     ("havuç", "dative", "havuca"), ("çilek", "accusative", "çileği"), ("sincap", "accusative", "sincabı"),
-    ("sincap", "dative", "sincaba"), ("çocuk", "nominative", "çocuk"), ("çocuk", "accusative", "çocuğu"), ("bisiklet", "accusative", "bisikleti"), ("vinç", "dative", "vince"),
+    ("sincap", "dative", "sincaba"), ("çocuk", "nominative", "çocuk"), ("çocuk", "accusative", "çocuğu"),
+    ("bisiklet", "accusative", "bisikleti"), ("vinç", "dative", "vince"),
     ("kırdık", "poss1", "kırdığım"), ("yaptık", "poss2", "yaptığın"), ("üzüm", "accusative", "üzümü"),
     ("üzüm", "dative", "üzüme"),
     # buffer letters y and n after a vowel
