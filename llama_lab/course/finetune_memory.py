@@ -31,7 +31,8 @@ the blocks: the final norm's float32 input and 1/rms (and, training everything, 
 and as the head's input); and once for every block, the rotary tables' rows for the T positions, a T hd.
 
 Gradient checkpointing (`model.gradient_checkpointing`) keeps only each block's input, a N D per block, and in
-the backward pass recomputes one block at a time: L a N D + one block's activations.
+the backward pass recomputes one block at a time: L a N D kept, and one block's activations made again once the
+backward pass has left the loss behind (`MemoryPlan.recomputed`).
 
 The loss: with a trainable head the kit's `LinearCrossEntropy` keeps one (N, V) float32 tensor (4 N V); with a
 frozen head (LoRA) the logits go through F.cross_entropy, and the backward pass begins holding the saved
@@ -40,7 +41,8 @@ log-probabilities, their gradient and the logits' gradient: 3 x 4 N V.
 The peak. The kit's step frees the gradients once AdamW has used them (`zero_grad(set_to_none=True)`), and the
 backward pass frees each block's activations as it makes its gradients, so the two are largest at opposite ends
 of the step. Held all along: weights, adapters, optimizer state. Then the larger of
-    backward's start:  activations + the loss, and the head's gradient when the head trains
+    backward's start:  activations + the loss, and the head's gradient when the head trains (with checkpointing,
+                       activations + the larger of those and the recomputed block)
     AdamW's step:      gradients + AdamW's workspace (it steps one parameter at a time, foreach=False, making two
                        temporaries the size of the largest trainable parameter: sqrt of the second moment, then
                        that over its bias correction)
@@ -84,6 +86,7 @@ class MemoryPlan:
     gradients: int
     optimizer: int
     activations: int
+    recomputed: int  # with checkpointing: the block the backward pass recomputes, once the loss's tensors are gone
     loss: int
     workspace: int  # AdamW's temporaries
     head_gradient: int  # made at backward's start, beside every activation, when the head trains
@@ -91,7 +94,7 @@ class MemoryPlan:
     @property
     def peak(self) -> int:
         held = self.weights + self.adapters + self.optimizer
-        backward_start = self.activations + self.loss + self.head_gradient
+        backward_start = self.activations + max(self.loss + self.head_gradient, self.recomputed)
         optimizer_step = self.gradients + self.workspace
         return held + max(backward_start, optimizer_step)
 
@@ -182,7 +185,7 @@ def plan(args: ModelArgs, method: str = "lora", weights: str | None = None, r: i
 
     block = block_activation_bytes(args, N, act_bytes, full, r, targets)
     if checkpointing:
-        activations = args.n_layers * act_bytes * N * D + block  # every block's input, one block recomputed
+        activations = args.n_layers * act_bytes * N * D  # every block's input
     else:
         first = block_activation_bytes(args, N, act_bytes, full, r, targets, input_needs_grad=full)
         activations = first + (args.n_layers - 1) * block  # a frozen embedding: the first block keeps less
@@ -190,6 +193,7 @@ def plan(args: ModelArgs, method: str = "lora", weights: str | None = None, r: i
     activations += act_bytes * seq_len * args.head_dim  # the rotary cos and sin rows, (T, hd/2) each
     return MemoryPlan(weights=weight_total, adapters=adapters, gradients=trainable * act_bytes,
                       optimizer=2 * ADAM_MOMENT_BYTES * trainable + master, activations=activations,
+                      recomputed=block if checkpointing else 0,
                       loss=4 * N * V if full else 3 * 4 * N * V, workspace=2 * 4 * largest,
                       head_gradient=V * D * act_bytes if full else 0)
 
@@ -272,8 +276,11 @@ def _measure_here(size: str, cases: list[dict], batch_size: int, seq_len: int, s
     training it `steps` steps add to this process's peak resident memory."""
     import gc
 
+    import torch
+
     from ..bench.models import TOY
 
+    torch.set_num_threads(1)  # no thread waits spinning for another on a busy machine; the same memory either way
     peaks = []
     for case in cases:
         # The same steps on a toy model first: the first call of each kernel pages in its code (tens of MiB of

@@ -42,7 +42,8 @@ def test_activations_are_what_the_model_keeps_for_backward(method, dtype, target
     """The planner's activations, term by term from llama_lab.model, equal the bytes torch's saved-tensor hooks
     see the kit's model keep (TOY has grouped-query attention, so Dkv < D): exactly, not approximately.
     With checkpointing the hooks see what the forward pass keeps (each block's input); the recomputed block is
-    made in the backward pass. Both methods keep one (N, V) float32 tensor for the loss."""
+    made in the backward pass, and is a block's activations as counted without checkpointing. Both methods keep
+    one (N, V) float32 tensor for the loss."""
     torch.manual_seed(0)
     model = build_model(TOY, dtype=dtype).train()
     if method == "lora":
@@ -54,10 +55,11 @@ def test_activations_are_what_the_model_keeps_for_backward(method, dtype, target
     weights = "fp32" if dtype == torch.float32 else "bf16"
     step = plan(TOY, method, weights, r=4, targets=targets, batch_size=batch_size, seq_len=seq_len,
                 checkpointing=checkpointing)
-    recomputed = block_activation_bytes(TOY, batch_size * seq_len, dtype.itemsize, method == "full", 4, targets) \
-        if checkpointing else 0
     log_probs = 4 * batch_size * seq_len * TOY.vocab_size
-    assert saved_for_backward(model, tokens) == step.activations - recomputed + log_probs
+    assert saved_for_backward(model, tokens) == step.activations + log_probs
+    if checkpointing:
+        assert step.recomputed == block_activation_bytes(TOY, batch_size * seq_len, dtype.itemsize,
+                                                         method == "full", 4, targets)
 
 
 def test_adapters_and_shapes_against_the_kit_lora():
@@ -99,12 +101,12 @@ def test_checkpointing_keeps_less_and_bad_settings_are_refused():
 def test_the_plan_is_within_15_percent_of_a_measured_peak():
     """The 50M model (float32, random weights) trained two steps on a CPU, in a fresh process: the peak memory it
     adds (measure_step_peaks: VmHWM less VmRSS before the model was built) against the planner's peak.
-    Measured when written: full 951 MiB against 937 planned, LoRA 370 against 369, LoRA with checkpointing 309
-    against 322. The three differ from each other by more than the tolerance, so each is checked, not just one."""
+    Measured when written (2 x 64 tokens): full fine-tuning 946 MiB against 937 planned, LoRA 293 against 292,
+    LoRA with checkpointing 260 against 263 (about 14 s of CPU time for the three)."""
     cases = [{"method": "full"}, {"method": "lora"}, {"method": "lora", "checkpointing": True}]
-    measured = measure_step_peaks(cases, "50M", batch_size=2, seq_len=128)
+    measured = measure_step_peaks(cases, "50M", batch_size=2, seq_len=64)
     for case, peak in zip(cases, measured):
-        planned = plan(MODELS["50M"], weights="fp32", batch_size=2, seq_len=128, **case).peak
+        planned = plan(MODELS["50M"], weights="fp32", batch_size=2, seq_len=64, **case).peak
         assert abs(planned - peak) <= 0.15 * peak, f"{case}: planned {planned / 2**20:.0f} MiB, " \
                                                    f"measured {peak / 2**20:.0f} MiB"
     assert measured[1] < 0.5 * measured[0] and measured[2] < measured[1]
