@@ -55,7 +55,7 @@ trained as they are, they hold a floating-point copy of every frozen matrix unti
 
 Example: plan(LLAMA2_7B, "qlora", batch_size=1, seq_len=512) -> 3.4 GiB of NF4 weights (double-quantized), 0.07
 GiB of adapters (rank 16 on all seven projections: 40M numbers) and as much again of gradients, 0.3 GiB of AdamW
-state, 2.6 GiB of activations: a peak of 6.6 GiB, which checkpointing brings to 4.2 GiB.
+state, 2.6 GiB of activations: a peak of 6.6 GiB, which checkpointing brings to 4.1 GiB.
 """
 
 from __future__ import annotations
@@ -217,7 +217,7 @@ def fit_rows(models: tuple[str, ...] = ("7B", "13B", "70B"), methods: tuple[str,
     whether it fits ("yes" / "no"). `settings` go to `plan` (batch_size, seq_len, checkpointing, r, targets).
 
     Example: fit_rows(("7B",), seq_len=512, checkpointing=True) -> full fine-tuning needs 101.4 GiB (no card of
-    80 GiB holds it), LoRA 13.3 GiB, QLoRA 4.2 GiB.
+    80 GiB holds it), LoRA 13.2 GiB, QLoRA 4.1 GiB.
     """
     gpus = gpu_sizes() if gpus is None else gpus
     rows = []

@@ -5,6 +5,7 @@ import torch
 
 from llama_lab.bench.models import TOY
 from llama_lab.course.family import GIB, parameter_count
+from llama_lab.course import finetune_memory
 from llama_lab.course.finetune_memory import (MODELS, adapter_parameters, block_activation_bytes, fit_rows, fits,
                                               measure_step_peaks, plan, print_fit_table, projection_shapes)
 from llama_lab.fast.loss import loss_sums
@@ -143,3 +144,17 @@ def test_the_fit_table(capsys):
     print_fit_table(("7B",), seq_len=512)
     out = capsys.readouterr().out
     assert "qlora" in out and "80 GiB: A100-80GB, H100-80GB" in out and "seq_len=512" in out
+
+
+def test_the_docstrings_figures_are_the_planners():
+    """The module's and fit_rows' worked examples, as the planner computes them today."""
+    qlora = plan(LLAMA2_7B, "qlora", batch_size=1, seq_len=512).gib()
+    checkpointed = plan(LLAMA2_7B, "qlora", batch_size=1, seq_len=512, checkpointing=True).gib()
+    doc = " ".join(finetune_memory.__doc__.split())
+    assert (f"-> {qlora['weights']:.1f} GiB of NF4 weights (double-quantized), {qlora['adapters']:.2f} GiB of "
+            f"adapters") in doc
+    assert (f"{qlora['optimizer']:.1f} GiB of AdamW state, {qlora['activations']:.1f} GiB of activations: a peak of "
+            f"{qlora['peak']:.1f} GiB, which checkpointing brings to {checkpointed['peak']:.1f} GiB") in doc
+    rows = {row["method"]: row["peak GiB"] for row in fit_rows(("7B",), seq_len=512, checkpointing=True)}
+    assert (f"full fine-tuning needs {rows['full']:.1f} GiB (no card of 80 GiB holds it), LoRA {rows['lora']:.1f} "
+            f"GiB, QLoRA {rows['qlora']:.1f} GiB") in " ".join(fit_rows.__doc__.split())
