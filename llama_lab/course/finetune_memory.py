@@ -198,9 +198,9 @@ def plan(args: ModelArgs, method: str = "lora", weights: str | None = None, r: i
                       head_gradient=V * D * act_bytes if full else 0)
 
 
-def fits(plan_: MemoryPlan, memory_gib: float) -> bool:
+def fits(step: MemoryPlan, memory_gib: float) -> bool:
     """Whether the step's peak fits a GPU of `memory_gib` GiB (the framework's own workspace left out)."""
-    return plan_.peak <= memory_gib * GIB
+    return step.peak <= memory_gib * GIB
 
 
 # ---------------------------------------------------------------------------------------------- the table
