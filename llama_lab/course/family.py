@@ -116,13 +116,14 @@ def kv_cache_bytes(args: ModelArgs, seq_len: int | None = None, batch_size: int 
 
 # One GPU's memory in GiB, as each maker lists it ("80GB" on an A100 means 80 GiB; the driver keeps a little of it):
 # NVIDIA's datasheets (B200 as its DGX B200 ships it, 1,440 GB for 8 GPUs; the chip carries 192 GB) and AMD's.
-GPU_MEMORY = {"RTX 4090": 24, "A100-40GB": 40, "A100-80GB": 80, "H100-80GB": 80, "H200": 141, "B200": 180,
+# The T4 (16 GB) is the GPU of many free notebook services: where a learner's fine-tuning often starts.
+GPU_MEMORY = {"T4": 16, "RTX 4090": 24, "A100-40GB": 40, "A100-80GB": 80, "H100-80GB": 80, "H200": 141, "B200": 180,
               "MI300X": 192}
 WIDTHS = (None, "int8", "int4-g128")  # bfloat16, then weight-only quantization (llama_lab.quantize)
 
 
 def gpu_sizes(cards: dict[str, int] = GPU_MEMORY) -> dict[str, int]:
-    """The cards' memory sizes as table columns, smallest first: {"24 GiB": 24, "40 GiB": 40, ...}."""
+    """The cards' memory sizes as table columns, smallest first: {"16 GiB": 16, "24 GiB": 24, ...}."""
     return {f"{gib} GiB": gib for gib in sorted(set(cards.values()))}
 
 

@@ -103,7 +103,8 @@ def test_what_fits_on_one_gpu_by_hand():
     assert list(rows) == list(GPU_MEMORY)
     assert [card for card, row in rows.items() if row["bf16"] > 0] == ["H200", "B200", "MI300X"]
     assert rows["H100-80GB"]["int8"] == 12 and rows["A100-40GB"]["int4-g128"] > 0 == rows["A100-40GB"]["int8"]
-    assert GPUS == {"24 GiB": 24, "40 GiB": 40, "80 GiB": 80, "141 GiB": 141, "180 GiB": 180, "192 GiB": 192}
+    assert GPUS == {"16 GiB": 16, "24 GiB": 24, "40 GiB": 40, "80 GiB": 80, "141 GiB": 141, "180 GiB": 180,
+                    "192 GiB": 192}
 
 
 def test_training_flops_and_utilisation_by_hand():
