@@ -239,6 +239,16 @@ def print_trainable_parameters(model: nn.Module) -> None:
     print(f"trainable params: {trainable:,d} || all params: {total:,d} || trainable%: {100 * trainable / total:.4f}")
 
 
+def projection_shapes(args) -> dict[str, tuple[int, int]]:
+    """(out_features, in_features) of each of a block's projections, by Meta's names, for a model of shape `args`.
+
+    Example: LLAMA2_70B -> wq (8192, 8192), wk (1024, 8192), ..., w1 (28672, 8192), w2 (8192, 28672).
+    """
+    kv = args.kv_heads * args.head_dim  # wk's and wv's outputs under grouped-query attention
+    return {"wq": (args.dim, args.dim), "wk": (kv, args.dim), "wv": (kv, args.dim), "wo": (args.dim, args.dim),
+            "w1": (args.hidden_dim, args.dim), "w2": (args.dim, args.hidden_dim), "w3": (args.hidden_dim, args.dim)}
+
+
 def lora_parameter_count(args, targets=("wq", "wv"), r: int = 8) -> int:
     """The trainable parameters that add_lora(model, targets, r) gives a model of shape `args` (a ModelArgs),
     counted from the shape alone: each adapted projection (out, in) of each block adds A (r, in) and B (out, r).
@@ -246,8 +256,6 @@ def lora_parameter_count(args, targets=("wq", "wv"), r: int = 8) -> int:
     Example: Llama 2 7B (LLAMA2_7B), wq and wv, r=8: 32 blocks x 8 x ((4096 + 4096) + (4096 + 4096)) = 4,194,304.
     """
     settings = LoraSettings(r=r, targets=targets)  # checks r and the names
-    kv = args.kv_heads * args.head_dim  # wk's and wv's outputs under grouped-query attention
-    shapes = {"wq": (args.dim, args.dim), "wk": (kv, args.dim), "wv": (kv, args.dim), "wo": (args.dim, args.dim),
-              "w1": (args.hidden_dim, args.dim), "w2": (args.dim, args.hidden_dim), "w3": (args.hidden_dim, args.dim)}
+    shapes = projection_shapes(args)
     return args.n_layers * sum(r * (out_features + in_features)
                                for out_features, in_features in map(shapes.get, settings.targets))

@@ -65,7 +65,7 @@ from dataclasses import dataclass, fields
 
 from .. import quantize
 from ..bench.models import SMALL_50M
-from ..lora import TARGETS
+from ..lora import TARGETS, lora_parameter_count, projection_shapes
 from ..model import TINY, ModelArgs, build_model
 from .family import GIB, GPU_MEMORY, PRESETS, format_table, gpu_sizes, parameter_count
 
@@ -102,22 +102,6 @@ class MemoryPlan:
     def gib(self) -> dict[str, float]:
         """Every field and the peak in GiB."""
         return {**{f.name: getattr(self, f.name) / GIB for f in fields(self)}, "peak": self.peak / GIB}
-
-
-def projection_shapes(args: ModelArgs) -> dict[str, tuple[int, int]]:
-    """(out_features, in_features) of each of a block's projections, read off the model built on the meta device.
-
-    Example: LLAMA2_70B -> wq (8192, 8192), wk (1024, 8192), ..., w1 (28672, 8192), w2 (8192, 28672).
-    """
-    block = build_model(args.with_(n_layers=1, vocab_size=1), device="meta").layers[0]
-    modules = {**dict(block.attention.named_children()), **dict(block.feed_forward.named_children())}
-    return {name: tuple(modules[name].weight.shape) for name in TARGETS}
-
-
-def adapter_parameters(args: ModelArgs, r: int, targets: tuple[str, ...]) -> int:
-    """LoRA's trainable numbers: r x (in + out) for each adapted projection of every block."""
-    shapes = projection_shapes(args)
-    return args.n_layers * sum(r * (shapes[t][0] + shapes[t][1]) for t in targets)
 
 
 def block_activation_bytes(args: ModelArgs, tokens: int, act_bytes: int, full: bool, r: int = 0,
@@ -178,7 +162,7 @@ def plan(args: ModelArgs, method: str = "lora", weights: str | None = None, r: i
 
     stored = {"fp32": None, "bf16": None}.get(weights, weights)
     weight_total = quantize.weight_bytes(args, stored, dtype_bytes=act_bytes)
-    trainable = parameter_count(args) if full else adapter_parameters(args, r, targets)
+    trainable = parameter_count(args) if full else lora_parameter_count(args, targets, r)
     adapters = 0 if full else trainable * act_bytes
     master = MASTER_BYTES * trainable if master_weights and act_bytes < 4 else 0
     largest = max(V * D, *(o * i for o, i in projection_shapes(args).values())) if full else \

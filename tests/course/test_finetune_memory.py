@@ -6,10 +6,10 @@ import torch
 from llama_lab.bench.models import TOY
 from llama_lab.course.family import GIB, parameter_count
 from llama_lab.course import finetune_memory
-from llama_lab.course.finetune_memory import (MODELS, adapter_parameters, block_activation_bytes, fit_rows, fits,
-                                              measure_step_peaks, plan, print_fit_table, projection_shapes)
+from llama_lab.course.finetune_memory import (MODELS, block_activation_bytes, fit_rows, fits,
+                                              measure_step_peaks, plan, print_fit_table)
 from llama_lab.fast.loss import loss_sums
-from llama_lab.lora import TARGETS, add_lora
+from llama_lab.lora import TARGETS, add_lora, lora_parameter_count, projection_shapes
 from llama_lab.model import LLAMA2_70B, LLAMA2_7B, ModelArgs, build_model
 
 # LLaMA 65B (Touvron et al. 2023, the first LLaMA), the model QLoRA's paper fine-tunes: 70B's width without GQA
@@ -67,11 +67,15 @@ def test_adapters_and_shapes_against_the_kit_lora():
     """Adapter counts against the parameters add_lora actually makes, and the shapes against Meta's 70B."""
     model = add_lora(build_model(TOY).requires_grad_(False), targets=("wq", "wk", "w2"), r=4)
     made = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    assert adapter_parameters(TOY, 4, ("wq", "wk", "w2")) == made
+    assert lora_parameter_count(TOY, ("wq", "wk", "w2"), 4) == made
     shapes = projection_shapes(LLAMA2_70B)
     assert shapes["wk"] == (1024, 8192) and shapes["w1"] == (28672, 8192) and shapes["w2"] == (8192, 28672)
+    for args in (TOY, LLAMA2_7B, LLAMA2_70B):  # the table against the layers the model builds (on no memory)
+        block = build_model(args.with_(n_layers=1, vocab_size=1), device="meta").layers[0]
+        built = {**dict(block.attention.named_children()), **dict(block.feed_forward.named_children())}
+        assert projection_shapes(args) == {name: tuple(built[name].weight.shape) for name in TARGETS}
     # 7B's adapters of rank 16 on every projection: 16 x (4 x 8192 + 3 x (4096 + 11008)) x 32 layers, by hand
-    assert adapter_parameters(LLAMA2_7B, 16, TARGETS) == 16 * (4 * 8192 + 3 * (4096 + 11008)) * 32 == 39_976_960
+    assert lora_parameter_count(LLAMA2_7B, TARGETS, 16) == 16 * (4 * 8192 + 3 * (4096 + 11008)) * 32 == 39_976_960
 
 
 def test_weights_gradients_and_adam_by_hand():
