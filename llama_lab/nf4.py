@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .packing import pack_int4, unpack_int4, weight_to_quantize
+from .packing import frozen_product, pack_int4, unpack_int4, weight_to_quantize
 
 BLOCK_SIZE = 64  # weights per absmax (the paper's)
 SCALE_BLOCK_SIZE = 256  # absmaxes per scale of the double quantization (the paper's)
@@ -156,7 +156,8 @@ class NF4Linear(nn.Module):
 
     Buffers: `qweight` (out, in / 2) uint8, two codes a byte (llama_lab.packing.pack_int4's order); without double
     quantization `absmax` (out, in / 64) float32; with it `absmax_q` (out * in / 64,) int8, `absmax_scale`
-    (ceil(out * in / 64 / 256),) float32 and `absmax_mean` () float32. forward(x) is F.linear(x, dequantize()).
+    (ceil(out * in / 64 / 256),) float32 and `absmax_mean` () float32. forward(x) is
+    F.linear(x, dequantize()) (packing.frozen_product: in training, the backward pass makes the weight again).
     """
 
     def __init__(self, in_features: int, out_features: int, scheme: NF4Scheme, dtype=torch.float32, device=None):
@@ -199,7 +200,10 @@ class NF4Linear(nn.Module):
         return dequantize_nf4(unpack_int4(self.qweight), self.block_absmax()).to(dtype or self.dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.dequantize(x.dtype))  # (..., in) -> (..., out)
+        return frozen_product(x, self)  # (..., in) -> (..., out); in training, W is made again for the backward pass
+
+    def product(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.dequantize(x.dtype))
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, scheme={self.scheme.name}"

@@ -48,7 +48,7 @@ from torch import nn
 
 from .modules import replace_by_name
 from .nf4 import NF4Linear, NF4Scheme
-from .packing import FLOAT_DTYPES, pack_int4, unpack_int4, weight_to_quantize
+from .packing import FLOAT_DTYPES, frozen_product, pack_int4, unpack_int4, weight_to_quantize
 
 GROUP_SIZES = (32, 64, 128)
 
@@ -225,8 +225,11 @@ class QuantizedLinear(nn.Module):
         return weight.reshape(self.out_features, self.in_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return frozen_product(x, self)  # (..., in) -> (..., out); in training, W is made again for the backward pass
+
+    def product(self, x: torch.Tensor) -> torch.Tensor:
         if self.scheme.bits == 8:  # a row's scale multiplies its output: applied to out numbers, not out * in
-            return (F.linear(x, self.qweight.to(x.dtype)) * self.scale).to(x.dtype)  # (..., in) -> (..., out)
+            return (F.linear(x, self.qweight.to(x.dtype)) * self.scale).to(x.dtype)
         return F.linear(x, self.dequantize(x.dtype))
 
     def extra_repr(self) -> str:

@@ -50,9 +50,8 @@ Measured on the 50M model on a CPU (`measure_step_peaks`, tests/course/test_fine
 fine-tuning, LoRA and LoRA with checkpointing each within 2% of the peak a step adds to a process's memory.
 
 Quantized weights (LoRA on int8, QLoRA on NF4) are counted as QLoRA's paper runs them: each weight dequantized
-for one product at a time, in the forward pass and again in the backward pass. The kit's readable `NF4Linear`
-and `QuantizedLinear` call F.linear on the dequantized weight, which autograd then keeps for the backward pass:
-trained as they are, they hold a floating-point copy of every frozen matrix until the backward pass reaches it.
+for one product at a time, in the forward pass and again in the backward pass, as the kit's `NF4Linear` and
+`QuantizedLinear` do (`packing.frozen_product`): no floating-point copy of a frozen matrix is kept between them.
 
 Example: plan(LLAMA2_7B, "qlora", batch_size=1, seq_len=512) -> 3.4 GiB of NF4 weights (double-quantized), 0.07
 GiB of adapters (rank 16 on all seven projections: 40M numbers) and as much again of gradients, 0.3 GiB of AdamW

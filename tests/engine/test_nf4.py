@@ -276,3 +276,27 @@ def test_an_adapter_trained_on_nf4_saves_and_loads_onto_the_same_base(tmp_path):
     with torch.no_grad():
         assert torch.equal(loaded(tokens), model(tokens))
         assert not torch.equal(model(tokens), quantize_model(small_model(multiple_of=64), "nf4-dq")(tokens))
+
+
+@pytest.mark.parametrize("scheme", ["nf4", "nf4-dq", "int8", "int4-g64"])
+def test_a_frozen_quantized_layer_keeps_no_float_weight_for_the_backward_pass(scheme):
+    """In training (a gradient flowing back through x), the layer makes its float weight again in the backward pass
+    instead of handing it to autograd to keep: nothing the size of W is saved, and x's gradient and the output are
+    the plain product's, as F.linear on the dequantized weight gives them."""
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(128, 96, bias=False)
+    layer = quantize_model(torch.nn.Sequential(linear), scheme)[0]
+    x = torch.randn(3, 5, 128, requires_grad=True)
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.numel()) or t, lambda t: t):
+        out = layer(x)
+    assert all(numel < 96 * 128 for numel in saved), saved
+    grad = torch.randn_like(out)
+    out.backward(grad)
+    plain = x.detach().clone().requires_grad_(True)
+    weight = layer.dequantize(torch.float32)
+    reference = layer.product(plain)  # the numbers of the layer's product, made with autograd watching
+    reference.backward(grad)
+    assert torch.equal(out, reference)
+    torch.testing.assert_close(x.grad, grad @ weight, rtol=0, atol=1e-6)
+    torch.testing.assert_close(x.grad, plain.grad, rtol=0, atol=1e-6)
