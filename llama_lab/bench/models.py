@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+
 import torch
 
 from ..checkpoint import args_to_hf_config, meta_to_hf_names
@@ -46,3 +48,38 @@ def transformers_twin(model: Llama):
     twin.load_state_dict(meta_to_hf_names(model.state_dict(), model.args))
     twin.generation_config.pad_token_id = 0
     return twin.eval()
+
+
+LORA_TARGETS = ("wq", "wk", "wv", "wo", "w1", "w2", "w3")  # every projection: peft's q_proj ... up_proj
+
+
+def lora_models(model: Llama, r: int = 8, alpha: float = 16.0, seed: int = 0, scheme: str | None = None):
+    """(the kit's copy of `model` with LoRA adapters on every projection, peft's LoRA on transformers' twin with the
+    same adapter weights): llama_lab.lora.add_lora against peft's get_peft_model, rank r, alpha, no dropout. With
+    `scheme` (e.g. "nf4": QLoRA) the kit's base is quantized first (quantize.quantize_model) and peft's side is None.
+
+    The adapters travel in peft's own format (checkpoint.save_adapter, read back with peft's
+    set_peft_model_state_dict), so both sides hold the same A and B, however the rows of wq and wk are laid out."""
+    import peft
+    from safetensors.torch import load_file
+
+    from ..checkpoint.adapter import ADAPTER_WEIGHTS, save_adapter
+    from ..lora import add_lora
+    from ..quantize import quantize_model
+
+    kit = build_model(model.args, device=model.device, dtype=model.dtype)
+    kit.load_state_dict(model.state_dict())
+    if scheme is not None:
+        return add_lora(quantize_model(kit, scheme), LORA_TARGETS, r=r, alpha=alpha, seed=seed).train(), None
+    add_lora(kit, LORA_TARGETS, r=r, alpha=alpha, seed=seed).train()
+    config = peft.LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, task_type="CAUSAL_LM",
+                             target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "down_proj",
+                                             "up_proj"])
+    twin = peft.get_peft_model(transformers_twin(model), config)
+    with tempfile.TemporaryDirectory(prefix="llama-lab-lora-") as folder:
+        save_adapter(kit, folder)
+        state = load_file(f"{folder}/{ADAPTER_WEIGHTS}", device=str(model.device))
+    outcome = peft.set_peft_model_state_dict(twin, state)
+    if outcome.unexpected_keys or any("lora_" in key for key in outcome.missing_keys):
+        raise RuntimeError(f"peft did not take every adapter weight: {outcome}")
+    return kit, twin.train()
