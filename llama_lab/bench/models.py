@@ -7,7 +7,7 @@ import tempfile
 import torch
 
 from ..checkpoint import args_to_hf_config, meta_to_hf_names
-from ..model import LLAMA2_7B, TINY, Llama, ModelArgs, build_model, init_weights
+from ..model import LLAMA2_7B, TINY, Llama, ModelArgs, RMSNorm, build_model, init_weights
 
 # About 50M parameters with Llama 2's 32000-token vocabulary: the output head alone is 16M of them.
 SMALL_50M = ModelArgs(dim=512, n_layers=6, n_heads=8, vocab_size=32000, max_seq_len=1024)
@@ -83,3 +83,29 @@ def lora_models(model: Llama, r: int = 8, alpha: float = 16.0, seed: int = 0, sc
     if outcome.unexpected_keys or any("lora_" in key for key in outcome.missing_keys):
         raise RuntimeError(f"peft did not take every adapter weight: {outcome}")
     return kit, twin.train()
+
+
+def random_nf4_model(args: ModelArgs, device: torch.device, dtype: torch.dtype = torch.bfloat16, seed: int = 0,
+                     std: float = 0.02) -> Llama:
+    """A Llama of shape `args` with random weights (normal, std 0.02; norms at 1) and every linear layer in NF4,
+    built on `device` one layer at a time: each weight is drawn there in `dtype` and quantized at once, so that
+    neither the host nor the device ever holds the model in floating point (Llama 2 7B's shape: 13 GB in
+    bfloat16, 3.8 GB in NF4). For measuring QLoRA at a real model's size without its checkpoint."""
+    from ..modules import replace_by_name
+    from ..nf4 import NF4Linear
+
+    generator = torch.Generator(device=device).manual_seed(seed)
+    model = build_model(args, device="meta", dtype=dtype)
+    for name, meta in [(name, m) for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)]:
+        linear = torch.nn.Linear(meta.in_features, meta.out_features, bias=False, device=device, dtype=dtype)
+        with torch.no_grad():
+            linear.weight.normal_(0, std, generator=generator)
+        replace_by_name(model, name, NF4Linear.from_linear(linear, "nf4"))
+    model.tok_embeddings.to_empty(device=device)
+    with torch.no_grad():
+        model.tok_embeddings.weight.normal_(0, std, generator=generator)
+        for module in model.modules():
+            if isinstance(module, RMSNorm):
+                module.to_empty(device=device).weight.fill_(1.0)
+    model.init_rope(device)
+    return model
