@@ -133,7 +133,9 @@ def test_the_kits_lora_step_and_peft_s_compute_the_same_loss_and_gradients(tiny)
     theirs = dict(twin.named_parameters())
     assert sum(p.requires_grad for p in theirs.values()) == 2 * 7 * tiny.args.n_layers
     batch = torch.randint(0, tiny.args.vocab_size, (2, 65), generator=torch.Generator().manual_seed(1))
-    optimizers = [torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=1e-2) for m in (kit, twin)]
+    # plain SGD between the two steps: AdamW's first step moves each weight by about lr whatever its gradient's size,
+    # so a gradient within rounding of zero on both sides could move the two the opposite ways
+    optimizers = [torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=1.0) for m in (kit, twin)]
     for step in range(2):
         losses = []
         for model, loss_of in ((kit, loss_sums), (twin, hf_loss_sums)):
@@ -146,9 +148,10 @@ def test_the_kits_lora_step_and_peft_s_compute_the_same_loss_and_gradients(tiny)
                 if matrix == "B":  # the rows of wq's and wk's B in transformers' rotary layout
                     ours = _rotary(name.rpartition(".")[2], kit, ours, _rotary_permute)
                 key = _peft_key(name, matrix).removesuffix("weight") + "default.weight"
-                torch.testing.assert_close(ours, theirs[key].grad, rtol=1e-4, atol=1e-6 * ours.abs().max().item(),
+                torch.testing.assert_close(ours, theirs[key].grad, rtol=1e-4, atol=2e-5 * ours.abs().max().item(),
                                            msg=f"step {step}, {name} {matrix}")
-        assert step == 1 or not any(layer.lora_A.grad.any() for layer in lora_layers(kit).values())  # B = 0
+        # A learns only once B is no longer zero
+        assert any(layer.lora_A.grad.any() for layer in lora_layers(kit).values()) == (step == 1)
         for optimizer in optimizers:
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
