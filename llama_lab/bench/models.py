@@ -1,4 +1,5 @@
-"""The models the suite measures: its sizes, the kit's model of each size, and transformers' twin of a model."""
+"""The models the suite measures: its sizes, the kit's model of each size, transformers' twin of a model, the LoRA
+models of both sides (peft's on the twin), and a random NF4 model built a layer at a time (QLoRA at 7B's shape)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ import tempfile
 import torch
 
 from ..checkpoint import args_to_hf_config, meta_to_hf_names
+from ..checkpoint.adapter import ADAPTER_WEIGHTS, save_adapter
+from ..lora import add_lora
 from ..model import LLAMA2_7B, TINY, Llama, ModelArgs, RMSNorm, build_model, init_weights
+from ..modules import replace_by_name
+from ..nf4 import NF4Linear
+from ..quantize import quantize_model
 
 # About 50M parameters with Llama 2's 32000-token vocabulary: the output head alone is 16M of them.
 SMALL_50M = ModelArgs(dim=512, n_layers=6, n_heads=8, vocab_size=32000, max_seq_len=1024)
@@ -60,12 +66,8 @@ def lora_models(model: Llama, r: int = 8, alpha: float = 16.0, seed: int = 0, sc
 
     The adapters travel in peft's own format (checkpoint.save_adapter, read back with peft's
     set_peft_model_state_dict), so both sides hold the same A and B, however the rows of wq and wk are laid out."""
-    import peft
+    import peft  # optional, as transformers is: imported when a LoRA row is measured
     from safetensors.torch import load_file
-
-    from ..checkpoint.adapter import ADAPTER_WEIGHTS, save_adapter
-    from ..lora import add_lora
-    from ..quantize import quantize_model
 
     kit = build_model(model.args, device=model.device, dtype=model.dtype)
     kit.load_state_dict(model.state_dict())
@@ -91,9 +93,6 @@ def random_nf4_model(args: ModelArgs, device: torch.device, dtype: torch.dtype =
     built on `device` one layer at a time: each weight is drawn there in `dtype` and quantized at once, so that
     neither the host nor the device ever holds the model in floating point (Llama 2 7B's shape: 13 GB in
     bfloat16, 3.8 GB in NF4). For measuring QLoRA at a real model's size without its checkpoint."""
-    from ..modules import replace_by_name
-    from ..nf4 import NF4Linear
-
     generator = torch.Generator(device=device).manual_seed(seed)
     model = build_model(args, device="meta", dtype=dtype)
     for name, meta in [(name, m) for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)]:

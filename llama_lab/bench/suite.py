@@ -21,12 +21,15 @@ warm-up. On a GPU the suite runs in bfloat16 and adds a model of Llama 2 7B's sh
 Quantized decoding (`llama_lab.quantize`, int8 and int4 in groups of 64) is measured against the same model in
 floating point through the same kind of step (compiled, or eager with --no-compile), in turns, with the share of
 the bandwidth bound for the bytes the quantized step reads; these rows have a table of their own.
+LoRA training (measure_lora) is measured against peft on transformers' twin, with the same adapters, and QLoRA (an NF4
+base) on the kit's side alone: tokens/s and the peak memory a step adds.
 """
 
 from __future__ import annotations
 
 import copy
 import gc
+import importlib.util
 import json
 import os
 import platform
@@ -413,7 +416,10 @@ def run_suite(cfg: Settings, device: torch.device, dtype: torch.dtype, log=print
         if "train" in cfg.measure and size in ("tiny", "toy"):  # the training step at the tiny model's size
             rows.extend(measure_training(size, model, twin, cfg))
         if "lora" in cfg.measure and size != "7b":  # 7B's QLoRA step: scripts/gpu_check.sh
-            rows.extend(measure_lora(size, model, cfg))
+            if importlib.util.find_spec("peft") is None:
+                log(f"{size}: no LoRA rows: peft is not installed (pip install peft, or make dev)")
+            else:
+                rows.extend(measure_lora(size, model, cfg))
         if "load" in cfg.measure and size != "7b":
             rows.extend(measure_loading(size, model, cfg))
         if "quantized" in cfg.measure:
