@@ -107,10 +107,10 @@ def tiny():
 def test_the_lora_rows_are_measured_on_the_tiny_model(tiny):
     from llama_lab.bench import Settings, measure_lora
 
-    rows = measure_lora("tiny", tiny, Settings(repeats=1, train_batch=2, train_seq=64))
+    rows = measure_lora("tiny", tiny, Settings(repeats=1, train_batch=2, train_seq=32))
     assert [r["metric"] for r in rows] == [
-        "LoRA training step, 2x64 tokens", "LoRA training step, 2x64 tokens, peak memory added",
-        "QLoRA (NF4) training step, 2x64 tokens", "QLoRA (NF4) training step, 2x64 tokens, peak memory added"]
+        "LoRA training step, 2x32 tokens", "LoRA training step, 2x32 tokens, peak memory added",
+        "QLoRA (NF4) training step, 2x32 tokens", "QLoRA (NF4) training step, 2x32 tokens, peak memory added"]
     speed, memory, qlora_speed, qlora_memory = rows
     assert positive(speed["kit"]) and positive(speed["transformers"]) and positive(qlora_speed["kit"])
     assert speed["ratio"] == pytest.approx(speed["kit"] / speed["transformers"])

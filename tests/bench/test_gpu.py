@@ -193,7 +193,12 @@ def test_a_7b_shaped_qlora_step_with_gradient_checkpointing():
     ids = torch.randint(3, args.vocab_size, (batch, seq + 1), generator=torch.Generator().manual_seed(0)).to(DEVICE)
     adapters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(adapters, lr=1e-4)
-    frozen = {name: buffer.clone() for name, buffer in model.named_buffers() if name.endswith("qweight")}
+
+    def codes_checksums():  # not copies of the codes: they would count in the peak (3.4 GB at 7B's shape)
+        return {name: int(buffer.sum(dtype=torch.int64)) for name, buffer in model.named_buffers()
+                if name.endswith("qweight")}
+
+    frozen = codes_checksums()
     losses = []
 
     def step():
@@ -213,12 +218,13 @@ def test_a_7b_shaped_qlora_step_with_gradient_checkpointing():
            tokens_per_s)
     print(f"QLoRA step {where}: {tokens_per_s:.0f} tokens/s, losses {losses}")
     if on_gpu:
-        measured_peak_bytes = torch.cuda.max_memory_allocated()
-        # the memory planner's estimate for QLORA_7B is to be set beside measured_peak_bytes here, once the kit has
-        # one, and the two compared
+        measured_peak_bytes = torch.cuda.max_memory_allocated()  # weights, adapters, AdamW's state and the step
+        # The place for a memory planner's estimate of QLORA_7B: once the kit has one, compute it here as
+        # planned_peak_bytes, report it beside measured_peak_bytes, and assert how close the two are.
+        report("QLoRA step, Llama 2 7B shape, peak GPU memory (bytes)", measured_peak_bytes)
         report("QLoRA step, Llama 2 7B shape, peak GPU memory (GiB)", measured_peak_bytes / 2**30)
         print(f"peak GPU memory (torch.cuda.max_memory_allocated): {measured_peak_bytes / 2**30:.2f} GiB")
     assert all(math.isfinite(loss) for loss in losses), losses
-    assert all(torch.equal(buffer, frozen[name]) for name, buffer in model.named_buffers() if name in frozen)
+    assert codes_checksums() == frozen, "the NF4 base moved"
     assert sum(p.numel() for p in adapters) == sum(setting["r"] * (layer.in_features + layer.out_features)
                                                    for layer in lora_layers(model).values())
