@@ -127,8 +127,11 @@ class LoraLinear(nn.Module):
         out = self.base(x)  # (..., in) -> (..., out)
         if self.merged:
             return out
-        update = F.linear(F.linear(self.dropout(x), self.lora_A), self.lora_B)  # (..., r) -> (..., out)
-        return out + update * self.scaling
+        # scaled where the product is r wide, and added into the base's output in place: F.linear keeps its input
+        # and weight for the backward pass, never its output, so nothing the backward reads is changed. Dropout with
+        # p=0 hands x back as it is.
+        low_rank = F.linear(self.dropout(x), self.lora_A) * self.scaling  # (..., r)
+        return out.add_(F.linear(low_rank, self.lora_B))  # (..., out)
 
     def delta_weight(self) -> torch.Tensor:
         """scaling * B A, (out, in): what merging adds to the base's weight."""

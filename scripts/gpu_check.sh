@@ -13,9 +13,12 @@
 #                    bfloat16 parting from eager only at near ties, hooks through the compiled step, bfloat16
 #                    loading, autocast training, NF4 codes as the CPU's, a QLoRA step with gradient
 #                    checkpointing (its peak memory)                                -> OUT/gpu_figures.json
-#   3. bench         python -m llama_lab.bench on the device with the 7B-shaped model (random bfloat16 weights in
+#   3. qlora         the QLoRA step at Llama 2 7B's shape (test_gpu.py's 7b_shaped test: random weights drawn on the
+#                    GPU and quantized to NF4 a layer at a time, LoRA r=64 on every projection, gradient checkpointing,
+#                    1 x 2048 tokens): its peak GPU memory and tokens/s              -> OUT/gpu_figures.json
+#   4. bench         python -m llama_lab.bench on the device with the 7B-shaped model (random bfloat16 weights in
 #                    Llama 2 7B's shape) against transformers, eager and compiled, batch 1 and 8 -> OUT/bench.json
-#   4. notebooks     every course notebook under nbval with the tiny models on the device (LLAMA_LAB_DEVICE): the
+#   5. notebooks     every course notebook under nbval with the tiny models on the device (LLAMA_LAB_DEVICE): the
 #                    saved outputs must not change                                   -> OUT/notebooks.txt
 # Every step's exit status and seconds go to OUT/summary.json; everything printed goes to OUT/log.txt. The script
 # exits with status 1 when a step failed, and with status 2, before anything runs, when `run` finds no CUDA GPU.
@@ -54,10 +57,10 @@ run_checks() {
     out=$(cd "$out" && pwd)
     local device=cuda bench_args=(--sizes 7b --batches 1,8 --repeats 3 --new-tokens 64 --measure decode,prefill
                                   --compile)
-    local limits=(30 120 200 220)  # seconds: environment, tests, bench, notebooks (570 in all)
+    local limits=(30 110 80 170 180)  # seconds: environment, tests, qlora, bench, notebooks (570 in all)
     if [ "$mode" = --cpu ]; then
         device=cpu bench_args=(--quick --compile --threads 1)
-        limits=(120 900 900 1200)
+        limits=(120 900 300 900 1200)
     fi
     export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
     exec > >(tee "$out/log.txt") 2>&1
@@ -95,14 +98,16 @@ print(json.dumps(info, indent=2))
 open(sys.argv[1], "w").write(json.dumps(info, indent=2))
 EOF
     rm -f "$out/gpu_figures.json"
-    step tests "${limits[1]}" env LLAMA_LAB_TEST_DEVICE=$device LLAMA_LAB_GPU_REPORT="$out/gpu_figures.json" \
-        "$python" -m pytest tests/bench/test_gpu.py -q -p no:cacheprovider -W ignore::DeprecationWarning
-    step bench "${limits[2]}" "$python" -m llama_lab.bench --device $device "${bench_args[@]}" --json "$out/bench.json"
+    local gpu_tests=(env LLAMA_LAB_TEST_DEVICE=$device LLAMA_LAB_GPU_REPORT="$out/gpu_figures.json"
+                     "$python" -m pytest tests/bench/test_gpu.py -q -p no:cacheprovider -W ignore::DeprecationWarning)
+    step tests "${limits[1]}" "${gpu_tests[@]}" -k "not 7b_shaped"
+    step qlora "${limits[2]}" "${gpu_tests[@]}" -k 7b_shaped -s  # -s: the step prints its figures
+    step bench "${limits[3]}" "$python" -m llama_lab.bench --device $device "${bench_args[@]}" --json "$out/bench.json"
     # the notebooks' saved outputs name the device the course model runs on ("float32 on cpu"): the same line on the
     # GPU says "cuda", which is not a change of output
     sed 's/\r$//' tests/nbval_sanitize.cfg > "$out/sanitize.cfg"
     printf '\n[the device]\nregex: on cuda(:[0-9]+)?\nreplace: on cpu\n' >> "$out/sanitize.cfg"
-    step notebooks "${limits[3]}" env -u LLAMA2_DIR -u LLAMA2_TOKENIZER LLAMA_LAB_DEVICE=$device \
+    step notebooks "${limits[4]}" env -u LLAMA2_DIR -u LLAMA2_TOKENIZER LLAMA_LAB_DEVICE=$device \
         "$python" -m pytest notebooks/ --nbval -p no:cacheprovider --nbval-current-env \
         --nbval-sanitize-with "$out/sanitize.cfg" -q -rf
     echo "${summary%, }}" > "$out/summary.json"

@@ -10,15 +10,15 @@ model and transformers' twin), `measures.py` (weight bytes per decoding step, me
 """
 
 from .cli import main
-from .measures import BandwidthProbe, PeakRSS, release_free_memory, weight_bytes_per_step
-from .models import SIZES, SMALL_50M, TINY, TOY, kit_model, random_model, transformers_twin
+from .measures import BandwidthProbe, PeakRSS, peak_memory_added, release_free_memory, weight_bytes_per_step
+from .models import LORA_TARGETS, SIZES, SMALL_50M, TINY, TOY, kit_model, lora_models, random_model, transformers_twin
 from .report import format_row, format_table, row
-from .suite import (MEASUREMENTS, QUANTIZED_SCHEMES, QUICK, Settings, measure_decode, measure_loading,
+from .suite import (MEASUREMENTS, QUANTIZED_SCHEMES, QUICK, Settings, measure_decode, measure_loading, measure_lora,
                     measure_prefill, measure_quantized, measure_training, probe_load, run_suite)
 from .timing import seconds, take_turns
 
-__all__ = ["BandwidthProbe", "MEASUREMENTS", "PeakRSS", "QUANTIZED_SCHEMES", "QUICK", "SIZES", "SMALL_50M", "Settings",
-           "TINY", "TOY", "format_row", "format_table", "kit_model", "main", "measure_decode", "measure_loading",
-           "measure_prefill", "measure_quantized", "measure_training", "probe_load", "random_model",
-           "release_free_memory", "row", "run_suite", "seconds", "take_turns", "transformers_twin",
-           "weight_bytes_per_step"]
+__all__ = ["BandwidthProbe", "LORA_TARGETS", "MEASUREMENTS", "PeakRSS", "QUANTIZED_SCHEMES", "QUICK", "SIZES",
+           "SMALL_50M", "Settings", "TINY", "TOY", "format_row", "format_table", "kit_model", "lora_models", "main",
+           "measure_decode", "measure_loading", "measure_lora", "measure_prefill", "measure_quantized",
+           "measure_training", "peak_memory_added", "probe_load", "random_model", "release_free_memory", "row",
+           "run_suite", "seconds", "take_turns", "transformers_twin", "weight_bytes_per_step"]

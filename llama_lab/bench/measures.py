@@ -110,3 +110,19 @@ class PeakRSS:
             self.peak = max(self.samples + [_rss_bytes("VmRSS")])
         self.added = self.peak - self.before
 
+
+
+def peak_memory_added(fn, device: torch.device) -> int:
+    """Bytes a call of `fn` adds at its peak over what was held before it: on a GPU torch's allocated memory
+    (max_memory_allocated), on a CPU the process's resident memory (PeakRSS, after handing freed memory back)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        before = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        fn()
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - before
+    release_free_memory()
+    with PeakRSS() as memory:
+        fn()
+    return memory.added

@@ -1,11 +1,19 @@
-"""The models the suite measures: its sizes, the kit's model of each size, and transformers' twin of a model."""
+"""The models the suite measures: its sizes, the kit's model of each size, transformers' twin of a model, the LoRA
+models of both sides (peft's on the twin), and a random NF4 model built a layer at a time (QLoRA at 7B's shape)."""
 
 from __future__ import annotations
+
+import tempfile
 
 import torch
 
 from ..checkpoint import args_to_hf_config, meta_to_hf_names
-from ..model import LLAMA2_7B, TINY, Llama, ModelArgs, build_model, init_weights
+from ..checkpoint.adapter import ADAPTER_WEIGHTS, save_adapter
+from ..lora import add_lora
+from ..model import LLAMA2_7B, TINY, Llama, ModelArgs, RMSNorm, build_model, init_weights
+from ..modules import replace_by_name
+from ..nf4 import NF4Linear
+from ..quantize import quantize_model
 
 # About 50M parameters with Llama 2's 32000-token vocabulary: the output head alone is 16M of them.
 SMALL_50M = ModelArgs(dim=512, n_layers=6, n_heads=8, vocab_size=32000, max_seq_len=1024)
@@ -46,3 +54,57 @@ def transformers_twin(model: Llama):
     twin.load_state_dict(meta_to_hf_names(model.state_dict(), model.args))
     twin.generation_config.pad_token_id = 0
     return twin.eval()
+
+
+LORA_TARGETS = ("wq", "wk", "wv", "wo", "w1", "w2", "w3")  # every projection: peft's q_proj ... up_proj
+
+
+def lora_models(model: Llama, r: int = 8, alpha: float = 16.0, seed: int = 0, scheme: str | None = None):
+    """(the kit's copy of `model` with LoRA adapters on every projection, peft's LoRA on transformers' twin with the
+    same adapter weights): llama_lab.lora.add_lora against peft's get_peft_model, rank r, alpha, no dropout. With
+    `scheme` (e.g. "nf4": QLoRA) the kit's base is quantized first (quantize.quantize_model) and peft's side is None.
+
+    The adapters travel in peft's own format (checkpoint.save_adapter, read back with peft's
+    set_peft_model_state_dict), so both sides hold the same A and B, however the rows of wq and wk are laid out."""
+    import peft  # optional, as transformers is: imported when a LoRA row is measured
+    from safetensors.torch import load_file
+
+    kit = build_model(model.args, device=model.device, dtype=model.dtype)
+    kit.load_state_dict(model.state_dict())
+    if scheme is not None:
+        return add_lora(quantize_model(kit, scheme), LORA_TARGETS, r=r, alpha=alpha, seed=seed).train(), None
+    add_lora(kit, LORA_TARGETS, r=r, alpha=alpha, seed=seed).train()
+    config = peft.LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, task_type="CAUSAL_LM",
+                             target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "down_proj",
+                                             "up_proj"])
+    twin = peft.get_peft_model(transformers_twin(model), config)
+    with tempfile.TemporaryDirectory(prefix="llama-lab-lora-") as folder:
+        save_adapter(kit, folder)
+        state = load_file(f"{folder}/{ADAPTER_WEIGHTS}", device=str(model.device))
+    outcome = peft.set_peft_model_state_dict(twin, state)
+    if outcome.unexpected_keys or any("lora_" in key for key in outcome.missing_keys):
+        raise RuntimeError(f"peft did not take every adapter weight: {outcome}")
+    return kit, twin.train()
+
+
+def random_nf4_model(args: ModelArgs, device: torch.device, dtype: torch.dtype = torch.bfloat16, seed: int = 0,
+                     std: float = 0.02) -> Llama:
+    """A Llama of shape `args` with random weights (normal, std 0.02; norms at 1) and every linear layer in NF4,
+    built on `device` one layer at a time: each weight is drawn there in `dtype` and quantized at once, so that
+    neither the host nor the device ever holds the model in floating point (Llama 2 7B's shape: 13 GB in
+    bfloat16, 3.8 GB in NF4). For measuring QLoRA at a real model's size without its checkpoint."""
+    generator = torch.Generator(device=device).manual_seed(seed)
+    model = build_model(args, device="meta", dtype=dtype)
+    for name, meta in [(name, m) for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)]:
+        linear = torch.nn.Linear(meta.in_features, meta.out_features, bias=False, device=device, dtype=dtype)
+        with torch.no_grad():
+            linear.weight.normal_(0, std, generator=generator)
+        replace_by_name(model, name, NF4Linear.from_linear(linear, "nf4"))
+    model.tok_embeddings.to_empty(device=device)
+    with torch.no_grad():
+        model.tok_embeddings.weight.normal_(0, std, generator=generator)
+        for module in model.modules():
+            if isinstance(module, RMSNorm):
+                module.to_empty(device=device).weight.fill_(1.0)
+    model.init_rope(device)
+    return model

@@ -21,12 +21,15 @@ warm-up. On a GPU the suite runs in bfloat16 and adds a model of Llama 2 7B's sh
 Quantized decoding (`llama_lab.quantize`, int8 and int4 in groups of 64) is measured against the same model in
 floating point through the same kind of step (compiled, or eager with --no-compile), in turns, with the share of
 the bandwidth bound for the bytes the quantized step reads; these rows have a table of their own.
+LoRA training (measure_lora) is measured against peft on transformers' twin, with the same adapters, and QLoRA (an NF4
+base) on the kit's side alone: tokens/s and the peak memory a step adds.
 """
 
 from __future__ import annotations
 
 import copy
 import gc
+import importlib.util
 import json
 import os
 import platform
@@ -46,8 +49,8 @@ from ..generate import Decoder, generate_tokens
 from ..model import Llama, build_model
 from ..quantize import quantize_model
 from ..fast.loss import compiled_loss_sums, logits_loss_sums, loss_sums
-from .measures import BandwidthProbe, PeakRSS, release_free_memory, weight_bytes_per_step
-from .models import TOY, kit_model, random_model, transformers_twin
+from .measures import BandwidthProbe, PeakRSS, peak_memory_added, release_free_memory, weight_bytes_per_step
+from .models import TOY, kit_model, lora_models, random_model, transformers_twin
 from .report import format_row, row
 from .timing import take_turns
 
@@ -64,7 +67,7 @@ class Settings:
     prefill_len: int = 512
     train_batch: int = 8
     train_seq: int = 256
-    measure: tuple[str, ...] = ("decode", "prefill", "train", "load", "quantized")
+    measure: tuple[str, ...] = ("decode", "prefill", "train", "lora", "load", "quantized")
     compile: bool = True  # also measure the compiled decode step (on a GPU with CUDA graphs) and training step
     bandwidth_mib: int = 256  # the matrix of the bandwidth probe, well above the CPU's caches
 
@@ -197,6 +200,27 @@ def hf_loss_sums(twin, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[tor
     return logits_loss_sums(twin(inputs).logits, targets)
 
 
+def training_batch(model: Llama, cfg: Settings) -> tuple[torch.Tensor, torch.Tensor]:
+    """(inputs, targets), (cfg.train_batch, seq) each: random tokens, the targets the inputs shifted by one."""
+    seq = min(cfg.train_seq, model.args.max_seq_len)
+    batch = torch.randint(0, model.args.vocab_size, (cfg.train_batch, seq + 1),
+                          generator=torch.Generator().manual_seed(0)).to(model.device)
+    return batch[:, :-1], batch[:, 1:]
+
+
+def training_step(loss_of, model, inputs: torch.Tensor, targets: torch.Tensor):
+    """A function running one training step of `model`: forward, loss_of's summed loss, backward, and AdamW on the
+    parameters that train (all of them, or under LoRA the adapters alone)."""
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+
+    def step():
+        total, count = loss_of(model, inputs, targets)
+        (total / count).backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    return step
+
+
 def measure_training(size, kit, twin, cfg: Settings) -> list[dict]:
     """Tokens/s of a training step: forward, cross-entropy, backward, AdamW (fresh copies of both models).
 
@@ -205,41 +229,61 @@ def measure_training(size, kit, twin, cfg: Settings) -> list[dict]:
     `python -m llama_lab.train --compile` runs it (train.compiled_loss_sums), against transformers' model through
     the same torch.compile of the same loss; compiling is done in the untimed warm-up.
     """
-    weight = kit.tok_embeddings.weight
-    seq = min(cfg.train_seq, kit.args.max_seq_len)
-    batch = torch.randint(0, kit.args.vocab_size, (cfg.train_batch, seq + 1),
-                          generator=torch.Generator().manual_seed(0)).to(weight.device)
-    inputs, targets = batch[:, :-1], batch[:, 1:]
+    inputs, targets = training_batch(kit, cfg)
 
     def trainee():
-        model = build_model(kit.args, device=weight.device, dtype=weight.dtype)
+        model = build_model(kit.args, device=kit.device, dtype=kit.dtype)
         model.load_state_dict(kit.state_dict())
         return model.train()
 
-    def step_of(loss_of, model):
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-
-        def step():
-            total, count = loss_of(model, inputs, targets)
-            (total / count).backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-        return step
-
-    tokens = cfg.train_batch * seq
+    tokens = inputs.numel()
     pairs = [("", loss_sums, hf_loss_sums)]
     if cfg.compile:
         pairs.append((", compiled", compiled_loss_sums(), torch.compile(hf_loss_sums)))
     rows = []
     for label, kit_loss, hf_loss in pairs:
-        contenders = {"kit": step_of(kit_loss, trainee()),
-                      "transformers": step_of(hf_loss, copy.deepcopy(twin).train())}
-        times = take_turns(contenders, cfg.repeats, weight.device)
-        rows.append(row(size, f"training step, {cfg.train_batch}x{seq} tokens{label}", "tokens/s",
+        contenders = {"kit": training_step(kit_loss, trainee(), inputs, targets),
+                      "transformers": training_step(hf_loss, copy.deepcopy(twin).train(), inputs, targets)}
+        times = take_turns(contenders, cfg.repeats, kit.device)
+        rows.append(row(size, f"training step, {cfg.train_batch}x{inputs.shape[1]} tokens{label}", "tokens/s",
                         [tokens / t for t in times["kit"]], [tokens / t for t in times["transformers"]]))
         del contenders
     return rows
 
+
+def measure_lora(size, model: Llama, cfg: Settings) -> list[dict]:
+    """A LoRA training step, the kit's against peft's, and the kit's QLoRA step: tokens/s and peak memory.
+
+    The same adapters on both sides (bench.lora_models: rank 8, alpha 16, every projection, no dropout, the same A
+    and B), the same batch as the training rows, AdamW on the adapters alone. The kit: llama_lab.lora.add_lora and
+    its training loss (fast.loss.loss_sums); transformers' twin: peft's get_peft_model and transformers' logits
+    with torch's cross-entropy. Memory: the peak a step adds over what is held before it (the weights, the
+    optimizer's state), after the warm-up; on a CPU the process's resident memory, on a GPU torch's allocations.
+    QLoRA: the kit's base in NF4 (quantize_model(model, "nf4"), the output head too), the kit's side alone: peft's
+    QLoRA stores its base through bitsandbytes' 4-bit layers, which need a CUDA GPU.
+    """
+    inputs, targets = training_batch(model, cfg)
+    tokens, shape = inputs.numel(), f"{cfg.train_batch}x{inputs.shape[1]} tokens"
+    kit, twin = lora_models(model)
+    contenders = {"kit": training_step(loss_sums, kit, inputs, targets),
+                  "transformers": training_step(hf_loss_sums, twin, inputs, targets)}
+    times = take_turns(contenders, cfg.repeats, model.device)
+    memory = {name: [peak_memory_added(step, model.device) / 2**20 for _ in range(min(cfg.repeats, 3))]
+              for name, step in contenders.items()}
+    rows = [row(size, f"LoRA training step, {shape}", "tokens/s", [tokens / t for t in times["kit"]],
+                [tokens / t for t in times["transformers"]]),
+            row(size, f"LoRA training step, {shape}, peak memory added", "MiB", memory["kit"],
+                memory["transformers"], higher_is_better=False)]
+    del kit, twin, contenders
+    gc.collect()
+    qlora, _ = lora_models(model, scheme="nf4")
+    step = training_step(loss_sums, qlora, inputs, targets)
+    times = take_turns({"kit": step}, cfg.repeats, model.device)
+    memory = [peak_memory_added(step, model.device) / 2**20 for _ in range(min(cfg.repeats, 3))]
+    rows += [row(size, f"QLoRA (NF4) training step, {shape}", "tokens/s", [tokens / t for t in times["kit"]], []),
+             row(size, f"QLoRA (NF4) training step, {shape}, peak memory added", "MiB", memory, [],
+                 higher_is_better=False)]
+    return rows
 
 
 # -------------------------------------------------------------------------------------------- loading
@@ -371,6 +415,11 @@ def run_suite(cfg: Settings, device: torch.device, dtype: torch.dtype, log=print
             rows.extend(measure_prefill(size, model, twin, cfg))
         if "train" in cfg.measure and size in ("tiny", "toy"):  # the training step at the tiny model's size
             rows.extend(measure_training(size, model, twin, cfg))
+        if "lora" in cfg.measure and size != "7b":  # 7B's QLoRA step: scripts/gpu_check.sh
+            if importlib.util.find_spec("peft") is None:
+                log(f"{size}: no LoRA rows: peft is not installed (pip install peft, or make dev)")
+            else:
+                rows.extend(measure_lora(size, model, cfg))
         if "load" in cfg.measure and size != "7b":
             rows.extend(measure_loading(size, model, cfg))
         if "quantized" in cfg.measure:

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..nf4 import NF4Linear
+
 IGNORE = -100  # the target id F.cross_entropy skips: prompt tokens in chat, padding
 
 
@@ -70,19 +72,24 @@ def logits_loss_sums(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch
 def loss_sums(model, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(sum of the cross-entropies over the scored targets, how many targets were scored), in nats.
 
-    With a gradient to compute for a plain trainable head, eagerly, the head and the loss go through
-    LinearCrossEntropy. Otherwise (a frozen or quantized head, as under LoRA and QLoRA, too) the model's
-    logits and F.cross_entropy: in evaluation there is no gradient to prepare, compiled Inductor fuses the loss by
-    itself, and forward hooks on the output head (which LinearCrossEntropy would pass by) see the logits.
+    With a gradient to compute, eagerly, the head and the loss go through LinearCrossEntropy: for a trainable head,
+    and for a frozen one whose input trains (LoRA), or an NF4 one (QLoRA: its forward multiplies by its dequantized
+    weight, which LinearCrossEntropy multiplies by instead). Otherwise the model's logits and F.cross_entropy: in
+    evaluation there is no gradient to prepare, compiled Inductor fuses the loss by itself, forward hooks on the
+    output head (which LinearCrossEntropy would pass by) see the logits, and an int8 or int4 head runs its own
+    kernels.
     """
     llama = getattr(model, "module", model)  # under DistributedDataParallel, the model it wraps
     head = llama.output
-    if (torch.is_grad_enabled() and not torch.compiler.is_compiling() and isinstance(head, nn.Linear)
-            and head.weight.requires_grad and not (head._forward_hooks or head._forward_pre_hooks)):
-        hidden = model(inputs, head=False)  # (B, T, D)
-        total = LinearCrossEntropy.apply(hidden.flatten(0, 1), head.weight, targets.flatten())
-        return total, (targets != IGNORE).sum()
-    return logits_loss_sums(model(inputs), targets)
+    if not (torch.is_grad_enabled() and not torch.compiler.is_compiling() and isinstance(head, (nn.Linear, NF4Linear))
+            and not (head._forward_hooks or head._forward_pre_hooks)):
+        return logits_loss_sums(model(inputs), targets)
+    hidden = model(inputs, head=False)  # (B, T, D)
+    weight = head.weight if isinstance(head, nn.Linear) else head.dequantize(hidden.dtype)  # (V, D)
+    if not (hidden.requires_grad or weight.requires_grad):  # nothing trains: no gradient to prepare
+        return logits_loss_sums(F.linear(hidden, weight).float(), targets)
+    total = LinearCrossEntropy.apply(hidden.flatten(0, 1), weight, targets.flatten())
+    return total, (targets != IGNORE).sum()
 
 
 def compiled_loss_sums():

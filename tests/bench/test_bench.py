@@ -53,6 +53,8 @@ def test_quick_bench_has_every_row(quick_run):
         "decode, batch 1", "decode, batch 1, compiled", "decode, batch 2", "decode, batch 2, compiled",
         "prefill, 64 tokens", "forward, 64 tokens, every position's logits",
         "training step, 2x32 tokens", "training step, 2x32 tokens, compiled",
+        "LoRA training step, 2x32 tokens", "LoRA training step, 2x32 tokens, peak memory added",
+        "QLoRA (NF4) training step, 2x32 tokens", "QLoRA (NF4) training step, 2x32 tokens, peak memory added",
         "load, Meta .pth", "load peak RSS / size on disk, Meta .pth",
         "load, safetensors (HF layout)", "load peak RSS / size on disk, safetensors (HF layout)",
         "load, safetensors (kit layout)", "load peak RSS / size on disk, safetensors (kit layout)",
@@ -70,7 +72,8 @@ def test_quick_bench_numbers_are_sane(quick_run):
     for r in results["rows"]:
         assert positive(r["kit"]), r
         assert all(positive(x) for x in r["samples"]["kit"]), r
-        compared = r["metric"].startswith(("decode", "prefill", "forward", "training")) or "HF layout" in r["metric"]
+        compared = (r["metric"].startswith(("decode", "prefill", "forward", "training", "LoRA"))
+                    or "HF layout" in r["metric"])
         if compared:  # the kit against transformers: both measured, and the ratio is theirs
             assert positive(r["transformers"]) and positive(r["ratio"]), r
             expected = (r["kit"] / r["transformers"] if r["unit"] == "tokens/s"
@@ -78,7 +81,7 @@ def test_quick_bench_numbers_are_sane(quick_run):
             assert r["ratio"] == pytest.approx(expected)
             low, high = r["ratio_range"]  # the runs made side by side, one ratio each
             assert positive(low) and low <= high and len(r["samples"]["transformers"]) == len(r["samples"]["kit"])
-        else:  # transformers cannot read Meta's .pth, and the kit's own layout is the kit's
+        else:  # transformers cannot read Meta's .pth, the kit's own layout is the kit's, QLoRA's NF4 is the kit's
             assert r["transformers"] is None and r["ratio"] is None
         if r.get("kind") == "quantized":  # against the float model: the "transformers" side is the float model
             assert 0 <= r["tokens_alike"] <= r["new_tokens"] and r["bytes_per_step"] < weight_bytes_per_step(
@@ -90,6 +93,68 @@ def test_quick_bench_numbers_are_sane(quick_run):
             assert r.get("same_tokens_as_eager", True)  # and the compiled step, that of the eager one
         if r["metric"].startswith("load peak RSS"):
             assert r["disk_bytes"] > 0
+
+
+# ------------------------------------------------------------------------------------------- LoRA rows
+
+@pytest.fixture(scope="module")
+def tiny():
+    from llama_lab.bench import kit_model
+
+    return kit_model("tiny", torch.device("cpu"), torch.float32)[0]
+
+
+def test_the_lora_rows_are_measured_on_the_tiny_model(tiny):
+    from llama_lab.bench import Settings, measure_lora
+
+    rows = measure_lora("tiny", tiny, Settings(repeats=1, train_batch=2, train_seq=32))
+    assert [r["metric"] for r in rows] == [
+        "LoRA training step, 2x32 tokens", "LoRA training step, 2x32 tokens, peak memory added",
+        "QLoRA (NF4) training step, 2x32 tokens", "QLoRA (NF4) training step, 2x32 tokens, peak memory added"]
+    speed, memory, qlora_speed, qlora_memory = rows
+    assert positive(speed["kit"]) and positive(speed["transformers"]) and positive(qlora_speed["kit"])
+    assert speed["ratio"] == pytest.approx(speed["kit"] / speed["transformers"])
+    assert memory["unit"] == qlora_memory["unit"] == "MiB" and memory["kit"] >= 0 and memory["transformers"] >= 0
+    assert qlora_speed["transformers"] is None and qlora_memory["transformers"] is None  # peft's QLoRA needs CUDA
+
+
+def test_the_kits_lora_step_and_peft_s_compute_the_same_loss_and_gradients(tiny):
+    """The rows compare like with like: the kit's LoRA model and peft's, as the bench builds them, give the same
+    loss and the same gradient for every A and B, before a step (B at zero) and after one (B trained)."""
+    pytest.importorskip("peft")
+    from llama_lab.bench.models import lora_models
+    from llama_lab.bench.suite import hf_loss_sums
+    from llama_lab.checkpoint.adapter import _peft_key, _rotary
+    from llama_lab.checkpoint.hf import _rotary_permute
+    from llama_lab.fast.loss import loss_sums
+    from llama_lab.lora import lora_layers
+
+    kit, twin = lora_models(tiny)
+    theirs = dict(twin.named_parameters())
+    assert sum(p.requires_grad for p in theirs.values()) == 2 * 7 * tiny.args.n_layers
+    batch = torch.randint(0, tiny.args.vocab_size, (2, 65), generator=torch.Generator().manual_seed(1))
+    # plain SGD between the two steps: AdamW's first step moves each weight by about lr whatever its gradient's size,
+    # so a gradient within rounding of zero on both sides could move the two the opposite ways
+    optimizers = [torch.optim.SGD([p for p in m.parameters() if p.requires_grad], lr=1.0) for m in (kit, twin)]
+    for step in range(2):
+        losses = []
+        for model, loss_of in ((kit, loss_sums), (twin, hf_loss_sums)):
+            total, count = loss_of(model, batch[:, :-1], batch[:, 1:])
+            (total / count).backward()
+            losses.append(float(total.detach() / count))
+        assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+        for name, layer in lora_layers(kit).items():
+            for matrix, ours in (("A", layer.lora_A.grad), ("B", layer.lora_B.grad)):
+                if matrix == "B":  # the rows of wq's and wk's B in transformers' rotary layout
+                    ours = _rotary(name.rpartition(".")[2], kit, ours, _rotary_permute)
+                key = _peft_key(name, matrix).removesuffix("weight") + "default.weight"
+                torch.testing.assert_close(ours, theirs[key].grad, rtol=1e-4, atol=2e-5 * ours.abs().max().item(),
+                                           msg=f"step {step}, {name} {matrix}")
+        # A learns only once B is no longer zero
+        assert any(layer.lora_A.grad.any() for layer in lora_layers(kit).values()) == (step == 1)
+        for optimizer in optimizers:
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
 
 
 def test_a_row_by_hand():

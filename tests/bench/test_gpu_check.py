@@ -43,3 +43,14 @@ def test_a_step_that_passes_leaves_the_script_passing(tmp_path):
     done = gpu_check("run", str(tmp_path / "out"), "--cpu", PYTHON=sys.executable, STEPS="environment")
     assert done.returncode == 0, done.stdout[-2000:]
     assert json.loads((tmp_path / "out" / "environment.json").read_text())["torch"] == torch.__version__
+
+
+def test_the_qlora_step_runs_alone_and_reports_its_figures(tmp_path):
+    """STEPS=qlora: the 7B-shaped QLoRA step alone (on a CPU the toy shape stands in), its figures in the report."""
+    done = gpu_check("run", str(tmp_path / "out"), "--cpu", PYTHON=sys.executable, STEPS="qlora")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert list(json.loads((tmp_path / "out" / "summary.json").read_text())) == ["qlora"]
+    figures = json.loads((tmp_path / "out" / "gpu_figures.json").read_text())
+    [(name, tokens_per_s)] = [(k, v) for k, v in figures.items() if k.startswith("QLoRA step")]
+    assert "r=64, 1x64 tokens, gradient checkpointing: tokens/s" in name and tokens_per_s > 0
+    assert "1 passed, 8 deselected" in done.stdout and "QLoRA step 64x2 (toy):" in done.stdout
