@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import pickle
 import zipfile
+from dataclasses import fields
 from pathlib import Path
 
 import torch
@@ -75,6 +76,8 @@ def load_checkpoint(path: Path, cfg: TrainConfig, data_info: dict) -> dict:
         raise CheckpointError(f"{path}: not a llama_lab training checkpoint (expected the entries "
                               f"{sorted(needed)})")
     saved, now = json.loads(state["config"]), cfg.numerics()
+    # a setting newer than the checkpoint was, when it was written, at its default (fine-tuning's method: full)
+    saved = {**{f.name: f.default for f in fields(TrainConfig) if f.name not in saved}, **saved}
     changed = {k: (saved.get(k), now[k]) for k in now if saved.get(k) != now[k]}
     if changed:
         details = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in changed.items())
