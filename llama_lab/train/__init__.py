@@ -18,6 +18,10 @@ Everything a run does is a function of its configuration and the step number: ba
 generator seeded with (seed, s), so a run that stops and `--resume`s gives the same numbers as one that never
 stopped, and N processes each take their slice of the very batch one process would take.
 
+Fine-tuning trains every weight, or, with `method` "lora" or "qlora", low-rank adapters beside the frozen weights
+(llama_lab.lora; with "qlora" the base stored in NF4); `python -m llama_lab.finetune` is its command for one's own
+dialogs, with the defaults of Meta's llama-recipes.
+
 The package, one job a file: config.py (TrainConfig), data.py (the token cache, pretraining windows,
 chat batches), loop.py (the loop), checkpoints.py (the training state and --resume), processes.py (devices, DDP),
 cli.py (the command line), finetune.py (`finetune_on_dialogs`: a few dialogs, in memory, for notebooks and RLHF).

@@ -21,7 +21,7 @@ from ..model import Llama, init_weights
 from ..optim import Recipe
 from ..quantize import quantization_of, quantize_model
 from ..tokenizer import Tokenizer
-from .checkpoints import CHECKPOINT, load_checkpoint, save_checkpoint, set_rng_states
+from .checkpoints import CHECKPOINT, load_checkpoint, load_trained_weights, save_checkpoint, set_rng_states
 from .config import TrainConfig
 from .data import TextBatches, file_sha256, load_batches, load_split_batches
 from .processes import autocast_for, barrier, global_sums, is_distributed, setup_processes
@@ -124,7 +124,7 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> dic
     if cfg.resume:
         state = load_checkpoint(ckpt_path, cfg, data_info)
         try:
-            model.load_state_dict(state["model"])
+            load_trained_weights(model, state["model"])
             optimizer.load_state_dict(state["optimizer"])
         except (RuntimeError, ValueError, KeyError) as error:
             raise CheckpointError(f"{ckpt_path}: its weights or optimiser state do not fit this model "

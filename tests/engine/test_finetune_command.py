@@ -214,5 +214,8 @@ def test_a_run_stopped_and_resumed_ends_bit_for_bit_as_one_that_never_stopped(me
     weights = "model.safetensors" if method == "full" else "adapter_model.safetensors"
     a, b = (load_file(tmp_path / run_dir / weights) for run_dir in ("straight", "resumed"))
     assert set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in a)
+    kept = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)["model"]
+    if method != "full":  # the adapters alone: the frozen base is the model's, made again on --resume
+        assert kept and all(".lora_A" in name or ".lora_B" in name for name in kept), sorted(kept)[:3]
     if method == "qlora":  # the adapter of an NF4 base, which the kit loads onto the floating-point model
         assert load_adapter(load_model(model_dir), tmp_path / "resumed") is not None
