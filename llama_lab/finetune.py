@@ -247,14 +247,16 @@ def main(argv: list[str] | None = None) -> dict:
         if options.method == "qlora" and options.merge:
             raise ValueError("--merge with --method qlora: QLoRA's base is NF4, whose integers cannot hold W0 + B A. "
                              "Leave out --merge; the adapter is saved in peft's format, to merge into the "
-                             "floating-point model (load_model, load_adapter, unload_lora), or train with --method lora")
+                             "floating-point model (load_model, load_adapter, unload_lora); or train with --method "
+                             "lora")
         check_out(options.out, options.model, options.resume)
         args, _ = load_state(options.model)  # the configuration; the weights are read when training starts
         tokenizer_path = find_tokenizer(options.model, options.tokenizer)
         tokenizer = Tokenizer(tokenizer_path)
         if tokenizer.n_words != args.vocab_size:
             raise ValueError(f"the tokenizer {tokenizer_path} has {tokenizer.n_words} pieces and the model "
-                             f"{options.model} a vocabulary of {args.vocab_size}: give the model's own with --tokenizer")
+                             f"{options.model} a vocabulary of {args.vocab_size}: give the model's own with "
+                             "--tokenizer")
         dialogs = read_chat_data(options.data, tokenizer, args.max_seq_len)
         config = finetune_config(options, len(dialogs), tokenizer_path, args.max_seq_len)
         summary = train(config)

@@ -16,7 +16,7 @@ from llama_lab.checkpoint import load_adapter, load_model, save_model
 from llama_lab.fast.loss import IGNORE
 from llama_lab.lora import lora_layers, unload_lora
 from llama_lab.tokenizer import Tokenizer
-from llama_lab.train import chat_example
+from llama_lab.train import chat_example, split_dialogs
 
 KIT_TOKENIZER = REPO / "data" / "tokenizer.model"
 THINGS = ["kite", "boat", "ball", "drum", "cup", "hat", "sock", "book", "lamp", "door", "bell", "coat"]
@@ -80,6 +80,16 @@ def test_the_loss_is_on_the_assistants_tokens_only(tokenizer_file):
     # every target before an answer's first token is ignored: the prompts, the system prompt and the tags
     first_scored = targets.index(answers[0][0])
     assert all(t == IGNORE for t in targets[:first_scored])
+
+
+def test_the_validation_share_is_drawn_by_the_seed_alone():
+    dialogs = [dialog(t) for t in THINGS[:10]]
+    train, held_out = split_dialogs(dialogs, 0.2, seed=42)
+    assert len(held_out) == 2 and len(train) == 8
+    assert [d for d in dialogs if d not in held_out] == train  # both keep the file's order
+    assert split_dialogs(dialogs, 0.2, seed=42) == (train, held_out)
+    assert any(split_dialogs(dialogs, 0.2, seed=s)[1] != held_out for s in range(3))
+    assert len(split_dialogs(dialogs[:3], 0.01, seed=0)[1]) == 1  # at least one to validate on
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -172,7 +182,7 @@ def test_lora_lowers_validation_loss_and_saves_an_adapter_peft_loads_and_a_merge
     peft = pytest.importorskip("peft")
     data = write_data(tmp_path / "mine.jsonl", [dialog(t, system=i % 3 == 0) for i, t in enumerate(THINGS)])
     summary = run(model_dir, data, tmp_path / "run", "--lr", "1e-2", "--steps", "12", "--val-share", "0.25",
-                  "--lora-targets", "q_proj,v_proj,w2", "--merge")
+                  "--lora-targets", "q_proj,v_proj,w2", "--merge", "hf")
     val = summary["history"]["val"]
     assert val[0][0] == 0 and val[-1][0] == 12
     assert val[-1][1] < val[0][1] - 0.5, val  # 3 dialogs held out, learned from the 9 others
@@ -191,6 +201,8 @@ def test_lora_lowers_validation_loss_and_saves_an_adapter_peft_loads_and_a_merge
     assert (expected - base).abs().max() > 1e-2  # the adapter is there and matters
     torch.testing.assert_close(ours, expected, atol=1e-5, rtol=0)
 
+    assert (tmp_path / "run" / "merged" / "config.json").is_file()  # Hugging Face's layout, with the tokenizer
+    assert (tmp_path / "run" / "merged" / "tokenizer.model").read_bytes() == KIT_TOKENIZER.read_bytes()
     merged = load_model(tmp_path / "run" / "merged").state_dict()
     by_hand = unload_lora(kit).state_dict()  # W0 + alpha / r * B A in every adapted layer
     assert set(merged) == set(by_hand)
