@@ -48,10 +48,11 @@ def build_or_load_model(cfg: TrainConfig, tokenizer: Tokenizer, device: torch.de
 
 def adapt_for_method(model: Llama, cfg: TrainConfig) -> Llama:
     """The model as cfg.method trains it, in place: "full" as it is; "lora" frozen, with fresh adapters (drawn from
-    cfg.seed) on cfg.lora_targets; "qlora" the same on its linear layers stored in NF4 (the QLoRA paper's base; the
-    output head too, which the paper leaves in 16 bits: here it is frozen, and NF4 keeps a 7B on a 24 GB card)."""
+    cfg.seed) on cfg.lora_targets; "qlora" the same on the blocks' projections stored in NF4, the output head left
+    in floating point and frozen, as the QLoRA paper's models are (bitsandbytes keeps lm_head in 16 bits). The model
+    arrives in float32 and is quantized here, so memory holds the floating-point model once, at the start."""
     if cfg.method == "qlora":
-        quantize_model(model, "nf4")
+        quantize_model(model, "nf4", skip=("output",))
     if cfg.method != "full":
         settings = cfg.lora_settings()
         add_lora(model, settings.targets, settings.r, settings.alpha, settings.dropout, seed=cfg.seed)

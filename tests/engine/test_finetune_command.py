@@ -16,7 +16,8 @@ from llama_lab.checkpoint import load_adapter, load_model, save_model
 from llama_lab.fast.loss import IGNORE
 from llama_lab.lora import lora_layers, unload_lora
 from llama_lab.tokenizer import Tokenizer
-from llama_lab.train import chat_example, split_dialogs
+from llama_lab.nf4 import NF4Linear
+from llama_lab.train import TrainConfig, build_or_load_model, chat_example, split_dialogs
 
 KIT_TOKENIZER = REPO / "data" / "tokenizer.model"
 THINGS = ["kite", "boat", "ball", "drum", "cup", "hat", "sock", "book", "lamp", "door", "bell", "coat"]
@@ -231,3 +232,18 @@ def test_a_run_stopped_and_resumed_ends_bit_for_bit_as_one_that_never_stopped(me
         assert kept and all(".lora_A" in name or ".lora_B" in name for name in kept), sorted(kept)[:3]
     if method == "qlora":  # the adapter of an NF4 base, which the kit loads onto the floating-point model
         assert load_adapter(load_model(model_dir), tmp_path / "resumed") is not None
+
+
+def test_qlora_stores_the_blocks_projections_in_nf4_and_trains_the_adapters_alone(model_dir, tmp_path):
+    config = TrainConfig(stage="chat", init=str(model_dir), tokenizer=str(KIT_TOKENIZER), out=str(tmp_path / "run"),
+                         method="qlora", lora_targets="wq,wv")
+    model = build_or_load_model(config, Tokenizer(KIT_TOKENIZER), torch.device("cpu"))
+    projections = [m for name, m in model.named_modules() if name.startswith("layers.")
+                   and name.rpartition(".")[2] in ("wq", "wk", "wv", "wo", "w1", "w2", "w3")]
+    assert len(projections) == 7 * model.args.n_layers
+    assert all(isinstance(getattr(m, "base", m), NF4Linear) for m in projections)
+    assert type(model.output) is torch.nn.Linear and not model.output.weight.requires_grad  # as QLoRA's lm_head
+    assert set(lora_layers(model)) == {f"layers.{i}.attention.{t}" for i in range(model.args.n_layers)
+                                       for t in ("wq", "wv")}
+    assert {n for n, p in model.named_parameters() if p.requires_grad} == {
+        f"{name}.lora_{m}" for name in lora_layers(model) for m in "AB"}
