@@ -191,7 +191,8 @@ def _parser() -> OneLineParser:
                         help="the projections to adapt, comma-separated, by Meta's names (wq wk wv wo w1 w2 w3) or "
                              "peft's (q_proj ... down_proj); default: %(default)s")
     parser.add_argument("--gradient-checkpointing", action="store_true",
-                        help="recompute each block in the backward pass: less memory, about a third more time")
+                        help="recompute each block in the backward pass: less memory, about one more forward "
+                             "pass of compute")
     parser.add_argument("--val-share", type=float, default=0.1,
                         help="the share of dialogs held out for validation, drawn by --seed (default: %(default)s)")
     parser.add_argument("--epochs", type=float, default=3, help="passes over the training dialogs (default: 3)")
@@ -231,8 +232,10 @@ def finetune_config(options, n_dialogs: int, tokenizer: Path, context: int) -> T
         lora_targets=",".join(TARGET_NAMES[t] for t in targets),
         batch_size=options.batch_size, seq_len=context, steps=steps, lr=options.lr, warmup=0, min_lr_ratio=1.0,
         weight_decay=options.weight_decay, beta2=0.999, eps=1e-8, grad_clip=1.0, seed=options.seed,
-        eval_interval=options.eval_interval or epoch, eval_batches=math.ceil(n_val / options.batch_size),
-        save_interval=options.save_interval or epoch, until=options.until, device=options.device,
+        eval_interval=epoch if options.eval_interval is None else options.eval_interval,
+        eval_batches=math.ceil(n_val / options.batch_size),
+        save_interval=epoch if options.save_interval is None else options.save_interval,
+        until=options.until, device=options.device,
         export=str(options.out / MERGED) if options.merge else None, export_format=options.merge or "kit",
         gradient_checkpointing=options.gradient_checkpointing, resume=options.resume, progress=options.progress)
 
@@ -244,6 +247,9 @@ def main(argv: list[str] | None = None) -> dict:
     with one_line_errors(ValueError, CheckpointError, writing="give another --out"):
         if not 0 < options.val_share < 1:
             raise ValueError(f"--val-share {options.val_share}: give a share above 0 and below 1, such as 0.1")
+        if options.batch_size < 1 or not 0 < options.epochs < math.inf:
+            raise ValueError(f"--batch-size {options.batch_size} --epochs {options.epochs}: give at least 1 dialog a "
+                             "step and a positive number of epochs, such as --batch-size 4 --epochs 3")
         if options.method == "qlora" and options.merge:
             raise ValueError("--merge with --method qlora: QLoRA's base is NF4, whose integers cannot hold W0 + B A. "
                              "Leave out --merge; the adapter is saved in peft's format, to merge into the "
