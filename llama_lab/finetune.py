@@ -250,6 +250,9 @@ def main(argv: list[str] | None = None) -> dict:
         if options.batch_size < 1 or not 0 < options.epochs < math.inf:
             raise ValueError(f"--batch-size {options.batch_size} --epochs {options.epochs}: give at least 1 dialog a "
                              "step and a positive number of epochs, such as --batch-size 4 --epochs 3")
+        if options.method == "full" and options.merge:
+            raise ValueError("--merge folds LoRA adapters into the model; --method full trains the model itself, which "
+                             f"is saved whole in --out {options.out}: leave out --merge")
         if options.method == "qlora" and options.merge:
             raise ValueError("--merge with --method qlora: QLoRA's base is NF4, whose integers cannot hold W0 + B A. "
                              "Leave out --merge; the adapter is saved in peft's format, to merge into the "

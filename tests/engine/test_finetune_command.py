@@ -166,11 +166,14 @@ def test_an_out_with_someone_elses_files_or_the_model_is_refused_untouched(model
     assert {p.name: p.read_bytes() for p in model_dir.iterdir()} == before
 
 
-def test_qlora_refuses_to_merge_before_anything_is_written(model_dir, tmp_path, capsys):
+@pytest.mark.parametrize("method, message", [("qlora", "QLoRA's base is NF4, whose integers cannot hold W0 + B A"),
+                                             ("full", "--method full trains the model itself")])
+def test_merging_without_adapters_to_merge_is_refused_before_anything_is_written(method, message, model_dir, tmp_path,
+                                                                                  capsys):
     data = write_data(tmp_path / "mine.jsonl", [dialog(t) for t in THINGS[:4]])
     with pytest.raises(SystemExit) as stopped:
-        run(model_dir, data, tmp_path / "run", "--method", "qlora", "--merge")
-    assert stopped.value.code == 2 and "QLoRA's base is NF4" in capsys.readouterr().err
+        run(model_dir, data, tmp_path / "run", "--method", method, "--merge")
+    assert stopped.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
 
 
