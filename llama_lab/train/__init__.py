@@ -18,6 +18,10 @@ Everything a run does is a function of its configuration and the step number: ba
 generator seeded with (seed, s), so a run that stops and `--resume`s gives the same numbers as one that never
 stopped, and N processes each take their slice of the very batch one process would take.
 
+Fine-tuning trains every weight, or, with `method` "lora" or "qlora", low-rank adapters beside the frozen weights
+(llama_lab.lora; with "qlora" the base stored in NF4); `python -m llama_lab.finetune` is its command for one's own
+dialogs, with the defaults of Meta's llama-recipes.
+
 The package, one job a file: config.py (TrainConfig), data.py (the token cache, pretraining windows,
 chat batches), loop.py (the loop), checkpoints.py (the training state and --resume), processes.py (devices, DDP),
 cli.py (the command line), finetune.py (`finetune_on_dialogs`: a few dialogs, in memory, for notebooks and RLHF).
@@ -30,13 +34,14 @@ from .checkpoints import CHECKPOINT, load_checkpoint, save_checkpoint
 from .cli import main, parse_args
 from .config import TrainConfig, lr_at, make_optimizer
 from .data import (CHAT_DATA, PRETRAIN_DATA, ChatBatches, TextBatches, chat_batches, chat_example, file_sha256,
-                   read_dialogs, read_text, split_documents, token_cache_paths, tokenize_corpus)
+                   read_dialogs, read_text, split_dialogs, split_documents, token_cache_paths, tokenize_corpus)
 from .finetune import finetune_on_dialogs
-from .loop import build_or_load_model, evaluate_loss, train, train_step
+from .loop import adapt_for_method, build_or_load_model, evaluate_loss, train, train_step
 from .processes import autocast_for, global_sums, setup_processes
 
-__all__ = ["CHAT_DATA", "CHECKPOINT", "IGNORE", "PRETRAIN_DATA", "ChatBatches", "LinearCrossEntropy", "TextBatches",
-           "TrainConfig", "autocast_for", "build_or_load_model", "chat_batches", "chat_example", "compiled_loss_sums",
-           "evaluate_loss", "file_sha256", "finetune_on_dialogs", "global_sums", "load_checkpoint", "logits_loss_sums",
-           "loss_sums", "lr_at", "main", "make_optimizer", "parse_args", "read_dialogs", "read_text", "save_checkpoint",
-           "setup_processes", "split_documents", "token_cache_paths", "tokenize_corpus", "train", "train_step"]
+__all__ = ["CHAT_DATA", "CHECKPOINT", "ChatBatches", "IGNORE", "LinearCrossEntropy", "PRETRAIN_DATA", "TextBatches",
+           "TrainConfig", "adapt_for_method", "autocast_for", "build_or_load_model", "chat_batches", "chat_example",
+           "compiled_loss_sums", "evaluate_loss", "file_sha256", "finetune_on_dialogs", "global_sums",
+           "load_checkpoint", "logits_loss_sums", "loss_sums", "lr_at", "main", "make_optimizer", "parse_args",
+           "read_dialogs", "read_text", "save_checkpoint", "setup_processes", "split_dialogs", "split_documents",
+           "token_cache_paths", "tokenize_corpus", "train", "train_step"]

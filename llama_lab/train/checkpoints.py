@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import pickle
 import zipfile
+from dataclasses import fields
 from pathlib import Path
 
 import torch
 
 from ..checkpoint import CheckpointError
 from ..files import replacing
+from ..lora import lora_layers
 from ..model import Llama
 from .config import TrainConfig
 
@@ -32,12 +34,33 @@ def set_rng_states(states: dict[str, torch.Tensor]) -> None:
         torch.cuda.set_rng_state_all(cuda)
 
 
+def trained_weights(model: Llama) -> dict[str, torch.Tensor]:
+    """The weights a checkpoint keeps: all of the model's, or with LoRA the adapters' alone. The frozen base is
+    --init's, made again the same way on --resume: a 7B's 13 GB need not be written at every save."""
+    state = model.state_dict()
+    if lora_layers(model):
+        trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+        state = {name: tensor for name, tensor in state.items() if name in trainable}
+    return {name: tensor.detach().cpu() for name, tensor in state.items()}
+
+
+def load_trained_weights(model: Llama, weights: dict[str, torch.Tensor]) -> None:
+    """Put a checkpoint's weights (trained_weights) back into the model built for the run; a KeyError or
+    RuntimeError if they are not the weights that model trains."""
+    expected = set(trained_weights(model)) if lora_layers(model) else set(model.state_dict())
+    if set(weights) != expected:
+        unexpected, missing = sorted(set(weights) - expected), sorted(expected - set(weights))
+        raise KeyError(f"the checkpoint's weights are not this model's (unexpected: {unexpected[:2]}, missing: "
+                       f"{missing[:2]})")
+    model.load_state_dict(weights, strict=not lora_layers(model))
+
+
 def save_checkpoint(path: Path, model: Llama, optimizer, step: int, cfg: TrainConfig, history: dict,
                     data_info: dict) -> None:
     """Write the training state as tensors and plain values, to a temporary file renamed into place (replacing):
     a crash while writing leaves the previous checkpoint whole."""
     state = {
-        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "model": trained_weights(model),
         "optimizer": optimizer.state_dict(),
         "step": step,  # steps completed: the next one to run
         "config": json.dumps(cfg.numerics()),
@@ -75,6 +98,8 @@ def load_checkpoint(path: Path, cfg: TrainConfig, data_info: dict) -> dict:
         raise CheckpointError(f"{path}: not a llama_lab training checkpoint (expected the entries "
                               f"{sorted(needed)})")
     saved, now = json.loads(state["config"]), cfg.numerics()
+    # a setting newer than the checkpoint was, when it was written, at its default (fine-tuning's method: full)
+    saved = {**{f.name: f.default for f in fields(TrainConfig) if f.name not in saved}, **saved}
     changed = {k: (saved.get(k), now[k]) for k in now if saved.get(k) != now[k]}
     if changed:
         details = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in changed.items())

@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 import torch
 
 from ..checkpoint import DTYPES
+from ..lora import LoraSettings
 from ..model import TINY, ModelArgs
 from ..optim import Recipe
 
@@ -22,6 +23,14 @@ class TrainConfig:
     tokenizer: str = "data/tokenizer.model"
     out: str = "runs/tiny-base"  # training state (checkpoint.pt) and the final model (kit format)
     init: str | None = None  # a model directory to start from (chat: the base model); None: random weights
+    # what fine-tuning trains: "full" every weight; "lora" low-rank adapters beside frozen weights (llama_lab.lora);
+    # "qlora" the same on a base stored in NF4 (llama_lab.nf4). The adapter's defaults are Meta's llama-recipes'.
+    method: str = "full"
+    lora_r: int = 8
+    lora_alpha: float = 32.0
+    lora_dropout: float = 0.05
+    lora_targets: str = "wq,wv"  # Meta's names of the projections to adapt, comma-separated (lora.TARGETS)
+    val_share: float = 0.0  # chat: hold out this share of --data's dialogs (seeded) for validation, not --val-data
     # the model (pretraining from scratch only; fine-tuning keeps the initial model's), by default the kit's tiny one
     dim: int = TINY.dim
     n_layers: int = TINY.n_layers
@@ -52,6 +61,8 @@ class TrainConfig:
     autocast: str = "auto"  # bfloat16 autocast: auto = on for CUDA with bf16 support, off elsewhere; "on"/"off"
     export: str | None = None  # also write the final model here (kit format), e.g. data/tiny-base
     export_dtype: str = "float32"
+    export_format: str = "kit"  # "kit" or "hf"; with LoRA the export is the model with its adapters merged in
+    gradient_checkpointing: bool = False  # recompute each block in the backward pass: less memory, same numbers
     resume: bool = False
     progress: bool = True
     # torch.compile the forward pass and the loss (AOTAutograd compiles the backward pass with them): the first
@@ -60,7 +71,7 @@ class TrainConfig:
     compile: bool = False
 
     RUNTIME = ("eval_interval", "eval_batches", "save_interval", "until", "device", "autocast", "export",
-               "export_dtype", "resume", "progress", "compile")
+               "export_dtype", "export_format", "gradient_checkpointing", "resume", "progress", "compile")
 
     def __post_init__(self):
         """Refuse a configuration that cannot train, here, once: the command line and a notebook's
@@ -107,12 +118,35 @@ class TrainConfig:
                 raise ValueError(f"device={self.device!r}: use 'auto', 'cpu', 'cuda', 'cuda:1' or 'mps'") from None
         if self.autocast not in ("auto", "on", "off"):
             raise ValueError(f"autocast={self.autocast!r}: use 'auto', 'on' or 'off'")
+        if self.method not in ("full", "lora", "qlora"):
+            raise ValueError(f"method={self.method!r}: use 'full', 'lora' or 'qlora'")
+        if self.method != "full":
+            if self.init is None:
+                raise ValueError(f"method={self.method!r} adapts a trained model: give it as --init")
+            self.lora_settings()  # LoraSettings says what is wrong with the rank, alpha, dropout or targets
+            if self.method == "qlora" and self.export:
+                raise ValueError("an NF4 base cannot hold W0 + B A (its integers would round the update away), so "
+                                 "QLoRA exports no merged model: leave out --export, then merge the saved adapter "
+                                 "into the floating-point model (load_model, load_adapter, unload_lora), or train "
+                                 "with method 'lora'")
+        if not 0 <= self.val_share < 1:
+            raise ValueError(f"val_share={self.val_share}: give a share from 0 up to 1, such as 0.1")
+        if self.val_share and (self.stage != "chat" or self.val_data):
+            raise ValueError("val_share holds out dialogs of a chat stage's --data: use it with --stage chat and "
+                             "without --val-data")
+        if self.export_format not in ("kit", "hf"):
+            raise ValueError(f"export_format={self.export_format!r}: use 'kit' or 'hf'")
         if self.export_dtype not in DTYPES:
             raise ValueError(f"export_dtype={self.export_dtype!r}: use one of {', '.join(DTYPES)}")
 
     def model_args(self, vocab_size: int) -> ModelArgs:
         return ModelArgs(dim=self.dim, n_layers=self.n_layers, n_heads=self.n_heads, n_kv_heads=self.n_kv_heads,
                          vocab_size=vocab_size, multiple_of=self.multiple_of, max_seq_len=self.max_seq_len)
+
+    def lora_settings(self) -> LoraSettings:
+        """The adapter of method "lora" or "qlora"; its dropout is random, so the loop's random state covers it."""
+        targets = tuple(t.strip() for t in self.lora_targets.split(",") if t.strip())
+        return LoraSettings(r=self.lora_r, alpha=self.lora_alpha, dropout=self.lora_dropout, targets=targets)
 
     def recipe(self) -> Recipe:
         """Llama 2's recipe with this run's numbers: pretraining and chat fine-tuning change none of its parts."""

@@ -53,8 +53,9 @@ def read_text(path: str | os.PathLike, accepted: str) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise ValueError(f"{path} is not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start}): save "
-                         "it as UTF-8, e.g. `iconv -f latin1 -t utf-8 old.txt > new.txt`") from None
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ValueError(f"{path} is not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start}, line "
+                         f"{line}): save it as UTF-8, e.g. `iconv -f latin1 -t utf-8 old.txt > new.txt`") from None
     if not text.strip():
         raise ValueError(f"{path} is empty. {accepted}" if not text else
                          f"{path} holds only whitespace. {accepted}")
@@ -267,11 +268,34 @@ def chat_batches(tokenizer: Tokenizer, dialogs: list[list[dict]], seq_len: int, 
     return ChatBatches(examples, batch_size, seed, pad_id=tokenizer.eos_id)
 
 
+def split_dialogs(dialogs: list, share: float, seed: int) -> tuple[list, list]:
+    """(training, validation): a share of the dialogs held out, drawn by `seed` alone, each kept in file order.
+
+    Example: 10 dialogs, share 0.2 -> 8 to train on and 2 to validate on, the same 2 at every run with this seed.
+    """
+    n_val = min(len(dialogs) - 1, max(1, round(share * len(dialogs))))
+    if len(dialogs) < 2 or not share:
+        raise ValueError(f"{len(dialogs)} dialog(s) cannot be split into training and validation: give at least 2, "
+                         "and a share above 0")
+    held_out = set(np.random.default_rng(seed).permutation(len(dialogs))[:n_val].tolist())
+    return ([d for i, d in enumerate(dialogs) if i not in held_out],
+            [d for i, d in enumerate(dialogs) if i in held_out])
+
+
 def _my_slice(items: np.ndarray, rank: int, world: int) -> np.ndarray:
     if len(items) % world:
         raise ValueError(f"the global batch of {len(items)} does not split evenly over {world} processes")
     per_rank = len(items) // world
     return items[rank * per_rank:(rank + 1) * per_rank]
+
+
+def load_split_batches(cfg: TrainConfig, tokenizer: Tokenizer, seq_len: int) -> tuple[ChatBatches, ChatBatches]:
+    """The chat stage's training and validation batches when validation is a share of --data (cfg.val_share)."""
+    try:
+        train, held_out = split_dialogs(read_dialogs(cfg.data), cfg.val_share, cfg.seed)
+        return tuple(chat_batches(tokenizer, part, seq_len, cfg.batch_size, cfg.seed) for part in (train, held_out))
+    except ValueError as error:
+        raise ValueError(f"{cfg.data}: {error}") from None
 
 
 def load_batches(path: str, cfg: TrainConfig, tokenizer: Tokenizer, seq_len: int, rank: int):

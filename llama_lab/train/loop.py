@@ -14,20 +14,22 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from ..checkpoint import CheckpointError, load_model, save_model
+from ..checkpoint import CheckpointError, load_model, save_adapter, save_model
 from ..fast.loss import IGNORE, compiled_loss_sums, loss_sums
+from ..lora import add_lora, lora_layers, unload_lora
 from ..model import Llama, init_weights
 from ..optim import Recipe
-from ..quantize import quantization_of
+from ..quantize import quantization_of, quantize_model
 from ..tokenizer import Tokenizer
-from .checkpoints import CHECKPOINT, load_checkpoint, save_checkpoint, set_rng_states
+from .checkpoints import CHECKPOINT, load_checkpoint, load_trained_weights, save_checkpoint, set_rng_states
 from .config import TrainConfig
-from .data import TextBatches, file_sha256, load_batches
+from .data import TextBatches, file_sha256, load_batches, load_split_batches
 from .processes import autocast_for, barrier, global_sums, is_distributed, setup_processes
 
 
 def build_or_load_model(cfg: TrainConfig, tokenizer: Tokenizer, device: torch.device) -> Llama:
     """The model a run starts from, in training mode: --init's in float32, or fresh weights of the configured shape."""
+    torch.manual_seed(cfg.seed)  # the fresh weights, and the dropout of LoRA's adapters, follow the seed alone
     if cfg.init is not None:
         model = load_model(cfg.init, device=device, dtype=torch.float32)
         scheme = quantization_of(model)
@@ -39,10 +41,23 @@ def build_or_load_model(cfg: TrainConfig, tokenizer: Tokenizer, device: torch.de
         if model.args.vocab_size != tokenizer.n_words:
             raise ValueError(f"{cfg.init} has a vocabulary of {model.args.vocab_size} but the tokenizer "
                              f"{cfg.tokenizer} has {tokenizer.n_words}")
-        return model.train()
-    torch.manual_seed(cfg.seed)
+        return adapt_for_method(model, cfg).train()
     model = init_weights(Llama(cfg.model_args(tokenizer.n_words)), std=cfg.init_std, seed=cfg.seed)
     return model.to(device).train()
+
+
+def adapt_for_method(model: Llama, cfg: TrainConfig) -> Llama:
+    """The model as cfg.method trains it, in place: "full" as it is; "lora" frozen, with fresh adapters (drawn from
+    cfg.seed) on cfg.lora_targets; "qlora" the same on the blocks' projections stored in NF4, the output head left
+    in floating point and frozen, as the QLoRA paper's models are (bitsandbytes keeps lm_head in 16 bits). The model
+    arrives in float32 and is quantized here, so memory holds the floating-point model once, at the start."""
+    if cfg.method == "qlora":
+        quantize_model(model, "nf4", skip=("output",))
+    if cfg.method != "full":
+        settings = cfg.lora_settings()
+        add_lora(model, settings.targets, settings.r, settings.alpha, settings.dropout, seed=cfg.seed)
+    model.gradient_checkpointing = cfg.gradient_checkpointing
+    return model
 
 
 def train_step(model, optimizer, inputs, targets, recipe: Recipe, step: int, world: int, autocast_ctx,
@@ -93,8 +108,12 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> dic
     if seq_len > model.args.max_seq_len:
         raise ValueError(f"seq_len={seq_len} is longer than the context of {cfg.init} (max_seq_len "
                          f"{model.args.max_seq_len}): give --seq-len {model.args.max_seq_len} or less")
-    train_data = load_batches(cfg.data, cfg, tokenizer, seq_len, rank)
     val_batches = None
+    if cfg.val_share:
+        train_data, val_data = load_split_batches(cfg, tokenizer, seq_len)
+        val_batches = val_data.eval_batches(cfg.eval_batches)
+    else:
+        train_data = load_batches(cfg.data, cfg, tokenizer, seq_len, rank)
     if cfg.val_data:
         val_batches = load_batches(cfg.val_data, cfg, tokenizer, seq_len, rank).eval_batches(cfg.eval_batches)
     data_info = {"data": Path(cfg.data).name, "size": _data_size(train_data),
@@ -106,7 +125,7 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> dic
     if cfg.resume:
         state = load_checkpoint(ckpt_path, cfg, data_info)
         try:
-            model.load_state_dict(state["model"])
+            load_trained_weights(model, state["model"])
             optimizer.load_state_dict(state["optimizer"])
         except (RuntimeError, ValueError, KeyError) as error:
             raise CheckpointError(f"{ckpt_path}: its weights or optimiser state do not fit this model "
@@ -123,6 +142,9 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> dic
             model, device_ids=[device.index] if device.type == "cuda" else None)
     autocast_ctx = autocast_for(cfg, device)
     loss_of = compiled_loss_sums() if cfg.compile else loss_sums  # evaluation stays eager: no second graph
+    if val_batches is not None and start == 0:  # the loss before training, the mark the run is measured against
+        history["val"].append([0, evaluate_loss(model.eval(), val_batches, device, autocast_ctx, rank, world)])
+        model.train()
     stop = cfg.steps if cfg.until is None else min(cfg.until, cfg.steps)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
@@ -171,11 +193,24 @@ def _train(cfg: TrainConfig, rank: int, world: int, device: torch.device) -> dic
         "parameters": model.num_parameters(), "model_args": model.args.to_dict(), "history": history,
     }
     if rank == 0 and done >= cfg.steps:
-        save_model(model, out, format="kit")  # beside the learner's own files in --out, which it leaves alone
-        if cfg.export:
-            save_model(model, cfg.export, format="kit", dtype=cfg.export_dtype)
+        save_final(model, cfg, tokenizer)
         (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+def save_final(model: Llama, cfg: TrainConfig, tokenizer: Tokenizer) -> None:
+    """The trained model into --out, beside the learner's own files there, which it leaves alone: the whole model
+    (kit format), or with LoRA its adapters alone (peft's format). --export also writes the model, with LoRA its
+    adapters merged in (unload_lora), in the kit's format or Hugging Face's (with the tokenizer)."""
+    out = Path(cfg.out)
+    if lora_layers(model):
+        save_adapter(model, out)
+        model = unload_lora(model) if cfg.export else model
+    else:
+        save_model(model, out, format="kit")
+    if cfg.export:
+        save_model(model, cfg.export, format=cfg.export_format, dtype=cfg.export_dtype,
+                   tokenizer=tokenizer if cfg.export_format == "hf" else None)
 
 
 def _writable(folder: Path) -> bool:

@@ -15,6 +15,7 @@ from support import REPO
 SCRIPTS = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
 # what each script runs, as `python -m` names it: the README, docs/ and the assignments' README use the scripts
 EXPECTED = {"llama-lab-grade": "llama_lab.grade", "llama-lab-train": "llama_lab.train",
+            "llama-lab-finetune": "llama_lab.finetune",
             "llama-lab-bench": "llama_lab.bench", "llama-lab-eval": "llama_lab.evaluate",
             "llama-lab-rlhf": "llama_lab.rlhf.pipeline", "llama-lab-data": "llama_lab.world.build"}
 
@@ -31,7 +32,8 @@ def run_script(name: str, *arguments: str, monkeypatch) -> int:
 
 
 # the commands whose `main` returns figures to Python callers, and the function that runs each as a script
-RETURNS_FIGURES = {"llama-lab-train": "train_main", "llama-lab-eval": "evaluate_main", "llama-lab-bench": "bench_main"}
+RETURNS_FIGURES = {"llama-lab-train": "train_main", "llama-lab-eval": "evaluate_main", "llama-lab-bench": "bench_main",
+                   "llama-lab-finetune": "finetune_main"}
 
 
 def test_pyproject_declares_every_command():

@@ -43,7 +43,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     # the RLHF command runs every stage and then measures each model with the course's safety table
     ("entry points: grading, benchmarks and the commands that wire the layers together", [
         "llama_lab.grading", "llama_lab.bench", "llama_lab.evaluate", "llama_lab.grade", "llama_lab.assignments",
-        "llama_lab.commands", "llama_lab.rlhf.pipeline"]),
+        "llama_lab.commands", "llama_lab.rlhf.pipeline", "llama_lab.finetune"]),
 ]
 
 DYNAMIC_IMPORTS = {"import_module", "run_module", "__import__"}  # calls whose first argument names a module
