@@ -6,10 +6,9 @@ learns less of the new domain than full fine-tuning and forgets less of the old,
 
 The new knowledge is a town the tiny world never had (`new_town`): a dozen residents whose names are in the
 world's list of names but belong to none of its people, living in a town from its list of town names that it did
-not build; their job, pet, favourite food, colour and hobby are drawn from the values the world's people have. So
-every answer
-is a word the model has read thousands of times ("baker", "tortoise") and what it must learn is which word goes
-with which new person; a name it never saw need only be copied from the question, never spelled from memory.
+not build; their job, pet, favourite food, colour and hobby are drawn from the values the world's people have.
+So every answer is a word the model has read many times ("baker", "tortoise") and what it must learn is which word
+goes with which new person; a name it never saw need only be copied from the question, never spelled from memory.
 The model is taught with dialogs phrased in the fact questions' training families (`new_fact_dialogs`) and asked
 in the families held out for fact questions (`new_fact_questions`: `phrasing.held_out_families`), greedy, scored
 by the kit's rule for facts (`evaluate.answer_is_correct`: the answer's words in the reply).
@@ -17,7 +16,7 @@ by the kit's rule for facts (`evaluate.answer_is_correct`: the answer's words in
 What it forgot is measured before and after on the tiny world's own held-out sets: its held-out facts, its
 out-of-world questions (declined with "I don't know") and a slice of its held-out phrasings of every intent.
 
-    python -m llama_lab.course.lora_ranks       # about 8 minutes on 2 CPU cores; writes data/lora_ranks.json
+    python -m llama_lab.course.lora_ranks       # 14 minutes on a busy 2-core CPU; writes data/lora_ranks.json
     print_lora_ranks()                          # notebook 08's table, from that file
 """
 
@@ -57,12 +56,12 @@ RANKS = (2, 8, 32)
 # times higher, as LoRA is usually run (Biderman et al.'s best LoRA rates were about ten times full fine-tuning's).
 FULL_LR = 3e-4
 LORA_LR = 3e-3
-STEPS = 60  # four passes over the 240 training dialogs, 16 a step
+STEPS = 48  # over three passes over the 240 training dialogs, 16 a step
 BATCH_SIZE = 16
 SEED = 0
 PHRASINGS_EVERY = 24  # every 24th of the 1,152 held-out phrasings: 48 messages, 6 per intent
 OUT_OF_WORLD_MAX_NEW_TOKENS = 24  # a decline is judged on its first sentence (`is_decline`)
-ANSWER_MAX_NEW_TOKENS = 32  # a fact's answer is one short sentence
+ANSWER_MAX_NEW_TOKENS = 24  # a fact's answer is one short sentence ("Abel's favourite food is lemon cake.": 12 tokens)
 
 
 # ------------------------------------------------------------------------------------------ the new knowledge
@@ -273,12 +272,12 @@ def read_lora_ranks(path=RESULTS) -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no results at {path}: run `python -m llama_lab.course.lora_ranks` to measure them "
-                                "(about 8 minutes on 2 CPU cores)")
+                                "(about 14 minutes on 2 busy CPU cores)")
     return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _cell(measure: dict) -> str:
-    low, high = measure["interval"]
+    low, high = (max(0.0, bound) for bound in measure["interval"])  # no "-0": 0 of n can round below zero
     return f"{100 * measure['share']:.0f}% [{100 * low:.0f}-{100 * high:.0f}]"
 
 
