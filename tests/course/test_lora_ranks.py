@@ -3,7 +3,6 @@ questions are asked in phrasings training never used, LoRA's trainable parameter
 hand formulas say, the machinery writes the shipped file's fields, and the shipped figures agree with their counts."""
 
 import copy
-import itertools
 
 import pytest
 import torch
@@ -97,7 +96,7 @@ def test_optimizer_state_is_two_float32_moments_per_trainable_parameter():
 def keys(tree, prefix=""):
     """Every path of keys in a JSON tree, lists entered by their first element."""
     if isinstance(tree, dict):
-        return set(itertools.chain.from_iterable([{prefix + k}, keys(v, prefix + k + "/")] for k, v in tree.items()))
+        return set().union(*({prefix + k} | keys(v, prefix + k + "/") for k, v in tree.items()))
     if isinstance(tree, list) and tree and isinstance(tree[0], dict):
         return keys(tree[0], prefix + "[]/")
     return set()
