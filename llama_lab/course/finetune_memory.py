@@ -27,16 +27,16 @@ with torch's saved-tensor hooks, and finds these bytes exactly):
 A frozen weight needs no input kept for its own gradient, so LoRA keeps less than full fine-tuning. Under LoRA
 the embedding is frozen too, so the first block's input needs no gradient: its attention_norm keeps nothing, and
 what else it keeps depends on which projections adapt (`block_activation_bytes`, input_needs_grad=False). After
-the blocks: the final norm's float32 input and 1/rms (and, training everything, its output twice: before its gain
-and as the head's input); and once for every block, the rotary tables' rows for the T positions, a T hd.
+the blocks: the final norm's float32 input and 1/rms, its output as the head's input (which the fused loss keeps,
+a N D), and, training everything, that output once more before its gain; and once for every block, the rotary
+tables' rows for the T positions, a T hd.
 
 Gradient checkpointing (`model.gradient_checkpointing`) keeps only each block's input, a N D per block, and in
 the backward pass recomputes one block at a time: L a N D kept, and one block's activations made again once the
 backward pass has left the loss behind (`MemoryPlan.recomputed`).
 
-The loss: with a trainable head the kit's `LinearCrossEntropy` keeps one (N, V) float32 tensor (4 N V); with a
-frozen head (LoRA) the logits go through F.cross_entropy, and the backward pass begins holding the saved
-log-probabilities, their gradient and the logits' gradient: 3 x 4 N V.
+The loss: the kit's `LinearCrossEntropy` (`fast.loss.loss_sums`) fuses the head with the cross-entropy whenever
+the hidden states train, a frozen head (LoRA) included, and keeps one (N, V) float32 tensor: 4 N V.
 
 The peak. The kit's step frees the gradients once AdamW has used them (`zero_grad(set_to_none=True)`), and the
 backward pass frees each block's activations as it makes its gradients, so the two are largest at opposite ends
@@ -55,7 +55,7 @@ for one product at a time, in the forward pass and again in the backward pass, a
 
 Example: plan(LLAMA2_7B, "qlora", batch_size=1, seq_len=512) -> 3.4 GiB of NF4 weights (double-quantized), 0.07
 GiB of adapters (rank 16 on all seven projections: 40M numbers) and as much again of gradients, 0.3 GiB of AdamW
-state, 2.6 GiB of activations: a peak of 6.6 GiB, which checkpointing brings to 4.1 GiB.
+state, 2.6 GiB of activations: a peak of 6.5 GiB, which checkpointing brings to 4.0 GiB.
 """
 
 from __future__ import annotations
@@ -173,12 +173,12 @@ def plan(args: ModelArgs, method: str = "lora", weights: str | None = None, r: i
     else:
         first = block_activation_bytes(args, N, act_bytes, full, r, targets, input_needs_grad=full)
         activations = first + (args.n_layers - 1) * block  # a frozen embedding: the first block keeps less
-    activations += 4 * N * D + 4 * N + (2 * act_bytes * N * D if full else 0)  # the final norm
+    activations += 4 * N * D + 4 * N + (2 if full else 1) * act_bytes * N * D  # the final norm
     activations += act_bytes * seq_len * args.head_dim  # the rotary cos and sin rows, (T, hd/2) each
     return MemoryPlan(weights=weight_total, adapters=adapters, gradients=trainable * act_bytes,
                       optimizer=2 * ADAM_MOMENT_BYTES * trainable + master, activations=activations,
                       recomputed=block if checkpointing else 0,
-                      loss=4 * N * V if full else 3 * 4 * N * V, workspace=2 * 4 * largest,
+                      loss=4 * N * V, workspace=2 * 4 * largest,
                       head_gradient=V * D * act_bytes if full else 0)
 
 
@@ -201,7 +201,7 @@ def fit_rows(models: tuple[str, ...] = ("7B", "13B", "70B"), methods: tuple[str,
     whether it fits ("yes" / "no"). `settings` go to `plan` (batch_size, seq_len, checkpointing, r, targets).
 
     Example: fit_rows(("7B",), seq_len=512, checkpointing=True) -> full fine-tuning needs 101.4 GiB (no card of
-    80 GiB holds it), LoRA 13.2 GiB, QLoRA 4.1 GiB.
+    80 GiB holds it), LoRA 13.1 GiB, QLoRA 4.0 GiB.
     """
     gpus = gpu_sizes() if gpus is None else gpus
     rows = []
