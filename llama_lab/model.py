@@ -117,6 +117,10 @@ LLAMA2_70B = ModelArgs(dim=8192, n_layers=80, n_heads=64, n_kv_heads=8, multiple
 # The kit's own tiny Llama 2 (llama_lab/world/tiny.py: data/tiny-base, data/tiny-chat), 3,897,792 parameters, with
 # the 4,096-piece tokenizer `make data` trains on the tiny world.
 TINY = ModelArgs(dim=192, n_layers=6, n_heads=8, n_kv_heads=2, vocab_size=4096, multiple_of=32, max_seq_len=256)
+# Two more sizes the benchmark and the memory planner measure: about 50M parameters with Llama 2's 32000-token
+# vocabulary (the output head alone is 16M of them), and a toy small enough for a test to run a whole suite in seconds.
+SMALL_50M = ModelArgs(dim=512, n_layers=6, n_heads=8, vocab_size=32000, max_seq_len=1024)
+TOY = ModelArgs(dim=64, n_layers=2, n_heads=4, n_kv_heads=2, vocab_size=512, multiple_of=32, max_seq_len=128)
 
 
 class RMSNorm(nn.Module):

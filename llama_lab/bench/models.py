@@ -10,15 +10,11 @@ import torch
 from ..checkpoint import args_to_hf_config, meta_to_hf_names
 from ..checkpoint.adapter import ADAPTER_WEIGHTS, save_adapter
 from ..lora import add_lora
-from ..model import LLAMA2_7B, TINY, Llama, ModelArgs, RMSNorm, build_model, init_weights
+from ..model import LLAMA2_7B, SMALL_50M, TINY, TOY, Llama, ModelArgs, RMSNorm, build_model, init_weights
 from ..modules import replace_by_name
 from ..nf4 import NF4Linear
 from ..quantize import quantize_model
 
-# About 50M parameters with Llama 2's 32000-token vocabulary: the output head alone is 16M of them.
-SMALL_50M = ModelArgs(dim=512, n_layers=6, n_heads=8, vocab_size=32000, max_seq_len=1024)
-# Small enough for a test to run the whole suite in seconds.
-TOY = ModelArgs(dim=64, n_layers=2, n_heads=4, n_kv_heads=2, vocab_size=512, multiple_of=32, max_seq_len=128)
 SIZES = {"tiny": TINY, "50m": SMALL_50M, "7b": LLAMA2_7B.with_(max_seq_len=1024), "toy": TOY}
 
 

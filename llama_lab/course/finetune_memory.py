@@ -63,9 +63,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from .. import quantize
-from ..bench.models import SMALL_50M
 from ..lora import TARGETS, lora_parameter_count, projection_shapes
-from ..model import TINY, ModelArgs, build_model
+from ..model import SMALL_50M, TINY, TOY, ModelArgs, build_model
 from .family import GIB, GPU_MEMORY, PRESETS, format_table, gpu_sizes, parameter_count
 
 METHODS = ("full", "lora", "qlora")
@@ -261,8 +260,6 @@ def _measure_here(size: str, cases: list[dict], batch_size: int, seq_len: int, s
     import gc
 
     import torch
-
-    from ..bench.models import TOY
 
     torch.set_num_threads(1)  # no thread waits spinning for another on a busy machine; the same memory either way
     peaks = []
