@@ -31,7 +31,9 @@ def build_or_load_model(cfg: TrainConfig, tokenizer: Tokenizer, device: torch.de
     """The model a run starts from, in training mode: --init's in float32, or fresh weights of the configured shape."""
     torch.manual_seed(cfg.seed)  # the fresh weights, and the dropout of LoRA's adapters, follow the seed alone
     if cfg.init is not None:
-        model = load_model(cfg.init, device=device, dtype=torch.float32)
+        # QLoRA's base arrives quantized a block at a time: memory never holds it whole in floating point
+        model = load_model(cfg.init, device=device, dtype=torch.float32,
+                           quantize="nf4" if cfg.method == "qlora" else None)
         scheme = quantization_of(model)
         if scheme is not None:  # its layers hold integers, which no gradient can change
             raise ValueError(f"{cfg.init} is quantized ({scheme.name}), and training changes floating-point "
@@ -49,8 +51,9 @@ def build_or_load_model(cfg: TrainConfig, tokenizer: Tokenizer, device: torch.de
 def adapt_for_method(model: Llama, cfg: TrainConfig) -> Llama:
     """The model as cfg.method trains it, in place: "full" as it is; "lora" frozen, with fresh adapters (drawn from
     cfg.seed) on cfg.lora_targets; "qlora" the same on the blocks' projections stored in NF4, the output head left
-    in floating point and frozen, as the QLoRA paper's models are (bitsandbytes keeps lm_head in 16 bits). The model
-    arrives in float32 and is quantized here, so memory holds the floating-point model once, at the start."""
+    in floating point and frozen, as the QLoRA paper's models are (bitsandbytes keeps lm_head in 16 bits). A model
+    loaded from a checkpoint arrives with its blocks in NF4 already (build_or_load_model); one in memory is quantized
+    here."""
     if cfg.method == "qlora":
         quantize_model(model, "nf4", skip=("output",))
     if cfg.method != "full":

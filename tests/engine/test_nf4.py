@@ -300,3 +300,20 @@ def test_a_frozen_quantized_layer_keeps_no_float_weight_for_the_backward_pass(sc
     assert torch.equal(out, reference)
     torch.testing.assert_close(x.grad, grad @ weight, rtol=0, atol=1e-6)
     torch.testing.assert_close(x.grad, plain.grad, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("scheme", ["nf4", "nf4-dq"])
+def test_nf4_while_loading_is_nf4_after_loading_with_the_head_in_floating_point(tmp_path, scheme):
+    """load_model(quantize="nf4") stores each block's projections in NF4 as the block arrives, and keeps the
+    output head in floating point as QLoRA's models do: the same tensors as quantizing the loaded model so."""
+    from llama_lab.checkpoint import load_model, save_model
+    from llama_lab.world.tiny import load_tiny
+
+    save_model(load_tiny("base")[0], tmp_path / "f", format="hf")
+    streamed = load_model(tmp_path / "f", quantize=scheme)
+    after = quantize_model(load_model(tmp_path / "f"), scheme, skip=("output",))
+    assert type(streamed.output) is torch.nn.Linear
+    assert isinstance(streamed.layers[0].feed_forward.w2, NF4Linear)
+    assert list(streamed.state_dict()) == list(after.state_dict())
+    for (name, a), (_, b) in zip(after.state_dict().items(), streamed.state_dict().items()):
+        assert torch.equal(a, b), name
