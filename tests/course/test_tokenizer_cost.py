@@ -8,7 +8,7 @@ import re
 import pytest
 import sentencepiece as spm
 from sentencepiece import sentencepiece_model_pb2
-from support import llama2_tokenizer_file
+from support import REPO, llama2_tokenizer_file
 
 from llama_lab.course import tokenizer_cost
 from llama_lab.course.tokenizer_cost import EVERYDAY, KIT_TOKENIZER, cost, count_words
@@ -150,6 +150,9 @@ def test_the_table_without_llama_2_says_how_to_add_it(monkeypatch, capsys):
     assert {r["tokenizer"] for r in rows} == {"kit (English world)", "bilingual (world, en+tr)"}
     kit_world = next(r for r in rows if r["tokenizer"] == "kit (English world)" and r["text"] == "tiny world")
     assert f"| {kit_world['turkish']['tokens per word']:.2f} |" in out
+    docs = (REPO / "docs" / "languages.md").read_text(encoding="utf-8").splitlines()
+    printed = [line for line in out.splitlines() if line.startswith("|")]
+    assert [line for line in docs if line in printed] == printed  # docs/languages.md's table is what this prints
 
 
 def test_a_wrong_flag_is_one_line_and_status_2(capsys):
@@ -175,7 +178,9 @@ def test_llama_2s_rows(texts, bilingual, monkeypatch, capsys):
     rows = tokenizer_cost.compare({"Llama 2": llama2}, texts)
     assert [r["text"] for r in rows] == list(texts)
     monkeypatch.setattr(tokenizer_cost, "train_bilingual_tokenizer", lambda folder: bilingual)
-    tokenizer_cost.print_tokenizer_costs()
+    tokenizer_cost.print_tokenizer_costs(markdown=True)
     out = capsys.readouterr().out
-    assert len([line for line in out.splitlines() if line.startswith("Llama 2 ")]) == 2 * 2
+    assert len([line for line in out.splitlines() if line.startswith("| Llama 2 |")]) == 2 * 2
     assert "set LLAMA2_TOKENIZER" not in out
+    docs = (REPO / "docs" / "languages.md").read_text(encoding="utf-8")
+    assert all(line in docs for line in out.splitlines())  # Llama 2's rows in docs/languages.md too
