@@ -14,7 +14,7 @@ prefix space included):
     words per window    the words that fit in a 4,096-token context (Llama 2's), WINDOW / tokens per word
 
 Two parallel texts: the tiny world's held-out fact questions and chat dialogs, in English and in the Turkish the
-kit renders from the same world state (`world_texts`), and a dozen sentences of everyday life (EVERYDAY). Three
+kit renders from the same world state (`world_texts`), and fourteen sentences of everyday life (EVERYDAY). Three
 tokenizers: the kit's own (4,096 pieces, trained on the English world), Llama 2's when this machine has it, and a
 bilingual one trained here with Llama 2's recipe on the world's other English and Turkish text at the kit's size
 (`train_bilingual_tokenizer`).
@@ -143,7 +143,8 @@ def bilingual_training_text(world: World, dialogs: int = TRAINING_DIALOGS, seed:
 def train_bilingual_tokenizer(folder: str | Path, world: World | None = None, vocab_size: int | None = None,
                               num_threads: int = 1) -> Tokenizer:
     """A tokenizer trained with Llama 2's recipe (`train_tokenizer`) on `bilingual_training_text`, at the kit's
-    vocabulary size unless `vocab_size` says otherwise; its files go into `folder` (bilingual.model, .vocab)."""
+    vocabulary size unless `vocab_size` says otherwise; its files go into `folder` (bilingual.txt, bilingual.model,
+    bilingual.vocab). One thread by default: the text is small, and training takes about a second either way."""
     world = world or build_world(DEFAULT_SEED)
     vocab_size = vocab_size or len(Tokenizer(KIT_TOKENIZER))
     text = Path(folder) / "bilingual.txt"
@@ -211,7 +212,7 @@ def print_tokenizer_costs(llama2: bool = True, markdown: bool = False) -> list[d
     if markdown:
         print("\n".join(markdown_table(HEADER, cells)))
     else:
-        print(text_table(HEADER, cells, align="<<<<>"))
+        print(text_table(HEADER, cells, align="<><<>"))
     if "Llama 2" not in tokenizers and llama2:
         print("(no Llama 2 row: set LLAMA2_TOKENIZER to the path of Llama 2's tokenizer.model to add it)")
     return rows
