@@ -7,6 +7,7 @@ own attention and logits, `next_token_probs`, `generate_tokens`, and the tokeniz
 
 import numpy as np
 import pytest
+import sentencepiece as spm
 import torch
 import torch.nn.functional as F
 
@@ -15,7 +16,8 @@ from llama_lab.chat import encode_dialog
 from llama_lab.generate import generate_tokens
 from llama_lab import sampling
 from llama_lab.sampling import next_token_probs, sampler_stages
-from llama_lab.tokenizer import train_tokenizer
+from llama_lab.tokenizer import Tokenizer, train_tokenizer
+from llama_lab.course.tokenizer_cost import KIT_TOKENIZER
 from llama_lab.hooks import attention_patterns
 from llama_lab.course.widgets import (TINY_CHAT_SUGGESTIONS, YOUR_OWN, AttentionExplorer, LogitLens, SamplingPlayground,
                                       Detokenizer, TokenizerExplorer)
@@ -362,6 +364,46 @@ def test_two_tokenizers_side_by_side(tok, llama2_tokenizer):
     assert "3,000 characters" in te.error
     te.text.value = ""
     assert "empty" in te.error
+
+
+def test_the_same_content_in_english_and_turkish(tok):
+    """The kit's tokenizer (trained on English alone) on a pair counted by hand: "▁I ▁forg ot ▁my ▁umbrella ." is
+    6 tokens; "Şemsiyemi unuttum." is 13: "▁", Ş as its two UTF-8 bytes <0xC5> <0x9E>, then
+    "ems i y em i ▁un ut t um ."; the Turkish says it in 13 / 6 = 2.17 times the tokens."""
+    english, turkish = "I forgot my umbrella.", "Şemsiyemi unuttum."
+    kit = Tokenizer(KIT_TOKENIZER)
+    own = spm.SentencePieceProcessor(model_file=str(KIT_TOKENIZER))  # SentencePiece's own ids, not the kit's code
+    te = TokenizerExplorer(kit, tok, names=("kit", "small"), text=english, translation=turkish)
+    assert te.error is None and te.languages == ("English", "Türkçe")
+    assert te.results["kit"].ids == own.encode(english) and len(own.encode(english)) == 6
+    assert te.translated["kit"].ids == own.encode(turkish) and len(own.encode(turkish)) == 13
+    assert te.translated["kit"].pieces[:3] == ["▁", "<0xC5>", "<0x9E>"] and te.translated["kit"].n_byte_pieces == 2
+    english_cost, turkish_cost = te.costs["kit"]["English"], te.costs["kit"]["Türkçe"]
+    assert (english_cost["tokens"], english_cost["words"]) == (6, 4)
+    assert (turkish_cost["tokens"], turkish_cost["words"], turkish_cost["bytes"]) == (13, 2, 19)
+    assert turkish_cost["byte tokens"] == 2 and turkish_cost["tokens per word"] == 6.5
+    assert te.ratios["kit"] == pytest.approx(13 / 6)
+    assert te.ratios["small"] == len(tok.encode(turkish, bos=False)) / len(tok.encode(english, bos=False))
+    assert "2.17x" in te.counts.value and "Türkçe / English tokens" in te.counts.value
+    assert "dashed" in te.translated_views[0].value and all(str(i) in te.translated_views[0].value
+                                                              for i in own.encode(turkish))
+    te.translation.value = "Kız kardeşim öğreniyor."  # the second box acts as the first does
+    assert te.translated["kit"].ids == own.encode("Kız kardeşim öğreniyor.")
+    assert len(te.current_figure().axes) == 4  # two tokenizers, two languages each
+
+
+def test_a_missing_or_long_translation_is_a_message(tok):
+    te = TokenizerExplorer(tok, text="the cat sat", translation="", languages=("English", "Türkçe"))
+    assert "Türkçe text (the translation) is empty" in te.error and te.ratios == {}
+    te.translation.value = "kedi oturdu"
+    assert te.error is None and set(te.ratios) == set(te.names)
+    te.translation.value = "ı" * 2500
+    assert "2,500 characters" in te.error and "Türkçe" in te.error and te.ratios == {}
+    te.text.value = " "
+    assert "English text is empty" in te.error
+    with pytest.raises(ValueError, match="two names"):
+        TokenizerExplorer(tok, translation="x", languages=("English",))
+    assert TokenizerExplorer(tok).translation is None  # one language unless a translation is given
 
 
 # ----------------------------------------------------------------------------------------------- logit lens
