@@ -8,6 +8,7 @@ What it draws, it also exposes as numbers, so that code and tests read what the 
     SamplingPlayground(model, tokenizer)      .distribution, .result       sampling settings, Generate, Stop, Reset
     AttentionExplorer(model, tokenizer, text)  .attention, .patterns, .row  layer, head, GQA groups, a token's row
     TokenizerExplorer(tokenizer, other)        .results                     pieces, ids, byte fallback, counts
+    TokenizerExplorer(..., translation=...)    .costs, .ratios              the same content in two languages
     LogitLens(model, tokenizer, text)          .rows, .logits               top tokens and a target's rank per layer
 
 `whos_who_panel(whos_who())` is the tiny world's residents as a table, and `beside(explorer, panel)` sets a panel
@@ -28,9 +29,9 @@ from .attention_explorer import AttentionExplorer
 from .base import Explorer, beside
 from .logit_lens import LensRow, LogitLens
 from .sampling_playground import YOUR_OWN, Detokenizer, Distribution, Generation, SamplingPlayground
-from .tokenizer_explorer import Tokenized, TokenizerExplorer, tokenize_for_display
+from .tokenizer_explorer import PARALLEL_EXAMPLE, Tokenized, TokenizerExplorer, tokenize_for_display
 from .world_panel import TINY_CHAT_SUGGESTIONS, tiny_chat_suggestions, whos_who_panel
 
 __all__ = ["Explorer", "beside", "SamplingPlayground", "Distribution", "Generation", "Detokenizer", "YOUR_OWN",
            "AttentionExplorer", "TokenizerExplorer", "Tokenized", "tokenize_for_display", "LogitLens", "LensRow",
-           "whos_who_panel", "tiny_chat_suggestions", "TINY_CHAT_SUGGESTIONS"]
+           "PARALLEL_EXAMPLE", "whos_who_panel", "tiny_chat_suggestions", "TINY_CHAT_SUGGESTIONS"]
