@@ -401,8 +401,9 @@ def test_a_missing_or_long_translation_is_a_message(tok):
     assert "2,500 characters" in te.error and "Türkçe" in te.error and te.ratios == {}
     te.text.value = " "
     assert "English text is empty" in te.error
-    with pytest.raises(ValueError, match="two names"):
-        TokenizerExplorer(tok, translation="x", languages=("English",))
+    for languages in [("English",), ("English", "English")]:
+        with pytest.raises(ValueError, match="two different names"):
+            TokenizerExplorer(tok, translation="x", languages=languages)
     assert TokenizerExplorer(tok).translation is None  # one language unless a translation is given
 
 

@@ -75,8 +75,8 @@ class TokenizerExplorer(Explorer):
         if len(names) != len(self.tokenizers):
             raise ValueError(f"{len(names)} names for {len(self.tokenizers)} tokenizers: give one name each")
         self.names = list(names)
-        if len(languages) != 2:
-            raise ValueError(f"languages={languages!r}: give two names, the text's and the translation's")
+        if len(languages) != 2 or languages[0] == languages[1]:
+            raise ValueError(f"languages={languages!r}: give two different names, the text's and the translation's")
         self.languages = tuple(languages)
         self.max_chars = max_chars
         self.results: dict[str, Tokenized] = {}
