@@ -47,7 +47,7 @@ of the step. Held all along: weights, adapters, optimizer state. Then the larger
                        temporaries the size of the largest trainable parameter: sqrt of the second moment, then
                        that over its bias correction)
 Measured on the 50M model on a CPU (`measure_step_peaks`, tests/course/test_finetune_memory.py): full
-fine-tuning, LoRA and LoRA with checkpointing each within 2% of the peak a step adds to a process's memory.
+fine-tuning, LoRA and LoRA with checkpointing within 1%, 1% and 5% of the peak a step adds to a process's memory.
 
 Quantized weights (LoRA on int8, QLoRA on NF4) are counted as QLoRA's paper runs them: each weight dequantized
 for one product at a time, in the forward pass and again in the backward pass, as the kit's `NF4Linear` and
