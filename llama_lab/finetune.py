@@ -39,7 +39,6 @@ shows the loss and tokens per second, its checkpoint.pt in --out lets --resume c
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
@@ -51,7 +50,7 @@ from .cli import OneLineParser, one_line_errors
 from .lora import TARGETS
 from .tokenizer import Tokenizer
 from .train import CHECKPOINT, TrainConfig, split_dialogs, train
-from .train.data import read_text
+from .train.data import read_jsonl
 from .world.tiny import tiny_dir
 
 DATA_FORMAT = ('one dialog a line: {"messages": [{"role": "user", "content": "..."}, {"role": "assistant", '
@@ -72,23 +71,16 @@ def read_chat_data(path: str | Path, tokenizer: Tokenizer, context: int) -> list
     ValueError("data.jsonl:1: the roles are user, user: ...")
     """
     dialogs = []
-    # JSON Lines ends a line at "\n" only (str.splitlines would also cut at U+2028, which JSON strings may hold)
-    for number, line in enumerate(read_text(path, f"The data is a .jsonl file, {DATA_FORMAT}").split("\n"), 1):
-        if line.strip():
-            try:
-                dialogs.append(_checked_dialog(line, tokenizer, context))
-            except ValueError as error:
-                raise ValueError(f"{path}:{number}: {error}") from None
+    for number, item in read_jsonl(path, f"The data is a .jsonl file, {DATA_FORMAT}"):
+        try:
+            dialogs.append(_checked_dialog(item, tokenizer, context))
+        except ValueError as error:
+            raise ValueError(f"{path}:{number}: {error}") from None
     return dialogs
 
 
-def _checked_dialog(line: str, tokenizer: Tokenizer, context: int) -> list[dict]:
-    try:
-        item = json.loads(line)
-    except ValueError as error:
-        raise ValueError(f"this line is not JSON ({error}); the file holds {DATA_FORMAT}") from None
-    except RecursionError:
-        raise ValueError(f"this line nests too deeply to be a dialog; the file holds {DATA_FORMAT}") from None
+def _checked_dialog(item, tokenizer: Tokenizer, context: int) -> list[dict]:
+    """One line's parsed JSON, checked against Meta's rules and the context: its messages."""
     if not isinstance(item, dict) or not isinstance(item.get("messages"), list) or not item["messages"]:
         got = (f"an object with the keys {sorted(item)}" if isinstance(item, dict) and "messages" not in item else
                f"an object whose \"messages\" is {item['messages']!r}" if isinstance(item, dict) else

@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -172,24 +172,31 @@ class TextBatches:
         return [self._windows(starts[i:i + self.batch_size]) for i in range(0, n, self.batch_size)]
 
 
+def read_jsonl(path: str | os.PathLike, accepted: str) -> Iterator[tuple[int, object]]:
+    """(line number, value) for each non-blank line of a JSON Lines file, parsed; a line that is not JSON raises
+    ValueError naming `path:line`, followed by `accepted` (what the file should hold)."""
+    # JSON Lines ends a line at "\n" only: str.splitlines would also cut at U+2028 and the like, which JSON
+    # leaves unescaped inside strings (json.dumps(..., ensure_ascii=False) writes them as they are)
+    for number, line in enumerate(read_text(path, accepted).split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError as error:
+            raise ValueError(f"{path}:{number}: this line is not JSON ({error}). {accepted}") from None
+        except RecursionError:
+            raise ValueError(f"{path}:{number}: this line nests lists or objects too deeply to be a dialog (a "
+                             f"dialog is a list of messages, two levels). {accepted}") from None
+        yield number, item
+
+
 def read_dialogs(path: str | os.PathLike) -> list[list[dict]]:
     """A .jsonl file of dialogs: each line a list of messages, or an object with a "messages"/"dialog" list.
 
     Each dialog is checked here, where the line it came from is known: a mistake is reported as `file:line`.
     """
     dialogs = []
-    # JSON Lines ends a line at "\n" only: str.splitlines would also cut at U+2028 and the like, which JSON
-    # leaves unescaped inside strings (json.dumps(..., ensure_ascii=False) writes them as they are)
-    for number, line in enumerate(read_text(path, CHAT_DATA).split("\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except ValueError as error:
-            raise ValueError(f"{path}:{number}: this line is not JSON ({error}). {CHAT_DATA}") from None
-        except RecursionError:
-            raise ValueError(f"{path}:{number}: this line nests lists or objects too deeply to be a dialog (a "
-                             f"dialog is a list of messages, two levels). {CHAT_DATA}") from None
+    for number, item in read_jsonl(path, CHAT_DATA):
         if isinstance(item, dict):
             item = item.get("messages") or item.get("dialog")
         if not isinstance(item, list):
