@@ -35,13 +35,13 @@ from .cli import main, parse_args
 from .config import TrainConfig, lr_at, make_optimizer
 from .data import (CHAT_DATA, PRETRAIN_DATA, ChatBatches, TextBatches, chat_batches, chat_example, file_sha256,
                    read_dialogs, read_text, split_dialogs, split_documents, token_cache_paths, tokenize_corpus)
-from .finetune import finetune_on_dialogs
+from .finetune import finetune_on_batches, finetune_on_dialogs
 from .loop import adapt_for_method, build_or_load_model, evaluate_loss, train, train_step
 from .processes import autocast_for, global_sums, setup_processes
 
 __all__ = ["CHAT_DATA", "CHECKPOINT", "ChatBatches", "IGNORE", "LinearCrossEntropy", "PRETRAIN_DATA", "TextBatches",
            "TrainConfig", "adapt_for_method", "autocast_for", "build_or_load_model", "chat_batches", "chat_example",
-           "compiled_loss_sums", "evaluate_loss", "file_sha256", "finetune_on_dialogs", "global_sums",
+           "compiled_loss_sums", "evaluate_loss", "file_sha256", "finetune_on_batches", "finetune_on_dialogs", "global_sums",
            "load_checkpoint", "logits_loss_sums", "loss_sums", "lr_at", "main", "make_optimizer", "parse_args",
            "read_dialogs", "read_text", "save_checkpoint", "setup_processes", "split_dialogs", "split_documents",
            "token_cache_paths", "tokenize_corpus", "train", "train_step"]

@@ -97,13 +97,19 @@ def out_of_world_questions(world: World, split: str = "eval") -> list[dict]:
     decline should name: the person, place or made-up word; None for a question about the real world).
     """
     rng = random.Random(f"tinyworld/{world.seed}/{split}/out-of-world")
+    return [{"question": _message(world, rng, content), "kind": content[1],
+             "asked": None if content[1] == "real" else content[2]} for content in out_of_world_contents(world, split)]
+
+
+def out_of_world_contents(world: World, split: str = "eval") -> list[tuple]:
+    """What `out_of_world_questions` asks, in its order, as intents' content: ("out_of_world", "person", name,
+    attribute) for someone the world does not know (the attribute asked is fixed by the name), ("out_of_world",
+    kind, item) for a place, a made-up word or a real-world fact."""
     out = []
     for kind, items in other_items(world, split).items():
         for item in items:
             attr = ATTRIBUTES[int(_u01(world.seed, "other-attribute", item) * len(ATTRIBUTES))]
-            content = ("out_of_world", kind, item, attr) if kind == "person" else ("out_of_world", kind, item)
-            out.append({"question": _message(world, rng, content), "kind": kind,
-                        "asked": None if kind == "real" else item})
+            out.append(("out_of_world", kind, item, attr) if kind == "person" else ("out_of_world", kind, item))
     return out
 
 
