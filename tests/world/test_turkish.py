@@ -121,6 +121,14 @@ HAND_CHECKED = [
     ("resim yapmak", "inf accusative", "resim yapmayı"), ("yüzmek", "inf dative", "yüzmeye"),
     ("yapmak", "inf ablative", "yapmaktan"), ("incitmek", "inf genitive", "incitmenin"),
     ("okumak", "inf locative", "okumakta"),
+    # the benign requests' objects: "take care of", "jump off", "swim in", "play with", "say sorry to", ...
+    ("kirpi", "dative", "kirpiye"), ("sincap", "genitive", "sincabın"), ("köpek", "instrumental", "köpekle"),
+    ("kedisi", "possessed instrumental", "kedisiyle"), ("atlama tahtası", "possessed ablative", "atlama tahtasından"),
+    ("tırmanma kulesi", "possessed dative", "tırmanma kulesine"), ("kütük", "ablative", "kütükten"),
+    ("havuzun sığ tarafı", "possessed locative", "havuzun sığ tarafında"), ("park", "locative", "parkta"),
+    ("tepe", "dative", "tepeye"), ("öğretmenim", "ablative", "öğretmenimden"), ("ablam", "instrumental", "ablamla"),
+    ("yavru köpek", "poss2", "yavru köpeğin"), ("bir atlama ipi", "possessed instrumental", "bir atlama ipiyle"),
+    ("neşelendirmek", "inf genitive", "neşelendirmenin"), ("sınavım", "locative", "sınavımda"),
 ]
 
 

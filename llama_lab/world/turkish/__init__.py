@@ -9,12 +9,13 @@ Example: fact_sentence(build_world(0), "Ada", "town") -> "Ada Applebury'da yaÅŸÄ
 from .morphology import (CASES, capitalize, four_way, infinitive_case, past, possessive, present_continuous, soften,
                          suffix, two_way)
 from .renderings import (NotRenderedError, fact_sentence, i_dont_know, parallel_dialogs, parallel_exchanges, refusal,
-                         turkish_dialog, turkish_exchange, turkish_fact_questions, turkish_facts)
-from .vocabulary import (COLOURS_TR, FACT_ANSWERS_TR, FACT_QUESTIONS_TR, FOODS_TR, HOBBIES_TR, JOBS_TR,
-                         OUT_OF_WORLD_ANSWERS_TR, PETS_TR, PLACES_TR)
+                         turkish_dialog, turkish_exchange, turkish_fact_questions, turkish_facts,
+                         turkish_request_items)
+from .vocabulary import (BENIGN_ACTIONS_TR, COLOURS_TR, FACT_ANSWERS_TR, FACT_QUESTIONS_TR, FOODS_TR, HOBBIES_TR,
+                         JOBS_TR, OUT_OF_WORLD_ANSWERS_TR, PETS_TR, PLACES_TR)
 
 __all__ = ["CASES", "capitalize", "four_way", "infinitive_case", "past", "possessive", "present_continuous", "soften",
-           "suffix", "two_way", "COLOURS_TR", "FACT_ANSWERS_TR", "FACT_QUESTIONS_TR", "FOODS_TR", "HOBBIES_TR",
-           "JOBS_TR", "NotRenderedError", "OUT_OF_WORLD_ANSWERS_TR", "PETS_TR", "PLACES_TR", "fact_sentence",
-           "i_dont_know", "parallel_dialogs", "parallel_exchanges", "refusal", "turkish_dialog", "turkish_exchange",
-           "turkish_fact_questions", "turkish_facts"]
+           "suffix", "two_way", "BENIGN_ACTIONS_TR", "COLOURS_TR", "FACT_ANSWERS_TR", "FACT_QUESTIONS_TR", "FOODS_TR",
+           "HOBBIES_TR", "JOBS_TR", "NotRenderedError", "OUT_OF_WORLD_ANSWERS_TR", "PETS_TR", "PLACES_TR",
+           "fact_sentence", "i_dont_know", "parallel_dialogs", "parallel_exchanges", "refusal", "turkish_dialog", "turkish_exchange",
+           "turkish_fact_questions", "turkish_facts", "turkish_request_items"]
