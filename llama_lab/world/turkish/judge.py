@@ -145,7 +145,8 @@ def verb_forms(infinitive: str) -> frozenset[str]:
     own = {stem, stem + "m" + e + "z", aorist + "ken",   # the imperative "yap", "yapmaz", "yaparken" (while doing)
            vowel_stem + y + i + "n", vowel_stem + y + i + "n" + i + "z",   # the polite imperative "yapın"
            vowel_stem + y + e + "r" + e + "k", vowel_stem + y + i + "p", vowel_stem + y + e + "n"}
-    for form in (aorist, stem + "m" + e + "l" + i, vowel_stem + y + e + "bilir"):   # "yapar", "yapmalı", "yapabilir"
+    must = stem + "m" + e + "l" + ("i" if e == "e" else "ı")   # -mElI follows the two-way E: "okumalı", "sürmeli"
+    for form in (aorist, must, vowel_stem + y + e + "bilir"):   # "yapar", "yapmalı", "yapabilir"
         own |= {form + ending for ending in _person_endings(form)}
     return frozenset(lower(f) for f in whole | {(head + " " if head else "") + f for f in own})
 
