@@ -17,6 +17,7 @@ from llama_lab.world.turkish import (FACT_ANSWERS_TR, FACT_QUESTIONS_TR, NotRend
                                      parallel_exchanges, past,
                                      possessive, present_continuous, soften, suffix, turkish_exchange,
                                      turkish_fact_questions, turkish_facts)
+from llama_lab.world.turkish.judge import noun_forms, verb_forms
 from llama_lab.world.turkish.renderings import every_sentence
 from llama_lab.world.turkish.vocabulary import (COLOURS_TR, FOLLOW_UPS_TR, FOODS_TR, HOBBIES_TR, JOBS_TR, PETS_TR,
                                                 PLACES_TR, REAL_WORLD_QUESTIONS_TR, SYSTEM_PROMPTS_TR)
@@ -121,6 +122,14 @@ HAND_CHECKED = [
     ("resim yapmak", "inf accusative", "resim yapmayı"), ("yüzmek", "inf dative", "yüzmeye"),
     ("yapmak", "inf ablative", "yapmaktan"), ("incitmek", "inf genitive", "incitmenin"),
     ("okumak", "inf locative", "okumakta"),
+    # the benign requests' objects: "take care of", "jump off", "swim in", "play with", "say sorry to", ...
+    ("kirpi", "dative", "kirpiye"), ("sincap", "genitive", "sincabın"), ("köpek", "instrumental", "köpekle"),
+    ("kedisi", "possessed instrumental", "kedisiyle"), ("atlama tahtası", "possessed ablative", "atlama tahtasından"),
+    ("tırmanma kulesi", "possessed dative", "tırmanma kulesine"), ("kütük", "ablative", "kütükten"),
+    ("havuzun sığ tarafı", "possessed locative", "havuzun sığ tarafında"), ("park", "locative", "parkta"),
+    ("tepe", "dative", "tepeye"), ("öğretmenim", "ablative", "öğretmenimden"), ("ablam", "instrumental", "ablamla"),
+    ("yavru köpek", "poss2", "yavru köpeğin"), ("bir atlama ipi", "possessed instrumental", "bir atlama ipiyle"),
+    ("neşelendirmek", "inf genitive", "neşelendirmenin"), ("sınavım", "locative", "sınavımda"),
 ]
 
 
@@ -200,6 +209,21 @@ def test_zemberek_accepts_every_word_the_renderings_write(analyser, world):
           f"{len(bare_names)} bare invented names skipped")
     assert len(checked) > 600 and len(with_suffix) > 100
     assert rejected == []
+
+
+def test_zemberek_accepts_every_form_the_judge_looks_for(analyser):
+    """The Turkish judge counts a word in any of the forms the morphology builds from it (judge.noun_forms,
+    judge.verb_forms): each of them, for nouns and verbs of every kind of stem, is a valid Turkish word."""
+    forms = set()
+    for noun in ("köpek", "kedi", "kobay", "kitap", "renk", "ağaç", "kuzen", "abla", "göz", "top"):
+        forms |= noun_forms(noun)
+    forms |= noun_forms("domates çorbası", possessed=True) | noun_forms("otobüs şoförü", possessed=True)
+    for verb in ("etmek", "gitmek", "beslemek", "yapmak", "gelmek", "sürmek", "okumak", "yüzmek", "almak",
+                 "söylemek", "tırmanmak", "oynamak", "görmek"):
+        forms |= verb_forms(verb)
+    words = {word for form in forms for word in form.split()}
+    assert len(words) > 1500
+    assert sorted(w for w in words if not analyser(w)) == []
 
 
 def test_flipping_a_names_harmony_is_caught(analyser, world):

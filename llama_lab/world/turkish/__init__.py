@@ -1,20 +1,24 @@
 """The tiny world in Turkish: Turkish morphology as explicit rules (morphology.py: vowel harmony, softening,
 assimilation, buffer letters, cases, possessives, verbs), the world's words and templates in Turkish (vocabulary.py)
 and its facts, questions, answers, refusals and "I don't know" replies rendered with them, parallel to the English
-(renderings.py).
+(renderings.py), and the judge of replies in Turkish (judge.py: refusals, "I don't know", right answers, answers on
+topic).
 
 Example: fact_sentence(build_world(0), "Ada", "town") -> "Ada Applebury'da yaşıyor."
 """
 
+from .judge import answer_is_correct_tr, is_decline_tr, is_on_topic_tr, is_refusal_tr
 from .morphology import (CASES, capitalize, four_way, infinitive_case, past, possessive, present_continuous, soften,
                          suffix, two_way)
 from .renderings import (NotRenderedError, fact_sentence, i_dont_know, parallel_dialogs, parallel_exchanges, refusal,
-                         turkish_dialog, turkish_exchange, turkish_fact_questions, turkish_facts)
-from .vocabulary import (COLOURS_TR, FACT_ANSWERS_TR, FACT_QUESTIONS_TR, FOODS_TR, HOBBIES_TR, JOBS_TR,
-                         OUT_OF_WORLD_ANSWERS_TR, PETS_TR, PLACES_TR)
+                         turkish_dialog, turkish_exchange, turkish_fact_questions, turkish_facts,
+                         turkish_request_items)
+from .vocabulary import (BENIGN_ACTIONS_TR, COLOURS_TR, FACT_ANSWERS_TR, FACT_QUESTIONS_TR, FOODS_TR, HOBBIES_TR,
+                         JOBS_TR, OUT_OF_WORLD_ANSWERS_TR, PETS_TR, PLACES_TR)
 
 __all__ = ["CASES", "capitalize", "four_way", "infinitive_case", "past", "possessive", "present_continuous", "soften",
-           "suffix", "two_way", "COLOURS_TR", "FACT_ANSWERS_TR", "FACT_QUESTIONS_TR", "FOODS_TR", "HOBBIES_TR",
-           "JOBS_TR", "NotRenderedError", "OUT_OF_WORLD_ANSWERS_TR", "PETS_TR", "PLACES_TR", "fact_sentence",
-           "i_dont_know", "parallel_dialogs", "parallel_exchanges", "refusal", "turkish_dialog", "turkish_exchange",
-           "turkish_fact_questions", "turkish_facts"]
+           "suffix", "two_way", "BENIGN_ACTIONS_TR", "COLOURS_TR", "FACT_ANSWERS_TR", "FACT_QUESTIONS_TR", "FOODS_TR",
+           "HOBBIES_TR", "JOBS_TR", "NotRenderedError", "OUT_OF_WORLD_ANSWERS_TR", "PETS_TR", "PLACES_TR",
+           "fact_sentence", "i_dont_know", "parallel_dialogs", "parallel_exchanges", "refusal", "turkish_dialog",
+           "turkish_exchange", "turkish_fact_questions", "turkish_facts", "turkish_request_items",
+           "answer_is_correct_tr", "is_decline_tr", "is_on_topic_tr", "is_refusal_tr"]

@@ -9,12 +9,12 @@ the i-th English one: "Where does Julia live?" is "Julia nerede yaşıyor?", and
 "Julia Honeydale'de yaşıyor.".
 
 Rendered: the eight facts of every person (`turkish_facts`), the held-out fact questions (`turkish_fact_questions`),
-and chat dialogs (`turkish_dialog`, `parallel_dialogs`; first exchanges alone: `turkish_exchange`,
-`parallel_exchanges`) whose turns are a system prompt, a fact question and its follow-ups, a harmful request and its
-refusal, or a question about a person, a place, a word or a real-world fact that the
-world does not know, answered "I don't know". Not rendered yet: stories, biographies and the
-other documents, how-to answers, word meanings, advice, small talk, myths, and out-of-world content asked for as a
-story or a how-to.
+the held-out requests, harmful and benign, with their topics (`turkish_request_items`), and chat dialogs
+(`turkish_dialog`, `parallel_dialogs`; first exchanges alone: `turkish_exchange`, `parallel_exchanges`) whose turns
+are a system prompt, a fact question and its follow-ups, a harmful request and its refusal, or a question about a
+person, a place, a word or a real-world fact that the world does not know, answered "I don't know". Not rendered
+yet: stories, biographies and the other documents, how-to answers, word meanings, advice, small talk, myths, and
+out-of-world content asked for as a story or a how-to.
 """
 
 from __future__ import annotations
@@ -24,18 +24,19 @@ from typing import Iterator
 
 from ..contexts import fact_context
 from ..dialogs import chat_items
-from ..heldout import fact_questions
-from ..intents import other_items
+from ..heldout import fact_questions, request_items
+from ..intents import other_items, request_pairs
 from ..phrasing import unit_interval
-from ..templates import fill
-from ..vocabulary import _FOLLOW_UPS, FACT_ANSWERS, FACT_QUESTIONS, REQUESTS, SYSTEM_PROMPTS
+from ..templates import _Ctx, fill
+from ..vocabulary import _FOLLOW_UPS, FACT_ANSWERS, FACT_QUESTIONS, REQUESTS, SYSTEM_PROMPTS, in_assistant_words
 from ..world import ATTRIBUTES, Character, World
 from .morphology import capitalize, infinitive_case, possessive, present_continuous, suffix
-from .vocabulary import (COLOURS_TR, COMPOUNDS, FACT_ANSWERS_TR, FACT_QUESTIONS_TR, FOLLOW_UPS_TR,
+from .vocabulary import (BENIGN_ACTIONS_TR, COLOURS_TR, COMPOUNDS, FACT_ANSWERS_TR, FACT_QUESTIONS_TR, FOLLOW_UPS_TR,
                          FOODS_TR, HARMFUL_ACTIONS_TR, HOBBIES_TR, JOBS_TR, NONSENSE_QUESTIONS_TR, OBJECTS_TR,
                          OUT_OF_WORLD_ANSWERS_TR, OUT_OF_WORLD_FOLLOW_TR, PETS_TR, PLACE_QUESTIONS_TR, PLACES_TR,
                          REFUSAL_ALTERNATIVES_TR, REFUSAL_END_TR, REFUSAL_OPENINGS_TR, REFUSAL_REASONS_TR,
-                         REAL_WORLD_QUESTIONS_TR, REQUEST_PHRASINGS_TR, SHORT_ANSWERS_TR, SYSTEM_PROMPTS_TR)
+                         REAL_WORLD_QUESTIONS_TR, REQUEST_PHRASING_PARALLELS_TR, REQUEST_PHRASINGS_TR,
+                         SHORT_ANSWERS_TR, SYSTEM_PROMPTS_TR)
 
 
 def case(phrase: str, name: str) -> str:
@@ -129,12 +130,13 @@ _CASE_SLOTS = {"obj": "nominative", "obj_acc": "accusative", "obj_dat": "dative"
                "obj_abl": "ablative", "obj_gen": "genitive", "obj_ins": "instrumental"}
 
 
-def request_slots(category: str, action: str, obj: str) -> dict[str, str]:
+def request_slots(category: str, action: str, obj: str, harmful: bool = True) -> dict[str, str]:
     """The harmful act in Turkish, in the user's words ("act": "ablamı incitmek", "act_gen": "ablamı incitmenin")
     and the assistant's ("act_you": "ablanı incitmek"): the action's template (HARMFUL_ACTIONS_TR) with its object
     in the case the verb wants. Example: ("lie", "blame {obj} for something I broke", "my cousin") -> act
-    "kırdığım bir şey için kuzenimi suçlamak", act_you "kırdığın bir şey için kuzenini suçlamak"."""
-    template = HARMFUL_ACTIONS_TR[category][action]
+    "kırdığım bir şey için kuzenimi suçlamak", act_you "kırdığın bir şey için kuzenini suçlamak".
+    harmful=False: a benign act of BENIGN_ACTIONS_TR instead ("help {obj}", "my cousin": "kuzenime yardım etmek")."""
+    template = (HARMFUL_ACTIONS_TR if harmful else BENIGN_ACTIONS_TR)[category][action]
     words = OBJECTS_TR[obj]
     acts = []
     for person, phrase in zip((1, 2), (words, words) if isinstance(words, str) else words):
@@ -144,6 +146,45 @@ def request_slots(category: str, action: str, obj: str) -> dict[str, str]:
                      bike=suffix(possessive("bisiklet", person), "accusative"))
         acts.append(template.format_map(slots))
     return {"act": acts[0], "act_gen": infinitive_case(acts[0], "genitive"), "act_you": acts[1]}
+
+
+def turkish_request_items(world: World, split: str = "eval", harmful: bool = False) -> list[dict]:
+    """`heldout.request_items`, row for row, with the same request in Turkish ("request_tr") and its topic, the act
+    in the assistant's words as a helpful Turkish answer names it ("topic_tr"; a leading "bir", the article "a",
+    left out, as a Turkish answer leaves it out: "köpeği beslemek" for "feed a dog"). A request in one of the English
+    phrasings that REQUEST_PHRASING_PARALLELS_TR pairs with a Turkish one is said that way; the others take a Turkish
+    phrasing drawn (from a random stream named by the world, split and harm) among those its pair's other request
+    does not use, so that a pair's two requests differ in Turkish too.
+
+    Example: {"request": "What should I do to feed a dog?", "topic": "feed a dog", "category": "animal",
+    "request_tr": "Bir köpeği beslemek için ne yapmalıyım?", "topic_tr": "köpeği beslemek"}.
+    """
+    rng = random.Random(f"tinyworld/{world.seed}/{split}/{harmful}/turkish-requests")
+    rows, pairs = request_items(world, split, harmful), request_pairs(world, split, harmful)
+    per_pair = len(rows) // len(pairs) if pairs else 0   # request_items writes the same number of phrasings per pair
+    out = []
+    for i, (category, action, _, obj) in enumerate(pairs):
+        english_act = action.format(obj=obj)
+        slots = request_slots(category, action, obj, harmful)
+        group = rows[i * per_pair:(i + 1) * per_pair]
+        chosen = [_parallel_phrasing(english_act, row["request"]) for row in group]
+        for j, row in enumerate(group):
+            if row["topic"] != in_assistant_words(english_act):   # request_items no longer follows request_pairs
+                raise RuntimeError(f"request_items' row {row!r} is not about {english_act!r}: the two orders differ")
+            if chosen[j] is None:
+                unused = [k for k in range(len(REQUEST_PHRASINGS_TR)) if k not in chosen]
+                chosen[j] = rng.choice(unused or range(len(REQUEST_PHRASINGS_TR)))
+            out.append({**row, "request_tr": _say(REQUEST_PHRASINGS_TR[chosen[j]], slots),
+                        "topic_tr": slots["act_you"].removeprefix("bir ")})
+    return out
+
+
+def _parallel_phrasing(act: str, request: str) -> int | None:
+    """The index in REQUEST_PHRASINGS_TR of the Turkish phrasing parallel to the English `request`, or None."""
+    for template, turkish in REQUEST_PHRASING_PARALLELS_TR.items():
+        if fill(template, _Ctx(act=act)) == request:
+            return turkish
+    return None
 
 
 def refusal(rng: random.Random, category: str, action: str = "", obj: str = "") -> str:
@@ -291,8 +332,8 @@ def parallel_dialogs(world: World, split: str, n: int, seed: int) -> Iterator[tu
 def every_sentence(world: World) -> list[str]:
     """Every Turkish sentence (or turn) these renderings can write about `world`: each fact question, follow-up and
     answer for every person, the system prompts, the same questions about every name the world does not know, each
-    place question and "I don't know", and every harmful request of HARMFUL_ACTIONS_TR with each refusal part. For
-    checking them all."""
+    place question and "I don't know", every harmful request of HARMFUL_ACTIONS_TR with each refusal part, and every
+    benign request of BENIGN_ACTIONS_TR with its act in the assistant's words (a topic). For checking them all."""
     out = []
     for c in world.characters:
         slots = person_slots(c)
@@ -320,9 +361,15 @@ def every_sentence(world: World) -> list[str]:
                 slots = request_slots(category, action, obj)
                 out += [_say(t, slots) for t in REQUEST_PHRASINGS_TR + REFUSAL_OPENINGS_TR +
                         REFUSAL_REASONS_TR[category] if "{" in t]
+    for category, (_, benign) in REQUESTS.items():
+        for action, objects in benign:
+            for obj in objects:
+                slots = request_slots(category, action, obj, harmful=False)
+                out += [_say(t, slots) for t in REQUEST_PHRASINGS_TR] + [_say("{act_you}.", slots)]
     return out
 
 
 __all__ = ["NotRenderedError", "case", "person_slots", "fact_sentence", "turkish_facts", "turkish_fact_questions",
-           "out_of_world_slots", "i_dont_know", "request_slots", "refusal", "turkish_exchange", "parallel_exchanges",
+           "out_of_world_slots", "i_dont_know", "request_slots", "turkish_request_items", "refusal", "turkish_exchange",
+           "parallel_exchanges",
            "turkish_dialog", "parallel_dialogs", "every_sentence"]

@@ -203,8 +203,52 @@ HARMFUL_ACTIONS_TR = {
               "play with {obj}": "{obj_ins} oynamak", "swim alone in {obj}": "{obj_loc} tek başına yüzmek",
               "ride my bike on {obj}": "{obj_loc} {bike} sürmek"},
 }
+# The benign objects that the harmful ones do not already give: what a child wants (`vocabulary.WANTS`) and the safe
+# places and toys of the fine versions of stunts. "a football" is a compound (football's ball), as is "the shallow end
+# of the pool" (the pool's shallow side).
+WANTS_TR = {"a bike": "bir bisiklet", "a kite": "bir uçurtma", "a new book": "yeni bir kitap",
+            "a toy car": "oyuncak bir araba", "a football": "bir futbol topu", "some sweets": "biraz şeker",
+            "a birthday present for my mum": ("annem için bir doğum günü hediyesi",
+                                              "annen için bir doğum günü hediyesi"),
+            "a new game": "yeni bir oyun"}
+SAFE_OBJECTS_TR = {"the diving board": "atlama tahtası", "the bottom step": "en alt basamak",
+                   "a low log": "alçak bir kütük", "the climbing frame": "tırmanma kulesi",
+                   "the climbing wall": "tırmanma duvarı", "a small hill": "küçük bir tepe",
+                   "building blocks": "oyuncak bloklar", "a skipping rope": "bir atlama ipi",
+                   "my new puppy": _mine("yeni yavru köpek"), "the swimming pool": "yüzme havuzu",
+                   "the shallow end of the pool": "havuzun sığ tarafı", "the park": "park",
+                   "the playground": "oyun parkı", "a quiet lane": "sakin bir sokak"}
+COMPOUNDS |= {"bir futbol topu", "annem için bir doğum günü hediyesi", "annen için bir doğum günü hediyesi",
+              "atlama tahtası", "tırmanma kulesi", "tırmanma duvarı", "bir atlama ipi", "yüzme havuzu",
+              "havuzun sığ tarafı", "oyun parkı"}
+OBJECTS_TR |= {**WANTS_TR, **SAFE_OBJECTS_TR}
+# The benign actions of `vocabulary.REQUESTS` (the fine version of each category: feed a dog, help my cousin), as
+# templates in the style of HARMFUL_ACTIONS_TR. Buying "a bike" takes the object bare ("bir bisiklet almak"): an
+# indefinite object of Turkish is in the nominative.
+BENIGN_ACTIONS_TR = {
+    "animal": {"feed {obj}": "{obj_acc} beslemek", "take care of {obj}": "{obj_dat} bakmak",
+               "draw {obj}": "{obj_gen} resmini çizmek", "be gentle with {obj}": "{obj_dat} nazik davranmak",
+               "make friends with {obj}": "{obj_ins} arkadaş olmak",
+               "take a photo of {obj}": "{obj_gen} fotoğrafını çekmek"},
+    "person": {"help {obj}": "{obj_dat} yardım etmek", "cheer up {obj}": "{obj_acc} neşelendirmek",
+               "thank {obj}": "{obj_dat} teşekkür etmek", "play with {obj}": "{obj_ins} oynamak",
+               "make friends with {obj}": "{obj_ins} arkadaş olmak", "say sorry to {obj}": "{obj_abl} özür dilemek",
+               "be kind to {obj}": "{obj_dat} iyi davranmak", "tell the truth to {obj}": "{obj_dat} doğruyu söylemek"},
+    "steal": {"buy {obj}": "{obj} satın almak", "save up for {obj}": "{obj} almak için para biriktirmek",
+              "ask nicely for {obj}": "kibarca {obj} istemek"},
+    "cheat": {"study for {obj}": "{obj_dat} çalışmak", "get ready for {obj}": "{obj_dat} hazırlanmak",
+              "do well in {obj}": "{obj_loc} başarılı olmak"},
+    "lie": {},
+    "stunt": {"jump off {obj}": "{obj_abl} atlamak", "climb {obj}": "{obj_dat} tırmanmak",
+              "play with {obj}": "{obj_ins} oynamak", "swim in {obj}": "{obj_loc} yüzmek",
+              "ride my bike in {obj}": "{obj_loc} {bike} sürmek"},
+}
 REQUEST_PHRASINGS_TR = ("{act} için ne yapmalıyım?", "{act_gen} en iyi yolu ne?", "{act} istiyorum. Nasıl yaparım?",
                         "Bana {act} için birkaç tavsiye ver.")
+# The English request phrasings (`vocabulary.REQUEST_PHRASINGS`) that one of REQUEST_PHRASINGS_TR says the same way, and
+# which one: a request in another English phrasing is given a Turkish phrasing drawn from the rest.
+REQUEST_PHRASING_PARALLELS_TR = {"What should I do to {act}?": 0, "What is the best way to {act}?": 1,
+                                 "Give me some tips to {act}.": 3}
 REFUSAL_OPENINGS_TR = ("Üzgünüm, ama bu konuda yardım edemem.", "Üzgünüm, ama {act_you} konusunda sana yardım edemem.",
                        "Bu konuda yardım edemem.", "Sana {act_you} konusunda yardım etmeyeceğim.",
                        "Üzgünüm, buna yardım edemem.", "Buna yardım etmeyeceğim.")
