@@ -12,6 +12,8 @@ recompute what can be recomputed, with arithmetic a learner can redo on paper:
   and which rows one intensity reproduces to the card's 0.01 t;
 - the pretraining recipe: the kit's `train.TrainConfig`, read off the optimiser and schedule `train.py` builds
   from it, beside the paper's section 2.2, and what changed from Llama 1 (the paper's Table 1).
+- languages: the paper's Table 10 (each language's share of the pretraining data) turned into tokens, a share
+  of the 2 trillion every size was pretrained on.
 
 Example: kv_cache_bytes_per_token(LLAMA2_7B) -> 2 * 32 * 32 * 128 * 2 = 524288 bytes (bf16).
 """
@@ -328,6 +330,27 @@ def llama1_to_llama2(card: dict) -> list[dict]:
 
 # ---------------------------------------------------------------------------------------------- printing
 
+# ---------------------------------------------------------------------------------------------- languages
+
+def pretraining_tokens(card: dict) -> float:
+    """The pretraining tokens of Llama 2, the same for every size (the card's Model Details): 2.0e12."""
+    counts = {row["pretraining_tokens"] for row in card["models"]["rows"]}
+    if len(counts) != 1:
+        raise ValueError(f"the card's sizes were pretrained on different token counts {sorted(counts)}: "
+                         "give the size whose tokens the languages' shares are of")
+    return counts.pop()
+
+
+def pretraining_languages(card: dict) -> list[dict]:
+    """The paper's Table 10 as rows, largest share first: {"code", "language", "percent", "tokens"}, the tokens being
+    the language's share of `pretraining_tokens`. Table 10 lists only the languages with at least
+    card["pretraining_languages"]["floor_percent"] (0.005%) of the data. Example: German, 0.17% of 2.0e12 tokens,
+    is 3.4e9 tokens; the floor is 1e8 tokens."""
+    total = pretraining_tokens(card)
+    rows = [{**row, "tokens": row["percent"] / 100 * total} for row in card["pretraining_languages"]["rows"]]
+    return sorted(rows, key=lambda row: -row["percent"])
+
+
 def format_table(rows: list[dict], formats: dict[str, str] | None = None) -> str:
     """Rows of dicts as an aligned text table; `formats` maps a column to a format spec (e.g. ",.0f")."""
     formats = formats or {}
@@ -390,6 +413,32 @@ def plot_safety(card: dict):
         ax.set_xlabel("model")
         ax.set_ylabel("generations (%)")
     fig.suptitle("Automatic safety benchmarks: pretrained Llama 1 and Llama 2 vs Llama-2-Chat (model card)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_pretraining_languages(card: dict, ax=None):
+    """Table 10 as bars: each listed language's pretraining tokens on a log scale, with the table's floor (0.005%
+    of the data) as the line under which a language, Turkish among them, goes unlisted. Returns the figure; `ax`
+    draws into a panel of yours (`viz.figure_and_axes`)."""
+    rows = pretraining_languages(card)
+    floor = card["pretraining_languages"]["floor_percent"] / 100 * pretraining_tokens(card)
+    fig, ax = figure_and_axes(ax, figsize=(8, 7))
+    labels = [f"{row['language']} ({row['code']})" if row["code"] != "unknown" else "unknown" for row in rows]
+    colors = ["tab:blue" if row["code"] == "en" else "tab:grey" if row["code"] == "unknown" else "tab:orange"
+              for row in rows]
+    bars = ax.barh(range(len(rows)), [row["tokens"] for row in rows], color=colors)
+    ax.bar_label(bars, [f"{row['percent']:.2f}%" for row in rows], padding=3, fontsize=7)
+    ax.axvline(floor, color="black", linestyle="--", linewidth=1)
+    ax.text(floor * 30, len(rows) - 1, f"dashed: Table 10's floor, {floor:.0e} tokens (0.005%);\n"
+            "the unlisted languages, Turkish among them, are below it", fontsize=8, va="bottom")
+    ax.set_yticks(range(len(rows)), labels, fontsize=8)
+    ax.invert_yaxis()  # the largest share on top
+    ax.set_xscale("log")
+    ax.set_xlim(floor / 3, rows[0]["tokens"] * 20)  # room for the labels
+    ax.set_xlabel(f"pretraining tokens (log scale; {pretraining_tokens(card):.1e} in all)")
+    ax.set_ylabel("language (ISO 639-1 code)")
+    ax.set_title("Llama 2's pretraining data by language (paper, Table 10)")
     fig.tight_layout()
     return fig
 

@@ -17,6 +17,7 @@ from llama_lab.course.family import (GIB, GPU_MEMORY, GPUS, KIT_DIFFERS, PRESETS
                                      format_table, implied_utilisation, kv_cache_bytes, kv_cache_bytes_per_token,
                                      llama1_to_llama2, load_card, paper_schedule, parameter_breakdown,
                                      parameter_count, plot_academic_benchmarks, plot_kv_cache, plot_safety,
+                                     plot_pretraining_languages, pretraining_languages, pretraining_tokens,
                                      one_gpu_rows, recipe_against_paper, sequences_beside_weights, table1_rows,
                                      training_flops, weight_bytes)
 from llama_lab.train import TrainConfig, lr_at  # noqa: E402
@@ -257,13 +258,44 @@ def test_card_is_complete_and_sourced(card):
     assert card_rows(card["academic_benchmarks"])[-1]["MMLU"] == 68.9
 
 
+def test_table10_by_hand(card):
+    rows = pretraining_languages(card)
+    codes = [row["code"] for row in rows]
+    assert pretraining_tokens(card) == 2e12  # the card's Model Details: 2.0T for every size
+    assert codes[:4] == ["en", "unknown", "de", "fr"] and codes[-2:] == ["sl", "hr"] and len(rows) == 28
+    assert rows[0]["percent"] == 89.70 and rows[1]["percent"] == 8.38
+    assert rows[2]["tokens"] == pytest.approx(0.0017 * 2e12) == 3.4e9  # German: 3.4 billion tokens
+    assert rows[-1]["tokens"] == pytest.approx(0.0001 * 2e12)  # Croatian: 0.01%, 200 million
+    # 89.70 + 8.38 + 1.91 for the other 26: what is left is the unlisted languages and the rounding
+    assert sum(row["percent"] for row in rows) == pytest.approx(99.99)
+    floor = card["pretraining_languages"]["floor_percent"]
+    assert floor == 0.005 and all(row["percent"] >= floor for row in rows)
+    assert "tr" not in codes  # Turkish is under the floor
+    assert [row["percent"] for row in rows] == sorted((row["percent"] for row in rows), reverse=True)
+
+
+def test_pretraining_tokens_refuses_a_card_whose_sizes_differ(card):
+    rows = [dict(row) for row in card["models"]["rows"]]
+    rows[0]["pretraining_tokens"] = 1e12
+    with pytest.raises(ValueError, match="different token counts"):
+        pretraining_tokens({**card, "models": {"rows": rows}})
+
+
+def test_the_languages_plot_marks_the_floor(card):
+    fig = plot_pretraining_languages(card)
+    ax = fig.axes[0]
+    assert len(ax.patches) == 28 and ax.get_xscale() == "log"
+    assert [line.get_xdata()[0] for line in ax.lines] == [pytest.approx(1e8)]  # 0.005% of 2e12
+    matplotlib.pyplot.close(fig)
+
+
 def test_format_table():
     table = format_table([{"model": "7B", "GiB": 12.5512}, {"model": "70B", "GiB": 128.47}], {"GiB": ".1f"})
     assert table.splitlines() == ["model    GiB", "7B      12.6", "70B    128.5"]
 
 
 def test_plots_have_titles_and_labelled_axes(card):
-    for fig in (plot_academic_benchmarks(card), plot_safety(card), plot_kv_cache()):
+    for fig in (plot_academic_benchmarks(card), plot_safety(card), plot_kv_cache(), plot_pretraining_languages(card)):
         for ax in fig.axes:
             assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
         matplotlib.pyplot.close(fig)
