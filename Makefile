@@ -9,7 +9,7 @@ INSTALL := $(PIP) install -q -c constraints.txt
 # where `make test` keeps each phase's JUnit report, read back for the summary at its end
 REPORTS := $(VENV)/test-reports
 
-.PHONY: venv lab dev test test-fast site data rlhf bench clean
+.PHONY: venv lab dev test test-fast site data rlhf turkish bench clean
 
 # One .venv, one marker per extra: .lab after `make lab` (the kit, JupyterLab, what the notebooks import), .dev after
 # `make dev` or `make test` (the lab extra plus the dev extra, which includes the site extra), .site after `make site`.
@@ -78,6 +78,12 @@ data: $(VENV)/.lab
 # table; then the reward models, the best aligned model and every figure are copied into data/.
 rlhf: $(VENV)/.lab
 	$(PY) -m llama_lab.rlhf.pipeline --ship
+
+# Llama 2 beyond English: the tiny models taught Turkish three ways (continued pretraining with the kit's tokenizer,
+# with Turkish pieces added to it, with LoRA alone) and the chat model fine-tuned on Turkish dialogs without and with
+# Turkish safety data, each measured; then the figures and the Turkish chat model are copied into data/.
+turkish: $(VENV)/.lab
+	$(PY) -m llama_lab.course.turkish --ship
 
 # The course as a static HTML site that needs no network (docs/site.md): build/site/html, open its index.html.
 site: $(VENV)/.site

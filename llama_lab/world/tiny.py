@@ -19,7 +19,8 @@ from ..model import Llama
 from ..tokenizer import Tokenizer
 
 DATA = Path(__file__).resolve().parent.parent.parent / "data"
-VARIANTS = {"base": "tiny-base", "chat": "tiny-chat", "aligned": "tiny-aligned"}  # aligned: `make rlhf`
+# aligned: `make rlhf`; chat-tr: `make turkish` (the chat model taught to answer in Turkish)
+VARIANTS = {"base": "tiny-base", "chat": "tiny-chat", "aligned": "tiny-aligned", "chat-tr": "tiny-chat-tr"}
 
 
 def tiny_dir(variant: str = "base", data_dir: str | Path = DATA) -> Path:
@@ -36,16 +37,16 @@ def tokenizer_of(folder: str | Path, data_dir: str | Path = DATA) -> Path:
 
 
 def load_tiny(variant: str = "base", device=None, data_dir: str | Path = DATA) -> tuple[Llama, Tokenizer]:
-    """(model, tokenizer) of the tiny "base", "chat" or "aligned" model, in float32 and eval mode."""
+    """(model, tokenizer) of the tiny "base", "chat", "aligned" or "chat-tr" model, in float32 and eval mode."""
     folder = tiny_dir(variant, data_dir)
     finish_replacing(data_dir)  # `make rlhf` ships its models together: one stopped mid-way is completed first
     tokenizer_path = tokenizer_of(folder, data_dir)
     missing = [str(p) for p in (folder / "params.json", folder / "model.safetensors", tokenizer_path)
                if not p.is_file()]
     if missing:
-        how = ("`make rlhf` in the repository root to build it (about 50 minutes on 2 CPU cores)"
-               if variant == "aligned" else
-               "`make data` in the repository root to build it (75 to 95 minutes on a laptop)")
+        how = {"aligned": "`make rlhf` in the repository root to build it (about 50 minutes on 2 CPU cores)",
+               "chat-tr": "`make turkish` in the repository root to build it (about an hour on 2 CPU cores)"}.get(
+            variant, "`make data` in the repository root to build it (75 to 95 minutes on a laptop)")
         raise FileNotFoundError(f"the tiny {variant} model is not built: {', '.join(missing)} missing. Run {how}")
     model = load_model(folder, device=device, dtype=torch.float32)
     return model, Tokenizer(tokenizer_path)
