@@ -42,6 +42,6 @@ from .processes import autocast_for, global_sums, setup_processes
 __all__ = ["CHAT_DATA", "CHECKPOINT", "ChatBatches", "IGNORE", "LinearCrossEntropy", "PRETRAIN_DATA", "TextBatches",
            "TrainConfig", "adapt_for_method", "autocast_for", "build_or_load_model", "chat_batches", "chat_example",
            "compiled_loss_sums", "evaluate_loss", "file_sha256", "finetune_on_batches", "finetune_on_dialogs",
-           "global_sums", "load_checkpoint", "logits_loss_sums", "loss_sums", "lr_at", "main", "make_optimizer", "parse_args",
-           "read_dialogs", "read_text", "save_checkpoint", "setup_processes", "split_dialogs", "split_documents",
-           "token_cache_paths", "tokenize_corpus", "train", "train_step"]
+           "global_sums", "load_checkpoint", "logits_loss_sums", "loss_sums", "lr_at", "main", "make_optimizer",
+           "parse_args", "read_dialogs", "read_text", "save_checkpoint", "setup_processes", "split_dialogs",
+           "split_documents", "token_cache_paths", "tokenize_corpus", "train", "train_step"]
