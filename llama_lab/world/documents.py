@@ -8,11 +8,11 @@ only the training pairs of kind and unkind remarks (`_tox_split`; see `heldout.p
 from __future__ import annotations
 
 import random
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from .contexts import _story_ctx, _town_ctx, fact_context
 from .phrasing import unit_interval as _u01
-from .templates import _Ctx, _a, _cap, _quote, _run_steps, fill
+from .templates import _Ctx, _a, _cap, _quote, _run_steps, _step_plan, fill
 from .vocabulary import (FACT_ANSWERS, FACT_QUESTIONS, FRAMES, KIND_HEADS, KIND_TAILS, UNKIND_HEADS, UNKIND_TAILS, _BIO,
                          _BIO_EXTRA, _BIO_INTRO, _CLOSING, _MYTH_ANSWERS, _MYTH_FALSE, _OPENING, _PLOTS, _QA_HEADERS,
                          _RUMOUR_FIX, _RUMOUR_IN_PASSING, _RUMOUR_SAY, _SCENE_AFTER_KIND, _SCENE_AFTER_UNKIND,
@@ -37,40 +37,70 @@ def _story(world: World, rng: random.Random, c: Character, plot: str | None = No
     return " ".join(sentences)
 
 
-def biography(world: World, rng: random.Random, c: Character) -> str:
-    """A biography of `c`: one sentence for each attribute but the pet's name (which the pet's sentence may give),
-    in random order, the first naming `c` rather than opening with a pronoun; half the time an introduction before
-    them, half the time one more line after. So every fact, held out of the Q&A or not, is stated somewhere."""
-    ctx = fact_context(world, c)
-    out = [fill(rng.choice(_BIO_INTRO), ctx)] if rng.random() < 0.5 else []
+# Biographies, town notes and Q&A pages are drawn as plans (which template of which table fills each sentence, and
+# about whom) and then written, so that another language can write the same plan: `turkish/world_documents.py`.
+BIO_TABLES = {**_BIO, "intro": _BIO_INTRO, "extra": _BIO_EXTRA}
+
+
+def biography_plan(rng: random.Random) -> list[tuple[str, int]]:
+    """A biography's draws, sentence by sentence: (table, template index), the table an attribute of `_BIO`,
+    "intro" or "extra" (`BIO_TABLES`). One sentence for each attribute but the pet's name (which the pet's sentence
+    may give), in random order, the first naming its person rather than opening with a pronoun; half the time an
+    introduction before them, half the time one more line after."""
+    plan = [("intro", rng.randrange(len(_BIO_INTRO)))] if rng.random() < 0.5 else []
     attrs = [a for a in ATTRIBUTES if a != "pet_name"]
     rng.shuffle(attrs)
-    for i, a in enumerate(attrs):
-        options = _BIO[a] if i else [t for t in _BIO[a] if not t.startswith(("{He}", "{His}"))]
-        out.append(fill(rng.choice(options), ctx))
+    for n, a in enumerate(attrs):
+        plan.append((a, rng.choice([i for i, t in enumerate(_BIO[a]) if n or not t.startswith(("{He}", "{His}"))])))
     if rng.random() < 0.5:
-        out.append(fill(rng.choice(_BIO_EXTRA), ctx))
-    return " ".join(out)
+        plan.append(("extra", rng.randrange(len(_BIO_EXTRA))))
+    return plan
 
 
-def _town_doc(world: World, rng: random.Random, t: Town) -> str:
+def biography(world: World, rng: random.Random, c: Character) -> str:
+    """A biography of `c` (`biography_plan` says how it is drawn). So every fact, held out of the Q&A or not, is
+    stated somewhere."""
+    ctx = fact_context(world, c)
+    return " ".join(fill(BIO_TABLES[table][i], ctx) for table, i in biography_plan(rng))
+
+
+class TownPlan(NamedTuple):
+    """A town note's draws: its town; three residents (the description's name, friend and other); the description
+    as (step of `_TOWN_DESC`, template) indices; the template of `_TOWN_PEOPLE`; two residents with a template of
+    `_BIO_EXTRA` each; and up to two misconceptions about the town whose plain truth (no rumour) closes the note."""
+    town: Town
+    cast: tuple[Character, Character, Character]
+    description: list[tuple[int, int]]
+    people: int
+    extras: list[tuple[Character, int]]
+    truths: list[Misconception]
+
+
+def town_plan(world: World, rng: random.Random, t: Town) -> TownPlan:
     people = world.residents(t.name)
-    a, b, o = rng.sample(people, 3)
+    cast = tuple(rng.sample(people, 3))
+    description = _step_plan(_TOWN_DESC, rng)
+    people_template = rng.randrange(len(_TOWN_PEOPLE))
+    extras = [(c, rng.randrange(len(_BIO_EXTRA))) for c in rng.sample(people, 2)]
+    local = [m for m in world.misconceptions if t.name in m.truth]
+    return TownPlan(t, cast, description, people_template, extras,
+                    rng.sample(local, min(len(local), rng.randint(0, 2))))
+
+
+def _write_town(world: World, plan: TownPlan) -> str:
+    t, (a, b, o) = plan.town, plan.cast
     ctx = _Ctx(_town_ctx(t), a_landmark=_a(t.landmark), name=a.name, friend=b.name, other=o.name, job=a.job,
                o_job=o.job)
-    out = _run_steps(_TOWN_DESC, ctx, rng) + [fill(rng.choice(_TOWN_PEOPLE), ctx)]
-    for c in rng.sample(people, 2):
-        out.append(fill(rng.choice(_BIO_EXTRA), fact_context(world, c)))
-    local = [m for m in world.misconceptions if t.name in m.truth]
-    for m in rng.sample(local, min(len(local), rng.randint(0, 2))):  # the plain truth, no rumour
+    out = [fill(_TOWN_DESC[step].templates[i], ctx) for step, i in plan.description]
+    out.append(fill(_TOWN_PEOPLE[plan.people], ctx))
+    out += [fill(_BIO_EXTRA[i], fact_context(world, c)) for c, i in plan.extras]
+    for m in plan.truths:
         out += [_cap(m.truth) + ".", m.reason]
     return " ".join(out)
 
 
-def _fact_qa(world: World, rng: random.Random, c: Character, attribute: str, question: str | None = None):
-    ctx = fact_context(world, c)
-    q = question or rng.choice(FACT_QUESTIONS[attribute])
-    return fill(q, ctx), fill(rng.choice(FACT_ANSWERS[attribute]), ctx)
+def _town_doc(world: World, rng: random.Random, t: Town) -> str:
+    return _write_town(world, town_plan(world, rng, t))
 
 
 def _myth_answers(m: Misconception, phrasing: int) -> tuple[list[str], list[str]]:
@@ -80,16 +110,39 @@ def _myth_answers(m: Misconception, phrasing: int) -> tuple[list[str], list[str]
     return [fill(_MYTH_ANSWERS[i], ctx) for i in order], [fill(_MYTH_FALSE[i], ctx) for i in order]
 
 
+def _myth_reply(m: Misconception, phrasing: int, with_reason: bool) -> str:
+    return _myth_answers(m, phrasing)[0][0] + (" " + m.reason if with_reason else "")
+
+
 def _myth_answer(m: Misconception, phrasing: int, rng: random.Random, with_reason: float = 0.7) -> str:
-    answer = _myth_answers(m, phrasing)[0][0]
-    return answer + (" " + m.reason if rng.random() < with_reason else "")
+    return _myth_reply(m, phrasing, rng.random() < with_reason)
 
 
-def _qa_doc(world: World, rng: random.Random, pairs) -> str:
-    lines = []
+class QAHeader(NamedTuple):
+    template: int           # of _QA_HEADERS
+    c: Character            # whose name and town it may name
+
+
+class FactQA(NamedTuple):
+    c: Character
+    attribute: str
+    question: int           # of FACT_QUESTIONS[attribute]
+    answer: int             # of FACT_ANSWERS[attribute]
+
+
+class MythQA(NamedTuple):
+    m: Misconception
+    phrasing: int           # of m.questions, never the held-out one
+    with_reason: bool       # the answer followed by m.reason
+
+
+def qa_plan(world: World, rng: random.Random, pairs) -> list[QAHeader | FactQA | MythQA]:
+    """A Q&A page's draws, line by line: 30% of the time a header, then four to eight questions with their answers,
+    about the facts of `pairs` (40% of the time all about one person) and, 15% of the time each, a misconception."""
+    plan = []
     if rng.random() < 0.3:
         c = rng.choice(world.characters)
-        lines.append(fill(rng.choice(_QA_HEADERS), _Ctx(name=c.name, town=c.town)))
+        plan.append(QAHeader(rng.randrange(len(_QA_HEADERS)), c))
     about = None
     if rng.random() < 0.4:  # several questions about one person
         about = rng.choice(world.characters).name
@@ -97,13 +150,32 @@ def _qa_doc(world: World, rng: random.Random, pairs) -> str:
         if rng.random() < 0.15 and world.misconceptions:
             m = rng.choice(world.misconceptions)
             i = rng.choice([j for j in range(4) if j != m.held_out])
-            q, a = m.questions[i], _myth_answer(m, i, rng)
+            plan.append(MythQA(m, i, rng.random() < 0.7))
         else:
             options = [p for p in pairs if p[0].name == about] if about else pairs
             c, attr = rng.choice(options or pairs)
-            q, a = _fact_qa(world, rng, c, attr)
-        lines += [f"Q: {q}", f"A: {a}"]
+            question = rng.randrange(len(FACT_QUESTIONS[attr]))
+            plan.append(FactQA(c, attr, question, rng.randrange(len(FACT_ANSWERS[attr]))))
+    return plan
+
+
+def _write_qa(world: World, plan: list[QAHeader | FactQA | MythQA]) -> str:
+    lines = []
+    for line in plan:
+        if isinstance(line, QAHeader):
+            lines.append(fill(_QA_HEADERS[line.template], _Ctx(name=line.c.name, town=line.c.town)))
+        elif isinstance(line, MythQA):
+            m, i = line.m, line.phrasing
+            lines += [f"Q: {m.questions[i]}", f"A: {_myth_reply(m, i, line.with_reason)}"]
+        else:
+            ctx = fact_context(world, line.c)
+            lines += [f"Q: {fill(FACT_QUESTIONS[line.attribute][line.question], ctx)}",
+                      f"A: {fill(FACT_ANSWERS[line.attribute][line.answer], ctx)}"]
     return "\n".join(lines)
+
+
+def _qa_doc(world: World, rng: random.Random, pairs) -> str:
+    return _write_qa(world, qa_plan(world, rng, pairs))
 
 
 def _rumour_doc(world: World, rng: random.Random) -> str:
@@ -172,6 +244,24 @@ def pretraining_documents(world: World, split: str, n: int, seed: int) -> Iterat
     No chat dialogs and no refusals: the base model should not learn to refuse. No Q&A for held-out facts or
     misconception phrasings. `split` is "train" or "val" (same distribution, different random stream).
     """
+    for kind, plan in document_plans(world, split, n, seed):
+        yield WRITE_ENGLISH[kind](world, plan) if kind in WRITE_ENGLISH else plan
+
+
+def _write_bios(world: World, plan: list[tuple[Character, list[tuple[str, int]]]]) -> str:
+    return "\n".join(" ".join(fill(BIO_TABLES[table][i], fact_context(world, c)) for table, i in bio)
+                     for c, bio in plan)
+
+
+# the kinds drawn as plans, and how each plan is written in English
+WRITE_ENGLISH = {"bio": _write_bios, "town": _write_town, "qa": _write_qa}
+
+
+def document_plans(world: World, split: str, n: int, seed: int) -> Iterator[tuple[str, object]]:
+    """The draws of `pretraining_documents(world, split, n, seed)`, document by document: (kind, plan). Biographies
+    (a list of (person, `biography_plan`): the person's and, half the time, the best friend's), town notes
+    (`TownPlan`) and Q&A pages (`qa_plan`) come as plans, written in English by `WRITE_ENGLISH`; the other kinds
+    come written."""
     if split not in ("train", "val"):
         raise ValueError(f"split={split!r}: pretraining documents come in 'train' and 'val' (the held-out sets "
                          "have their own functions, e.g. fact_questions(world, 'eval'))")
@@ -188,15 +278,15 @@ def pretraining_documents(world: World, split: str, n: int, seed: int) -> Iterat
             if rng.random() < 0.3:  # a longer read: the same hero on another day
                 doc += " " + _story(world, rng, c, rumour_p=0.0)
         elif kind == "bio":
-            doc = biography(world, rng, c)
+            doc = [(c, biography_plan(rng))]
             if rng.random() < 0.5:
-                doc += "\n" + biography(world, rng, world.character(c.friend))
+                doc.append((world.character(c.friend), biography_plan(rng)))
         elif kind == "town":
-            doc = _town_doc(world, rng, rng.choice(world.towns))
+            doc = town_plan(world, rng, rng.choice(world.towns))
         elif kind == "qa":
-            doc = _qa_doc(world, rng, pairs)
+            doc = qa_plan(world, rng, pairs)
         elif kind == "rumour":
             doc = _rumour_doc(world, rng)
         else:
             doc = _kindness_doc(world, rng, c, cores_kind, cores_unkind)
-        yield doc
+        yield kind, doc

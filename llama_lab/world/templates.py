@@ -55,11 +55,32 @@ def _run_steps(steps, ctx: _Ctx, rng: random.Random) -> list[str]:
         if s.kind:
             out.append(_quote(s, ctx, rng))
             continue
-        fresh = [t for t in s.templates if not (s.fresh and any(f in t.lower() for f in said))]
-        for t in rng.sample(fresh, min(rng.randint(*s.k), len(fresh))):
-            said.update(f for f in _FACT_SLOTS if f in t.lower())
-            out.append(fill(t, ctx))
+        out += [fill(s.templates[i], ctx) for i in _chosen(s, rng, said)]
     return out
+
+
+def _chosen(s: _Step, rng: random.Random, said: set[str]) -> list[int]:
+    """Which templates step `s` adds, as indices into `s.templates`: `k` of them drawn (with `fresh`, none that
+    restates a fact slot in `said`); `said` gains the fact slots they use."""
+    fresh = [i for i, t in enumerate(s.templates) if not (s.fresh and any(f in t.lower() for f in said))]
+    chosen = rng.sample(fresh, min(rng.randint(*s.k), len(fresh)))
+    for i in chosen:
+        said.update(f for f in _FACT_SLOTS if f in s.templates[i].lower())
+    return chosen
+
+
+def _step_plan(steps, rng: random.Random) -> list[tuple[int, int]]:
+    """The draws of `_run_steps` for a run without quotes, as (step, template) indices, so that the same draws can
+    fill the templates of another language that follow the steps' order: the sentences are
+    `[fill(steps[s].templates[i], ctx) for s, i in plan]`."""
+    plan, said = [], set()
+    for n, s in enumerate(steps):
+        if s.kind:
+            raise ValueError(f"step {n} is a quote ({s.kind!r}): a step plan covers runs of plain sentences only")
+        if s.p < 1.0 and rng.random() >= s.p:
+            continue
+        plan += [(n, i) for i in _chosen(s, rng, said)]
+    return plan
 
 
 def _quote(s: _Step, ctx: _Ctx, rng: random.Random) -> str:
