@@ -87,10 +87,10 @@ BIO_TR = {
                "{friend}, {name_gen} en iyi arkadaşı.", "En iyi arkadaşı {friend}."),
     "hobby": ("{name} {hobby_acc} seviyor.", "{name} boş zamanlarında {hobby_abl} hoşlanıyor.",
               "{name_gen} hobisi {hobby}.", "Boş zamanlarında {hobby_abl} hoşlanıyor."),
-    "intro": ("Bu {name}.", "Sana {name} hakkında bir şeyler anlatayım.", "{name}, {town} halkından biri.",
+    "intro": ("Bu {name}.", "{name} hakkında sana bir şeyler anlatayım.", "{name}, {town} halkından biri.",
               "İşte {name} hakkında birkaç bilgi."),
     "extra": ("{name}, {town_loc} yaşayan bir {job}.",
-              "{name_gen} {pet_name} adında bir {pet_poss} var ve {name} {food} yemeye bayılıyor.",
+              "{name}, {pet_name} adında bir {pet} besliyor ve {food} yemeye bayılıyor.",
               "{name_gen} en iyi arkadaşı {friend_too} {town_loc} yaşıyor.", "{town_loc} herkes {name_acc} tanır."),
 }
 
