@@ -37,7 +37,7 @@ def _story(world: World, rng: random.Random, c: Character, plot: str | None = No
     return " ".join(sentences)
 
 
-# Biographies, town notes and Q&A pages are drawn as plans (which template of which table fills each sentence, and
+# Biographies, town notes, Q&A pages and rumour pages are drawn as plans (which template of which table fills each sentence, and
 # about whom) and then written, so that another language can write the same plan: `turkish/world_documents.py`.
 BIO_TABLES = {**_BIO, "intro": _BIO_INTRO, "extra": _BIO_EXTRA}
 
@@ -178,20 +178,47 @@ def _qa_doc(world: World, rng: random.Random, pairs) -> str:
     return _write_qa(world, qa_plan(world, rng, pairs))
 
 
-def _rumour_doc(world: World, rng: random.Random) -> str:
-    out = []
+class RumourPart(NamedTuple):
+    """One misconception of a rumour page: its rumour said (a template of `_RUMOUR_SAY`) and put right
+    (`_RUMOUR_FIX`), or only its truth; the truth said (`_TRUTH_SAY`) unless the fix says it; then its reason.
+    None: not said."""
+    m: Misconception
+    c: Character            # whose name and town the rumour may name
+    say: int | None
+    fix: int | None
+    truth: int | None
+
+
+def rumour_plan(world: World, rng: random.Random) -> list[RumourPart]:
+    """A rumour page's draws: two to four misconceptions, each 45% of the time with only its truth."""
+    plan = []
     for m in rng.sample(world.misconceptions, rng.randint(2, 4)):
         c = rng.choice(world.characters)
-        ctx = _Ctx(name=c.name, town=c.town, rumour=m.rumour, truth=m.truth)
         if rng.random() < 0.45:  # only the truth
-            out += [fill(rng.choice(_TRUTH_SAY), ctx), m.reason]
+            plan.append(RumourPart(m, c, None, None, rng.randrange(len(_TRUTH_SAY))))
             continue
-        fix = rng.choice(_RUMOUR_FIX)
-        out += [fill(rng.choice(_RUMOUR_SAY), ctx), fill(fix, ctx)]
-        if "{truth}" not in fix:
-            out.append(fill(rng.choice(_TRUTH_SAY), ctx))
+        fix = rng.randrange(len(_RUMOUR_FIX))
+        say = rng.randrange(len(_RUMOUR_SAY))
+        truth = rng.randrange(len(_TRUTH_SAY)) if "{truth}" not in _RUMOUR_FIX[fix] else None
+        plan.append(RumourPart(m, c, say, fix, truth))
+    return plan
+
+
+def _write_rumours(world: World, plan: list[RumourPart]) -> str:
+    out = []
+    for part in plan:
+        m = part.m
+        ctx = _Ctx(name=part.c.name, town=part.c.town, rumour=m.rumour, truth=m.truth)
+        if part.say is not None:
+            out += [fill(_RUMOUR_SAY[part.say], ctx), fill(_RUMOUR_FIX[part.fix], ctx)]
+        if part.truth is not None:
+            out.append(fill(_TRUTH_SAY[part.truth], ctx))
         out.append(m.reason)
     return " ".join(out)
+
+
+def _rumour_doc(world: World, rng: random.Random) -> str:
+    return _write_rumours(world, rumour_plan(world, rng))
 
 
 def _tox_split(seed: int, head: str, tail: str) -> str:
@@ -254,14 +281,14 @@ def _write_bios(world: World, plan: list[tuple[Character, list[tuple[str, int]]]
 
 
 # the kinds drawn as plans, and how each plan is written in English
-WRITE_ENGLISH = {"bio": _write_bios, "town": _write_town, "qa": _write_qa}
+WRITE_ENGLISH = {"bio": _write_bios, "town": _write_town, "qa": _write_qa, "rumour": _write_rumours}
 
 
 def document_plans(world: World, split: str, n: int, seed: int) -> Iterator[tuple[str, object]]:
     """The draws of `pretraining_documents(world, split, n, seed)`, document by document: (kind, plan). Biographies
     (a list of (person, `biography_plan`): the person's and, half the time, the best friend's), town notes
-    (`TownPlan`) and Q&A pages (`qa_plan`) come as plans, written in English by `WRITE_ENGLISH`; the other kinds
-    come written."""
+    (`TownPlan`), Q&A pages (`qa_plan`) and rumour pages (`rumour_plan`) come as plans, written in English by
+    `WRITE_ENGLISH`; the other kinds come written."""
     if split not in ("train", "val"):
         raise ValueError(f"split={split!r}: pretraining documents come in 'train' and 'val' (the held-out sets "
                          "have their own functions, e.g. fact_questions(world, 'eval'))")
@@ -286,7 +313,7 @@ def document_plans(world: World, split: str, n: int, seed: int) -> Iterator[tupl
         elif kind == "qa":
             doc = qa_plan(world, rng, pairs)
         elif kind == "rumour":
-            doc = _rumour_doc(world, rng)
+            doc = rumour_plan(world, rng)
         else:
             doc = _kindness_doc(world, rng, c, cores_kind, cores_unkind)
         yield kind, doc

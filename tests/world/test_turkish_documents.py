@@ -8,18 +8,18 @@ import re
 import pytest
 from test_turkish import _words, analyser, world  # noqa: F401 (the analyser and the world are fixtures)
 
-from llama_lab.world.documents import (BIO_TABLES, _qa_doc, _town_doc, biography, document_plans,
-                                       pretraining_documents)
+from llama_lab.world.documents import (BIO_TABLES, _qa_doc, _rumour_doc, _town_doc, biography,
+                                       document_plans, pretraining_documents)
 from llama_lab.world.turkish.morphology import soften
 from llama_lab.world.turkish.vocabulary import COLOURS_TR, FOODS_TR, JOBS_TR, PETS_TR
 from llama_lab.world.turkish.world_documents import (BIO_TR, FRUIT_SEEDS_TR, KNOWN_FOR_TR, LANDMARKS_TR, MATERIALS_TR,
-                                                     MYTHS_TR, NEAR_TR, QA_HEADERS_TR, TOWN_DESC_TR, TOWN_PEOPLE_TR,
-                                                     WATERS_TR, WILD_TR, WORKPLACES_TR, case,
-                                                     every_document_sentence, parallel_world_documents, plural,
-                                                     town_slots, turkish_biography, turkish_myth, turkish_qa_page,
-                                                     turkish_town_note)
-from llama_lab.world.vocabulary import (_MYTHS, _QA_HEADERS, _TOWN_DESC, _TOWN_PEOPLE, FRUIT_SEEDS, JOBS, KNOWN_FOR,
-                                        LANDMARKS, NEAR, WILD)
+                                                     MYTHS_TR, NEAR_TR, QA_HEADERS_TR, RUMOUR_FIX_TR, RUMOUR_SAY_TR,
+                                                     TOWN_DESC_TR, TOWN_PEOPLE_TR, TRUTH_SAY_TR, WATERS_TR, WILD_TR,
+                                                     WORKPLACES_TR, case, every_document_sentence,
+                                                     parallel_world_documents, plural, town_slots, turkish_biography, turkish_myth, turkish_qa_page,
+                                                     turkish_rumour_page, turkish_town_note)
+from llama_lab.world.vocabulary import (_MYTHS, _QA_HEADERS, _RUMOUR_FIX, _RUMOUR_SAY, _TOWN_DESC, _TOWN_PEOPLE,
+                                        _TRUTH_SAY, FRUIT_SEEDS, JOBS, KNOWN_FOR, LANDMARKS, NEAR, WILD)
 from llama_lab.world.world import _train_pairs, build_world
 
 pytestmark = pytest.mark.filterwarnings("ignore:notifyAll:DeprecationWarning")
@@ -45,6 +45,10 @@ def test_the_tables_parallel_the_english():
     assert {t: len(x) for t, x in BIO_TR.items()} == {t: len(x) for t, x in BIO_TABLES.items()}
     assert [len(step) for step in TOWN_DESC_TR] == [len(step.templates) for step in _TOWN_DESC]
     assert len(TOWN_PEOPLE_TR) == len(_TOWN_PEOPLE) and len(QA_HEADERS_TR) == len(_QA_HEADERS)
+    assert (len(RUMOUR_SAY_TR), len(RUMOUR_FIX_TR), len(TRUTH_SAY_TR)) == (len(_RUMOUR_SAY), len(_RUMOUR_FIX),
+                                                                           len(_TRUTH_SAY))
+    # a fix that states the truth does so in both languages (without it, the page adds a truth sentence)
+    assert ["{truth}" in t for t in RUMOUR_FIX_TR] == ["{truth}" in t for t in _RUMOUR_FIX]
     assert list(MYTHS_TR) == list(_MYTHS) and all(len(MYTHS_TR[k][3]) == len(_MYTHS[k][3]) for k in _MYTHS)
     assert set(WORKPLACES_TR) == {place for place, _ in JOBS.values()}
     assert set(LANDMARKS_TR) == set(LANDMARKS) and set(MATERIALS_TR) == set(LANDMARKS.values())
@@ -74,7 +78,7 @@ def test_documents_are_parallel_sentence_for_sentence(world):  # noqa: F811
     english_docs = iter(pretraining_documents(world, "train", 400, seed=0))
     assert all(any(doc == english for doc in english_docs) for english, _ in pairs)
     kinds = [kind for kind, _ in document_plans(world, "train", 400, seed=0)]
-    assert len(pairs) == sum(kind in ("bio", "town", "qa") for kind in kinds) > 80
+    assert len(pairs) == sum(kind in ("bio", "town", "qa", "rumour") for kind in kinds) > 110
     qa_pages = 0
     for english, turkish in pairs:
         english_lines, turkish_lines = english.split("\n"), turkish.split("\n")
@@ -110,11 +114,11 @@ def test_the_same_draws_write_both_languages(world):  # noqa: F811
     ada, rosewood = world.character("Ada"), world.town("Rosewood")
     pairs = _train_pairs(world)
     for seed in range(5):
-        for english, turkish in ((biography, turkish_biography), (_town_doc, turkish_town_note),
-                                 (_qa_doc, turkish_qa_page)):
-            subject = {biography: ada, _town_doc: rosewood, _qa_doc: pairs}[english]
+        for english, turkish, subject in ((biography, turkish_biography, (ada,)),
+                                          (_town_doc, turkish_town_note, (rosewood,)),
+                                          (_qa_doc, turkish_qa_page, (pairs,)), (_rumour_doc, turkish_rumour_page, ())):
             rng_english, rng_turkish = random.Random(seed), random.Random(seed)
-            english(world, rng_english, subject), turkish(world, rng_turkish, subject)
+            english(world, rng_english, *subject), turkish(world, rng_turkish, *subject)
             assert rng_english.getstate() == rng_turkish.getstate()
 
 
@@ -158,6 +162,10 @@ def test_hand_checked_forms(world):  # noqa: F811
         "besliyor ve çikolata yemeye bayılıyor. Eva, Rusty adında bir kanarya besliyor ve krep yemeye bayılıyor. "
         "Rosewood'daki kütüphanede hayalet yok. Garip sesler eski borulardan geliyor. Rosewood'un yakınındaki göl "
         "suyla dolu. Rosewood'un yakınındaki gölde balıklar ve ördekler yaşıyor.")
+    assert turkish_rumour_page(world, random.Random(4)) == (
+        "Bazı çocuklar çilek yersen saçın sarı olur diyor. Bu doğru değil: çilek yemek saçının rengini değiştirmez. "
+        "Ne yersen ye, saçın aynı renkte kalır. Aslında karnında ağaç büyüyemez. Çekirdek vücudundan öylece geçip "
+        "gider.")
 
 
 def test_every_misconception_of_other_worlds_is_rendered():

@@ -1,16 +1,18 @@
-"""The world's own pretraining documents in Turkish: biographies, town notes and Q&A pages, written from the same
-draws as the English ones of `documents.py`, so that the two are parallel sentence for sentence.
+"""The world's own pretraining documents in Turkish: biographies, town notes, Q&A pages and rumour pages, written
+from the same draws as the English ones of `documents.py`, so that the two are parallel sentence for sentence.
 
 `documents.py` draws each of these documents as a plan (which template of which table fills each sentence, and about
-whom: `biography_plan`, `town_plan`, `qa_plan`) and writes it in English; this module writes the same plan with the
-Turkish templates below, each table in the order of its English counterpart, so that the i-th Turkish template
-renders the i-th English one. "Ada's best friend is Tom." is "Ada'nın en iyi arkadaşı Tom.", and a misconception's
-plain truth "the stone bridge in Applebury is made of stone" is "Applebury'daki taş köprü taştan yapılmış".
+whom: `biography_plan`, `town_plan`, `qa_plan`, `rumour_plan`) and writes it in English; this module writes the same
+plan with the Turkish templates below, each table in the order of its English counterpart, so that the i-th Turkish
+template renders the i-th English one. "Ada's best friend is Tom." is "Ada'nın en iyi arkadaşı Tom.", and a
+misconception's plain truth "the stone bridge in Applebury is made of stone" is "Applebury'daki taş köprü taştan
+yapılmış".
 
 A Q&A page marks its lines S (soru, question) and C (cevap, answer) where the English has Q and A. Turkish has one
-pronoun for he and she, and drops it: "His favourite colour is blue." is "En sevdiği renk mavi.".
+pronoun for he and she, and drops it: "His favourite colour is blue." is "En sevdiği renk mavi.". A rumour page says
+each misconception's rumour and puts it right, or gives only its truth.
 
-Not rendered yet: stories, rumours and kind or unkind scenes (`parallel_world_documents` skips them).
+Not rendered yet: stories and kind or unkind scenes (`parallel_world_documents` skips them).
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ import string
 from typing import Iterator, NamedTuple
 
 from ..contexts import fact_context
-from ..documents import (BIO_TABLES, WRITE_ENGLISH, FactQA, MythQA, QAHeader, TownPlan, biography_plan,
-                         document_plans, qa_plan, town_plan)
+from ..documents import (BIO_TABLES, WRITE_ENGLISH, FactQA, MythQA, QAHeader, RumourPart, TownPlan, biography_plan,
+                         document_plans, qa_plan, rumour_plan, town_plan)
 from ..templates import _Ctx, fill
 from ..vocabulary import (_BIO, _BIO_EXTRA, _BIO_INTRO, _MYTHS, _QA_HEADERS, _TOWN_DESC, _TOWN_PEOPLE, COLOURS,
                           FOODS, FRUIT_SEEDS, JOBS, KNOWN_FOR, LANDMARKS, NEAR, PETS, WILD)
@@ -194,6 +196,15 @@ MYTHS_TR = {
 # answers of `_MYTH_ANSWERS`: "No, ..." to a yes/no question, the plain truth to any other.
 MYTH_SHARED_QUESTIONS_TR = ("{rumour}, bu doğru mu?", "{rumour} diyorlar, ama bu doğru mu?")
 MYTH_ANSWERS_TR = ("Hayır, {truth}.", "{truth}.")
+
+# Rumour pages: `_RUMOUR_SAY`, `_RUMOUR_FIX` and `_TRUTH_SAY`. Turkish reports what is said with "diye" or "diyor"
+# after the clause ("... konuşabilir diyor", says that ... can talk), which keeps the rumour a plain clause.
+RUMOUR_SAY_TR = ("Bazı çocuklar {rumour} diyor.", "Eski bir hikâyeye göre {rumour}.",
+                 "{name} bir keresinde {rumour} diye duymuş.", "{town_loc} birçok kişi {rumour} diye inanıyor.",
+                 "{rumour} diye duymuş olabilirsin.", "Bazı insanlar {rumour} diyor.")
+RUMOUR_FIX_TR = ("Bu doğru değil: {truth}.", "Ama bu sadece bir hikâye, aslında {truth}.", "Bu doğru değil.",
+                 "Bu yalnızca bir söylenti, çünkü {truth}.", "Buna inanma.")
+TRUTH_SAY_TR = ("{truth}.", "Gerçek şu ki {truth}.", "Aslında {truth}.", "İşte doğru bir bilgi: {truth}.")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -395,13 +406,37 @@ def turkish_qa_page(world: World, rng: random.Random, pairs) -> str:
     return _write_qa(world, qa_plan(world, rng, pairs))
 
 
-WRITE_TURKISH = {"bio": _write_bios, "town": _write_town, "qa": _write_qa}
+def _rumour_slots(myth: TurkishMyth, c: Character) -> dict[str, str]:
+    return {"rumour": myth.rumour, "truth": myth.truth, "name": c.name, "town_loc": suffix(c.town, "locative")}
+
+
+def _write_rumours(world: World, plan: list[RumourPart]) -> str:
+    out = []
+    for part in plan:
+        myth = turkish_myth(world, part.m)
+        slots = _rumour_slots(myth, part.c)
+        if part.say is not None:
+            out += [_say(RUMOUR_SAY_TR[part.say], slots), _say(RUMOUR_FIX_TR[part.fix], slots)]
+        if part.truth is not None:
+            out.append(_say(TRUTH_SAY_TR[part.truth], slots))
+        out.append(myth.reason)
+    return " ".join(out)
+
+
+def turkish_rumour_page(world: World, rng: random.Random) -> str:
+    """The Turkish of the rumour page `documents._rumour_doc(world, rng)` writes from the same draws
+    (`rumour_plan`): misconceptions, each said as a rumour and put right, or only its truth, and a reason:
+    "Bazı çocuklar Rosewood'daki kuğular konuşabilir diyor. Bu doğru değil: kuğular konuşamaz. ..."."""
+    return _write_rumours(world, rumour_plan(world, rng))
+
+
+WRITE_TURKISH = {"bio": _write_bios, "town": _write_town, "qa": _write_qa, "rumour": _write_rumours}
 
 
 def parallel_world_documents(world: World, split: str, n: int, seed: int) -> Iterator[tuple[str, str]]:
     """(English, Turkish) for those of `pretraining_documents(world, split, n, seed)` that are rendered in Turkish:
-    biographies, town notes and Q&A pages (about 28% of the documents), each English document exactly as
-    `pretraining_documents` gives it. Stories, rumours and kind or unkind scenes are skipped."""
+    biographies, town notes, Q&A pages and rumour pages (about 37% of the documents), each English document
+    exactly as `pretraining_documents` gives it. Stories and kind or unkind scenes are skipped."""
     for kind, plan in document_plans(world, split, n, seed):
         if kind in WRITE_TURKISH:
             yield WRITE_ENGLISH[kind](world, plan), WRITE_TURKISH[kind](world, plan)
@@ -431,9 +466,13 @@ def every_document_sentence(world: World) -> list[str]:
             myth = _turkish_myth(key, t, values)
             out += [_say(myth.rumour, {}) + ".", _say(myth.truth, {}) + ".", myth.reason, *myth.questions]
             out += [_say(x, {"truth": myth.truth}) for x in MYTH_ANSWERS_TR]
+            for town in world.towns:   # the rumour said by someone of each town
+                c = world.residents(town.name)[0]
+                out += [_say(x, _rumour_slots(myth, c)) for x in RUMOUR_SAY_TR + RUMOUR_FIX_TR + TRUTH_SAY_TR]
     return out
 
 
 __all__ = ["BIO_TR", "TOWN_DESC_TR", "TOWN_PEOPLE_TR", "QA_HEADERS_TR", "MYTHS_TR", "TurkishMyth", "biography_slots",
            "case", "every_document_sentence", "myth_bindings", "myth_slots", "parallel_world_documents",
-           "town_slots", "turkish_biography", "turkish_myth", "turkish_qa_page", "turkish_town_note"]
+           "town_slots", "turkish_biography", "turkish_myth", "turkish_qa_page", "turkish_rumour_page",
+           "turkish_town_note", "RUMOUR_SAY_TR", "RUMOUR_FIX_TR", "TRUTH_SAY_TR"]
