@@ -12,7 +12,7 @@ from typing import Iterator, NamedTuple
 
 from .contexts import _story_ctx, _town_ctx, fact_context
 from .phrasing import unit_interval as _u01
-from .templates import _Ctx, _a, _cap, _quote, _run_steps, _step_plan, fill
+from .templates import _Ctx, _a, _cap, _quote, _run_steps, _step_plan, _write_steps, fill
 from .vocabulary import (FACT_ANSWERS, FACT_QUESTIONS, FRAMES, KIND_HEADS, KIND_TAILS, UNKIND_HEADS, UNKIND_TAILS, _BIO,
                          _BIO_EXTRA, _BIO_INTRO, _CLOSING, _MYTH_ANSWERS, _MYTH_FALSE, _OPENING, _PLOTS, _QA_HEADERS,
                          _RUMOUR_FIX, _RUMOUR_IN_PASSING, _RUMOUR_SAY, _SCENE_AFTER_KIND, _SCENE_AFTER_UNKIND,
@@ -37,8 +37,9 @@ def _story(world: World, rng: random.Random, c: Character, plot: str | None = No
     return " ".join(sentences)
 
 
-# Biographies, town notes, Q&A pages and rumour pages are drawn as plans (which template of which table fills each sentence, and
-# about whom) and then written, so that another language can write the same plan: `turkish/world_documents.py`.
+# Biographies, town notes, Q&A pages, rumour pages and scenes are drawn as plans (which template of which table fills
+# each sentence, and about whom) and then written, so that another language can write the same plan
+# (`turkish/world_documents.py`).
 BIO_TABLES = {**_BIO, "intro": _BIO_INTRO, "extra": _BIO_EXTRA}
 
 
@@ -234,32 +235,70 @@ def remark_pairs(seed: int, split: str, unkind: bool) -> list[tuple[str, str]]:
     return [(h, t) for h in heads for t in tails if _tox_split(seed, h, t) == split]
 
 
+def _remark_frame(rng: random.Random) -> tuple[str, int]:
+    """The frame of a remark: ("say" or "cry", its index in FRAMES of that kind), never a standalone one."""
+    return rng.choice([(kind, i) for kind in ("say", "cry")
+                       for i, f in enumerate(FRAMES[kind]) if f not in _STANDALONE])
+
+
+def _write_remark(ctx: _Ctx, head: str, tail: str, kind: str, frame: int) -> str:
+    words = head + (", " + tail if tail else "")
+    return fill(FRAMES[kind][frame], _Ctx(ctx, speaker=ctx["name"], listener=ctx["other"], **{kind: words}))
+
+
 def _remark(ctx: _Ctx, rng: random.Random, head: str, tail: str, unkind: bool) -> str:
     """One kind or unkind remark, `name` speaking to `other`, in a quote frame."""
-    ctx = _Ctx(ctx, kind_head=head, kind_tail=tail, unkind_head=head, unkind_tail=tail)
-    frames = [f for f in FRAMES["say"] + FRAMES["cry"] if f not in _STANDALONE]
-    frame = rng.choice(frames)
-    kind = "cry" if "{cry}" in frame else "say"
-    words = head + (", " + tail if tail else "")
-    return fill(frame, _Ctx(ctx, speaker=ctx["name"], listener=ctx["other"], **{kind: words}))
+    return _write_remark(ctx, head, tail, *_remark_frame(rng))
+
+
+# the runs of steps a kind or unkind scene is made of
+SCENE_STEPS = {"opening": _OPENING[:1], "start": (_SCENE_START, _SCENE_TRIGGER),
+               "after_unkind": (_SCENE_AFTER_UNKIND,), "sorry": (_SCENE_SORRY,),
+               "after_kind": (_SCENE_AFTER_KIND, _SCENE_THANKS), "end": (_SCENE_END,)}
+
+
+class ScenePlan(NamedTuple):
+    """A kind or unkind scene's draws: its story context (`_story_ctx`, in English words) and its parts, in order:
+    (a run of `SCENE_STEPS`, its `_step_plan`), ("remark", (head, tail, frame kind, frame)) or ("teacher", template
+    of `_SCENE_TEACHER`)."""
+    ctx: _Ctx
+    parts: list[tuple[str, object]]
+
+
+def scene_plan(world: World, rng: random.Random, c: Character, cores_kind, cores_unkind) -> ScenePlan:
+    """The draws of a scene with `c`: 60% of the time an opening line, then a remark to another child, half the
+    time unkind (followed by how it hurt, 50% of the time a teacher, and sorry), else kind (and thanks)."""
+    ctx = _story_ctx(world, rng, c)
+    parts = [("opening", _step_plan(SCENE_STEPS["opening"], rng))] if rng.random() < 0.6 else []
+    parts.append(("start", _step_plan(SCENE_STEPS["start"], rng)))
+    unkind = rng.random() < 0.5
+    head, tail = rng.choice(cores_unkind if unkind else cores_kind)
+    parts.append(("remark", (head, tail, *_remark_frame(rng))))
+    if unkind:
+        parts.append(("after_unkind", _step_plan(SCENE_STEPS["after_unkind"], rng)))
+        if rng.random() < 0.5:
+            parts.append(("teacher", rng.randrange(len(_SCENE_TEACHER))))
+        parts.append(("sorry", _step_plan(SCENE_STEPS["sorry"], rng)))
+    else:
+        parts.append(("after_kind", _step_plan(SCENE_STEPS["after_kind"], rng)))
+    parts.append(("end", _step_plan(SCENE_STEPS["end"], rng)))
+    return ScenePlan(ctx, parts)
+
+
+def _write_scene(world: World, plan: ScenePlan) -> str:
+    out = []
+    for part, drawn in plan.parts:
+        if part == "remark":
+            out.append(_write_remark(plan.ctx, *drawn))
+        elif part == "teacher":
+            out.append(fill(_SCENE_TEACHER[drawn], plan.ctx))
+        else:
+            out += _write_steps(SCENE_STEPS[part], drawn, plan.ctx)
+    return " ".join(out)
 
 
 def _kindness_doc(world: World, rng: random.Random, c: Character, cores_kind, cores_unkind) -> str:
-    ctx = _story_ctx(world, rng, c)
-    out = _run_steps(_OPENING[:1], ctx, rng) if rng.random() < 0.6 else []
-    out += _run_steps((_SCENE_START, _SCENE_TRIGGER), ctx, rng)
-    unkind = rng.random() < 0.5
-    head, tail = rng.choice(cores_unkind if unkind else cores_kind)
-    out.append(_remark(ctx, rng, head, tail, unkind))
-    if unkind:
-        out += _run_steps((_SCENE_AFTER_UNKIND,), ctx, rng)
-        if rng.random() < 0.5:
-            out.append(fill(rng.choice(_SCENE_TEACHER), ctx))
-        out += _run_steps((_SCENE_SORRY,), ctx, rng)
-    else:
-        out += _run_steps((_SCENE_AFTER_KIND, _SCENE_THANKS), ctx, rng)
-    out += _run_steps((_SCENE_END,), ctx, rng)
-    return " ".join(out)
+    return _write_scene(world, scene_plan(world, rng, c, cores_kind, cores_unkind))
 
 
 _DOC_WEIGHTS = {"story": 52, "bio": 11, "town": 4, "qa": 13, "rumour": 9, "kindness": 11}
@@ -281,14 +320,15 @@ def _write_bios(world: World, plan: list[tuple[Character, list[tuple[str, int]]]
 
 
 # the kinds drawn as plans, and how each plan is written in English
-WRITE_ENGLISH = {"bio": _write_bios, "town": _write_town, "qa": _write_qa, "rumour": _write_rumours}
+WRITE_ENGLISH = {"bio": _write_bios, "town": _write_town, "qa": _write_qa, "rumour": _write_rumours,
+                 "kindness": _write_scene}
 
 
 def document_plans(world: World, split: str, n: int, seed: int) -> Iterator[tuple[str, object]]:
     """The draws of `pretraining_documents(world, split, n, seed)`, document by document: (kind, plan). Biographies
     (a list of (person, `biography_plan`): the person's and, half the time, the best friend's), town notes
-    (`TownPlan`), Q&A pages (`qa_plan`) and rumour pages (`rumour_plan`) come as plans, written in English by
-    `WRITE_ENGLISH`; the other kinds come written."""
+    (`TownPlan`), Q&A pages (`qa_plan`), rumour pages (`rumour_plan`) and kind or unkind scenes (`ScenePlan`) come
+    as plans, written in English by `WRITE_ENGLISH`; stories come written."""
     if split not in ("train", "val"):
         raise ValueError(f"split={split!r}: pretraining documents come in 'train' and 'val' (the held-out sets "
                          "have their own functions, e.g. fact_questions(world, 'eval'))")
@@ -315,5 +355,5 @@ def document_plans(world: World, split: str, n: int, seed: int) -> Iterator[tupl
         elif kind == "rumour":
             doc = rumour_plan(world, rng)
         else:
-            doc = _kindness_doc(world, rng, c, cores_kind, cores_unkind)
+            doc = scene_plan(world, rng, c, cores_kind, cores_unkind)
         yield kind, doc
