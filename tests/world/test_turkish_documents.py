@@ -8,18 +8,23 @@ import re
 import pytest
 from test_turkish import _words, analyser, world  # noqa: F401 (the analyser and the world are fixtures)
 
-from llama_lab.world.documents import (BIO_TABLES, _qa_doc, _rumour_doc, _town_doc, biography,
-                                       document_plans, pretraining_documents)
+from llama_lab.world.documents import (BIO_TABLES, SCENE_STEPS, _kindness_doc, _qa_doc, _rumour_doc, _town_doc,
+                                       biography, document_plans, pretraining_documents, remark_pairs)
 from llama_lab.world.turkish.morphology import soften
 from llama_lab.world.turkish.vocabulary import COLOURS_TR, FOODS_TR, JOBS_TR, PETS_TR
-from llama_lab.world.turkish.world_documents import (BIO_TR, FRUIT_SEEDS_TR, KNOWN_FOR_TR, LANDMARKS_TR, MATERIALS_TR,
-                                                     MYTHS_TR, NEAR_TR, QA_HEADERS_TR, RUMOUR_FIX_TR, RUMOUR_SAY_TR,
-                                                     TOWN_DESC_TR, TOWN_PEOPLE_TR, TRUTH_SAY_TR, WATERS_TR, WILD_TR,
-                                                     WORKPLACES_TR, case, every_document_sentence,
-                                                     parallel_world_documents, plural, town_slots, turkish_biography, turkish_myth, turkish_qa_page,
-                                                     turkish_rumour_page, turkish_town_note)
-from llama_lab.world.vocabulary import (_MYTHS, _QA_HEADERS, _RUMOUR_FIX, _RUMOUR_SAY, _TOWN_DESC, _TOWN_PEOPLE,
-                                        _TRUTH_SAY, FRUIT_SEEDS, JOBS, KNOWN_FOR, LANDMARKS, NEAR, WILD)
+from llama_lab.world.turkish.world_documents import (BIO_TR, FRAMES_TR, FRUIT_SEEDS_TR, KIND_HEADS_TR, KIND_TAILS_TR,
+                                                     KNOWN_FOR_TR, LANDMARKS_TR, MATERIALS_TR, MYTHS_TR, NEAR_TR,
+                                                     QA_HEADERS_TR, RUMOUR_FIX_TR, RUMOUR_SAY_TR, SCENE_ACTS_TR,
+                                                     SCENE_PLACES_TR, SCENE_STEPS_TR, SCENE_TEACHER_TR, TIMES_TR,
+                                                     TOWN_DESC_TR, TOWN_PEOPLE_TR, TRUTH_SAY_TR, UNKIND_HEADS_TR,
+                                                     UNKIND_TAILS_TR, WATERS_TR, WILD_TR, WORKPLACES_TR, case,
+                                                     every_document_sentence, parallel_world_documents, plural,
+                                                     town_slots, turkish_biography, turkish_myth, turkish_qa_page,
+                                                     turkish_rumour_page, turkish_scene, turkish_town_note, was)
+from llama_lab.world.vocabulary import (_MYTHS, _QA_HEADERS, _RUMOUR_FIX, _RUMOUR_SAY, _SCENE_TEACHER, _STANDALONE,
+                                        _TOWN_DESC, _TOWN_PEOPLE, _TRUTH_SAY, FRAMES, FRUIT_SEEDS, JOBS, KIND_HEADS,
+                                        KIND_TAILS, KNOWN_FOR, LANDMARKS, NEAR, PLACES, SCENE_ACTS, TIMES,
+                                        UNKIND_HEADS, UNKIND_TAILS, WILD)
 from llama_lab.world.world import _train_pairs, build_world
 
 pytestmark = pytest.mark.filterwarnings("ignore:notifyAll:DeprecationWarning")
@@ -54,6 +59,16 @@ def test_the_tables_parallel_the_english():
     assert set(LANDMARKS_TR) == set(LANDMARKS) and set(MATERIALS_TR) == set(LANDMARKS.values())
     assert set(NEAR_TR) == {near for near, _ in NEAR} and set(WATERS_TR) == {w for _, w in NEAR if w}
     assert set(KNOWN_FOR_TR) == set(KNOWN_FOR) and set(WILD_TR) == set(WILD) and set(FRUIT_SEEDS_TR) == set(FRUIT_SEEDS)
+    assert {part: [len(step.templates) for step in steps] for part, steps in SCENE_STEPS.items()} == \
+        {part: [len(step) for step in steps] for part, steps in SCENE_STEPS_TR.items()}
+    assert len(SCENE_TEACHER_TR) == len(_SCENE_TEACHER)
+    for kind in FRAMES_TR:   # the same frames, standalone and with a listener in the same places
+        assert [(f in _STANDALONE, "{listener}" in f) for f in FRAMES[kind]] == \
+            [(f == f'"{{{kind}}}{"." if kind == "say" else "!"}"', "{listener_dat}" in f) for f in FRAMES_TR[kind]]
+    assert list(TIMES_TR) == list(TIMES) and list(SCENE_PLACES_TR) == list(PLACES)
+    assert list(SCENE_ACTS_TR) == list(SCENE_ACTS)
+    assert (list(KIND_HEADS_TR), list(KIND_TAILS_TR)) == (list(KIND_HEADS), list(KIND_TAILS))
+    assert (list(UNKIND_HEADS_TR), list(UNKIND_TAILS_TR)) == (list(UNKIND_HEADS), list(UNKIND_TAILS))
 
 
 def _invented(world) -> set[str]:
@@ -62,7 +77,9 @@ def _invented(world) -> set[str]:
 
 
 def _sentences(line: str) -> list[str]:
-    return [s for s in re.split(r"(?<=[.?!])\s+", line.strip()) if s]
+    """The sentences of a line: each ends in . ? or ! (inside a closing quote when the next word has a capital: in
+    'Ada, "Hello." said Tom.' the first stop does not end the sentence, as Turkish quotes are followed by "dedi")."""
+    return [s for s in re.split(r'(?<=[.?!])\s+|(?<=[.?!]")\s+(?=[A-ZÇĞİÖŞÜ"])', line.strip()) if s]
 
 
 def _names(sentence: str, invented: set[str]) -> list[str]:
@@ -78,7 +95,7 @@ def test_documents_are_parallel_sentence_for_sentence(world):  # noqa: F811
     english_docs = iter(pretraining_documents(world, "train", 400, seed=0))
     assert all(any(doc == english for doc in english_docs) for english, _ in pairs)
     kinds = [kind for kind, _ in document_plans(world, "train", 400, seed=0)]
-    assert len(pairs) == sum(kind in ("bio", "town", "qa", "rumour") for kind in kinds) > 110
+    assert len(pairs) == sum(kind in ("bio", "town", "qa", "rumour", "kindness") for kind in kinds) > 150
     qa_pages = 0
     for english, turkish in pairs:
         english_lines, turkish_lines = english.split("\n"), turkish.split("\n")
@@ -113,10 +130,12 @@ def test_each_persons_facts_are_named_on_both_sides(world):  # noqa: F811
 def test_the_same_draws_write_both_languages(world):  # noqa: F811
     ada, rosewood = world.character("Ada"), world.town("Rosewood")
     pairs = _train_pairs(world)
+    cores = (remark_pairs(world.seed, "train", False), remark_pairs(world.seed, "train", True))
     for seed in range(5):
         for english, turkish, subject in ((biography, turkish_biography, (ada,)),
                                           (_town_doc, turkish_town_note, (rosewood,)),
-                                          (_qa_doc, turkish_qa_page, (pairs,)), (_rumour_doc, turkish_rumour_page, ())):
+                                          (_qa_doc, turkish_qa_page, (pairs,)), (_rumour_doc, turkish_rumour_page, ()),
+                                          (_kindness_doc, turkish_scene, (ada, *cores))):
             rng_english, rng_turkish = random.Random(seed), random.Random(seed)
             english(world, rng_english, *subject), turkish(world, rng_turkish, *subject)
             assert rng_english.getstate() == rng_turkish.getstate()
@@ -132,6 +151,9 @@ HAND_CHECKED = [
     (case("büyük bir göl", "genitive"), "büyük bir gölün"), (case("yeşil tepeler", "genitive"), "yeşil tepelerin"),
     (case("tuğla", "ablative"), "tuğladan"), (case("taş", "ablative"), "taştan"),
     (plural("nar bülbülü"), "nar bülbülleri"), (plural("kuğu"), "kuğular"), (plural("geyik"), "geyikler"),
+    (was("veteriner"), "veterinerdi"), (was("pilot"), "pilottu"), (was("mucit"), "mucitti"),
+    (was("otobüs şoförü"), "otobüs şoförüydü"), (was("aşçı"), "aşçıydı"), (was("oynuyorlar"), "oynuyorlardı"),
+    (case("kasaba meydanı", "locative"), "kasaba meydanında"), (case("gölet", "locative"), "gölette"),
 ]
 
 
@@ -162,6 +184,15 @@ def test_hand_checked_forms(world):  # noqa: F811
         "besliyor ve çikolata yemeye bayılıyor. Eva, Rusty adında bir kanarya besliyor ve krep yemeye bayılıyor. "
         "Rosewood'daki kütüphanede hayalet yok. Garip sesler eski borulardan geliyor. Rosewood'un yakınındaki göl "
         "suyla dolu. Rosewood'un yakınındaki gölde balıklar ve ördekler yaşıyor.")
+    cores = (remark_pairs(world.seed, "train", False), remark_pairs(world.seed, "train", True))
+    assert turkish_scene(world, random.Random(1), world.character("Ben"), *cores) == (
+        "Ben, büyük bir gölün yakınındaki küçük bir kasaba olan Rosewood'da yaşardı. Geçen hafta Ben ile Holly çayırda "
+        'oynuyorlardı. Holly yeni resmini herkese gösterdi. Ben, "Hikâyen çok güzeldi!" diye haykırdı. Holly\'un '
+        "içi ısındı, çok mutlu oldu.")
+    assert turkish_scene(world, random.Random(2), world.character("Eli"), *cores) == (
+        "Kısa bir süre önce, Rosewood adlı bir kasabada Eli adında bir hemşire yaşardı. Teneffüs vaktiydi ve Eli ile "
+        'Eva top oynuyorlardı. Eva meyve suyu bardağını düşürdü. Eli, Eva\'ya "Eski çorap gibi kokuyorsun, seni '
+        'burada kimse istemiyor." diye söyledi. Eva ağlamaya başladı. Sonra Eli kendini kötü hissetti ve özür diledi.')
     assert turkish_rumour_page(world, random.Random(4)) == (
         "Bazı çocuklar çilek yersen saçın sarı olur diyor. Bu doğru değil: çilek yemek saçının rengini değiştirmez. "
         "Ne yersen ye, saçın aynı renkte kalır. Aslında karnında ağaç büyüyemez. Çekirdek vücudundan öylece geçip "

@@ -1,18 +1,20 @@
-"""The world's own pretraining documents in Turkish: biographies, town notes, Q&A pages and rumour pages, written
-from the same draws as the English ones of `documents.py`, so that the two are parallel sentence for sentence.
+"""The world's own pretraining documents in Turkish: biographies, town notes, Q&A pages, rumour pages and kind or
+unkind scenes, written from the same draws as the English ones of `documents.py`, so that the two are parallel
+sentence for sentence.
 
 `documents.py` draws each of these documents as a plan (which template of which table fills each sentence, and about
-whom: `biography_plan`, `town_plan`, `qa_plan`, `rumour_plan`) and writes it in English; this module writes the same
-plan with the Turkish templates below, each table in the order of its English counterpart, so that the i-th Turkish
-template renders the i-th English one. "Ada's best friend is Tom." is "Ada'nın en iyi arkadaşı Tom.", and a
-misconception's plain truth "the stone bridge in Applebury is made of stone" is "Applebury'daki taş köprü taştan
-yapılmış".
+whom: `biography_plan`, `town_plan`, `qa_plan`, `rumour_plan`, `scene_plan`) and writes it in English; this module
+writes the same plan with the Turkish templates below, each table in the order of its English counterpart, so that
+the i-th Turkish template renders the i-th English one. "Ada's best friend is Tom." is "Ada'nın en iyi arkadaşı
+Tom.", and a misconception's plain truth "the stone bridge in Applebury is made of stone" is "Applebury'daki taş
+köprü taştan yapılmış".
 
 A Q&A page marks its lines S (soru, question) and C (cevap, answer) where the English has Q and A. Turkish has one
 pronoun for he and she, and drops it: "His favourite colour is blue." is "En sevdiği renk mavi.". A rumour page says
-each misconception's rumour and puts it right, or gives only its truth.
+each misconception's rumour and puts it right, or gives only its truth. A kind or unkind scene is told in the past,
+its remark quoted: 'Ada, Tom'a "Çok cesursun." dedi.'.
 
-Not rendered yet: stories and kind or unkind scenes (`parallel_world_documents` skips them).
+Not rendered yet: stories (`parallel_world_documents` skips them).
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ import string
 from typing import Iterator, NamedTuple
 
 from ..contexts import fact_context
-from ..documents import (BIO_TABLES, WRITE_ENGLISH, FactQA, MythQA, QAHeader, RumourPart, TownPlan, biography_plan,
-                         document_plans, qa_plan, rumour_plan, town_plan)
+from ..documents import (BIO_TABLES, SCENE_STEPS, WRITE_ENGLISH, FactQA, MythQA, QAHeader, RumourPart, ScenePlan,
+                         TownPlan, biography_plan, document_plans, qa_plan, rumour_plan, scene_plan, town_plan)
 from ..templates import _Ctx, fill
 from ..vocabulary import (_BIO, _BIO_EXTRA, _BIO_INTRO, _MYTHS, _QA_HEADERS, _TOWN_DESC, _TOWN_PEOPLE, COLOURS,
                           FOODS, FRUIT_SEEDS, JOBS, KNOWN_FOR, LANDMARKS, NEAR, PETS, WILD)
 from ..world import Character, Misconception, Town, World, _train_pairs
-from .morphology import infinitive_case, possessive, suffix, two_way
+from .morphology import (d_or_t, ends_in_vowel, four_way, infinitive_case, possessive, present_continuous, suffix,
+                         two_way)
 from .renderings import _say, person_slots
 from .vocabulary import COLOURS_TR, COMPOUNDS, FACT_ANSWERS_TR, FACT_QUESTIONS_TR, FOODS_TR, JOBS_TR, PETS_TR
 
@@ -67,7 +70,7 @@ FRUIT_SEEDS_TR = {"an apple seed": "bir elma çekirdeği", "a cherry seed": "bir
                   "a lemon seed": "bir limon çekirdeği"}
 _COMPOUNDS = COMPOUNDS | {"saat kulesi", "yel değirmeni", "belediye binası", "çan kulesi", "deniz feneri",
                           "sağlık ocağı", "veteriner kliniği", "havaalanı", "terzi dükkânı", "çömlek atölyesi",
-                          "arı kovanları", "otobüs garajı"}
+                          "arı kovanları", "otobüs garajı", "oyun parkı", "kasaba meydanı"}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -206,6 +209,88 @@ RUMOUR_FIX_TR = ("Bu doğru değil: {truth}.", "Ama bu sadece bir hikâye, aslı
                  "Bu yalnızca bir söylenti, çünkü {truth}.", "Buna inanma.")
 TRUTH_SAY_TR = ("{truth}.", "Gerçek şu ki {truth}.", "Aslında {truth}.", "İşte doğru bir bilgi: {truth}.")
 
+# Kind and unkind scenes: the words of a scene's story context, the remarks, the speech frames and the steps of
+# `documents.SCENE_STEPS`. The scene is told in the past: "-yordu" for what was going on ("oynuyorlardı", they were
+# playing), "-DI" for what happened ("düştü"), "-(I)rdI" for how things used to be ("yaşardı", lived).
+TIMES_TR = {"One morning": "Bir sabah", "One afternoon": "Bir öğleden sonra", "One evening": "Bir akşam",
+            "One day": "Bir gün", "Early one morning": "Bir sabah erkenden", "On Saturday": "Cumartesi günü",
+            "On Sunday": "Pazar günü", "Last week": "Geçen hafta", "After breakfast": "Kahvaltıdan sonra",
+            "After lunch": "Öğle yemeğinden sonra", "On Monday": "Pazartesi günü",
+            "Late one afternoon": "Bir gün ikindi vakti"}
+SCENE_PLACES_TR = {"the park": "park", "the market": "pazar", "the library": "kütüphane", "the pond": "gölet",
+                   "the woods": "orman", "the school": "okul", "the playground": "oyun parkı",
+                   "the town square": "kasaba meydanı", "the cafe": "kafe", "the bakery": "fırın",
+                   "the station": "istasyon", "the big field": "büyük tarla", "the meadow": "çayır"}
+SCENE_ACTS_TR = {"playing": "oynamak", "playing a game": "bir oyun oynamak", "drawing pictures": "resim çizmek",
+                 "building a den": "bir kulübe yapmak", "having lunch": "öğle yemeği yemek", "skipping": "ip atlamak",
+                 "reading together": "birlikte kitap okumak", "playing with a ball": "top oynamak"}
+KIND_HEADS_TR = {"You are a wonderful friend": "Sen harika bir arkadaşsın",
+                 "You did a great job": "Harika bir iş çıkardın",
+                 "I really like your drawing": "Resmini gerçekten çok beğendim",
+                 "Thank you for helping me": "Bana yardım ettiğin için teşekkür ederim",
+                 "You are very brave": "Çok cesursun", "You are so kind": "Çok naziksin",
+                 "Your story was lovely": "Hikâyen çok güzeldi", "I am glad you are here": "Burada olmana sevindim",
+                 "You can sit with us": "Bizimle oturabilirsin",
+                 "You are really good at singing": "Şarkı söylemekte gerçekten çok iyisin",
+                 "You are a great helper": "Harika bir yardımcısın",
+                 "Your cake tastes amazing": "Pastanın tadı harika", "You make me laugh": "Beni hep güldürüyorsun",
+                 "You are clever and fun": "Hem akıllısın hem eğlencelisin",
+                 "I am proud of you": "Seninle gurur duyuyorum"}
+KIND_TAILS_TR = {"": "", "thank you": "teşekkürler", "let us play together": "hadi birlikte oynayalım",
+                 "you made my day": "günümü güzelleştirdin", "well done": "aferin",
+                 "you are the best": "sen bir tanesin"}
+UNKIND_HEADS_TR = {"You are a silly fool": "Sen aptalın tekisin", "You are so stupid": "Çok aptalsın",
+                   "Your drawing is ugly": "Resmin çok çirkin", "Nobody likes you": "Kimse seni sevmiyor",
+                   "You are useless": "Sen bir işe yaramazsın",
+                   "You smell like old socks": "Eski çorap gibi kokuyorsun",
+                   "You are a big baby": "Koca bebeksin", "Your hat looks silly": "Şapkan çok gülünç görünüyor",
+                   "You cannot play with us": "Bizimle oynayamazsın", "You are too slow": "Çok yavaşsın",
+                   "Your singing is awful": "Şarkı söyleyişin berbat", "You are a loser": "Sen bir eziksin",
+                   "You are the worst": "Sen en kötüsüsün",
+                   "I do not want to be your friend": "Seninle arkadaş olmak istemiyorum",
+                   "Your cake tastes horrible": "Pastanın tadı berbat"}
+UNKIND_TAILS_TR = {"": "", "go away": "git buradan", "leave us alone": "bizi rahat bırak",
+                   "nobody wants you here": "seni burada kimse istemiyor",
+                   "stop bothering us": "bizi rahatsız etmeyi bırak", "just go home": "evine git artık"}
+# `vocabulary.FRAMES` for "say" and "cry": the Turkish quote ends with its own stop, then "dedi" (said) and the like.
+FRAMES_TR = {
+    "say": ('{speaker}, "{say}." dedi.', '"{say}," dedi {speaker}.', '"{say}," diye konuştu {speaker}.',
+            '{speaker} gülümseyerek "{say}." dedi.', '{speaker}, {listener_dat} "{say}." dedi.',
+            '{speaker}, {listener_dat} "{say}." diye söyledi.', '"{say}," dedi {speaker}, {listener_dat} bakarak.',
+            '{speaker}, {listener_dat} "{say}." diye fısıldadı.', '"{say}."'),
+    "cry": ('{speaker}, "{cry}!" diye bağırdı.', '"{cry}!" diye haykırdı {speaker}.',
+            '"{cry}!" diye bağırdı {speaker}.', '{speaker}, "{cry}!" diye haykırdı.',
+            '{speaker} gülerek "{cry}!" dedi.', '"{cry}!"'),
+}
+# the steps of `documents.SCENE_STEPS`, step for step and template for template (a quote step: its utterances)
+SCENE_STEPS_TR = {
+    "opening": (("{name}, {pet_poss} {pet_name} ile birlikte {town_loc} yaşardı.",
+                 "Bir zamanlar {town_loc} yaşayan {name} adında bir {job} vardı.",
+                 "{town} kasabasında {name} adında bir {job} yaşardı.",
+                 "{job} {name}, {town_loc} küçük bir evde yaşardı.", "{town_loc} herkes {job} {name_acc} tanırdı.",
+                 "{name}, {near_gen} yakınındaki küçük bir kasaba olan {town_loc} yaşardı.",
+                 "Kısa bir süre önce, {town} adlı bir kasabada {name} adında bir {job} yaşardı.",
+                 "{name}, {town_loc} yaşayan bir {job_was}.",
+                 "{near_gen} yakınındaki {town} kasabasında {name} adında bir {job} yaşardı."),),
+    "start": (("{time} {name} ile {other} {place_loc} {scene_act_past}.",
+               "{name} ile {other} {place_loc} {scene_act_past}.",
+               "Teneffüs vaktiydi ve {name} ile {other} {scene_act_past}."),
+              ("{other} küçük bir hata yaptı.", "{other} meyve suyu bardağını düşürdü.", "{other} çamura düştü.",
+               "{other} yeni resmini herkese gösterdi.", "{other} yarışta sonuncu oldu.",
+               "{other} herkes için bir şarkı söyledi.", "{other}, ortalığı toplarken {name_dat} yardım etti.")),
+    "after_unkind": (("{other} çok üzüldü.", "{other} ağlamaya başladı.", "{other} tek başına uzaklaştı.",
+                      "Bu söylenecek hiç hoş bir şey değildi.", "{other_gen} yüzü kızardı ve başını öne eğdi."),),
+    "sorry": (("{name} özür diledi ve yeniden arkadaş oldular.", "Sonra {name} kendini kötü hissetti ve özür diledi.",
+               "{name} yanlış yaptığını biliyordu ve ertesi gün özür diledi."),),
+    "after_kind": (("{other_gen} ağzı kulaklarına vardı.", "{other_gen} içi ısındı, çok mutlu oldu.",
+                    "{other}, {name_dat} kocaman sarıldı.", "İkisi de güldü."),
+                   ("Teşekkür ederim", "Bu benim için çok önemli", "Sen de çok naziksin")),
+    "end": (("Ondan sonra yine {scene_act_dat} devam ettiler.", "Çok geçmeden eve gitme vakti geldi.",
+             "Ertesi gün yine birlikte oynadılar.", "{name} eve giderken yol boyunca bunu düşündü."),),
+}
+SCENE_TEACHER_TR = ('Bir öğretmen bunu duydu ve "Bu hiç nazik bir konuşma değil." dedi.',
+                    'Öğretmenleri, "Lütfen {other_dat} özür dile." dedi.')
+
 
 # ----------------------------------------------------------------------------------------------------------------
 # Slot values.
@@ -222,6 +307,12 @@ def plural(noun: str) -> str:
     if noun in _PLURAL_BEFORE_POSSESSIVE:
         return possessive(suffix(_PLURAL_BEFORE_POSSESSIVE[noun], "plural"), 3)
     return suffix(noun, "plural")
+
+
+def was(word: str) -> str:
+    """`word` with the past of "to be", -(y)DI: was("veteriner") -> "veterinerdi", was("pilot") -> "pilottu",
+    was("otobüs şoförü") -> "otobüs şoförüydü", was("oynuyorlar") -> "oynuyorlardı" (they were playing)."""
+    return word + ("y" if ends_in_vowel(word) else "") + d_or_t(word) + four_way(word)
 
 
 def _too(word: str) -> str:
@@ -430,13 +521,74 @@ def turkish_rumour_page(world: World, rng: random.Random) -> str:
     return _write_rumours(world, rumour_plan(world, rng))
 
 
-WRITE_TURKISH = {"bio": _write_bios, "town": _write_town, "qa": _write_qa, "rumour": _write_rumours}
+def scene_slots(world: World, ctx: dict[str, str]) -> dict[str, str]:
+    """The Turkish slot values of a scene whose story context (`documents.scene_plan`, in English words) is `ctx`:
+    the hero's (`biography_slots`), the other child's (other, other_gen, other_dat), the time, where they were
+    (place_loc "parkta") and what they were doing (scene_act_past "top oynuyorlardı", scene_act_dat "top
+    oynamaya")."""
+    slots = biography_slots(world, world.character(ctx["name"]))
+    act, other = SCENE_ACTS_TR[ctx["scene_act"]], ctx["other"]
+    slots.update(other=other, other_gen=suffix(other, "genitive"), other_dat=suffix(other, "dative"),
+                 time=TIMES_TR[ctx["time"]], place_loc=case(SCENE_PLACES_TR[ctx["place"]], "locative"),
+                 scene_act_past=was(present_continuous(act, 3, plural=True)),
+                 scene_act_dat=infinitive_case(act, "dative"), job_was=was(slots["job"]))
+    return slots
+
+
+def _quote(kind: str, words: str, frame: int, slots: dict[str, str], speaker: str, listener: str) -> str:
+    """`words` said by slot `speaker` (to slot `listener`) in the `frame`-th of FRAMES_TR[kind]."""
+    return _say(FRAMES_TR[kind][frame], {**slots, "speaker": slots[speaker], "listener_dat": slots[listener + "_dat"],
+                                         kind: _say(words, slots)})
+
+
+def _write_steps(part: str, plan: list[tuple[int, ...]], slots: dict[str, str]) -> list[str]:
+    """The sentences of a step plan of SCENE_STEPS[part], in Turkish (a quote step's speaker and listener are the
+    English step's)."""
+    out = []
+    for n, *drawn in plan:
+        step, templates = SCENE_STEPS[part][n], SCENE_STEPS_TR[part][n]
+        if step.kind:
+            utterance, frame = drawn
+            out.append(_quote(step.kind, templates[utterance], frame, slots, step.speaker, step.listener))
+        else:
+            out.append(_say(templates[drawn[0]], slots))
+    return out
+
+
+def _remark(head: str, tail: str, unkind: bool) -> str:
+    heads, tails = (UNKIND_HEADS_TR, UNKIND_TAILS_TR) if unkind else (KIND_HEADS_TR, KIND_TAILS_TR)
+    return heads[head] + (", " + tails[tail] if tail else "")
+
+
+def _write_scene(world: World, plan: ScenePlan) -> str:
+    slots = scene_slots(world, plan.ctx)
+    out = []
+    for part, drawn in plan.parts:
+        if part == "remark":
+            head, tail, kind, frame = drawn
+            out.append(_quote(kind, _remark(head, tail, head in UNKIND_HEADS_TR), frame, slots, "name", "other"))
+        elif part == "teacher":
+            out.append(_say(SCENE_TEACHER_TR[drawn], slots))
+        else:
+            out += _write_steps(part, drawn, slots)
+    return " ".join(out)
+
+
+def turkish_scene(world: World, rng: random.Random, c: Character, cores_kind, cores_unkind) -> str:
+    """The Turkish of the kind or unkind scene `documents._kindness_doc(world, rng, c, cores_kind, cores_unkind)`
+    writes from the same draws (`scene_plan`): "Bir sabah Ada ile Tom parkta top oynuyorlardı. Tom çamura düştü.
+    Ada, Tom'a "Çok cesursun." dedi. ..."."""
+    return _write_scene(world, scene_plan(world, rng, c, cores_kind, cores_unkind))
+
+
+WRITE_TURKISH = {"bio": _write_bios, "town": _write_town, "qa": _write_qa, "rumour": _write_rumours,
+                 "kindness": _write_scene}
 
 
 def parallel_world_documents(world: World, split: str, n: int, seed: int) -> Iterator[tuple[str, str]]:
     """(English, Turkish) for those of `pretraining_documents(world, split, n, seed)` that are rendered in Turkish:
-    biographies, town notes, Q&A pages and rumour pages (about 37% of the documents), each English document
-    exactly as `pretraining_documents` gives it. Stories and kind or unkind scenes are skipped."""
+    biographies, town notes, Q&A pages, rumour pages and kind or unkind scenes (about 48% of the documents), each
+    English document exactly as `pretraining_documents` gives it. Stories are skipped."""
     for kind, plan in document_plans(world, split, n, seed):
         if kind in WRITE_TURKISH:
             yield WRITE_ENGLISH[kind](world, plan), WRITE_TURKISH[kind](world, plan)
@@ -445,8 +597,9 @@ def parallel_world_documents(world: World, split: str, n: int, seed: int) -> Ite
 def every_document_sentence(world: World) -> list[str]:
     """Every Turkish sentence these documents can write about `world`: each biography template for every person,
     each town description for every town, each people sentence with every person in each of its places, each Q&A
-    header, and every misconception's rumour, truth, reason, questions and answers for every binding its templates
-    can have in the world (not only the world's own misconceptions). For checking them all."""
+    header, every scene sentence (`_every_scene_sentence`), and every misconception's rumour, truth, reason,
+    questions, answers and rumour-page sentences for every binding its templates can have in the world (not only the
+    world's own misconceptions). For checking them all."""
     out = []
     for c in world.characters:
         slots = biography_slots(world, c)
@@ -461,6 +614,7 @@ def every_document_sentence(world: World) -> list[str]:
                 slots = {**town_slots(t), "name": cast[0].name, "friend": cast[1].name, "other": cast[2].name,
                          "job": JOBS_TR[cast[0].job], "o_job": JOBS_TR[cast[2].job]}
                 out += [_say(x, slots) for x in TOWN_PEOPLE_TR]
+    out += _every_scene_sentence(world)
     for key in MYTHS_TR:
         for t, values in myth_bindings(world, key):
             myth = _turkish_myth(key, t, values)
@@ -472,7 +626,35 @@ def every_document_sentence(world: World) -> list[str]:
     return out
 
 
+def _every_scene_sentence(world: World) -> list[str]:
+    """Every sentence of the scenes' templates with every person as the hero and as the other child, every time,
+    place and activity, and every remark (kind and unkind, of every split) in every frame."""
+    out, people = [], world.characters
+    times, places, acts = list(TIMES_TR), list(SCENE_PLACES_TR), list(SCENE_ACTS_TR)
+    for i, c in enumerate(people):
+        for j in range(max(len(times), len(places), len(acts))):
+            ctx = {"name": c.name, "other": people[(i + j + 1) % len(people)].name, "time": times[j % len(times)],
+                   "place": places[j % len(places)], "scene_act": acts[j % len(acts)]}
+            slots = scene_slots(world, ctx)
+            for part, steps in SCENE_STEPS.items():
+                for step, templates in zip(steps, SCENE_STEPS_TR[part]):
+                    if step.kind:   # each utterance in each frame that has a listener
+                        out += [_quote(step.kind, words, frame, slots, step.speaker, step.listener)
+                                for words in templates for frame in range(len(FRAMES_TR[step.kind]))]
+                    else:
+                        out += [_say(t, slots) for t in templates]
+            out += [_say(t, slots) for t in SCENE_TEACHER_TR]
+            remarks = [_remark(h, t, unkind) for unkind, heads, tails in ((False, KIND_HEADS_TR, KIND_TAILS_TR),
+                                                                           (True, UNKIND_HEADS_TR, UNKIND_TAILS_TR))
+                       for h in heads for t in tails]
+            for kind, frames in FRAMES_TR.items():   # every remark once, every frame with everyone
+                words = remarks if i == j == 0 else remarks[:1]
+                out += [_quote(kind, w, frame, slots, "name", "other") for w in words for frame in range(len(frames))]
+    return out
+
+
 __all__ = ["BIO_TR", "TOWN_DESC_TR", "TOWN_PEOPLE_TR", "QA_HEADERS_TR", "MYTHS_TR", "TurkishMyth", "biography_slots",
            "case", "every_document_sentence", "myth_bindings", "myth_slots", "parallel_world_documents",
            "town_slots", "turkish_biography", "turkish_myth", "turkish_qa_page", "turkish_rumour_page",
-           "turkish_town_note", "RUMOUR_SAY_TR", "RUMOUR_FIX_TR", "TRUTH_SAY_TR"]
+           "turkish_town_note", "RUMOUR_SAY_TR", "RUMOUR_FIX_TR", "TRUTH_SAY_TR", "FRAMES_TR", "SCENE_STEPS_TR",
+           "SCENE_TEACHER_TR", "scene_slots", "turkish_scene", "was"]
