@@ -201,7 +201,7 @@ def test_hand_checked_forms(world):  # noqa: F811
 
 def test_every_misconception_of_other_worlds_is_rendered():
     for seed in (1, 2, 3):
-        world = build_world(seed)
-        for m in world.misconceptions:
-            myth = turkish_myth(world, m)
+        other_world = build_world(seed)
+        for m in other_world.misconceptions:
+            myth = turkish_myth(other_world, m)
             assert len(myth.questions) == len(m.questions) == 4 and myth.truth and myth.reason.endswith(".")

@@ -25,13 +25,11 @@ import random
 import string
 from typing import Iterator, NamedTuple
 
-from ..contexts import fact_context
-from ..documents import (BIO_TABLES, SCENE_STEPS, WRITE_ENGLISH, FactQA, MythQA, QAHeader, RumourPart, ScenePlan,
-                         TownPlan, biography_plan, document_plans, qa_plan, rumour_plan, scene_plan, town_plan)
+from ..documents import (SCENE_STEPS, WRITE_ENGLISH, FactQA, MythQA, QAHeader, RumourPart, ScenePlan, TownPlan,
+                         biography_plan, document_plans, qa_plan, rumour_plan, scene_plan, town_plan)
 from ..templates import _Ctx, fill
-from ..vocabulary import (_BIO, _BIO_EXTRA, _BIO_INTRO, _MYTHS, _QA_HEADERS, _TOWN_DESC, _TOWN_PEOPLE, COLOURS,
-                          FOODS, FRUIT_SEEDS, JOBS, KNOWN_FOR, LANDMARKS, NEAR, PETS, WILD)
-from ..world import Character, Misconception, Town, World, _train_pairs
+from ..vocabulary import _MYTHS, COLOURS, FOODS, FRUIT_SEEDS, JOBS, PETS, WILD
+from ..world import ATTRIBUTES, Character, Misconception, Town, World
 from .morphology import (d_or_t, ends_in_vowel, four_way, infinitive_case, possessive, present_continuous, suffix,
                          two_way)
 from .renderings import _say, person_slots
@@ -595,15 +593,17 @@ def parallel_world_documents(world: World, split: str, n: int, seed: int) -> Ite
 
 
 def every_document_sentence(world: World) -> list[str]:
-    """Every Turkish sentence these documents can write about `world`: each biography template for every person,
-    each town description for every town, each people sentence with every person in each of its places, each Q&A
-    header, every scene sentence (`_every_scene_sentence`), and every misconception's rumour, truth, reason,
-    questions, answers and rumour-page sentences for every binding its templates can have in the world (not only the
-    world's own misconceptions). For checking them all."""
+    """Every Turkish sentence these documents can write about `world`: each biography template, fact question and
+    answer (`renderings.py`'s, which the Q&A pages ask) for every person, each town description for every town, each
+    people sentence with every person in each of its places, each Q&A header, every scene sentence
+    (`_every_scene_sentence`), and every misconception's rumour, truth, reason, questions, answers and rumour-page
+    sentences for every binding its templates can have in the world (not only the world's own misconceptions). For
+    checking them all."""
     out = []
     for c in world.characters:
         slots = biography_slots(world, c)
         out += [_say(t, slots) for table in BIO_TR.values() for t in table]
+        out += [_say(t, slots) for attr in ATTRIBUTES for t in FACT_QUESTIONS_TR[attr] + FACT_ANSWERS_TR[attr]]
         out += [_say(t, {"name": c.name, "town": c.town}) for t in QA_HEADERS_TR]
     for t in world.towns:
         people = world.residents(t.name)
