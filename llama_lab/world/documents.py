@@ -12,7 +12,7 @@ from typing import Iterator, NamedTuple
 
 from .contexts import _story_ctx, _town_ctx, fact_context
 from .phrasing import unit_interval as _u01
-from .templates import _Ctx, _a, _cap, _quote, _run_steps, _step_plan, _write_steps, fill
+from .templates import _Ctx, _a, _cap, _quote_draw, _step_plan, _write_quote, _write_steps, fill
 from .vocabulary import (FACT_ANSWERS, FACT_QUESTIONS, FRAMES, KIND_HEADS, KIND_TAILS, UNKIND_HEADS, UNKIND_TAILS, _BIO,
                          _BIO_EXTRA, _BIO_INTRO, _CLOSING, _MYTH_ANSWERS, _MYTH_FALSE, _OPENING, _PLOTS, _QA_HEADERS,
                          _RUMOUR_FIX, _RUMOUR_IN_PASSING, _RUMOUR_SAY, _SCENE_AFTER_KIND, _SCENE_AFTER_UNKIND,
@@ -25,21 +25,45 @@ _PLOT_WEIGHTS = {"lost": 3, "friend": 3, "trip": 2, "storm": 2, "runaway": 2, "w
                  "birthday": 2, "wild": 2, "cooking": 2}
 
 
-def _story(world: World, rng: random.Random, c: Character, plot: str | None = None,
-           rumour_p: float = 0.04) -> str:
+class StoryPlan(NamedTuple):
+    """A story's draws: its context (`_story_ctx`, in English words), its plot (a key of `_PLOTS`), the step plans
+    (`_step_plan`) of `_OPENING`, of the plot and of `_CLOSING`, and a rumour repeated in passing before the plot's
+    last sentence, uncorrected: (misconception, utterance, frame) of `_RUMOUR_IN_PASSING`, or None."""
+    ctx: _Ctx
+    plot: str
+    opening: list[tuple[int, ...]]
+    body: list[tuple[int, ...]]
+    rumour: tuple[Misconception, int, int] | None
+    closing: list[tuple[int, ...]]
+
+
+def story_plan(world: World, rng: random.Random, c: Character, plot: str | None = None,
+               rumour_p: float = 0.04) -> StoryPlan:
     ctx = _story_ctx(world, rng, c)
     plot = plot or rng.choices(list(_PLOT_WEIGHTS), list(_PLOT_WEIGHTS.values()))[0]
-    sentences = _run_steps(_OPENING, ctx, rng) + _run_steps(_PLOTS[plot], ctx, rng)
+    opening, body = _step_plan(_OPENING, rng), _step_plan(_PLOTS[plot], rng)
+    rumour = None
     if rng.random() < rumour_p and world.misconceptions:  # a rumour repeated in passing, uncorrected
-        m = rng.choice(world.misconceptions)
-        sentences.insert(len(sentences) - 1, _quote(_RUMOUR_IN_PASSING, _Ctx(ctx, rumour=m.rumour), rng))
-    sentences += _run_steps((_CLOSING,), ctx, rng)
-    return " ".join(sentences)
+        rumour = (rng.choice(world.misconceptions), *_quote_draw(_RUMOUR_IN_PASSING, rng))
+    return StoryPlan(ctx, plot, opening, body, rumour, _step_plan((_CLOSING,), rng))
 
 
-# Biographies, town notes, Q&A pages, rumour pages and scenes are drawn as plans (which template of which table fills
-# each sentence, and about whom) and then written, so that another language can write the same plan
-# (`turkish/world_documents.py`).
+def _write_story(world: World, plan: StoryPlan) -> str:
+    sentences = _write_steps(_OPENING, plan.opening, plan.ctx) + _write_steps(_PLOTS[plan.plot], plan.body, plan.ctx)
+    if plan.rumour:
+        m, utterance, frame = plan.rumour
+        quote = _write_quote(_RUMOUR_IN_PASSING, utterance, frame, _Ctx(plan.ctx, rumour=m.rumour))
+        sentences.insert(len(sentences) - 1, quote)
+    return " ".join(sentences + _write_steps((_CLOSING,), plan.closing, plan.ctx))
+
+
+def _story(world: World, rng: random.Random, c: Character, plot: str | None = None,
+           rumour_p: float = 0.04) -> str:
+    return _write_story(world, story_plan(world, rng, c, plot, rumour_p))
+
+
+# Each kind of document is drawn as a plan (which template of which table fills each sentence, and about whom) and
+# then written, so that another language can write the same plan (`turkish/world_documents.py`).
 BIO_TABLES = {**_BIO, "intro": _BIO_INTRO, "extra": _BIO_EXTRA}
 
 
@@ -311,7 +335,11 @@ def pretraining_documents(world: World, split: str, n: int, seed: int) -> Iterat
     misconception phrasings. `split` is "train" or "val" (same distribution, different random stream).
     """
     for kind, plan in document_plans(world, split, n, seed):
-        yield WRITE_ENGLISH[kind](world, plan) if kind in WRITE_ENGLISH else plan
+        yield WRITE_ENGLISH[kind](world, plan)
+
+
+def _write_stories(world: World, plan: list[StoryPlan]) -> str:
+    return " ".join(_write_story(world, story) for story in plan)
 
 
 def _write_bios(world: World, plan: list[tuple[Character, list[tuple[str, int]]]]) -> str:
@@ -320,15 +348,16 @@ def _write_bios(world: World, plan: list[tuple[Character, list[tuple[str, int]]]
 
 
 # the kinds drawn as plans, and how each plan is written in English
-WRITE_ENGLISH = {"bio": _write_bios, "town": _write_town, "qa": _write_qa, "rumour": _write_rumours,
-                 "kindness": _write_scene}
+WRITE_ENGLISH = {"story": _write_stories, "bio": _write_bios, "town": _write_town, "qa": _write_qa,
+                 "rumour": _write_rumours, "kindness": _write_scene}
 
 
 def document_plans(world: World, split: str, n: int, seed: int) -> Iterator[tuple[str, object]]:
-    """The draws of `pretraining_documents(world, split, n, seed)`, document by document: (kind, plan). Biographies
-    (a list of (person, `biography_plan`): the person's and, half the time, the best friend's), town notes
-    (`TownPlan`), Q&A pages (`qa_plan`), rumour pages (`rumour_plan`) and kind or unkind scenes (`ScenePlan`) come
-    as plans, written in English by `WRITE_ENGLISH`; stories come written."""
+    """The draws of `pretraining_documents(world, split, n, seed)`, document by document: (kind, plan), written in
+    English by `WRITE_ENGLISH[kind]`. Stories (a list of `StoryPlan`: one, 30% of the time two days of the same
+    hero), biographies (a list of (person, `biography_plan`): the person's and, half the time, the best friend's),
+    town notes (`TownPlan`), Q&A pages (`qa_plan`), rumour pages (`rumour_plan`), kind or unkind scenes
+    (`ScenePlan`)."""
     if split not in ("train", "val"):
         raise ValueError(f"split={split!r}: pretraining documents come in 'train' and 'val' (the held-out sets "
                          "have their own functions, e.g. fact_questions(world, 'eval'))")
@@ -341,9 +370,9 @@ def document_plans(world: World, split: str, n: int, seed: int) -> Iterator[tupl
         kind = rng.choices(kinds, weights)[0]
         c = rng.choice(world.characters)
         if kind == "story":
-            doc = _story(world, rng, c)
+            doc = [story_plan(world, rng, c)]
             if rng.random() < 0.3:  # a longer read: the same hero on another day
-                doc += " " + _story(world, rng, c, rumour_p=0.0)
+                doc.append(story_plan(world, rng, c, rumour_p=0.0))
         elif kind == "bio":
             doc = [(c, biography_plan(rng))]
             if rng.random() < 0.5:
