@@ -1,6 +1,6 @@
-"""The world's biographies, town notes and Q&A pages in Turkish (llama_lab/world/turkish/world_documents.py): every
-word they can write against Zemberek's analyser (zemberek-python, which no one here wrote), each document against the
-English one written from the same draws, and new forms against a table checked by hand."""
+"""The world's pretraining documents in Turkish (llama_lab/world/turkish/world_documents.py): every word they can
+write against Zemberek's analyser (zemberek-python, which no one here wrote), each document against the English one
+written from the same draws, and new forms against a table checked by hand."""
 
 import random
 import re
@@ -8,23 +8,28 @@ import re
 import pytest
 from test_turkish import _words, analyser, world  # noqa: F401 (the analyser and the world are fixtures)
 
-from llama_lab.world.documents import (BIO_TABLES, SCENE_STEPS, _kindness_doc, _qa_doc, _rumour_doc, _town_doc,
-                                       biography, document_plans, pretraining_documents, remark_pairs)
+from llama_lab.world.documents import (BIO_TABLES, SCENE_STEPS, _kindness_doc, _qa_doc, _rumour_doc, _story,
+                                       _town_doc, biography, document_plans, pretraining_documents, remark_pairs)
+from llama_lab.world.turkish import NotRenderedError
 from llama_lab.world.turkish.morphology import soften
 from llama_lab.world.turkish.vocabulary import COLOURS_TR, FOODS_TR, JOBS_TR, PETS_TR
-from llama_lab.world.turkish.world_documents import (BIO_TR, FRAMES_TR, FRUIT_SEEDS_TR, KIND_HEADS_TR, KIND_TAILS_TR,
-                                                     KNOWN_FOR_TR, LANDMARKS_TR, MATERIALS_TR, MYTHS_TR, NEAR_TR,
-                                                     QA_HEADERS_TR, RUMOUR_FIX_TR, RUMOUR_SAY_TR, SCENE_ACTS_TR,
-                                                     SCENE_PLACES_TR, SCENE_STEPS_TR, SCENE_TEACHER_TR, TIMES_TR,
-                                                     TOWN_DESC_TR, TOWN_PEOPLE_TR, TRUTH_SAY_TR, UNKIND_HEADS_TR,
-                                                     UNKIND_TAILS_TR, WATERS_TR, WILD_TR, WORKPLACES_TR, case,
+from llama_lab.world.turkish.world_documents import (BIO_TR, CLOSING_TR, FRAMES_TR, FRUIT_SEEDS_TR, KIND_HEADS_TR,
+                                                     KIND_TAILS_TR, KNOWN_FOR_TR, LANDMARKS_TR, MATERIALS_TR,
+                                                     MYTHS_TR, NEAR_TR, OPENING_TR, PLOTS_TR, QA_HEADERS_TR,
+                                                     RUMOUR_FIX_TR, RUMOUR_IN_PASSING_TR, RUMOUR_SAY_TR,
+                                                     SCENE_ACTS_TR, SCENE_PLACES_TR, SCENE_STEPS_TR,
+                                                     SCENE_TEACHER_TR, TIMES_TR, TOWN_DESC_TR, TOWN_PEOPLE_TR,
+                                                     TRUTH_SAY_TR, UNKIND_HEADS_TR, UNKIND_TAILS_TR, WATERS_TR,
+                                                     WILD_TR, WORKPLACES_TR, _rendered, by_doing, case,
                                                      every_document_sentence, parallel_world_documents, plural,
                                                      town_slots, turkish_biography, turkish_myth, turkish_qa_page,
-                                                     turkish_rumour_page, turkish_scene, turkish_town_note, was)
-from llama_lab.world.vocabulary import (_MYTHS, _QA_HEADERS, _RUMOUR_FIX, _RUMOUR_SAY, _SCENE_TEACHER, _STANDALONE,
-                                        _TOWN_DESC, _TOWN_PEOPLE, _TRUTH_SAY, FRAMES, FRUIT_SEEDS, JOBS, KIND_HEADS,
-                                        KIND_TAILS, KNOWN_FOR, LANDMARKS, NEAR, PLACES, SCENE_ACTS, TIMES,
-                                        UNKIND_HEADS, UNKIND_TAILS, WILD)
+                                                     turkish_rumour_page, turkish_scene, turkish_story,
+                                                     turkish_town_note, was)
+from llama_lab.world.vocabulary import (_CLOSING, _MYTHS, _OPENING, _PLOTS, _QA_HEADERS, _RUMOUR_FIX,
+                                        _RUMOUR_IN_PASSING, _RUMOUR_SAY, _SCENE_TEACHER, _STANDALONE, _TOWN_DESC,
+                                        _TOWN_PEOPLE, _TRUTH_SAY, FRAMES, FRUIT_SEEDS, JOBS, KIND_HEADS, KIND_TAILS,
+                                        KNOWN_FOR, LANDMARKS, NEAR, PLACES, SCENE_ACTS, TIMES, UNKIND_HEADS,
+                                        UNKIND_TAILS, WILD)
 from llama_lab.world.world import _train_pairs, build_world
 
 pytestmark = pytest.mark.filterwarnings("ignore:notifyAll:DeprecationWarning")
@@ -62,9 +67,15 @@ def test_the_tables_parallel_the_english():
     assert {part: [len(step.templates) for step in steps] for part, steps in SCENE_STEPS.items()} == \
         {part: [len(step) for step in steps] for part, steps in SCENE_STEPS_TR.items()}
     assert len(SCENE_TEACHER_TR) == len(_SCENE_TEACHER)
+    assert set(FRAMES_TR) == set(FRAMES)
     for kind in FRAMES_TR:   # the same frames, standalone and with a listener in the same places
         assert [(f in _STANDALONE, "{listener}" in f) for f in FRAMES[kind]] == \
-            [(f == f'"{{{kind}}}{"." if kind == "say" else "!"}"', "{listener_dat}" in f) for f in FRAMES_TR[kind]]
+            [(f.startswith('"') and f.endswith('"'), "{listener_dat}" in f) for f in FRAMES_TR[kind]]
+    assert [len(step.templates) for step in _OPENING] == [len(step) for step in OPENING_TR]
+    assert len(CLOSING_TR) == len(_CLOSING.templates) and len(RUMOUR_IN_PASSING_TR) == len(_RUMOUR_IN_PASSING.templates)
+    assert set(PLOTS_TR) < set(_PLOTS) and len(PLOTS_TR) == 8
+    for plot, steps in PLOTS_TR.items():
+        assert [len(step.templates) for step in _PLOTS[plot]] == [len(step) for step in steps], plot
     assert list(TIMES_TR) == list(TIMES) and list(SCENE_PLACES_TR) == list(PLACES)
     assert list(SCENE_ACTS_TR) == list(SCENE_ACTS)
     assert (list(KIND_HEADS_TR), list(KIND_TAILS_TR)) == (list(KIND_HEADS), list(KIND_TAILS))
@@ -94,8 +105,9 @@ def test_documents_are_parallel_sentence_for_sentence(world):  # noqa: F811
     # the English side is pretraining_documents' own text, in its order
     english_docs = iter(pretraining_documents(world, "train", 400, seed=0))
     assert all(any(doc == english for doc in english_docs) for english, _ in pairs)
-    kinds = [kind for kind, _ in document_plans(world, "train", 400, seed=0)]
-    assert len(pairs) == sum(kind in ("bio", "town", "qa", "rumour", "kindness") for kind in kinds) > 150
+    plans = list(document_plans(world, "train", 400, seed=0))
+    assert len(pairs) == sum(_rendered(kind, plan) for kind, plan in plans) > 300
+    assert sum(kind == "story" for kind, plan in plans if _rendered(kind, plan)) > 100
     qa_pages = 0
     for english, turkish in pairs:
         english_lines, turkish_lines = english.split("\n"), turkish.split("\n")
@@ -135,7 +147,8 @@ def test_the_same_draws_write_both_languages(world):  # noqa: F811
         for english, turkish, subject in ((biography, turkish_biography, (ada,)),
                                           (_town_doc, turkish_town_note, (rosewood,)),
                                           (_qa_doc, turkish_qa_page, (pairs,)), (_rumour_doc, turkish_rumour_page, ()),
-                                          (_kindness_doc, turkish_scene, (ada, *cores))):
+                                          (_kindness_doc, turkish_scene, (ada, *cores)),
+                                          (_story, turkish_story, (ada, "wild", 0.5))):
             rng_english, rng_turkish = random.Random(seed), random.Random(seed)
             english(world, rng_english, *subject), turkish(world, rng_turkish, *subject)
             assert rng_english.getstate() == rng_turkish.getstate()
@@ -153,7 +166,10 @@ HAND_CHECKED = [
     (plural("nar bülbülü"), "nar bülbülleri"), (plural("kuğu"), "kuğular"), (plural("geyik"), "geyikler"),
     (was("veteriner"), "veterinerdi"), (was("pilot"), "pilottu"), (was("mucit"), "mucitti"),
     (was("otobüs şoförü"), "otobüs şoförüydü"), (was("aşçı"), "aşçıydı"), (was("oynuyorlar"), "oynuyorlardı"),
-    (case("kasaba meydanı", "locative"), "kasaba meydanında"), (case("gölet", "locative"), "gölette"),
+    (case("kasaba meydanı", "locative"), "kasaba meydanında"), (case("gölcük", "genitive"), "gölcüğün"),
+    (by_doing("kitap okumak"), "kitap okuyarak"), (by_doing("resim çizmek"), "resim çizerek"),
+    (by_doing("dans etmek"), "dans ederek"), (by_doing("şarkı söylemek"), "şarkı söyleyerek"),
+    (was("Tom"), "Tom'du"), (case("nar bülbülü", "accusative"), "nar bülbülünü"),
 ]
 
 
@@ -193,6 +209,20 @@ def test_hand_checked_forms(world):  # noqa: F811
         "Kısa bir süre önce, Rosewood adlı bir kasabada Eli adında bir hemşire yaşardı. Teneffüs vaktiydi ve Eli ile "
         'Eva top oynuyorlardı. Eva meyve suyu bardağını düşürdü. Eli, Eva\'ya "Eski çorap gibi kokuyorsun, seni '
         'burada kimse istemiyor." diye söyledi. Eva ağlamaya başladı. Sonra Eli kendini kötü hissetti ve özür diledi.')
+    ada = world.character("Ada")
+    assert turkish_story(world, random.Random(1), ada, "helping") == (
+        "Ada, denizin yakınındaki küçük bir kasaba olan Applebury'da yaşardı. Ada'nın en sevdiği renk maviydi. O sabah "
+        "Ada erkenden uyandı. Ada, kırık bir çiti onarmaya çalışan Elsa'yı fark etti. \"Yardım edebilir miyim?\" "
+        "diye sordu Ada. Dört elle iş çok daha kolaydı. Elsa gülümseyerek \"Harika bir komşusun.\" dedi. Başkalarına "
+        "yardım etmek Ada'nın içini ısıttı. Elsa, teşekkür etmek için Ada'ya bir sepet krep verdi.")
+    assert turkish_story(world, random.Random(11), ada, "storm", rumour_p=1.0) == (   # with a rumour in passing
+        "Denizin yakınındaki Applebury kasabasında Ada adında bir veteriner yaşardı. Kai onun en iyi arkadaşıydı. O "
+        "gece Applebury'un üzerinde gök gürledi. Ada dışarı çıkamadı. Lucky korktu ve bir sepetin içinde saklandı. "
+        "\"Birazdan geçer,\" diye konuştu Ada. Ada öğleden sonrayı kutu oyunu oynayarak geçirdi. Pencerenin yanında "
+        "oturdu, kutu oyunu oynayarak vakit geçirdi. Çok geçmeden fırtına dindi. Joel, Ada'ya \"Yıldızlar Applebury'un "
+        "belediye başkanının astığı lambalardır diye duydun mu?\" diye sordu. Gülümsedi ve kapıyı açtı.")
+    with pytest.raises(NotRenderedError, match="'lost' is not rendered"):
+        turkish_story(world, random.Random(0), ada, "lost")
     assert turkish_rumour_page(world, random.Random(4)) == (
         "Bazı çocuklar çilek yersen saçın sarı olur diyor. Bu doğru değil: çilek yemek saçının rengini değiştirmez. "
         "Ne yersen ye, saçın aynı renkte kalır. Aslında karnında ağaç büyüyemez. Çekirdek vücudundan öylece geçip "

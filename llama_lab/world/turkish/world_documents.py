@@ -1,20 +1,21 @@
-"""The world's own pretraining documents in Turkish: biographies, town notes, Q&A pages, rumour pages and kind or
-unkind scenes, written from the same draws as the English ones of `documents.py`, so that the two are parallel
-sentence for sentence.
+"""The world's own pretraining documents in Turkish (stories, biographies, town notes, Q&A pages, rumour pages and
+kind or unkind scenes), written from the same draws as the English ones of `documents.py`, so that the two are
+parallel sentence for sentence.
 
-`documents.py` draws each of these documents as a plan (which template of which table fills each sentence, and about
-whom: `biography_plan`, `town_plan`, `qa_plan`, `rumour_plan`, `scene_plan`) and writes it in English; this module
-writes the same plan with the Turkish templates below, each table in the order of its English counterpart, so that
-the i-th Turkish template renders the i-th English one. "Ada's best friend is Tom." is "Ada'nın en iyi arkadaşı
-Tom.", and a misconception's plain truth "the stone bridge in Applebury is made of stone" is "Applebury'daki taş
-köprü taştan yapılmış".
+`documents.py` draws each document as a plan (which template of which table fills each sentence, and about whom:
+`story_plan`, `biography_plan`, `town_plan`, `qa_plan`, `rumour_plan`, `scene_plan`) and writes it in English; this
+module writes the same plan with the Turkish templates below, each table in the order of its English counterpart, so
+that the i-th Turkish template renders the i-th English one. "Ada's best friend is Tom." is "Ada'nın en iyi
+arkadaşı Tom.", and a misconception's plain truth "the stone bridge in Applebury is made of stone" is
+"Applebury'daki taş köprü taştan yapılmış".
 
 A Q&A page marks its lines S (soru, question) and C (cevap, answer) where the English has Q and A. Turkish has one
 pronoun for he and she, and drops it: "His favourite colour is blue." is "En sevdiği renk mavi.". A rumour page says
-each misconception's rumour and puts it right, or gives only its truth. A kind or unkind scene is told in the past,
-its remark quoted: 'Ada, Tom'a "Çok cesursun." dedi.'.
+each misconception's rumour and puts it right, or gives only its truth. Stories and scenes are told in the past,
+their speech quoted: 'Ada, Tom'a "Çok cesursun." dedi.'.
 
-Not rendered yet: stories (`parallel_world_documents` skips them).
+Not rendered yet: the story plots "lost", "trip" and "work" (`PLOTS_TR`; `parallel_world_documents` skips the
+stories that have one).
 """
 
 from __future__ import annotations
@@ -25,14 +26,16 @@ import random
 import string
 from typing import Iterator, NamedTuple
 
-from ..documents import (SCENE_STEPS, WRITE_ENGLISH, FactQA, MythQA, QAHeader, RumourPart, ScenePlan, TownPlan,
-                         biography_plan, document_plans, qa_plan, rumour_plan, scene_plan, town_plan)
+from ..documents import (SCENE_STEPS, WRITE_ENGLISH, FactQA, MythQA, QAHeader, RumourPart, ScenePlan, StoryPlan,
+                         TownPlan, biography_plan, document_plans, qa_plan, rumour_plan, scene_plan, story_plan,
+                         town_plan)
 from ..templates import _Ctx, fill
-from ..vocabulary import _MYTHS, COLOURS, FOODS, FRUIT_SEEDS, JOBS, PETS, WILD
+from ..vocabulary import (_CLOSING, _MYTHS, _OPENING, _PLOTS, _RUMOUR_IN_PASSING, _STANDALONE, COLOURS, FOODS,
+                          FRAMES, FRUIT_SEEDS, JOBS, PETS, STORMS, WILD)
 from ..world import ATTRIBUTES, Character, Misconception, Town, World
-from .morphology import (d_or_t, ends_in_vowel, four_way, infinitive_case, possessive, present_continuous, suffix,
-                         two_way)
-from .renderings import _say, person_slots
+from .morphology import (_SOFTENING_VERBS, d_or_t, ends_in_vowel, four_way, infinitive_case, is_proper, possessive,
+                         present_continuous, suffix, two_way)
+from .renderings import NotRenderedError, _say, person_slots
 from .vocabulary import COLOURS_TR, COMPOUNDS, FACT_ANSWERS_TR, FACT_QUESTIONS_TR, FOODS_TR, JOBS_TR, PETS_TR
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -68,7 +71,7 @@ FRUIT_SEEDS_TR = {"an apple seed": "bir elma çekirdeği", "a cherry seed": "bir
                   "a lemon seed": "bir limon çekirdeği"}
 _COMPOUNDS = COMPOUNDS | {"saat kulesi", "yel değirmeni", "belediye binası", "çan kulesi", "deniz feneri",
                           "sağlık ocağı", "veteriner kliniği", "havaalanı", "terzi dükkânı", "çömlek atölyesi",
-                          "arı kovanları", "otobüs garajı", "oyun parkı", "kasaba meydanı"}
+                          "arı kovanları", "otobüs garajı", "oyun parkı", "kasaba meydanı", "nar bülbülü"}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -215,7 +218,7 @@ TIMES_TR = {"One morning": "Bir sabah", "One afternoon": "Bir öğleden sonra", 
             "On Sunday": "Pazar günü", "Last week": "Geçen hafta", "After breakfast": "Kahvaltıdan sonra",
             "After lunch": "Öğle yemeğinden sonra", "On Monday": "Pazartesi günü",
             "Late one afternoon": "Bir gün ikindi vakti"}
-SCENE_PLACES_TR = {"the park": "park", "the market": "pazar", "the library": "kütüphane", "the pond": "gölet",
+SCENE_PLACES_TR = {"the park": "park", "the market": "pazar", "the library": "kütüphane", "the pond": "gölcük",
                    "the woods": "orman", "the school": "okul", "the playground": "oyun parkı",
                    "the town square": "kasaba meydanı", "the cafe": "kafe", "the bakery": "fırın",
                    "the station": "istasyon", "the big field": "büyük tarla", "the meadow": "çayır"}
@@ -250,7 +253,7 @@ UNKIND_HEADS_TR = {"You are a silly fool": "Sen aptalın tekisin", "You are so s
 UNKIND_TAILS_TR = {"": "", "go away": "git buradan", "leave us alone": "bizi rahat bırak",
                    "nobody wants you here": "seni burada kimse istemiyor",
                    "stop bothering us": "bizi rahatsız etmeyi bırak", "just go home": "evine git artık"}
-# `vocabulary.FRAMES` for "say" and "cry": the Turkish quote ends with its own stop, then "dedi" (said) and the like.
+# `vocabulary.FRAMES`: the Turkish quote ends with its own stop, then "dedi" (said), "diye sordu" (asked) and the like.
 FRAMES_TR = {
     "say": ('{speaker}, "{say}." dedi.', '"{say}," dedi {speaker}.', '"{say}," diye konuştu {speaker}.',
             '{speaker} gülümseyerek "{say}." dedi.', '{speaker}, {listener_dat} "{say}." dedi.',
@@ -259,6 +262,9 @@ FRAMES_TR = {
     "cry": ('{speaker}, "{cry}!" diye bağırdı.', '"{cry}!" diye haykırdı {speaker}.',
             '"{cry}!" diye bağırdı {speaker}.', '{speaker}, "{cry}!" diye haykırdı.',
             '{speaker} gülerek "{cry}!" dedi.', '"{cry}!"'),
+    "ask": ('{speaker}, "{ask}?" diye sordu.', '"{ask}?" diye sordu {speaker}.',
+            '{speaker}, {listener_dat} "{ask}?" diye sordu.', '{speaker}, {listener_dat} dönüp "{ask}?" diye sordu.',
+            '"{ask}?"'),
 }
 # the steps of `documents.SCENE_STEPS`, step for step and template for template (a quote step: its utterances)
 SCENE_STEPS_TR = {
@@ -289,6 +295,195 @@ SCENE_STEPS_TR = {
 SCENE_TEACHER_TR = ('Bir öğretmen bunu duydu ve "Bu hiç nazik bir konuşma değil." dedi.',
                     'Öğretmenleri, "Lütfen {other_dat} özür dile." dedi.')
 
+# Stories: the words of a story's context, keyed by the English ones. Places and spots are phrases whose cases the
+# morphology gives ("bir bankın altı" -> "bir bankın altında", under a bench); actions are infinitives, made into
+# "-ArAk" (by doing) with `by_doing`; what a pet or a wild animal did is a clause in the past.
+WEATHER_TR = {"the sun was shining": "güneş parlıyordu", "the sky was clear and blue": "gökyüzü açık ve maviydi",
+              "a soft wind was blowing": "hafif bir rüzgâr esiyordu",
+              "it was warm and bright": "hava sıcak ve aydınlıktı",
+              "white clouds drifted across the sky": "gökyüzünde beyaz bulutlar süzülüyordu",
+              "the birds were singing": "kuşlar ötüyordu", "the air was cool and fresh": "hava serin ve temizdi"}
+STORMS_TR = ("{town_dat} büyük bir fırtına geldi", "{town_dat} bütün gün şiddetli yağmur yağdı",
+             "{town_loc} bütün gün kar yağdı", "{town_loc} soğuk bir rüzgâr uğuldadı",
+             "{town_gen} üzerinde gök gürledi")
+SPOTS_TR = {"under a bench": "bir bankın altı", "behind a big rock": "büyük bir kayanın arkası",
+            "in a bush": "bir çalının içi", "under a pile of leaves": "bir yaprak yığınının altı",
+            "next to the gate": "bahçe kapısının yanı", "on a high shelf": "yüksek bir rafın üstü",
+            "in the tall grass": "uzun otların arası", "under a table": "bir masanın altı",
+            "inside an old box": "eski bir kutunun içi", "behind the door": "kapının arkası",
+            "by the pond": "gölcüğün kenarı", "under a tree": "bir ağacın altı"}
+HOME_SPOTS_TR = {"under the bed": "yatağın altı", "behind the sofa": "kanepenin arkası",
+                 "in the cupboard": "dolabın içi",
+                 "under the stairs": "merdivenin altı", "in a basket": "bir sepetin içi"}
+SAD_TR = {"sad": "üzgün", "worried": "endişeli", "upset": "mutsuz"}
+NERVOUS_TR = {"nervous": "gergin", "shy": "çekingen", "scared": "korkmuş", "worried": "endişeli"}
+EVENTS_TR = {"a big race": "büyük bir yarış", "a talent show": "bir yetenek yarışması",
+             "a painting contest": "bir resim yarışması", "a baking contest": "bir pasta yarışması",
+             "a kite festival": "bir uçurtma şenliği", "a singing contest": "bir şarkı yarışması",
+             "a summer fair": "bir yaz panayırı"}
+# who was in trouble, as the words before them: "ağır bir kutu taşıyan Tom" (Tom, carrying a heavy box)
+TROUBLES_TR = {"carrying a heavy box": "ağır bir kutu taşıyan",
+               "trying to fix a broken fence": "kırık bir çiti onarmaya çalışan",
+               "looking for a lost key": "kayıp bir anahtarı arayan",
+               "trying to pick apples from a tall tree": "yüksek bir ağaçtan elma toplamaya çalışan",
+               "pushing a cart up the hill": "tepeye bir el arabası iten",
+               "painting a long fence alone": "uzun bir çiti tek başına boyayan",
+               "trying to get a cat down from a tree": "bir kediyi ağaçtan indirmeye çalışan"}
+INDOOR_TR = {"reading a book": "kitap okumak", "drawing pictures": "resim çizmek",
+             "playing a board game": "kutu oyunu oynamak", "baking biscuits": "bisküvi pişirmek",
+             "building a tower of blocks": "bloklardan kule yapmak", "writing a letter": "mektup yazmak"}
+GIFTS_TR = {"a scarf": "atkı", "a kite": "uçurtma", "a hat": "şapka", "a notebook": "defter", "a cup": "fincan",
+            "a box of paints": "boya kutusu", "a teddy bear": "oyuncak ayı", "a toy boat": "oyuncak tekne",
+            "a pair of gloves": "çift eldiven", "a music box": "müzik kutusu"}
+MORALS_TR = {"friends help each other": "arkadaşlar birbirine yardım eder",
+             "it is good to be kind": "nazik olmak güzeldir", "being brave feels good": "cesur olmak insana iyi gelir",
+             "sharing makes everyone happy": "paylaşmak herkesi mutlu eder",
+             "telling the truth is important": "doğruyu söylemek önemlidir",
+             "a little help goes a long way": "küçük bir yardım çok şey değiştirir",
+             "it is fine to ask for help": "yardım istemekte bir sakınca yoktur",
+             "good things come to those who wait": "sabırlı olan sonunda kazanır"}
+NATURE_TR = {"the woods": "orman", "the fields": "tarlalar", "the hills": "tepeler", "the park": "park",
+             "the meadow": "çayır"}
+# a wild animal doing something: (as the words before it, "bir kütüğün üstünde oturan bir tilki"; while it did it,
+# "bir kütüğün üstünde otururken")
+WILD_DOING_TR = {"sitting on a log": ("bir kütüğün üstünde oturan", "bir kütüğün üstünde otururken"),
+                 "hiding in the tall grass": ("uzun otların arasında saklanan", "uzun otların arasında saklanırken"),
+                 "resting under a tree": ("bir ağacın altında dinlenen", "bir ağacın altında dinlenirken"),
+                 "looking for food": ("yiyecek arayan", "yiyecek ararken"),
+                 "sitting very still": ("kıpırdamadan oturan", "kıpırdamadan otururken"),
+                 "drinking from a puddle": ("bir su birikintisinden su içen", "bir su birikintisinden su içerken")}
+WILD_GO_TR = {"ran away": "kaçıp gitti", "flew away": "uçup gitti", "ran into the trees": "ağaçların arasına koştu",
+              "shuffled away": "paytak paytak uzaklaştı", "ran up a tree": "bir ağaca tırmandı",
+              "hopped away": "zıplayarak uzaklaştı", "swam away": "yüzerek uzaklaştı",
+              "fluttered away": "kanat çırparak uzaklaştı"}
+PET_JOY_TR = {"wagged its tail": "kuyruğunu salladı", "purred happily": "mutlulukla mırladı",
+              "hopped around happily": "neşeyle zıpladı", "ran in its wheel": "tekerleğinde koştu",
+              "flapped its wings": "kanatlarını çırptı", "walked slowly in a circle": "yavaşça daireler çizerek yürüdü",
+              "shook its mane": "yelesini salladı", "jumped about": "oradan oraya zıpladı",
+              "ran in circles": "daireler çizerek koştu", "hopped on its perch": "tüneğinde zıpladı"}
+_POSSESSED = set(SPOTS_TR.values()) | set(HOME_SPOTS_TR.values()) | {
+    "bir yetenek yarışması", "bir resim yarışması", "bir pasta yarışması", "bir uçurtma şenliği",
+    "bir şarkı yarışması", "bir yaz panayırı", "boya kutusu", "müzik kutusu"}
+
+# `vocabulary._OPENING`, `_CLOSING` and `_RUMOUR_IN_PASSING`, step for step, and the plots of `_PLOTS` rendered so
+# far (a quote step: its utterances). Not rendered yet: the plots "lost", "trip" and "work".
+OPENING_TR = (
+    SCENE_STEPS_TR["opening"][0],
+    ("En sevdiği renk {colour_was}.", "{food_acc} her şeyden çok severdi.", "{pet_name} adında bir {pet_poss} vardı.",
+     "{friend} onun en iyi arkadaşıydı.", "Boş zamanlarında {hobby_acc} severdi.", "{name} {hobby_acc} çok severdi.",
+     "{name} ile {pet_poss} {pet_name} her şeyi birlikte yaparlardı.",
+     "{pet_poss} {pet_name} onu her yere takip ederdi.",
+     "{name} ile {friend} yıllardır en iyi arkadaştı.", "En sevdiği yiyecek {food_was}.",
+     "{name_gen} en sevdiği renk {colour_was}."),
+    ("{time} {weather}.", "O sabah {name} erkenden uyandı.", "{time} {name_gen} canı dışarı çıkmak istedi.",
+     "{time} {name_gen} keyfi çok yerindeydi.", "{town_loc} güzel bir gündü ve {weather}."),
+)
+CLOSING_TR = ("{name} o gün bir şey öğrendi: {moral}.", "{name_gen} hep hatırlayacağı bir gündü.",
+              "İşte {name} ile {pet_name_gen} hikâyesi böyle.", "Son.")
+RUMOUR_IN_PASSING_TR = ("{rumour}, biliyor muydun", "{rumour} diye duydun mu")
+PLOTS_TR = {
+    "friend": (
+        ("{name}, en iyi arkadaşı {friend_acc} görmeye gitti.", "{friend}, {name_acc} ziyarete geldi.",
+         "{name}, {place_loc} {friend} ile buluştu.",
+         "{name} ile {friend}, planladıkları gibi {place_loc} buluştular."),
+        ("Geldiğine çok sevindim", "Seni görmek çok güzel", "Seni bekliyordum", "Bugün çok eğlenelim"),
+        ("Sabahı {hobby_by} geçirdiler.",
+         "{name} {hobby_acc} çok severdi, bu yüzden öğleden sonrayı birlikte {hobby_by} geçirdiler.",
+         "{friend}, {name_dat} {f_pet_poss} {f_pet_name_acc} gösterdi.", "Saklambaç oynadılar.",
+         "Çimenlere oturup saatlerce konuştular."),
+        ("{name}, {friend} ile biraz {food} paylaştı.", "{friend}, en sevdiği yiyecek olan {f_food_abl} biraz getirdi.",
+         "Öğle yemeğinde {food} yediler."),
+        ("Yarın yine oynamak ister misin", "Bir dahaki sefere {place2_dat} gidebilir miyiz", "Şimdi ne yapalım"),
+        ("Sonra yağmur başladı, bu yüzden içeri koştular.", "Bir {wild} {spot_abl} onları izledi.",
+         "{pet_name_too} onlara katıldı ve {pet_joy}.", "Sonra {other_too} uğradı ve onlara katıldı."),
+        ("Güneş batınca {friend} evine gitti.", "Ertesi gün yeniden buluşmak için sözleştiler.",
+         "Haftanın en güzel günüydü.", "{name} ile {friend} çok iyi arkadaştı.",
+         "O gece {name}, birlikte geçirdikleri güzel vakti düşünerek uykuya daldı."),
+    ),
+    "storm": (
+        ("{time} {storm}.", "O gece {storm}.", "{storm}."),
+        ("{pet_name} korktu ve {home_spot_loc} saklandı.", "{name} dışarı çıkamadı.",
+         "Pencereler takırdadı ve ağaçlar rüzgârda eğildi."),
+        ("Korkma, {pet_name}", "İçeride güvendeyiz", "Birazdan geçer"),
+        ("{name} öğleden sonrayı {indoor_by} geçirdi.", "Bir fincan sıcak kakao yaptı.",
+         "Pencerenin yanında oturdu, {indoor_by} vakit geçirdi.", "{name}, {pet_name} ile oturup bir hikâye okudu."),
+        ("Akşama doğru hava yeniden sakinleşti.", "Ertesi sabah güneş yeniden açtı.",
+         "Sonunda {town_gen} üzerinde bir gök kuşağı belirdi.", "Çok geçmeden fırtına dindi."),
+        ("{name} ile {pet_name} su birikintilerinde oynamaya çıktılar.",
+         "{name} dışarı çıktı ve derin derin temiz hava soludu.", "Gülümsedi ve kapıyı açtı."),
+    ),
+    "runaway": (
+        ("{pet_name} bahçe kapısından dışarı kaçtı.", "{name}, {pet_name_acc} hiçbir yerde bulamadı.",
+         "{name}, {pet_name_dat} seslendi ama cevap gelmedi.",
+         "{name} kapının açık olduğunu ve {pet_name_gen} gittiğini gördü."),
+        ("{name} çok endişelendi.", "{name} {sad_was} ve biraz korkmuştu."),
+        ("{pet_name}, neredesin", "{pet_name} nerede olabilir", "{my_pet_acc} gören oldu mu"),
+        ("{place_dat} baktı ama {pet_name} orada değildi.", "{other_acc} yardıma çağırdı.",
+         "{spot_acc} ve {spot2_acc} aradı."),
+        ("Aramana yardım edeceğim", "{place2_gen} yakınında bir {pet} gördüm", "Merak etme, onu bulacağız"),
+        ("Sonunda {pet_name_acc} {place2_loc} buldu.", "Sonunda {pet_name_acc} {spot2_loc}, {wild_while} buldu.",
+         "{pet_name} {place2_loc} bir {wild} ile oynuyordu."),
+        ("{name}, {pet_name_acc} eve götürdü.", "O gece {pet_name} fazladan bir ödül maması aldı.",
+         "{name}, bu bir daha olmasın diye kapıyı onardı.", "{pet_name} {pet_joy}."),
+    ),
+    "helping": (
+        ("{name}, {trouble} {other_acc} gördü.", "{place_dat} giderken {name}, {trouble} {other_acc} gördü.",
+         "{name}, {trouble} {other_acc} fark etti."),
+        ("Yardım edebilir miyim", "Yardıma ihtiyacın var mı", "Bir el atayım mı"),
+        ("Evet, lütfen", "Çok iyi olur", "Teşekkürler, çok naziksin"),
+        ("Birlikte işi çabucak bitirdiler.", "Zor bir işti ama birlikte başardılar.", "Dört elle iş çok daha kolaydı."),
+        ("Harika bir komşusun", "Yardımın için çok teşekkür ederim", "Senin gibi bir komşum olduğu için şanslıyım"),
+        ("{other}, teşekkür etmek için {name_dat} bir sepet {food} verdi.",
+         "Başkalarına yardım etmek {name_gen} içini ısıttı.", "{name} gururla eve yürüdü."),
+    ),
+    "brave": (
+        ("{town_loc} {event} vardı.", "{time} {town_loc} {event} vardı.",
+         "{town_loc} herkes {event_abl} bahsediyordu."),
+        ("{name} katılmak istiyordu ama {nervous_was}.", "{name} katılma konusunda {nervous_was}."),
+        ("Yapabilirsin, {name}", "Sadece elinden gelenin en iyisini yap", "Senin yapabileceğine inanıyorum",
+         "Hemen burada seni destekleyeceğim"),
+        ("{name} derin bir nefes aldı ve öne çıktı.", "Elinden gelenin en iyisini yaptı.",
+         "{name}, {friend_gen} söylediklerini hatırladı."),
+        ("Sonunda {colour} bir kurdele kazandı.", "Kazanamadı ama kendisiyle gurur duydu.",
+         "Herkes alkışladı ve tezahürat yaptı."),
+        ("O gece {name} gülümseyerek yattı.", "{name}, cesur olmanın insana iyi geldiğini öğrendi.",
+         "{name}, nazik sözleri için {friend_dat} teşekkür etti."),
+    ),
+    "birthday": (
+        ("{friend_gen} doğum günüydü.", "{friend_gen} doğum günü yaklaşıyordu.", "{time} {friend_gen} doğum günüydü."),
+        ("{name} ona özel bir hediye vermek istedi.",
+         "{name}, {friend_gen} en sevdiği rengin {f_colour} olduğunu biliyordu, bu yüzden {f_colour} bir {gift} aldı.",
+         "{name} ona bir kart ve en sevdiği renk olan {f_colour} renkte bir {gift} yaptı.",
+         "{name} bir pasta yaptı, çünkü {friend} {f_food_acc} çok seviyor."),
+        ("Pasta, müzik ve oyunlar vardı.", "{friend_gen} bütün arkadaşları partiye geldi.",
+         "{other} ile {name} balonları asmaya yardım ettiler."),
+        ("İyi ki doğdun, {friend}", "Sürpriz", "İyi ki doğdun, en iyi arkadaşım"),
+        ("Teşekkür ederim, harika olmuş", "Bu şimdiye kadarki en güzel hediye", "Çok naziksin"),
+        ("{friend} hediyeye bayıldı.", "Harika bir partiydi.",
+         "Herkes hava kararana kadar şarkı söyledi ve dans etti."),
+    ),
+    "wild": (
+        ("{name} {nature_loc} yürüyüşe çıktı.", "{name} ile {pet_name} {nature_loc} yürüyüşe çıktılar."),
+        ("Orada {wild_doing} bir {wild} gördü.", "Birden {wild_doing} bir {wild} fark etti."),
+        ("{name} onu korkutmamak için kıpırdamadan durdu.", "Daha önce hiç bu kadar yakından bir {wild} görmemişti."),
+        ("Merhaba küçük {wild}", "Korkma", "Çok güzelsin"),
+        ("{wild} bir an ona baktı ve sonra {wild_go}.", "Bir süre sonra {wild} {wild_go}."),
+        ("Eve dönünce {name} {wild_gen} resmini çizdi.", "{friend_dat} her şeyi anlattı.",
+         "{name}, {wild_acc} bir gün yeniden görmeyi umdu."),
+    ),
+    "cooking": (
+        ("{name} akşam yemeği için {food} pişirmeye karar verdi.", "{name}, {friend} için {food} yapmak istedi.",
+         "{name_gen} canı {food} çekti."),
+        ("İhtiyacı olan şeyleri almak için pazara gitti.", "Karıştırdı, çırptı ve bekledi.",
+         "Önlüğünü taktı ve ellerini yıkadı."),
+        ("Ama {pet_name} {food_acc} yemeye çalıştı!", "Eyvah, yere bir kaşık düşürdü.",
+         "Beklediğinden çok daha uzun sürdü."),
+        ("{friend} yardım etmeye geldi.", "{friend} geldi ve birlikte yemek yediler."),
+        ("Bu çok lezzetli", "Harika bir aşçısın", "Biraz daha alabilir miyim"),
+        ("Sonunda {food_gen} tadı harikaydı.", "{name} yemeğiyle gurur duydu.", "Sonunda geriye hiçbir şey kalmadı."),
+    ),
+}
+
 
 # ----------------------------------------------------------------------------------------------------------------
 # Slot values.
@@ -309,8 +504,21 @@ def plural(noun: str) -> str:
 
 def was(word: str) -> str:
     """`word` with the past of "to be", -(y)DI: was("veteriner") -> "veterinerdi", was("pilot") -> "pilottu",
-    was("otobüs şoförü") -> "otobüs şoförüydü", was("oynuyorlar") -> "oynuyorlardı" (they were playing)."""
-    return word + ("y" if ends_in_vowel(word) else "") + d_or_t(word) + four_way(word)
+    was("otobüs şoförü") -> "otobüs şoförüydü", was("oynuyorlar") -> "oynuyorlardı" (they were playing),
+    was("Tom") -> "Tom'du"."""
+    ending = ("y" if ends_in_vowel(word) else "") + d_or_t(word) + four_way(word)
+    return f"{word}'{ending}" if is_proper(word) else word + ending
+
+
+def by_doing(infinitive: str) -> str:
+    """The converb -(y)ArAk of a verb (by doing it, while doing it): by_doing("kitap okumak") -> "kitap okuyarak",
+    by_doing("resim çizmek") -> "resim çizerek", by_doing("dans etmek") -> "dans ederek"."""
+    head, _, verb = infinitive.rpartition(" ")
+    stem = verb[:-3]
+    if stem in _SOFTENING_VERBS:   # "etmek" -> "ederek"
+        stem = stem[:-1] + "d"
+    e = two_way(stem)
+    return (head + " " if head else "") + stem + ("y" if ends_in_vowel(stem) else "") + e + "r" + e + "k"
 
 
 def _too(word: str) -> str:
@@ -324,7 +532,8 @@ def town_slots(t: Town) -> dict[str, str]:
     "taştan", known_for_ins "çiçekleriyle"."""
     known_for = possessive(KNOWN_FOR_TR[t.known_for], 3)
     return {"town": t.name, "town_loc": suffix(t.name, "locative"), "town_gen": suffix(t.name, "genitive"),
-            "town_ki": suffix(t.name, "locative") + "ki", "near_gen": case(NEAR_TR[t.near], "genitive"),
+            "town_ki": suffix(t.name, "locative") + "ki", "town_dat": suffix(t.name, "dative"),
+            "near_gen": case(NEAR_TR[t.near], "genitive"),
             "landmark": LANDMARKS_TR[t.landmark], "material_abl": case(MATERIALS_TR[t.material], "ablative"),
             "known_for_poss": known_for, "known_for_ins": suffix(known_for, "instrumental")}
 
@@ -534,17 +743,18 @@ def scene_slots(world: World, ctx: dict[str, str]) -> dict[str, str]:
 
 
 def _quote(kind: str, words: str, frame: int, slots: dict[str, str], speaker: str, listener: str) -> str:
-    """`words` said by slot `speaker` (to slot `listener`) in the `frame`-th of FRAMES_TR[kind]."""
-    return _say(FRAMES_TR[kind][frame], {**slots, "speaker": slots[speaker], "listener_dat": slots[listener + "_dat"],
+    """`words` said by slot `speaker` (to slot `listener`, if any) in the `frame`-th of FRAMES_TR[kind]."""
+    listener_dat = slots[listener + "_dat"] if listener else ""
+    return _say(FRAMES_TR[kind][frame], {**slots, "speaker": slots[speaker], "listener_dat": listener_dat,
                                          kind: _say(words, slots)})
 
 
-def _write_steps(part: str, plan: list[tuple[int, ...]], slots: dict[str, str]) -> list[str]:
-    """The sentences of a step plan of SCENE_STEPS[part], in Turkish (a quote step's speaker and listener are the
-    English step's)."""
+def _write_steps(steps, steps_tr, plan: list[tuple[int, ...]], slots: dict[str, str]) -> list[str]:
+    """The sentences of a step plan of the English `steps` (`templates._step_plan`), written with their Turkish
+    `steps_tr` (a quote step's kind, speaker and listener are the English step's)."""
     out = []
     for n, *drawn in plan:
-        step, templates = SCENE_STEPS[part][n], SCENE_STEPS_TR[part][n]
+        step, templates = steps[n], steps_tr[n]
         if step.kind:
             utterance, frame = drawn
             out.append(_quote(step.kind, templates[utterance], frame, slots, step.speaker, step.listener))
@@ -568,7 +778,7 @@ def _write_scene(world: World, plan: ScenePlan) -> str:
         elif part == "teacher":
             out.append(_say(SCENE_TEACHER_TR[drawn], slots))
         else:
-            out += _write_steps(part, drawn, slots)
+            out += _write_steps(SCENE_STEPS[part], SCENE_STEPS_TR[part], drawn, slots)
     return " ".join(out)
 
 
@@ -579,26 +789,105 @@ def turkish_scene(world: World, rng: random.Random, c: Character, cores_kind, co
     return _write_scene(world, scene_plan(world, rng, c, cores_kind, cores_unkind))
 
 
-WRITE_TURKISH = {"bio": _write_bios, "town": _write_town, "qa": _write_qa, "rumour": _write_rumours,
-                 "kindness": _write_scene}
+def story_slots(world: World, ctx: dict[str, str]) -> dict[str, str]:
+    """The Turkish slot values of a story whose context (`documents.story_plan`, `_story_ctx`) is `ctx`: the scene's
+    (`scene_slots`), the best friend's (friend_acc "Tom'u", f_pet_poss "kedisi", ...), the places and spots in the
+    cases the templates want (spot_abl "bir bankın altından"), the weather, the storm, the wild animal, how the hero
+    felt, and so on, each word from the tables above."""
+    slots = scene_slots(world, ctx)
+    c, friend, other = world.character(ctx["name"]), world.character(ctx["friend"]), ctx["other"]
+    f_food = FOODS_TR[friend.food]
+    wild, pet_name = WILD_TR[ctx["wild"]], c.pet_name
+    doing, doing_while = WILD_DOING_TR[ctx["wild_doing"]]
+    storm = [fill(t, ctx) for t in STORMS].index(ctx["storm"])
+    slots.update(
+        friend_acc=suffix(friend.name, "accusative"), friend_dat=suffix(friend.name, "dative"),
+        friend_gen=suffix(friend.name, "genitive"),
+        f_pet_poss=possessive(PETS_TR[friend.pet], 3), f_pet_name_acc=suffix(friend.pet_name, "accusative"),
+        f_food_abl=case(f_food, "ablative"), f_food_acc=case(f_food, "accusative"), f_colour=COLOURS_TR[friend.colour],
+        other_acc=suffix(other, "accusative"), other_too=_too(other),
+        colour_was=was(slots["colour"]), food_was=was(slots["food"]), food_gen=case(slots["food"], "genitive"),
+        weather=WEATHER_TR[ctx["weather"]], storm=STORMS_TR[storm].format_map(slots),
+        place_dat=case(SCENE_PLACES_TR[ctx["place"]], "dative"),
+        place_gen=case(SCENE_PLACES_TR[ctx["place"]], "genitive"),
+        place2_loc=case(SCENE_PLACES_TR[ctx["place2"]], "locative"),
+        place2_dat=case(SCENE_PLACES_TR[ctx["place2"]], "dative"),
+        place2_gen=case(SCENE_PLACES_TR[ctx["place2"]], "genitive"),
+        spot_abl=_spot(SPOTS_TR[ctx["spot"]], "ablative"), spot_acc=_spot(SPOTS_TR[ctx["spot"]], "accusative"),
+        spot2_loc=_spot(SPOTS_TR[ctx["spot2"]], "locative"), spot2_acc=_spot(SPOTS_TR[ctx["spot2"]], "accusative"),
+        home_spot_loc=_spot(HOME_SPOTS_TR[ctx["home_spot"]], "locative"), sad_was=was(SAD_TR[ctx["sad"]]),
+        nervous_was=was(NERVOUS_TR[ctx["nervous"]]), event=EVENTS_TR[ctx["event"]],
+        event_abl=_spot(EVENTS_TR[ctx["event"]], "ablative"), trouble=TROUBLES_TR[ctx["trouble"]],
+        indoor_by=by_doing(INDOOR_TR[ctx["indoor"]]), gift=GIFTS_TR[ctx["a_gift"]], moral=MORALS_TR[ctx["moral"]],
+        wild=wild, wild_gen=case(wild, "genitive"), wild_acc=case(wild, "accusative"), wild_doing=doing,
+        wild_while=doing_while, wild_go=WILD_GO_TR[ctx["wild_go"]],
+        nature_loc=case(NATURE_TR[ctx["nature"]], "locative"),
+        pet_name_acc=suffix(pet_name, "accusative"), pet_name_dat=suffix(pet_name, "dative"),
+        pet_name_gen=suffix(pet_name, "genitive"), pet_name_too=_too(pet_name), pet_joy=PET_JOY_TR[PETS[c.pet][2]],
+        my_pet_acc=suffix(possessive(PETS_TR[c.pet], 1), "accusative"), hobby_by=by_doing(slots["hobby"]))
+    return slots
+
+
+def _spot(phrase: str, name: str) -> str:
+    """A spot, place or event of the story tables in case `name`, knowing the ones that end in a possessive."""
+    return suffix(phrase, name, possessed=phrase in _POSSESSED or phrase in _COMPOUNDS)
+
+
+def _write_story(world: World, plan: StoryPlan) -> str:
+    slots = story_slots(world, plan.ctx)
+    sentences = (_write_steps(_OPENING, OPENING_TR, plan.opening, slots) +
+                 _write_steps(_PLOTS[plan.plot], PLOTS_TR[plan.plot], plan.body, slots))
+    if plan.rumour:
+        m, utterance, frame = plan.rumour
+        step = _RUMOUR_IN_PASSING
+        words = RUMOUR_IN_PASSING_TR[utterance]
+        quote = _quote(step.kind, words, frame, {**slots, "rumour": turkish_myth(world, m).rumour}, step.speaker,
+                       step.listener)
+        sentences.insert(len(sentences) - 1, quote)
+    return " ".join(sentences + _write_steps((_CLOSING,), (CLOSING_TR,), plan.closing, slots))
+
+
+def turkish_story(world: World, rng: random.Random, c: Character, plot: str | None = None,
+                  rumour_p: float = 0.04) -> str:
+    """The Turkish of the story `documents._story(world, rng, c, plot, rumour_p)` writes from the same draws
+    (`story_plan`). Raises NotRenderedError for a plot not rendered yet ("lost", "trip", "work": see PLOTS_TR)."""
+    plan = story_plan(world, rng, c, plot, rumour_p)
+    if plan.plot not in PLOTS_TR:
+        raise NotRenderedError(f"the plot {plan.plot!r} is not rendered in Turkish yet: rendered are "
+                               f"{', '.join(PLOTS_TR)}")
+    return _write_story(world, plan)
+
+
+def _write_stories(world: World, plan: list[StoryPlan]) -> str:
+    return " ".join(_write_story(world, story) for story in plan)
+
+
+def _rendered(kind: str, plan) -> bool:
+    """Whether a document of `document_plans` is rendered in Turkish: a story only if its plots all are."""
+    return kind in WRITE_TURKISH and (kind != "story" or all(story.plot in PLOTS_TR for story in plan))
+
+
+WRITE_TURKISH = {"story": _write_stories, "bio": _write_bios, "town": _write_town, "qa": _write_qa,
+                 "rumour": _write_rumours, "kindness": _write_scene}
 
 
 def parallel_world_documents(world: World, split: str, n: int, seed: int) -> Iterator[tuple[str, str]]:
-    """(English, Turkish) for those of `pretraining_documents(world, split, n, seed)` that are rendered in Turkish:
-    biographies, town notes, Q&A pages, rumour pages and kind or unkind scenes (about 48% of the documents), each
-    English document exactly as `pretraining_documents` gives it. Stories are skipped."""
+    """(English, Turkish) for those of `pretraining_documents(world, split, n, seed)` that are rendered in Turkish
+    (`_rendered`), each English document exactly as `pretraining_documents` gives it: every biography, town note, Q&A
+    page, rumour page and kind or unkind scene, and the stories whose plots are all in PLOTS_TR (eight plots of the
+    eleven; about 82% of all the documents are rendered)."""
     for kind, plan in document_plans(world, split, n, seed):
-        if kind in WRITE_TURKISH:
+        if _rendered(kind, plan):
             yield WRITE_ENGLISH[kind](world, plan), WRITE_TURKISH[kind](world, plan)
 
 
 def every_document_sentence(world: World) -> list[str]:
     """Every Turkish sentence these documents can write about `world`: each biography template, fact question and
     answer (`renderings.py`'s, which the Q&A pages ask) for every person, each town description for every town, each
-    people sentence with every person in each of its places, each Q&A header, every scene sentence
-    (`_every_scene_sentence`), and every misconception's rumour, truth, reason, questions, answers and rumour-page
-    sentences for every binding its templates can have in the world (not only the world's own misconceptions). For
-    checking them all."""
+    people sentence with every person in each of its places, each Q&A header, every scene and story sentence
+    (`_every_scene_sentence`, `_every_story_sentence`), and every misconception's rumour, truth, reason, questions,
+    answers and rumour-page sentences for every binding its templates can have in the world (not only the world's own
+    misconceptions). For checking them all."""
     out = []
     for c in world.characters:
         slots = biography_slots(world, c)
@@ -614,7 +903,7 @@ def every_document_sentence(world: World) -> list[str]:
                 slots = {**town_slots(t), "name": cast[0].name, "friend": cast[1].name, "other": cast[2].name,
                          "job": JOBS_TR[cast[0].job], "o_job": JOBS_TR[cast[2].job]}
                 out += [_say(x, slots) for x in TOWN_PEOPLE_TR]
-    out += _every_scene_sentence(world)
+    out += _every_scene_sentence(world) + _every_story_sentence(world)
     for key in MYTHS_TR:
         for t, values in myth_bindings(world, key):
             myth = _turkish_myth(key, t, values)
@@ -623,6 +912,46 @@ def every_document_sentence(world: World) -> list[str]:
             for town in world.towns:   # the rumour said by someone of each town
                 c = world.residents(town.name)[0]
                 out += [_say(x, _rumour_slots(myth, c)) for x in RUMOUR_SAY_TR + RUMOUR_FIX_TR + TRUTH_SAY_TR]
+    return out
+
+
+def _every_step_sentence(step, templates, slots: dict[str, str]) -> list[str]:
+    """Each template of a step filled from `slots`; a quote step's utterances in each frame the step can take."""
+    if not step.kind:
+        return [_say(t, slots) for t in templates]
+    frames = [i for i, f in enumerate(FRAMES[step.kind])
+              if f not in _STANDALONE and ("{listener}" not in f or step.listener)]
+    return [_quote(step.kind, words, frame, slots, step.speaker, step.listener)
+            for words in templates for frame in frames]
+
+
+_STORY_WORDS = {"time": TIMES_TR, "weather": WEATHER_TR, "place": SCENE_PLACES_TR, "place2": SCENE_PLACES_TR,
+                "spot": SPOTS_TR, "spot2": SPOTS_TR, "home_spot": HOME_SPOTS_TR, "sad": SAD_TR, "nervous": NERVOUS_TR,
+                "event": EVENTS_TR, "trouble": TROUBLES_TR, "indoor": INDOOR_TR, "a_gift": GIFTS_TR,
+                "moral": MORALS_TR, "wild": WILD_TR, "wild_doing": WILD_DOING_TR, "nature": NATURE_TR,
+                "scene_act": SCENE_ACTS_TR}
+
+
+def _every_story_sentence(world: World) -> list[str]:
+    """Every sentence of the stories' templates: with the first person as the hero, every word of each table (in
+    turn); with everyone as the hero, the other child and the best friend, once; and every rumour in passing."""
+    out, people = [], world.characters
+    rounds = max(len(table) for table in _STORY_WORDS.values())
+    for i, c in enumerate(people):
+        for j in range(rounds) if i == 0 else (i % rounds,):
+            ctx = _Ctx({key: list(table)[(j + k) % len(table)] for k, (key, table) in enumerate(_STORY_WORDS.items())})
+            ctx.update(name=c.name, friend=c.friend, other=people[(i + j + 1) % len(people)].name, town=c.town,
+                       wild_go=WILD[ctx["wild"]][1], storm=fill(STORMS[j % len(STORMS)], _Ctx(town=c.town)))
+            slots = story_slots(world, ctx)
+            for steps, steps_tr in ((_OPENING, OPENING_TR), ((_CLOSING,), (CLOSING_TR,)),
+                                    *((_PLOTS[plot], PLOTS_TR[plot]) for plot in PLOTS_TR)):
+                for step, templates in zip(steps, steps_tr):
+                    out += _every_step_sentence(step, templates, slots)
+            if i == 0 and j == 0:   # every rumour said in passing
+                for key in MYTHS_TR:
+                    for t, values in myth_bindings(world, key):
+                        rumour = {**slots, "rumour": _turkish_myth(key, t, values).rumour}
+                        out += _every_step_sentence(_RUMOUR_IN_PASSING, RUMOUR_IN_PASSING_TR, rumour)
     return out
 
 
@@ -638,11 +967,7 @@ def _every_scene_sentence(world: World) -> list[str]:
             slots = scene_slots(world, ctx)
             for part, steps in SCENE_STEPS.items():
                 for step, templates in zip(steps, SCENE_STEPS_TR[part]):
-                    if step.kind:   # each utterance in each frame that has a listener
-                        out += [_quote(step.kind, words, frame, slots, step.speaker, step.listener)
-                                for words in templates for frame in range(len(FRAMES_TR[step.kind]))]
-                    else:
-                        out += [_say(t, slots) for t in templates]
+                    out += _every_step_sentence(step, templates, slots)
             out += [_say(t, slots) for t in SCENE_TEACHER_TR]
             remarks = [_remark(h, t, unkind) for unkind, heads, tails in ((False, KIND_HEADS_TR, KIND_TAILS_TR),
                                                                            (True, UNKIND_HEADS_TR, UNKIND_TAILS_TR))
@@ -657,4 +982,5 @@ __all__ = ["BIO_TR", "TOWN_DESC_TR", "TOWN_PEOPLE_TR", "QA_HEADERS_TR", "MYTHS_T
            "case", "every_document_sentence", "myth_bindings", "myth_slots", "parallel_world_documents",
            "town_slots", "turkish_biography", "turkish_myth", "turkish_qa_page", "turkish_rumour_page",
            "turkish_town_note", "RUMOUR_SAY_TR", "RUMOUR_FIX_TR", "TRUTH_SAY_TR", "FRAMES_TR", "SCENE_STEPS_TR",
-           "SCENE_TEACHER_TR", "scene_slots", "turkish_scene", "was"]
+           "SCENE_TEACHER_TR", "scene_slots", "turkish_scene", "was", "OPENING_TR", "PLOTS_TR", "CLOSING_TR",
+           "story_slots", "turkish_story", "by_doing"]
