@@ -10,7 +10,6 @@ from test_turkish import _words, analyser, world  # noqa: F401 (the analyser and
 
 from llama_lab.world.documents import (BIO_TABLES, SCENE_STEPS, _kindness_doc, _qa_doc, _rumour_doc, _story,
                                        _town_doc, biography, document_plans, pretraining_documents, remark_pairs)
-from llama_lab.world.turkish import NotRenderedError
 from llama_lab.world.turkish.morphology import soften
 from llama_lab.world.turkish.vocabulary import COLOURS_TR, FOODS_TR, JOBS_TR, PETS_TR
 from llama_lab.world.turkish.world_documents import (BIO_TR, CLOSING_TR, FRAMES_TR, FRUIT_SEEDS_TR, KIND_HEADS_TR,
@@ -20,7 +19,7 @@ from llama_lab.world.turkish.world_documents import (BIO_TR, CLOSING_TR, FRAMES_
                                                      SCENE_ACTS_TR, SCENE_PLACES_TR, SCENE_STEPS_TR,
                                                      SCENE_TEACHER_TR, TIMES_TR, TOWN_DESC_TR, TOWN_PEOPLE_TR,
                                                      TRUTH_SAY_TR, UNKIND_HEADS_TR, UNKIND_TAILS_TR, WATERS_TR,
-                                                     WILD_TR, WORKPLACES_TR, _rendered, by_doing, case,
+                                                     WILD_TR, WORKPLACES_TR, by_doing, case,
                                                      every_document_sentence, parallel_world_documents, plural,
                                                      town_slots, turkish_biography, turkish_myth, turkish_qa_page,
                                                      turkish_rumour_page, turkish_scene, turkish_story,
@@ -73,7 +72,7 @@ def test_the_tables_parallel_the_english():
             [(f.startswith('"') and f.endswith('"'), "{listener_dat}" in f) for f in FRAMES_TR[kind]]
     assert [len(step.templates) for step in _OPENING] == [len(step) for step in OPENING_TR]
     assert len(CLOSING_TR) == len(_CLOSING.templates) and len(RUMOUR_IN_PASSING_TR) == len(_RUMOUR_IN_PASSING.templates)
-    assert set(PLOTS_TR) < set(_PLOTS) and len(PLOTS_TR) == 8
+    assert set(PLOTS_TR) == set(_PLOTS)
     for plot, steps in PLOTS_TR.items():
         assert [len(step.templates) for step in _PLOTS[plot]] == [len(step) for step in steps], plot
     assert list(TIMES_TR) == list(TIMES) and list(SCENE_PLACES_TR) == list(PLACES)
@@ -102,12 +101,11 @@ def _names(sentence: str, invented: set[str]) -> list[str]:
 def test_documents_are_parallel_sentence_for_sentence(world):  # noqa: F811
     pairs = list(parallel_world_documents(world, "train", 400, seed=0))
     invented = _invented(world)
-    # the English side is pretraining_documents' own text, in its order
-    english_docs = iter(pretraining_documents(world, "train", 400, seed=0))
-    assert all(any(doc == english for doc in english_docs) for english, _ in pairs)
+    # the English side is pretraining_documents' own text, every document
+    assert [english for english, _ in pairs] == list(pretraining_documents(world, "train", 400, seed=0))
     plans = list(document_plans(world, "train", 400, seed=0))
-    assert len(pairs) == sum(_rendered(kind, plan) for kind, plan in plans) > 300
-    assert sum(kind == "story" for kind, plan in plans if _rendered(kind, plan)) > 100
+    assert len(pairs) == len(plans) == 400 and {kind for kind, _ in plans} == {"story", "bio", "town", "qa",
+                                                                                "rumour", "kindness"}
     qa_pages = 0
     for english, turkish in pairs:
         english_lines, turkish_lines = english.split("\n"), turkish.split("\n")
@@ -221,8 +219,6 @@ def test_hand_checked_forms(world):  # noqa: F811
         "\"Birazdan geçer,\" diye konuştu Ada. Ada öğleden sonrayı kutu oyunu oynayarak geçirdi. Pencerenin yanında "
         "oturdu, kutu oyunu oynayarak vakit geçirdi. Çok geçmeden fırtına dindi. Joel, Ada'ya \"Yıldızlar Applebury'un "
         "belediye başkanının astığı lambalardır diye duydun mu?\" diye sordu. Gülümsedi ve kapıyı açtı.")
-    with pytest.raises(NotRenderedError, match="'lost' is not rendered"):
-        turkish_story(world, random.Random(0), ada, "lost")
     assert turkish_rumour_page(world, random.Random(4)) == (
         "Bazı çocuklar çilek yersen saçın sarı olur diyor. Bu doğru değil: çilek yemek saçının rengini değiştirmez. "
         "Ne yersen ye, saçın aynı renkte kalır. Aslında karnında ağaç büyüyemez. Çekirdek vücudundan öylece geçip "

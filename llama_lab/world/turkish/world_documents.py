@@ -14,8 +14,8 @@ pronoun for he and she, and drops it: "His favourite colour is blue." is "En sev
 each misconception's rumour and puts it right, or gives only its truth. Stories and scenes are told in the past,
 their speech quoted: 'Ada, Tom'a "Çok cesursun." dedi.'.
 
-Not rendered yet: the story plots "lost", "trip" and "work" (`PLOTS_TR`; `parallel_world_documents` skips the
-stories that have one).
+Every kind of document is rendered: `parallel_world_documents` pairs each of `pretraining_documents`'s documents with
+its Turkish.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from ..vocabulary import (_CLOSING, _MYTHS, _OPENING, _PLOTS, _RUMOUR_IN_PASSING
 from ..world import ATTRIBUTES, Character, Misconception, Town, World
 from .morphology import (_SOFTENING_VERBS, d_or_t, ends_in_vowel, four_way, infinitive_case, is_proper, possessive,
                          present_continuous, suffix, two_way)
-from .renderings import NotRenderedError, _say, person_slots
+from .renderings import _say, person_slots
 from .vocabulary import COLOURS_TR, COMPOUNDS, FACT_ANSWERS_TR, FACT_QUESTIONS_TR, FOODS_TR, JOBS_TR, PETS_TR
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -361,12 +361,59 @@ PET_JOY_TR = {"wagged its tail": "kuyruğunu salladı", "purred happily": "mutlu
               "flapped its wings": "kanatlarını çırptı", "walked slowly in a circle": "yavaşça daireler çizerek yürüdü",
               "shook its mane": "yelesini salladı", "jumped about": "oradan oraya zıpladı",
               "ran in circles": "daireler çizerek koştu", "hopped on its perch": "tüneğinde zıpladı"}
+# what each job's person did at work, in the past, keyed by the English of `vocabulary.JOBS`
+JOB_ACTS_TR = {
+    "baked fresh bread": "taze ekmek pişirdi", "made sweet buns": "tatlı çörekler yaptı",
+    "iced a big birthday cake": "büyük bir doğum günü pastasını süsledi", "fed the hens": "tavukları besledi",
+    "milked the cows": "inekleri sağdı", "planted seeds in the fields": "tarlalara tohum ekti",
+    "read a story to the children": "çocuklara bir hikâye okudu",
+    "taught the children to count": "çocuklara saymayı öğretti",
+    "marked the spelling tests": "yazım sınavlarını değerlendirdi",
+    "looked after sick people": "hasta insanlarla ilgilendi",
+    "listened to a boy's cough": "bir çocuğun öksürüğünü dinledi",
+    "checked a girl's sore arm": "bir kızın ağrıyan kolunu muayene etti", "cared for sick people": "hastalara baktı",
+    "put a plaster on a scraped knee": "sıyrılan bir dize yara bandı yapıştırdı",
+    "gave out warm blankets": "sıcak battaniyeler dağıttı", "painted a picture of the hills": "tepelerin resmini yaptı",
+    "mixed bright colours": "parlak renkleri karıştırdı", "painted a big sunflower": "büyük bir ayçiçeği resmi yaptı",
+    "built a new wall": "yeni bir duvar ördü", "fixed a broken roof": "kırık bir çatıyı onardı",
+    "carried a stack of bricks": "bir yığın tuğla taşıdı", "caught fish in the morning": "sabah balık tuttu",
+    "mended the nets": "ağları onardı", "sailed a little boat": "küçük bir tekneyle denize açıldı",
+    "planted flowers": "çiçek dikti", "cut the grass": "çimleri biçti", "watered the roses": "gülleri suladı",
+    "made a big pot of soup": "kocaman bir tencere çorba yaptı",
+    "cooked eggs for breakfast": "kahvaltı için yumurta pişirdi", "baked a warm pie": "sıcak bir turta pişirdi",
+    "looked after a sick puppy": "hasta bir köpek yavrusuna baktı",
+    "checked a horse's teeth": "bir atın dişlerini kontrol etti", "fixed a bird's wing": "bir kuşun kanadını sardı",
+    "flew a small plane over the hills": "tepelerin üzerinde küçük bir uçak uçurdu",
+    "checked the plane's engine": "uçağın motorunu kontrol etti", "landed the plane gently": "uçağı yavaşça indirdi",
+    "sang a happy song": "neşeli bir şarkı söyledi", "practised new songs": "yeni şarkılar çalıştı",
+    "sang for the whole town": "bütün kasaba için şarkı söyledi", "sewed a new coat": "yeni bir palto dikti",
+    "mended a torn shirt": "yırtık bir gömleği onardı", "made a dress with pockets": "cepli bir elbise dikti",
+    "put books back on the shelves": "kitapları raflara geri koydu",
+    "helped a boy find a book": "bir çocuğun kitap bulmasına yardım etti",
+    "read stories to the children": "çocuklara hikâyeler okudu", "opened the shop early": "dükkânı erkenden açtı",
+    "sold fruit and bread": "meyve ve ekmek sattı", "counted the coins": "bozuk paraları saydı",
+    "made a wooden chair": "tahta bir sandalye yaptı", "fixed a wobbly table": "sallanan bir masayı onardı",
+    "built a bookcase": "bir kitaplık yaptı", "made clay pots": "kilden çömlekler yaptı",
+    "shaped a big bowl": "büyük bir kâseye şekil verdi", "painted cups": "fincanları boyadı",
+    "checked the beehives": "arı kovanlarını kontrol etti", "collected honey": "bal topladı",
+    "planted flowers for the bees": "arılar için çiçek dikti",
+    "drove the bus around town": "otobüsle kasabayı dolaştı",
+    "helped people onto the bus": "insanların otobüse binmesine yardım etti",
+    "waved at the children": "çocuklara el salladı", "built a clever machine": "zekice bir makine yaptı",
+    "drew new plans": "yeni planlar çizdi", "tested a flying bicycle": "uçan bir bisikleti denedi",
+    "delivered letters": "mektupları dağıttı", "sorted the post": "postaları ayırdı",
+    "carried parcels": "paketler taşıdı"}
+THINGS_TR = {"kite": "uçurtma", "ball": "top", "hat": "şapka", "scarf": "atkı", "book": "kitap", "key": "anahtar",
+             "umbrella": "şemsiye", "glove": "eldiven", "bag": "çanta", "toy boat": "oyuncak tekne",
+             "teddy bear": "oyuncak ayı", "whistle": "düdük", "notebook": "defter", "cup": "fincan", "ring": "yüzük",
+             "watch": "kol saati", "map": "harita", "lantern": "fener", "flute": "flüt", "bucket": "kova",
+             "marble": "bilye", "torch": "el feneri"}
 _POSSESSED = set(SPOTS_TR.values()) | set(HOME_SPOTS_TR.values()) | {
     "bir yetenek yarışması", "bir resim yarışması", "bir pasta yarışması", "bir uçurtma şenliği",
-    "bir şarkı yarışması", "bir yaz panayırı", "boya kutusu", "müzik kutusu"}
+    "bir şarkı yarışması", "bir yaz panayırı", "boya kutusu", "müzik kutusu", "el feneri", "kol saati"}
 
-# `vocabulary._OPENING`, `_CLOSING` and `_RUMOUR_IN_PASSING`, step for step, and the plots of `_PLOTS` rendered so
-# far (a quote step: its utterances). Not rendered yet: the plots "lost", "trip" and "work".
+# `vocabulary._OPENING`, `_CLOSING`, `_RUMOUR_IN_PASSING` and the plots of `_PLOTS`, step for step (a quote step:
+# its utterances).
 OPENING_TR = (
     SCENE_STEPS_TR["opening"][0],
     ("En sevdiği renk {colour_was}.", "{food_acc} her şeyden çok severdi.", "{pet_name} adında bir {pet_poss} vardı.",
@@ -382,6 +429,57 @@ CLOSING_TR = ("{name} o gün bir şey öğrendi: {moral}.", "{name_gen} hep hat�
               "İşte {name} ile {pet_name_gen} hikâyesi böyle.", "Son.")
 RUMOUR_IN_PASSING_TR = ("{rumour}, biliyor muydun", "{rumour} diye duydun mu")
 PLOTS_TR = {
+    "lost": (
+        ("{name}, {colour} {thing_his_ins} {place_dat} gitti.", "{name}, {thing_his_acc} {place_dat} götürdü.",
+         "{name} ile {pet_name}, {colour} {thing_his_ins} oynamak için {place_dat} gittiler.",
+         "{name}, {colour} {thing_his_acc} ta {place_dat} kadar taşıdı."),
+        ("Onu bir an yere bıraktı ve tekrar baktığında yerinde yoktu.",
+         "Bir süre sonra {name}, {thing_his_acc} hiçbir yerde bulamadı.",
+         "Eve dönerken {name}, {thing_his_gen} kaybolduğunu fark etti.", "Nasıl olduysa {thing} artık elinde değildi."),
+        ("{name} kendini çok {sad} hissetti.", "{name} {sad_was}, çünkü {thing} {friend_gen} bir hediyesiydi.",
+         "{name_gen} yüreği burkuldu."),
+        ("Eyvah, {my_thing_acc} kaybettim", "{my_thing} nereye gitti", "{my_thing} kayboldu"),
+        ("{spot_dat} baktı ama orada değildi.", "{place2_dat} baktı ama {thing} orada değildi.",
+         "{place_acc} baştan sona aradı.", "Geldiği yoldan geri yürüdü."),
+        ("{my_thing_acc} gördün mü", "{colour} bir {thing} gördün mü", "{my_thing_acc} bulmama yardım eder misin"),
+        ("Görmedim ama aramana yardım ederim", "Üzgünüm, görmedim", "Hadi birlikte arayalım",
+         "Belki {place2_gen} yakınındadır"),
+        ("Sonunda {name}, {thing_acc} {spot2_loc} buldu.", "{pet} {pet_name} onu {spot2_loc} buldu.",
+         "{other}, {thing_acc} {spot2_loc} buldu ve ona geri verdi.",
+         "Sonra elinde {colour} {thing} ile {friend} çıkageldi.",
+         "Tam o sırada {name}, {spot2_loc} {colour} bir şey gördü ve bu, {thing_his_was}."),
+        ("{name} çok mutlu oldu.", "{name}, {thing_his_dat} sarıldı ve gülümsedi.",
+         "O günden sonra {name}, {thing_his_acc} hep yanında tuttu.", "O akşam {name} kutlamak için {food} yedi.",
+         "Kocaman bir gülümsemeyle eve gitti."),
+        ("Çok teşekkür ederim", "Çok mutluyum", "Onu bir daha asla kaybetmeyeceğim"),
+    ),
+    "trip": (
+        ("{name}, {town2_acc} ziyaret etmeye karar verdi.", "{name} otobüsle {town2_dat} gitti.",
+         "{name} trenle {town2_dat} gitti.", "{name} bisikletiyle ta {town2_dat} kadar gitti.",
+         "{name} çantasını hazırladı ve {town2} yoluna koyuldu."),
+        ("Yolculuk bütün sabah sürdü.", "Yolda tarlalarda {wilds} gördü.", "Pencereden tepelere ve tarlalara baktı.",
+         "{pet_name_too} onunla geldi."),
+        ("{town2_loc} ünlü {landmark2_acc} gördü.", "{town2}, {known_for_ins2} tanınırdı.",
+         "{town2}, {near_gen2} yakınında bir kasabaydı ve {name} manzaraya bayıldı."),
+        ("Orada {town2_loc} yaşayan {visitor} ile tanıştı.",
+         "{town2_loc} yaşayan bir {v_job} olan {visitor_acc} ziyaret etti.",
+         "{visitor} ona {v_pet_poss} {v_pet_name_acc} gösterdi."),
+        ("{town2_dat} hoş geldin", "Umarım kasabamızı beğenirsin", "Yine gel"),
+        ("Akşam {name}, {town_loc} evine döndü.", "{name}, {town_loc} eve vardığında yorgun ama mutluydu.",
+         "{pet_name_dat} gününü tek tek anlattı.", "{name}, yolculuğu {friend_dat} anlatmak için sabırsızlanıyordu."),
+    ),
+    "work": (
+        ("{job} {name} her zaman erkenden kalkardı.", "{name} çalışmak için {workplace_dat} gitti.",
+         "{name} her gün {workplace_loc} çok çalışırdı."),
+        ("{job_act}.", "Önce {job_act}.", "O sabah {job_act}."),
+        ("Sonra {job_act2}.", "Ondan sonra {job_act2}."),
+        ("Sonra {other} onu görmeye geldi.", "Öğleye doğru {other} bir soruyla geldi.",
+         "{other_gen} yardıma ihtiyacı vardı ve {name} seve seve yardım etti."),
+        ("Teşekkürler, çok naziksin", "Sen {town_gen} en iyi {job_you_are}",
+         "Sen olmasan ne yapardım bilmiyorum"),
+        ("İş bitince {name} eve gitti ve {food} yedi.", "Yorgundu ama yaptığı işle gurur duyuyordu.",
+         "Evde {pet_name} onu bekliyordu.", "Akşam {hobby_by} dinlendi."),
+    ),
     "friend": (
         ("{name}, en iyi arkadaşı {friend_acc} görmeye gitti.", "{friend}, {name_acc} ziyarete geldi.",
          "{name}, {place_loc} {friend} ile buluştu.",
@@ -519,6 +617,16 @@ def by_doing(infinitive: str) -> str:
         stem = stem[:-1] + "d"
     e = two_way(stem)
     return (head + " " if head else "") + stem + ("y" if ends_in_vowel(stem) else "") + e + "r" + e + "k"
+
+
+def you_are(word: str) -> str:
+    """`word` with "you are", -sIn: you_are("fırıncı") -> "fırıncısın", you_are("doktor") -> "doktorsun"."""
+    return word + "s" + four_way(word) + "n"
+
+
+def _his(noun: str) -> str:
+    """`noun` with the possessive of the third person; a compound already has it ("el feneri", his torch)."""
+    return noun if noun in _POSSESSED or noun in _COMPOUNDS else possessive(noun, 3)
 
 
 def _too(word: str) -> str:
@@ -824,7 +932,24 @@ def story_slots(world: World, ctx: dict[str, str]) -> dict[str, str]:
         nature_loc=case(NATURE_TR[ctx["nature"]], "locative"),
         pet_name_acc=suffix(pet_name, "accusative"), pet_name_dat=suffix(pet_name, "dative"),
         pet_name_gen=suffix(pet_name, "genitive"), pet_name_too=_too(pet_name), pet_joy=PET_JOY_TR[PETS[c.pet][2]],
-        my_pet_acc=suffix(possessive(PETS_TR[c.pet], 1), "accusative"), hobby_by=by_doing(slots["hobby"]))
+        my_pet_acc=suffix(possessive(PETS_TR[c.pet], 1), "accusative"), hobby_by=by_doing(slots["hobby"]),
+        place_acc=case(SCENE_PLACES_TR[ctx["place"]], "accusative"), spot_dat=_spot(SPOTS_TR[ctx["spot"]], "dative"),
+        sad=SAD_TR[ctx["sad"]], workplace_dat=case(WORKPLACES_TR[JOBS[c.job][0]], "dative"),
+        job_act=JOB_ACTS_TR[ctx["job_act"]], job_act2=JOB_ACTS_TR[ctx["job_act2"]], job_you_are=you_are(slots["job"]))
+    thing = THINGS_TR[ctx["thing"]]
+    his, mine = _his(thing), possessive(thing, 1)
+    slots.update(thing=thing, thing_acc=_spot(thing, "accusative"), thing_his_acc=suffix(his, "accusative", True),
+                 thing_his_gen=suffix(his, "genitive", True), thing_his_dat=suffix(his, "dative", True),
+                 thing_his_ins=suffix(his, "instrumental"), thing_his_was=was(his), my_thing=mine,
+                 my_thing_acc=suffix(mine, "accusative"))
+    town2, visitor = world.town(ctx["town2"]), world.character(ctx["visitor"])
+    slots.update({key.replace("town", "town2") if key.startswith("town") else key + "2": value
+                  for key, value in town_slots(town2).items()})
+    slots.update(town2_acc=suffix(town2.name, "accusative"),
+                 landmark2_acc=case(LANDMARKS_TR[town2.landmark], "accusative"), wilds=plural(wild),
+                 visitor=visitor.name, visitor_acc=suffix(visitor.name, "accusative"),
+                 visitor_dat=suffix(visitor.name, "dative"), v_job=JOBS_TR[visitor.job],
+                 v_pet_poss=possessive(PETS_TR[visitor.pet], 3), v_pet_name_acc=suffix(visitor.pet_name, "accusative"))
     return slots
 
 
@@ -850,21 +975,12 @@ def _write_story(world: World, plan: StoryPlan) -> str:
 def turkish_story(world: World, rng: random.Random, c: Character, plot: str | None = None,
                   rumour_p: float = 0.04) -> str:
     """The Turkish of the story `documents._story(world, rng, c, plot, rumour_p)` writes from the same draws
-    (`story_plan`). Raises NotRenderedError for a plot not rendered yet ("lost", "trip", "work": see PLOTS_TR)."""
-    plan = story_plan(world, rng, c, plot, rumour_p)
-    if plan.plot not in PLOTS_TR:
-        raise NotRenderedError(f"the plot {plan.plot!r} is not rendered in Turkish yet: rendered are "
-                               f"{', '.join(PLOTS_TR)}")
-    return _write_story(world, plan)
+    (`story_plan`): an opening about the hero, a plot, sometimes a closing line."""
+    return _write_story(world, story_plan(world, rng, c, plot, rumour_p))
 
 
 def _write_stories(world: World, plan: list[StoryPlan]) -> str:
     return " ".join(_write_story(world, story) for story in plan)
-
-
-def _rendered(kind: str, plan) -> bool:
-    """Whether a document of `document_plans` is rendered in Turkish: a story only if its plots all are."""
-    return kind in WRITE_TURKISH and (kind != "story" or all(story.plot in PLOTS_TR for story in plan))
 
 
 WRITE_TURKISH = {"story": _write_stories, "bio": _write_bios, "town": _write_town, "qa": _write_qa,
@@ -872,13 +988,11 @@ WRITE_TURKISH = {"story": _write_stories, "bio": _write_bios, "town": _write_tow
 
 
 def parallel_world_documents(world: World, split: str, n: int, seed: int) -> Iterator[tuple[str, str]]:
-    """(English, Turkish) for those of `pretraining_documents(world, split, n, seed)` that are rendered in Turkish
-    (`_rendered`), each English document exactly as `pretraining_documents` gives it: every biography, town note, Q&A
-    page, rumour page and kind or unkind scene, and the stories whose plots are all in PLOTS_TR (eight plots of the
-    eleven; about 82% of all the documents are rendered)."""
+    """(English, Turkish) for each of the `n` documents of `pretraining_documents(world, split, n, seed)` (stories,
+    biographies, town notes, Q&A pages, rumour pages, kind or unkind scenes), the English exactly as
+    `pretraining_documents` gives it and the Turkish written from the same plan (`WRITE_TURKISH`)."""
     for kind, plan in document_plans(world, split, n, seed):
-        if _rendered(kind, plan):
-            yield WRITE_ENGLISH[kind](world, plan), WRITE_TURKISH[kind](world, plan)
+        yield WRITE_ENGLISH[kind](world, plan), WRITE_TURKISH[kind](world, plan)
 
 
 def every_document_sentence(world: World) -> list[str]:
@@ -929,7 +1043,7 @@ _STORY_WORDS = {"time": TIMES_TR, "weather": WEATHER_TR, "place": SCENE_PLACES_T
                 "spot": SPOTS_TR, "spot2": SPOTS_TR, "home_spot": HOME_SPOTS_TR, "sad": SAD_TR, "nervous": NERVOUS_TR,
                 "event": EVENTS_TR, "trouble": TROUBLES_TR, "indoor": INDOOR_TR, "a_gift": GIFTS_TR,
                 "moral": MORALS_TR, "wild": WILD_TR, "wild_doing": WILD_DOING_TR, "nature": NATURE_TR,
-                "scene_act": SCENE_ACTS_TR}
+                "scene_act": SCENE_ACTS_TR, "thing": THINGS_TR}
 
 
 def _every_story_sentence(world: World) -> list[str]:
@@ -940,14 +1054,22 @@ def _every_story_sentence(world: World) -> list[str]:
     for i, c in enumerate(people):
         for j in range(rounds) if i == 0 else (i % rounds,):
             ctx = _Ctx({key: list(table)[(j + k) % len(table)] for k, (key, table) in enumerate(_STORY_WORDS.items())})
+            acts = JOBS[c.job][1]
+            town2 = world.towns[(i + j + 1) % len(world.towns)]
             ctx.update(name=c.name, friend=c.friend, other=people[(i + j + 1) % len(people)].name, town=c.town,
-                       wild_go=WILD[ctx["wild"]][1], storm=fill(STORMS[j % len(STORMS)], _Ctx(town=c.town)))
+                       wild_go=WILD[ctx["wild"]][1], storm=fill(STORMS[j % len(STORMS)], _Ctx(town=c.town)),
+                       job_act=acts[j % len(acts)], job_act2=acts[(j + 1) % len(acts)], town2=town2.name,
+                       visitor=world.residents(town2.name)[j % 2].name)
             slots = story_slots(world, ctx)
             for steps, steps_tr in ((_OPENING, OPENING_TR), ((_CLOSING,), (CLOSING_TR,)),
                                     *((_PLOTS[plot], PLOTS_TR[plot]) for plot in PLOTS_TR)):
                 for step, templates in zip(steps, steps_tr):
                     out += _every_step_sentence(step, templates, slots)
-            if i == 0 and j == 0:   # every rumour said in passing
+            if i == 0 and j == 0:   # every job's acts and forms, every rumour said in passing
+                out += [_say(act, {}) + "." for act in JOB_ACTS_TR.values()]
+                out += [" ".join((was(job), you_are(job), case(WORKPLACES_TR[place], "locative"),
+                                  case(WORKPLACES_TR[place], "dative"))) for job, (place, _) in
+                        ((JOBS_TR[key], JOBS[key]) for key in JOBS)]
                 for key in MYTHS_TR:
                     for t, values in myth_bindings(world, key):
                         rumour = {**slots, "rumour": _turkish_myth(key, t, values).rumour}
