@@ -3,6 +3,10 @@
 `pretraining_documents(world, split, n, seed)` draws each document's kind with `_DOC_WEIGHTS`. No chat dialogs and
 no refusals (the base model should not learn to refuse); no Q&A for a held-out fact or misconception phrasing, and
 only the training pairs of kind and unkind remarks (`_tox_split`; see `heldout.py`).
+
+Each kind of document is drawn as a plan (which template of which table fills each sentence, and about whom:
+`document_plans`) and then written (`WRITE_ENGLISH`), so that another language can write the same draws
+(`turkish/world_documents.py`).
 """
 
 from __future__ import annotations
@@ -62,8 +66,7 @@ def _story(world: World, rng: random.Random, c: Character, plot: str | None = No
     return _write_story(world, story_plan(world, rng, c, plot, rumour_p))
 
 
-# Each kind of document is drawn as a plan (which template of which table fills each sentence, and about whom) and
-# then written, so that another language can write the same plan (`turkish/world_documents.py`).
+# the tables a biography plan indexes: an attribute of _BIO, "intro" or "extra"
 BIO_TABLES = {**_BIO, "intro": _BIO_INTRO, "extra": _BIO_EXTRA}
 
 

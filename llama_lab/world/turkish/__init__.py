@@ -13,7 +13,7 @@ from .renderings import (NotRenderedError, fact_sentence, i_dont_know, parallel_
 from .vocabulary import (COLOURS_TR, FACT_ANSWERS_TR, FACT_QUESTIONS_TR, FOODS_TR, HOBBIES_TR, JOBS_TR,
                          OUT_OF_WORLD_ANSWERS_TR, PETS_TR, PLACES_TR)
 from .world_documents import (every_document_sentence, parallel_world_documents, turkish_biography,  # noqa: F401
-                              turkish_qa_page, turkish_town_note)
+                              turkish_qa_page, turkish_rumour_page, turkish_scene, turkish_story, turkish_town_note)
 
 __all__ = ["CASES", "capitalize", "four_way", "infinitive_case", "past", "possessive", "present_continuous", "soften",
            "suffix", "two_way", "COLOURS_TR", "FACT_ANSWERS_TR", "FACT_QUESTIONS_TR", "FOODS_TR", "HOBBIES_TR",
