@@ -2,6 +2,8 @@
 write against Zemberek's analyser (zemberek-python, which no one here wrote), each document against the English one
 written from the same draws, and new forms against a table checked by hand."""
 
+import ast
+import inspect
 import random
 import re
 
@@ -10,6 +12,7 @@ from test_turkish import _words, analyser, world  # noqa: F401 (the analyser and
 
 from llama_lab.world.documents import (BIO_TABLES, SCENE_STEPS, _kindness_doc, _qa_doc, _rumour_doc, _story,
                                        _town_doc, biography, document_plans, pretraining_documents, remark_pairs)
+from llama_lab.world.turkish import world_documents
 from llama_lab.world.turkish.morphology import soften
 from llama_lab.world.turkish.vocabulary import COLOURS_TR, FOODS_TR, JOBS_TR, PETS_TR
 from llama_lab.world.turkish.world_documents import (BIO_TR, CLOSING_TR, FRAMES_TR, FRUIT_SEEDS_TR, KIND_HEADS_TR,
@@ -169,6 +172,15 @@ HAND_CHECKED = [
     (by_doing("dans etmek"), "dans ederek"), (by_doing("şarkı söylemek"), "şarkı söyleyerek"),
     (was("Tom"), "Tom'du"), (case("nar bülbülü", "accusative"), "nar bülbülünü"),
 ]
+
+
+def test_the_worked_examples_in_the_modules_docstrings_hold():
+    """Each `f(args) -> "form"` in world_documents.py's docstrings, called (arguments read as literals, never run)."""
+    examples = re.findall(r'(\b[a-z_]+\([^()]*\))\s*->\s*"([^"]*)"', inspect.getsource(world_documents))
+    assert len(examples) >= 12
+    for call, expected in examples:
+        node = ast.parse(call, mode="eval").body
+        assert getattr(world_documents, node.func.id)(*[ast.literal_eval(a) for a in node.args]) == expected, call
 
 
 def test_hand_checked_forms(world):  # noqa: F811

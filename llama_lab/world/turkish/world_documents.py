@@ -587,9 +587,9 @@ PLOTS_TR = {
 # Slot values.
 
 def case(phrase: str, name: str) -> str:
-    """`suffix` for this module's words and the vocabulary's, knowing their compounds: case("saat kulesi",
-    "genitive") -> "saat kulesinin"."""
-    return suffix(phrase, name, possessed=phrase in _COMPOUNDS)
+    """`suffix` for this module's words and the vocabulary's, knowing the ones that end in a possessive:
+    case("saat kulesi", "genitive") -> "saat kulesinin", case("bir bankın altı", "locative") -> "bir bankın altında"."""
+    return suffix(phrase, name, possessed=phrase in _COMPOUNDS or phrase in _POSSESSED)
 
 
 def plural(noun: str) -> str:
@@ -921,11 +921,11 @@ def story_slots(world: World, ctx: dict[str, str]) -> dict[str, str]:
         place2_loc=case(SCENE_PLACES_TR[ctx["place2"]], "locative"),
         place2_dat=case(SCENE_PLACES_TR[ctx["place2"]], "dative"),
         place2_gen=case(SCENE_PLACES_TR[ctx["place2"]], "genitive"),
-        spot_abl=_spot(SPOTS_TR[ctx["spot"]], "ablative"), spot_acc=_spot(SPOTS_TR[ctx["spot"]], "accusative"),
-        spot2_loc=_spot(SPOTS_TR[ctx["spot2"]], "locative"), spot2_acc=_spot(SPOTS_TR[ctx["spot2"]], "accusative"),
-        home_spot_loc=_spot(HOME_SPOTS_TR[ctx["home_spot"]], "locative"), sad_was=was(SAD_TR[ctx["sad"]]),
+        spot_abl=case(SPOTS_TR[ctx["spot"]], "ablative"), spot_acc=case(SPOTS_TR[ctx["spot"]], "accusative"),
+        spot2_loc=case(SPOTS_TR[ctx["spot2"]], "locative"), spot2_acc=case(SPOTS_TR[ctx["spot2"]], "accusative"),
+        home_spot_loc=case(HOME_SPOTS_TR[ctx["home_spot"]], "locative"), sad_was=was(SAD_TR[ctx["sad"]]),
         nervous_was=was(NERVOUS_TR[ctx["nervous"]]), event=EVENTS_TR[ctx["event"]],
-        event_abl=_spot(EVENTS_TR[ctx["event"]], "ablative"), trouble=TROUBLES_TR[ctx["trouble"]],
+        event_abl=case(EVENTS_TR[ctx["event"]], "ablative"), trouble=TROUBLES_TR[ctx["trouble"]],
         indoor_by=by_doing(INDOOR_TR[ctx["indoor"]]), gift=GIFTS_TR[ctx["a_gift"]], moral=MORALS_TR[ctx["moral"]],
         wild=wild, wild_gen=case(wild, "genitive"), wild_acc=case(wild, "accusative"), wild_doing=doing,
         wild_while=doing_while, wild_go=WILD_GO_TR[ctx["wild_go"]],
@@ -933,12 +933,12 @@ def story_slots(world: World, ctx: dict[str, str]) -> dict[str, str]:
         pet_name_acc=suffix(pet_name, "accusative"), pet_name_dat=suffix(pet_name, "dative"),
         pet_name_gen=suffix(pet_name, "genitive"), pet_name_too=_too(pet_name), pet_joy=PET_JOY_TR[PETS[c.pet][2]],
         my_pet_acc=suffix(possessive(PETS_TR[c.pet], 1), "accusative"), hobby_by=by_doing(slots["hobby"]),
-        place_acc=case(SCENE_PLACES_TR[ctx["place"]], "accusative"), spot_dat=_spot(SPOTS_TR[ctx["spot"]], "dative"),
+        place_acc=case(SCENE_PLACES_TR[ctx["place"]], "accusative"), spot_dat=case(SPOTS_TR[ctx["spot"]], "dative"),
         sad=SAD_TR[ctx["sad"]], workplace_dat=case(WORKPLACES_TR[JOBS[c.job][0]], "dative"),
         job_act=JOB_ACTS_TR[ctx["job_act"]], job_act2=JOB_ACTS_TR[ctx["job_act2"]], job_you_are=you_are(slots["job"]))
     thing = THINGS_TR[ctx["thing"]]
     his, mine = _his(thing), possessive(thing, 1)
-    slots.update(thing=thing, thing_acc=_spot(thing, "accusative"), thing_his_acc=suffix(his, "accusative", True),
+    slots.update(thing=thing, thing_acc=case(thing, "accusative"), thing_his_acc=suffix(his, "accusative", True),
                  thing_his_gen=suffix(his, "genitive", True), thing_his_dat=suffix(his, "dative", True),
                  thing_his_ins=suffix(his, "instrumental"), thing_his_was=was(his), my_thing=mine,
                  my_thing_acc=suffix(mine, "accusative"))
@@ -951,11 +951,6 @@ def story_slots(world: World, ctx: dict[str, str]) -> dict[str, str]:
                  visitor_dat=suffix(visitor.name, "dative"), v_job=JOBS_TR[visitor.job],
                  v_pet_poss=possessive(PETS_TR[visitor.pet], 3), v_pet_name_acc=suffix(visitor.pet_name, "accusative"))
     return slots
-
-
-def _spot(phrase: str, name: str) -> str:
-    """A spot, place or event of the story tables in case `name`, knowing the ones that end in a possessive."""
-    return suffix(phrase, name, possessed=phrase in _POSSESSED or phrase in _COMPOUNDS)
 
 
 def _write_story(world: World, plan: StoryPlan) -> str:
