@@ -228,7 +228,7 @@ def test_hand_checked_forms(world):  # noqa: F811
     assert turkish_story(world, random.Random(11), ada, "storm", rumour_p=1.0) == (   # with a rumour in passing
         "Denizin yakınındaki Applebury kasabasında Ada adında bir veteriner yaşardı. Kai onun en iyi arkadaşıydı. O "
         "gece Applebury'un üzerinde gök gürledi. Ada dışarı çıkamadı. Lucky korktu ve bir sepetin içinde saklandı. "
-        "\"Birazdan geçer,\" diye konuştu Ada. Ada öğleden sonrayı kutu oyunu oynayarak geçirdi. Pencerenin yanında "
+        "Ada: \"Birazdan geçer.\" Ada öğleden sonrayı kutu oyunu oynayarak geçirdi. Pencerenin yanında "
         "oturdu, kutu oyunu oynayarak vakit geçirdi. Çok geçmeden fırtına dindi. Joel, Ada'ya \"Yıldızlar Applebury'un "
         "belediye başkanının astığı lambalardır diye duydun mu?\" diye sordu. Gülümsedi ve kapıyı açtı.")
     assert turkish_rumour_page(world, random.Random(4)) == (

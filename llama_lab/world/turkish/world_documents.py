@@ -255,7 +255,7 @@ UNKIND_TAILS_TR = {"": "", "go away": "git buradan", "leave us alone": "bizi rah
                    "stop bothering us": "bizi rahatsız etmeyi bırak", "just go home": "evine git artık"}
 # `vocabulary.FRAMES`: the Turkish quote ends with its own stop, then "dedi" (said), "diye sordu" (asked) and the like.
 FRAMES_TR = {
-    "say": ('{speaker}, "{say}." dedi.', '"{say}," dedi {speaker}.', '"{say}," diye konuştu {speaker}.',
+    "say": ('{speaker}, "{say}." dedi.', '"{say}," dedi {speaker}.', '{speaker}: "{say}."',
             '{speaker} gülümseyerek "{say}." dedi.', '{speaker}, {listener_dat} "{say}." dedi.',
             '{speaker}, {listener_dat} "{say}." diye söyledi.', '"{say}," dedi {speaker}, {listener_dat} bakarak.',
             '{speaker}, {listener_dat} "{say}." diye fısıldadı.', '"{say}."'),
