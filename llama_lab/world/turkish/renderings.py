@@ -12,10 +12,9 @@ Rendered: the eight facts of every person (`turkish_facts`), the held-out fact q
 the held-out requests, harmful and benign, with their topics (`turkish_request_items`), and chat dialogs
 (`turkish_dialog`, `parallel_dialogs`; first exchanges alone: `turkish_exchange`, `parallel_exchanges`) whose turns
 are a system prompt, a fact question and its follow-ups, a harmful request and its refusal, or a question about a
-person, a place, a word or a real-world fact that the world does not know, answered "I don't know"; and the benign and
-harmful requests of the held-out sets (`turkish_request_items`). The pretraining documents (stories, biographies, ...)
-are rendered in `world_documents.py`. Not rendered yet in chat: how-to answers, word meanings, advice, small talk,
-myths, and out-of-world content asked for as a story or a how-to.
+person, a place, a word or a real-world fact that the world does not know, answered "I don't know". The pretraining
+documents (stories, biographies, ...) are rendered in `world_documents.py`. Not rendered yet in chat: how-to answers,
+word meanings, advice, small talk, myths, and out-of-world content asked for as a story or a how-to.
 """
 
 from __future__ import annotations
