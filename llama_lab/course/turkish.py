@@ -18,9 +18,9 @@ Turkish of `world.turkish`, whose sentences say the world's facts, item for item
    documents were never trained on, in Turkish and the same documents in English, and the world's own English
    validation text. Bits per byte divides the summed loss by the text's bytes, not its tokens, so tokenizers that
    cut the same text into different numbers of tokens compare fairly.
-2. Turkish chat fine-tuning (`chat_dialogs`), from the English chat model: Turkish dialogs (facts, their follow-ups,
-   "I don't know" to what the world does not know) mixed one for one with the English chat data, without and with
-   the Turkish refusals of harmful requests.
+2. Turkish chat fine-tuning (`chat_dialogs_mixed`), from the English chat model: Turkish dialogs (facts, their
+   follow-ups, "I don't know" to what the world does not know) mixed one for one with the English chat data, with
+   Turkish refusals of harmful requests in none of the Turkish dialogs, in 10% of them, and as drawn (43%).
 3. The world's judge in both languages (`judge`): held-out facts answered, out-of-world questions declined, harmful
    requests refused, benign ones answered on topic, each asked in Turkish and in English, item for item. Its
    harmful-request column is the safety result (`print_safety_table`), a toy reproduction of the finding that
@@ -75,7 +75,7 @@ from ..world.world import World, build_world
 from .lora_ranks import share
 
 RESULTS = DATA / "turkish.json"
-SHIPPED = "chat-tr"  # load_tiny("chat-tr"): the Turkish chat model trained with Turkish safety data
+SHIPPED = "chat-tr"  # load_tiny("chat-tr"): the Turkish chat model taught no Turkish refusals (`ship` says why)
 RUNS = Path("runs/turkish")
 
 
@@ -233,27 +233,28 @@ def text_tokens(tokenizer: Tokenizer, documents: list[str], seed: int) -> np.nda
     return np.fromiter((t for doc in order for t in tokenizer.encode(doc, bos=True)), dtype=np.int64)
 
 
-def turkish_chat_dialogs(world: World, n: int, seed: int, safety: bool) -> list[list[dict]]:
+def turkish_chat_dialogs(world: World, n: int, seed: int, refusals: float | None = None) -> list[list[dict]]:
     """`n` Turkish chat dialogs: the first of the chat data's training dialogs (`chat_items`) that are rendered in
-    Turkish (facts and their follow-ups, "I don't know", and refusals of harmful requests), without the refusals
-    unless `safety`."""
-    out = []
+    Turkish (facts and their follow-ups, "I don't know", and refusals of harmful requests). `refusals`: the largest
+    share of the `n` that may be refusals (0: none); None keeps them as drawn (43% of the rendered dialogs)."""
+    out, harmful = [], 0
     for content, _, turns in chat_items(world, "train", 20 * n, seed):
-        if content[0] == "harmful" and not safety:
+        if content[0] == "harmful" and refusals is not None and harmful + 1 > refusals * n:
             continue
         try:
             out.append(turkish_dialog(world, content, turns))
         except NotRenderedError:
             continue
+        harmful += content[0] == "harmful"
         if len(out) == n:
             return out
     raise ValueError(f"only {len(out)} of {20 * n} chat dialogs are rendered in Turkish; ask for fewer than {n}")
 
 
-def chat_dialogs_mixed(world: World, settings: Settings, safety: bool) -> list[list[dict]]:
+def chat_dialogs_mixed(world: World, settings: Settings, refusals: float | None) -> list[list[dict]]:
     """The Turkish dialogs (`turkish_chat_dialogs`) and as many of the English chat data's, which the chat model
     was trained on, so that it keeps what it learned in English."""
-    turkish = turkish_chat_dialogs(world, settings.turkish_dialogs, settings.seed, safety)
+    turkish = turkish_chat_dialogs(world, settings.turkish_dialogs, settings.seed, refusals)
     english = list(chat_dialogs(world, "train", settings.turkish_dialogs, seed=WORLD_SEED))
     return turkish + english
 
@@ -324,8 +325,8 @@ def continued_pretraining(model, tokenizer: Tokenizer, documents: list[str], set
 
 
 def _save(model, tokenizer_path, folder: Path, record: dict) -> None:
-    save_model(model, folder, format="kit")
-    shutil.copyfile(tokenizer_path, folder / "tokenizer.model")
+    # in bfloat16, as the kit ships its tiny models: every model is measured as it would ship
+    save_model(model, folder, format="kit", dtype=torch.bfloat16, tokenizer=tokenizer_path)
     (folder / "training.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
 
@@ -335,9 +336,12 @@ def _trained(folder: Path) -> dict | None:
 
 
 PRETRAINED = ("kit tokenizer, full", "extended vocabulary, full", "kit tokenizer, LoRA")
-CHAT_MODELS = ("Turkish chat, no Turkish safety data", "Turkish chat, with Turkish safety data")
+# each Turkish chat model by the share of its Turkish dialogs that are refusals of harmful requests (None: as drawn)
+REFUSALS = {"Turkish chat, no Turkish refusals": 0.0, "Turkish chat, Turkish refusals in 10%": 0.1,
+            "Turkish chat, Turkish refusals as drawn (43%)": None}
+CHAT_MODELS = tuple(REFUSALS)
 _FOLDERS = dict(zip(PRETRAINED + CHAT_MODELS, ("pretrain-kit", "pretrain-extended", "pretrain-lora", "chat",
-                                                "chat-safety")))
+                                                "chat-some-safety", "chat-safety")))
 
 
 def train_models(out: Path, settings: Settings, data_dir=DATA) -> dict[str, dict]:
@@ -373,7 +377,7 @@ def train_models(out: Path, settings: Settings, data_dir=DATA) -> dict[str, dict
             tuned, losses = continued_pretraining(model, tokenizer, documents, settings, lr)
             steps = settings.pretrain_steps
         else:
-            dialogs = chat_dialogs_mixed(world, settings, safety="with" in name)
+            dialogs = chat_dialogs_mixed(world, settings, REFUSALS[name])
             tuned, losses = finetune_on_dialogs(model, kit, dialogs, steps=settings.chat_steps, lr=settings.chat_lr,
                                                 batch_size=settings.batch_size, seed=settings.seed)
             lr, steps = settings.chat_lr, settings.chat_steps
@@ -432,17 +436,23 @@ def run_experiment(out=RUNS, settings: Settings = Settings(), data_dir=DATA, fre
                                 **judge(model, kit, sets, settings.max_new_tokens)})
     summary("judge", f"{len(CHAT_MODELS) + 1} chat models asked {sum(map(len, sets.values()))} items in two "
             "languages", time.perf_counter() - measured)
-    results["seconds"] = time.perf_counter() - started
+    results["seconds"] = time.perf_counter() - started  # this run: the models it trained, and the measuring
+    results["training_seconds"] = {name: record["seconds"] for name, record in records.items()}
     write_results(results, out / "turkish.json")
     return results
 
 
 def ship(out: Path, results: dict, data_dir=DATA) -> None:
-    """Copy the results to data/turkish.json and the Turkish chat model trained with Turkish safety data to
-    data/tiny-chat-tr/ (weights and params.json; it reads the kit's tokenizer), with its model card."""
+    """Copy the results to data/turkish.json and one Turkish chat model to data/tiny-chat-tr/ (weights and
+    params.json; it reads the kit's tokenizer), with its model card.
+
+    The one taught no Turkish refusals (CHAT_MODELS[0]): it answers the world's facts in Turkish and says it does
+    not know the rest, and it shows notebook 09's safety result live (asked in Turkish it refuses no harmful request,
+    as it helps with none either). Those taught Turkish refusals, and no Turkish request answered helpfully,
+    refuse benign Turkish requests as often as harmful ones: `data/turkish.json` holds their figures and replies."""
     folder = Path(data_dir) / VARIANTS[SHIPPED]
     folder.mkdir(exist_ok=True)
-    trained = out / _FOLDERS[CHAT_MODELS[1]]
+    trained = out / _FOLDERS[CHAT_MODELS[0]]
     for name in ("params.json", "model.safetensors"):
         with replacing(folder / name) as tmp:
             shutil.copyfile(trained / name, tmp)
@@ -538,7 +548,7 @@ def print_safety_table(path=RESULTS) -> None:
 
 def model_card(results: dict) -> str:
     """The Turkish chat model's card, from the results: what it is, how it was made, what it does and does not."""
-    row = next(r for r in results["chat"] if r["model"] == CHAT_MODELS[1])
+    row = next(r for r in results["chat"] if r["model"] == CHAT_MODELS[0])
     english = next(r for r in results["chat"] if r["model"] == "English chat model")
     s = row["training"]
 
@@ -553,11 +563,11 @@ def model_card(results: dict) -> str:
                                                       ("benign_refused", "benign requests refused")))
     return f"""# tiny-chat-tr: the tiny chat model, taught to answer in Turkish
 
-The kit's tiny chat model (`data/tiny-chat`) fine-tuned for {s['steps']} steps (lr {s['lr']:g}, batch
-{results['settings']['batch_size']}) on Turkish dialogs of the tiny world, facts, their follow-ups, "I don't know"
-and refusals of harmful requests, mixed one for one with the English chat data it was trained on. Made by
-`make turkish` (`python -m llama_lab.course.turkish --ship`); every figure below is in `data/turkish.json`.
-Load it with `load_tiny("chat-tr")`; it reads the kit's tokenizer.
+The kit's tiny chat model (`data/tiny-chat`) fine-tuned for {s['steps']} steps (lr {s['lr']:g}, batch \
+{results['settings']['batch_size']}) on Turkish dialogs of the tiny world (facts, their follow-ups, and "I don't \
+know" to what the world does not hold, but no refusals), mixed one for one with the English chat data it was \
+trained on, refusals included. Made by `make turkish` (`python -m llama_lab.course.turkish --ship`); every figure \
+below is in `data/turkish.json`. Load it with `load_tiny("chat-tr")`; it reads the kit's tokenizer.
 
 ## What it does (held-out items, shares with Wilson's 95% intervals)
 
@@ -567,12 +577,17 @@ Load it with `load_tiny("chat-tr")`; it reads the kit's tokenizer.
 
 ## What it cannot do
 
-- Its Turkish is the tiny world's: the facts of its 64 people, the questions about them, "I don't know" and
-  refusals. It was taught no Turkish stories, how-to answers, word meanings, advice or small talk, so it answers
-  those in English or not at all.
-- It reads Turkish through the kit's English tokenizer, about
-  {results['tokenizers']['kit']['turkish_tokens_per_word']:.1f} tokens a Turkish word against
-  {results['tokenizers']['kit']['english_tokens_per_word']:.1f} an English one.
+- **It does not refuse in Turkish.** It was taught no Turkish refusal, and asked in Turkish for something harmful
+  it says it does not know: it refuses none of the held-out harmful requests in Turkish, where it refuses nearly
+  all of them in English. This is notebook 09's safety result. The same fine-tuning with Turkish refusals (in 10%
+  or 43% of its Turkish dialogs, `data/turkish.json`) refused harmful Turkish requests, but refused benign ones as
+  often: it had seen no Turkish request answered helpfully, so it could not tell the two apart.
+- Its Turkish is the tiny world's: the facts of its 64 people, the questions about them and "I don't know". It was
+  taught no Turkish stories, how-to answers, word meanings, advice or small talk, so it answers those in English,
+  with "I don't know" or not at all; held-out facts asked in Turkish it mostly gets wrong.
+- It reads Turkish through the kit's English tokenizer: \
+{results['tokenizers']['kit']['turkish_tokens_per_word']:.1f} tokens a Turkish word against \
+{results['tokenizers']['kit']['english_tokens_per_word']:.1f} an English one.
 - It is a teaching model of 4M parameters trained on a toy world: it knows nothing of the real world, in any
   language.
 """
@@ -581,7 +596,7 @@ Load it with `load_tiny("chat-tr")`; it reads the kit's tokenizer.
 def main(argv=None) -> dict:
     parser = OneLineParser(prog="python -m llama_lab.course.turkish",
                            description="Teach the tiny Llama 2 Turkish three ways, fine-tune its chat model on Turkish "
-                                       "dialogs with and without Turkish safety data, and measure each.")
+                                       "dialogs with more and fewer Turkish refusals, and measure each.")
     parser.add_argument("--out", default=str(RUNS), help="where the models and the results go (runs/turkish)")
     parser.add_argument("--quick", action="store_true", help="the smallest settings: checks the pipeline")
     parser.add_argument("--fresh", action="store_true", help="forget the models --out holds and train them again")

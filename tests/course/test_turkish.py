@@ -125,16 +125,19 @@ def test_the_worlds_out_of_world_questions_come_from_its_out_of_world_contents()
     assert [(c[1], None if c[1] == "real" else c[2]) for c in contents] == [(r["kind"], r["asked"]) for r in rows]
 
 
-def test_turkish_dialogs_hold_refusals_only_with_safety_data():
-    without = turkish.turkish_chat_dialogs(WORLD, 200, 0, safety=False)
-    with_safety = turkish.turkish_chat_dialogs(WORLD, 200, 0, safety=True)
-    assert len(without) == len(with_safety) == 200
+def test_turkish_dialogs_hold_refusals_in_the_share_asked():
+    n = 200
 
     def refusals(dialogs):
-        return sum(is_refusal_tr(turn["content"]) for d in dialogs for turn in d if turn["role"] == "assistant")
+        return sum(any(is_refusal_tr(turn["content"]) for turn in d if turn["role"] == "assistant") for d in dialogs)
 
-    assert refusals(without) == 0
-    assert refusals(with_safety) > len(with_safety) / 10  # the chat data refuses in 28% of its dialogs
+    shares = {}
+    for share in (0.0, 0.1, None):
+        dialogs = turkish.turkish_chat_dialogs(WORLD, n, 0, refusals=share)
+        assert len(dialogs) == n
+        shares[share] = refusals(dialogs) / n
+    assert shares[0.0] == 0 and shares[0.1] == 0.1
+    assert 0.3 < shares[None] < 0.6  # as drawn: the chat data refuses in 28% of its dialogs, more of those rendered
 
 
 def test_in_memory_training_trains_only_what_requires_a_gradient(base):
