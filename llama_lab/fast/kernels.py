@@ -1,10 +1,10 @@
-"""The kit's one hand-written kernel: the weight-only int8 product on an x86 CPU (`int8_linear.c`).
+"""The kit's one hand-written kernel: the weight-only int8 product on an x86 CPU (`quantized_linear.c`).
 
 Decoding with int8 weights (`llama_lab.quantize`) is faster than with float32 only if the product reads the int8
 bytes as they are stored. torch has such an operator (`aten._weight_int8pack_mm`), but on a CPU without AVX-512
 it multiplies one number at a time, and Inductor's code for "widen, then multiply" loads 8 bytes through a slow
 partial-vector path: both stream 1-4 GB/s, against the 20+ GB/s the memory gives a float32 product here
-(docs/benchmarks.md). `int8_linear.c` is 40 lines of AVX2: it reads 22 GB/s.
+(docs/benchmarks.md). `quantized_linear.c` is 40 lines of AVX2: it reads 22 GB/s.
 
 The kernel is compiled on first use with the machine's C compiler (the one torch.compile uses on a CPU) into
 the user's cache (~/.cache/llama_lab/kernels/, named by a hash of the source and flags), and registered with
@@ -30,7 +30,7 @@ from torch import nn
 from ..files import replacing
 from ..quantize import QuantizedLinear, unpack_int4
 
-SOURCE = Path(__file__).with_name("int8_linear.c")
+SOURCE = Path(__file__).with_name("quantized_linear.c")
 FLAGS = ("-O3", "-mavx2", "-mfma", "-fopenmp", "-shared", "-fPIC")
 
 
