@@ -1,16 +1,19 @@
-"""The kit's one hand-written kernel: the weight-only int8 product on an x86 CPU (`quantized_linear.c`).
+"""The kit's hand-written kernels: the weight-only int8 and int4 products on an x86 CPU (`quantized_linear.c`).
 
 Decoding with int8 weights (`llama_lab.quantize`) is faster than with float32 only if the product reads the int8
 bytes as they are stored. torch has such an operator (`aten._weight_int8pack_mm`), but on a CPU without AVX-512
 it multiplies one number at a time, and Inductor's code for "widen, then multiply" loads 8 bytes through a slow
 partial-vector path: both stream 1-4 GB/s, against the 20+ GB/s the memory gives a float32 product here
-(docs/benchmarks.md). `quantized_linear.c` is 40 lines of AVX2: it reads 22 GB/s.
+(docs/benchmarks.md). The int8 product in `quantized_linear.c` is 40 lines of AVX2: it reads 22 GB/s. The int4
+product there reads the packed 4-bit codes as stored, half a byte a weight, with a scale and a zero per group of 32
+to 128 columns; torch's CPU int4 operator (`aten._weight_int4pack_mm_for_cpu`) is 5 to 15 times slower here, and
+stays as the fallback (`TorchInt4Linear`).
 
-The kernel is compiled on first use with the machine's C compiler (the one torch.compile uses on a CPU) into
+The kernels are compiled on first use with the machine's C compiler (the one torch.compile uses on a CPU) into
 the user's cache (~/.cache/llama_lab/kernels/, named by a hash of the source and flags), and registered with
-torch as the operator `llama_lab::int8_linear`, so that a compiled decoding step calls it like any other.
-Where it cannot be built (no compiler, no AVX2, not x86), `int8_kernel_problem()` says why and decoding runs the
-quantized layers' own forward: the same numbers, slower.
+torch as the operators `llama_lab::int8_linear` and `llama_lab::int4_linear`, so that a compiled decoding step calls
+them like any other. Where they cannot be built (no compiler, no AVX2, not x86), `int8_kernel_problem()` says why and
+decoding runs the quantized layers' own forward (int4: torch's operator): the same numbers, slower.
 """
 
 from __future__ import annotations
@@ -71,6 +74,8 @@ def _library() -> ctypes.CDLL:
     library = ctypes.CDLL(str(target))
     library.int8_linear.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_int64] * 3
     library.int8_linear.restype = None
+    library.int4_linear.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int64] * 4
+    library.int4_linear.restype = None
     return library
 
 
@@ -93,15 +98,34 @@ def _int8_linear(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor) ->
     return out
 
 
+def _int4_linear(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor,
+                 group_size: int) -> torch.Tensor:
+    """x (..., K) float32 times the groupwise int4 weight: qweight (N, K / 2) packed (packing.pack_int4), scale
+    (N, K / group_size) float32, zero (N, K / group_size) uint8: (..., N) float32, the numbers of
+    F.linear(x, (q - zero) * scale) summed in another order."""
+    x = x.contiguous()
+    out = x.new_empty(x.shape[:-1] + (qweight.shape[0],))
+    _library().int4_linear(x.data_ptr(), qweight.data_ptr(), scale.data_ptr(), zero.data_ptr(), out.data_ptr(),
+                           x.numel() // x.shape[-1], qweight.shape[0], x.shape[-1], group_size)
+    return out
+
+
 # The operator torch.ops.llama_lab.int8_linear: defined with torch.library (a third of torch.library.custom_op's
 # cost per call, which a decoding step pays 25 times for the 50M model), with its shape rule for torch.compile.
 _OPERATORS = torch.library.Library("llama_lab", "DEF")
 _OPERATORS.define("int8_linear(Tensor x, Tensor qweight, Tensor scale) -> Tensor")
+_OPERATORS.define("int4_linear(Tensor x, Tensor qweight, Tensor scale, Tensor zero, int group_size) -> Tensor")
 _OPERATORS.impl("int8_linear", _int8_linear, "CPU")
+_OPERATORS.impl("int4_linear", _int4_linear, "CPU")
 
 
 @torch.library.register_fake("llama_lab::int8_linear")
 def _(x, qweight, scale):
+    return x.new_empty(x.shape[:-1] + (qweight.shape[0],))
+
+
+@torch.library.register_fake("llama_lab::int4_linear")
+def _(x, qweight, scale, zero, group_size):
     return x.new_empty(x.shape[:-1] + (qweight.shape[0],))
 
 
@@ -119,10 +143,24 @@ class Int8KernelLinear(nn.Module):
 
 
 class Int4KernelLinear(nn.Module):
+    """An int4 QuantizedLinear whose product runs on the kit's `int4_linear` (it shares the layer's buffers)."""
+
+    def __init__(self, layer: QuantizedLinear):
+        super().__init__()
+        self.layer, self.group_size = layer, layer.scheme.group_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype != torch.float32:  # the kernel multiplies float32 rows
+            return self.layer(x)
+        return torch.ops.llama_lab.int4_linear(x, self.layer.qweight, self.layer.scale, self.layer.zero,
+                                               self.group_size)
+
+
+class TorchInt4Linear(nn.Module):
     """An int4 QuantizedLinear whose product runs on torch's CPU int4 operator (`aten._weight_int4pack_mm_for_cpu`,
-    outside torch's public API, used here alone). The operator takes its own packing of the 4-bit values and, per
-    group, a scale and an offset with W = (q - 8) * scale + offset, i.e. offset = (8 - zero) * scale: made here,
-    once, from the layer's buffers (a copy of the weight in that layout, as the float layout is a copy)."""
+    outside torch's public API, used here alone), where the kit's kernel cannot. The operator takes its own packing
+    of the 4-bit values and, per group, a scale and an offset with W = (q - 8) * scale + offset, i.e. offset =
+    (8 - zero) * scale: made here, once, from the layer's buffers (a copy of the weight in that layout)."""
 
     def __init__(self, layer: QuantizedLinear):
         super().__init__()
@@ -142,12 +180,14 @@ class Int4KernelLinear(nn.Module):
 
 
 def with_kernel(layer: QuantizedLinear) -> nn.Module:
-    """`layer` as decoding runs it on a CPU: int8 on the kit's kernel where it runs, int4 on torch's CPU int4
-    operator; elsewhere, or otherwise, the layer itself. (Both take float32 inputs; others go to the layer.)"""
+    """`layer` as decoding runs it on a CPU: int8 and int4 on the kit's kernels where they run (int4 otherwise on
+    torch's CPU int4 operator); elsewhere, or otherwise, the layer itself. (All take float32 inputs; others go to
+    the layer.)"""
     if layer.qweight.device.type != "cpu":
         return layer
+    kit_kernel = (layer.scale.dtype == torch.float32 and layer.qweight.is_contiguous() and layer.scale.is_contiguous()
+                  and int8_kernel_problem() is None)
     if layer.scheme.bits == 4:
-        return Int4KernelLinear(layer)
-    if layer.scale.dtype == torch.float32 and layer.qweight.is_contiguous() and int8_kernel_problem() is None:
-        return Int8KernelLinear(layer)
-    return layer
+        usable = kit_kernel and layer.scheme.group_size % 32 == 0 and layer.zero.is_contiguous()
+        return Int4KernelLinear(layer) if usable else TorchInt4Linear(layer)
+    return Int8KernelLinear(layer) if kit_kernel else layer

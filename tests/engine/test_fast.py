@@ -13,7 +13,9 @@ from llama_lab import generate_tokens, load_model, save_model
 from llama_lab.fast import CompiledDecoder, LaidOutDecoder
 from llama_lab.fast.compiled import GPU_COMPILE_OPTIONS, StaticKVCache, decode_one_token, forget_compiled_graphs
 from llama_lab.fast.decoder import weights_state
-from llama_lab.fast.layout import by_columns, linear
+from llama_lab.fast.kernels import int8_kernel_problem
+from llama_lab.fast.layout import DecodingLayout, by_columns, linear
+from llama_lab.quantize import quantize_model
 
 PROMPTS = [[1, 5, 9], [1, 7, 3, 8, 20, 11, 4], [1, 40]]  # different lengths: rows read and write in one step
 QUICK = ["aot_eager", "laid out"]  # the decoders that cost no Inductor compilation
@@ -150,6 +152,22 @@ def test_fast_generation_equals_plain(how, n_kv_heads):
     # sampling too: the same seed draws the same tokens from the same distributions
     sampled = dict(temperature=0.9, top_p=0.95, seed=3, eos_id=None)
     assert generate_tokens(decoder, PROMPTS, 12, **sampled) == generate_tokens(model, PROMPTS, 12, **sampled)
+
+
+@pytest.mark.parametrize("scheme", ["int8", "int4-g32", "int4-g64"])
+@pytest.mark.parametrize("how", [*QUICK, "inductor"])
+def test_quantized_fast_generation_equals_the_quantized_models(how, scheme):
+    """The kernels change the speed, not the tokens: a quantized model's fast decoders (its int8 and int4 products
+    on the kit's CPU kernels) give the tokens of its own plain forward, whose products are F.linear on the
+    dequantized weights."""
+    model = quantize_model(small_model(dim=128, multiple_of=64), scheme)  # every width splits into groups of 64
+    kernels = {type(m).__name__ for m in DecodingLayout(model).modules()}
+    assert ("Int8KernelLinear" if scheme == "int8" else "Int4KernelLinear") in kernels or int8_kernel_problem()
+    expected, expected_lp = greedy(model, 12, return_logprobs=True)
+    got, got_lp = greedy(decoder_for(how, model), 12, return_logprobs=True)
+    assert got == expected
+    for a, b in zip(got_lp, expected_lp):
+        assert a == pytest.approx(b, abs=1e-4)
 
 
 def test_compiled_generation_reuses_its_cache_cleanly():

@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from llama_lab.fast import CompiledDecoder, LaidOutDecoder
-from llama_lab.fast.kernels import Int4KernelLinear, Int8KernelLinear, int8_kernel_problem, with_kernel
+from llama_lab.fast.kernels import (Int4KernelLinear, Int8KernelLinear, TorchInt4Linear, int8_kernel_problem,
+                                    with_kernel)
 from llama_lab.generate import generate_tokens
 from llama_lab.model import LLAMA2_7B, LLAMA2_13B, LLAMA2_70B, ModelArgs, build_model, init_weights
 from llama_lab.quantize import (QuantizedLinear, Scheme, pack_int4, quantization_error, quantization_of, quantize_int4,
@@ -122,10 +123,23 @@ def test_kernels_match_the_layer(scheme):
     fast = with_kernel(layer)
     if scheme == "int8" and int8_kernel_problem() is not None:
         pytest.skip(int8_kernel_problem())
-    assert isinstance(fast, Int8KernelLinear if scheme == "int8" else Int4KernelLinear)
+    kit = Int8KernelLinear if scheme == "int8" else Int4KernelLinear
+    assert isinstance(fast, kit if int8_kernel_problem() is None else TorchInt4Linear)
+    fallbacks = [TorchInt4Linear(layer)] if scheme != "int8" else []  # torch's operator, where the kit's can't run
     for rows in (1, 3, 8):
         x = torch.randn(rows, 1, 512)
-        assert torch.allclose(fast(x), layer(x), atol=1e-4, rtol=1e-5)
+        for product in [fast, *fallbacks]:
+            assert torch.allclose(product(x), layer(x), atol=1e-4, rtol=1e-5)
+
+
+@pytest.mark.parametrize("group_size", [32, 64, 128])
+def test_int4_kernel_handles_every_group_size_and_number_of_rows(group_size):
+    if int8_kernel_problem() is not None:
+        pytest.skip(int8_kernel_problem())
+    layer = QuantizedLinear.from_linear(torch.nn.Linear(256, 40, bias=False), f"int4-g{group_size}")
+    for rows in (1, 2, 4, 5, 9):  # one row alone; four at a time, then one by one
+        x = torch.randn(rows, 256)
+        assert torch.allclose(Int4KernelLinear(layer)(x), layer(x), atol=1e-4)
 
 
 def test_int8_kernel_handles_any_width():
