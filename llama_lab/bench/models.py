@@ -13,7 +13,7 @@ from ..lora import add_lora
 from ..model import LLAMA2_7B, SMALL_50M, TINY, TOY, Llama, ModelArgs, RMSNorm, build_model, init_weights
 from ..modules import replace_by_name
 from ..nf4 import NF4Linear
-from ..quantize import quantize_model
+from ..quantize import QuantizedLinear, quantize_model
 
 SIZES = {"tiny": TINY, "50m": SMALL_50M, "7b": LLAMA2_7B.with_(max_seq_len=1024), "toy": TOY}
 
@@ -83,19 +83,21 @@ def lora_models(model: Llama, r: int = 8, alpha: float = 16.0, seed: int = 0, sc
     return kit, twin.train()
 
 
-def random_nf4_model(args: ModelArgs, device: torch.device, dtype: torch.dtype = torch.bfloat16, seed: int = 0,
-                     std: float = 0.02) -> Llama:
-    """A Llama of shape `args` with random weights (normal, std 0.02; norms at 1) and every linear layer in NF4,
-    built on `device` one layer at a time: each weight is drawn there in `dtype` and quantized at once, so that
-    neither the host nor the device ever holds the model in floating point (Llama 2 7B's shape: 13 GB in
-    bfloat16, 3.8 GB in NF4). For measuring QLoRA at a real model's size without its checkpoint."""
+def random_quantized_model(args: ModelArgs, scheme: str, device: torch.device, dtype: torch.dtype = torch.bfloat16,
+                           seed: int = 0, std: float = 0.02) -> Llama:
+    """A Llama of shape `args` with random weights (normal, std 0.02; norms at 1) and every linear layer quantized
+    by `scheme` ("nf4", "int8", "int4-g64", ...), built on `device` one layer at a time: each weight is drawn there
+    in `dtype` and quantized at once, so that neither the host nor the device ever holds the model in floating
+    point (Llama 2 7B's shape: 13 GB in bfloat16, 3.8 GB in NF4). For measuring a real model's size without its
+    checkpoint."""
     generator = torch.Generator(device=device).manual_seed(seed)
     model = build_model(args, device="meta", dtype=dtype)
+    quantized = NF4Linear if scheme.startswith("nf4") else QuantizedLinear
     for name, meta in [(name, m) for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)]:
         linear = torch.nn.Linear(meta.in_features, meta.out_features, bias=False, device=device, dtype=dtype)
         with torch.no_grad():
             linear.weight.normal_(0, std, generator=generator)
-        replace_by_name(model, name, NF4Linear.from_linear(linear, "nf4"))
+        replace_by_name(model, name, quantized.from_linear(linear, scheme))
     model.tok_embeddings.to_empty(device=device)
     with torch.no_grad():
         model.tok_embeddings.weight.normal_(0, std, generator=generator)
@@ -104,3 +106,9 @@ def random_nf4_model(args: ModelArgs, device: torch.device, dtype: torch.dtype =
                 module.to_empty(device=device).weight.fill_(1.0)
     model.init_rope(device)
     return model
+
+
+def random_nf4_model(args: ModelArgs, device: torch.device, dtype: torch.dtype = torch.bfloat16, seed: int = 0,
+                     std: float = 0.02) -> Llama:
+    """`random_quantized_model` in NF4: QLoRA at a real model's size."""
+    return random_quantized_model(args, "nf4", device, dtype, seed, std)

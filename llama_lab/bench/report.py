@@ -67,22 +67,39 @@ def _quantized_cells(r: dict) -> tuple[str, ...]:
             f"of {r['new_tokens']} tokens")
 
 
+CPU_7B_COLUMNS = ("size", "measurement", "tokens/s", "bound", "share", "weights read per step", "peak memory",
+                  "built in")
+
+
+def _cpu_7b_cells(r: dict) -> tuple[str, ...]:
+    return (r["size"], f"{r['metric']} ({r['unit']})", _number(r["kit"]), _number(r["bound"]), _percent(r["share"]),
+            f"{r['bytes_per_step'] / 2**30:.2f} GiB", f"{r['peak_bytes'] / 2**30:.1f} GiB",
+            f"{r['build_seconds']:.0f} s")
+
+
+_CELLS = {"quantized": _quantized_cells, "cpu_7b": _cpu_7b_cells}
+
+
 def format_row(r: dict) -> str:
     """One row of the results as a line of the Markdown tables of docs/benchmarks.md."""
-    return markdown_row(_quantized_cells(r) if r.get("kind") == "quantized" else _cells(r))
+    return markdown_row(_CELLS.get(r.get("kind"), _cells)(r))
 
 
 def format_table(results: dict) -> str:
     m = results["machine"]
     where = m.get("gpu") or f"{m['cpu']}, {m['cpu_count']} cores, {m['torch_threads']} torch threads"
-    plain = [r for r in results["rows"] if r.get("kind") != "quantized"]
+    plain = [r for r in results["rows"] if r.get("kind") not in _CELLS]
     quantized = [r for r in results["rows"] if r.get("kind") == "quantized"]
+    cpu_7b = [r for r in results["rows"] if r.get("kind") == "cpu_7b"]
     lines = [f"{where}; torch {m['torch']}, transformers {m['transformers']}, {m['dtype']}; memory bandwidth "
              f"{results['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s (matrix-vector product)", "",
              *markdown_table(COLUMNS, [_cells(r) for r in plain])]
     if quantized:
         lines += ["", "Quantized decoding against the same model in floating point (the same kind of step):", "",
                   *markdown_table(QUANTIZED_COLUMNS, [_quantized_cells(r) for r in quantized])]
+    if cpu_7b:
+        lines += ["", "Llama 2 7B's shape with random weights on the CPU, one configuration at a time, batch 1:", "",
+                  *markdown_table(CPU_7B_COLUMNS, [_cpu_7b_cells(r) for r in cpu_7b])]
     lines += ["", "kit vs HF: how many times better the kit does (kit/HF for tokens/s, HF/kit for seconds and "
               "memory). paired runs: the lowest and the highest ratio of two runs made side by side (the two take "
               "turns). bound: tokens/s if each step read every weight once at the bandwidth measured during that "

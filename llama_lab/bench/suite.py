@@ -50,7 +50,7 @@ from ..model import Llama, build_model
 from ..quantize import quantize_model
 from ..fast.loss import compiled_loss_sums, logits_loss_sums, loss_sums
 from .measures import BandwidthProbe, PeakRSS, peak_memory_added, release_free_memory, weight_bytes_per_step
-from .models import TOY, kit_model, lora_models, random_model, transformers_twin
+from .models import SIZES, TOY, kit_model, lora_models, random_model, random_quantized_model, transformers_twin
 from .report import format_row, row
 from .timing import take_turns
 
@@ -78,6 +78,9 @@ MEASUREMENTS = Settings().measure
 
 
 QUANTIZED_SCHEMES = ("int8", "int4-g64")
+# Llama 2 7B's shape on a CPU, one configuration at a time (a laptop holds one): the smallest first
+CPU_7B_CONFIGURATIONS = ("int4-g64", "int8", "bfloat16")
+CPU_7B_NEW_TOKENS = 8
 
 
 def measure_decode(size, kit, twin, batch, cfg: Settings, bytes_per_step, probe: BandwidthProbe, compile=False):
@@ -385,6 +388,53 @@ def machine(device: torch.device, dtype: torch.dtype) -> dict:
     return info
 
 
+def measure_cpu_7b(cfg: Settings, probe: BandwidthProbe, args=None, log=print) -> list[dict]:
+    """Greedy decoding at batch 1 of a model of Llama 2 7B's shape (or `args`) with random weights, on the CPU, in
+    each of CPU_7B_CONFIGURATIONS: int4 and int8 built a layer at a time (never whole in floating point) and
+    decoded on the kit's kernels (fast.LaidOutDecoder), bfloat16 decoded by the plain model (the laid-out step
+    would hold a second copy of its 13 GB). One configuration at a time, each with its peak resident memory
+    (building and decoding) and its share of the bandwidth bound; no transformers side (its 7B would not fit
+    beside the kit's)."""
+    args = args or SIZES["7b"]
+    device = torch.device("cpu")
+    rows = []
+    for configuration in CPU_7B_CONFIGURATIONS:
+        with PeakRSS() as peak:
+            started = time.perf_counter()
+            if configuration == "bfloat16":
+                model = random_model(args, device, torch.bfloat16)
+                decoder = Decoder(model)
+            else:
+                model = random_quantized_model(args, configuration, device, torch.float32).eval()
+                decoder = LaidOutDecoder(model)
+            built = time.perf_counter() - started
+            prompt = torch.randint(3, args.vocab_size, (1, cfg.prompt_len), generator=torch.Generator().manual_seed(1))
+            generate_tokens(decoder, prompt.tolist(), 1, temperature=0, eos_id=None)  # the layout, made once
+            probe.samples.clear()
+
+            def decode(new_tokens):
+                return lambda: generate_tokens(decoder, prompt.tolist(), new_tokens, temperature=0, eos_id=None)
+
+            # the prompt's prefill costs a 7B many steps' time: each figure is the difference of a run that decodes
+            # CPU_7B_NEW_TOKENS more tokens and one that stops at the prefill's token
+            times = take_turns({"prefill": decode(1), "decode": decode(1 + CPU_7B_NEW_TOKENS), "bandwidth": probe},
+                               max(1, cfg.repeats // 3), device)
+        per_step = weight_bytes_per_step(model)
+        r = row("7b", f"decode, batch 1, {configuration}", "tokens/s",
+                [CPU_7B_NEW_TOKENS / (t - t0) for t, t0 in zip(times["decode"], times["prefill"])], None,
+                kind="cpu_7b", configuration=configuration, bytes_per_step=per_step, peak_bytes=peak.peak,
+                build_seconds=built, prefill_seconds=statistics.median(times["prefill"]))
+        r["bandwidth_bytes_per_s"] = statistics.median(probe.samples)
+        r["bound"] = r["bandwidth_bytes_per_s"] / per_step
+        r["share"] = r["kit"] / r["bound"]
+        log(format_row(r))
+        rows.append(r)
+        del model, decoder
+        gc.collect()
+        release_free_memory()
+    return rows
+
+
 def run_suite(cfg: Settings, device: torch.device, dtype: torch.dtype, log=print) -> dict:
     results = {"machine": machine(device, dtype), "settings": cfg.__dict__, "rows": []}
     probe = BandwidthProbe(device, dtype, cfg.bandwidth_mib)
@@ -392,8 +442,8 @@ def run_suite(cfg: Settings, device: torch.device, dtype: torch.dtype, log=print
     log(f"memory bandwidth (matrix-vector product, {cfg.bandwidth_mib} MiB): "
         f"{results['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s")
     for size in cfg.sizes:
-        if size == "7b" and device.type != "cuda":
-            log("skipping 7b: it runs on a GPU only")
+        if size == "7b" and device.type != "cuda":  # on a CPU: one configuration at a time, at batch 1
+            results["rows"].extend(measure_cpu_7b(cfg, probe, log=log))
             continue
         model, origin = kit_model(size, device, dtype)
         twin = transformers_twin(model)

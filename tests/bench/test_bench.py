@@ -198,6 +198,40 @@ def test_random_model_has_the_weights_init_weights_gives():
     assert model.rope_cos.dtype == torch.float32 and not model.training
 
 
+def test_a_random_quantized_model_is_built_as_quantizing_its_drawn_weights_would_make_it():
+    """Layer by layer, each weight drawn and quantized at once: each layer is what QuantizedLinear.from_linear makes
+    of the same draw, in the model's order of layers."""
+    from llama_lab.bench.models import random_quantized_model
+    from llama_lab.quantize import QuantizedLinear
+
+    built = random_quantized_model(TOY, "int4-g32", torch.device("cpu"), torch.float32, seed=3)
+    layers = [(name, m) for name, m in built.named_modules() if isinstance(m, QuantizedLinear)]
+    assert len(layers) == 7 * TOY.n_layers + 1 and not any(isinstance(m, torch.nn.Linear) for m in built.modules())
+    generator = torch.Generator().manual_seed(3)
+    for name, layer in layers:
+        linear = torch.nn.Linear(layer.in_features, layer.out_features, bias=False)
+        with torch.no_grad():
+            linear.weight.normal_(0, 0.02, generator=generator)
+        expected = QuantizedLinear.from_linear(linear, "int4-g32")
+        for buffer in ("qweight", "scale", "zero"):
+            assert torch.equal(getattr(layer, buffer), getattr(expected, buffer)), (name, buffer)
+
+
+def test_the_cpu_7b_rows_measure_each_configuration_alone():
+    """measure_cpu_7b on the toy shape: one row per configuration, each with its bound from its own bytes."""
+    from llama_lab.bench.measures import BandwidthProbe
+    from llama_lab.bench.report import format_row
+    from llama_lab.bench.suite import CPU_7B_CONFIGURATIONS, QUICK, measure_cpu_7b
+
+    rows = measure_cpu_7b(QUICK, BandwidthProbe(torch.device("cpu"), torch.float32, 8), args=TOY, log=lambda _: 0)
+    assert [r["configuration"] for r in rows] == list(CPU_7B_CONFIGURATIONS)
+    by = {r["configuration"]: r for r in rows}
+    assert by["int4-g64"]["bytes_per_step"] < by["int8"]["bytes_per_step"] < by["bfloat16"]["bytes_per_step"]
+    for r in rows:
+        assert r["kit"] > 0 and r["bound"] == pytest.approx(r["bandwidth_bytes_per_s"] / r["bytes_per_step"])
+        assert r["peak_bytes"] > r["bytes_per_step"] and format_row(r).count("|") == 9
+
+
 def test_peak_rss_sees_an_allocation():
     with PeakRSS() as memory:
         block = torch.ones(64 * 2**20 // 4)  # 64 MiB, written so that every page is resident
