@@ -17,7 +17,8 @@ for decoding; on a GPU the plain model), and with the compiled one (`fast.Compil
 torch.compile; on a CPU with the weights frozen into Inductor's matrix kernels, on a GPU with CUDA graphs). So
 is the training step: eager, and compiled on both sides (the kit's
 `train --compile` against transformers' model through the same torch.compile). Compiling is done in the untimed
-warm-up. On a GPU the suite runs in bfloat16 and adds a model of Llama 2 7B's shape with random weights.
+warm-up. On a GPU the suite runs in bfloat16 and adds a model of Llama 2 7B's shape with random weights; on a CPU,
+`--sizes 7b` measures that shape alone, at batch 1, in int4, int8 and bfloat16 (measure_cpu_7b).
 Quantized decoding (`llama_lab.quantize`, int8 and int4 in groups of 64) is measured against the same model in
 floating point through the same kind of step (compiled, or eager with --no-compile), in turns, with the share of
 the bandwidth bound for the bytes the quantized step reads; these rows have a table of their own.
