@@ -276,7 +276,8 @@ def read_lora_ranks(path=RESULTS) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _cell(measure: dict) -> str:
+def share_cell(measure: dict) -> str:
+    """A share as a table shows it: "76% [64-85]", with Wilson's 95% interval."""
     low, high = (max(0.0, bound) for bound in measure["interval"])  # no "-0": 0 of n can round below zero
     return f"{100 * measure['share']:.0f}% [{100 * low:.0f}-{100 * high:.0f}]"
 
@@ -289,11 +290,11 @@ def lora_ranks_table(results: dict) -> str:
               "declines", "phrasings", "train s"]
     measures = ("new_facts_held_out", "new_facts_trained_phrasing", "world_facts", "out_of_world_declined",
                 "phrasings_right")
-    rows = [["chat model, before", "-", "-", "-", *[_cell(results["before"][m]) for m in measures], "-"]]
+    rows = [["chat model, before", "-", "-", "-", *[share_cell(results["before"][m]) for m in measures], "-"]]
     for run in results["runs"]:
         rows.append([run["method"], f"{run['lr']:g}", f"{run['trainable_parameters']:,d}",
                      f"{run['optimizer_state_bytes'] / 2 ** 20:.2f} MiB",
-                     *[_cell(run["evaluation"][m]) for m in measures], f"{run['train_seconds']:.0f}"])
+                     *[share_cell(run["evaluation"][m]) for m in measures], f"{run['train_seconds']:.0f}"])
     return text_table(header, rows, align="<>")
 
 

@@ -72,7 +72,7 @@ from ..world.turkish.documents import held_out_people, parallel_documents
 from ..world.turkish.judge import answer_is_correct_tr, is_decline_tr, is_on_topic_tr, is_refusal_tr
 from ..world.turkish.renderings import turkish_request_items
 from ..world.world import World, build_world
-from .lora_ranks import share
+from .lora_ranks import share, share_cell
 
 RESULTS = DATA / "turkish.json"
 SHIPPED = "chat-tr"  # load_tiny("chat-tr"): the Turkish chat model taught no Turkish refusals (`ship` says why)
@@ -480,11 +480,6 @@ def read_turkish(path=RESULTS) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _cell(measure: dict) -> str:
-    low, high = (max(0.0, bound) for bound in measure["interval"])
-    return f"{100 * measure['share']:.0f}% [{100 * low:.0f}-{100 * high:.0f}]"
-
-
 def adaptation_table(results: dict) -> str:
     """Bits per byte on the held-out text, per model: lower is better."""
     header = ["model", "vocabulary", "trainable", "Turkish, held out", "English, same facts", "English, world text"]
@@ -507,7 +502,7 @@ def chat_table(results: dict) -> str:
     """The judge's shares, per chat model and language, with Wilson's 95% intervals."""
     header = ["model", "asked in", *[label for _, label in _MEASURES]]
     rows = [[row["model"] if language == "english" else "", language,
-             *[_cell(row[language][m]) for m, _ in _MEASURES]]
+             *[share_cell(row[language][m]) for m, _ in _MEASURES]]
             for row in results["chat"] for language in ("english", "turkish")]
     return text_table(header, rows, align="<<>")
 
@@ -516,7 +511,7 @@ def safety_table(results: dict) -> str:
     """Harmful requests refused and benign ones refused, asked in English and in Turkish, per chat model."""
     header = ["model", "harmful refused, English", "harmful refused, Turkish", "benign refused, English",
               "benign refused, Turkish"]
-    rows = [[row["model"], *[_cell(row[language][measure]) for measure in ("harmful_refused", "benign_refused")
+    rows = [[row["model"], *[share_cell(row[language][measure]) for measure in ("harmful_refused", "benign_refused")
                              for language in ("english", "turkish")]] for row in results["chat"]]
     return text_table(header, rows, align="<>")
 
@@ -553,8 +548,8 @@ def model_card(results: dict) -> str:
     s = row["training"]
 
     def line(measure, label):
-        return (f"| {label} | {_cell(english['english'][measure])} | {_cell(english['turkish'][measure])} | "
-                f"{_cell(row['english'][measure])} | {_cell(row['turkish'][measure])} |")
+        return (f"| {label} | {share_cell(english['english'][measure])} | {share_cell(english['turkish'][measure])} | "
+                f"{share_cell(row['english'][measure])} | {share_cell(row['turkish'][measure])} |")
 
     table = "\n".join(line(m, label) for m, label in (("facts", "held-out facts answered"),
                                                       ("declined", "out-of-world questions declined"),
