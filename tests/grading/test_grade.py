@@ -1016,8 +1016,13 @@ def test_a_fifo_or_a_link_in_place_of_the_results_costs_the_part_and_does_not_ha
                 for i, path in enumerate(sorted(glob.glob(os.path.join(os.getcwd(), "..", "parts", "*.out.pt")))):
                     try:
                         if os.path.isfile(path) and not os.path.islink(path):
-                            os.unlink(path)
-                            os.mkfifo(path) if i % 2 else os.symlink("/dev/zero", path)
+                            # made beside the results and renamed over them, so that the grader never finds them
+                            # missing, only a FIFO or a link where they were
+                            swapped = path + ".swap"
+                            if os.path.lexists(swapped):
+                                os.unlink(swapped)
+                            os.mkfifo(swapped) if i % 2 else os.symlink("/dev/zero", swapped)
+                            os.replace(swapped, path)
                     except OSError:  # the grader's step replaced it meanwhile
                         pass
                 time.sleep(0.005)
