@@ -458,7 +458,7 @@ def ship(out: Path, results: dict, data_dir=DATA) -> None:
             shutil.copyfile(trained / name, tmp)
     with replacing(folder / "MODEL_CARD.md") as tmp:
         tmp.write_text(model_card(results), encoding="utf-8")
-    write_results({k: v for k, v in results.items()}, Path(data_dir) / "turkish.json")
+    write_results(results, Path(data_dir) / "turkish.json")
 
 
 # ------------------------------------------------------------------------------------------ the file and the tables
