@@ -344,13 +344,11 @@ _FOLDERS = dict(zip(PRETRAINED + CHAT_MODELS, ("pretrain-kit", "pretrain-extende
                                                 "chat-some-safety", "chat-safety")))
 
 
-def train_models(out: Path, settings: Settings, data_dir=DATA) -> dict[str, dict]:
-    """Train every model of the experiment into `out` (one folder each, with its tokenizer and a training.json);
-    a model already there is kept. Returns each model's training record by name."""
-    world = build_world(WORLD_SEED)
-    the_texts = texts(world, settings)
-    base, kit = load_tiny("base", data_dir=data_dir)
-    chat_model, _ = load_tiny("chat", data_dir=data_dir)
+def train_models(out: Path, settings: Settings, world: World, the_texts: dict[str, list[str]], base, kit: Tokenizer,
+                 chat_model) -> dict[str, dict]:
+    """Train every model of the experiment into `out` (one folder each, with its tokenizer and a training.json)
+    from the tiny `base` and `chat_model` (with the kit's tokenizer `kit`), on `the_texts` (`texts`) and the
+    dialogs of `world`; a model already there is kept. Returns each model's training record by name."""
     documents = the_texts["turkish_train"] + the_texts["english_train"]
     records = {}
     for name in PRETRAINED + CHAT_MODELS:
@@ -398,11 +396,11 @@ def run_experiment(out=RUNS, settings: Settings = Settings(), data_dir=DATA, fre
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    records = train_models(out, settings, data_dir)
     world = build_world(WORLD_SEED)
     the_texts = texts(world, settings)
     base, kit = load_tiny("base", data_dir=data_dir)
     chat_model, _ = load_tiny("chat", data_dir=data_dir)
+    records = train_models(out, settings, world, the_texts, base, kit, chat_model)
     extended = Tokenizer(out / _FOLDERS["extended vocabulary, full"] / "tokenizer.model")
     results = {
         "command": "python -m llama_lab.course.turkish",
