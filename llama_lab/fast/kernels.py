@@ -1,19 +1,22 @@
 """The kit's hand-written kernels: the weight-only int8 and int4 products on an x86 CPU (`quantized_linear.c`).
 
-Decoding with int8 weights (`llama_lab.quantize`) is faster than with float32 only if the product reads the int8
-bytes as they are stored. torch has such an operator (`aten._weight_int8pack_mm`), but on a CPU without AVX-512
-it multiplies one number at a time, and Inductor's code for "widen, then multiply" loads 8 bytes through a slow
-partial-vector path: both stream 1-4 GB/s, against the 20+ GB/s the memory gives a float32 product here
-(docs/benchmarks.md). The int8 product in `quantized_linear.c` is 40 lines of AVX2: it reads 22 GB/s. The int4
-product there reads the packed 4-bit codes as stored, half a byte a weight, with a scale and a zero per group of 32
-to 128 columns; torch's CPU int4 operator (`aten._weight_int4pack_mm_for_cpu`) is 5 to 15 times slower here, and
-stays as the fallback (`TorchInt4Linear`).
+Decoding with int8 or int4 weights (`llama_lab.quantize`) is faster than with float32 only if the product reads the
+integers as they are stored, a quarter or an eighth of float32's bytes, and turns them into floats in registers.
+torch has such operators for a CPU (`aten._weight_int8pack_mm`, `aten._weight_int4pack_mm_for_cpu`), but on this
+kit's 2-core AMD EPYC they run 4 and 15 times slower than the kit's products (4096 x 11008, one row of x), and
+Inductor's code for "widen, then multiply" loads 8 bytes through a slow partial-vector path (docs/benchmarks.md).
+`quantized_linear.c` multiplies in tiles of four rows of weights by up to four rows of x, so that each weight is
+made a float once for every row of x; its int4 product reads the packed 4-bit codes, half a byte a weight, with a
+scale and a zero per group of 32 to 128 columns. torch's CPU int4 operator stays as the fallback
+(`TorchInt4Linear`).
 
-The kernels are compiled on first use with the machine's C compiler (the one torch.compile uses on a CPU) into
-the user's cache (~/.cache/llama_lab/kernels/, named by a hash of the source and flags), and registered with
-torch as the operators `llama_lab::int8_linear` and `llama_lab::int4_linear`, so that a compiled decoding step calls
-them like any other. Where they cannot be built (no compiler, no AVX2, not x86), `int8_kernel_problem()` says why and
-decoding runs the quantized layers' own forward (int4: torch's operator): the same numbers, slower.
+The same source is built for AVX-512 and for AVX2 (INSTRUCTION_SETS), on first use, with the machine's C compiler
+(the one torch.compile uses on a CPU), into the user's cache (~/.cache/llama_lab/kernels/, named by the
+instruction set and a hash of the source and flags); the best one this CPU runs is used. The kernels are
+registered with torch as the operators `llama_lab::int8_linear` and `llama_lab::int4_linear`, so that a compiled
+decoding step calls them like any other. Where they cannot be built (no compiler, no AVX2, not x86),
+`int8_kernel_problem()` says why and decoding runs the quantized layers' own forward (int4: torch's operator): the
+same numbers, slower.
 """
 
 from __future__ import annotations
@@ -34,7 +37,12 @@ from ..files import replacing
 from ..quantize import QuantizedLinear, unpack_int4
 
 SOURCE = Path(__file__).with_name("quantized_linear.c")
-FLAGS = ("-O3", "-mavx2", "-mfma", "-fopenmp", "-shared", "-fPIC")
+COMMON_FLAGS = ("-O3", "-fopenmp", "-shared", "-fPIC")
+# The instruction sets the kernels are built for, best first: the same source, compiled with each one's flags.
+INSTRUCTION_SETS = {
+    "avx512": ("-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma"),
+    "avx2": ("-mavx2", "-mfma"),
+}
 
 
 def cache_dir() -> Path:
@@ -47,30 +55,40 @@ class KernelUnavailable(Exception):
     """The kernel cannot run on this machine; the message says why."""
 
 
-@functools.cache  # a shared library is loaded once per process, as a module is imported once
-def _library() -> ctypes.CDLL:
+def kernel_instruction_set() -> str:
+    """The best of INSTRUCTION_SETS this CPU runs, as torch finds it ("avx512" or "avx2"), else KernelUnavailable."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
-        raise KernelUnavailable(f"the int8 kernel is for x86 CPUs; this one is {platform.machine()}")
+        raise KernelUnavailable(f"the kernels are for x86 CPUs; this one is {platform.machine()}")
     capability = torch.backends.cpu.get_cpu_capability()
     if capability not in ("AVX2", "AVX512"):
-        raise KernelUnavailable(f"the int8 kernel needs AVX2; torch finds {capability} on this CPU")
+        raise KernelUnavailable(f"the kernels need AVX2; torch finds {capability} on this CPU")
+    return capability.lower()
+
+
+@functools.cache  # a shared library is loaded once per process, as a module is imported once
+def _library(instruction_set: str | None = None) -> ctypes.CDLL:
+    best = kernel_instruction_set()
+    instruction_set = instruction_set or best
+    if list(INSTRUCTION_SETS).index(instruction_set) < list(INSTRUCTION_SETS).index(best):
+        raise KernelUnavailable(f"this CPU runs {best}, not {instruction_set}")
     compiler = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
     if compiler is None:
-        raise KernelUnavailable("no C compiler found (set CC, or install gcc): the int8 kernel is built on first use")
+        raise KernelUnavailable("no C compiler found (set CC, or install gcc): the kernels are built on first use")
+    flags = (*COMMON_FLAGS, *INSTRUCTION_SETS[instruction_set])
     source = SOURCE.read_bytes()
-    digest = hashlib.sha256(source + " ".join(FLAGS).encode()).hexdigest()[:16]
-    target = cache_dir() / f"int8_linear-{digest}.so"
+    digest = hashlib.sha256(source + " ".join(flags).encode()).hexdigest()[:16]
+    target = cache_dir() / f"quantized_linear-{instruction_set}-{digest}.so"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             with replacing(target) as building:
-                built = subprocess.run([compiler, *FLAGS, str(SOURCE), "-o", str(building)], capture_output=True,
+                built = subprocess.run([compiler, *flags, str(SOURCE), "-o", str(building)], capture_output=True,
                                        text=True)
                 if built.returncode:
                     raise KernelUnavailable(f"{compiler} could not build {SOURCE.name}: "
                                             f"{(built.stderr.strip().splitlines() or ['no message'])[-1]}")
         except OSError as error:
-            raise KernelUnavailable(f"could not build the int8 kernel into {target.parent}: {error}") from error
+            raise KernelUnavailable(f"could not build the kernels into {target.parent}: {error}") from error
     library = ctypes.CDLL(str(target))
     library.int8_linear.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_int64] * 3
     library.int8_linear.restype = None
@@ -80,7 +98,7 @@ def _library() -> ctypes.CDLL:
 
 
 def int8_kernel_problem() -> str | None:
-    """None when the int8 kernel runs here (building it if need be), else why not, in one sentence."""
+    """None when the kernels run here (building them if need be), else why not, in one sentence."""
     try:
         _library()
     except KernelUnavailable as why:
@@ -88,24 +106,27 @@ def int8_kernel_problem() -> str | None:
     return None
 
 
-def _int8_linear(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+def int8_product(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor,
+                 instruction_set: str | None = None) -> torch.Tensor:
     """x (..., K) float32 times the int8 weight qweight (N, K) with one float32 scale per row (N,):
-    (..., N) float32, the numbers of F.linear(x, qweight * scale[:, None]) summed in another order."""
+    (..., N) float32, the numbers of F.linear(x, qweight * scale[:, None]) summed in another order. On the kernels
+    built for `instruction_set` (INSTRUCTION_SETS; by default the best this CPU runs)."""
     x = x.contiguous()
     out = x.new_empty(x.shape[:-1] + (qweight.shape[0],))
-    _library().int8_linear(x.data_ptr(), qweight.data_ptr(), scale.data_ptr(), out.data_ptr(),
+    _library(instruction_set).int8_linear(x.data_ptr(), qweight.data_ptr(), scale.data_ptr(), out.data_ptr(),
                            x.numel() // x.shape[-1], qweight.shape[0], qweight.shape[1])
     return out
 
 
-def _int4_linear(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor,
-                 group_size: int) -> torch.Tensor:
+def int4_product(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor, group_size: int,
+                 instruction_set: str | None = None) -> torch.Tensor:
     """x (..., K) float32 times the groupwise int4 weight: qweight (N, K / 2) packed (packing.pack_int4), scale
     (N, K / group_size) float32, zero (N, K / group_size) uint8: (..., N) float32, the numbers of
-    F.linear(x, (q - zero) * scale) summed in another order."""
+    F.linear(x, (q - zero) * scale) summed in another order (with AVX2, each group's zero is taken off through the
+    group's sum of x, so that they agree to rounding). On the kernels built for `instruction_set`."""
     x = x.contiguous()
     out = x.new_empty(x.shape[:-1] + (qweight.shape[0],))
-    _library().int4_linear(x.data_ptr(), qweight.data_ptr(), scale.data_ptr(), zero.data_ptr(), out.data_ptr(),
+    _library(instruction_set).int4_linear(x.data_ptr(), qweight.data_ptr(), scale.data_ptr(), zero.data_ptr(), out.data_ptr(),
                            x.numel() // x.shape[-1], qweight.shape[0], x.shape[-1], group_size)
     return out
 
@@ -115,8 +136,8 @@ def _int4_linear(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor, ze
 _OPERATORS = torch.library.Library("llama_lab", "DEF")
 _OPERATORS.define("int8_linear(Tensor x, Tensor qweight, Tensor scale) -> Tensor")
 _OPERATORS.define("int4_linear(Tensor x, Tensor qweight, Tensor scale, Tensor zero, int group_size) -> Tensor")
-_OPERATORS.impl("int8_linear", _int8_linear, "CPU")
-_OPERATORS.impl("int4_linear", _int4_linear, "CPU")
+_OPERATORS.impl("int8_linear", int8_product, "CPU")
+_OPERATORS.impl("int4_linear", int4_product, "CPU")
 
 
 @torch.library.register_fake("llama_lab::int8_linear")
@@ -129,31 +150,36 @@ def _(x, qweight, scale, zero, group_size):
     return x.new_empty(x.shape[:-1] + (qweight.shape[0],))
 
 
+def _float32_scale(layer: QuantizedLinear) -> torch.Tensor:
+    """The layer's scales as the kernels read them, float32 and contiguous: the layer's own tensor where it is so,
+    else a copy (a model quantized in bfloat16 keeps bfloat16 scales: 2 more bytes per group of weights)."""
+    return layer.scale.to(torch.float32).contiguous()
+
+
 class Int8KernelLinear(nn.Module):
-    """An int8 QuantizedLinear whose product runs on `int8_linear` (it shares the layer's buffers)."""
+    """An int8 QuantizedLinear whose product runs on `int8_linear` (it shares the layer's buffers). The kernel
+    multiplies float32 rows: other inputs (a bfloat16 model's) are multiplied as float32 and the output rounded
+    back to their dtype."""
 
     def __init__(self, layer: QuantizedLinear):
         super().__init__()
-        self.layer = layer
+        self.layer, self.scale = layer, _float32_scale(layer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dtype != torch.float32:  # the kernel multiplies float32 rows
-            return self.layer(x)
-        return torch.ops.llama_lab.int8_linear(x, self.layer.qweight, self.layer.scale)
+        return torch.ops.llama_lab.int8_linear(x.float(), self.layer.qweight, self.scale).to(x.dtype)
 
 
 class Int4KernelLinear(nn.Module):
-    """An int4 QuantizedLinear whose product runs on the kit's `int4_linear` (it shares the layer's buffers)."""
+    """An int4 QuantizedLinear whose product runs on the kit's `int4_linear` (it shares the layer's buffers, and
+    its scales where they are float32). Inputs of other dtypes are multiplied as float32, as by Int8KernelLinear."""
 
     def __init__(self, layer: QuantizedLinear):
         super().__init__()
-        self.layer, self.group_size = layer, layer.scheme.group_size
+        self.layer, self.group_size, self.scale = layer, layer.scheme.group_size, _float32_scale(layer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dtype != torch.float32:  # the kernel multiplies float32 rows
-            return self.layer(x)
-        return torch.ops.llama_lab.int4_linear(x, self.layer.qweight, self.layer.scale, self.layer.zero,
-                                               self.group_size)
+        return torch.ops.llama_lab.int4_linear(x.float(), self.layer.qweight, self.scale, self.layer.zero,
+                                               self.group_size).to(x.dtype)
 
 
 class TorchInt4Linear(nn.Module):
@@ -181,12 +207,11 @@ class TorchInt4Linear(nn.Module):
 
 def with_kernel(layer: QuantizedLinear) -> nn.Module:
     """`layer` as decoding runs it on a CPU: int8 and int4 on the kit's kernels where they run (int4 otherwise on
-    torch's CPU int4 operator); elsewhere, or otherwise, the layer itself. (All take float32 inputs; others go to
-    the layer.)"""
+    torch's CPU int4 operator, which takes float32 inputs and leaves others to the layer); elsewhere, or
+    otherwise, the layer itself."""
     if layer.qweight.device.type != "cpu":
         return layer
-    kit_kernel = (layer.scale.dtype == torch.float32 and layer.qweight.is_contiguous() and layer.scale.is_contiguous()
-                  and int8_kernel_problem() is None)
+    kit_kernel = layer.qweight.is_contiguous() and int8_kernel_problem() is None
     if layer.scheme.bits == 4:
         usable = kit_kernel and layer.scheme.group_size % 32 == 0 and layer.zero.is_contiguous()
         return Int4KernelLinear(layer) if usable else TorchInt4Linear(layer)

@@ -1,151 +1,188 @@
-/* The weight-only int8 and int4 products on an x86 CPU with AVX2 (llama_lab/fast/kernels.py builds and calls them).
+/* The weight-only int8 and int4 products on an x86 CPU (llama_lab/fast/kernels.py builds and calls them).
 
-   y[m, n] = scale[n] * sum_k x[m, k] * q[n, k]
-   x: (M, K) float32, q: (N, K) int8 (one row per output), scale: (N,) float32, y: (M, N) float32.
+   int8:  y[m, n] = scale[n] * sum_k x[m, k] * q[n, k]
+   int4:  y[m, n] = sum_k x[m, k] * (q[n, k] - zero[n, k / G]) * scale[n, k / G]    (groups of G columns)
 
-   Decoding multiplies a few rows x by every weight, so the time goes into reading q from memory: a quarter of the
-   bytes of a float32 weight. Eight weights at a time are loaded as 8 bytes, widened to eight int32 and then to
-   eight floats in registers, and multiplied into four running sums (four, so that an addition need not wait for
-   the one before it); with several rows of x, four of them at a time share each widening. The rows of q are
-   shared among the cores (OpenMP); a row is read from memory once for all of x's rows. */
+   x: (M, K) float32, y: (M, N) float32, one row of q per output. Decoding multiplies a few rows x by every weight,
+   so the time goes into reading q from memory and into turning each weight into a float, which happens in
+   registers: q is read once, as stored. The file is built twice, once for CPUs with AVX-512 and once for those
+   with AVX2 only; each build compiles the half that its instructions allow.
+
+   Both products work in tiles: a few rows of q against up to four rows of x. A tile's weights are made floats
+   once and used for every row of x, and each (row of x, row of q) pair has its own running sum, so that an
+   addition need not wait for the one before it. The tiles of q are shared among the cores (OpenMP); the rows of x
+   stay in the cores' caches. */
 
 #include <immintrin.h>
 #include <stdint.h>
 #include <stdlib.h>
 
-static inline __m256 widen8(const int8_t* p) {  /* 8 int8 -> 8 float32 */
-    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)p)));
-}
+#define INLINE static inline __attribute__((always_inline))
+#define X_ROWS 4  /* rows of x in a tile */
+#define Q_ROWS 4  /* rows of q in a tile: four running sums even for one row of x (fewer would wait on each other) */
 
-static inline float sum8(__m256 v) {  /* the sum of the 8 lanes */
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+/* ---------------------------------------------------------------------------------------------- AVX-512 */
+#define LANES 16
+typedef __m512 floats;
+INLINE floats zeros(void) { return _mm512_setzero_ps(); }
+INLINE floats load(const float* p) { return _mm512_loadu_ps(p); }
+INLINE floats multiply_add(floats a, floats b, floats c) { return _mm512_fmadd_ps(a, b, c); }
+INLINE float total(floats v) { return _mm512_reduce_add_ps(v); }
+INLINE floats int8_floats(const int8_t* p) {  /* 16 int8 -> 16 float32 */
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)p)));
+}
+#else
+/* ---------------------------------------------------------------------------------------------- AVX2 */
+#define LANES 8
+typedef __m256 floats;
+INLINE floats zeros(void) { return _mm256_setzero_ps(); }
+INLINE floats load(const float* p) { return _mm256_loadu_ps(p); }
+INLINE floats multiply_add(floats a, floats b, floats c) { return _mm256_fmadd_ps(a, b, c); }
+INLINE float total(floats v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
-
-/* One row of q times one row of x: four running sums over k. */
-static inline float dot_one(const float* xm, const int8_t* row, int64_t K) {
-    __m256 sum0 = _mm256_setzero_ps(), sum1 = _mm256_setzero_ps();
-    __m256 sum2 = _mm256_setzero_ps(), sum3 = _mm256_setzero_ps();
-    int64_t k = 0;
-    for (; k + 32 <= K; k += 32) {
-        sum0 = _mm256_fmadd_ps(_mm256_loadu_ps(xm + k), widen8(row + k), sum0);
-        sum1 = _mm256_fmadd_ps(_mm256_loadu_ps(xm + k + 8), widen8(row + k + 8), sum1);
-        sum2 = _mm256_fmadd_ps(_mm256_loadu_ps(xm + k + 16), widen8(row + k + 16), sum2);
-        sum3 = _mm256_fmadd_ps(_mm256_loadu_ps(xm + k + 24), widen8(row + k + 24), sum3);
-    }
-    for (; k + 8 <= K; k += 8)
-        sum0 = _mm256_fmadd_ps(_mm256_loadu_ps(xm + k), widen8(row + k), sum0);
-    float total = sum8(_mm256_add_ps(_mm256_add_ps(sum0, sum1), _mm256_add_ps(sum2, sum3)));
-    for (; k < K; k++) total += xm[k] * row[k];
-    return total;
+INLINE floats int8_floats(const int8_t* p) {  /* 8 int8 -> 8 float32 */
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)p)));
 }
+#endif
 
-/* One row of q times four rows of x: each 8 weights widened once and used four times. */
-static inline void dot_four(const float* x, int64_t K, const int8_t* row, float* out) {
-    __m256 sum0 = _mm256_setzero_ps(), sum1 = _mm256_setzero_ps();
-    __m256 sum2 = _mm256_setzero_ps(), sum3 = _mm256_setzero_ps();
+/* ------------------------------------------------------------------------------------------------ int8 */
+
+/* `rows` rows of q (K apart) times `x_rows` rows of x (K apart): out[i * Q_ROWS + r] = sum_k x[i, k] * q[r, k].
+   Called with constant rows and x_rows, so that the loops unroll and the sums stay in registers. */
+INLINE void int8_tile(const float* x, const int8_t* q, int64_t K, const int rows, const int x_rows, float* out) {
+    floats sums[X_ROWS][Q_ROWS];
+    for (int i = 0; i < x_rows; i++)
+        for (int r = 0; r < rows; r++) sums[i][r] = zeros();
     int64_t k = 0;
-    for (; k + 8 <= K; k += 8) {
-        __m256 w = widen8(row + k);
-        sum0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + k), w, sum0);
-        sum1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + K + k), w, sum1);
-        sum2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 2 * K + k), w, sum2);
-        sum3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 3 * K + k), w, sum3);
+    for (; k + LANES <= K; k += LANES) {
+        floats w[Q_ROWS];
+        for (int r = 0; r < rows; r++) w[r] = int8_floats(q + r * K + k);
+        for (int i = 0; i < x_rows; i++) {
+            const floats xi = load(x + i * K + k);
+            for (int r = 0; r < rows; r++) sums[i][r] = multiply_add(xi, w[r], sums[i][r]);
+        }
     }
-    out[0] = sum8(sum0), out[1] = sum8(sum1), out[2] = sum8(sum2), out[3] = sum8(sum3);
-    for (; k < K; k++)
-        for (int i = 0; i < 4; i++) out[i] += x[i * K + k] * row[k];
+    for (int i = 0; i < x_rows; i++)
+        for (int r = 0; r < rows; r++) {
+            float sum = total(sums[i][r]);
+            for (int64_t j = k; j < K; j++) sum += x[i * K + j] * q[r * K + j];  /* K not a multiple of LANES */
+            out[i * Q_ROWS + r] = sum;
+        }
 }
 
 void int8_linear(const float* x, const int8_t* q, const float* scale, float* y, int64_t M, int64_t N, int64_t K) {
     #pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < N; n++) {
-        const int8_t* row = q + n * K;
-        int64_t m = 0;
-        for (; m + 4 <= M; m += 4) {
-            float out[4];
-            dot_four(x + m * K, K, row, out);
-            for (int i = 0; i < 4; i++) y[(m + i) * N + n] = out[i] * scale[n];
+    for (int64_t n = 0; n < N; n += Q_ROWS) {
+        const int rows = N - n < Q_ROWS ? (int)(N - n) : Q_ROWS;
+        for (int64_t m = 0; m < M; m += X_ROWS) {
+            const int x_rows = M - m < X_ROWS ? (int)(M - m) : X_ROWS;
+            const float* xm = x + m * K;
+            const int8_t* qn = q + n * K;
+            float out[X_ROWS * Q_ROWS];
+            if (rows == Q_ROWS) {
+                switch (x_rows) {
+                    case 1: int8_tile(xm, qn, K, Q_ROWS, 1, out); break;
+                    case 2: int8_tile(xm, qn, K, Q_ROWS, 2, out); break;
+                    case 3: int8_tile(xm, qn, K, Q_ROWS, 3, out); break;
+                    default: int8_tile(xm, qn, K, Q_ROWS, 4, out);
+                }
+            } else {  /* the last rows of q, fewer than a tile: one at a time */
+                for (int r = 0; r < rows; r++)
+                    for (int i = 0; i < x_rows; i++) {
+                        float one[X_ROWS * Q_ROWS];
+                        int8_tile(xm + i * K, qn + r * K, K, 1, 1, one);
+                        out[i * Q_ROWS + r] = one[0];
+                    }
+            }
+            for (int i = 0; i < x_rows; i++)
+                for (int r = 0; r < rows; r++) y[(m + i) * N + n + r] = out[i * Q_ROWS + r] * scale[n + r];
         }
-        for (; m < M; m++) y[m * N + n] = dot_one(x + m * K, row, K) * scale[n];
     }
 }
 
-
-/* The int4 product, groupwise (llama_lab.quantize's int4 scheme):
-
-   y[m, n] = sum_g scale[n, g] * sum_{k in g} x[m, k] * (q[n, k] - zero[n, g])
-           = sum_g scale[n, g] * (sum_{k in g} x[m, k] * q[n, k]  -  zero[n, g] * xsum[m, g])
+/* ------------------------------------------------------------------------------------------------ int4
 
    q: (N, K / 2) bytes, column 2i in the low four bits of byte i and 2i+1 in the high four (packing.pack_int4);
-   scale: (N, K / G) float32, zero: (N, K / G) bytes, for groups of G columns (G a multiple of 32).
-   x's columns are first split into the even ones (xe) and the odd ones (xo), (M, K / 2) each, so that a byte's
-   low and high halves meet their columns without shuffling, and each group's sum of x is taken (xsum, (M, K / G)).
-   A step reads half a byte per weight (and a scale and a zero per group): eight bytes at a time are widened to
-   eight int32, split into their low and high halves, made floats and multiplied into a group's sum; the group's
-   sum is scaled into the row's running total as a vector, so that one horizontal sum ends each row. */
+   scale: (N, K / G) float32, zero: (N, K / G) bytes, for groups of G columns (G a multiple of 32). x's columns are
+   first split into the even ones (xe) and the odd ones (xo), (M, K / 2) each, so that a byte's low and high halves
+   meet their columns without shuffling. */
 
-static inline __m256i widen8u(const uint8_t* p) {  /* 8 bytes -> 8 int32 */
-    return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i*)p));
-}
-
-/* One row of q times one row of x: four running sums per group (the even and the odd columns of two 8-byte
-   loads), so that an addition need not wait for the one before it. */
-static inline float int4_one(const float* xe, const float* xo, const float* xsum, int64_t groups,
-                             const uint8_t* row, const float* scale, const uint8_t* zero, int64_t G) {
-    const __m256i low_bits = _mm256_set1_epi32(0x0F);
-    __m256 total = _mm256_setzero_ps();
-    float correction = 0.0f;
+#if LANES == 16
+/* With AVX-512 a register holds 16 floats, every value a 4-bit code can stand for in a group: the group's table
+   (c - zero) * scale for c = 0..15, made once per group and row of q. A code becomes its weight by one lookup
+   (vpermps reads the low four bits of each lane), so that the weights are exactly those of dequantize(). */
+INLINE void int4_tile(const float* xe, const float* xo, int64_t half, int64_t groups, int64_t G, const uint8_t* q,
+                      const float* scale, const uint8_t* zero, const int rows, const int x_rows, float* out) {
+    const floats codes = _mm512_set_ps(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    floats sums[X_ROWS][Q_ROWS];
+    for (int i = 0; i < x_rows; i++)
+        for (int r = 0; r < rows; r++) sums[i][r] = zeros();
     for (int64_t g = 0; g < groups; g++) {
-        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
-        const int64_t first = g * (G / 2), end = first + G / 2;
-        for (int64_t j = first; j < end; j += 16) {
-            __m256i w0 = widen8u(row + j), w1 = widen8u(row + j + 8);
-            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(xe + j), _mm256_cvtepi32_ps(_mm256_and_si256(w0, low_bits)), s0);
-            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(xo + j), _mm256_cvtepi32_ps(_mm256_srli_epi32(w0, 4)), s1);
-            s2 = _mm256_fmadd_ps(_mm256_loadu_ps(xe + j + 8), _mm256_cvtepi32_ps(_mm256_and_si256(w1, low_bits)), s2);
-            s3 = _mm256_fmadd_ps(_mm256_loadu_ps(xo + j + 8), _mm256_cvtepi32_ps(_mm256_srli_epi32(w1, 4)), s3);
+        floats table[Q_ROWS];
+        for (int r = 0; r < rows; r++)
+            table[r] = _mm512_mul_ps(_mm512_sub_ps(codes, _mm512_set1_ps((float)zero[r * groups + g])),
+                                     _mm512_set1_ps(scale[r * groups + g]));
+        for (int64_t j = g * (G / 2); j < (g + 1) * (G / 2); j += 16) {  /* 16 bytes: 32 weights of each row */
+            floats even[Q_ROWS], odd[Q_ROWS];
+            for (int r = 0; r < rows; r++) {
+                const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i*)(q + r * half + j)));
+                even[r] = _mm512_permutexvar_ps(bytes, table[r]);
+                odd[r] = _mm512_permutexvar_ps(_mm512_srli_epi32(bytes, 4), table[r]);
+            }
+            for (int i = 0; i < x_rows; i++) {
+                const floats e = load(xe + i * half + j), o = load(xo + i * half + j);
+                for (int r = 0; r < rows; r++) sums[i][r] = multiply_add(o, odd[r], multiply_add(e, even[r], sums[i][r]));
+            }
         }
-        const __m256 sum = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
-        total = _mm256_fmadd_ps(sum, _mm256_set1_ps(scale[g]), total);
-        correction += scale[g] * (float)zero[g] * xsum[g];
     }
-    return sum8(total) - correction;
+    for (int i = 0; i < x_rows; i++)
+        for (int r = 0; r < rows; r++) out[i * Q_ROWS + r] = total(sums[i][r]);
 }
-
-/* One row of q times four rows of x (rows `half` floats apart): each 8 weights widened once and used four times,
-   one running sum per row. */
-static inline void int4_four(const float* xe, const float* xo, const float* xsum, int64_t half, int64_t groups,
-                             const uint8_t* row, const float* scale, const uint8_t* zero, int64_t G, float* out) {
+#else
+/* With AVX2 a code is widened to an int32 and made a float, a group's sum is scaled as a whole, and the zero is
+   taken off once per group through the sum of x over the group (xsum):
+       sum_k x[k] * (q[k] - zero) * scale  =  scale * (sum_k x[k] * q[k]  -  zero * xsum)                        */
+INLINE void int4_tile(const float* xe, const float* xo, const float* xsum, int64_t half, int64_t groups, int64_t G,
+                      const uint8_t* q, const float* scale, const uint8_t* zero, const int rows, const int x_rows,
+                      float* out) {
     const __m256i low_bits = _mm256_set1_epi32(0x0F);
-    __m256 t0 = _mm256_setzero_ps(), t1 = _mm256_setzero_ps(), t2 = _mm256_setzero_ps(), t3 = _mm256_setzero_ps();
-    float c0 = 0.0f, c1 = 0.0f, c2 = 0.0f, c3 = 0.0f;
+    floats sums[X_ROWS][Q_ROWS];
+    float shifts[X_ROWS][Q_ROWS];
+    for (int i = 0; i < x_rows; i++)
+        for (int r = 0; r < rows; r++) sums[i][r] = zeros(), shifts[i][r] = 0.0f;
     for (int64_t g = 0; g < groups; g++) {
-        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
-        const int64_t first = g * (G / 2);
-        for (int64_t j = first; j < first + G / 2; j += 8) {
-            __m256i w = widen8u(row + j);
-            __m256 even = _mm256_cvtepi32_ps(_mm256_and_si256(w, low_bits));
-            __m256 odd = _mm256_cvtepi32_ps(_mm256_srli_epi32(w, 4));
-            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(xo + j), odd, _mm256_fmadd_ps(_mm256_loadu_ps(xe + j), even, s0));
-            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(xo + half + j), odd,
-                                 _mm256_fmadd_ps(_mm256_loadu_ps(xe + half + j), even, s1));
-            s2 = _mm256_fmadd_ps(_mm256_loadu_ps(xo + 2 * half + j), odd,
-                                 _mm256_fmadd_ps(_mm256_loadu_ps(xe + 2 * half + j), even, s2));
-            s3 = _mm256_fmadd_ps(_mm256_loadu_ps(xo + 3 * half + j), odd,
-                                 _mm256_fmadd_ps(_mm256_loadu_ps(xe + 3 * half + j), even, s3));
+        floats group[X_ROWS][Q_ROWS];
+        for (int i = 0; i < x_rows; i++)
+            for (int r = 0; r < rows; r++) group[i][r] = zeros();
+        for (int64_t j = g * (G / 2); j < (g + 1) * (G / 2); j += 8) {  /* 8 bytes: 16 weights of each row */
+            floats even[Q_ROWS], odd[Q_ROWS];
+            for (int r = 0; r < rows; r++) {
+                const __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i*)(q + r * half + j)));
+                even[r] = _mm256_cvtepi32_ps(_mm256_and_si256(bytes, low_bits));
+                odd[r] = _mm256_cvtepi32_ps(_mm256_srli_epi32(bytes, 4));
+            }
+            for (int i = 0; i < x_rows; i++) {
+                const floats e = load(xe + i * half + j), o = load(xo + i * half + j);
+                for (int r = 0; r < rows; r++) group[i][r] = multiply_add(o, odd[r], multiply_add(e, even[r], group[i][r]));
+            }
         }
-        const __m256 s = _mm256_set1_ps(scale[g]);
-        const float shift = scale[g] * (float)zero[g];
-        t0 = _mm256_fmadd_ps(s0, s, t0), c0 += shift * xsum[g];
-        t1 = _mm256_fmadd_ps(s1, s, t1), c1 += shift * xsum[groups + g];
-        t2 = _mm256_fmadd_ps(s2, s, t2), c2 += shift * xsum[2 * groups + g];
-        t3 = _mm256_fmadd_ps(s3, s, t3), c3 += shift * xsum[3 * groups + g];
+        for (int r = 0; r < rows; r++) {
+            const float s = scale[r * groups + g], shift = s * (float)zero[r * groups + g];
+            for (int i = 0; i < x_rows; i++) {
+                sums[i][r] = multiply_add(group[i][r], _mm256_set1_ps(s), sums[i][r]);
+                shifts[i][r] += shift * xsum[i * groups + g];
+            }
+        }
     }
-    out[0] = sum8(t0) - c0, out[1] = sum8(t1) - c1, out[2] = sum8(t2) - c2, out[3] = sum8(t3) - c3;
+    for (int i = 0; i < x_rows; i++)
+        for (int r = 0; r < rows; r++) out[i * Q_ROWS + r] = total(sums[i][r]) - shifts[i][r];
 }
+#endif
 
 void int4_linear(const float* x, const uint8_t* q, const float* scale, const uint8_t* zero, float* y, int64_t M,
                  int64_t N, int64_t K, int64_t G) {
@@ -157,24 +194,45 @@ void int4_linear(const float* x, const uint8_t* q, const float* scale, const uin
     for (int64_t m = 0; m < M; m++) {
         for (int64_t i = 0; i < half; i++) xe[m * half + i] = x[m * K + 2 * i], xo[m * half + i] = x[m * K + 2 * i + 1];
         for (int64_t g = 0; g < groups; g++) {
-            float total = 0.0f;
-            for (int64_t k = g * G; k < (g + 1) * G; k++) total += x[m * K + k];
-            xsum[m * groups + g] = total;
+            float sum = 0.0f;
+            for (int64_t k = g * G; k < (g + 1) * G; k++) sum += x[m * K + k];
+            xsum[m * groups + g] = sum;
         }
     }
+#if LANES == 16
+    (void)xsum;  /* the tables take the zeros in */
+#define INT4_TILE(first_x, first_row, ROWS, XROWS, OUT) \
+    int4_tile(xe + (first_x) * half, xo + (first_x) * half, half, groups, G, q + (first_row) * half, \
+              scale + (first_row) * groups, zero + (first_row) * groups, ROWS, XROWS, OUT)
+#else
+#define INT4_TILE(first_x, first_row, ROWS, XROWS, OUT) \
+    int4_tile(xe + (first_x) * half, xo + (first_x) * half, xsum + (first_x) * groups, half, groups, G, \
+              q + (first_row) * half, scale + (first_row) * groups, zero + (first_row) * groups, ROWS, XROWS, OUT)
+#endif
     #pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < N; n++) {
-        const uint8_t* row = q + n * half;
-        int64_t m = 0;
-        for (; m + 4 <= M; m += 4) {
-            float out[4];
-            int4_four(xe + m * half, xo + m * half, xsum + m * groups, half, groups, row, scale + n * groups,
-                      zero + n * groups, G, out);
-            for (int i = 0; i < 4; i++) y[(m + i) * N + n] = out[i];
+    for (int64_t n = 0; n < N; n += Q_ROWS) {
+        const int rows = N - n < Q_ROWS ? (int)(N - n) : Q_ROWS;
+        for (int64_t m = 0; m < M; m += X_ROWS) {
+            const int x_rows = M - m < X_ROWS ? (int)(M - m) : X_ROWS;
+            float out[X_ROWS * Q_ROWS];
+            if (rows == Q_ROWS) {
+                switch (x_rows) {
+                    case 1: INT4_TILE(m, n, Q_ROWS, 1, out); break;
+                    case 2: INT4_TILE(m, n, Q_ROWS, 2, out); break;
+                    case 3: INT4_TILE(m, n, Q_ROWS, 3, out); break;
+                    default: INT4_TILE(m, n, Q_ROWS, 4, out);
+                }
+            } else {  /* the last rows of q, fewer than a tile: one at a time */
+                for (int r = 0; r < rows; r++)
+                    for (int i = 0; i < x_rows; i++) {
+                        float one[X_ROWS * Q_ROWS];
+                        INT4_TILE(m + i, n + r, 1, 1, one);
+                        out[i * Q_ROWS + r] = one[0];
+                    }
+            }
+            for (int i = 0; i < x_rows; i++)
+                for (int r = 0; r < rows; r++) y[(m + i) * N + n + r] = out[i * Q_ROWS + r];
         }
-        for (; m < M; m++)
-            y[m * N + n] = int4_one(xe + m * half, xo + m * half, xsum + m * groups, groups, row, scale + n * groups,
-                                    zero + n * groups, G);
     }
     free(xe);
 }

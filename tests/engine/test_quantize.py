@@ -8,8 +8,9 @@ import torch
 import torch.nn.functional as F
 
 from llama_lab.fast import CompiledDecoder, LaidOutDecoder
-from llama_lab.fast.kernels import (Int4KernelLinear, Int8KernelLinear, TorchInt4Linear, int8_kernel_problem,
-                                    with_kernel)
+from llama_lab.fast.kernels import (INSTRUCTION_SETS, Int4KernelLinear, Int8KernelLinear, KernelUnavailable,
+                                    TorchInt4Linear, int4_product, int8_kernel_problem, int8_product,
+                                    kernel_instruction_set, with_kernel)
 from llama_lab.generate import generate_tokens
 from llama_lab.model import LLAMA2_7B, LLAMA2_13B, LLAMA2_70B, ModelArgs, build_model, init_weights
 from llama_lab.quantize import (QuantizedLinear, Scheme, pack_int4, quantization_error, quantization_of, quantize_int4,
@@ -132,23 +133,54 @@ def test_kernels_match_the_layer(scheme):
             assert torch.allclose(product(x), layer(x), atol=1e-4, rtol=1e-5)
 
 
+def instruction_sets_here() -> list[str]:
+    """The instruction sets whose build of the kernels this CPU runs (the best and every one below it)."""
+    try:
+        best = kernel_instruction_set()
+    except KernelUnavailable:
+        return []
+    return list(INSTRUCTION_SETS)[list(INSTRUCTION_SETS).index(best):]
+
+
+@pytest.mark.parametrize("instruction_set", list(INSTRUCTION_SETS))
 @pytest.mark.parametrize("group_size", [32, 64, 128])
-def test_int4_kernel_handles_every_group_size_and_number_of_rows(group_size):
-    if int8_kernel_problem() is not None:
-        pytest.skip(int8_kernel_problem())
-    layer = QuantizedLinear.from_linear(torch.nn.Linear(256, 40, bias=False), f"int4-g{group_size}")
-    for rows in (1, 2, 4, 5, 9):  # one row alone; four at a time, then one by one
+def test_int4_kernel_handles_every_group_size_and_number_of_rows(instruction_set, group_size):
+    if instruction_set not in instruction_sets_here() or int8_kernel_problem() is not None:
+        pytest.skip(f"this CPU does not run the {instruction_set} kernels: {int8_kernel_problem() or 'no such unit'}")
+    # 42 outputs: ten tiles of four rows of q and two rows alone; rows of x: one, four at a time, then the rest
+    layer = QuantizedLinear.from_linear(torch.nn.Linear(256, 42, bias=False), f"int4-g{group_size}")
+    for rows in (1, 2, 3, 4, 5, 9):
         x = torch.randn(rows, 256)
-        assert torch.allclose(Int4KernelLinear(layer)(x), layer(x), atol=1e-4)
+        product = int4_product(x, layer.qweight, layer.scale, layer.zero, group_size, instruction_set)
+        assert torch.allclose(product, layer(x), atol=1e-4)
 
 
-def test_int8_kernel_handles_any_width():
+@pytest.mark.parametrize("instruction_set", list(INSTRUCTION_SETS))
+def test_int8_kernel_handles_any_width(instruction_set):
+    if instruction_set not in instruction_sets_here() or int8_kernel_problem() is not None:
+        pytest.skip(f"this CPU does not run the {instruction_set} kernels: {int8_kernel_problem() or 'no such unit'}")
+    for width in (8, 40, 100, 1000):  # whole vectors of 16 or 8, and a tail of single numbers
+        layer = QuantizedLinear.from_linear(torch.nn.Linear(width, 26, bias=False), "int8")  # 6 tiles of 4, 2 alone
+        for rows in (1, 3, 4, 5, 9):
+            x = torch.randn(rows, width)
+            assert torch.allclose(int8_product(x, layer.qweight, layer.scale, instruction_set), layer(x), atol=1e-4)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_kernels_take_a_bfloat16_model(scheme):
+    """A model quantized in bfloat16 keeps bfloat16 scales and computes in bfloat16: the kernels multiply its rows
+    as float32 and round the output back, so they give the layer's product to bfloat16's rounding."""
     if int8_kernel_problem() is not None:
         pytest.skip(int8_kernel_problem())
-    for width in (8, 40, 100, 1000):  # the 32-wide loop, the 8-wide loop and the one-at-a-time tail
-        layer = QuantizedLinear.from_linear(torch.nn.Linear(width, 24, bias=False), "int8")
-        x = torch.randn(5, width)  # four rows at a time, then one
-        assert torch.allclose(Int8KernelLinear(layer)(x), layer(x), atol=1e-4)
+    layer = QuantizedLinear.from_linear(torch.nn.Linear(256, 48, bias=False).to(torch.bfloat16), scheme)
+    fast = with_kernel(layer)
+    assert isinstance(fast, Int8KernelLinear if scheme == "int8" else Int4KernelLinear)
+    x = torch.randn(5, 256, dtype=torch.bfloat16)
+    out = fast(x)
+    exact = F.linear(x.float(), layer.dequantize(torch.float32))  # the same numbers, in float32
+    assert out.dtype == torch.bfloat16
+    assert torch.allclose(out.float(), exact, rtol=2**-8, atol=1e-3)
+    assert torch.allclose(layer(x).float(), exact, rtol=2**-6, atol=1e-2)  # the layer's own bfloat16 product
 
 
 def test_join_computes_what_the_parts_compute():
