@@ -10,12 +10,13 @@ import torch
 from ..checkpoint import args_to_hf_config, meta_to_hf_names
 from ..checkpoint.adapter import ADAPTER_WEIGHTS, save_adapter
 from ..lora import add_lora
-from ..model import LLAMA2_7B, SMALL_50M, TINY, TOY, Llama, ModelArgs, RMSNorm, build_model, init_weights
+from ..model import LLAMA2_7B, LLAMA2_13B, SMALL_50M, TINY, TOY, Llama, ModelArgs, RMSNorm, build_model, init_weights
 from ..modules import replace_by_name
 from ..nf4 import NF4Linear
 from ..quantize import QuantizedLinear, quantize_model
 
-SIZES = {"tiny": TINY, "50m": SMALL_50M, "7b": LLAMA2_7B.with_(max_seq_len=1024), "toy": TOY}
+SIZES = {"tiny": TINY, "50m": SMALL_50M, "7b": LLAMA2_7B.with_(max_seq_len=1024),
+         "13b": LLAMA2_13B.with_(max_seq_len=1024), "toy": TOY}
 
 
 def random_model(args: ModelArgs, device: torch.device, dtype: torch.dtype, seed: int = 0) -> Llama:

@@ -81,6 +81,7 @@ MEASUREMENTS = Settings().measure
 QUANTIZED_SCHEMES = ("int8", "int4-g64")
 # Llama 2 7B's shape on a CPU, one configuration at a time (a laptop holds one): the smallest first
 CPU_7B_CONFIGURATIONS = ("int4-g64", "int8", "bfloat16")
+CPU_LARGE_CONFIGURATIONS = {"7b": CPU_7B_CONFIGURATIONS, "13b": ("int4-g64",)}  # 13B: what fits a 16 GB laptop
 CPU_7B_NEW_TOKENS = 8
 
 
@@ -389,17 +390,17 @@ def machine(device: torch.device, dtype: torch.dtype) -> dict:
     return info
 
 
-def measure_cpu_7b(cfg: Settings, probe: BandwidthProbe, args=None, log=print) -> list[dict]:
-    """Greedy decoding at batch 1 of a model of Llama 2 7B's shape (or `args`) with random weights, on the CPU, in
-    each of CPU_7B_CONFIGURATIONS: int4 and int8 built a layer at a time (never whole in floating point) and
-    decoded on the kit's kernels (fast.LaidOutDecoder), bfloat16 decoded by the plain model (the laid-out step
-    would hold a second copy of its 13 GB). One configuration at a time, each with its peak resident memory
-    (building and decoding) and its share of the bandwidth bound; no transformers side (its 7B would not fit
-    beside the kit's)."""
-    args = args or SIZES["7b"]
+def measure_cpu_7b(cfg: Settings, probe: BandwidthProbe, size: str = "7b", args=None, log=print) -> list[dict]:
+    """Greedy decoding at batch 1 of a model of Llama 2 7B's shape (13B's for size="13b", or `args`) with random
+    weights, on the CPU, in each of its CPU_LARGE_CONFIGURATIONS: int4 and int8 built a layer at a time (never whole
+    in floating point) and decoded on the kit's kernels (fast.LaidOutDecoder), bfloat16 decoded by the plain model
+    (the laid-out step would hold a second copy of its 13 GB). One configuration at a time, each with its peak
+    resident memory (building and decoding) and its share of the bandwidth bound; no transformers side (its 7B
+    would not fit beside the kit's)."""
+    args = args or SIZES[size]
     device = torch.device("cpu")
     rows = []
-    for configuration in CPU_7B_CONFIGURATIONS:
+    for configuration in CPU_LARGE_CONFIGURATIONS[size]:
         with PeakRSS() as peak:
             started = time.perf_counter()
             if configuration == "bfloat16":
@@ -421,7 +422,7 @@ def measure_cpu_7b(cfg: Settings, probe: BandwidthProbe, args=None, log=print) -
             times = take_turns({"prefill": decode(1), "decode": decode(1 + CPU_7B_NEW_TOKENS), "bandwidth": probe},
                                max(1, cfg.repeats // 3), device)
         per_step = weight_bytes_per_step(model)
-        r = row("7b", f"decode, batch 1, {configuration}", "tokens/s",
+        r = row(size, f"decode, batch 1, {configuration}", "tokens/s",
                 [CPU_7B_NEW_TOKENS / (t - t0) for t, t0 in zip(times["decode"], times["prefill"])], None,
                 kind="cpu_7b", configuration=configuration, bytes_per_step=per_step, peak_bytes=peak.peak,
                 build_seconds=built, prefill_seconds=statistics.median(times["prefill"]))
@@ -443,8 +444,11 @@ def run_suite(cfg: Settings, device: torch.device, dtype: torch.dtype, log=print
     log(f"memory bandwidth (matrix-vector product, {cfg.bandwidth_mib} MiB): "
         f"{results['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s")
     for size in cfg.sizes:
-        if size == "7b" and device.type != "cuda":  # on a CPU: one configuration at a time, at batch 1
-            results["rows"].extend(measure_cpu_7b(cfg, probe, log=log))
+        if size in CPU_LARGE_CONFIGURATIONS and device.type != "cuda":  # on a CPU: one configuration at a time
+            results["rows"].extend(measure_cpu_7b(cfg, probe, size, log=log))
+            continue
+        if size == "13b":
+            log("13b: measured on the CPU alone (int4 at batch 1); on a GPU the bench's large shape is 7b")
             continue
         model, origin = kit_model(size, device, dtype)
         twin = transformers_twin(model)
