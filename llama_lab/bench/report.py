@@ -98,7 +98,8 @@ def format_table(results: dict) -> str:
         lines += ["", "Quantized decoding against the same model in floating point (the same kind of step):", "",
                   *markdown_table(QUANTIZED_COLUMNS, [_quantized_cells(r) for r in quantized])]
     if cpu_7b:
-        lines += ["", "Llama 2's shapes (7B, 13B) with random weights on the CPU, one configuration at a time, batch 1:", "",
+        lines += ["", "Llama 2's shapes (7B, 13B), random weights, on the CPU, one configuration at a time, batch 1:",
+                  "",
                   *markdown_table(CPU_7B_COLUMNS, [_cpu_7b_cells(r) for r in cpu_7b])]
     lines += ["", "kit vs HF: how many times better the kit does (kit/HF for tokens/s, HF/kit for seconds and "
               "memory). paired runs: the lowest and the highest ratio of two runs made side by side (the two take "

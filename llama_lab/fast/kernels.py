@@ -126,8 +126,9 @@ def int4_product(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor, ze
     group's sum of x, so that they agree to rounding). On the kernels built for `instruction_set`."""
     x = x.contiguous()
     out = x.new_empty(x.shape[:-1] + (qweight.shape[0],))
-    _library(instruction_set).int4_linear(x.data_ptr(), qweight.data_ptr(), scale.data_ptr(), zero.data_ptr(), out.data_ptr(),
-                           x.numel() // x.shape[-1], qweight.shape[0], x.shape[-1], group_size)
+    _library(instruction_set).int4_linear(x.data_ptr(), qweight.data_ptr(), scale.data_ptr(), zero.data_ptr(),
+                                          out.data_ptr(), x.numel() // x.shape[-1], qweight.shape[0], x.shape[-1],
+                                          group_size)
     return out
 
 

@@ -136,7 +136,8 @@ INLINE void int4_tile(const float* xe, const float* xo, int64_t half, int64_t gr
             }
             for (int i = 0; i < x_rows; i++) {
                 const floats e = load(xe + i * half + j), o = load(xo + i * half + j);
-                for (int r = 0; r < rows; r++) sums[i][r] = multiply_add(o, odd[r], multiply_add(e, even[r], sums[i][r]));
+                for (int r = 0; r < rows; r++)
+                    sums[i][r] = multiply_add(o, odd[r], multiply_add(e, even[r], sums[i][r]));
             }
         }
     }
@@ -168,7 +169,8 @@ INLINE void int4_tile(const float* xe, const float* xo, const float* xsum, int64
             }
             for (int i = 0; i < x_rows; i++) {
                 const floats e = load(xe + i * half + j), o = load(xo + i * half + j);
-                for (int r = 0; r < rows; r++) group[i][r] = multiply_add(o, odd[r], multiply_add(e, even[r], group[i][r]));
+                for (int r = 0; r < rows; r++)
+                    group[i][r] = multiply_add(o, odd[r], multiply_add(e, even[r], group[i][r]));
             }
         }
         for (int r = 0; r < rows; r++) {
