@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from ..files import replacing
+from ..nf4 import BLOCK_SIZE, NF4, NF4Linear
 from ..quantize import QuantizedLinear, unpack_int4
 
 SOURCE = Path(__file__).with_name("quantized_linear.c")
@@ -94,6 +95,8 @@ def _library(instruction_set: str | None = None) -> ctypes.CDLL:
     library.int8_linear.restype = None
     library.int4_linear.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int64] * 4
     library.int4_linear.restype = None
+    library.nf4_linear.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int64] * 4
+    library.nf4_linear.restype = None
     return library
 
 
@@ -132,13 +135,28 @@ def int4_product(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor, ze
     return out
 
 
+def nf4_product(x: torch.Tensor, qweight: torch.Tensor, absmax: torch.Tensor, levels: torch.Tensor, block_size: int,
+                instruction_set: str | None = None) -> torch.Tensor:
+    """x (..., K) float32 times the NF4 weight: qweight (N, K / 2) packed codes (packing.pack_int4), absmax
+    (N, K / block_size) float32, levels (16,) float32: (..., N) float32, the numbers of
+    F.linear(x, levels[codes] * absmax) summed in another order. On the kernels built for `instruction_set`."""
+    x = x.contiguous()
+    out = x.new_empty(x.shape[:-1] + (qweight.shape[0],))
+    _library(instruction_set).nf4_linear(x.data_ptr(), qweight.data_ptr(), absmax.data_ptr(), levels.data_ptr(),
+                                         out.data_ptr(), x.numel() // x.shape[-1], qweight.shape[0], x.shape[-1],
+                                         block_size)
+    return out
+
+
 # The operator torch.ops.llama_lab.int8_linear: defined with torch.library (a third of torch.library.custom_op's
 # cost per call, which a decoding step pays 25 times for the 50M model), with its shape rule for torch.compile.
 _OPERATORS = torch.library.Library("llama_lab", "DEF")
 _OPERATORS.define("int8_linear(Tensor x, Tensor qweight, Tensor scale) -> Tensor")
 _OPERATORS.define("int4_linear(Tensor x, Tensor qweight, Tensor scale, Tensor zero, int group_size) -> Tensor")
+_OPERATORS.define("nf4_linear(Tensor x, Tensor qweight, Tensor absmax, Tensor levels, int block_size) -> Tensor")
 _OPERATORS.impl("int8_linear", int8_product, "CPU")
 _OPERATORS.impl("int4_linear", int4_product, "CPU")
+_OPERATORS.impl("nf4_linear", nf4_product, "CPU")
 
 
 @torch.library.register_fake("llama_lab::int8_linear")
@@ -148,6 +166,11 @@ def _(x, qweight, scale):
 
 @torch.library.register_fake("llama_lab::int4_linear")
 def _(x, qweight, scale, zero, group_size):
+    return x.new_empty(x.shape[:-1] + (qweight.shape[0],))
+
+
+@torch.library.register_fake("llama_lab::nf4_linear")
+def _(x, qweight, absmax, levels, block_size):
     return x.new_empty(x.shape[:-1] + (qweight.shape[0],))
 
 
@@ -183,6 +206,22 @@ class Int4KernelLinear(nn.Module):
                                                self.group_size).to(x.dtype)
 
 
+class NF4KernelLinear(nn.Module):
+    """An NF4Linear (`llama_lab.nf4`) whose product runs on the kit's `nf4_linear`: it shares the layer's codes and
+    holds its absmaxes in float32 (a double-quantized layer's, dequantized once: 4 bytes per 64 weights) and its
+    16 levels. Inputs of other dtypes are multiplied as float32, as by Int8KernelLinear."""
+
+    def __init__(self, layer: NF4Linear):
+        super().__init__()
+        self.layer = layer
+        self.absmax = layer.block_absmax().to(torch.float32).contiguous()  # (out, in / 64)
+        self.levels = NF4.to(torch.float32)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.llama_lab.nf4_linear(x.float(), self.layer.qweight, self.absmax, self.levels,
+                                              BLOCK_SIZE).to(x.dtype)
+
+
 class TorchInt4Linear(nn.Module):
     """An int4 QuantizedLinear whose product runs on torch's CPU int4 operator (`aten._weight_int4pack_mm_for_cpu`,
     outside torch's public API, used here alone), where the kit's kernel cannot. The operator takes its own packing
@@ -206,13 +245,15 @@ class TorchInt4Linear(nn.Module):
         return out.reshape(*x.shape[:-1], out.shape[-1])
 
 
-def with_kernel(layer: QuantizedLinear) -> nn.Module:
-    """`layer` as decoding runs it on a CPU: int8 and int4 on the kit's kernels where they run (int4 otherwise on
-    torch's CPU int4 operator, which takes float32 inputs and leaves others to the layer); elsewhere, or
+def with_kernel(layer: QuantizedLinear | NF4Linear) -> nn.Module:
+    """`layer` as decoding runs it on a CPU: int8, int4 and NF4 on the kit's kernels where they run (int4 otherwise
+    on torch's CPU int4 operator, which takes float32 inputs and leaves others to the layer); elsewhere, or
     otherwise, the layer itself."""
     if layer.qweight.device.type != "cpu":
         return layer
     kit_kernel = layer.qweight.is_contiguous() and int8_kernel_problem() is None
+    if isinstance(layer, NF4Linear):
+        return NF4KernelLinear(layer) if kit_kernel else layer
     if layer.scheme.bits == 4:
         usable = kit_kernel and layer.scheme.group_size % 32 == 0 and layer.zero.is_contiguous()
         return Int4KernelLinear(layer) if usable else TorchInt4Linear(layer)

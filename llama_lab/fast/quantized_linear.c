@@ -1,7 +1,8 @@
-/* The weight-only int8 and int4 products on an x86 CPU (llama_lab/fast/kernels.py builds and calls them).
+/* The weight-only int8, int4 and NF4 products on an x86 CPU (llama_lab/fast/kernels.py builds and calls them).
 
    int8:  y[m, n] = scale[n] * sum_k x[m, k] * q[n, k]
    int4:  y[m, n] = sum_k x[m, k] * (q[n, k] - zero[n, k / G]) * scale[n, k / G]    (groups of G columns)
+   NF4:   y[m, n] = sum_k x[m, k] * levels[q[n, k]] * absmax[n, k / G]               (blocks of G = 64 columns)
 
    x: (M, K) float32, y: (M, N) float32, one row of q per output. Decoding multiplies a few rows x by every weight,
    so the time goes into reading q from memory and into turning each weight into a float, which happens in
@@ -50,10 +51,40 @@ INLINE floats int8_floats(const int8_t* p) {  /* 8 int8 -> 8 float32 */
 }
 #endif
 
+/* Every tile of y (M x N): TILE(first row of x, first row of q, rows of q, rows of x, out) fills
+   out[i * Q_ROWS + r] for the tile, and y takes it times SCALE(n + r). The tiles of q are shared among the cores;
+   the last rows of q, fewer than a tile, go one at a time. `rows` and `x_rows` reach TILE as constants, so that
+   its loops unroll and its sums stay in registers. */
+#define EACH_TILE(TILE, SCALE)                                                                                 \
+    _Pragma("omp parallel for schedule(static)")                                                               \
+    for (int64_t n = 0; n < N; n += Q_ROWS) {                                                                  \
+        const int rows = N - n < Q_ROWS ? (int)(N - n) : Q_ROWS;                                               \
+        for (int64_t m = 0; m < M; m += X_ROWS) {                                                              \
+            const int x_rows = M - m < X_ROWS ? (int)(M - m) : X_ROWS;                                         \
+            float out[X_ROWS * Q_ROWS];                                                                        \
+            if (rows == Q_ROWS) {                                                                              \
+                switch (x_rows) {                                                                              \
+                    case 1: TILE(m, n, Q_ROWS, 1, out); break;                                                 \
+                    case 2: TILE(m, n, Q_ROWS, 2, out); break;                                                 \
+                    case 3: TILE(m, n, Q_ROWS, 3, out); break;                                                 \
+                    default: TILE(m, n, Q_ROWS, 4, out);                                                       \
+                }                                                                                              \
+            } else {                                                                                           \
+                for (int r = 0; r < rows; r++)                                                                 \
+                    for (int i = 0; i < x_rows; i++) {                                                         \
+                        float one[X_ROWS * Q_ROWS];                                                            \
+                        TILE(m + i, n + r, 1, 1, one);                                                         \
+                        out[i * Q_ROWS + r] = one[0];                                                          \
+                    }                                                                                          \
+            }                                                                                                  \
+            for (int i = 0; i < x_rows; i++)                                                                   \
+                for (int r = 0; r < rows; r++) y[(m + i) * N + n + r] = out[i * Q_ROWS + r] * (SCALE(n + r));  \
+        }                                                                                                      \
+    }
+
 /* ------------------------------------------------------------------------------------------------ int8 */
 
-/* `rows` rows of q (K apart) times `x_rows` rows of x (K apart): out[i * Q_ROWS + r] = sum_k x[i, k] * q[r, k].
-   Called with constant rows and x_rows, so that the loops unroll and the sums stay in registers. */
+/* `rows` rows of q (K apart) times `x_rows` rows of x (K apart): out[i * Q_ROWS + r] = sum_k x[i, k] * q[r, k]. */
 INLINE void int8_tile(const float* x, const int8_t* q, int64_t K, const int rows, const int x_rows, float* out) {
     floats sums[X_ROWS][Q_ROWS];
     for (int i = 0; i < x_rows; i++)
@@ -76,58 +107,51 @@ INLINE void int8_tile(const float* x, const int8_t* q, int64_t K, const int rows
 }
 
 void int8_linear(const float* x, const int8_t* q, const float* scale, float* y, int64_t M, int64_t N, int64_t K) {
-    #pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < N; n += Q_ROWS) {
-        const int rows = N - n < Q_ROWS ? (int)(N - n) : Q_ROWS;
-        for (int64_t m = 0; m < M; m += X_ROWS) {
-            const int x_rows = M - m < X_ROWS ? (int)(M - m) : X_ROWS;
-            const float* xm = x + m * K;
-            const int8_t* qn = q + n * K;
-            float out[X_ROWS * Q_ROWS];
-            if (rows == Q_ROWS) {
-                switch (x_rows) {
-                    case 1: int8_tile(xm, qn, K, Q_ROWS, 1, out); break;
-                    case 2: int8_tile(xm, qn, K, Q_ROWS, 2, out); break;
-                    case 3: int8_tile(xm, qn, K, Q_ROWS, 3, out); break;
-                    default: int8_tile(xm, qn, K, Q_ROWS, 4, out);
-                }
-            } else {  /* the last rows of q, fewer than a tile: one at a time */
-                for (int r = 0; r < rows; r++)
-                    for (int i = 0; i < x_rows; i++) {
-                        float one[X_ROWS * Q_ROWS];
-                        int8_tile(xm + i * K, qn + r * K, K, 1, 1, one);
-                        out[i * Q_ROWS + r] = one[0];
-                    }
-            }
-            for (int i = 0; i < x_rows; i++)
-                for (int r = 0; r < rows; r++) y[(m + i) * N + n + r] = out[i * Q_ROWS + r] * scale[n + r];
-        }
-    }
+#define INT8_TILE(m, n, ROWS, XROWS, OUT) int8_tile(x + (m) * K, q + (n) * K, K, ROWS, XROWS, OUT)
+#define ROW_SCALE(n) scale[n]
+    EACH_TILE(INT8_TILE, ROW_SCALE)
 }
 
-/* ------------------------------------------------------------------------------------------------ int4
+/* ------------------------------------------------------------------------------------------------ 4 bits
 
-   q: (N, K / 2) bytes, column 2i in the low four bits of byte i and 2i+1 in the high four (packing.pack_int4);
-   scale: (N, K / G) float32, zero: (N, K / G) bytes, for groups of G columns (G a multiple of 32). x's columns are
-   first split into the even ones (xe) and the odd ones (xo), (M, K / 2) each, so that a byte's low and high halves
-   meet their columns without shuffling. */
+   q: (N, K / 2) bytes, column 2i in the low four bits of byte i and 2i+1 in the high four (packing.pack_int4),
+   with per group of G columns (G a multiple of 32) a scale (N, K / G) float32 and, for int4, a zero (N, K / G)
+   bytes. x's columns are first split into the even ones (xe) and the odd ones (xo), (M, K / 2) each, so that a
+   byte's low and high halves meet their columns without shuffling.
+
+   A code stands for (levels[c] - zero) * scale in its group: int4's levels are 0..15, NF4's its 16 levels (and its
+   zero 0). The group's 16 weights are made once per group and row of q, a table, and each code becomes its weight
+   by a lookup, so that the weights are exactly those of dequantize(). */
+
+typedef struct {
+    const float *xe, *xo;  /* x's even and odd columns, (M, K / 2) each */
+    const uint8_t* q;
+    const float* scale;
+    const uint8_t* zero;  /* NULL: every zero is 0 */
+    const float* levels;  /* 16 floats */
+    int64_t half, groups, G;
+} FourBits;
+
+INLINE float zero_of(const FourBits* w, int64_t at) { return w->zero ? (float)w->zero[at] : 0.0f; }
 
 #if LANES == 16
-/* With AVX-512 a register holds 16 floats, every value a 4-bit code can stand for in a group: the group's table
-   (c - zero) * scale for c = 0..15, made once per group and row of q. A code becomes its weight by one lookup
-   (vpermps reads the low four bits of each lane), so that the weights are exactly those of dequantize(). */
-INLINE void int4_tile(const float* xe, const float* xo, int64_t half, int64_t groups, int64_t G, const uint8_t* q,
-                      const float* scale, const uint8_t* zero, const int rows, const int x_rows, float* out) {
-    const floats codes = _mm512_set_ps(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+/* With AVX-512 a register holds 16 floats, the whole table; vpermps looks each code up (it reads the low four
+   bits of each lane). */
+INLINE void table_tile(const FourBits* w, int64_t m, int64_t n, const int rows, const int x_rows, float* out) {
+    const floats levels = load(w->levels);
+    const int64_t half = w->half, groups = w->groups;
+    const uint8_t* q = w->q + n * half;
     floats sums[X_ROWS][Q_ROWS];
     for (int i = 0; i < x_rows; i++)
         for (int r = 0; r < rows; r++) sums[i][r] = zeros();
     for (int64_t g = 0; g < groups; g++) {
         floats table[Q_ROWS];
-        for (int r = 0; r < rows; r++)
-            table[r] = _mm512_mul_ps(_mm512_sub_ps(codes, _mm512_set1_ps((float)zero[r * groups + g])),
-                                     _mm512_set1_ps(scale[r * groups + g]));
-        for (int64_t j = g * (G / 2); j < (g + 1) * (G / 2); j += 16) {  /* 16 bytes: 32 weights of each row */
+        for (int r = 0; r < rows; r++) {
+            const int64_t at = (n + r) * groups + g;
+            table[r] = _mm512_mul_ps(_mm512_sub_ps(levels, _mm512_set1_ps(zero_of(w, at))),
+                                     _mm512_set1_ps(w->scale[at]));
+        }
+        for (int64_t j = g * (w->G / 2); j < (g + 1) * (w->G / 2); j += 16) {  /* 16 bytes: 32 weights a row */
             floats even[Q_ROWS], odd[Q_ROWS];
             for (int r = 0; r < rows; r++) {
                 const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i*)(q + r * half + j)));
@@ -135,7 +159,7 @@ INLINE void int4_tile(const float* xe, const float* xo, int64_t half, int64_t gr
                 odd[r] = _mm512_permutexvar_ps(_mm512_srli_epi32(bytes, 4), table[r]);
             }
             for (int i = 0; i < x_rows; i++) {
-                const floats e = load(xe + i * half + j), o = load(xo + i * half + j);
+                const floats e = load(w->xe + (m + i) * half + j), o = load(w->xo + (m + i) * half + j);
                 for (int r = 0; r < rows; r++)
                     sums[i][r] = multiply_add(o, odd[r], multiply_add(e, even[r], sums[i][r]));
             }
@@ -145,13 +169,56 @@ INLINE void int4_tile(const float* xe, const float* xo, int64_t half, int64_t gr
         for (int r = 0; r < rows; r++) out[i * Q_ROWS + r] = total(sums[i][r]);
 }
 #else
-/* With AVX2 a code is widened to an int32 and made a float, a group's sum is scaled as a whole, and the zero is
-   taken off once per group through the sum of x over the group (xsum):
-       sum_k x[k] * (q[k] - zero) * scale  =  scale * (sum_k x[k] * q[k]  -  zero * xsum)                        */
-INLINE void int4_tile(const float* xe, const float* xo, const float* xsum, int64_t half, int64_t groups, int64_t G,
-                      const uint8_t* q, const float* scale, const uint8_t* zero, const int rows, const int x_rows,
+/* With AVX2 a register holds 8 floats: the table is two, and a code is looked up in both and the one its fourth
+   bit names is kept (blendv reads each lane's top bit, where the code's fourth bit is shifted). */
+INLINE floats look_up(__m256i codes, floats low_table, floats high_table) {
+    const floats low = _mm256_permutevar8x32_ps(low_table, codes), high = _mm256_permutevar8x32_ps(high_table, codes);
+    return _mm256_blendv_ps(low, high, _mm256_castsi256_ps(_mm256_slli_epi32(codes, 28)));
+}
+
+INLINE void table_tile(const FourBits* w, int64_t m, int64_t n, const int rows, const int x_rows, float* out) {
+    const floats low_levels = load(w->levels), high_levels = load(w->levels + 8);
+    const int64_t half = w->half, groups = w->groups;
+    const uint8_t* q = w->q + n * half;
+    floats sums[X_ROWS][Q_ROWS];
+    for (int i = 0; i < x_rows; i++)
+        for (int r = 0; r < rows; r++) sums[i][r] = zeros();
+    for (int64_t g = 0; g < groups; g++) {
+        floats low_table[Q_ROWS], high_table[Q_ROWS];
+        for (int r = 0; r < rows; r++) {
+            const int64_t at = (n + r) * groups + g;
+            const floats zero = _mm256_set1_ps(zero_of(w, at)), scale = _mm256_set1_ps(w->scale[at]);
+            low_table[r] = _mm256_mul_ps(_mm256_sub_ps(low_levels, zero), scale);
+            high_table[r] = _mm256_mul_ps(_mm256_sub_ps(high_levels, zero), scale);
+        }
+        for (int64_t j = g * (w->G / 2); j < (g + 1) * (w->G / 2); j += 8) {  /* 8 bytes: 16 weights a row */
+            floats even[Q_ROWS], odd[Q_ROWS];
+            for (int r = 0; r < rows; r++) {
+                const __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i*)(q + r * half + j)));
+                even[r] = look_up(bytes, low_table[r], high_table[r]);  /* the byte's upper bits are not read */
+                odd[r] = look_up(_mm256_srli_epi32(bytes, 4), low_table[r], high_table[r]);
+            }
+            for (int i = 0; i < x_rows; i++) {
+                const floats e = load(w->xe + (m + i) * half + j), o = load(w->xo + (m + i) * half + j);
+                for (int r = 0; r < rows; r++)
+                    sums[i][r] = multiply_add(o, odd[r], multiply_add(e, even[r], sums[i][r]));
+            }
+        }
+    }
+    for (int i = 0; i < x_rows; i++)
+        for (int r = 0; r < rows; r++) out[i * Q_ROWS + r] = total(sums[i][r]);
+}
+
+/* int4's levels are 0..15, so that with AVX2 a code can instead be made a float directly (fewer instructions than
+   two lookups), a group's sum scaled as a whole, and the zero taken off once per group through the sum of x over
+   the group (xsum):
+       sum_k x[k] * (q[k] - zero) * scale  =  scale * (sum_k x[k] * q[k]  -  zero * xsum)
+   The same numbers as the table's, summed in another order. */
+INLINE void int4_tile(const FourBits* w, const float* xsum, int64_t m, int64_t n, const int rows, const int x_rows,
                       float* out) {
     const __m256i low_bits = _mm256_set1_epi32(0x0F);
+    const int64_t half = w->half, groups = w->groups;
+    const uint8_t* q = w->q + n * half;
     floats sums[X_ROWS][Q_ROWS];
     float shifts[X_ROWS][Q_ROWS];
     for (int i = 0; i < x_rows; i++)
@@ -160,7 +227,7 @@ INLINE void int4_tile(const float* xe, const float* xo, const float* xsum, int64
         floats group[X_ROWS][Q_ROWS];
         for (int i = 0; i < x_rows; i++)
             for (int r = 0; r < rows; r++) group[i][r] = zeros();
-        for (int64_t j = g * (G / 2); j < (g + 1) * (G / 2); j += 8) {  /* 8 bytes: 16 weights of each row */
+        for (int64_t j = g * (w->G / 2); j < (g + 1) * (w->G / 2); j += 8) {  /* 8 bytes: 16 weights a row */
             floats even[Q_ROWS], odd[Q_ROWS];
             for (int r = 0; r < rows; r++) {
                 const __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i*)(q + r * half + j)));
@@ -168,16 +235,17 @@ INLINE void int4_tile(const float* xe, const float* xo, const float* xsum, int64
                 odd[r] = _mm256_cvtepi32_ps(_mm256_srli_epi32(bytes, 4));
             }
             for (int i = 0; i < x_rows; i++) {
-                const floats e = load(xe + i * half + j), o = load(xo + i * half + j);
+                const floats e = load(w->xe + (m + i) * half + j), o = load(w->xo + (m + i) * half + j);
                 for (int r = 0; r < rows; r++)
                     group[i][r] = multiply_add(o, odd[r], multiply_add(e, even[r], group[i][r]));
             }
         }
         for (int r = 0; r < rows; r++) {
-            const float s = scale[r * groups + g], shift = s * (float)zero[r * groups + g];
+            const int64_t at = (n + r) * groups + g;
+            const float s = w->scale[at], shift = s * zero_of(w, at);
             for (int i = 0; i < x_rows; i++) {
                 sums[i][r] = multiply_add(group[i][r], _mm256_set1_ps(s), sums[i][r]);
-                shifts[i][r] += shift * xsum[i * groups + g];
+                shifts[i][r] += shift * xsum[(m + i) * groups + g];
             }
         }
     }
@@ -186,13 +254,12 @@ INLINE void int4_tile(const float* xe, const float* xo, const float* xsum, int64
 }
 #endif
 
-void int4_linear(const float* x, const uint8_t* q, const float* scale, const uint8_t* zero, float* y, int64_t M,
-                 int64_t N, int64_t K, int64_t G) {
+/* x's even and odd columns, and each group's sum of x: M * (K + K / G) numbers, made once for all N rows of q;
+   free the returned block. */
+static float* split_columns(const float* x, int64_t M, int64_t K, int64_t G) {
     const int64_t half = K / 2, groups = K / G;
-    /* x's even and odd columns, and each group's sum: M * (K + K / G) numbers, made once for all N rows of q */
     float* xe = malloc(sizeof(float) * (M * K + M * groups));
-    float* xo = xe + M * half;
-    float* xsum = xe + M * K;
+    float *xo = xe + M * half, *xsum = xe + M * K;
     for (int64_t m = 0; m < M; m++) {
         for (int64_t i = 0; i < half; i++) xe[m * half + i] = x[m * K + 2 * i], xo[m * half + i] = x[m * K + 2 * i + 1];
         for (int64_t g = 0; g < groups; g++) {
@@ -201,40 +268,32 @@ void int4_linear(const float* x, const uint8_t* q, const float* scale, const uin
             xsum[m * groups + g] = sum;
         }
     }
+    return xe;
+}
+
+#define ONE(n) 1.0f
+
+void int4_linear(const float* x, const uint8_t* q, const float* scale, const uint8_t* zero, float* y, int64_t M,
+                 int64_t N, int64_t K, int64_t G) {
+    static const float codes[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    float* xe = split_columns(x, M, K, G);
+    const float* xsum = xe + M * K;
+    const FourBits w = {xe, xe + M * (K / 2), q, scale, zero, codes, K / 2, K / G, G};
+    (void)xsum;  /* AVX-512's tables take the zeros in */
 #if LANES == 16
-    (void)xsum;  /* the tables take the zeros in */
-#define INT4_TILE(first_x, first_row, ROWS, XROWS, OUT) \
-    int4_tile(xe + (first_x) * half, xo + (first_x) * half, half, groups, G, q + (first_row) * half, \
-              scale + (first_row) * groups, zero + (first_row) * groups, ROWS, XROWS, OUT)
+#define INT4(m, n, ROWS, XROWS, OUT) table_tile(&w, m, n, ROWS, XROWS, OUT)
 #else
-#define INT4_TILE(first_x, first_row, ROWS, XROWS, OUT) \
-    int4_tile(xe + (first_x) * half, xo + (first_x) * half, xsum + (first_x) * groups, half, groups, G, \
-              q + (first_row) * half, scale + (first_row) * groups, zero + (first_row) * groups, ROWS, XROWS, OUT)
+#define INT4(m, n, ROWS, XROWS, OUT) int4_tile(&w, xsum, m, n, ROWS, XROWS, OUT)
 #endif
-    #pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < N; n += Q_ROWS) {
-        const int rows = N - n < Q_ROWS ? (int)(N - n) : Q_ROWS;
-        for (int64_t m = 0; m < M; m += X_ROWS) {
-            const int x_rows = M - m < X_ROWS ? (int)(M - m) : X_ROWS;
-            float out[X_ROWS * Q_ROWS];
-            if (rows == Q_ROWS) {
-                switch (x_rows) {
-                    case 1: INT4_TILE(m, n, Q_ROWS, 1, out); break;
-                    case 2: INT4_TILE(m, n, Q_ROWS, 2, out); break;
-                    case 3: INT4_TILE(m, n, Q_ROWS, 3, out); break;
-                    default: INT4_TILE(m, n, Q_ROWS, 4, out);
-                }
-            } else {  /* the last rows of q, fewer than a tile: one at a time */
-                for (int r = 0; r < rows; r++)
-                    for (int i = 0; i < x_rows; i++) {
-                        float one[X_ROWS * Q_ROWS];
-                        INT4_TILE(m + i, n + r, 1, 1, one);
-                        out[i * Q_ROWS + r] = one[0];
-                    }
-            }
-            for (int i = 0; i < x_rows; i++)
-                for (int r = 0; r < rows; r++) y[(m + i) * N + n + r] = out[i * Q_ROWS + r];
-        }
-    }
+    EACH_TILE(INT4, ONE)
+    free(xe);
+}
+
+void nf4_linear(const float* x, const uint8_t* q, const float* absmax, const float* levels, float* y, int64_t M,
+                int64_t N, int64_t K, int64_t G) {
+    float* xe = split_columns(x, M, K, G);
+    const FourBits w = {xe, xe + M * (K / 2), q, absmax, NULL, levels, K / 2, K / G, G};
+#define NF4(m, n, ROWS, XROWS, OUT) table_tile(&w, m, n, ROWS, XROWS, OUT)
+    EACH_TILE(NF4, ONE)
     free(xe);
 }

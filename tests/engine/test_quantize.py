@@ -9,10 +9,11 @@ import torch.nn.functional as F
 
 from llama_lab.fast import CompiledDecoder, LaidOutDecoder
 from llama_lab.fast.kernels import (INSTRUCTION_SETS, Int4KernelLinear, Int8KernelLinear, KernelUnavailable,
-                                    TorchInt4Linear, int4_product, int8_kernel_problem, int8_product,
-                                    kernel_instruction_set, with_kernel)
+                                    NF4KernelLinear, TorchInt4Linear, int4_product, int8_kernel_problem, int8_product,
+                                    kernel_instruction_set, nf4_product, with_kernel)
 from llama_lab.generate import generate_tokens
 from llama_lab.model import LLAMA2_7B, LLAMA2_13B, LLAMA2_70B, ModelArgs, build_model, init_weights
+from llama_lab.nf4 import BLOCK_SIZE, NF4, NF4Linear
 from llama_lab.quantize import (QuantizedLinear, Scheme, pack_int4, quantization_error, quantization_of, quantize_int4,
                                 quantize_int8, quantize_model, unpack_int4, weight_bytes)
 from support import REPO
@@ -164,6 +165,23 @@ def test_int8_kernel_handles_any_width(instruction_set):
         for rows in (1, 3, 4, 5, 9):
             x = torch.randn(rows, width)
             assert torch.allclose(int8_product(x, layer.qweight, layer.scale, instruction_set), layer(x), atol=1e-4)
+
+
+@pytest.mark.parametrize("instruction_set", list(INSTRUCTION_SETS))
+@pytest.mark.parametrize("scheme", ["nf4", "nf4-dq"])
+def test_nf4_kernel_gives_the_layers_product(instruction_set, scheme):
+    """NF4 (QLoRA's base) on the kernel: each code looked up in its block's table of levels times absmax."""
+    if instruction_set not in instruction_sets_here() or int8_kernel_problem() is not None:
+        pytest.skip(f"this CPU does not run the {instruction_set} kernels: {int8_kernel_problem() or 'no such unit'}")
+    layer = NF4Linear.from_linear(torch.nn.Linear(192, 42, bias=False), scheme)
+    for rows in (1, 3, 4, 9):
+        x = torch.randn(rows, 192)
+        product = nf4_product(x, layer.qweight, layer.block_absmax(), NF4, BLOCK_SIZE, instruction_set)
+        assert torch.allclose(product, layer(x), atol=1e-4)
+    fast = with_kernel(layer)
+    assert isinstance(fast, NF4KernelLinear)
+    x = torch.randn(2, 5, 192)
+    assert torch.allclose(fast(x), layer(x), atol=1e-4)
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
