@@ -103,8 +103,9 @@ def format_table(results: dict) -> str:
     cpu_7b = [r for r in results["rows"] if r.get("kind") == "cpu_7b"]
     llamacpp = [r for r in results["rows"] if r.get("kind") == "llamacpp"]
     lines = [f"{where}; torch {m['torch']}, transformers {m['transformers']}, {m['dtype']}; memory bandwidth "
-             f"{results['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s (matrix-vector product)", "",
-             *markdown_table(COLUMNS, [_cells(r) for r in plain])]
+             f"{results['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s (matrix-vector product)"]
+    if plain or not results["rows"]:
+        lines += ["", *markdown_table(COLUMNS, [_cells(r) for r in plain])]
     if quantized:
         lines += ["", "Quantized decoding against the same model in floating point (the same kind of step):", "",
                   *markdown_table(QUANTIZED_COLUMNS, [_quantized_cells(r) for r in quantized])]

@@ -481,8 +481,8 @@ def run_suite(cfg: Settings, device: torch.device, dtype: torch.dtype, log=print
                 rows.extend(measure_lora(size, model, cfg))
         if "load" in cfg.measure and size != "7b":
             rows.extend(measure_loading(size, model, cfg))
-        if "llamacpp" in cfg.measure and device.type == "cpu":
-            rows.extend(measure_llamacpp(size, cfg, model=model, log=log))
+        if "llamacpp" in cfg.measure and device.type == "cpu":  # its rows are logged as each is measured
+            results["rows"].extend(measure_llamacpp(size, cfg, model=model, log=log))
         if "quantized" in cfg.measure:
             float_decoder = compiled_decoder if cfg.compile else (
                 LaidOutDecoder(model) if device.type == "cpu" else Decoder(model))

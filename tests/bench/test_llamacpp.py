@@ -11,7 +11,7 @@ import torch
 from support import REPO, one_thread  # noqa: F401 (one_thread is autouse)
 from llama_lab.bench.llamacpp import KIT_TOKENIZER, kit_decode, llama_cpp_decode, measure_llamacpp
 from llama_lab.bench.models import random_quantized_model, random_weight_shapes, random_weights
-from llama_lab.bench.report import format_row
+from llama_lab.bench.report import format_row, format_table
 from llama_lab.bench.suite import Settings
 from llama_lab.checkpoint.gguf import gguf_name, write_gguf
 from llama_lab.fast import LaidOutDecoder
@@ -53,6 +53,11 @@ def test_the_rows_of_a_shape_built_a_layer_at_a_time():
         assert low <= r["ratio"] <= high
         assert 0 <= r["tokens_alike"] <= FEW.new_tokens + 1 and r["gguf_bytes"] > 0
         assert format_row(r).count("|") == 8 and format_row(r) in said
+    machine = {"cpu": "a CPU", "cpu_count": 2, "torch_threads": 1, "torch": "2", "transformers": "5",
+               "dtype": "float32"}
+    table = format_table({"machine": machine, "rows": rows, "bandwidth_bytes_per_s": 1e10}).splitlines()
+    assert "| size | measurement | kit | llama.cpp | kit vs llama.cpp | paired runs | notes |" in table
+    assert all(format_row(r) in table for r in rows) and not any("| transformers |" in line for line in table)
     by = {r["scheme"]: r for r in rows}
     assert by["int4-g64"]["bytes_per_step"] < by["int4-g32"]["bytes_per_step"] < by["int8"]["bytes_per_step"]
     assert by["int4-g64"]["gguf_bytes"] == by["int4-g32"]["gguf_bytes"] < by["int8"]["gguf_bytes"]
