@@ -22,8 +22,9 @@ llama.cpp's `llama` architecture, as llama.cpp's converter (convert_hf_to_gguf.p
   8 is implicit. Both are gguf.quants.quantize, bit for bit what ggml computes (ggml-quants.c's quantize_row_q8_0_ref
   and quantize_row_q4_0_ref; the tests check Q4_0 against llama.cpp's own llama_model_quantize). Every 2-D weight,
   the embedding and the output head included, is stored in the file's type (llama.cpp's own quantizer,
-  llama-quantize, keeps the output head finer for Q4_0: Q6_K, or Q8_0 where its rows do not split into 256s). The norms stay f32, as llama.cpp's converter keeps every 1-D tensor; a weight
-  whose rows do not split into blocks of 32 falls back to f16, as it does there.
+  llama-quantize, keeps the output head finer for Q4_0: Q6_K, or Q8_0 where its rows do not split into 256s).
+  The norms stay f32, as llama.cpp's converter keeps every 1-D tensor; a weight whose rows do not split into
+  blocks of 32 falls back to f16, as it does there.
 - Tokenizer: the SentencePiece model's pieces, scores and piece types (GGUF's token types are SentencePiece's
   own numbers: NORMAL 1, UNKNOWN 2, CONTROL 3, USER_DEFINED 4, UNUSED 5, BYTE 6), BOS, EOS and unknown ids, and
   Llama 2's chat template (chat.HF_CHAT_TEMPLATE), as llama.cpp's converter writes a `tokenizer.model`.
@@ -172,8 +173,9 @@ def save_gguf(model: Llama, tokenizer: Tokenizer | str | os.PathLike, path: str 
     reads it back into the kit's model).
 
     dtype: "f32" (the weights exactly), "f16", "q8_0" (8-bit blocks, about a quarter of f32's size) or "q4_0"
-    (4-bit blocks, about an eighth); see the module's docstring. `name` (general.name) defaults to the file's name without its suffix. An existing file at
-    `path` is replaced only with overwrite=True; the new file arrives whole, or not at all. Returns the path.
+    (4-bit blocks, about an eighth); see the module's docstring. `name` (general.name) defaults to the file's name
+    without its suffix. An existing file at `path` is replaced only with overwrite=True; the new file arrives whole,
+    or not at all. Returns the path.
     """
     _gguf_package()
     _check_saveable(model, "save_gguf")
