@@ -42,7 +42,7 @@ from ..model import Llama, ModelArgs
 from ..quantize import quantize_model
 from ..tokenizer import Tokenizer
 from ..world.tiny import DATA
-from .measures import release_free_memory, weight_bytes_per_step
+from .measures import PeakRSS, release_free_memory, weight_bytes_per_step
 from .models import random_quantized_model, random_weight_shapes, random_weights
 from .report import format_row, row
 from .timing import take_timed_turns
@@ -136,34 +136,36 @@ def measure_llamacpp(size: str, cfg, model: Llama | None = None, args: ModelArgs
         for scheme, gguf_type in LLAMACPP_PAIRS:
             if scheme == "float" and model is None:
                 continue  # a float model of a shape built a layer at a time would not fit beside anything
-            try:
-                kit = _kit_model(scheme, model, args, seed)
-            except ValueError as why:  # a group size that does not divide the model's widths
-                log(f"{size}: no {scheme} / {gguf_type.upper()} row: {why}")
-                continue
             for stale in [t for t in files if t != gguf_type]:  # one GGUF file on disk at a time
                 files.pop(stale).unlink()
-            if gguf_type not in files:
+            if gguf_type not in files:  # written before the kit's model is built, so that the two never overlap
                 files[gguf_type] = _gguf_file(Path(folder) / f"{size}-{gguf_type}.gguf", gguf_type, model, args,
                                               tokenizer, seed)
-            compiled = cfg.compile and model is not None  # a shape built a layer at a time: the laid-out step, as
-            decoder = CompiledDecoder(kit) if compiled else LaidOutDecoder(kit)  # measure_cpu_7b decodes it
-            llm = llama_cpp.Llama(model_path=str(files[gguf_type]), n_ctx=cfg.prompt_len + cfg.new_tokens + 2,
-                                  n_threads=threads, n_threads_batch=threads, n_gpu_layers=0, logits_all=False,
-                                  use_mmap=True, use_mlock=False, seed=0, verbose=False)
-            tokens = {}
+            release_free_memory()
+            with PeakRSS() as peak:  # the process's resident memory, building the kit's side and decoding on both
+                try:
+                    kit = _kit_model(scheme, model, args, seed)
+                except ValueError as why:  # a group size that does not divide the model's widths
+                    log(f"{size}: no {scheme} / {gguf_type.upper()} row: {why}")
+                    continue
+                compiled = cfg.compile and model is not None  # a shape built a layer at a time: the laid-out
+                decoder = CompiledDecoder(kit) if compiled else LaidOutDecoder(kit)  # step, as in measure_cpu_7b
+                llm = llama_cpp.Llama(model_path=str(files[gguf_type]), n_ctx=cfg.prompt_len + cfg.new_tokens + 2,
+                                      n_threads=threads, n_threads_batch=threads, n_gpu_layers=0, logits_all=False,
+                                      use_mmap=True, use_mlock=False, seed=0, verbose=False)
+                tokens = {}
 
-            def timed(name, decode, decoding):
-                def run():
-                    seconds, tokens[name] = decode(decoding, prompt, cfg.new_tokens)
-                    return seconds
-                return run
+                def timed(name, decode, decoding):
+                    def run():
+                        seconds, tokens[name] = decode(decoding, prompt, cfg.new_tokens)
+                        return seconds
+                    return run
 
-            try:
-                times = take_timed_turns({"kit": timed("kit", kit_decode, decoder),
-                                          "llama.cpp": timed("llama.cpp", llama_cpp_decode, llm)}, cfg.repeats)
-            finally:  # freed now, while llama.cpp's library is loaded, rather than by the garbage collector at exit
-                llm.close()
+                try:
+                    times = take_timed_turns({"kit": timed("kit", kit_decode, decoder),
+                                              "llama.cpp": timed("llama.cpp", llama_cpp_decode, llm)}, cfg.repeats)
+                finally:  # freed now, while llama.cpp's library is loaded, rather than by the garbage collector
+                    llm.close()
             alike = next((i for i, (a, b) in enumerate(zip(tokens["kit"], tokens["llama.cpp"])) if a != b),
                          len(tokens["kit"]))
             label = str(kit.dtype).removeprefix("torch.") if scheme == "float" else scheme
@@ -172,6 +174,7 @@ def measure_llamacpp(size: str, cfg, model: Llama | None = None, args: ModelArgs
                     [cfg.new_tokens / t for t in times["llama.cpp"]], kind="llamacpp", scheme=scheme,
                     gguf_type=gguf_type, new_tokens=cfg.new_tokens, threads=threads, tokens_alike=alike,
                     bytes_per_step=weight_bytes_per_step(kit), gguf_bytes=files[gguf_type].stat().st_size,
+                    peak_bytes=peak.peak,
                     llama_cpp_version=getattr(llama_cpp, "__version__", "?"))
             r["llama.cpp"] = r.pop("transformers")
             r["samples"]["llama.cpp"] = r["samples"].pop("transformers")

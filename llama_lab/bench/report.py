@@ -84,7 +84,8 @@ def _llamacpp_cells(r: dict) -> tuple[str, ...]:
     return (r["size"], f"{r['metric']} ({r['unit']})", _number(r["kit"]), _number(r["llama.cpp"]),
             _ratio(r["ratio"]), "-".join(map(_ratio, r["ratio_range"])),
             f"kit reads {r['bytes_per_step'] / 2**20:.1f} MiB per step; GGUF file {r['gguf_bytes'] / 2**20:.1f} MiB; "
-            f"greedy tokens alike for {r['tokens_alike']} of {r['new_tokens'] + 1}")
+            f"peak memory {r['peak_bytes'] / 2**30:.2f} GiB; greedy tokens alike for {r['tokens_alike']} of "
+            f"{r['new_tokens'] + 1}")
 
 
 _CELLS = {"quantized": _quantized_cells, "cpu_7b": _cpu_7b_cells, "llamacpp": _llamacpp_cells}
