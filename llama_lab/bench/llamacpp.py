@@ -2,8 +2,8 @@
 
 For each pair below, the same weights go both ways: quantized by the kit (llama_lab.quantize) and decoded by its
 compiled step (fast.CompiledDecoder; fast.LaidOutDecoder with --no-compile and for a shape built a layer at a
-time), and written to a GGUF file in
-llama.cpp's own format of that width (checkpoint.gguf) and decoded by llama.cpp through llama-cpp-python. Both
+time), and written to a GGUF file in llama.cpp's own format of that width (checkpoint.gguf) and decoded by
+llama.cpp through llama-cpp-python. Both
 decode greedily at batch 1 the same random prompt, cfg.new_tokens steps each after the prompt's pass, with as
 many threads (torch's); the prompt's pass (prefill) and the first token chosen from it are left out of both
 timings. The two take turns (timing.take_timed_turns), so run i of each ran side by side; "kit vs llama.cpp" is

@@ -24,6 +24,7 @@ floating point through the same kind of step (compiled, or eager with --no-compi
 the bandwidth bound for the bytes the quantized step reads; these rows have a table of their own.
 LoRA training (measure_lora) is measured against peft on transformers' twin, with the same adapters, and QLoRA (an NF4
 base) on the kit's side alone: tokens/s and the peak memory a step adds.
+Quantized decoding against llama.cpp's (--measure llamacpp, llamacpp.py) is measured only when asked for.
 """
 
 from __future__ import annotations
