@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from support import REPO, one_thread  # noqa: F401 (one_thread is autouse)
+from support import one_thread  # noqa: F401 (one_thread is autouse)
 from llama_lab.bench.llamacpp import KIT_TOKENIZER, kit_decode, llama_cpp_decode, measure_llamacpp
 from llama_lab.bench.models import random_quantized_model, random_weight_shapes, random_weights
 from llama_lab.bench.report import format_row, format_table
