@@ -24,7 +24,8 @@ def main(argv=None) -> dict | None:
     parser.add_argument("--sizes", help="comma-separated, from: " + ", ".join(SIZES))
     parser.add_argument("--repeats", type=int, help="timed runs per figure (the median is reported)")
     parser.add_argument("--new-tokens", type=int, help="tokens to generate per decode run")
-    parser.add_argument("--measure", help="comma-separated, from: " + ", ".join(MEASUREMENTS) + " (default: all)")
+    parser.add_argument("--measure", help="comma-separated, from: " + ", ".join(MEASUREMENTS)
+                        + " (default: all but llamacpp, the kit against llama.cpp, which needs llama-cpp-python)")
     parser.add_argument("--batches", help="comma-separated decode batch sizes (default: 1,8)")
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction,
                         help="also measure the compiled decoder (fast.CompiledDecoder) and the compiled training step "

@@ -4,6 +4,7 @@ models of both sides (peft's on the twin), and a random NF4 model built a layer 
 from __future__ import annotations
 
 import tempfile
+from typing import Iterator
 
 import torch
 
@@ -84,27 +85,49 @@ def lora_models(model: Llama, r: int = 8, alpha: float = 16.0, seed: int = 0, sc
     return kit, twin.train()
 
 
+def random_weight_shapes(args: ModelArgs) -> dict[str, torch.Size]:
+    """The names (Meta's) and shapes of a Llama's weights in the order random_weights draws them: every linear
+    layer's in the model's order, the embedding's, then the norms'."""
+    model = build_model(args, device="meta")  # the names and shapes, without memory
+    return {**{f"{name}.weight": m.weight.shape for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)},
+            "tok_embeddings.weight": model.tok_embeddings.weight.shape,
+            **{f"{name}.weight": m.weight.shape for name, m in model.named_modules() if isinstance(m, RMSNorm)}}
+
+
+def random_weights(args: ModelArgs, device: torch.device, dtype: torch.dtype = torch.float32, seed: int = 0,
+                   std: float = 0.02) -> Iterator[tuple[str, torch.Tensor]]:
+    """The weights of a Llama of shape `args` drawn at random one at a time, as (name, tensor) pairs in the order of
+    random_weight_shapes: the matrices normal with std 0.02, the norms ones. Each is drawn on `device` in `dtype`
+    when asked for, so that a caller that converts and drops each one never holds the model whole
+    (random_quantized_model quantizes them; the bench writes them to a GGUF file)."""
+    generator = torch.Generator(device=device).manual_seed(seed)
+    for name, shape in random_weight_shapes(args).items():
+        if len(shape) == 1:
+            yield name, torch.ones(shape, device=device, dtype=dtype)
+        else:
+            yield name, torch.empty(shape, device=device, dtype=dtype).normal_(0, std, generator=generator)
+
+
 def random_quantized_model(args: ModelArgs, scheme: str, device: torch.device, dtype: torch.dtype = torch.bfloat16,
                            seed: int = 0, std: float = 0.02) -> Llama:
-    """A Llama of shape `args` with random weights (normal, std 0.02; norms at 1) and every linear layer quantized
-    by `scheme` ("nf4", "int8", "int4-g64", ...), built on `device` one layer at a time: each weight is drawn there
-    in `dtype` and quantized at once, so that neither the host nor the device ever holds the model in floating
-    point (Llama 2 7B's shape: 13 GB in bfloat16, 3.8 GB in NF4). For measuring a real model's size without its
-    checkpoint."""
-    generator = torch.Generator(device=device).manual_seed(seed)
+    """A Llama of shape `args` with random weights (random_weights: normal, std 0.02; norms at 1) and every linear
+    layer quantized by `scheme` ("nf4", "int8", "int4-g64", ...), built on `device` one layer at a time: each weight
+    is drawn there in `dtype` and quantized at once, so that neither the host nor the device ever holds the model in
+    floating point (Llama 2 7B's shape: 13 GB in bfloat16, 3.8 GB in NF4). For measuring a real model's size without
+    its checkpoint."""
     model = build_model(args, device="meta", dtype=dtype)
     quantized = NF4Linear if scheme.startswith("nf4") else QuantizedLinear
-    for name, meta in [(name, m) for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)]:
-        linear = torch.nn.Linear(meta.in_features, meta.out_features, bias=False, device=device, dtype=dtype)
-        with torch.no_grad():
-            linear.weight.normal_(0, std, generator=generator)
-        replace_by_name(model, name, quantized.from_linear(linear, scheme))
-    model.tok_embeddings.to_empty(device=device)
-    with torch.no_grad():
-        model.tok_embeddings.weight.normal_(0, std, generator=generator)
-        for module in model.modules():
-            if isinstance(module, RMSNorm):
-                module.to_empty(device=device).weight.fill_(1.0)
+    modules = dict(model.named_modules())
+    for key, weight in random_weights(args, device, dtype, seed, std):
+        name = key.removesuffix(".weight")
+        if isinstance(modules[name], torch.nn.Linear):
+            linear = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=False, device="meta", dtype=dtype)
+            linear.weight = torch.nn.Parameter(weight, requires_grad=False)
+            replace_by_name(model, name, quantized.from_linear(linear, scheme))
+        else:  # the embedding, a norm
+            modules[name].to_empty(device=device)
+            with torch.no_grad():
+                modules[name].weight.copy_(weight)
     model.init_rope(device)
     return model
 

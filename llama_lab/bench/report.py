@@ -77,7 +77,18 @@ def _cpu_7b_cells(r: dict) -> tuple[str, ...]:
             f"{r['build_seconds']:.0f} s")
 
 
-_CELLS = {"quantized": _quantized_cells, "cpu_7b": _cpu_7b_cells}
+LLAMACPP_COLUMNS = ("size", "measurement", "kit", "llama.cpp", "kit vs llama.cpp", "paired runs", "notes")
+
+
+def _llamacpp_cells(r: dict) -> tuple[str, ...]:
+    return (r["size"], f"{r['metric']} ({r['unit']})", _number(r["kit"]), _number(r["llama.cpp"]),
+            _ratio(r["ratio"]), "-".join(map(_ratio, r["ratio_range"])),
+            f"kit reads {r['bytes_per_step'] / 2**20:.1f} MiB per step; GGUF file {r['gguf_bytes'] / 2**20:.1f} MiB; "
+            f"peak memory {r['peak_bytes'] / 2**30:.2f} GiB; greedy tokens alike for {r['tokens_alike']} of "
+            f"{r['new_tokens'] + 1}")
+
+
+_CELLS = {"quantized": _quantized_cells, "cpu_7b": _cpu_7b_cells, "llamacpp": _llamacpp_cells}
 
 
 def format_row(r: dict) -> str:
@@ -91,9 +102,11 @@ def format_table(results: dict) -> str:
     plain = [r for r in results["rows"] if r.get("kind") not in _CELLS]
     quantized = [r for r in results["rows"] if r.get("kind") == "quantized"]
     cpu_7b = [r for r in results["rows"] if r.get("kind") == "cpu_7b"]
+    llamacpp = [r for r in results["rows"] if r.get("kind") == "llamacpp"]
     lines = [f"{where}; torch {m['torch']}, transformers {m['transformers']}, {m['dtype']}; memory bandwidth "
-             f"{results['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s (matrix-vector product)", "",
-             *markdown_table(COLUMNS, [_cells(r) for r in plain])]
+             f"{results['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s (matrix-vector product)"]
+    if plain or not results["rows"]:
+        lines += ["", *markdown_table(COLUMNS, [_cells(r) for r in plain])]
     if quantized:
         lines += ["", "Quantized decoding against the same model in floating point (the same kind of step):", "",
                   *markdown_table(QUANTIZED_COLUMNS, [_quantized_cells(r) for r in quantized])]
@@ -101,6 +114,12 @@ def format_table(results: dict) -> str:
         lines += ["", "Llama 2's shapes (7B, 13B), random weights, on the CPU, one configuration at a time, batch 1:",
                   "",
                   *markdown_table(CPU_7B_COLUMNS, [_cpu_7b_cells(r) for r in cpu_7b])]
+    if llamacpp:
+        first = llamacpp[0]
+        lines += ["", f"The kit's decoding against llama.cpp's (llama-cpp-python {first['llama_cpp_version']}), the "
+                  f"same weights in formats of the same width, batch 1, {first['threads']} threads, "
+                  f"{first['new_tokens']} steps after the prompt's pass:", "",
+                  *markdown_table(LLAMACPP_COLUMNS, [_llamacpp_cells(r) for r in llamacpp])]
     lines += ["", "kit vs HF: how many times better the kit does (kit/HF for tokens/s, HF/kit for seconds and "
               "memory). paired runs: the lowest and the highest ratio of two runs made side by side (the two take "
               "turns). bound: tokens/s if each step read every weight once at the bandwidth measured during that "

@@ -24,6 +24,7 @@ floating point through the same kind of step (compiled, or eager with --no-compi
 the bandwidth bound for the bytes the quantized step reads; these rows have a table of their own.
 LoRA training (measure_lora) is measured against peft on transformers' twin, with the same adapters, and QLoRA (an NF4
 base) on the kit's side alone: tokens/s and the peak memory a step adds.
+Quantized decoding against llama.cpp's (--measure llamacpp, llamacpp.py) is measured only when asked for.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from ..model import Llama, build_model
 from ..quantize import quantize_model
 from ..fast.loss import compiled_loss_sums, logits_loss_sums, loss_sums
 from .measures import BandwidthProbe, PeakRSS, peak_memory_added, release_free_memory, weight_bytes_per_step
+from .llamacpp import measure_llamacpp
 from .models import SIZES, TOY, kit_model, lora_models, random_model, random_quantized_model, transformers_twin
 from .report import format_row, row
 from .timing import take_turns
@@ -75,7 +77,9 @@ class Settings:
 
 QUICK = Settings(sizes=("toy",), repeats=1, new_tokens=8, batches=(1, 2), prefill_len=64, train_batch=2,
                  train_seq=32, compile=False, bandwidth_mib=32)
-MEASUREMENTS = Settings().measure
+# "llamacpp" (llamacpp.py: the kit's quantized decoding against llama.cpp's) runs only when asked for: it needs
+# llama-cpp-python, which builds llama.cpp from source
+MEASUREMENTS = (*Settings().measure, "llamacpp")
 
 
 QUANTIZED_SCHEMES = ("int8", "int4-g64")
@@ -444,8 +448,13 @@ def run_suite(cfg: Settings, device: torch.device, dtype: torch.dtype, log=print
     log(f"memory bandwidth (matrix-vector product, {cfg.bandwidth_mib} MiB): "
         f"{results['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s")
     for size in cfg.sizes:
+        if "llamacpp" in cfg.measure and device.type != "cpu":
+            log(f"{size}: no llama.cpp rows: they are measured on the CPU (--device cpu)")
         if size in CPU_LARGE_CONFIGURATIONS and device.type != "cuda":  # on a CPU: one configuration at a time
-            results["rows"].extend(measure_cpu_7b(cfg, probe, size, log=log))
+            if set(cfg.measure) - {"llamacpp"}:
+                results["rows"].extend(measure_cpu_7b(cfg, probe, size, log=log))
+            if "llamacpp" in cfg.measure:  # random weights drawn a layer at a time, on both sides
+                results["rows"].extend(measure_llamacpp(size, cfg, args=SIZES[size], log=log))
             continue
         if size == "13b":
             log("13b: measured on the CPU alone (int4 at batch 1); on a GPU the bench's large shape is 7b")
@@ -477,6 +486,8 @@ def run_suite(cfg: Settings, device: torch.device, dtype: torch.dtype, log=print
                 rows.extend(measure_lora(size, model, cfg))
         if "load" in cfg.measure and size != "7b":
             rows.extend(measure_loading(size, model, cfg))
+        if "llamacpp" in cfg.measure and device.type == "cpu":  # its rows are logged as each is measured
+            results["rows"].extend(measure_llamacpp(size, cfg, model=model, log=log))
         if "quantized" in cfg.measure:
             float_decoder = compiled_decoder if cfg.compile else (
                 LaidOutDecoder(model) if device.type == "cpu" else Decoder(model))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 import torch
@@ -23,10 +24,16 @@ def seconds(fn, device: torch.device) -> float:
 
 def take_turns(contenders: dict, repeats: int, device: torch.device) -> dict[str, list[float]]:
     """Time each contender `repeats` times, in turns (a, b, a, b, ...), after one untimed warm-up each."""
+    return take_timed_turns({name: functools.partial(seconds, fn, device) for name, fn in contenders.items()}, repeats)
+
+
+def take_timed_turns(contenders: dict, repeats: int) -> dict[str, list[float]]:
+    """take_turns for contenders that time themselves: each call returns the seconds of the part of it worth
+    counting (a decoding run without its prompt's prefill, say)."""
     for fn in contenders.values():
         fn()
     times = {name: [] for name in contenders}
     for _ in range(repeats):
         for name, fn in contenders.items():
-            times[name].append(seconds(fn, device))
+            times[name].append(fn())
     return times

@@ -16,8 +16,15 @@ llama.cpp's `llama` architecture, as llama.cpp's converter (convert_hf_to_gguf.p
   reshapes to (heads, 2, hd/2, in) and swaps the middle axes: hf._rotary_unpermute, heads = n_kv_heads for wk).
   So a GGUF holds Meta's layout, and the kit's wq and wk go in as they are.
 - dtype: "f32"; "f16" for the 2-D weights; "q8_0", blocks of 32 weights along a row that share one f16 scale
-  (gguf.quants.quantize: bit for bit what ggml computes). The norms stay f32, as llama.cpp's converter keeps every
-  1-D tensor; a weight whose rows do not split into blocks of 32 falls back to f16, as it does there.
+  d = max|w| / 127, each weight round(w / d) in 8 bits; "q4_0", blocks of 32 weights sharing one f16 scale
+  d = m / -8 (m: the block's weight of largest magnitude, sign kept), each weight stored as
+  min(15, trunc(w / d + 8.5)) in 4 bits, two to a byte, and read back as (q - 8) * d: no zero point, the offset of
+  8 is implicit. Both are gguf.quants.quantize, bit for bit what ggml computes (ggml-quants.c's quantize_row_q8_0_ref
+  and quantize_row_q4_0_ref; the tests check Q4_0 against llama.cpp's own llama_model_quantize). Every 2-D weight,
+  the embedding and the output head included, is stored in the file's type (llama.cpp's own quantizer,
+  llama-quantize, keeps the output head finer for Q4_0: Q6_K, or Q8_0 where its rows do not split into 256s).
+  The norms stay f32, as llama.cpp's converter keeps every 1-D tensor; a weight whose rows do not split into
+  blocks of 32 falls back to f16, as it does there.
 - Tokenizer: the SentencePiece model's pieces, scores and piece types (GGUF's token types are SentencePiece's
   own numbers: NORMAL 1, UNKNOWN 2, CONTROL 3, USER_DEFINED 4, UNUSED 5, BYTE 6), BOS, EOS and unknown ids, and
   Llama 2's chat template (chat.HF_CHAT_TEMPLATE), as llama.cpp's converter writes a `tokenizer.model`.
@@ -32,6 +39,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 import torch
@@ -40,14 +48,14 @@ from sentencepiece import sentencepiece_model_pb2
 from ..chat import HF_CHAT_TEMPLATE
 from ..cli import OneLineParser, one_line_errors
 from ..files import replacing
-from ..model import Llama
+from ..model import Llama, ModelArgs
 from ..quantize import quantization_of
 from ..tokenizer import Tokenizer
 from .load import load_model
 from .read import CheckpointError
 from .save import _as_tokenizer, _check_saveable
 
-GGUF_TYPES = ("f32", "f16", "q8_0")
+GGUF_TYPES = ("f32", "f16", "q8_0", "q4_0")
 
 # llama.cpp's names (gguf.TENSOR_NAMES of MODEL_ARCH.LLAMA) for Meta's, per block (`blk.N.`) and outside the blocks.
 GGUF_LAYER_NAMES = {
@@ -81,20 +89,21 @@ def gguf_name(name: str) -> str:
     return GGUF_TOP_NAMES[name]
 
 
-def _stored_type(tensor: torch.Tensor, dtype: str, gguf):
-    """The GGML type `tensor` is stored in for the file type `dtype` (see the module's docstring)."""
+def _stored_type(shape: torch.Size, dtype: str, gguf):
+    """The GGML type a tensor of `shape` is stored in for the file type `dtype` (see the module's docstring)."""
     types = gguf.GGMLQuantizationType
-    if tensor.dim() == 1 or dtype == "f32":
+    if len(shape) == 1 or dtype == "f32":
         return types.F32
-    block_size = gguf.GGML_QUANT_SIZES[types.Q8_0][0]
-    if dtype == "f16" or tensor.shape[-1] % block_size:
+    quantized = {"q8_0": types.Q8_0, "q4_0": types.Q4_0}.get(dtype)
+    if quantized is None or shape[-1] % gguf.GGML_QUANT_SIZES[quantized][0]:
         return types.F16
-    return types.Q8_0
+    return quantized
 
 
 def _encoded(name: str, tensor: torch.Tensor, stored, gguf) -> np.ndarray:
-    """`tensor` as the array of `stored` GGML values that goes into the file: float32, float16, or Q8_0's bytes
-    (rows, blocks * 34: each block's f16 scale, then its 32 int8 weights)."""
+    """`tensor` as the array of `stored` GGML values that goes into the file: float32, float16, Q8_0's bytes
+    (rows, blocks * 34: each block's f16 scale, then its 32 int8 weights) or Q4_0's (rows, blocks * 18: each
+    block's f16 scale, then 16 bytes whose low halves hold weights 0..15 and high halves weights 16..31)."""
     weights = tensor.detach().to("cpu", torch.float32).numpy()  # a float32 tensor on the CPU is not copied
     types = gguf.GGMLQuantizationType
     if stored == types.F32:
@@ -119,10 +128,9 @@ def _token_table(proto, vocab_size: int, gguf) -> tuple[list[str], list[float], 
             types + [int(gguf.TokenType.UNUSED)] * len(padding))
 
 
-def _write_metadata(writer, model: Llama, tokenizer: Tokenizer, name: str, dtype: str, gguf) -> None:
+def _write_metadata(writer, args: ModelArgs, tokenizer: Tokenizer, name: str, dtype: str, gguf) -> None:
     """The settings llama.cpp reads to build the model and its tokenizer (llama-arch.cpp's `llama.*` and
     `tokenizer.ggml.*` keys), each written by the gguf writer's method for it."""
-    args = model.args
     writer.add_type(gguf.GGUFType.MODEL)
     writer.add_name(name)
     writer.add_vocab_size(args.vocab_size)
@@ -136,9 +144,9 @@ def _write_metadata(writer, model: Llama, tokenizer: Tokenizer, name: str, dtype
     writer.add_rope_freq_base(args.rope_theta)
     writer.add_layer_norm_rms_eps(args.norm_eps)
     file_types = {"f32": gguf.LlamaFileType.ALL_F32, "f16": gguf.LlamaFileType.MOSTLY_F16,
-                  "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0}
+                  "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0, "q4_0": gguf.LlamaFileType.MOSTLY_Q4_0}
     writer.add_file_type(file_types[dtype])
-    if dtype == "q8_0":
+    if dtype in ("q8_0", "q4_0"):
         writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
     proto = sentencepiece_model_pb2.ModelProto.FromString(tokenizer.sp_model.serialized_model_proto())
     pieces, scores, types = _token_table(proto, args.vocab_size, gguf)
@@ -164,22 +172,43 @@ def save_gguf(model: Llama, tokenizer: Tokenizer | str | os.PathLike, path: str 
     `path`, for llama.cpp's `llama` architecture (what its converter writes for Llama 2; transformers' GGUF loader
     reads it back into the kit's model).
 
-    dtype: "f32" (the weights exactly), "f16" or "q8_0" (8-bit blocks, about a quarter of f32's size); see the
-    module's docstring. `name` (general.name) defaults to the file's name without its suffix. An existing file at
-    `path` is replaced only with overwrite=True; the new file arrives whole, or not at all. Returns the path.
+    dtype: "f32" (the weights exactly), "f16", "q8_0" (8-bit blocks, about a quarter of f32's size) or "q4_0"
+    (4-bit blocks, about an eighth); see the module's docstring. `name` (general.name) defaults to the file's name
+    without its suffix. An existing file at `path` is replaced only with overwrite=True; the new file arrives whole,
+    or not at all. Returns the path.
     """
-    gguf = _gguf_package()
+    _gguf_package()
     _check_saveable(model, "save_gguf")
-    if dtype not in GGUF_TYPES:
-        raise ValueError(f"dtype={dtype!r}: use one of {', '.join(map(repr, GGUF_TYPES))}")
+    _check_type(dtype)
     scheme = quantization_of(model)
     if scheme is not None:
         raise ValueError(f"the model is quantized by the kit ({scheme.name}), and GGUF quantizes in its own "
-                         "formats: export the floating-point model, with dtype='q8_0' for 8-bit weights")
+                         "formats: export the floating-point model, with dtype='q8_0' for 8-bit weights or 'q4_0' "
+                         "for 4-bit ones")
+    state = model.state_dict()
+    return write_gguf(path, model.args, tokenizer, {key: t.shape for key, t in state.items()}, state.items(), dtype,
+                      name, overwrite)
+
+
+def _check_type(dtype: str) -> None:
+    if dtype not in GGUF_TYPES:
+        raise ValueError(f"dtype={dtype!r}: use one of {', '.join(map(repr, GGUF_TYPES))}")
+
+
+def write_gguf(path: str | os.PathLike, args: ModelArgs, tokenizer: Tokenizer | str | os.PathLike,
+               shapes: dict[str, torch.Size], tensors: Iterable[tuple[str, torch.Tensor]], dtype: str = "f32",
+               name: str | None = None, overwrite: bool = False) -> Path:
+    """save_gguf from the weights alone, one tensor at a time: a model of shape `args` whose weights (Meta's names,
+    as in the kit's state dict) are announced in `shapes` and then arrive from `tensors` as (name, tensor) pairs in
+    the same order, each converted and written before the next is asked for. So a file larger than memory can be
+    written from weights drawn or read a layer at a time (the bench writes Llama 2 7B's shape this way).
+    """
+    gguf = _gguf_package()
+    _check_type(dtype)
     tokenizer = _as_tokenizer(tokenizer)
-    if tokenizer.n_words > model.args.vocab_size:
+    if tokenizer.n_words > args.vocab_size:
         raise ValueError(f"the tokenizer has {tokenizer.n_words} pieces and the model's vocabulary only "
-                         f"{model.args.vocab_size}: the model was trained with another tokenizer; give the one it "
+                         f"{args.vocab_size}: the model was trained with another tokenizer; give the one it "
                          "was trained with")
     path = Path(path)
     if path.is_dir():
@@ -188,21 +217,29 @@ def save_gguf(model: Llama, tokenizer: Tokenizer | str | os.PathLike, path: str 
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists: choose another path, or replace it with overwrite=True")
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = model.state_dict()
-    stored = {key: _stored_type(tensor, dtype, gguf) for key, tensor in state.items()}
+    stored = {key: _stored_type(shape, dtype, gguf) for key, shape in shapes.items()}
+    announced = iter(shapes.items())
     with replacing(path, overwrite=overwrite) as temporary:
         writer = gguf.GGUFWriter(temporary, gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.LLAMA])
         try:
-            _write_metadata(writer, model, tokenizer, path.stem if name is None else name, dtype, gguf)
-            for key, tensor in state.items():  # the tensors' names, shapes and types first, in the file's header
+            _write_metadata(writer, args, tokenizer, path.stem if name is None else name, dtype, gguf)
+            for key, shape in shapes.items():  # the tensors' names, shapes and types first, in the file's header
                 block_size, type_size = gguf.GGML_QUANT_SIZES[stored[key]]
-                writer.add_tensor_info(gguf_name(key), gguf.quants.quant_shape_to_byte_shape(tensor.shape, stored[key]),
-                                       np.dtype(np.uint8), tensor.numel() // block_size * type_size, stored[key])
+                writer.add_tensor_info(gguf_name(key), gguf.quants.quant_shape_to_byte_shape(shape, stored[key]),
+                                       np.dtype(np.uint8), shape.numel() // block_size * type_size, stored[key])
             writer.write_header_to_file()
             writer.write_kv_data_to_file()
             writer.write_ti_data_to_file()
-            for key, tensor in state.items():  # then their data, one at a time: memory holds one converted tensor
+            for key, tensor in tensors:  # then their data, one at a time: memory holds one converted tensor
+                expected = next(announced, None)
+                if expected != (key, tensor.shape):
+                    raise ValueError(f"the tensors arrive as {key} {tuple(tensor.shape)} where the shapes announced "
+                                     f"{'nothing more' if expected is None else f'{expected[0]} {tuple(expected[1])}'}"
+                                     ": give them in the order and the shapes of `shapes`")
                 writer.write_tensor_data(_encoded(key, tensor, stored[key], gguf))
+            missing = [key for key, _ in announced]
+            if missing:
+                raise ValueError(f"the tensors ended before {missing[0]} ({len(missing)} announced but not given)")
         finally:
             writer.close()
     return path
@@ -217,7 +254,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("model", type=Path, help="the checkpoint folder, such as data/tiny-base")
     parser.add_argument("out", type=Path, help="the .gguf file to write")
     parser.add_argument("--type", choices=GGUF_TYPES, default="f32",
-                        help="how the weights are stored: f32 (exactly), f16, or q8_0 (8-bit blocks); default f32")
+                        help="how the weights are stored: f32 (exactly), f16, q8_0 (8-bit blocks) or q4_0 (4-bit "
+                             "blocks); default f32")
     parser.add_argument("--tokenizer", type=Path,
                         help="the model's tokenizer.model (default: the one in the checkpoint folder)")
     parser.add_argument("--name", help="the model's name in the file (default: OUT without its suffix)")
