@@ -240,7 +240,7 @@ def test_peak_rss_sees_an_allocation():
 
 
 @pytest.mark.parametrize("flags, said", [
-    (["--sizes", "nope"], "error: unknown sizes ['nope']: choose from tiny, 50m, 7b, toy"),
+    (["--sizes", "nope"], "error: unknown sizes ['nope']: choose from tiny, 50m, 7b, 13b, toy"),
     (["--batches", "1,x"], "error: --batches '1,x': give whole numbers separated by commas, such as 1,8"),
     (["--batches", "0"], "error: --batches '0': each batch size must be at least 1"),
     (["--repeats", "x"], "error: argument --repeats: invalid int value: 'x'"),
