@@ -135,9 +135,9 @@ class CompiledDecoder(FastDecoder):
     backend "inductor" (the default): on a GPU with CUDA graphs; on a CPU with the weights laid out for decoding
     (DecodingLayout, a copy) and frozen into the graph (CPU_COMPILE_OPTIONS), compiled again whenever a weight or
     a module's setting changed since, after forgetting every compiled graph (each frozen one holds a packed copy of
-    its weights); a quantized model's layout is compiled without freezing (quantized_decode_one_token). A model
-    whose weights cannot be
-    tracked (made under inference_mode) gets the unfrozen step: slower, never stale. Another backend name
+    its weights); a quantized model's layout, whose joins the model's layers share (no copy of the weights), is
+    compiled without freezing (quantized_decode_one_token). A model whose weights cannot be tracked (made under
+    inference_mode) gets the unfrozen step: slower, never stale. Another backend name
     ("aot_eager" compiles in seconds, for tests) compiles the plain step with it. The first generation call
     compiles, which takes a while (15-60 s on a 2-core CPU).
     """
@@ -163,7 +163,8 @@ class CompiledDecoder(FastDecoder):
                 self._layout = DecodingLayout(model)
                 self._compiled = torch.compile(quantized_decode_one_token, backend="inductor", fullgraph=True,
                                                dynamic=False)
-                self._mode, self._state = "quantized", weights
+                # taken again: the layout's joins made the model's layers views of them (DecodingLayout)
+                self._mode, self._state = "quantized", weights_state(model)
         elif weights is not None:  # the frozen step
             state = (_frozen_generation, weights, modules_state(model))
             if self._mode != "frozen" or state != self._state:
