@@ -235,19 +235,21 @@ class QuantizedLinear(nn.Module):
             raise ValueError("only layers with the same inputs and the same scheme can be joined")
         joined = cls(first.in_features, sum(layer.out_features for layer in layers), first.scheme,
                      dtype=first.dtype, device="meta")
-        for name, _ in list(joined.named_buffers()):
-            parts = [getattr(layer, name) for layer in layers]
-            whole = one_after_another(parts) if share else None
-            if whole is None:
-                with torch.inference_mode(False):  # a tensor the model may keep: one that counts in-place changes
+        # tensors (and views) the model may keep, made as ordinary ones even under inference_mode: they count their
+        # in-place changes, and a load_state_dict may write into them later
+        with torch.inference_mode(False):
+            for name, _ in list(joined.named_buffers()):
+                parts = [getattr(layer, name) for layer in layers]
+                whole = one_after_another(parts) if share else None
+                if whole is None:
                     whole = torch.cat(parts)
-            setattr(joined, name, whole)
-            if share:
-                start = 0
-                for layer, part in zip(layers, parts):
-                    setattr(layer, name, whole[start:start + part.shape[0]])
-                    start += part.shape[0]
-            del parts
+                setattr(joined, name, whole)
+                if share:
+                    start = 0
+                    for layer, part in zip(layers, parts):
+                        setattr(layer, name, whole[start:start + part.shape[0]])
+                        start += part.shape[0]
+                del parts
         return joined
 
     def dequantize(self, dtype: torch.dtype | None = None) -> torch.Tensor:
