@@ -144,7 +144,7 @@ def quantize_int8(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     (-0.5 * 127.5 = -63.75 -> -64).
     """
     scale = (weight.abs().amax(dim=1) / 127.5).float().clamp(min=SMALLEST_SCALE)  # (out,)
-    q = torch.clamp(torch.round(weight.float() * (1.0 / scale[:, None])), -128, 127)
+    q = (weight.float() * (1.0 / scale[:, None])).round_().clamp_(-128, 127)  # in place: one float copy of W
     return q.to(torch.int8), scale
 
 
@@ -160,8 +160,26 @@ def quantize_int4(weight: torch.Tensor, group_size: int) -> tuple[torch.Tensor, 
     hi = groups.amax(dim=-1).clamp(min=0)
     scale = ((hi - lo) / 15).clamp(min=SMALLEST_SCALE)
     zero = torch.clamp(-torch.round(lo / scale), 0, 15)
-    q = torch.clamp(torch.round(groups * (1.0 / scale[..., None])) + zero[..., None], 0, 15)
+    # in place on one fresh product: memory holds one floating-point copy of W besides W, not four
+    q = (groups * (1.0 / scale[..., None])).round_().add_(zero[..., None]).clamp_(0, 15)
     return q.reshape(out_features, in_features).to(torch.uint8), scale, zero.to(torch.uint8)
+
+
+def one_after_another(parts: list[torch.Tensor]) -> torch.Tensor | None:
+    """The tensor that `parts` (contiguous, with the same shape but for the first dimension) make together when
+    they lie one after another in one storage, as the rows of one row-major tensor: a view, nothing copied. None
+    when they do not."""
+    first = parts[0]
+    if first.device.type == "meta" or not all(
+            part.is_contiguous() and part.dtype == first.dtype and part.shape[1:] == first.shape[1:]
+            and part.untyped_storage().data_ptr() == first.untyped_storage().data_ptr() for part in parts):
+        return None
+    end = first.data_ptr()
+    for part in parts:
+        if part.data_ptr() != end:
+            return None
+        end += part.numel() * part.element_size()
+    return first.as_strided((sum(part.shape[0] for part in parts), *first.shape[1:]), first.stride())
 
 
 class QuantizedLinear(nn.Module):
@@ -201,27 +219,50 @@ class QuantizedLinear(nn.Module):
         return module
 
     @classmethod
-    def join(cls, layers: list["QuantizedLinear"]) -> "QuantizedLinear":
+    def join(cls, layers: list["QuantizedLinear"], share: bool = False) -> "QuantizedLinear":
         """One layer computing what `layers` (same inputs, same scheme) compute, their outputs one after another:
-        the rows of a weight are quantized independently, so joining quantized rows is joining the weights."""
+        the rows of a weight are quantized independently, so joining quantized rows is joining the weights.
+
+        share=False: the joined layer's buffers are new tensors (torch.cat), and the layers keep their own.
+        share=True: the weights are held once: each layer gives up its buffers for views of its rows of the joined
+        ones (the rows of a row-major tensor lie one after another, so each layer's part is a contiguous tensor of
+        its own shape), and its old buffers are freed, a buffer at a time. Layers whose buffers already lie one
+        after another in one tensor (a join shared before) are joined without copying anything.
+        Example: wq (64, 32) and wk (16, 32) int4 codes -> one (80, 32) tensor, wq.qweight its rows 0-63.
+        """
         first = layers[0]
         if any(layer.scheme != first.scheme or layer.in_features != first.in_features for layer in layers):
             raise ValueError("only layers with the same inputs and the same scheme can be joined")
         joined = cls(first.in_features, sum(layer.out_features for layer in layers), first.scheme,
-                     dtype=first.dtype, device=first.qweight.device)
-        for name, _ in joined.named_buffers():
-            setattr(joined, name, torch.cat([getattr(layer, name) for layer in layers]))
+                     dtype=first.dtype, device="meta")
+        # tensors (and views) the model may keep, made as ordinary ones even under inference_mode: they count their
+        # in-place changes, and a load_state_dict may write into them later
+        with torch.inference_mode(False):
+            for name, _ in list(joined.named_buffers()):
+                parts = [getattr(layer, name) for layer in layers]
+                whole = one_after_another(parts) if share else None
+                if whole is None:
+                    whole = torch.cat(parts)
+                setattr(joined, name, whole)
+                if share:
+                    start = 0
+                    for layer, part in zip(layers, parts):
+                        setattr(layer, name, whole[start:start + part.shape[0]])
+                        start += part.shape[0]
+                del parts
         return joined
 
     def dequantize(self, dtype: torch.dtype | None = None) -> torch.Tensor:
         """The weight the integers stand for, (out, in), in `dtype` (by default the weights' dtype before
         quantizing: `self.dtype`)."""
         dtype = dtype or self.dtype
+        # in place on the fresh floating-point copy of the integers: one weight-sized tensor at a time, where
+        # "(q - zero) * scale" would hold three (the output head of a prefill is the largest of them)
         if self.scheme.bits == 8:
-            return (self.qweight.float() * self.scale[:, None]).to(dtype)
+            return self.qweight.float().mul_(self.scale[:, None]).to(dtype)
         g = self.scheme.group_size
         q = unpack_int4(self.qweight).reshape(self.out_features, -1, g).to(dtype)  # (out, n_groups, g)
-        weight = (q - self.zero.to(dtype)[..., None]) * self.scale.to(dtype)[..., None]
+        weight = q.sub_(self.zero.to(dtype)[..., None]).mul_(self.scale.to(dtype)[..., None])
         return weight.reshape(self.out_features, self.in_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

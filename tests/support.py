@@ -59,6 +59,28 @@ def parallel_probe(model) -> tuple:
     return logits, step, greedy, cache
 
 
+# Two tokens whose logits are closer than this are tied as far as bfloat16 can tell: a few of its roundings (one is
+# 0.0625 for logits between 8 and 16), so that decoding in bfloat16, or summing in another order, may pick either.
+NEAR_TIE = 0.25
+
+
+def where_greedy_parts(model, prompts: list[list[int]], expected: list[list[int]], got: list[list[int]]) -> list[dict]:
+    """Where greedy rows `got` leave `expected`, the greedy tokens that `model` writes after `prompts`: for each row
+    that parts, the step, both tokens, and `model`'s logits there: how many tokens it ranks above got's
+    ("rank_of_got") and by how much its best logit beats got's token's ("logit_gap"; below NEAR_TIE: a near-tie)."""
+    partings = []
+    for prompt, ours, theirs in zip(prompts, expected, got):
+        step = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), None)
+        if step is None:
+            continue
+        with torch.inference_mode():
+            logits = model(torch.tensor([prompt + ours[:step]], device=model.device))[0, -1].float()  # (V,)
+        partings.append({"step": step, "expected": ours[step], "got": theirs[step],
+                         "rank_of_got": int((logits > logits[theirs[step]]).sum()),
+                         "logit_gap": float(logits.max() - logits[theirs[step]])})
+    return partings
+
+
 def names(requirements: list[str]) -> set[str]:
     """Distribution names, normalised as pip does: "lm_eval>=0.4.3" -> "lm-eval"."""
     return {re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9._-]+", r).group()).lower() for r in requirements}

@@ -64,7 +64,8 @@ def _quantized_cells(r: dict) -> tuple[str, ...]:
     return (r["size"], f"{r['metric']} ({r['unit']})", _number(r["kit"]), _number(r["transformers"]),
             _ratio(r["ratio"]), "-".join(map(_ratio, r["ratio_range"])), _number(r["bound"]), _percent(r["share"]),
             f"{r['bytes_per_step'] / 2**20:.1f} MiB read per step; greedy text alike for {r['tokens_alike']:.0f} "
-            f"of {r['new_tokens']} tokens")
+            f"of {r['new_tokens']} tokens" + ("" if r.get("in_turns", True) else "; the sides timed one after the "
+                                                "other"))
 
 
 CPU_7B_COLUMNS = ("size", "measurement", "tokens/s", "bound", "share", "weights read per step", "peak memory",
@@ -108,7 +109,8 @@ def format_table(results: dict) -> str:
     if plain or not results["rows"]:
         lines += ["", *markdown_table(COLUMNS, [_cells(r) for r in plain])]
     if quantized:
-        lines += ["", "Quantized decoding against the same model in floating point (the same kind of step):", "",
+        lines += ["", "Quantized and bfloat16 decoding against the same model in floating point (the same kind of "
+                  "step):", "",
                   *markdown_table(QUANTIZED_COLUMNS, [_quantized_cells(r) for r in quantized])]
     if cpu_7b:
         lines += ["", "Llama 2's shapes (7B, 13B), random weights, on the CPU, one configuration at a time, batch 1:",

@@ -19,9 +19,10 @@ is the training step: eager, and compiled on both sides (the kit's
 `train --compile` against transformers' model through the same torch.compile). Compiling is done in the untimed
 warm-up. On a GPU the suite runs in bfloat16 and adds a model of Llama 2 7B's shape with random weights; on a CPU,
 `--sizes 7b` measures that shape alone, at batch 1, in int4, int8 and bfloat16 (measure_cpu_7b).
-Quantized decoding (`llama_lab.quantize`, int8 and int4 in groups of 64) is measured against the same model in
-floating point through the same kind of step (compiled, or eager with --no-compile), in turns, with the share of
-the bandwidth bound for the bytes the quantized step reads; these rows have a table of their own.
+Quantized decoding (`llama_lab.quantize`, int8 and int4 in groups of 64), and decoding in bfloat16, is measured
+against the same model in floating point through the same kind of step (compiled, or eager with --no-compile), in
+turns, with the share of the bandwidth bound for the bytes the quantized (or bfloat16) step reads; these rows have
+a table of their own.
 LoRA training (measure_lora) is measured against peft on transformers' twin, with the same adapters, and QLoRA (an NF4
 base) on the kit's side alone: tokens/s and the peak memory a step adds.
 Quantized decoding against llama.cpp's (--measure llamacpp, llamacpp.py) is measured only when asked for.
@@ -83,6 +84,9 @@ MEASUREMENTS = (*Settings().measure, "llamacpp")
 
 
 QUANTIZED_SCHEMES = ("int8", "int4-g64")
+# what measure_quantized sets against float32: the schemes, and bfloat16 (2 bytes a weight, the other way to halve
+# what a step reads), last, since on a CPU its compiled step takes the frozen float32 step's place
+QUANTIZED_CONFIGURATIONS = (*QUANTIZED_SCHEMES, "bfloat16")
 # Llama 2 7B's shape on a CPU, one configuration at a time (a laptop holds one): the smallest first
 CPU_7B_CONFIGURATIONS = ("int4-g64", "int8", "bfloat16")
 CPU_LARGE_CONFIGURATIONS = {"7b": CPU_7B_CONFIGURATIONS, "13b": ("int4-g64",)}  # 13B: what fits a 16 GB laptop
@@ -121,24 +125,41 @@ def measure_decode(size, kit, twin, batch, cfg: Settings, bytes_per_step, probe:
     return result, outputs["kit"]
 
 
+def lowered(model: Llama, configuration: str) -> Llama:
+    """A copy of `model` in one of QUANTIZED_CONFIGURATIONS: quantized by a scheme, or in bfloat16."""
+    if configuration == "bfloat16":
+        copied = copy.deepcopy(model).to(torch.bfloat16)
+        copied.init_rope(model.device)  # the rotary tables stay in float32
+        return copied
+    return quantize_model(copy.deepcopy(model), configuration)
+
+
 def measure_quantized(size, model: Llama, float_decoder, cfg: Settings, probe: BandwidthProbe, log=print) -> list[dict]:
-    """Greedy decoding tokens/s of `model` quantized (QUANTIZED_SCHEMES) against `float_decoder` (the same model
-    unquantized, through the same kind of step), in turns. The "kit" side of each row is the quantized model,
-    the "transformers" side the float one; "tokens_alike": how many greedy tokens the two write alike before
-    their texts part (the median over the batch's rows; once one token differs, everything after it may)."""
+    """Greedy decoding tokens/s of `model` quantized (QUANTIZED_SCHEMES), and in bfloat16, against `float_decoder`
+    (the same model unquantized, through the same kind of step), in turns. The "kit" side of each row is the
+    quantized (or bfloat16) model, the "transformers" side the float one; "tokens_alike": how many greedy tokens
+    the two write alike before their texts part (the median over the batch's rows; once one token differs,
+    everything after it may). The bfloat16 row is left out for a model already in bfloat16 (the GPU's suite).
+
+    Compiled on a CPU, the bfloat16 step and the float one are both frozen steps, of which CompiledDecoder keeps one
+    at a time (compiling one forgets the other): that row times its two sides one after the other, each compiled
+    in its untimed warm-up, rather than in turns ("in_turns": False)."""
     device = model.device
     rows = []
-    for scheme in QUANTIZED_SCHEMES:
+    for configuration in QUANTIZED_CONFIGURATIONS:
+        if configuration == "bfloat16" and model.dtype == torch.bfloat16:
+            continue
         try:
-            quantized = quantize_model(copy.deepcopy(model), scheme)
+            lower = lowered(model, configuration)
         except ValueError as why:  # a group size that does not divide the model's widths
-            log(f"{size}: no {scheme} rows: {why}")
+            log(f"{size}: no {configuration} rows: {why}")
             continue
         if cfg.compile:
-            decoder = CompiledDecoder(quantized)
+            decoder = CompiledDecoder(lower)
         else:
-            decoder = LaidOutDecoder(quantized) if device.type == "cpu" else Decoder(quantized)
-        per_step = weight_bytes_per_step(quantized)
+            decoder = LaidOutDecoder(lower) if device.type == "cpu" else Decoder(lower)
+        in_turns = not (configuration == "bfloat16" and cfg.compile and device.type == "cpu")
+        per_step = weight_bytes_per_step(lower)
         for batch in cfg.batches:
             prompts = torch.randint(3, model.args.vocab_size, (batch, cfg.prompt_len),
                                     generator=torch.Generator().manual_seed(batch)).tolist()
@@ -147,21 +168,27 @@ def measure_quantized(size, model: Llama, float_decoder, cfg: Settings, probe: B
             def run(name, decoder):
                 outputs[name] = generate_tokens(decoder, prompts, cfg.new_tokens, temperature=0, eos_id=None)
 
+            contenders = {"quantized": lambda: run("quantized", decoder),
+                          "float": lambda: run("float", float_decoder)}
             probe.samples.clear()
-            times = take_turns({"quantized": lambda: run("quantized", decoder),
-                                "float": lambda: run("float", float_decoder), "bandwidth": probe}, cfg.repeats, device)
+            if in_turns:
+                times = take_turns({**contenders, "bandwidth": probe}, cfg.repeats, device)
+                bandwidth = statistics.median(probe.samples[-cfg.repeats:])
+            else:
+                times = {name: take_turns({name: fn, "bandwidth": probe}, cfg.repeats, device)[name]
+                         for name, fn in contenders.items()}
+                bandwidth = statistics.median(probe.samples)
             tokens = batch * cfg.new_tokens
-            r = row(size, f"decode, batch {batch}, {scheme}" + (", compiled" if cfg.compile else ""), "tokens/s",
-                    [tokens / t for t in times["quantized"]], [tokens / t for t in times["float"]])
+            r = row(size, f"decode, batch {batch}, {configuration}" + (", compiled" if cfg.compile else ""),
+                    "tokens/s", [tokens / t for t in times["quantized"]], [tokens / t for t in times["float"]])
             alike = [next((i for i, (a, b) in enumerate(zip(q, f)) if a != b), len(q))
                      for q, f in zip(outputs["quantized"], outputs["float"])]
-            r.update(kind="quantized", scheme=scheme, bytes_per_step=per_step, new_tokens=cfg.new_tokens,
-                     bandwidth_bytes_per_s=statistics.median(probe.samples[-cfg.repeats:]),
-                     tokens_alike=statistics.median(alike))
+            r.update(kind="quantized", scheme=configuration, bytes_per_step=per_step, new_tokens=cfg.new_tokens,
+                     bandwidth_bytes_per_s=bandwidth, tokens_alike=statistics.median(alike), in_turns=in_turns)
             r["bound"] = batch * r["bandwidth_bytes_per_s"] / per_step
             r["share"] = r["kit"] / r["bound"]
             rows.append(r)
-        del quantized, decoder
+        del lower, decoder
         gc.collect()
     return rows
 

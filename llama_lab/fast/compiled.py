@@ -137,9 +137,9 @@ class CompiledDecoder(FastDecoder):
     backend "inductor" (the default): on a GPU with CUDA graphs; on a CPU with the weights laid out for decoding
     (DecodingLayout, a copy) and frozen into the graph (CPU_COMPILE_OPTIONS), compiled again whenever a weight or
     a module's setting changed since, after forgetting every compiled graph (each frozen one holds a packed copy of
-    its weights); a quantized model's layout is compiled without freezing (quantized_decode_one_token). A model
-    whose weights cannot be
-    tracked (made under inference_mode) gets the unfrozen step: slower, never stale. Another backend name
+    its weights); a quantized model's layout, whose joins the model's layers share (no copy of the weights), is
+    compiled without freezing (quantized_decode_one_token). A model whose weights cannot be tracked (made under
+    inference_mode) gets the unfrozen step: slower, never stale. Another backend name
     ("aot_eager" compiles in seconds, for tests) compiles the plain step with it. The first generation call
     compiles, which takes a while (15-60 s on a 2-core CPU).
     """
@@ -153,7 +153,7 @@ class CompiledDecoder(FastDecoder):
         self._compiled = None
         self._mode = None  # "frozen", "quantized" (the two CPU steps) or "plain": which step _compiled is
         self._layout: DecodingLayout | None = None  # the CPU steps' weights
-        self._state = None  # what the CPU step was made for: (generation, weights, modules) frozen, weights quantized
+        self._state = None  # what the CPU step was made for: (generation, weights, modules)
         self._caches: dict[tuple, StaticKVCache] = {}
 
     def prepare(self, batch_size: int, max_seq_len: int) -> StaticKVCache:
@@ -170,7 +170,8 @@ class CompiledDecoder(FastDecoder):
                 self._compiled = torch.compile(step, backend="inductor", fullgraph=True, dynamic=False,
                                                options={"guard_filter_fn":
                                                         torch.compiler.skip_guard_on_all_nn_modules_unsafe})
-                self._mode, self._state = mode, (_frozen_generation, weights, modules_state(model))
+                # the weights taken again: a quantized layout's joins made the model's layers views of them
+                self._mode, self._state = mode, (_frozen_generation, weights_state(model), modules_state(model))
         elif self._mode != "plain":
             options = GPU_COMPILE_OPTIONS if self.backend == "inductor" and model.device.type == "cuda" else None
             self._compiled = torch.compile(decode_one_token, backend=self.backend, options=options, fullgraph=True,

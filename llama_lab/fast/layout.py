@@ -6,8 +6,9 @@ stream from memory. On a CPU two things make them stream faster (docs/benchmarks
   joined into one matrix (w1, w3 into another) make the runs longer still and the products fewer;
 - every core: MKL runs a matrix-vector product on one core, so `linear` cuts a large one into a slice of outputs
   per core and lets torch.bmm run the slices side by side.
-A quantized model (`llama_lab.quantize`) gets the same joins, made of its integer rows and their scales; its
-products run on the weight-only kernels, which read the integers as they are stored.
+A quantized model (`llama_lab.quantize`) gets the same joins, made of its integer rows and their scales, which the
+model's layers then share (views of the joined rows), so that its weights are held once; its products run on the
+weight-only kernels, which read the integers as they are stored.
 """
 
 from __future__ import annotations
@@ -77,10 +78,11 @@ class SpreadLinear(nn.Module):
 def laid_out(*layers: nn.Module, copy: bool = True) -> nn.Module:
     """`layers` (bias-free, the same inputs) as decoding runs them: one module computing their outputs one after
     another. Float layers: one weight stored by columns (copy=True), or the layer's own weight run by `linear`
-    (copy=False, a single layer). Quantized ones: one QuantizedLinear of their rows and scales joined, on the
-    int8 kernel where it runs (`kernels.with_kernel`)."""
+    (copy=False, a single layer). Quantized ones: one QuantizedLinear of their rows and scales joined, which the
+    layers then share (QuantizedLinear.join with share=True: each keeps a view of its rows, and its own copy is
+    freed), on the kit's kernels where they run (`kernels.with_kernel`)."""
     if all(isinstance(layer, QuantizedLinear) for layer in layers):
-        return with_kernel(QuantizedLinear.join(list(layers)) if len(layers) > 1 else layers[0])
+        return with_kernel(QuantizedLinear.join(list(layers), share=True) if len(layers) > 1 else layers[0])
     if any(isinstance(layer, QuantizedLinear) for layer in layers):
         raise ValueError("cannot join quantized and floating-point layers: quantize the whole model")
     if copy:
@@ -95,8 +97,11 @@ class DecodingLayout(nn.Module):
 
     It holds wq/wk/wv and w1/w3 of every block joined and stored by columns (`by_columns`), and the output head
     stored by columns: most of the model's weights a second time (the model keeps its own); wo and w2 are read
-    where the model keeps them. A quantized model's joins are QuantizedLinears, and its int8 products run on the
-    int8 kernel (`laid_out`). The numbers are the model's, so the tokens are the plain model's; the products add
+    where the model keeps them. A quantized model's joins are QuantizedLinears whose buffers the model's layers
+    share: making the layout changes where the model's integers live (its layers' qweight, scale and zero become
+    views of the joined ones, a block at a time, so that memory holds one copy of the weights plus one block's
+    joins at most), not their values, and a second layout over them copies nothing. Its products run on the kit's
+    kernels (`laid_out`). The numbers are the model's, so the tokens are the plain model's; the products add
     up in another order, so logits may differ in the last bits. `CompiledDecoder` freezes these weights into its
     CPU step too: Inductor's packed kernels also read the joined, column-stored matrices faster than the model's
     rows.
@@ -145,7 +150,8 @@ class DecodingLayout(nn.Module):
 class LaidOutDecoder(FastDecoder):
     """The one-token step of `model` run eagerly on its weights laid out for decoding (`DecodingLayout`).
 
-    The layout is made on the first generation call and again whenever a weight changed since (weights_state).
+    The layout is made on the first generation call and again whenever a weight changed since (weights_state,
+    taken once the layout is made: a quantized model's layers then hold views of the layout's joined buffers).
     """
 
     def __init__(self, model):
@@ -157,7 +163,7 @@ class LaidOutDecoder(FastDecoder):
         state = weights_state(self.model)
         if state is None or state != self._state:  # None: weights made under inference_mode can't be tracked
             self._layout = DecodingLayout(self.model)
-            self._state = state
+            self._state = weights_state(self.model)
         return self.model.new_cache(batch_size, max_seq_len)
 
     def step(self, tokens: torch.Tensor, start_pos: int, cache) -> torch.Tensor:

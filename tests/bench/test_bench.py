@@ -59,7 +59,8 @@ def test_quick_bench_has_every_row(quick_run):
         "load, safetensors (HF layout)", "load peak RSS / size on disk, safetensors (HF layout)",
         "load, safetensors (kit layout)", "load peak RSS / size on disk, safetensors (kit layout)",
         "decode, batch 1, int8, compiled", "decode, batch 2, int8, compiled",
-        "decode, batch 1, int4-g64, compiled", "decode, batch 2, int4-g64, compiled"]
+        "decode, batch 1, int4-g64, compiled", "decode, batch 2, int4-g64, compiled",
+        "decode, batch 1, bfloat16, compiled", "decode, batch 2, bfloat16, compiled"]
     for metric in metrics:  # the tables on screen carry every row too
         assert f"| toy | {metric} (" in stdout
     assert "| quantized | float | quantized vs float |" in stdout
@@ -84,8 +85,12 @@ def test_quick_bench_numbers_are_sane(quick_run):
         else:  # transformers cannot read Meta's .pth, the kit's own layout is the kit's, QLoRA's NF4 is the kit's
             assert r["transformers"] is None and r["ratio"] is None
         if r.get("kind") == "quantized":  # against the float model: the "transformers" side is the float model
-            assert 0 <= r["tokens_alike"] <= r["new_tokens"] and r["bytes_per_step"] < weight_bytes_per_step(
-                random_model(TOY, torch.device("cpu"), torch.float32)) / 2
+            float32_bytes = weight_bytes_per_step(random_model(TOY, torch.device("cpu"), torch.float32))
+            assert 0 <= r["tokens_alike"] <= r["new_tokens"]
+            if r["scheme"] == "bfloat16":  # every weight a step reads in 2 bytes instead of 4
+                assert r["bytes_per_step"] == float32_bytes / 2 and not r["in_turns"]
+            else:
+                assert r["bytes_per_step"] < float32_bytes / 2 and r["in_turns"]
         if r["metric"].startswith("decode"):
             assert positive(r["bound"]) and r["share"] == pytest.approx(r["kit"] / r["bound"])
         if r["metric"].startswith("decode") and r.get("kind") != "quantized":

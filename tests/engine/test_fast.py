@@ -170,6 +170,68 @@ def test_quantized_fast_generation_equals_the_quantized_models(how, scheme):
         assert a == pytest.approx(b, abs=1e-4)
 
 
+def held_bytes(*modules) -> int:
+    """Bytes of the distinct storages that the modules' parameters and buffers live in: what they hold together."""
+    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes()
+                for module in modules for t in [*module.parameters(), *module.buffers()]}
+    return sum(storages.values())
+
+
+@pytest.mark.parametrize("scheme", ["int8", "int4-g64"])
+def test_a_quantized_layout_shares_the_models_weights(scheme):
+    """A quantized model's joins are not a second copy: the model's layers keep views of the joined rows, so model
+    and layout hold the model's own bytes; a second layout over them copies nothing, the decoder does not lay out
+    again at the next call, and the model's numbers and tokens are what they were."""
+    model = quantize_model(small_model(dim=128, multiple_of=64), scheme)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    own, expected = held_bytes(model), greedy(model)
+    decoder = LaidOutDecoder(model)
+    assert greedy(decoder) == expected
+    layout = decoder._layout
+    assert held_bytes(model, layout) == own
+    joined = layout.wqkv[0].layer  # the kernel's module runs the joined QuantizedLinear
+    attention = model.layers[0].attention
+    for name in ("qweight", "scale", *(("zero",) if scheme != "int8" else ())):
+        whole = getattr(joined, name)
+        parts = [getattr(layer, name) for layer in (attention.wq, attention.wk, attention.wv)]
+        assert all(p.untyped_storage().data_ptr() == whole.untyped_storage().data_ptr() for p in parts), name
+        assert torch.equal(torch.cat(parts), whole) and all(p.is_contiguous() for p in parts)
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, state[name]), name
+    state_after = weights_state(model)
+    assert greedy(decoder) == expected and decoder._layout is layout  # not laid out again
+    second = LaidOutDecoder(model)
+    assert greedy(second) == expected
+    assert weights_state(model) == state_after and held_bytes(model, layout, second._layout) == own
+
+
+@pytest.mark.parametrize("how", ["laid out", "inductor"])
+def test_a_quantized_model_decoded_fast_saves_loads_follows_and_trains(tmp_path, how):
+    """After fast decoding, a quantized model's layers hold views of shared tensors: it still saves and loads
+    (safetensors refuses overlapping tensors; these lie side by side), a load_state_dict into it reaches the
+    decoder, LoRA trains over it, and the compiled step (not frozen for a quantized model) holds no copy."""
+    from llama_lab.lora import add_lora
+
+    model = quantize_model(small_model(dim=128, multiple_of=64), "int4-g64")
+    own, expected = held_bytes(model), greedy(model)
+    decoder = decoder_for(how, model)
+    assert greedy(decoder) == expected
+    assert held_bytes(model, decoder._layout) == own
+    loaded = load_model(save_model(model, tmp_path / "kit", format="kit"))
+    for (name, value), (loaded_name, loaded_value) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert name == loaded_name and torch.equal(value, loaded_value), name
+    assert greedy(loaded) == expected
+    other = quantize_model(small_model(dim=128, multiple_of=64, seed=3), "int4-g64")
+    model.load_state_dict(other.state_dict())  # written into the shared tensors, in place
+    assert greedy(decoder) == greedy(other) != expected
+    adapted = add_lora(copy.deepcopy(model), ("wq", "wk", "w1", "w3"), r=4)
+    assert held_bytes(adapted) == held_bytes(model) + sum(p.numel() * 4 for n, p in adapted.named_parameters()
+                                                          if "lora_" in n)
+    adapted.train()(torch.tensor(PROMPTS[1:2])).float().logsumexp(-1).mean().backward()
+    trained = [p for p in adapted.parameters() if p.requires_grad]
+    assert trained and all(p.grad is not None and p.grad.abs().sum() > 0 for p in trained[1::2])  # B's grads
+
+
 def test_compiled_generation_reuses_its_cache_cleanly():
     """A second call of the same shape reuses the static cache; what the first left there must not leak in."""
     model = small_model()
