@@ -85,10 +85,9 @@ def frozen_decode_one_token(layout: DecodingLayout, model, tokens: torch.Tensor,
 
 def quantized_decode_one_token(layout: DecodingLayout, model, tokens: torch.Tensor, position: torch.Tensor,
                                cache: StaticKVCache) -> torch.Tensor:
-    """The CPU's step for a quantized model: its layout (int8 and int4 products on the kit's kernels), compiled
-    without freezing: freezing would fold the dequantizing of int4 weights into float weights, which is the memory
-    quantizing saves, and the kernels read the weights as stored either way. Like the frozen step it runs without
-    Dynamo's guards on the model (CompiledDecoder checks the weights and settings once per generation call)."""
+    """The CPU's step for a quantized model: its layout (int8, int4 and NF4 products on the kit's kernels),
+    compiled with every guard and not frozen. Freezing would fold the dequantizing of 4-bit weights into float
+    weights, which is the memory quantizing saves; the kernels read their weights as stored either way."""
     return layout(model, tokens, position, cache)
 
 
@@ -99,19 +98,18 @@ def modules_state(model) -> tuple:
     """What a frozen step assumes about the model besides its weights: each module's name, class and settings
     (training, eps, head counts, ...; any other object by identity).
 
-    Dynamo guards on all of these at every call, which for a tiny model costs more than the step's own kernels
-    (and for the 50M model about 0.3 ms a step); the CPU steps leave those guards out
-    (torch.compiler.skip_guard_on_all_nn_modules_unsafe) and their decoder checks this instead, once per
-    generation call.
+    Dynamo guards on all of these at every call, which for a tiny model costs more than the step's own kernels;
+    the frozen step leaves those guards out (torch.compiler.skip_guard_on_all_nn_modules_unsafe) and its decoder
+    checks this instead, once per generation call.
     """
     return tuple((name, type(module), tuple((key, value if isinstance(value, PLAIN) else id(value))
                                             for key, value in vars(module).items() if not key.startswith("_")))
                  for name, module in model.named_modules())
 
 
-# Dynamo keeps compiled code per Python function, for the whole process, and a CPU step's graph has no guards on
-# the model: a decoder may use its graph only while no other was compiled since. Each compiling of a CPU step
-# forgets every graph before it and counts one more generation here.
+# Dynamo keeps compiled code per Python function, for the whole process, and a frozen graph has no guards on the
+# model: a decoder may use its frozen graph only while no other was compiled since. Each compiling of a frozen
+# graph forgets every graph before it and counts one more generation here.
 _frozen_generation = 0
 
 
@@ -153,25 +151,29 @@ class CompiledDecoder(FastDecoder):
         self._compiled = None
         self._mode = None  # "frozen", "quantized" (the two CPU steps) or "plain": which step _compiled is
         self._layout: DecodingLayout | None = None  # the CPU steps' weights
-        self._state = None  # what the CPU step was made for: (generation, weights, modules)
+        self._state = None  # what the CPU step was made for: (generation, weights, modules) frozen, weights quantized
         self._caches: dict[tuple, StaticKVCache] = {}
 
     def prepare(self, batch_size: int, max_seq_len: int) -> StaticKVCache:
         model = self.model
         cpu_inductor = self.backend == "inductor" and model.device.type == "cpu"
         weights = weights_state(model) if cpu_inductor else None
-        if weights is not None:  # the CPU steps: frozen, or for a quantized model its layout as it is
-            mode = "frozen" if quantization_of(model) is None else "quantized"
+        if weights is not None and quantization_of(model) is not None:  # the quantized step
+            if self._mode != "quantized" or weights != self._state:
+                self._layout = DecodingLayout(model)
+                self._compiled = torch.compile(quantized_decode_one_token, backend="inductor", fullgraph=True,
+                                               dynamic=False)
+                # taken again: the layout's joins made the model's layers views of them (DecodingLayout)
+                self._mode, self._state = "quantized", weights_state(model)
+        elif weights is not None:  # the frozen step
             state = (_frozen_generation, weights, modules_state(model))
-            if self._mode != mode or state != self._state:
+            if self._mode != "frozen" or state != self._state:
                 forget_compiled_graphs()
                 self._layout = DecodingLayout(model)
-                step = frozen_decode_one_token if mode == "frozen" else quantized_decode_one_token
-                self._compiled = torch.compile(step, backend="inductor", fullgraph=True, dynamic=False,
-                                               options={"guard_filter_fn":
+                self._compiled = torch.compile(frozen_decode_one_token, backend="inductor", fullgraph=True,
+                                               dynamic=False, options={"guard_filter_fn":
                                                         torch.compiler.skip_guard_on_all_nn_modules_unsafe})
-                # the weights taken again: a quantized layout's joins made the model's layers views of them
-                self._mode, self._state = mode, (_frozen_generation, weights_state(model), modules_state(model))
+                self._mode, self._state = "frozen", (_frozen_generation, weights, modules_state(model))
         elif self._mode != "plain":
             options = GPU_COMPILE_OPTIONS if self.backend == "inductor" and model.device.type == "cuda" else None
             self._compiled = torch.compile(decode_one_token, backend=self.backend, options=options, fullgraph=True,
