@@ -9,10 +9,10 @@
    registers: q is read once, as stored. The file is built twice, once for CPUs with AVX-512 and once for those
    with AVX2 only; each build compiles the half that its instructions allow.
 
-   Both products work in tiles: a few rows of q against up to four rows of x. A tile's weights are made floats
-   once and used for every row of x, and each (row of x, row of q) pair has its own running sum, so that an
-   addition need not wait for the one before it. The tiles of q are shared among the cores (OpenMP); the rows of x
-   stay in the cores' caches. */
+   The products work in tiles: four rows of q against up to four rows of x. A tile's weights are made floats once
+   and used for every row of x, and each (row of x, row of q) pair has its own running sum, so that an addition
+   need not wait for the one before it. The tiles of q are shared among the cores (OpenMP); the rows of x stay in
+   the cores' caches. (int8 with one row of x reads a row of q at a time instead: see int8_row.) */
 
 #include <immintrin.h>
 #include <stdint.h>
@@ -30,6 +30,7 @@ INLINE floats zeros(void) { return _mm512_setzero_ps(); }
 INLINE floats load(const float* p) { return _mm512_loadu_ps(p); }
 INLINE floats multiply_add(floats a, floats b, floats c) { return _mm512_fmadd_ps(a, b, c); }
 INLINE float total(floats v) { return _mm512_reduce_add_ps(v); }
+INLINE floats add(floats a, floats b) { return _mm512_add_ps(a, b); }
 INLINE floats int8_floats(const int8_t* p) {  /* 16 int8 -> 16 float32 */
     return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)p)));
 }
@@ -46,6 +47,7 @@ INLINE float total(floats v) {
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
+INLINE floats add(floats a, floats b) { return _mm256_add_ps(a, b); }
 INLINE floats int8_floats(const int8_t* p) {  /* 8 int8 -> 8 float32 */
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)p)));
 }
@@ -106,7 +108,30 @@ INLINE void int8_tile(const float* x, const int8_t* q, int64_t K, const int rows
         }
 }
 
+/* One row of q times the one row of x, with four running sums over k. With a single row of x the weights stream
+   from memory, and are read a row at a time from start to end: the tiles' four rows side by side streamed at half
+   the speed (26 against 13 GB/s for the 50M model's int8 weights, on two cores). */
+INLINE float int8_row(const float* x, const int8_t* q, int64_t K) {
+    floats s0 = zeros(), s1 = zeros(), s2 = zeros(), s3 = zeros();
+    int64_t k = 0;
+    for (; k + 4 * LANES <= K; k += 4 * LANES) {
+        s0 = multiply_add(load(x + k), int8_floats(q + k), s0);
+        s1 = multiply_add(load(x + k + LANES), int8_floats(q + k + LANES), s1);
+        s2 = multiply_add(load(x + k + 2 * LANES), int8_floats(q + k + 2 * LANES), s2);
+        s3 = multiply_add(load(x + k + 3 * LANES), int8_floats(q + k + 3 * LANES), s3);
+    }
+    for (; k + LANES <= K; k += LANES) s0 = multiply_add(load(x + k), int8_floats(q + k), s0);
+    float sum = total(add(add(s0, s1), add(s2, s3)));
+    for (; k < K; k++) sum += x[k] * q[k];  /* K not a multiple of LANES */
+    return sum;
+}
+
 void int8_linear(const float* x, const int8_t* q, const float* scale, float* y, int64_t M, int64_t N, int64_t K) {
+    if (M == 1) {
+        #pragma omp parallel for schedule(static)
+        for (int64_t n = 0; n < N; n++) y[n] = int8_row(x, q + n * K, K) * scale[n];
+        return;
+    }
 #define INT8_TILE(m, n, ROWS, XROWS, OUT) int8_tile(x + (m) * K, q + (n) * K, K, ROWS, XROWS, OUT)
 #define ROW_SCALE(n) scale[n]
     EACH_TILE(INT8_TILE, ROW_SCALE)
