@@ -20,8 +20,7 @@ import sys
 import torch
 
 from ..model import KVCache
-from ..quantize import quantization_of
-from .decoder import FastDecoder, weights_state
+from .decoder import FastDecoder, is_quantized, weights_state
 from .layout import DecodingLayout
 
 # Inductor's settings on a GPU: CUDA graphs (what mode="reduce-overhead" sets), and bfloat16 rounded inside fused
@@ -158,7 +157,7 @@ class CompiledDecoder(FastDecoder):
         model = self.model
         cpu_inductor = self.backend == "inductor" and model.device.type == "cpu"
         weights = weights_state(model) if cpu_inductor else None
-        if weights is not None and quantization_of(model) is not None:  # the quantized step
+        if weights is not None and is_quantized(model):  # the quantized step
             if self._mode != "quantized" or weights != self._state:
                 self._layout = DecodingLayout(model)
                 self._compiled = torch.compile(quantized_decode_one_token, backend="inductor", fullgraph=True,

@@ -8,6 +8,7 @@ import abc
 from ..generate import Decoder
 from ..lora import has_unmerged_lora
 from ..nf4 import NF4Linear
+from ..quantize import QuantizedLinear
 
 
 def weights_state(model) -> tuple | None:
@@ -22,6 +23,11 @@ def weights_state(model) -> tuple | None:
     return tuple((w.data_ptr(), w.dtype, w._version) for w in weights)
 
 
+def is_quantized(model) -> bool:
+    """Whether the model's linear layers hold quantized weights (int8, int4: `llama_lab.quantize`; NF4)."""
+    return any(isinstance(module, (QuantizedLinear, NF4Linear)) for module in model.modules())
+
+
 def has_hooks(model) -> bool:
     """Whether any of the model's modules has a forward (pre-)hook."""
     return any(module._forward_pre_hooks or module._forward_hooks for module in model.modules())
@@ -34,14 +40,12 @@ class FastDecoder(Decoder, abc.ABC):
     append to a list, print, call numpy), which a joined weight would skip and a compiled graph could not keep to.
     The same holds while the model has LoRA adapters that are not merged (`llama_lab.lora`): the laid-out and
     frozen weights are the base's alone, and the update beside them would be lost; merge_lora(model) gives the
-    fast path back. An NF4 model (`llama_lab.nf4`), which has no layout here yet, runs the plain model too. The
-    tokens are the same either way. Subclasses make the cache (`prepare`) and run a step
+    fast path back. The tokens are the same either way. Subclasses make the cache (`prepare`) and run a step
     (`step`).
     """
 
     def start(self, batch_size: int, max_seq_len: int):
-        self.plain = has_hooks(self.model) or has_unmerged_lora(self.model) or \
-            any(isinstance(module, NF4Linear) for module in self.model.modules())
+        self.plain = has_hooks(self.model) or has_unmerged_lora(self.model)
         return super().start(batch_size, max_seq_len) if self.plain else self.prepare(batch_size, max_seq_len)
 
     def logits(self, tokens, start_pos: int, cache):

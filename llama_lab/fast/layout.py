@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..model import apply_rotary_emb
+from ..nf4 import NF4Linear
 from ..quantize import QuantizedLinear
 from .decoder import FastDecoder, weights_state
 from .kernels import with_kernel
@@ -75,15 +76,30 @@ class SpreadLinear(nn.Module):
         return linear(x, self.weight)
 
 
+class OneAfterAnother(nn.Module):
+    """Layers with the same inputs run one after another, their outputs side by side: what one joined weight
+    computes, for NF4 layers, which are not joined (double-quantized absmaxes are stored in blocks that span rows)."""
+
+    def __init__(self, layers: list[nn.Module]):
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([layer(x) for layer in self.layers], dim=-1)
+
+
 def laid_out(*layers: nn.Module, copy: bool = True) -> nn.Module:
     """`layers` (bias-free, the same inputs) as decoding runs them: one module computing their outputs one after
     another. Float layers: one weight stored by columns (copy=True), or the layer's own weight run by `linear`
     (copy=False, a single layer). Quantized ones: one QuantizedLinear of their rows and scales joined, which the
     layers then share (QuantizedLinear.join with share=True: each keeps a view of its rows, and its own copy is
-    freed), on the kit's kernels where they run (`kernels.with_kernel`)."""
+    freed), on the kit's kernels where they run (`kernels.with_kernel`). NF4 ones: each on the kernels, one after
+    another."""
     if all(isinstance(layer, QuantizedLinear) for layer in layers):
         return with_kernel(QuantizedLinear.join(list(layers), share=True) if len(layers) > 1 else layers[0])
-    if any(isinstance(layer, QuantizedLinear) for layer in layers):
+    if all(isinstance(layer, NF4Linear) for layer in layers):
+        return with_kernel(layers[0]) if len(layers) == 1 else OneAfterAnother([with_kernel(l) for l in layers])
+    if any(isinstance(layer, (QuantizedLinear, NF4Linear)) for layer in layers):
         raise ValueError("cannot join quantized and floating-point layers: quantize the whole model")
     if copy:
         return SpreadLinear(nn.Parameter(by_columns(*(layer.weight for layer in layers)), requires_grad=False))

@@ -252,12 +252,16 @@ def test_nf4_beside_int4_at_the_same_block_size_on_the_tiny_model(capsys):
     assert figures["nf4-dq"]["weight_mean"] == pytest.approx(figures["nf4"]["weight_mean"], rel=0.05)
 
 
+@pytest.mark.parametrize("scheme", ["nf4", "nf4-dq"])
 @pytest.mark.parametrize("decoder", ["LaidOutDecoder", "CompiledDecoder"])
-def test_the_fast_decoders_run_an_nf4_model_as_the_plain_one(decoder):
+def test_the_fast_decoders_run_an_nf4_model_on_the_kernels_with_the_plain_tokens(decoder, scheme):
     from llama_lab import fast
+    from llama_lab.fast.kernels import int8_kernel_problem
     from llama_lab.generate import generate_tokens
 
-    model = quantize_model(small_model(multiple_of=64), "nf4")
+    model = quantize_model(small_model(multiple_of=64), scheme)
+    kernels = {type(m).__name__ for m in fast.layout.DecodingLayout(model).modules()}
+    assert "NF4KernelLinear" in kernels or int8_kernel_problem()
     plain = generate_tokens(model, [[1, 2, 3]], 8, temperature=0, eos_id=None)
     assert generate_tokens(getattr(fast, decoder)(model), [[1, 2, 3]], 8, temperature=0, eos_id=None) == plain
 
