@@ -11,7 +11,8 @@
 #   1. environment   torch, CUDA, the GPU                                            -> OUT/environment.json
 #   2. tests         tests/bench/test_gpu.py on the device: the CPU's logits, compiled tokens equal to eager in float32,
 #                    bfloat16 parting from eager only at near ties, hooks through the compiled step, bfloat16
-#                    loading, autocast training, NF4 codes as the CPU's, a QLoRA step with gradient
+#                    loading, autocast training, NF4 codes as the CPU's, int8, int4 and NF4 models decoding
+#                    through the compiled step with the plain model's tokens, a QLoRA step with gradient
 #                    checkpointing (its peak memory)                                -> OUT/gpu_figures.json
 #   3. qlora         the QLoRA step at Llama 2 7B's shape (test_gpu.py's 7b_shaped test: random weights drawn on the
 #                    GPU and quantized to NF4 a layer at a time, LoRA r=64 on every projection, gradient checkpointing,

@@ -224,3 +224,26 @@ def test_a_7b_shaped_qlora_step_with_gradient_checkpointing():
     assert codes_checksums() == frozen, "the NF4 base moved"
     assert sum(p.numel() for p in adapters) == sum(setting["r"] * (layer.in_features + layer.out_features)
                                                    for layer in lora_layers(model).values())
+
+
+@pytest.mark.parametrize("scheme", ["int8", "int4-g64", "nf4"])
+def test_quantized_models_decode_on_the_device(scheme):
+    """int8, int4 and NF4 weights on the device: made as on the CPU (the same integers, but where a weight sits on
+    a rounding boundary), and the compiled step (CUDA graphs) writing the plain quantized model's greedy tokens,
+    parting only at near-ties."""
+    cpu = quantize_model(load_tiny("base")[0], scheme)
+    model = quantize_model(load_tiny("base", device=DEVICE)[0], scheme)
+    codes = {name: b for name, b in model.named_buffers() if name.endswith("qweight")}
+    same = sum(int((b.cpu() == dict(cpu.named_buffers())[name]).sum()) for name, b in codes.items())
+    total = sum(b.numel() for b in codes.values())
+    report(f"{scheme}: bytes of codes equal to the CPU's", f"{same} of {total}")
+    assert same >= 0.999 * total
+    tokenizer = load_tiny("base")[1]
+    prompts = [tokenizer.encode(p) for p in PROMPTS]
+    plain = generate_tokens(model, prompts, 48, temperature=0, eos_id=None)
+    compiled = generate_tokens(CompiledDecoder(model), prompts, 48, temperature=0, eos_id=None)
+    partings = where_greedy_parts(model, prompts, plain, compiled)
+    report(f"{scheme}: compiled vs plain, 3 prompts x 48 greedy tokens", {
+        "identical_rows": len(prompts) - len(partings), "partings": partings})
+    for d in partings:
+        assert d["logit_gap"] < NEAR_TIE, f"the compiled step parts from the plain one away from a near-tie: {d}"
