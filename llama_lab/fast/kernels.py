@@ -1,4 +1,4 @@
-"""The kit's hand-written kernels: the weight-only int8 and int4 products on an x86 CPU (`quantized_linear.c`).
+"""The kit's hand-written kernels: the weight-only int8, int4 and NF4 products on an x86 CPU (`quantized_linear.c`).
 
 Decoding with int8 or int4 weights (`llama_lab.quantize`) is faster than with float32 only if the product reads the
 integers as they are stored, a quarter or an eighth of float32's bytes, and turns them into floats in registers.
@@ -6,15 +6,15 @@ torch has such operators for a CPU (`aten._weight_int8pack_mm`, `aten._weight_in
 kit's 2-core AMD EPYC they run 4 and 15 times slower than the kit's products (4096 x 11008, one row of x), and
 Inductor's code for "widen, then multiply" loads 8 bytes through a slow partial-vector path (docs/benchmarks.md).
 `quantized_linear.c` multiplies in tiles of four rows of weights by up to four rows of x, so that each weight is
-made a float once for every row of x; its int4 product reads the packed 4-bit codes, half a byte a weight, with a
-scale and a zero per group of 32 to 128 columns. torch's CPU int4 operator stays as the fallback
-(`TorchInt4Linear`).
+made a float once for every row of x; its 4-bit products read the packed codes, half a byte a weight, with a scale
+and (int4) a zero per group of 32 to 128 columns, or (NF4, `llama_lab.nf4`) an absmax per block of 64 and the 16
+levels. torch's CPU int4 operator stays as the fallback (`TorchInt4Linear`).
 
 The same source is built for AVX-512 and for AVX2 (INSTRUCTION_SETS), on first use, with the machine's C compiler
 (the one torch.compile uses on a CPU), into the user's cache (~/.cache/llama_lab/kernels/, named by the
 instruction set and a hash of the source and flags); the best one this CPU runs is used. The kernels are
-registered with torch as the operators `llama_lab::int8_linear` and `llama_lab::int4_linear`, so that a compiled
-decoding step calls them like any other. Where they cannot be built (no compiler, no AVX2, not x86),
+registered with torch as the operators `llama_lab::int8_linear`, `llama_lab::int4_linear` and
+`llama_lab::nf4_linear`, so that a compiled decoding step calls them like any other. Where they cannot be built (no compiler, no AVX2, not x86),
 `int8_kernel_problem()` says why and decoding runs the quantized layers' own forward (int4: torch's operator): the
 same numbers, slower.
 """
@@ -117,7 +117,7 @@ def int8_product(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor,
     x = x.contiguous()
     out = x.new_empty(x.shape[:-1] + (qweight.shape[0],))
     _library(instruction_set).int8_linear(x.data_ptr(), qweight.data_ptr(), scale.data_ptr(), out.data_ptr(),
-                           x.numel() // x.shape[-1], qweight.shape[0], qweight.shape[1])
+                                          x.numel() // x.shape[-1], qweight.shape[0], qweight.shape[1])
     return out
 
 
