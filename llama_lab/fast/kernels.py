@@ -14,9 +14,9 @@ The same source is built for AVX-512 and for AVX2 (INSTRUCTION_SETS), on first u
 (the one torch.compile uses on a CPU), into the user's cache (~/.cache/llama_lab/kernels/, named by the
 instruction set and a hash of the source and flags); the best one this CPU runs is used. The kernels are
 registered with torch as the operators `llama_lab::int8_linear`, `llama_lab::int4_linear` and
-`llama_lab::nf4_linear`, so that a compiled decoding step calls them like any other. Where they cannot be built (no compiler, no AVX2, not x86),
-`int8_kernel_problem()` says why and decoding runs the quantized layers' own forward (int4: torch's operator): the
-same numbers, slower.
+`llama_lab::nf4_linear`, so that a compiled decoding step calls them like any other. Where they cannot be built (no
+compiler, no AVX2, not x86), `int8_kernel_problem()` says why and decoding runs the quantized layers' own forward
+(int4: torch's operator): the same numbers, slower.
 """
 
 from __future__ import annotations
