@@ -37,7 +37,6 @@ import torch
 
 from ..checkpoint.gguf import save_gguf, write_gguf
 from ..fast import CompiledDecoder, LaidOutDecoder
-from ..generate import iter_generate
 from ..model import Llama, ModelArgs
 from ..quantize import quantize_model
 from ..tokenizer import Tokenizer
@@ -45,7 +44,7 @@ from ..world.tiny import DATA
 from .measures import PeakRSS, release_free_memory, weight_bytes_per_step
 from .models import random_quantized_model, random_weight_shapes, random_weights
 from .report import format_row, row
-from .timing import take_timed_turns
+from .timing import kit_decode, take_timed_turns
 
 # (the kit's scheme, the GGUF type beside it); the smallest first, and the float reference last (for a model in
 # memory only): a 7B-shaped pair in Q8_0 holds twice the memory of one in Q4_0
@@ -66,17 +65,6 @@ def llama_cpp_missing(args: ModelArgs, tokenizer) -> str | None:
         return (f"a GGUF file carries a tokenizer, and {Path(tokenizer).name}'s {pieces} pieces do not fit the "
                 f"model's vocabulary of {args.vocab_size}")
     return None
-
-
-def kit_decode(decoder, prompt: list[int], new_tokens: int) -> tuple[float, list[int]]:
-    """(seconds, tokens): the kit's greedy decode loop (generate.iter_generate) after `prompt`, timed from the first
-    new token (chosen from the prompt's pass, untimed) through `new_tokens` steps, each a one-token step of the
-    decoder and the choice of the next token."""
-    steps = iter_generate(decoder, [prompt], new_tokens + 1, temperature=0, eos_id=None, logprobs=False)
-    tokens = [next(steps)[0][0]]  # the prompt's pass
-    start = time.perf_counter()
-    tokens += [step[0][0] for step in steps]
-    return time.perf_counter() - start, tokens
 
 
 def llama_cpp_decode(llm, prompt: list[int], new_tokens: int) -> tuple[float, list[int]]:

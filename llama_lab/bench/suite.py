@@ -31,6 +31,7 @@ Quantized decoding against llama.cpp's (--measure llamacpp, llamacpp.py) is meas
 from __future__ import annotations
 
 import copy
+import functools
 import gc
 import importlib.util
 import json
@@ -56,7 +57,7 @@ from .measures import BandwidthProbe, PeakRSS, peak_memory_added, release_free_m
 from .llamacpp import measure_llamacpp
 from .models import SIZES, TOY, kit_model, lora_models, random_model, random_quantized_model, transformers_twin
 from .report import format_row, row
-from .timing import take_turns
+from .timing import kit_decode, seconds, take_timed_turns, take_turns
 
 
 @dataclass
@@ -90,7 +91,7 @@ QUANTIZED_CONFIGURATIONS = (*QUANTIZED_SCHEMES, "bfloat16")
 # Llama 2 7B's shape on a CPU, one configuration at a time (a laptop holds one): the smallest first
 CPU_7B_CONFIGURATIONS = ("int4-g64", "int8", "bfloat16")
 CPU_LARGE_CONFIGURATIONS = {"7b": CPU_7B_CONFIGURATIONS, "13b": ("int4-g64",)}  # 13B: what fits a 16 GB laptop
-CPU_7B_NEW_TOKENS = 8
+CPU_7B_NEW_TOKENS = 16
 
 
 def measure_decode(size, kit, twin, batch, cfg: Settings, bytes_per_step, probe: BandwidthProbe, compile=False):
@@ -446,19 +447,14 @@ def measure_cpu_7b(cfg: Settings, probe: BandwidthProbe, size: str = "7b", args=
             prompt = torch.randint(3, args.vocab_size, (1, cfg.prompt_len), generator=torch.Generator().manual_seed(1))
             generate_tokens(decoder, prompt.tolist(), 1, temperature=0, eos_id=None)  # the layout, made once
             probe.samples.clear()
-
-            def decode(new_tokens):
-                return lambda: generate_tokens(decoder, prompt.tolist(), new_tokens, temperature=0, eos_id=None)
-
-            # the prompt's prefill costs a 7B many steps' time: each figure is the difference of a run that decodes
-            # CPU_7B_NEW_TOKENS more tokens and one that stops at the prefill's token
-            times = take_turns({"prefill": decode(1), "decode": decode(1 + CPU_7B_NEW_TOKENS), "bandwidth": probe},
-                               max(1, cfg.repeats // 3), device)
+            # the prompt's pass costs a large model many steps' time (a quantized one's plain forward dequantizes
+            # every weight): only the decoding steps after it are timed (timing.kit_decode)
+            times = take_timed_turns({"decode": lambda: kit_decode(decoder, prompt[0].tolist(), CPU_7B_NEW_TOKENS)[0],
+                                      "bandwidth": functools.partial(seconds, probe, device)}, max(1, cfg.repeats // 3))
         per_step = weight_bytes_per_step(model)
         r = row(size, f"decode, batch 1, {configuration}", "tokens/s",
-                [CPU_7B_NEW_TOKENS / (t - t0) for t, t0 in zip(times["decode"], times["prefill"])], None,
-                kind="cpu_7b", configuration=configuration, bytes_per_step=per_step, peak_bytes=peak.peak,
-                build_seconds=built, prefill_seconds=statistics.median(times["prefill"]))
+                [CPU_7B_NEW_TOKENS / t for t in times["decode"]], None, kind="cpu_7b", configuration=configuration,
+                bytes_per_step=per_step, peak_bytes=peak.peak, build_seconds=built)
         r["bandwidth_bytes_per_s"] = statistics.median(probe.samples)
         r["bound"] = r["bandwidth_bytes_per_s"] / per_step
         r["share"] = r["kit"] / r["bound"]

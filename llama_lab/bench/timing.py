@@ -1,4 +1,5 @@
-"""Timing: wall-clock seconds of one call (waiting for the GPU), and contenders timed in turns."""
+"""Timing: wall-clock seconds of one call (waiting for the GPU), contenders timed in turns, and greedy decoding timed
+without its prompt's pass."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import functools
 import time
 
 import torch
+
+from ..generate import iter_generate
 
 
 def _sync(device: torch.device) -> None:
@@ -37,3 +40,14 @@ def take_timed_turns(contenders: dict, repeats: int) -> dict[str, list[float]]:
         for name, fn in contenders.items():
             times[name].append(fn())
     return times
+
+
+def kit_decode(decoder, prompt: list[int], new_tokens: int) -> tuple[float, list[int]]:
+    """(seconds, tokens): the kit's greedy decode loop (generate.iter_generate) after `prompt`, timed from the first
+    new token (chosen from the prompt's pass, untimed) through `new_tokens` steps, each a one-token step of the
+    decoder and the choice of the next token."""
+    steps = iter_generate(decoder, [prompt], new_tokens + 1, temperature=0, eos_id=None, logprobs=False)
+    tokens = [next(steps)[0][0]]  # the prompt's pass
+    start = time.perf_counter()
+    tokens += [step[0][0] for step in steps]
+    return time.perf_counter() - start, tokens
