@@ -139,11 +139,14 @@ def _check_weights(args: ModelArgs, state: dict[str, torch.Tensor], path: Path, 
 def _refuse_non_finite(tensor: torch.Tensor, what: str, converted: bool) -> None:
     """Refuse a tensor holding NaN or infinity, which would otherwise surface later as a failure inside sampling.
 
-    One pass and no copy: the least and the greatest number are finite only if every number is (NaN spreads).
+    One pass and no copy: the sum is finite if every number is (NaN and infinity spread); only a sum that is not
+    (some numbers are not, or finite ones overflowed float32 together) calls for counting them one by one.
     """
-    if tensor.numel() == 0 or all(torch.isfinite(extreme) for extreme in torch.aminmax(tensor)):
+    if torch.isfinite(tensor.sum(dtype=torch.float32)):
         return
     bad = tensor.numel() - int(torch.isfinite(tensor).sum())
+    if not bad:
+        return
     raise CheckpointError(f"{what} holds {bad:,} NaN or infinite numbers (of {tensor.numel():,})"
                           + (f" once converted to {tensor.dtype}" if converted else "")
                           + ": the checkpoint is damaged, or was saved from a training run that diverged. Load an "
@@ -270,7 +273,9 @@ def _load_quantized(path: Path, args: ModelArgs, state: dict, info: dict, device
             raise CheckpointError(f"{path}: {name} is stored as {tensor.dtype}, the {scheme.name} scheme stores "
                                   f"{stored}: the file does not hold what quantization.json says")
         keep = name.endswith(".scale") or tensor.dtype not in FLOAT_DTYPES  # integers and scales as saved
-        converted = tensor.to(device=device, dtype=tensor.dtype if keep or dtype is None else dtype, copy=True)
+        # a tensor still in its file (safetensors' own mapping, for the dtypes torch lacks) is copied out of it
+        converted = tensor.to(device=device, dtype=tensor.dtype if keep or dtype is None else dtype,
+                              copy=_in_file(tensor))
         if converted.is_floating_point():
             _refuse_non_finite(converted, f"{path}: {name}", converted.dtype != tensor.dtype)
         try:
