@@ -83,6 +83,17 @@ def model_skeleton(args: ModelArgs) -> Llama:
         return Llama(args)
 
 
+def quantized_skeleton(args: ModelArgs, scheme: Scheme, dtype: torch.dtype) -> Llama:
+    """The model quantize_model makes of a model in `dtype`, on the meta device: every linear layer a QuantizedLinear
+    of `scheme` with buffers of the shapes it stores and no memory, waiting for a quantized checkpoint's integers
+    and scales. Nothing is quantized (on the meta device that alone takes longer than reading 100 MB)."""
+    model = model_skeleton(args).to(dtype)
+    for name, linear in [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]:
+        replace_by_name(model, name, QuantizedLinear(linear.in_features, linear.out_features, scheme, dtype=dtype,
+                                                     device="meta"))
+    return model
+
+
 def _in_float32(numbers: int) -> str:
     """The memory `numbers` take in float32, for people: 7 * 10**9 -> '26.1 GiB in float32'."""
     size, unit = numbers * 4, "B"
@@ -256,7 +267,7 @@ def _load_quantized(path: Path, args: ModelArgs, state: dict, info: dict, device
     if asked is not None and asked != scheme:
         raise CheckpointError(f"{path}: the checkpoint is quantized as {scheme.name}; quantize={asked.name!r} cannot "
                               "be applied to it. Load it without quantize=, or quantize its floating-point original")
-    model = quantize_model(model_skeleton(args).to(weights_dtype), scheme)  # on the meta device: shapes only
+    model = quantized_skeleton(args, scheme, weights_dtype)
     expected = {k: (tuple(v.shape), v.dtype) for k, v in model.state_dict().items()}
     found = {k: tuple(v.shape) for k, v in state.items()}
     wrong = [f"{k}: file {found.get(k)} vs model {expected[k][0] if k in expected else None}"
