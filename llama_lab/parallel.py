@@ -126,6 +126,8 @@ def fill(model: Llama, state: dict[str, torch.Tensor], device: torch.device, who
             tensor = tensor.read()
         local = local_part(tensor, parameter, name, model.args, ranks, rank) if whole else tensor
         local = local.to(device).contiguous()
+        if local.untyped_storage().nbytes() > local.nbytes:  # a part of the whole tensor read: keep only the part
+            local = local.clone()
         if isinstance(parameter, DTensor):
             local = DTensor.from_local(local, parameter.device_mesh, parameter.placements, run_check=False)
         replace_by_name(model, name, nn.Parameter(local, requires_grad=False))

@@ -373,11 +373,16 @@ def disk_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.iterdir() if f.suffix in (".pth", ".safetensors", ".bin"))
 
 
+QUANTIZED_LOADS = ("int4-g64", "int8")  # the quantized checkpoints measure_loading loads
+
+
 def measure_loading(size, model: Llama, cfg: Settings) -> list[dict]:
     """Load time and peak RSS for Meta .pth and safetensors checkpoints, each in a fresh process.
 
     Safetensors: the same Hugging Face directory for both (the kit converts names and the rotary layout on
-    the way in); the kit's own format (Meta's layout in safetensors) is measured too.
+    the way in); the kit's own format (Meta's layout in safetensors) is measured too, and the kit's quantized
+    checkpoints (QUANTIZED_LOADS, saved from the model quantized), whose peak should be about their size on disk:
+    their integers are read as stored, never made into floating-point weights.
     """
     rows = []
     with tempfile.TemporaryDirectory(prefix="llama-lab-bench-") as tmp:
@@ -400,6 +405,16 @@ def measure_loading(size, model: Llama, cfg: Settings) -> list[dict]:
                             [r["peak_added_bytes"] / size_on_disk for r in runs["kit"]],
                             [r["peak_added_bytes"] / size_on_disk for r in runs["transformers"]],
                             higher_is_better=False, disk_bytes=size_on_disk))
+        for scheme in QUANTIZED_LOADS:  # the kit's side alone: transformers does not read the kit's quantization
+            path = save_model(quantize_model(copy.deepcopy(model), scheme), Path(tmp) / scheme, format="kit")
+            warm_up = save_model(quantize_model(copy.deepcopy(toy), scheme), Path(tmp) / f"toy-{scheme}", format="kit")
+            runs = [_run_probe("kit", path, warm_up) for _ in range(cfg.repeats)]
+            size_on_disk = disk_bytes(path)
+            rows.append(row(size, f"load, kit quantized {scheme}", "s", [r["seconds"] for r in runs], [],
+                            higher_is_better=False, disk_bytes=size_on_disk))
+            rows.append(row(size, f"load peak RSS / size on disk, kit quantized {scheme}", "x",
+                            [r["peak_added_bytes"] / size_on_disk for r in runs], [], higher_is_better=False,
+                            disk_bytes=size_on_disk))
     return rows
 
 

@@ -16,7 +16,8 @@ from ..chat import HF_CHAT_TEMPLATE
 from ..model import ModelArgs
 from ..tokenizer import Tokenizer, write_for_transformers
 from .meta import _suffix
-from .read import SUPPORTED, CheckpointError, _checkpoint_files, _let_go, _read_json, _then, read_pth, read_safetensors
+from .read import (SUPPORTED, CheckpointError, _checkpoint_files, _copy_out, _in_file, _read_json, _then, read_pth,
+                   read_safetensors)
 
 
 # Hugging Face's names for Meta's, per layer and outside the layers.
@@ -115,11 +116,14 @@ def _rotary_permute(w: torch.Tensor, n_heads: int) -> torch.Tensor:
 
 
 def _rotary_unpermute(w: torch.Tensor, n_heads: int) -> torch.Tensor:
-    """HF -> Meta: the inverse of _rotary_permute (a copy; a mapped w is let go)."""
+    """HF -> Meta: the inverse of _rotary_permute, done in place a head at a time, so that memory never holds a
+    second copy of the matrix (a w still in its file is copied out of it first)."""
+    w = _copy_out(w) if _in_file(w) else w
     rows, cols = w.shape
-    unpermuted = w.view(n_heads, 2, rows // n_heads // 2, cols).transpose(1, 2).reshape(rows, cols)
-    _let_go(w)
-    return unpermuted
+    for head in w.view(n_heads, rows // n_heads, cols):  # (head_dim, cols) each
+        # (2, head_dim/2, cols) halves -> (head_dim/2, 2, cols) pairs: contiguous() is a copy of this head alone
+        head.copy_(head.view(2, -1, cols).transpose(0, 1).contiguous().view(-1, cols))
+    return w
 
 
 _META_LAYER_NAMES = {hf: meta for meta, hf in HF_LAYER_NAMES.items()}

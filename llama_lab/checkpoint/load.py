@@ -83,6 +83,17 @@ def model_skeleton(args: ModelArgs) -> Llama:
         return Llama(args)
 
 
+def quantized_skeleton(args: ModelArgs, scheme: Scheme, dtype: torch.dtype) -> Llama:
+    """The model quantize_model makes of a model in `dtype`, on the meta device: every linear layer a QuantizedLinear
+    of `scheme` with buffers of the shapes it stores and no memory, waiting for a quantized checkpoint's integers
+    and scales. Nothing is quantized (on the meta device that alone takes longer than reading 100 MB)."""
+    model = model_skeleton(args).to(dtype)
+    for name, linear in [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]:
+        replace_by_name(model, name, QuantizedLinear(linear.in_features, linear.out_features, scheme, dtype=dtype,
+                                                     device="meta"))
+    return model
+
+
 def _in_float32(numbers: int) -> str:
     """The memory `numbers` take in float32, for people: 7 * 10**9 -> '26.1 GiB in float32'."""
     size, unit = numbers * 4, "B"
@@ -139,11 +150,14 @@ def _check_weights(args: ModelArgs, state: dict[str, torch.Tensor], path: Path, 
 def _refuse_non_finite(tensor: torch.Tensor, what: str, converted: bool) -> None:
     """Refuse a tensor holding NaN or infinity, which would otherwise surface later as a failure inside sampling.
 
-    One pass and no copy: the least and the greatest number are finite only if every number is (NaN spreads).
+    One pass and no copy: the sum is finite if every number is (NaN and infinity spread); only a sum that is not
+    (some numbers are not, or finite ones overflowed float32 together) calls for counting them one by one.
     """
-    if tensor.numel() == 0 or all(torch.isfinite(extreme) for extreme in torch.aminmax(tensor)):
+    if torch.isfinite(tensor.sum(dtype=torch.float32)):
         return
     bad = tensor.numel() - int(torch.isfinite(tensor).sum())
+    if not bad:
+        return
     raise CheckpointError(f"{what} holds {bad:,} NaN or infinite numbers (of {tensor.numel():,})"
                           + (f" once converted to {tensor.dtype}" if converted else "")
                           + ": the checkpoint is damaged, or was saved from a training run that diverged. Load an "
@@ -253,7 +267,7 @@ def _load_quantized(path: Path, args: ModelArgs, state: dict, info: dict, device
     if asked is not None and asked != scheme:
         raise CheckpointError(f"{path}: the checkpoint is quantized as {scheme.name}; quantize={asked.name!r} cannot "
                               "be applied to it. Load it without quantize=, or quantize its floating-point original")
-    model = quantize_model(model_skeleton(args).to(weights_dtype), scheme)  # on the meta device: shapes only
+    model = quantized_skeleton(args, scheme, weights_dtype)
     expected = {k: (tuple(v.shape), v.dtype) for k, v in model.state_dict().items()}
     found = {k: tuple(v.shape) for k, v in state.items()}
     wrong = [f"{k}: file {found.get(k)} vs model {expected[k][0] if k in expected else None}"
@@ -270,7 +284,9 @@ def _load_quantized(path: Path, args: ModelArgs, state: dict, info: dict, device
             raise CheckpointError(f"{path}: {name} is stored as {tensor.dtype}, the {scheme.name} scheme stores "
                                   f"{stored}: the file does not hold what quantization.json says")
         keep = name.endswith(".scale") or tensor.dtype not in FLOAT_DTYPES  # integers and scales as saved
-        converted = tensor.to(device=device, dtype=tensor.dtype if keep or dtype is None else dtype, copy=True)
+        # a tensor still in its file (safetensors' own mapping, for the dtypes torch lacks) is copied out of it
+        converted = tensor.to(device=device, dtype=tensor.dtype if keep or dtype is None else dtype,
+                              copy=_in_file(tensor))
         if converted.is_floating_point():
             _refuse_non_finite(converted, f"{path}: {name}", converted.dtype != tensor.dtype)
         try:

@@ -1,9 +1,10 @@
 """Reading a checkpoint's files safely, and telling its format from them.
 
 Tensors come from safetensors or from `torch.load(weights_only=True, mmap=True)`, so a pickle can never run code;
-anything wrong with a file raises `CheckpointError` naming it. Tensors stay in their file, mapped into memory,
-until they are needed (`Unread`); the pages of a tensor whose numbers have been copied elsewhere are handed back
-(`_let_go`), so that memory holds about one copy of the weights while a model loads.
+anything wrong with a file raises `CheckpointError` naming it. A safetensors file's tensors stay in the file until
+they are needed (`Unread`), then are read straight into memory of their own, with one read each and no mapping. A
+.pth file is mapped into memory; the pages of a tensor whose numbers have been copied elsewhere are handed back
+(`_let_go`). Either way memory holds about one copy of the weights while a model loads.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import mmap
 import os
 import pickle
 import re
+import sys
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +90,8 @@ def _then(value, change):
 _MAPPED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id(tensor) -> tensor
 _LIBC = ctypes.CDLL(None) if os.name == "posix" else None
 _MADV_DONTNEED = 4  # the same number on Linux and macOS
+_MADV_HUGEPAGE = 14  # Linux's
+_HUGE_PAGE = 2**21  # bytes: a transparent huge page on x86-64 and most arm64 Linux systems
 _SLICE = 2**18  # numbers copied at a time out of a mapped file (1 MiB in float32): see _copy_out
 
 
@@ -95,6 +99,14 @@ def _in_file(tensor: torch.Tensor) -> bool:
     """Whether the numbers of `tensor` are pages of a checkpoint file mapped into memory (it or a view of it)."""
     start = tensor.data_ptr()
     return any(m.data_ptr() <= start < m.data_ptr() + m.nbytes for m in list(_MAPPED.values()))
+
+
+def _advise(tensor: torch.Tensor, advice: int, page: int = mmap.PAGESIZE) -> None:
+    """madvise(advice) on the whole pages of `page` bytes that lie inside `tensor`'s numbers."""
+    first = -(-tensor.data_ptr() // page) * page
+    end = (tensor.data_ptr() + tensor.numel() * tensor.element_size()) // page * page
+    if end > first:
+        _LIBC.madvise(ctypes.c_void_p(first), ctypes.c_size_t(end - first), advice)
 
 
 def _let_go(tensor: torch.Tensor) -> None:
@@ -105,12 +117,21 @@ def _let_go(tensor: torch.Tensor) -> None:
     rearranges as well as the rearranged one. These pages were never written, so dropping them loses nothing (read
     again, they would come from the file); tensors that are not views of a mapped file are left alone.
     """
-    if _LIBC is None or not _in_file(tensor):
-        return
-    first = -(-tensor.data_ptr() // mmap.PAGESIZE) * mmap.PAGESIZE  # whole pages inside the tensor only
-    end = (tensor.data_ptr() + tensor.numel() * tensor.element_size()) // mmap.PAGESIZE * mmap.PAGESIZE
-    if end > first:
-        _LIBC.madvise(ctypes.c_void_p(first), ctypes.c_size_t(end - first), _MADV_DONTNEED)
+    if _LIBC is not None and _in_file(tensor):
+        _advise(tensor, _MADV_DONTNEED)
+
+
+def _empty(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    """An uninitialised tensor for a checkpoint's numbers to be copied into.
+
+    Most of the cost of copying a file into fresh memory is the first touch of each page, which the kernel must find
+    and zero: on Linux a large tensor asks for transparent huge pages (2 MiB), touched 512 times less often than
+    4 KiB ones. The kernel gives them where it has them free, and small pages otherwise.
+    """
+    tensor = torch.empty(shape, dtype=dtype)
+    if sys.platform == "linux" and _LIBC is not None and tensor.nbytes >= 2 * _HUGE_PAGE:
+        _advise(tensor, _MADV_HUGEPAGE, _HUGE_PAGE)
+    return tensor
 
 
 def _copy_out(tensor: torch.Tensor) -> torch.Tensor:
@@ -119,11 +140,12 @@ def _copy_out(tensor: torch.Tensor) -> torch.Tensor:
     if not tensor.is_contiguous():
         copy = tensor.contiguous()
     else:
-        copy = torch.empty_like(tensor)
+        copy = _empty(tuple(tensor.shape), tensor.dtype)
         source, target = tensor.view(-1), copy.view(-1)
         for start in range(0, source.numel(), _SLICE):
             target[start:start + _SLICE] = source[start:start + _SLICE]
-            _let_go(source[start:start + _SLICE])
+            if _LIBC is not None:
+                _advise(source[start:start + _SLICE], _MADV_DONTNEED)
     _let_go(tensor)
     return copy
 
@@ -169,19 +191,56 @@ def read_pth(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
+# safetensors' names for the dtypes it stores ("dtype" in a file's header) that torch has under the same meaning.
+SAFETENSORS_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+                      "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
+                      "U8": torch.uint8, "BOOL": torch.bool}
+
+
+class _OpenFile:
+    """A file open for reading until nothing reads it any more: what is read from it is what it held when opened,
+    whatever is renamed over it meanwhile (a save switching files)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.file = open(path, "rb", buffering=0)  # a raw file: readinto is one read() into the buffer given
+        weakref.finalize(self, self.file.close)
+
+    def read_into(self, tensor: torch.Tensor, offset: int) -> torch.Tensor:
+        """Fill `tensor` (contiguous) with the bytes at `offset` in the file, read straight into its memory."""
+        target = memoryview(tensor.view(-1).view(torch.uint8).numpy())
+        self.file.seek(offset)
+        done = 0
+        while done < len(target):  # a read returns at most about 2 GiB on Linux, and less at the end of the file
+            count = self.file.readinto(target[done:])
+            if not count:
+                raise CheckpointError(f"{self.path}: the file ends {len(target) - done:,} bytes before the tensor "
+                                      "its header announces: it was truncated. Download or copy it again.")
+            done += count
+        return tensor
+
+
 def read_safetensors(path: Path) -> dict[str, Unread]:
-    """The tensors of a .safetensors file, unread: the header is checked now, each tensor mapped when needed."""
+    """The tensors of a .safetensors file, unread: the header is checked now, and each tensor is read into memory of
+    its own when needed, one read() straight from the file into the tensor: no mapping, no second copy."""
     _regular(path)
     try:
-        file = safe_open(path, framework="pt", device="cpu")  # one mapping of the file, open while tensors are read
+        # safetensors checks the header: its tensors' offsets tile the rest of the file, each as long as its shape
+        file = safe_open(path, framework="pt", device="cpu")
         shapes = {key: tuple(file.get_slice(key).get_shape()) for key in file.keys()}
+        opened = _OpenFile(path)
+        header_bytes = int.from_bytes(opened.file.read(8), "little")
+        header = json.loads(opened.file.read(header_bytes))
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
         raise CheckpointError(f"{path}: truncated or corrupt safetensors file ({error})") from error
 
     def read(key):
-        tensor = file.get_tensor(key)  # a view of the mapped file: see _let_go
-        _MAPPED[id(tensor)] = tensor
-        return tensor
+        (begin, _), dtype = header[key]["data_offsets"], SAFETENSORS_DTYPES.get(header[key]["dtype"])
+        if dtype is None:  # float8 and the like: as safetensors gives them, a view of its mapping of the file
+            tensor = file.get_tensor(key)
+            _MAPPED[id(tensor)] = tensor
+            return tensor
+        return opened.read_into(_empty(shapes[key], dtype), 8 + header_bytes + begin)
 
     return {key: Unread(shape, lambda key=key: read(key)) for key, shape in shapes.items()}
 

@@ -459,3 +459,37 @@ def test_int4_costs_more_and_smaller_groups_cost_less(tiny_error):
         assert 10 * tiny_error["int8"]["kl"] < e["kl"] < 0.01 and abs(e["loss_change"]) < 0.02
         assert e["agreement"] >= 0.9  # measured: 0.95
     assert tiny_error["int4-g32"]["kl"] < tiny_error["int4-g64"]["kl"]
+
+
+@pytest.mark.parametrize("scheme", ["int8", "int4-g64"])
+def test_a_quantized_checkpoint_loads_without_any_float_weight_of_a_linear_layer(tmp_path, scheme):
+    """Loading a quantized checkpoint gives back the saved buffers exactly, and every float tensor it creates on a
+    real device (every op torch runs, watched by a dispatch mode) is smaller than the smallest linear weight,
+    except the token embedding's read: no linear layer is ever built, or dequantized, in floating point."""
+    from safetensors.torch import load_file
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from llama_lab.checkpoint import load_model, save_model
+
+    model = quantize_model(small_model(), scheme)
+    path = save_model(model, tmp_path / "q", format="kit")
+    created = {}  # the memory of each float tensor made: data pointer -> numbers (views of it count once)
+
+    class FloatsCreated(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            for tensor in out if isinstance(out, (tuple, list)) else [out]:
+                if isinstance(tensor, torch.Tensor) and tensor.device.type != "meta" and tensor.is_floating_point():
+                    storage = tensor.untyped_storage()
+                    created[storage.data_ptr()] = storage.nbytes() // tensor.element_size()
+            return out
+
+    with FloatsCreated():
+        loaded = load_model(path)
+    saved = load_file(path / "model.safetensors")
+    assert set(loaded.state_dict()) == set(saved)
+    assert all(torch.equal(loaded.state_dict()[k], v) for k, v in saved.items())
+    args = model.args
+    smallest_linear = min(layer.in_features * layer.out_features for layer in model.modules()
+                          if isinstance(layer, QuantizedLinear))
+    large = [numbers for numbers in created.values() if numbers >= smallest_linear]
+    assert large == [args.vocab_size * args.dim]  # the embedding's table, read once
