@@ -140,7 +140,9 @@ def _copy_out(tensor: torch.Tensor) -> torch.Tensor:
     if not tensor.is_contiguous():
         copy = tensor.contiguous()
     else:
-        copy = _empty(tuple(tensor.shape), tensor.dtype)
+        # small pages here: copied a slice at a time out of a mapped file, the 50M model's .pth loaded in 0.47 s into
+        # huge pages (_empty) against 0.10 s into small ones
+        copy = torch.empty_like(tensor)
         source, target = tensor.view(-1), copy.view(-1)
         for start in range(0, source.numel(), _SLICE):
             target[start:start + _SLICE] = source[start:start + _SLICE]
