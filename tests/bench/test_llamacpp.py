@@ -119,7 +119,9 @@ def test_missing_llama_cpp_is_one_line_and_no_rows(monkeypatch):
     assert measure_llamacpp("small", FEW, args=SMALL, log=said.append) == []
     assert said == ["small: no llama.cpp rows: llama-cpp-python is not installed (pip install 'llama-lab[bench]', "
                     "which builds llama.cpp)"]
-    monkeypatch.undo()
+    # where llama.cpp is installed (or not: the vocabulary is checked before anything runs), a tokenizer too large
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "llama_cpp" else
+                        find_spec(name, *a))
     said.clear()
     assert measure_llamacpp("toy", FEW, args=SMALL.with_(vocab_size=512), log=said.append) == []
     assert len(said) == 1 and "4096 pieces do not fit the model's vocabulary of 512" in said[0]
