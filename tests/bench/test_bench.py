@@ -58,6 +58,8 @@ def test_quick_bench_has_every_row(quick_run):
         "load, Meta .pth", "load peak RSS / size on disk, Meta .pth",
         "load, safetensors (HF layout)", "load peak RSS / size on disk, safetensors (HF layout)",
         "load, safetensors (kit layout)", "load peak RSS / size on disk, safetensors (kit layout)",
+        "load, kit quantized int4-g64", "load peak RSS / size on disk, kit quantized int4-g64",
+        "load, kit quantized int8", "load peak RSS / size on disk, kit quantized int8",
         "decode, batch 1, int8, compiled", "decode, batch 2, int8, compiled",
         "decode, batch 1, int4-g64, compiled", "decode, batch 2, int4-g64, compiled",
         "decode, batch 1, bfloat16, compiled", "decode, batch 2, bfloat16, compiled"]
